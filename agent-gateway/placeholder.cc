@@ -1,0 +1,1 @@
+// Module placeholder; replaced by the real sources.

@@ -1,0 +1,189 @@
+#include "common/broker_link.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "common/wire.h"
+
+namespace aplus {
+namespace {
+constexpr int64_t kPingEveryMs = 1000;
+constexpr int64_t kSilenceLimitMs = 3500;  // no word from the broker for this long = link down
+constexpr int64_t kHelloRetryMs = 1000;
+}  // namespace
+
+BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello,
+                       uint32_t window)
+    : context_(context), endpoint_(std::move(endpoint)), hello_(std::move(hello)), window_(window) {
+  Reconnect();
+}
+
+BrokerLink::~BrokerLink() = default;
+
+void BrokerLink::Reconnect() {
+  socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  socket_->set(zmq::sockopt::linger, 0);
+  socket_->set(zmq::sockopt::immediate, 1);
+  socket_->set(zmq::sockopt::reconnect_ivl, 100);
+  socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
+  socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
+  socket_->connect(endpoint_);
+  ready_ = false;
+  hello_request_id_ = 0;
+  hello_sent_at_ms_ = 0;
+}
+
+bool BrokerLink::SendEnvelope(const wire::Envelope& envelope) {
+  auto message = EncodeEnvelope(envelope);
+  try {
+    return socket_->send(message, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("send to broker {} failed: {}", endpoint_, e.what());
+    return false;
+  }
+}
+
+void BrokerLink::SendHello() {
+  wire::Envelope envelope;
+  hello_request_id_ = next_request_id_++;
+  envelope.set_request_id(hello_request_id_);
+  *envelope.mutable_hello() = hello_;
+  hello_sent_at_ms_ = SteadyNowMs();
+  SendEnvelope(envelope);  // a failed send is retried by OnTick
+}
+
+void BrokerLink::Request(wire::Envelope request, int timeout_ms, AnswerHandler handler) {
+  if (!ready_) {
+    handler(Status(wire::UNREACHABLE, "broker " + endpoint_ + " is not reachable"));
+    return;
+  }
+  uint64_t id = next_request_id_++;
+  request.set_request_id(id);
+  if (!SendEnvelope(request)) {
+    handler(Status(wire::UNREACHABLE, "broker " + endpoint_ + " is not reachable"));
+    return;
+  }
+  pending_[id] = Pending{SteadyNowMs() + timeout_ms, std::move(handler)};
+}
+
+void BrokerLink::AckDeliveries(const std::string& queue, const std::vector<uint64_t>& delivery_ids) {
+  if (delivery_ids.empty()) return;
+  wire::Envelope envelope;
+  auto* ack = envelope.mutable_delivery_ack();
+  ack->set_queue(queue);
+  for (auto id : delivery_ids) ack->add_delivery_ids(id);
+  // A lost ack is harmless: the broker redelivers and the gateway drops the duplicate.
+  SendEnvelope(envelope);
+}
+
+void BrokerLink::OnReadable() {
+  while (true) {
+    zmq::message_t message;
+    std::optional<size_t> received;
+    try {
+      received = socket_->recv(message, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("receive from broker failed: {}", e.what());
+      return;
+    }
+    if (!received) return;
+    auto decoded = DecodeEnvelope(message.data(), message.size(), SIZE_MAX);
+    if (!decoded.ok()) {
+      spdlog::warn("undecodable frame from broker: {}", decoded.status().ToString());
+      continue;
+    }
+    last_heard_ms_ = SteadyNowMs();
+    Handle(std::move(decoded).value());
+  }
+}
+
+void BrokerLink::Handle(wire::Envelope&& envelope) {
+  uint64_t id = envelope.request_id();
+  if (envelope.has_delivery()) {
+    if (on_delivery_) on_delivery_(std::move(*envelope.mutable_delivery()));
+    return;
+  }
+  if (id != 0 && id == hello_request_id_) {
+    hello_request_id_ = 0;
+    if (!envelope.has_welcome()) {
+      spdlog::error("broker refused the session: {}", StatusOf(envelope).ToString());
+      hello_sent_at_ms_ = SteadyNowMs();  // retry later; the config may be fixed meanwhile
+      return;
+    }
+    if (window_ > 0) {
+      wire::Envelope subscribe;
+      subscribe_request_id_ = next_request_id_++;
+      subscribe.set_request_id(subscribe_request_id_);
+      subscribe.mutable_subscribe()->set_window(window_);
+      SendEnvelope(subscribe);
+    }
+    ready_ = true;
+    spdlog::info("session with broker {} established", endpoint_);
+    if (on_ready_) on_ready_();
+    return;
+  }
+  if (id != 0 && id == subscribe_request_id_) {
+    subscribe_request_id_ = 0;
+    if (envelope.has_error()) spdlog::error("subscribe refused: {}", StatusOf(envelope).ToString());
+    return;
+  }
+  if (envelope.has_error() && envelope.error().code() == wire::NOT_AUTHENTICATED) {
+    // The broker restarted and forgot the session: fail the request so that it is retried,
+    // and introduce ourselves again.
+    ready_ = false;
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      auto handler = std::move(it->second.handler);
+      pending_.erase(it);
+      handler(Status(wire::UNREACHABLE, "session lost; broker restarted"));
+    }
+    SendHello();
+    return;
+  }
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // pong, or an answer that came after its timeout
+  auto handler = std::move(it->second.handler);
+  pending_.erase(it);
+  handler(std::move(envelope));
+}
+
+void BrokerLink::FailAllPending(const std::string& why) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, entry] : pending) entry.handler(Status(wire::UNREACHABLE, why));
+}
+
+void BrokerLink::OnTick() {
+  int64_t now = SteadyNowMs();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline_ms <= now) {
+      auto handler = std::move(it->second.handler);
+      it = pending_.erase(it);
+      handler(Status(wire::UNREACHABLE, "no answer from broker " + endpoint_ + " in time"));
+    } else {
+      ++it;
+    }
+  }
+  if (!ready_) {
+    if (hello_request_id_ == 0 || now - hello_sent_at_ms_ >= kHelloRetryMs) SendHello();
+    return;
+  }
+  if (now - last_heard_ms_ > kSilenceLimitMs) {
+    spdlog::warn("broker {} silent for {} ms; link considered down", endpoint_, now - last_heard_ms_);
+    FailAllPending("link to broker lost");
+    Reconnect();  // a fresh socket: the broker may have restarted and lost our routing id
+    return;
+  }
+  if (now - last_ping_ms_ >= kPingEveryMs) {
+    wire::Envelope ping;
+    ping.set_request_id(next_request_id_++);
+    ping.mutable_ping();
+    SendEnvelope(ping);
+    last_ping_ms_ = now;
+  }
+}
+
+int BrokerLink::NextWakeInMs() const { return 100; }
+
+}  // namespace aplus

@@ -1,0 +1,87 @@
+// A gateway's connection to the broker: one DEALER socket, the session (Hello, Welcome,
+// Subscribe), liveness (pings), request/answer correlation with timeouts, and deliveries.
+// It is driven by the gateway's own poll loop: poll `socket()`, call OnReadable() when it is
+// readable and OnTick() at least every NextWakeInMs() milliseconds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "aplus.pb.h"
+#include "common/status.h"
+
+namespace aplus {
+
+// Thread rules: everything runs on the owning gateway's loop thread; handlers are called on it.
+class BrokerLink {
+ public:
+  using AnswerHandler = std::function<void(Result<wire::Envelope>)>;
+  using DeliveryHandler = std::function<void(wire::Delivery&&)>;
+  using ReadyHandler = std::function<void()>;
+
+  // `window` is the credit window asked for after Welcome (0 = do not subscribe).
+  BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello, uint32_t window);
+  ~BrokerLink();
+  BrokerLink(const BrokerLink&) = delete;
+  BrokerLink& operator=(const BrokerLink&) = delete;
+
+  zmq::socket_t& socket() { return *socket_; }
+
+  // Called for each Delivery pushed by the broker. Acknowledge with AckDeliveries once the
+  // item is durable on the gateway's side.
+  void SetDeliveryHandler(DeliveryHandler handler) { on_delivery_ = std::move(handler); }
+  // Called each time a session is (re)established with the broker: flush outboxes then.
+  void SetReadyHandler(ReadyHandler handler) { on_ready_ = std::move(handler); }
+
+  // True once the broker welcomed this session and it has heard from the broker recently.
+  bool ready() const { return ready_; }
+
+  // Sends `request` when the session is ready. `handler` is called exactly once: with the
+  // broker's answer (possibly an Error body), or with UNREACHABLE when no answer came within
+  // `timeout_ms` or the session is not ready.
+  void Request(wire::Envelope request, int timeout_ms, AnswerHandler handler);
+
+  // Tells the broker these deliveries are durable here.
+  void AckDeliveries(const std::string& queue, const std::vector<uint64_t>& delivery_ids);
+
+  // Drains the socket; call when poll says it is readable.
+  void OnReadable();
+  // Expires requests, sends pings and hellos. Call at least every NextWakeInMs().
+  void OnTick();
+  int NextWakeInMs() const;
+
+ private:
+  struct Pending {
+    int64_t deadline_ms;
+    AnswerHandler handler;
+  };
+  void Reconnect();
+  void SendHello();
+  void Handle(wire::Envelope&& envelope);
+  bool SendEnvelope(const wire::Envelope& envelope);
+  void FailAllPending(const std::string& why);
+
+  zmq::context_t& context_;
+  const std::string endpoint_;
+  const wire::Hello hello_;
+  const uint32_t window_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  DeliveryHandler on_delivery_;
+  ReadyHandler on_ready_;
+  bool ready_ = false;
+  uint64_t next_request_id_ = 1;
+  uint64_t hello_request_id_ = 0;
+  uint64_t subscribe_request_id_ = 0;
+  int64_t hello_sent_at_ms_ = 0;
+  int64_t last_heard_ms_ = 0;
+  int64_t last_ping_ms_ = 0;
+  std::map<uint64_t, Pending> pending_;
+};
+
+}  // namespace aplus

@@ -1,0 +1,33 @@
+// Time is injected so that tests can run days in milliseconds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace aplus {
+
+// Thread rules: implementations must be safe to call from any thread.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time, unix milliseconds UTC: what is stored and shown.
+  virtual int64_t NowMs() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  int64_t NowMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+// Monotonic milliseconds for leases and timeouts, never stored.
+inline int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace aplus

@@ -1,0 +1,103 @@
+// The network an A+ deployment serves: territories, contact points and their agents, partners
+// and their queues, operators, endpoints and broker settings. Loaded once at start-up from a
+// TOML file (deploy/perche.toml is the built-in default, compiled in), then immutable and
+// shared by const reference.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace aplus {
+
+struct Territory {
+  std::string id;           // "perche"
+  std::string name;         // "Perche"
+  std::string case_prefix;  // "PER": the prefix of case ids submitted in this territory
+  std::string time_zone = "Europe/Paris";
+};
+
+struct Agent {
+  std::string id;    // "mairie-perche-en-noce/agent-1"... any stable id, unique in its contact point
+  std::string name;
+};
+
+struct ContactPoint {
+  std::string id;           // "mairie-perche-en-noce"
+  std::string name;         // "Mairie de Perche-en-Nocé"
+  std::string kind;         // "mairie", "msap-postale", "msap-communale", "msa-agency", ...
+  std::string territory;    // territory id
+  std::string departement;  // "61"
+  std::string credential;   // shared secret its gateway must present ("" = none required)
+  std::vector<Agent> agents;
+};
+
+struct Partner {
+  std::string id;            // "france-travail"
+  std::string name;          // "France Travail"
+  bool per_territory = false;  // one queue per territory instead of one national queue
+  std::string credential;    // shared secret its gateways must present ("" = none)
+  int reply_window_days = 4;   // calendar days for now; the SLA engine refines it
+};
+
+struct Operator {
+  std::string id;
+  std::string name;
+  std::string credential;
+};
+
+struct Endpoints {
+  std::string broker = "tcp://127.0.0.1:7400";          // broker ROUTER for every client
+  std::string agent_gateway = "tcp://127.0.0.1:7410";   // agent gateway local endpoint
+  std::string partner_gateway = "tcp://127.0.0.1:7420"; // partner gateway local endpoint
+};
+
+struct BrokerSettings {
+  std::string data_dir = "./aplus-data";
+  uint64_t max_frame_bytes = 1 << 20;
+  int64_t ack_lease_ms = 30000;       // a delivery not acked within this is redelivered
+  uint32_t max_delivery_attempts = 10;  // then the item is parked in the dead-letter queue
+  uint32_t max_batch_messages = 1024;   // group commit: at most this many messages per fsync
+};
+
+struct NetworkConfig {
+  std::string name;
+  std::vector<Territory> territories;
+  std::vector<ContactPoint> contact_points;
+  std::vector<Partner> partners;
+  std::vector<Operator> operators;
+  Endpoints endpoints;
+  BrokerSettings broker;
+
+  // Lookups return nullptr when the id is unknown.
+  const Territory* FindTerritory(std::string_view id) const;
+  const ContactPoint* FindContactPoint(std::string_view id) const;
+  const Partner* FindPartner(std::string_view id) const;
+  const Operator* FindOperator(std::string_view id) const;
+  const Agent* FindAgent(const ContactPoint& contact_point, std::string_view agent_id) const;
+};
+
+// Queue naming, one place for every program:
+//   partner queue  "partner/<partner>"              (national partner)
+//                  "partner/<partner>/<territory>"  (per-territory partner)
+//   mailbox        "mailbox/<contact point>"
+std::string PartnerQueueName(const Partner& partner, std::string_view territory);
+std::string MailboxQueueName(std::string_view contact_point);
+// Every queue that a gateway of `partner` may take; `territory` narrows a per-territory
+// partner to one territory ("" = all of them).
+std::vector<std::string> PartnerQueuesFor(const NetworkConfig& config, const Partner& partner,
+                                          std::string_view territory);
+
+// Parses TOML text. Errors name the offending key and line (INVALID_ARGUMENT).
+Result<NetworkConfig> ParseNetworkConfig(std::string_view toml_text, std::string_view source_name);
+// Reads and parses a file.
+Result<NetworkConfig> LoadNetworkConfig(const std::string& path);
+// The built-in default network (the Perche territory), identical to deploy/perche.toml.
+std::string_view DefaultNetworkToml();
+NetworkConfig DefaultNetworkConfig();
+
+}  // namespace aplus

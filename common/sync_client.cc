@@ -1,0 +1,124 @@
+#include "common/sync_client.h"
+
+#include <thread>
+
+#include "common/clock.h"
+
+namespace aplus {
+
+SyncClient::SyncClient(zmq::context_t& context, std::string endpoint,
+                       std::optional<wire::Hello> hello)
+    : context_(context), endpoint_(std::move(endpoint)), hello_(std::move(hello)) {
+  Reset();
+}
+
+SyncClient::~SyncClient() = default;
+
+void SyncClient::Reset() {
+  socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  socket_->set(zmq::sockopt::linger, 0);
+  socket_->set(zmq::sockopt::immediate, 1);  // no queueing to a peer that is not there
+  socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
+  socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
+  socket_->set(zmq::sockopt::reconnect_ivl, 100);
+  socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  socket_->connect(endpoint_);
+  said_hello_ = false;
+}
+
+Status SyncClient::Send(const wire::Envelope& envelope) {
+  auto message = EncodeEnvelope(envelope);
+  try {
+    auto sent = socket_->send(message, zmq::send_flags::dontwait);
+    if (!sent) return Status(wire::UNREACHABLE, "no connection to " + endpoint_);
+  } catch (const zmq::error_t& e) {
+    return Status(wire::UNREACHABLE, std::string("send to ") + endpoint_ + " failed: " + e.what());
+  }
+  return Status::Ok();
+}
+
+std::optional<wire::Envelope> SyncClient::Receive(int timeout_ms) {
+  if (!unsolicited_.empty()) {
+    auto front = std::move(unsolicited_.front());
+    unsolicited_.pop_front();
+    return front;
+  }
+  int64_t deadline = SteadyNowMs() + timeout_ms;
+  while (true) {
+    int64_t left = deadline - SteadyNowMs();
+    if (left < 0) return std::nullopt;
+    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(left));
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    zmq::message_t message;
+    if (!socket_->recv(message, zmq::recv_flags::dontwait)) continue;
+    auto decoded = DecodeEnvelope(message.data(), message.size(), SIZE_MAX);
+    if (decoded.ok()) return std::move(decoded).value();
+  }
+}
+
+Result<wire::Envelope> SyncClient::RoundTrip(wire::Envelope request, int64_t deadline_ms) {
+  uint64_t id = next_request_id_++;
+  request.set_request_id(id);
+  // With ZMQ_IMMEDIATE a send fails while disconnected; keep trying until the deadline so that
+  // a peer that is (re)starting gets the request as soon as it is up.
+  while (true) {
+    Status sent = Send(request);
+    if (sent.ok()) break;
+    if (SteadyNowMs() >= deadline_ms) {
+      Reset();
+      return Status(wire::UNREACHABLE, "cannot reach " + endpoint_);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  while (true) {
+    int64_t left = deadline_ms - SteadyNowMs();
+    if (left <= 0) {
+      Reset();
+      return Status(wire::UNREACHABLE, "no answer from " + endpoint_ + " in time");
+    }
+    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(left));
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    zmq::message_t message;
+    if (!socket_->recv(message, zmq::recv_flags::dontwait)) continue;
+    auto decoded = DecodeEnvelope(message.data(), message.size(), SIZE_MAX);
+    if (!decoded.ok()) continue;
+    if (decoded->request_id() == id) return std::move(decoded).value();
+    if (decoded->request_id() == 0) unsolicited_.push_back(std::move(decoded).value());
+    // Anything else answers an abandoned request: ignore it.
+  }
+}
+
+Result<wire::Envelope> SyncClient::Call(wire::Envelope request, int timeout_ms) {
+  int64_t deadline = SteadyNowMs() + timeout_ms;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (hello_ && !said_hello_) {
+      wire::Envelope hello;
+      *hello.mutable_hello() = *hello_;
+      auto answer = RoundTrip(std::move(hello), deadline);
+      if (!answer.ok()) return answer.status();
+      if (answer->body_case() == wire::Envelope::kError) return std::move(answer).value();
+      said_hello_ = true;
+    }
+    auto answer = RoundTrip(request, deadline);
+    if (!answer.ok()) return answer;
+    if (hello_ && answer->body_case() == wire::Envelope::kError &&
+        answer->error().code() == wire::NOT_AUTHENTICATED) {
+      said_hello_ = false;  // the peer restarted and forgot us: introduce ourselves again
+      continue;
+    }
+    return answer;
+  }
+  return Status(wire::NOT_AUTHENTICATED, "the peer keeps refusing the session");
+}
+
+Result<wire::Envelope> SyncClient::CallOk(wire::Envelope request, int timeout_ms) {
+  auto answer = Call(std::move(request), timeout_ms);
+  if (!answer.ok()) return answer;
+  Status status = StatusOf(*answer);
+  if (!status.ok()) return status;
+  return answer;
+}
+
+}  // namespace aplus

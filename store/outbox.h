@@ -1,0 +1,41 @@
+// A gateway's durable outbox: requests accepted locally and not yet answered by the broker,
+// kept in arrival order in one column family ("outbox") of the gateway's database, so they
+// are forwarded in order when the link returns, also after a restart.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "records.pb.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+
+inline constexpr const char* kOutboxFamily = "outbox";
+
+// Thread rules: used from the owning gateway's loop thread only.
+class Outbox {
+ public:
+  // `db` must have been opened with kOutboxFamily and outlive the outbox.
+  explicit Outbox(RocksDb& db);
+
+  // Appends `entry` durably (fsynced). Returns its sequence number.
+  Result<uint64_t> Append(const records::OutboxEntry& entry);
+  // The oldest entry, if any, with its sequence number.
+  std::optional<std::pair<uint64_t, records::OutboxEntry>> Front() const;
+  // Every entry, oldest first.
+  std::vector<std::pair<uint64_t, records::OutboxEntry>> All() const;
+  // Removes the entry once the broker answered it (fsynced).
+  Status Remove(uint64_t sequence);
+  size_t size() const { return size_; }
+
+ private:
+  RocksDb& db_;
+  rocksdb::ColumnFamilyHandle* family_;
+  uint64_t next_sequence_ = 1;
+  size_t size_ = 0;
+};
+
+}  // namespace aplus

@@ -1,0 +1,117 @@
+#include "store/rocks_db.h"
+
+#include <cassert>
+
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/cache.h>
+#include <spdlog/spdlog.h>
+
+namespace aplus {
+
+Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
+                                               const std::vector<std::string>& column_families) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  // Memory is an index budget, not a cache of every case: a small shared block cache and
+  // bounded memtables keep RSS flat as the number of stored cases grows.
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(32 << 20);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  rocksdb::ColumnFamilyOptions family_options(options);
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  family_options.write_buffer_size = 8 << 20;
+  family_options.max_write_buffer_number = 3;
+  options.max_total_wal_size = 64 << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);
+  for (const auto& name : column_families) descriptors.emplace_back(name, family_options);
+
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DBOptions db_options(options);
+  auto status = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!status.ok()) {
+    return Status(wire::UNAVAILABLE, "cannot open database at " + path + ": " + status.ToString());
+  }
+  std::unique_ptr<RocksDb> db(new RocksDb());
+  db->db_.reset(raw);
+  db->handles_ = handles;
+  for (size_t i = 0; i < descriptors.size(); ++i) db->families_[descriptors[i].name] = handles[i];
+  return db;
+}
+
+RocksDb::~RocksDb() {
+  for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+  handles_.clear();
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+rocksdb::ColumnFamilyHandle* RocksDb::Family(const std::string& name) const {
+  auto it = families_.find(name);
+  assert(it != families_.end() && "column family not opened");
+  return it->second;
+}
+
+Status RocksDb::Write(rocksdb::WriteBatch& batch) {
+  if (failed_.load()) return Status(wire::UNAVAILABLE, "storage failed earlier: " + failure_);
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  auto status = db_->Write(options, &batch);
+  if (!status.ok()) {
+    failure_ = status.ToString();
+    failed_.store(true);
+    spdlog::critical("durable write failed, refusing all further writes: {}", failure_);
+    return Status(wire::UNAVAILABLE, "durable write failed: " + failure_);
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> RocksDb::Get(rocksdb::ColumnFamilyHandle* family,
+                                                const rocksdb::Slice& key) const {
+  std::string value;
+  auto status = db_->Get(rocksdb::ReadOptions(), family, key, &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  if (!status.ok()) return Status(wire::UNAVAILABLE, "read failed: " + status.ToString());
+  return std::optional<std::string>(std::move(value));
+}
+
+std::unique_ptr<rocksdb::Iterator> RocksDb::NewIterator(rocksdb::ColumnFamilyHandle* family) const {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), family));
+}
+
+Status RocksDb::CompactAll() {
+  for (auto* handle : handles_) {
+    auto status = db_->CompactRange(rocksdb::CompactRangeOptions(), handle, nullptr, nullptr);
+    if (!status.ok()) return Status(wire::UNAVAILABLE, "compaction failed: " + status.ToString());
+  }
+  return Status::Ok();
+}
+
+void AppendBigEndian64(std::string& out, uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+
+void AppendBigEndian32(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+
+uint64_t ReadBigEndian64(const char* data) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>(data[i]);
+  return value;
+}
+
+uint32_t ReadBigEndian32(const char* data) {
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<uint8_t>(data[i]);
+  return value;
+}
+
+}  // namespace aplus

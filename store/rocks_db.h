@@ -1,0 +1,65 @@
+// One owner for a RocksDB database and its column families, shared by the broker's store and
+// the gateways' local stores. Errors from RocksDB become Status values here, where they enter.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/status.h"
+
+namespace aplus {
+
+// Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
+// the sticky write failure, which is atomic.
+class RocksDb {
+ public:
+  // Opens (creating if needed) the database at `path` with `column_families` (the default
+  // family always exists too). Returns UNAVAILABLE with RocksDB's message on failure.
+  static Result<std::unique_ptr<RocksDb>> Open(const std::string& path,
+                                               const std::vector<std::string>& column_families);
+  ~RocksDb();
+  RocksDb(const RocksDb&) = delete;
+  RocksDb& operator=(const RocksDb&) = delete;
+
+  // The handle of a family named at Open. Asserts on an unknown name (a programming error).
+  rocksdb::ColumnFamilyHandle* Family(const std::string& name) const;
+
+  // Writes `batch` with sync = true: when this returns OK the batch is on disk. A failed
+  // write is sticky: every later Write fails too, so nothing is acknowledged after a lost fsync.
+  Status Write(rocksdb::WriteBatch& batch);
+
+  // Returns the value, nullopt when absent, or an error status.
+  Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* family,
+                                         const rocksdb::Slice& key) const;
+
+  std::unique_ptr<rocksdb::Iterator> NewIterator(rocksdb::ColumnFamilyHandle* family) const;
+
+  // Full compaction of every family (used by retention and tests).
+  Status CompactAll();
+
+  rocksdb::DB* raw() const { return db_.get(); }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  RocksDb() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<bool> failed_{false};
+  std::string failure_;
+};
+
+// Big-endian encodings keep numeric keys in numeric order under RocksDB's bytewise comparator.
+void AppendBigEndian64(std::string& out, uint64_t value);
+void AppendBigEndian32(std::string& out, uint32_t value);
+uint64_t ReadBigEndian64(const char* data);
+uint32_t ReadBigEndian32(const char* data);
+
+}  // namespace aplus
