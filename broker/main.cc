@@ -1,1 +1,79 @@
-int main() { return 1; }
+// aplus-broker: the central broker of an A+ network.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "broker/broker.h"
+#include "common/network_config.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+int Fail(const std::string& reason) {
+  std::cerr << "aplus-broker: " << reason << std::endl;
+  return 1;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"aplus-broker: receives escalations, makes them durable, routes them to partners "
+               "and replies back to contact points.\nWith no arguments it serves the built-in "
+               "Perche network with data in ./aplus-data/broker."};
+  std::string config_path, data_dir, listen, log_level = "info";
+  int64_t ack_lease_ms = -1;
+  int64_t max_attempts = -1;
+  int64_t max_frame_bytes = -1;
+  app.add_option("--config", config_path, "network config (TOML); default: built-in Perche network");
+  app.add_option("--data-dir", data_dir, "RocksDB directory (default from config: ./aplus-data/broker)");
+  app.add_option("--listen", listen, "endpoint to bind (default from config: tcp://127.0.0.1:7400)");
+  app.add_option("--ack-lease-ms", ack_lease_ms, "redeliver when not acknowledged within this (default 30000)");
+  app.add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (default 10)");
+  app.add_option("--max-frame-bytes", max_frame_bytes, "largest accepted frame (default 1048576)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("broker"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  aplus::NetworkConfig config;
+  if (config_path.empty()) {
+    config = aplus::DefaultNetworkConfig();
+  } else {
+    auto loaded = aplus::LoadNetworkConfig(config_path);
+    if (!loaded.ok()) return Fail(loaded.status().message());
+    config = std::move(loaded).value();
+  }
+  aplus::BrokerOptions options;
+  options.listen_endpoint = listen.empty() ? config.endpoints.broker : listen;
+  options.data_dir = data_dir.empty() ? config.broker.data_dir : data_dir;
+  options.ack_lease_ms = ack_lease_ms > 0 ? ack_lease_ms : config.broker.ack_lease_ms;
+  options.max_delivery_attempts =
+      max_attempts > 0 ? static_cast<uint32_t>(max_attempts) : config.broker.max_delivery_attempts;
+  options.max_frame_bytes =
+      max_frame_bytes > 0 ? static_cast<uint64_t>(max_frame_bytes) : config.broker.max_frame_bytes;
+  options.max_batch_messages = config.broker.max_batch_messages;
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Fail("cannot create data directory " + options.data_dir + ": " + ec.message());
+
+  zmq::context_t context(1);
+  aplus::SystemClock clock;
+  auto broker = aplus::Broker::Create(config, options, context, clock);
+  if (!broker.ok()) return Fail(broker.status().message());
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::cout << "aplus-broker ready on " << (*broker)->endpoint() << " (data: " << options.data_dir
+            << ")" << std::endl;
+  (*broker)->Run(g_stop);
+  spdlog::info("stopped cleanly");
+  return 0;
+}

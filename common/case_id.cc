@@ -92,23 +92,29 @@ std::string FormatCaseId(std::string_view prefix, uint64_t counter) {
 }
 
 std::optional<std::string> NormalizeCaseId(std::string_view text) {
-  std::string prefix;
-  std::string rest;
-  size_t i = 0;
-  while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
-    prefix += static_cast<char>(std::toupper(static_cast<unsigned char>(text[i])));
-    ++i;
+  // Hyphens and spaces may be anywhere or nowhere, so the prefix cannot be found by looking
+  // for the first hyphen ("PER7K3MQ9XD"); it is whatever precedes the last 8 characters,
+  // which are always the data and the check character.
+  std::string compact;
+  for (char c : text) {
+    if (c != '-' && c != ' ') compact += c;
   }
-  if (i >= text.size() || text[i] != '-') return std::nullopt;
-  if (prefix.size() < 2 || prefix.size() > 5) return std::nullopt;
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '-' || c == ' ') continue;
-    int v = DecodeChar(c);
+  constexpr size_t kTail = kDataChars + 1;
+  if (compact.size() < kTail + 2 || compact.size() > kTail + 5) return std::nullopt;
+  const size_t prefix_size = compact.size() - kTail;
+  std::string prefix;
+  for (size_t i = 0; i < prefix_size; ++i) {
+    char c = compact[i];
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (c < 'A' || c > 'Z') return std::nullopt;
+    prefix += c;
+  }
+  std::string rest;
+  for (size_t i = prefix_size; i < compact.size(); ++i) {
+    int v = DecodeChar(compact[i]);
     if (v < 0) return std::nullopt;
     rest += kAlphabet[v];
   }
-  if (rest.size() != kDataChars + 1) return std::nullopt;
   std::string data = rest.substr(0, kDataChars);
   if (CheckChar(prefix, data) != rest.back()) return std::nullopt;
   return prefix + "-" + data.substr(0, 4) + "-" + data.substr(4) + rest.back();

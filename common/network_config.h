@@ -57,7 +57,7 @@ struct Endpoints {
 };
 
 struct BrokerSettings {
-  std::string data_dir = "./aplus-data";
+  std::string data_dir = "./aplus-data/broker";  // as documented in docs/PROGRAMS.md
   uint64_t max_frame_bytes = 1 << 20;
   int64_t ack_lease_ms = 30000;       // a delivery not acked within this is redelivered
   uint32_t max_delivery_attempts = 10;  // then the item is parked in the dead-letter queue
@@ -88,16 +88,24 @@ struct NetworkConfig {
 std::string PartnerQueueName(const Partner& partner, std::string_view territory);
 std::string MailboxQueueName(std::string_view contact_point);
 // Every queue that a gateway of `partner` may take; `territory` narrows a per-territory
-// partner to one territory ("" = all of them).
+// partner to one territory ("" = all of them; an unknown territory gives an empty list). A
+// national partner always has exactly its one queue, whatever `territory` says.
 std::vector<std::string> PartnerQueuesFor(const NetworkConfig& config, const Partner& partner,
                                           std::string_view territory);
 
-// Parses TOML text. Errors name the offending key and line (INVALID_ARGUMENT).
+// Parses TOML text (format: deploy/perche.toml and deploy/README.md). Errors are
+// INVALID_ARGUMENT "<source>:<line>:<column>: <what>", naming the offending entry and key:
+// syntax errors, missing or duplicate ids, ids with characters other than [A-Za-z0-9._-],
+// a contact point in an unknown territory, a case_prefix that is not 2-5 letters A-Z or is
+// shared by two territories, values of the wrong type or out of range. Unknown keys are
+// logged (spdlog warn) and ignored. Missing optional keys take the defaults above; a missing
+// name takes the id.
 Result<NetworkConfig> ParseNetworkConfig(std::string_view toml_text, std::string_view source_name);
-// Reads and parses a file.
+// Reads and parses a file; an unreadable file is INVALID_ARGUMENT "cannot read config PATH: why".
 Result<NetworkConfig> LoadNetworkConfig(const std::string& path);
 // The built-in default network (the Perche territory), identical to deploy/perche.toml.
 std::string_view DefaultNetworkToml();
+// Parsed once and cached; never fails (the built-in text is checked by the tests).
 NetworkConfig DefaultNetworkConfig();
 
 }  // namespace aplus

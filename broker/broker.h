@@ -1,0 +1,122 @@
+// The central broker: one ROUTER socket, one owner thread, one RocksDB.
+//
+// Each turn of the loop drains what has arrived (up to max_batch_messages), applies every
+// request to one pending WriteBatch, commits it with sync = true (group commit), and only then
+// sends the answers and the deliveries. Nothing is acknowledged before its batch is on disk.
+// After a failed commit the broker answers UNAVAILABLE to every mutating request, for good.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "aplus.pb.h"
+#include "broker/broker_options.h"
+#include "broker/case_lifecycle.h"
+#include "broker/queue_state.h"
+#include "broker/session.h"
+#include "common/clock.h"
+#include "common/network_config.h"
+#include "common/status.h"
+#include "store/broker_store.h"
+
+namespace aplus {
+
+// Counters read by `aplus stats`, tests and the benchmark.
+struct BrokerCounters {
+  uint64_t batches_committed = 0;
+  uint64_t messages_committed = 0;
+  uint64_t errors_answered = 0;
+  uint64_t deliveries_sent = 0;
+  uint64_t redeliveries = 0;
+};
+
+// Thread rules: constructed on any thread, then Run() owns every member on its thread until it
+// returns; Stop() may be called from any thread (or a signal handler via the flag).
+class Broker {
+ public:
+  // Opens the store and binds the socket. Errors are start-up errors (bad endpoint, unusable
+  // data directory) with a readable message.
+  static Result<std::unique_ptr<Broker>> Create(const NetworkConfig& config, BrokerOptions options,
+                                                zmq::context_t& context, const Clock& clock);
+  ~Broker();
+
+  // The endpoint actually bound (resolves a "*" port).
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Serves until `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_t& context,
+         const Clock& clock, std::unique_ptr<BrokerStore> store);
+  void RebuildQueues();
+
+  // One turn: receive, apply, commit, answer, deliver.
+  void Turn(int timeout_ms);
+  void HandleFrame(std::string routing_id, const zmq::message_t& payload, bool extra_frames);
+  void Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request);
+
+  // Request handlers: each appends writes to the store's batch and one answer to answers_.
+  void OnHello(const std::string& routing_id, const wire::Envelope& request);
+  void OnSubmit(Session& session, const wire::Envelope& request);
+  void OnGetCase(Session& session, const wire::Envelope& request);
+  void OnListCases(Session& session, const wire::Envelope& request);
+  void OnCloseOrCancel(Session& session, const wire::Envelope& request);
+  void OnAcknowledgeOrReply(Session& session, const wire::Envelope& request);
+  void OnSubscribe(Session& session, const wire::Envelope& request);
+  void OnDeliveryAck(Session& session, const wire::Envelope& request);
+  void OnGetStats(Session& session, const wire::Envelope& request);
+
+  // Applies `event` to the case (state, record, timeline) in the pending batch.
+  Result<wire::CaseState> ApplyEvent(records::CaseRecord& record, CaseEvent event,
+                                     const std::string& actor, const std::string& detail);
+  void AppendToQueue(const std::string& queue, const records::QueueItem& item);
+  void PostToMailbox(const records::CaseRecord& record, wire::MailItem::Kind kind,
+                     const std::string& text);
+  // The case, if it exists and `session` may see it; otherwise the typed error.
+  Result<records::CaseRecord> LoadCaseFor(const Session& session, const std::string& raw_case_id);
+
+  void Answer(const std::string& routing_id, wire::Envelope answer, bool needs_commit);
+  void AnswerError(const std::string& routing_id, uint64_t request_id, const Status& status);
+  void CommitAndFlush();
+  bool SendTo(const std::string& routing_id, const wire::Envelope& envelope);
+
+  // Deliveries.
+  QueueState& Queue(const std::string& name);
+  void PumpDeliveries();
+  void PumpQueue(QueueState& queue);
+  bool DeliverOne(QueueState& queue, uint64_t sequence, const records::QueueItem& item,
+                  Session& session);
+  void DeadLetter(QueueState& queue, uint64_t sequence, records::QueueItem item);
+  void ExpireLeasesAndSessions();
+  void DropSession(const std::string& routing_id, const char* why);
+
+  const NetworkConfig& config_;
+  const BrokerOptions options_;
+  zmq::context_t& context_;
+  const Clock& clock_;
+  std::unique_ptr<BrokerStore> store_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+
+  std::unordered_map<std::string, Session> sessions_;
+  std::map<std::string, QueueState> queues_;
+  struct PendingAnswer {
+    std::string routing_id;
+    wire::Envelope envelope;
+    bool needs_commit;
+  };
+  std::vector<PendingAnswer> answers_;
+  size_t messages_in_batch_ = 0;
+  int64_t last_expiry_check_ms_ = 0;
+  bool durability_failed_ = false;
+  BrokerCounters counters_;
+};
+
+}  // namespace aplus

@@ -1,0 +1,20 @@
+// Settings of one broker process, fixed at start-up.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace aplus {
+
+struct BrokerOptions {
+  std::string listen_endpoint = "tcp://127.0.0.1:7400";
+  std::string data_dir = "./aplus-data/broker";
+  uint64_t max_frame_bytes = 1 << 20;
+  int64_t ack_lease_ms = 30000;
+  uint32_t max_delivery_attempts = 10;
+  uint32_t max_batch_messages = 1024;
+  int64_t session_timeout_ms = 10000;  // a session silent this long is dropped (gateways ping)
+  std::string broker_id = "aplus-broker";
+};
+
+}  // namespace aplus

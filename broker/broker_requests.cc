@@ -1,0 +1,427 @@
+// Request handlers. Each one validates against the session's principal (never against ids in
+// the payload), writes into the pending batch, and queues exactly one answer. Errors change
+// nothing: every check happens before the first write.
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.h"
+#include "common/case_id.h"
+#include "common/wire.h"
+
+namespace aplus {
+namespace {
+
+constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+constexpr size_t kMaxTextBytes = 256 * 1024;
+constexpr size_t kMaxIdBytes = 128;
+
+Status CheckText(const std::string& value, const char* field, bool required, size_t max_bytes) {
+  if (required && value.empty()) {
+    return Status(wire::INVALID_ARGUMENT, std::string(field) + " is required");
+  }
+  if (value.size() > max_bytes) {
+    return Status(wire::INVALID_ARGUMENT,
+                  std::string(field) + " exceeds " + std::to_string(max_bytes) + " bytes");
+  }
+  return Status::Ok();
+}
+
+wire::Envelope AnswerTo(const wire::Envelope& request) {
+  wire::Envelope answer;
+  answer.set_request_id(request.request_id());
+  return answer;
+}
+
+}  // namespace
+
+void Broker::OnHello(const std::string& routing_id, const wire::Envelope& request) {
+  const wire::Hello& hello = request.hello();
+  auto refuse = [&](const std::string& why) {
+    AnswerError(routing_id, request.request_id(), Status(wire::BAD_CREDENTIAL, why));
+  };
+  Session session;
+  session.routing_id = routing_id;
+  session.role = hello.role();
+  session.principal = hello.principal();
+  session.last_seen_ms = SteadyNowMs();
+  const std::string* expected_credential = nullptr;
+  switch (hello.role()) {
+    case wire::AGENT_GATEWAY: {
+      const ContactPoint* contact_point = config_.FindContactPoint(hello.principal());
+      if (!contact_point) return refuse("unknown contact point '" + hello.principal() + "'");
+      expected_credential = &contact_point->credential;
+      session.queues.push_back(MailboxQueueName(contact_point->id));
+      break;
+    }
+    case wire::PARTNER_GATEWAY: {
+      const Partner* partner = config_.FindPartner(hello.principal());
+      if (!partner) return refuse("unknown partner '" + hello.principal() + "'");
+      if (!hello.territory().empty() && !config_.FindTerritory(hello.territory())) {
+        return refuse("unknown territory '" + hello.territory() + "'");
+      }
+      expected_credential = &partner->credential;
+      session.territory = hello.territory();
+      session.queues = PartnerQueuesFor(config_, *partner, hello.territory());
+      break;
+    }
+    case wire::OPERATOR: {
+      const Operator* op = config_.FindOperator(hello.principal());
+      if (!op) return refuse("unknown operator '" + hello.principal() + "'");
+      expected_credential = &op->credential;
+      break;
+    }
+    default:
+      return refuse("Hello must name a role");
+  }
+  if (!expected_credential->empty() && *expected_credential != hello.credential()) {
+    return refuse("wrong credential for '" + hello.principal() + "'");
+  }
+  // A second Hello on the same connection starts over: what was in flight goes back.
+  if (sessions_.count(routing_id)) DropSession(routing_id, "new Hello on the connection");
+  spdlog::info("session opened: {} ({})", session.DedupPrincipal(), hello.software());
+  wire::Envelope answer = AnswerTo(request);
+  auto* welcome = answer.mutable_welcome();
+  welcome->set_broker_id(options_.broker_id);
+  welcome->set_max_frame_bytes(options_.max_frame_bytes);
+  for (const auto& queue : session.queues) welcome->add_queues(queue);
+  sessions_[routing_id] = std::move(session);
+  Answer(routing_id, std::move(answer), false);
+}
+
+Result<wire::CaseState> Broker::ApplyEvent(records::CaseRecord& record, CaseEvent event,
+                                           const std::string& actor, const std::string& detail) {
+  wire::CaseState before = record.summary().state();
+  auto next = NextState(before, event);
+  if (!next.ok()) return next.status();
+  record.mutable_summary()->set_state(*next);
+  wire::Event timeline_event;
+  timeline_event.set_sequence(record.event_count());
+  timeline_event.set_at_ms(clock_.NowMs());
+  timeline_event.set_kind(wire::CaseState_Name(*next));
+  timeline_event.set_actor(actor);
+  timeline_event.set_detail(detail);
+  timeline_event.set_state_after(*next);
+  record.set_event_count(record.event_count() + 1);
+  store_->PutEvent(record.summary().case_id(), timeline_event);
+  store_->PutCase(record, before);
+  return *next;
+}
+
+void Broker::AppendToQueue(const std::string& queue_name, const records::QueueItem& item) {
+  QueueState& queue = Queue(queue_name);
+  uint64_t sequence = queue.next_sequence++;
+  queue.depth += 1;
+  store_->PutQueueItem(queue_name, sequence, item);
+}
+
+void Broker::PostToMailbox(const records::CaseRecord& record, wire::MailItem::Kind kind,
+                           const std::string& text) {
+  records::QueueItem item;
+  item.set_case_id(record.summary().case_id());
+  auto* mail = item.mutable_mail();
+  mail->set_case_id(record.summary().case_id());
+  mail->set_kind(kind);
+  mail->set_partner(record.summary().partner());
+  mail->set_text(text);
+  mail->set_at_ms(clock_.NowMs());
+  mail->set_state(record.summary().state());
+  AppendToQueue(MailboxQueueName(record.summary().contact_point()), item);
+}
+
+void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
+  const auto& submit = request.submit();
+  const std::string& routing_id = session.routing_id;
+  if (session.role != wire::AGENT_GATEWAY) {
+    return AnswerError(routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only an agent gateway may submit"));
+  }
+  const ContactPoint* contact_point = config_.FindContactPoint(session.principal);
+  const Partner* partner = config_.FindPartner(submit.partner());
+  for (const Status& check :
+       {CheckText(submit.agent(), "agent", true, kMaxIdBytes),
+        CheckText(submit.partner(), "partner", true, kMaxIdBytes),
+        CheckText(submit.category(), "category", true, kMaxIdBytes),
+        CheckText(submit.subject(), "subject", true, 1024),
+        CheckText(submit.body(), "body", false, kMaxTextBytes),
+        CheckText(submit.citizen_name(), "citizen_name", false, 512),
+        CheckText(submit.idempotency_key(), "idempotency_key", false, kMaxIdBytes)}) {
+    if (!check.ok()) return AnswerError(routing_id, request.request_id(), check);
+  }
+  if (!partner) {
+    return AnswerError(routing_id, request.request_id(),
+                       Status(wire::UNKNOWN_PARTNER, "no partner '" + submit.partner() + "'"));
+  }
+  if (!config_.FindAgent(*contact_point, submit.agent())) {
+    return AnswerError(routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "no agent '" + submit.agent() + "' at " +
+                                                          contact_point->id));
+  }
+  if (!submit.idempotency_key().empty()) {
+    auto existing = store_->GetDedup(session.DedupPrincipal(), submit.idempotency_key());
+    if (!existing.ok()) return AnswerError(routing_id, request.request_id(), existing.status());
+    if (existing->has_value()) {
+      auto record = store_->GetCase((*existing)->case_id());
+      wire::Envelope answer = AnswerTo(request);
+      auto* accepted = answer.mutable_accepted();
+      accepted->set_case_id((*existing)->case_id());
+      accepted->set_duplicate(true);
+      if (record.ok() && record->has_value()) {
+        accepted->set_state((*record)->summary().state());
+        accepted->set_deadline_ms((*record)->summary().deadline_ms());
+      }
+      // The first answer may still be in this very batch: answer only after the commit.
+      return Answer(routing_id, std::move(answer), true);
+    }
+  }
+  const Territory* territory = config_.FindTerritory(contact_point->territory);
+  if (store_->case_counter() >= kCaseIdSpace) {
+    return AnswerError(routing_id, request.request_id(),
+                       Status(wire::UNAVAILABLE, "case id space exhausted"));
+  }
+  int64_t now = clock_.NowMs();
+  records::CaseRecord record;
+  auto* summary = record.mutable_summary();
+  summary->set_case_id(FormatCaseId(territory ? territory->case_prefix : "APL",
+                                    store_->NextCaseNumber()));
+  summary->set_contact_point(contact_point->id);
+  summary->set_agent(submit.agent());
+  summary->set_partner(partner->id);
+  summary->set_territory(contact_point->territory);
+  summary->set_category(submit.category());
+  summary->set_subject(submit.subject());
+  summary->set_submitted_at_ms(now);
+  // Four calendar days for now; the SLA engine will count working days.
+  summary->set_deadline_ms(now + partner->reply_window_days * kDayMs);
+  record.set_body(submit.body());
+  record.set_citizen_name(submit.citizen_name());
+  record.set_idempotency_key(submit.idempotency_key());
+  std::string queue = PartnerQueueName(*partner, contact_point->territory);
+  record.set_queue(queue);
+  record.set_queue_sequence(Queue(queue).next_sequence);
+  auto state = ApplyEvent(record, CaseEvent::kSubmit, contact_point->id,
+                          "by " + submit.agent() + " to " + partner->id);
+  if (!state.ok()) return AnswerError(routing_id, request.request_id(), state.status());
+  records::QueueItem item;
+  item.set_case_id(summary->case_id());
+  AppendToQueue(queue, item);
+  store_->IndexCaseForContactPoint(contact_point->id, summary->case_id());
+  records::DedupEntry dedup;
+  dedup.set_case_id(summary->case_id());
+  dedup.set_state(*state);
+  dedup.set_deadline_ms(summary->deadline_ms());
+  if (!submit.idempotency_key().empty()) {
+    store_->PutDedup(session.DedupPrincipal(), submit.idempotency_key(), dedup);
+  }
+  wire::Envelope answer = AnswerTo(request);
+  auto* accepted = answer.mutable_accepted();
+  accepted->set_case_id(summary->case_id());
+  accepted->set_state(*state);
+  accepted->set_deadline_ms(summary->deadline_ms());
+  Answer(routing_id, std::move(answer), true);
+}
+
+Result<records::CaseRecord> Broker::LoadCaseFor(const Session& session,
+                                                const std::string& raw_case_id) {
+  auto case_id = NormalizeCaseId(raw_case_id);
+  if (!case_id) {
+    return Status(wire::UNKNOWN_CASE, "'" + raw_case_id.substr(0, 64) + "' is not a case id");
+  }
+  auto record = store_->GetCase(*case_id);
+  if (!record.ok()) return record.status();
+  // A case outside the session's reach answers exactly like a missing one: no oracle.
+  Status missing(wire::UNKNOWN_CASE, "no case " + *case_id);
+  if (!record->has_value()) return missing;
+  const auto& summary = (*record)->summary();
+  switch (session.role) {
+    case wire::AGENT_GATEWAY:
+      if (summary.contact_point() != session.principal) return missing;
+      break;
+    case wire::PARTNER_GATEWAY: {
+      if (summary.partner() != session.principal) return missing;
+      const Partner* partner = config_.FindPartner(summary.partner());
+      if (partner && partner->per_territory && !session.territory.empty() &&
+          summary.territory() != session.territory) {
+        return missing;
+      }
+      break;
+    }
+    case wire::OPERATOR:
+      break;
+    default:
+      return missing;
+  }
+  return std::move(**record);
+}
+
+void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
+  auto record = LoadCaseFor(session, request.get_case().case_id());
+  if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
+  auto events = store_->GetEvents(record->summary().case_id());
+  if (!events.ok()) return AnswerError(session.routing_id, request.request_id(), events.status());
+  wire::Envelope answer = AnswerTo(request);
+  auto* view = answer.mutable_case_view();
+  *view->mutable_summary() = record->summary();
+  // Operators see metadata and the timeline, not the citizen's data or the free text.
+  if (session.role != wire::OPERATOR) {
+    view->set_body(record->body());
+    view->set_citizen_name(record->citizen_name());
+    view->set_reply_text(record->reply_text());
+  }
+  for (auto& event : *events) *view->add_timeline() = std::move(event);
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnListCases(Session& session, const wire::Envelope& request) {
+  if (session.role != wire::AGENT_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only an agent gateway lists its cases"));
+  }
+  size_t limit = request.list_cases().limit() == 0 ? 100 : std::min(request.list_cases().limit(), 1000u);
+  wire::Envelope answer = AnswerTo(request);
+  auto* list = answer.mutable_case_list();
+  for (const auto& id : store_->ListCaseIds(session.principal, request.list_cases().after_case_id(), limit)) {
+    auto record = store_->GetCase(id);
+    if (record.ok() && record->has_value()) *list->add_cases() = (*record)->summary();
+  }
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
+  bool close = request.has_close_case();
+  const std::string& raw_id = close ? request.close_case().case_id() : request.cancel_case().case_id();
+  const std::string& key =
+      close ? request.close_case().idempotency_key() : request.cancel_case().idempotency_key();
+  if (session.role != wire::AGENT_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only the contact point's gateway may close or cancel"));
+  }
+  if (!key.empty()) {
+    auto existing = store_->GetDedup(session.DedupPrincipal(), key);
+    if (existing.ok() && existing->has_value()) {
+      wire::Envelope answer = AnswerTo(request);
+      answer.mutable_case_updated()->set_case_id((*existing)->case_id());
+      answer.mutable_case_updated()->set_state((*existing)->state());
+      return Answer(session.routing_id, std::move(answer), true);
+    }
+  }
+  auto record = LoadCaseFor(session, raw_id);
+  if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
+  std::string detail = close ? "closed by the contact point" : request.cancel_case().reason();
+  auto state = ApplyEvent(*record, close ? CaseEvent::kClose : CaseEvent::kCancel,
+                          session.principal, detail);
+  if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  if (!close && !record->queue().empty()) {
+    // Cancelled before the partner received it: it leaves the partner's queue.
+    QueueState& queue = Queue(record->queue());
+    if (queue.in_flight.count(record->queue_sequence()) == 0) {
+      store_->DeleteQueueItem(record->queue(), record->queue_sequence());
+      queue.redeliver.erase(record->queue_sequence());
+      if (queue.depth > 0) --queue.depth;
+      record->clear_queue();
+      store_->PutCase(*record, *state);
+    }
+  }
+  if (!key.empty()) {
+    records::DedupEntry dedup;
+    dedup.set_case_id(record->summary().case_id());
+    dedup.set_state(*state);
+    store_->PutDedup(session.DedupPrincipal(), key, dedup);
+  }
+  wire::Envelope answer = AnswerTo(request);
+  answer.mutable_case_updated()->set_case_id(record->summary().case_id());
+  answer.mutable_case_updated()->set_state(*state);
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& request) {
+  bool reply = request.has_reply_case();
+  const std::string& raw_id =
+      reply ? request.reply_case().case_id() : request.acknowledge_case().case_id();
+  const std::string& key =
+      reply ? request.reply_case().idempotency_key() : request.acknowledge_case().idempotency_key();
+  if (session.role != wire::PARTNER_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only the partner's gateway may do this"));
+  }
+  if (reply) {
+    Status check = CheckText(request.reply_case().text(), "text", true, kMaxTextBytes);
+    if (!check.ok()) return AnswerError(session.routing_id, request.request_id(), check);
+  }
+  if (!key.empty()) {
+    auto existing = store_->GetDedup(session.DedupPrincipal(), key);
+    if (existing.ok() && existing->has_value()) {
+      wire::Envelope answer = AnswerTo(request);
+      answer.mutable_case_updated()->set_case_id((*existing)->case_id());
+      answer.mutable_case_updated()->set_state((*existing)->state());
+      return Answer(session.routing_id, std::move(answer), true);
+    }
+  }
+  auto record = LoadCaseFor(session, raw_id);
+  if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
+  if (reply) record->set_reply_text(request.reply_case().text());
+  std::string detail = reply ? "replied" : request.acknowledge_case().note();
+  auto state = ApplyEvent(*record, reply ? CaseEvent::kReply : CaseEvent::kAcknowledge,
+                          session.principal, detail);
+  if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  PostToMailbox(*record, reply ? wire::MailItem::REPLY : wire::MailItem::ACKNOWLEDGED,
+                reply ? request.reply_case().text() : request.acknowledge_case().note());
+  if (!key.empty()) {
+    records::DedupEntry dedup;
+    dedup.set_case_id(record->summary().case_id());
+    dedup.set_state(*state);
+    store_->PutDedup(session.DedupPrincipal(), key, dedup);
+  }
+  wire::Envelope answer = AnswerTo(request);
+  answer.mutable_case_updated()->set_case_id(record->summary().case_id());
+  answer.mutable_case_updated()->set_state(*state);
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnSubscribe(Session& session, const wire::Envelope& request) {
+  if (session.role != wire::AGENT_GATEWAY && session.role != wire::PARTNER_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only gateways take deliveries"));
+  }
+  uint32_t window = request.subscribe().window();
+  if (window == 0 || window > 10000) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "window must be between 1 and 10000"));
+  }
+  session.window = window;
+  wire::Envelope answer = AnswerTo(request);
+  for (const auto& queue : session.queues) {
+    Queue(queue);  // known from now on, so stats list it even when empty
+    answer.mutable_subscribed()->add_queues(queue);
+  }
+  Answer(session.routing_id, std::move(answer), false);
+}
+
+void Broker::OnGetStats(Session& session, const wire::Envelope& request) {
+  if (session.role != wire::OPERATOR) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "statistics are for operators"));
+  }
+  wire::Envelope answer = AnswerTo(request);
+  auto* stats = answer.mutable_stats();
+  for (const auto& [state, count] : store_->state_counts()) {
+    (*stats->mutable_cases_by_state())[wire::CaseState_Name(state)] = count;
+  }
+  uint64_t in_flight = 0, dead = 0;
+  for (const auto& [name, queue] : queues_) {
+    auto* q = stats->add_queues();
+    q->set_queue(name);
+    q->set_depth(queue.depth);
+    q->set_in_flight(queue.in_flight.size());
+    q->set_dead_lettered(queue.dead_lettered);
+    in_flight += queue.in_flight.size();
+    dead += queue.dead_lettered;
+  }
+  stats->set_in_flight(in_flight);
+  stats->set_dead_lettered(dead);
+  stats->set_sessions(sessions_.size());
+  stats->set_batches_committed(counters_.batches_committed);
+  stats->set_messages_committed(counters_.messages_committed);
+  stats->set_errors_answered(counters_.errors_answered);
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+}  // namespace aplus

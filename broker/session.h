@@ -1,0 +1,32 @@
+// One client connection known to the broker, keyed by its ZeroMQ routing id. The principal is
+// fixed by the Hello of that connection; every later request is authorised against it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aplus.pb.h"
+
+namespace aplus {
+
+struct Session {
+  std::string routing_id;
+  wire::Role role = wire::ROLE_UNSPECIFIED;
+  std::string principal;           // contact point, partner or operator id
+  std::string territory;           // partner gateways of per-territory partners
+  std::vector<std::string> queues; // queues this session may take deliveries from
+  uint32_t window = 0;             // credit window; 0 = not subscribed
+  uint32_t in_flight = 0;          // deliveries sent and not yet acknowledged
+  int64_t last_seen_ms = 0;        // steady clock
+
+  bool subscribed() const { return window > 0; }
+  bool has_credit() const { return in_flight < window; }
+  // The idempotency namespace of this principal ("cp/<id>", "partner/<id>").
+  std::string DedupPrincipal() const {
+    return (role == wire::AGENT_GATEWAY ? "cp/" : role == wire::PARTNER_GATEWAY ? "partner/" : "op/") +
+           principal;
+  }
+};
+
+}  // namespace aplus

@@ -1,0 +1,228 @@
+#include "store/broker_store.h"
+
+#include "store/key_layout.h"
+
+namespace aplus {
+namespace {
+
+template <typename Message>
+bool ParseSlice(Message& message, const rocksdb::Slice& slice) {
+  return message.ParseFromArray(slice.data(), static_cast<int>(slice.size()));
+}
+
+std::string BigEndian64(uint64_t value) {
+  std::string out;
+  AppendBigEndian64(out, value);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
+  auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
+                                 keys::kByContactPoint, keys::kMeta});
+  if (!db.ok()) return db.status();
+  std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
+  store->LoadCounters();
+  return store;
+}
+
+BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
+    : db_(std::move(db)),
+      cases_(db_->Family(keys::kCases)),
+      events_(db_->Family(keys::kEvents)),
+      queues_(db_->Family(keys::kQueues)),
+      dedup_(db_->Family(keys::kDedup)),
+      by_contact_point_(db_->Family(keys::kByContactPoint)),
+      meta_(db_->Family(keys::kMeta)) {}
+
+void BrokerStore::LoadCounters() {
+  auto counter = db_->Get(meta_, std::string(keys::kCaseCounter));
+  if (counter.ok() && counter->has_value() && (*counter)->size() == 8) {
+    case_counter_ = ReadBigEndian64((*counter)->data());
+  }
+  auto it = db_->NewIterator(meta_);
+  std::string prefix(keys::kStateCountPrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string name = it->key().ToString().substr(prefix.size());
+    wire::CaseState state;
+    if (wire::CaseState_Parse(name, &state) && it->value().size() == 8) {
+      state_counts_[state] = ReadBigEndian64(it->value().data());
+    }
+  }
+}
+
+Result<std::optional<records::CaseRecord>> BrokerStore::GetCase(const std::string& case_id) {
+  auto pending = pending_cases_.find(case_id);
+  if (pending != pending_cases_.end()) return std::optional(pending->second);
+  auto value = db_->Get(cases_, case_id);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<records::CaseRecord>();
+  records::CaseRecord record;
+  if (!record.ParseFromString(**value)) {
+    return Status(wire::INTERNAL, "stored record of case " + case_id + " is unreadable");
+  }
+  return std::optional(std::move(record));
+}
+
+Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_id) {
+  std::vector<wire::Event> events;
+  std::string prefix = keys::EventPrefix(case_id);
+  auto it = db_->NewIterator(events_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wire::Event event;
+    if (!ParseSlice(event, it->value())) {
+      return Status(wire::INTERNAL, "stored event of case " + case_id + " is unreadable");
+    }
+    events.push_back(std::move(event));
+  }
+  auto pending = pending_events_.find(case_id);
+  if (pending != pending_events_.end()) {
+    events.insert(events.end(), pending->second.begin(), pending->second.end());
+  }
+  return events;
+}
+
+Result<std::optional<records::DedupEntry>> BrokerStore::GetDedup(const std::string& principal,
+                                                                 const std::string& key) {
+  std::string dedup_key = keys::DedupKey(principal, key);
+  auto pending = pending_dedup_.find(dedup_key);
+  if (pending != pending_dedup_.end()) return std::optional(pending->second);
+  auto value = db_->Get(dedup_, dedup_key);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<records::DedupEntry>();
+  records::DedupEntry entry;
+  if (!entry.ParseFromString(**value)) {
+    return Status(wire::INTERNAL, "stored idempotency entry is unreadable");
+  }
+  return std::optional(std::move(entry));
+}
+
+std::vector<std::string> BrokerStore::ListCaseIds(const std::string& contact_point,
+                                                  const std::string& after, size_t limit) {
+  std::vector<std::string> ids;
+  std::string prefix = keys::ByContactPointKey(contact_point, "");
+  auto it = db_->NewIterator(by_contact_point_);
+  if (after.empty()) {
+    it->Seek(prefix);
+  } else {
+    std::string start = keys::ByContactPointKey(contact_point, after);
+    it->Seek(start);
+    if (it->Valid() && it->key() == start) it->Next();
+  }
+  for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Next()) {
+    ids.push_back(it->key().ToString().substr(prefix.size()));
+  }
+  return ids;
+}
+
+std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& queue,
+                                                            uint64_t from, size_t limit) {
+  std::vector<QueueEntry> entries;
+  std::string prefix = keys::QueuePrefix(queue);
+  auto it = db_->NewIterator(queues_);
+  for (it->Seek(keys::QueueKey(queue, from));
+       it->Valid() && it->key().starts_with(prefix) && entries.size() < limit; it->Next()) {
+    QueueEntry entry;
+    entry.sequence = ReadBigEndian64(it->key().data() + prefix.size());
+    if (!ParseSlice(entry.item, it->value())) continue;  // unreadable: left for an operator
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+std::optional<records::QueueItem> BrokerStore::GetQueueItem(const std::string& queue,
+                                                            uint64_t sequence) {
+  auto value = db_->Get(queues_, keys::QueueKey(queue, sequence));
+  if (!value.ok() || !value->has_value()) return std::nullopt;
+  records::QueueItem item;
+  if (!item.ParseFromString(**value)) return std::nullopt;
+  return item;
+}
+
+std::map<std::string, BrokerStore::QueueInfo> BrokerStore::ScanQueues() {
+  std::map<std::string, QueueInfo> queues;
+  auto it = db_->NewIterator(queues_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (key.size() < 9) continue;
+    std::string name(key.data(), key.size() - 9);
+    uint64_t sequence = ReadBigEndian64(key.data() + key.size() - 8);
+    auto& info = queues[name];
+    info.depth += 1;
+    info.next_sequence = std::max(info.next_sequence, sequence + 1);
+  }
+  return queues;
+}
+
+void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState previous_state) {
+  const std::string& id = record.summary().case_id();
+  batch_.Put(cases_, id, record.SerializeAsString());
+  pending_cases_[id] = record;
+  ++pending_writes_;
+  wire::CaseState state = record.summary().state();
+  if (state != previous_state) {
+    if (previous_state != wire::STATE_UNSPECIFIED && state_counts_[previous_state] > 0) {
+      --state_counts_[previous_state];
+    }
+    ++state_counts_[state];
+    counters_dirty_ = true;
+  }
+}
+
+void BrokerStore::PutEvent(const std::string& case_id, const wire::Event& event) {
+  batch_.Put(events_, keys::EventKey(case_id, event.sequence()), event.SerializeAsString());
+  pending_events_[case_id].push_back(event);
+  ++pending_writes_;
+}
+
+void BrokerStore::PutQueueItem(const std::string& queue, uint64_t sequence,
+                               const records::QueueItem& item) {
+  batch_.Put(queues_, keys::QueueKey(queue, sequence), item.SerializeAsString());
+  ++pending_writes_;
+}
+
+void BrokerStore::DeleteQueueItem(const std::string& queue, uint64_t sequence) {
+  batch_.Delete(queues_, keys::QueueKey(queue, sequence));
+  ++pending_writes_;
+}
+
+void BrokerStore::PutDedup(const std::string& principal, const std::string& key,
+                           const records::DedupEntry& entry) {
+  std::string dedup_key = keys::DedupKey(principal, key);
+  batch_.Put(dedup_, dedup_key, entry.SerializeAsString());
+  pending_dedup_[dedup_key] = entry;
+  ++pending_writes_;
+}
+
+void BrokerStore::IndexCaseForContactPoint(const std::string& contact_point,
+                                           const std::string& case_id) {
+  batch_.Put(by_contact_point_, keys::ByContactPointKey(contact_point, case_id), "");
+  ++pending_writes_;
+}
+
+uint64_t BrokerStore::NextCaseNumber() {
+  counters_dirty_ = true;
+  ++pending_writes_;
+  return case_counter_++;
+}
+
+Status BrokerStore::Commit() {
+  if (pending_writes_ == 0) return Status::Ok();
+  if (counters_dirty_) {
+    batch_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
+    for (const auto& [state, count] : state_counts_) {
+      batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
+    }
+  }
+  Status status = db_->Write(batch_);
+  batch_.Clear();
+  pending_writes_ = 0;
+  counters_dirty_ = false;
+  pending_cases_.clear();
+  pending_dedup_.clear();
+  pending_events_.clear();
+  return status;
+}
+
+}  // namespace aplus

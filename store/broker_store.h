@@ -1,0 +1,99 @@
+// The broker's durable state: typed reads and writes over the layout of store/KEY_LAYOUT.md.
+// Writes accumulate in one pending WriteBatch and become durable together at Commit() (group
+// commit). Reads see the pending writes of the current batch too, so a turn of the broker's
+// loop can, say, create a case and acknowledge its delivery before the single fsync.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aplus.pb.h"
+#include "records.pb.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+
+// Thread rules: owned and used by the broker's loop thread only.
+class BrokerStore {
+ public:
+  struct QueueEntry {
+    uint64_t sequence = 0;
+    records::QueueItem item;
+  };
+  struct QueueInfo {
+    uint64_t next_sequence = 1;  // sequence the next appended item gets
+    uint64_t depth = 0;          // items currently stored in the queue
+  };
+
+  // Opens or creates the database in `path`. UNAVAILABLE when RocksDB cannot open it.
+  static Result<std::unique_ptr<BrokerStore>> Open(const std::string& path);
+
+  // --- reads (committed state plus this batch's pending writes) ---
+  Result<std::optional<records::CaseRecord>> GetCase(const std::string& case_id);
+  Result<std::vector<wire::Event>> GetEvents(const std::string& case_id);
+  Result<std::optional<records::DedupEntry>> GetDedup(const std::string& principal,
+                                                      const std::string& key);
+  // Case ids of a contact point in id order, after `after` (exclusive), at most `limit`.
+  // Committed state only.
+  std::vector<std::string> ListCaseIds(const std::string& contact_point, const std::string& after,
+                                       size_t limit);
+  // Up to `limit` committed items of `queue` with sequence >= `from`.
+  std::vector<QueueEntry> ReadQueue(const std::string& queue, uint64_t from, size_t limit);
+  // One committed item, if present.
+  std::optional<records::QueueItem> GetQueueItem(const std::string& queue, uint64_t sequence);
+  // Every queue with stored items: one pass over the queues family, done once at start-up.
+  std::map<std::string, QueueInfo> ScanQueues();
+
+  uint64_t case_counter() const { return case_counter_; }
+  const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
+
+  // --- writes (pending until Commit) ---
+  // Stores the record; `previous_state` (STATE_UNSPECIFIED for a new case) keeps the
+  // per-state counters right.
+  void PutCase(const records::CaseRecord& record, wire::CaseState previous_state);
+  void PutEvent(const std::string& case_id, const wire::Event& event);
+  void PutQueueItem(const std::string& queue, uint64_t sequence, const records::QueueItem& item);
+  void DeleteQueueItem(const std::string& queue, uint64_t sequence);
+  void PutDedup(const std::string& principal, const std::string& key,
+                const records::DedupEntry& entry);
+  void IndexCaseForContactPoint(const std::string& contact_point, const std::string& case_id);
+  // Reserves the next case number (written with the batch).
+  uint64_t NextCaseNumber();
+
+  bool HasPendingWrites() const { return pending_writes_ > 0; }
+  size_t pending_writes() const { return pending_writes_; }
+  // Writes the pending batch with sync = true. On failure the store is failed for good
+  // (RocksDb's sticky failure) and the in-memory counters may be ahead of the disk: the broker
+  // must stop acknowledging.
+  Status Commit();
+
+  RocksDb& db() { return *db_; }
+
+ private:
+  explicit BrokerStore(std::unique_ptr<RocksDb> db);
+  void LoadCounters();
+
+  std::unique_ptr<RocksDb> db_;
+  rocksdb::ColumnFamilyHandle* cases_;
+  rocksdb::ColumnFamilyHandle* events_;
+  rocksdb::ColumnFamilyHandle* queues_;
+  rocksdb::ColumnFamilyHandle* dedup_;
+  rocksdb::ColumnFamilyHandle* by_contact_point_;
+  rocksdb::ColumnFamilyHandle* meta_;
+
+  rocksdb::WriteBatch batch_;
+  size_t pending_writes_ = 0;
+  bool counters_dirty_ = false;
+  std::unordered_map<std::string, records::CaseRecord> pending_cases_;
+  std::unordered_map<std::string, records::DedupEntry> pending_dedup_;
+  std::unordered_map<std::string, std::vector<wire::Event>> pending_events_;
+  uint64_t case_counter_ = 0;
+  std::map<wire::CaseState, uint64_t> state_counts_;
+};
+
+}  // namespace aplus

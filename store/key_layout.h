@@ -1,0 +1,68 @@
+// Key layout of the broker's RocksDB database; store/KEY_LAYOUT.md is the document this mirrors.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store/rocks_db.h"
+
+namespace aplus::keys {
+
+inline constexpr const char* kCases = "cases";
+inline constexpr const char* kEvents = "events";
+inline constexpr const char* kQueues = "queues";
+inline constexpr const char* kDedup = "dedup";
+inline constexpr const char* kByContactPoint = "by_contact_point";
+inline constexpr const char* kMeta = "meta";
+
+inline constexpr std::string_view kCaseCounter = "case_counter";
+inline constexpr std::string_view kStateCountPrefix = "state_count/";
+inline constexpr std::string_view kDeadLetterPrefix = "dead/";
+
+inline std::string EventKey(std::string_view case_id, uint32_t number) {
+  std::string key(case_id);
+  key.push_back('\0');
+  AppendBigEndian32(key, number);
+  return key;
+}
+
+inline std::string EventPrefix(std::string_view case_id) {
+  std::string key(case_id);
+  key.push_back('\0');
+  return key;
+}
+
+inline std::string QueuePrefix(std::string_view queue) {
+  std::string key(queue);
+  key.push_back('\0');
+  return key;
+}
+
+inline std::string QueueKey(std::string_view queue, uint64_t sequence) {
+  std::string key = QueuePrefix(queue);
+  AppendBigEndian64(key, sequence);
+  return key;
+}
+
+inline std::string DedupKey(std::string_view principal, std::string_view idempotency_key) {
+  std::string key(principal);
+  key.push_back('\0');
+  key.append(idempotency_key);
+  return key;
+}
+
+inline std::string ByContactPointKey(std::string_view contact_point, std::string_view case_id) {
+  std::string key(contact_point);
+  key.push_back('\0');
+  key.append(case_id);
+  return key;
+}
+
+inline std::string StateCountKey(std::string_view state_name) {
+  std::string key(kStateCountPrefix);
+  key.append(state_name);
+  return key;
+}
+
+}  // namespace aplus::keys

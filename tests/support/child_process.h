@@ -1,0 +1,137 @@
+// Test support: a real A+ program started as a child process, with its stdout and stderr in a
+// log file, killed (SIGKILL) or stopped (SIGTERM) on demand and always reaped.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace aplus::testing {
+
+inline std::string BinPath(const std::string& program) { return std::string(APLUS_BIN_DIR) + "/" + program; }
+
+// A fresh directory under /tmp, removed when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& label) {
+    std::random_device device;
+    path_ = std::filesystem::temp_directory_path() /
+            ("aplus-" + label + "-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string Sub(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A loopback TCP port that was free a moment ago (ports are spread by pid to avoid clashes
+// between test binaries running side by side).
+inline int FreePort() {
+  static std::mt19937 random(static_cast<unsigned>(::getpid()) * 7919u +
+                             static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<int> pick(20000, 60000);
+  for (int tries = 0; tries < 200; ++tries) {
+    int port = pick(random);
+    std::string check = "ss -ltnH 'sport = :" + std::to_string(port) + "' 2>/dev/null | grep -q .";
+    if (std::system(check.c_str()) != 0) return port;
+  }
+  return pick(random);
+}
+
+inline std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
+class ChildProcess {
+ public:
+  // Starts `program` (a name in build/bin) with `args`; output goes to `log_path`.
+  ChildProcess(const std::string& program, std::vector<std::string> args, std::string log_path)
+      : log_path_(std::move(log_path)) {
+    std::vector<std::string> argv_storage;
+    argv_storage.push_back(BinPath(program));
+    for (auto& arg : args) argv_storage.push_back(std::move(arg));
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      FILE* log = std::fopen(log_path_.c_str(), "a");
+      if (log) {
+        ::dup2(fileno(log), 1);
+        ::dup2(fileno(log), 2);
+      }
+      std::vector<char*> argv;
+      for (auto& arg : argv_storage) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~ChildProcess() { Kill(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Waits until the log contains `text` (e.g. the ready line). False on timeout or exit.
+  bool WaitForLog(const std::string& text, int timeout_ms = 15000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Log().find(text) != std::string::npos) return true;
+      if (!Running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  std::string Log() const {
+    std::ifstream in(log_path_);
+    std::stringstream content;
+    content << in.rdbuf();
+    return content.str();
+  }
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      exit_status_ = status;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  // SIGKILL: the crash the durability guarantees are about.
+  void Kill() { Signal(SIGKILL); }
+  // SIGTERM and wait: a clean stop. Returns the exit code (or -1).
+  int Stop() {
+    Signal(SIGTERM);
+    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  void Signal(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    exit_status_ = status;
+    pid_ = -1;
+  }
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+}  // namespace aplus::testing

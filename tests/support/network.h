@@ -1,0 +1,119 @@
+// Test support: a whole A+ network of real processes on free loopback ports, each with its own
+// data directory, plus clients speaking to them.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "common/sync_client.h"
+#include "tests/support/child_process.h"
+
+namespace aplus::testing {
+
+class TestNetwork {
+ public:
+  explicit TestNetwork(const std::string& label) : dir_(label) {
+    broker_endpoint_ = Endpoint(FreePort());
+    agent_endpoint_ = Endpoint(FreePort());
+    partner_endpoint_ = Endpoint(FreePort());
+  }
+
+  // Starts (or restarts) the broker; extra flags e.g. {"--ack-lease-ms", "500"}.
+  bool StartBroker(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--listen", broker_endpoint_, "--data-dir", dir_.Sub("broker")};
+    for (auto& arg : extra) args.push_back(arg);
+    broker_ = std::make_unique<ChildProcess>("aplus-broker", args, dir_.Sub("broker.log"));
+    return broker_->WaitForLog("aplus-broker ready on " + broker_endpoint_);
+  }
+  bool StartAgentGateway(const std::string& contact_point = "mairie-perche-en-noce",
+                         std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--contact-point", contact_point, "--broker", broker_endpoint_,
+                                     "--listen", agent_endpoint_, "--data-dir",
+                                     dir_.Sub("agent-" + contact_point)};
+    for (auto& arg : extra) args.push_back(arg);
+    agent_gateway_ = std::make_unique<ChildProcess>("aplus-agent-gateway", args,
+                                                    dir_.Sub("agent-" + contact_point + ".log"));
+    return agent_gateway_->WaitForLog("ready on " + agent_endpoint_);
+  }
+  bool StartPartnerGateway(const std::string& partner = "france-travail",
+                           std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--partner", partner, "--broker", broker_endpoint_, "--listen",
+                                     partner_endpoint_, "--data-dir", dir_.Sub("partner-" + partner)};
+    for (auto& arg : extra) args.push_back(arg);
+    partner_gateway_ = std::make_unique<ChildProcess>("aplus-partner-gateway", args,
+                                                      dir_.Sub("partner-" + partner + ".log"));
+    return partner_gateway_->WaitForLog("ready on " + partner_endpoint_);
+  }
+
+  // A client of the broker as a given principal (a fake gateway, or an operator).
+  std::unique_ptr<SyncClient> BrokerClient(wire::Role role, const std::string& principal,
+                                           const std::string& territory = "") {
+    wire::Hello hello;
+    hello.set_role(role);
+    hello.set_principal(principal);
+    hello.set_territory(territory);
+    hello.set_software("test");
+    return std::make_unique<SyncClient>(context_, broker_endpoint_, hello);
+  }
+  std::unique_ptr<SyncClient> AgentClient() {
+    return std::make_unique<SyncClient>(context_, agent_endpoint_, std::nullopt);
+  }
+  std::unique_ptr<SyncClient> PartnerClient() {
+    return std::make_unique<SyncClient>(context_, partner_endpoint_, std::nullopt);
+  }
+
+  // Runs the aplus command line against this network; returns exit code and stdout.
+  std::pair<int, std::string> Aplus(const std::string& arguments) {
+    std::string command = BinPath("aplus") + " --agent-gateway " + agent_endpoint_ +
+                          " --partner-gateway " + partner_endpoint_ + " --broker " +
+                          broker_endpoint_ + " " + arguments + " 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    std::string output;
+    char buffer[4096];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  }
+
+  ChildProcess& broker() { return *broker_; }
+  ChildProcess& agent_gateway() { return *agent_gateway_; }
+  ChildProcess& partner_gateway() { return *partner_gateway_; }
+  const std::string& broker_endpoint() const { return broker_endpoint_; }
+  const std::string& agent_endpoint() const { return agent_endpoint_; }
+  const std::string& partner_endpoint() const { return partner_endpoint_; }
+  TempDir& dir() { return dir_; }
+  zmq::context_t& context() { return context_; }
+
+ private:
+  TempDir dir_;
+  zmq::context_t context_{1};
+  std::string broker_endpoint_, agent_endpoint_, partner_endpoint_;
+  std::unique_ptr<ChildProcess> broker_, agent_gateway_, partner_gateway_;
+};
+
+// Convenience builders for requests.
+inline wire::Envelope SubmitRequest(const std::string& subject, const std::string& key = "",
+                                    const std::string& partner = "france-travail",
+                                    const std::string& agent = "agent-noce-1") {
+  wire::Envelope envelope;
+  auto* submit = envelope.mutable_submit();
+  submit->set_agent(agent);
+  submit->set_partner(partner);
+  submit->set_category("unemployment-benefits");
+  submit->set_subject(subject);
+  submit->set_body("Allocation suspendue depuis octobre; le citoyen ne peut plus se déplacer.");
+  submit->set_citizen_name("Jeanne Martin");
+  submit->set_idempotency_key(key);
+  return envelope;
+}
+
+inline wire::Envelope GetCaseRequest(const std::string& case_id) {
+  wire::Envelope envelope;
+  envelope.mutable_get_case()->set_case_id(case_id);
+  return envelope;
+}
+
+}  // namespace aplus::testing
