@@ -1,1 +1,134 @@
-int main() { return 1; }
+// aplus: the command line of contact points, partners and operators (docs/PROGRAMS.md).
+// This file only wires CLI11 to the Run* functions; each of them prints its answer and
+// returns the exit code.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+
+#include "tools/aplus/agent_commands.h"
+#include "tools/aplus/global_options.h"
+#include "tools/aplus/operator_commands.h"
+#include "tools/aplus/output.h"
+#include "tools/aplus/partner_commands.h"
+
+namespace {
+
+using aplus::cli::GlobalOptions;
+
+// A ZeroMQ endpoint the CLI can connect to; anything else is a usage error, not a timeout.
+const CLI::Validator kEndpoint(
+    [](std::string& value) -> std::string {
+      for (const char* scheme : {"tcp://", "ipc://", "inproc://"}) {
+        if (value.rfind(scheme, 0) == 0 && value.size() > std::string(scheme).size()) return {};
+      }
+      return "not a ZeroMQ endpoint (expected tcp://HOST:PORT or ipc://PATH): " + value;
+    },
+    "ENDPOINT", "endpoint");
+
+void AddGlobalOptions(CLI::App& app, GlobalOptions& options) {
+  app.add_flag("--json", options.json, "print exactly one JSON object on stdout");
+  app.add_option("--agent-gateway", options.agent_gateway, "the agent gateway's local endpoint")
+      ->capture_default_str()
+      ->check(kEndpoint);
+  app.add_option("--partner-gateway", options.partner_gateway,
+                 "the partner gateway's local endpoint")
+      ->capture_default_str()
+      ->check(kEndpoint);
+  app.add_option("--broker", options.broker, "the broker's endpoint (for stats)")
+      ->capture_default_str()
+      ->check(kEndpoint);
+  app.add_option("--operator", options.operator_id, "operator id presented to the broker")
+      ->capture_default_str();
+  app.add_option("--credential", options.credential,
+                 "operator credential, when the network sets one");
+  app.add_option("--timeout-ms", options.timeout_ms, "how long to wait for an answer")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 3600 * 1000));
+}
+
+void AddKeyOption(CLI::App& command, std::string& key) {
+  command.add_option("--idempotency-key", key,
+                     "makes a retried request count once (default: a fresh random key)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  aplus::cli::InitDisplayTimeZone();
+
+  CLI::App app{"A+: escalate citizens' cases from contact points to partners, and follow them.",
+               "aplus"};
+  // Inherited by every subcommand: global flags are accepted after the subcommand too.
+  app.fallthrough();
+  app.require_subcommand(1);
+  GlobalOptions options;
+  AddGlobalOptions(app, options);
+
+  aplus::cli::SubmitArgs submit_args;
+  auto* submit = app.add_subcommand("submit", "escalate a case to a partner");
+  submit->add_option("--agent", submit_args.agent, "agent id at the contact point")->required();
+  submit->add_option("--partner", submit_args.partner, "partner id")->required();
+  submit->add_option("--category", submit_args.category, "e.g. unemployment-benefits")->required();
+  submit->add_option("--subject", submit_args.subject, "one line")->required();
+  submit->add_option("--body", submit_args.body, "the case, as the partner will read it")
+      ->required();
+  submit->add_option("--citizen", submit_args.citizen_name, "the citizen's name");
+  AddKeyOption(*submit, submit_args.idempotency_key);
+
+  std::string case_ref;
+  std::string key;
+  auto* status = app.add_subcommand("status", "a case's state, details and whole timeline");
+  status->add_option("CASE", case_ref, "case id or local ref")->required();
+
+  uint32_t limit = 0;
+  std::string after;
+  auto* list = app.add_subcommand("list", "this contact point's cases");
+  list->add_option("--limit", limit, "at most this many (default 100)");
+  list->add_option("--after", after, "paging: cases after this case id");
+
+  auto* close = app.add_subcommand("close", "close an answered case");
+  close->add_option("CASE", case_ref, "case id")->required();
+  AddKeyOption(*close, key);
+
+  std::string reason;
+  auto* cancel = app.add_subcommand("cancel", "withdraw a case before it is answered");
+  cancel->add_option("CASE", case_ref, "case id")->required();
+  cancel->add_option("--reason", reason, "why, for the partner");
+  AddKeyOption(*cancel, key);
+
+  auto* partner = app.add_subcommand("partner", "partner side, through the partner gateway");
+  partner->require_subcommand(1);
+  auto* inbox = partner->add_subcommand("inbox", "escalations stored by the partner gateway");
+  inbox->add_option("--limit", limit, "at most this many");
+  std::string note;
+  auto* ack = partner->add_subcommand("ack", "take a case");
+  ack->add_option("CASE", case_ref, "case id")->required();
+  ack->add_option("--note", note, "a note for the contact point");
+  AddKeyOption(*ack, key);
+  std::string text;
+  auto* reply = partner->add_subcommand("reply", "answer a case");
+  reply->add_option("CASE", case_ref, "case id")->required();
+  reply->add_option("--text", text, "the answer")->required();
+  AddKeyOption(*reply, key);
+
+  auto* stats = app.add_subcommand("stats", "the broker's counters (operator session)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);  // prints help, or CLI11's message on stderr
+    return code == 0 ? 0 : aplus::cli::kExitUsage;
+  }
+
+  if (*submit) return aplus::cli::RunSubmit(options, submit_args);
+  if (*status) return aplus::cli::RunStatus(options, case_ref);
+  if (*list) return aplus::cli::RunList(options, limit, after);
+  if (*close) return aplus::cli::RunClose(options, case_ref, key);
+  if (*cancel) return aplus::cli::RunCancel(options, case_ref, reason, key);
+  if (*inbox) return aplus::cli::RunPartnerInbox(options, limit);
+  if (*ack) return aplus::cli::RunPartnerAck(options, case_ref, note, key);
+  if (*reply) return aplus::cli::RunPartnerReply(options, case_ref, text, key);
+  if (*stats) return aplus::cli::RunStats(options);
+  std::cerr << "aplus: no command given (see aplus --help)" << std::endl;
+  return aplus::cli::kExitUsage;
+}

@@ -1,0 +1,188 @@
+#include "tools/aplus/agent_commands.h"
+
+#include <algorithm>
+#include <iostream>
+#include <sstream>
+
+#include "tools/aplus/output.h"
+
+namespace aplus::cli {
+namespace {
+
+constexpr size_t kListSubjectWidth = 40;
+
+std::string HeldLine(const std::string& holder) {
+  return "held by the " + holder + "; it will be forwarded when the broker is reachable\n";
+}
+
+// Indents every line of a multi-line text by `indent`.
+std::string Indent(const std::string& text, const std::string& indent) {
+  std::string out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) out += indent + line + "\n";
+  return out;
+}
+
+std::string RenderAccepted(const wire::Accepted& accepted) {
+  std::string reference = accepted.case_id().empty() ? accepted.local_ref() : accepted.case_id();
+  std::string out = reference + "  " + StateName(accepted.state());
+  if (accepted.deadline_ms() > 0) {
+    out += "  deadline " + FormatMinute(accepted.deadline_ms()) + " (" + kDisplayTimeZone + ")";
+  }
+  out += "\n";
+  if (accepted.duplicate()) {
+    out += "already submitted with this idempotency key: this is the existing case\n";
+  }
+  if (accepted.state() == wire::QUEUED_LOCALLY) out += HeldLine("agent gateway");
+  return out;
+}
+
+std::string RenderCaseList(const wire::CaseList& list) {
+  if (list.cases().empty()) return "no cases\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& summary : list.cases()) {
+    rows.push_back({summary.case_id().empty() ? summary.local_ref() : summary.case_id(),
+                    StateName(summary.state()), summary.partner(),
+                    Truncate(summary.subject(), kListSubjectWidth),
+                    FormatMinute(summary.deadline_ms())});
+  }
+  return RenderTable({"CASE", "STATE", "PARTNER", "SUBJECT", "DEADLINE"}, rows);
+}
+
+wire::Envelope CaseRequest(const std::string& case_ref) {
+  wire::Envelope request;
+  request.mutable_get_case()->set_case_id(CaseRef(case_ref));
+  return request;
+}
+
+}  // namespace
+
+std::string RenderCaseView(const wire::CaseView& view) {
+  const auto& summary = view.summary();
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back("Case", summary.case_id().empty() ? "-" : summary.case_id());
+  if (!summary.local_ref().empty()) fields.emplace_back("Local ref", summary.local_ref());
+  fields.emplace_back("State", StateName(summary.state()));
+  fields.emplace_back("Contact point", summary.contact_point());
+  fields.emplace_back("Agent", summary.agent());
+  fields.emplace_back("Partner", summary.partner());
+  if (!summary.territory().empty()) fields.emplace_back("Territory", summary.territory());
+  fields.emplace_back("Category", summary.category());
+  fields.emplace_back("Subject", summary.subject());
+  fields.emplace_back("Submitted", FormatMinute(summary.submitted_at_ms()));
+  fields.emplace_back(
+      "Deadline",
+      FormatMinute(summary.deadline_ms()) +
+          (summary.deadline_ms() > 0 ? std::string(" (") + kDisplayTimeZone + ")" : std::string()));
+  fields.emplace_back("Delivery attempts", std::to_string(summary.delivery_attempts()));
+  if (summary.dead_lettered()) {
+    fields.emplace_back("Dead-lettered", "yes: delivery gave up; an operator must look at it");
+  }
+  if (!view.citizen_name().empty()) fields.emplace_back("Citizen", view.citizen_name());
+
+  size_t label_width = 0;
+  for (const auto& [label, value] : fields) label_width = std::max(label_width, label.size());
+  std::string out;
+  for (const auto& [label, value] : fields) {
+    out += label + ":" + std::string(label_width + 2 - label.size(), ' ') + OneLine(value) + "\n";
+  }
+  if (view.from_local_cache()) {
+    out += "(from the agent gateway's local copy; broker unreachable)\n";
+  }
+  if (!view.body().empty()) out += "\n" + Indent(view.body(), "  ");
+  if (!view.reply_text().empty()) out += "\nReply:\n" + Indent(view.reply_text(), "  ");
+
+  out += "\nTimeline:\n";
+  if (view.timeline().empty()) out += "  (no events)\n";
+  size_t sequence_width = 0;
+  size_t kind_width = 12;  // "ACKNOWLEDGED"
+  size_t actor_width = 0;
+  for (const auto& event : view.timeline()) {
+    sequence_width = std::max(sequence_width, std::to_string(event.sequence()).size() + 1);
+    kind_width = std::max(kind_width, DisplayWidth(event.kind()));
+    actor_width = std::max(actor_width, DisplayWidth(event.actor()));
+  }
+  for (const auto& event : view.timeline()) {
+    std::string sequence = "#" + std::to_string(event.sequence());
+    std::string kind = OneLine(event.kind());
+    std::string actor = OneLine(event.actor());
+    std::string line = "  " + sequence + std::string(sequence_width - sequence.size(), ' ') + "  " +
+                       FormatSecond(event.at_ms()) + "  " + kind +
+                       std::string(kind_width - DisplayWidth(kind), ' ') + "  by " + actor;
+    if (!event.detail().empty()) {
+      line += std::string(actor_width - DisplayWidth(actor), ' ') + "  " + OneLine(event.detail());
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string RenderCaseUpdated(const wire::CaseUpdated& updated, const std::string& holder) {
+  std::string out = updated.case_id() + "  " + StateName(updated.state()) + "\n";
+  if (updated.queued_locally()) out += HeldLine(holder);
+  return out;
+}
+
+int RunSubmit(const GlobalOptions& options, const SubmitArgs& args) {
+  wire::Envelope request;
+  auto* submit = request.mutable_submit();
+  submit->set_agent(args.agent);
+  submit->set_partner(args.partner);
+  submit->set_category(args.category);
+  submit->set_subject(args.subject);
+  submit->set_body(args.body);
+  submit->set_citizen_name(args.citizen_name);
+  submit->set_idempotency_key(IdempotencyKeyOr(args.idempotency_key));
+  auto answer = Exchange(options, options.agent_gateway, std::nullopt, std::move(request),
+                         wire::Envelope::kAccepted);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->accepted(), RenderAccepted(answer->accepted()));
+}
+
+int RunStatus(const GlobalOptions& options, const std::string& case_ref) {
+  auto answer = Exchange(options, options.agent_gateway, std::nullopt, CaseRequest(case_ref),
+                         wire::Envelope::kCaseView);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->case_view(), RenderCaseView(answer->case_view()));
+}
+
+int RunList(const GlobalOptions& options, uint32_t limit, const std::string& after_case_id) {
+  wire::Envelope request;
+  request.mutable_list_cases()->set_limit(limit);
+  if (!after_case_id.empty())
+    request.mutable_list_cases()->set_after_case_id(CaseRef(after_case_id));
+  auto answer = Exchange(options, options.agent_gateway, std::nullopt, std::move(request),
+                         wire::Envelope::kCaseList);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->case_list(), RenderCaseList(answer->case_list()));
+}
+
+int RunCaseUpdate(const GlobalOptions& options, const std::string& endpoint, wire::Envelope request,
+                  const std::string& holder) {
+  auto answer =
+      Exchange(options, endpoint, std::nullopt, std::move(request), wire::Envelope::kCaseUpdated);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->case_updated(),
+                     RenderCaseUpdated(answer->case_updated(), holder));
+}
+
+int RunClose(const GlobalOptions& options, const std::string& case_ref,
+             const std::string& idempotency_key) {
+  wire::Envelope request;
+  request.mutable_close_case()->set_case_id(CaseRef(case_ref));
+  request.mutable_close_case()->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.agent_gateway, std::move(request), "agent gateway");
+}
+
+int RunCancel(const GlobalOptions& options, const std::string& case_ref, const std::string& reason,
+              const std::string& idempotency_key) {
+  wire::Envelope request;
+  auto* cancel = request.mutable_cancel_case();
+  cancel->set_case_id(CaseRef(case_ref));
+  cancel->set_reason(reason);
+  cancel->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.agent_gateway, std::move(request), "agent gateway");
+}
+
+}  // namespace aplus::cli

@@ -1,0 +1,44 @@
+// `aplus submit | status | list | close | cancel`: requests to the agent gateway's local
+// endpoint (no Hello: it is the contact point's own machine). Each Run* prints the answer
+// (human text or one JSON object) and returns the process exit code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "aplus.pb.h"
+#include "tools/aplus/global_options.h"
+
+namespace aplus::cli {
+
+struct SubmitArgs {
+  std::string agent;
+  std::string partner;
+  std::string category;
+  std::string subject;
+  std::string body;
+  std::string citizen_name;
+  std::string idempotency_key;  // empty: a fresh one is generated
+};
+
+int RunSubmit(const GlobalOptions& options, const SubmitArgs& args);
+int RunStatus(const GlobalOptions& options, const std::string& case_ref);
+int RunList(const GlobalOptions& options, uint32_t limit, const std::string& after_case_id);
+int RunClose(const GlobalOptions& options, const std::string& case_ref,
+             const std::string& idempotency_key);
+int RunCancel(const GlobalOptions& options, const std::string& case_ref, const std::string& reason,
+              const std::string& idempotency_key);
+
+// The human rendering of a case: header block, citizen and body, reply, timeline.
+std::string RenderCaseView(const wire::CaseView& view);
+
+// Sends a request answered by CaseUpdated (close, cancel, partner ack and reply) to `endpoint`
+// and prints the answer; `holder` names who keeps a queued request ("agent gateway").
+int RunCaseUpdate(const GlobalOptions& options, const std::string& endpoint, wire::Envelope request,
+                  const std::string& holder);
+
+// The human rendering of a CaseUpdated; `holder` names who keeps a queued request
+// ("agent gateway", "partner gateway").
+std::string RenderCaseUpdated(const wire::CaseUpdated& updated, const std::string& holder);
+
+}  // namespace aplus::cli

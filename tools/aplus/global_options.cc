@@ -1,0 +1,78 @@
+#include "tools/aplus/global_options.h"
+
+#include <strings.h>
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <zmq.hpp>
+
+#include "common/case_id.h"
+#include "common/sync_client.h"
+#include "common/wire.h"
+#include "tools/aplus/output.h"
+
+namespace aplus::cli {
+
+Result<wire::Envelope> Exchange(const GlobalOptions& options, const std::string& endpoint,
+                                std::optional<wire::Hello> hello, wire::Envelope request,
+                                wire::Envelope::BodyCase expected) {
+  try {
+    // The context is declared first so that it outlives the client's socket.
+    zmq::context_t context(1);
+    SyncClient client(context, endpoint, std::move(hello));
+    auto answer = client.CallOk(std::move(request), options.timeout_ms);
+    if (!answer.ok()) return answer.status();
+    if (answer->body_case() != expected) {
+      return Status(wire::INTERNAL,
+                    endpoint + " answered with an unexpected " + BodyName(*answer) + " message");
+    }
+    return answer;
+  } catch (const zmq::error_t& e) {
+    // Only a malformed endpoint gets here (connect rejects it); a missing peer is a timeout.
+    return Status(wire::INVALID_ARGUMENT, "cannot use endpoint " + endpoint + ": " + e.what());
+  }
+}
+
+int ReportFailure(const GlobalOptions& options, const Status& status) {
+  if (options.json) {
+    std::cout << ErrorJson(status) << std::endl;
+  } else {
+    std::cerr << "aplus: " << OneLine(status.ToString()) << std::endl;
+  }
+  return status.code() == wire::UNREACHABLE ? kExitUnreachable : kExitErrorAnswer;
+}
+
+int PrintAnswer(const GlobalOptions& options, const google::protobuf::Message& message,
+                const std::string& human) {
+  if (options.json) {
+    std::cout << MessageJson(message) << std::endl;
+  } else {
+    std::cout << human << std::flush;
+  }
+  return kExitOk;
+}
+
+std::string CaseRef(const std::string& typed) {
+  auto canonical = NormalizeCaseId(typed);
+  if (canonical) return *canonical;
+  // The agent gateway's local refs read "LOC-<n>"; accept them typed in lower case too.
+  if (typed.size() > 4 && strncasecmp(typed.c_str(), "loc-", 4) == 0) {
+    return "LOC-" + typed.substr(4);
+  }
+  return typed;
+}
+
+std::string IdempotencyKeyOr(const std::string& given) {
+  if (!given.empty()) return given;
+  std::random_device device;
+  std::uniform_int_distribution<uint64_t> any;
+  uint64_t high = any(device);
+  uint64_t low = any(device);
+  char text[48];
+  std::snprintf(text, sizeof(text), "aplus-cli-%016llx%016llx",
+                static_cast<unsigned long long>(high), static_cast<unsigned long long>(low));
+  return text;
+}
+
+}  // namespace aplus::cli

@@ -1,0 +1,58 @@
+// What every `aplus` subcommand shares: the global flags, the exit codes and the one way a
+// request is sent and its failure reported.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <optional>
+#include <string>
+
+#include "aplus.pb.h"
+#include "common/status.h"
+
+namespace aplus::cli {
+
+// Exit codes (docs/PROGRAMS.md): scripts rely on them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitErrorAnswer = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;
+
+// Filled by CLI11 once, then read-only.
+struct GlobalOptions {
+  bool json = false;
+  std::string agent_gateway = "tcp://127.0.0.1:7410";
+  std::string partner_gateway = "tcp://127.0.0.1:7420";
+  std::string broker = "tcp://127.0.0.1:7400";
+  std::string operator_id = "operator";
+  std::string credential;
+  int timeout_ms = 5000;
+};
+
+// Sends `request` to `endpoint` (saying `hello` first when set) and waits up to
+// options.timeout_ms. Returns the answer when its body is `expected`; otherwise the Status to
+// report: the typed error of an Error answer, UNREACHABLE when nothing answered in time,
+// INTERNAL for an answer of the wrong kind. Never throws.
+Result<wire::Envelope> Exchange(const GlobalOptions& options, const std::string& endpoint,
+                                std::optional<wire::Hello> hello, wire::Envelope request,
+                                wire::Envelope::BodyCase expected);
+
+// Reports `status` (not OK) as the JSON error object on stdout under --json, else as one line
+// `aplus: CODE: message` on stderr. Returns the exit code: 3 for UNREACHABLE, 1 otherwise.
+int ReportFailure(const GlobalOptions& options, const Status& status);
+
+// Prints the answer `message`: one JSON object under --json, else `human` as given.
+// Returns kExitOk.
+int PrintAnswer(const GlobalOptions& options, const google::protobuf::Message& message,
+                const std::string& human);
+
+// What a person typed as a case: the canonical case id when it reads as one ("per-7k3m-q9xd"
+// -> "PER-7K3M-Q9XD"), a local ref with its "LOC-" prefix in upper case, else the text
+// unchanged.
+std::string CaseRef(const std::string& typed);
+
+// `given` when the user chose a key, else a fresh random one: every mutating request carries
+// a key so that a request the transport resends counts once.
+std::string IdempotencyKeyOr(const std::string& given);
+
+}  // namespace aplus::cli

@@ -1,0 +1,81 @@
+#include "tools/aplus/operator_commands.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "tools/aplus/output.h"
+
+namespace aplus::cli {
+namespace {
+
+constexpr const char* kSoftware = "aplus command line";
+
+// Lifecycle order for known state names, then any name this CLI does not know, by name.
+int StateRank(const std::string& name) {
+  wire::CaseState state;
+  if (wire::CaseState_Parse(name, &state)) return static_cast<int>(state);
+  return 1 << 20;
+}
+
+}  // namespace
+
+std::string RenderStats(const wire::Stats& stats) {
+  std::string out = "Cases by state\n";
+  std::vector<std::pair<std::string, uint64_t>> states(stats.cases_by_state().begin(),
+                                                       stats.cases_by_state().end());
+  std::sort(states.begin(), states.end(), [](const auto& a, const auto& b) {
+    int rank_a = StateRank(a.first);
+    int rank_b = StateRank(b.first);
+    return rank_a != rank_b ? rank_a < rank_b : a.first < b.first;
+  });
+  if (states.empty()) {
+    out += "  (no cases)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    uint64_t total = 0;
+    for (const auto& [name, count] : states) {
+      rows.push_back({name, std::to_string(count)});
+      total += count;
+    }
+    rows.push_back({"total", std::to_string(total)});
+    out += RenderTable({"STATE", "CASES"}, rows, {false, true}, "  ");
+  }
+
+  out += "\nQueues\n";
+  if (stats.queues().empty()) {
+    out += "  (no queues)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& queue : stats.queues()) {
+      rows.push_back({queue.queue(), std::to_string(queue.depth()),
+                      std::to_string(queue.in_flight()), std::to_string(queue.dead_lettered())});
+    }
+    out += RenderTable({"QUEUE", "DEPTH", "IN FLIGHT", "DEAD-LETTERED"}, rows,
+                       {false, true, true, true}, "  ");
+  }
+
+  out += "\nTotals: " + std::to_string(stats.in_flight()) + " in flight, " +
+         std::to_string(stats.dead_lettered()) + " dead-lettered, " +
+         std::to_string(stats.sessions()) + " sessions\n";
+  out += "Committed: " + std::to_string(stats.batches_committed()) + " batches, " +
+         std::to_string(stats.messages_committed()) + " messages; " +
+         std::to_string(stats.errors_answered()) + " errors answered\n";
+  return out;
+}
+
+int RunStats(const GlobalOptions& options) {
+  wire::Hello hello;
+  hello.set_role(wire::OPERATOR);
+  hello.set_principal(options.operator_id);
+  hello.set_credential(options.credential);
+  hello.set_software(kSoftware);
+  wire::Envelope request;
+  request.mutable_get_stats();
+  auto answer = Exchange(options, options.broker, std::move(hello), std::move(request),
+                         wire::Envelope::kStats);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->stats(), RenderStats(answer->stats()));
+}
+
+}  // namespace aplus::cli

@@ -1,0 +1,56 @@
+#include "tools/aplus/partner_commands.h"
+
+#include "tools/aplus/agent_commands.h"
+#include "tools/aplus/output.h"
+
+namespace aplus::cli {
+namespace {
+
+constexpr size_t kInboxSubjectWidth = 40;
+
+}  // namespace
+
+std::string RenderInbox(const wire::Inbox& inbox) {
+  if (inbox.escalations().empty()) return "inbox empty\n";
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < inbox.escalations_size(); ++i) {
+    const auto& escalation = inbox.escalations(i);
+    // `states` is parallel to `escalations`, but a short list must not crash the display.
+    wire::CaseState state = i < inbox.states_size() ? inbox.states(i) : wire::STATE_UNSPECIFIED;
+    rows.push_back({escalation.case_id(), StateName(state), escalation.contact_point(),
+                    escalation.category(), Truncate(escalation.subject(), kInboxSubjectWidth),
+                    FormatMinute(escalation.deadline_ms())});
+  }
+  return RenderTable({"CASE", "STATE", "CONTACT POINT", "CATEGORY", "SUBJECT", "DEADLINE"}, rows);
+}
+
+int RunPartnerInbox(const GlobalOptions& options, uint32_t limit) {
+  wire::Envelope request;
+  request.mutable_get_inbox()->set_limit(limit);
+  auto answer = Exchange(options, options.partner_gateway, std::nullopt, std::move(request),
+                         wire::Envelope::kInbox);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->inbox(), RenderInbox(answer->inbox()));
+}
+
+int RunPartnerAck(const GlobalOptions& options, const std::string& case_ref,
+                  const std::string& note, const std::string& idempotency_key) {
+  wire::Envelope request;
+  auto* ack = request.mutable_acknowledge_case();
+  ack->set_case_id(CaseRef(case_ref));
+  ack->set_note(note);
+  ack->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.partner_gateway, std::move(request), "partner gateway");
+}
+
+int RunPartnerReply(const GlobalOptions& options, const std::string& case_ref,
+                    const std::string& text, const std::string& idempotency_key) {
+  wire::Envelope request;
+  auto* reply = request.mutable_reply_case();
+  reply->set_case_id(CaseRef(case_ref));
+  reply->set_text(text);
+  reply->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.partner_gateway, std::move(request), "partner gateway");
+}
+
+}  // namespace aplus::cli

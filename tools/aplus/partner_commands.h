@@ -1,0 +1,23 @@
+// `aplus partner inbox | ack | reply`: requests to the partner gateway's local endpoint (no
+// Hello: it is the partner's own machine). Each Run* prints the answer (human text or one JSON
+// object) and returns the process exit code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "aplus.pb.h"
+#include "tools/aplus/global_options.h"
+
+namespace aplus::cli {
+
+int RunPartnerInbox(const GlobalOptions& options, uint32_t limit);
+int RunPartnerAck(const GlobalOptions& options, const std::string& case_ref,
+                  const std::string& note, const std::string& idempotency_key);
+int RunPartnerReply(const GlobalOptions& options, const std::string& case_ref,
+                    const std::string& text, const std::string& idempotency_key);
+
+// The inbox as a table (case, state, contact point, category, subject, deadline).
+std::string RenderInbox(const wire::Inbox& inbox);
+
+}  // namespace aplus::cli
