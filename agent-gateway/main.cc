@@ -1,1 +1,109 @@
-int main() { return 1; }
+// aplus-agent-gateway: the A+ gateway of one contact point (flags in docs/PROGRAMS.md).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "agent-gateway/agent_gateway.h"
+#include "agent-gateway/agent_gateway_options.h"
+#include "common/network_config.h"
+
+namespace {
+
+constexpr const char* kProgram = "aplus-agent-gateway";
+
+// Lock-free, so setting it from a signal handler is safe.
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+int Fail(const std::string& reason) {
+  std::cerr << kProgram << ": " << reason << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"A+ agent gateway: the contact point's durable link to the broker"};
+  std::string contact_point;
+  std::string config_path;
+  std::string broker;
+  std::string listen;
+  std::string data_dir;
+  std::string credential;
+  std::string log_level = "info";
+  int forward_timeout_ms = 2000;
+  app.add_option("--contact-point", contact_point, "contact point id (from the network config)")
+      ->required();
+  app.add_option("--config", config_path,
+                 "network config (TOML); default: built-in Perche network");
+  app.add_option("--broker", broker, "broker endpoint (default: config endpoints.broker)");
+  app.add_option("--listen", listen, "local endpoint (default: config endpoints.agent_gateway)");
+  app.add_option("--data-dir", data_dir,
+                 "database directory (default ./aplus-data/agent-gateway-<ID>)");
+  app.add_option("--credential", credential,
+                 "credential (default: the contact point's, from the config)");
+  app.add_option("--forward-timeout-ms", forward_timeout_ms,
+                 "how long a local request waits for the broker")
+      ->check(CLI::Range(1, 3600 * 1000));
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << kProgram << ": " << e.what() << std::endl;
+    return 2;
+  }
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("agent-gateway"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  aplus::NetworkConfig config;
+  if (!config_path.empty()) {
+    auto loaded = aplus::LoadNetworkConfig(config_path);
+    if (!loaded.ok()) return Fail(loaded.status().message());
+    config = std::move(loaded).value();
+  } else {
+    config = aplus::DefaultNetworkConfig();
+  }
+  const aplus::ContactPoint* contact = config.FindContactPoint(contact_point);
+  if (contact == nullptr) return Fail("unknown contact point " + contact_point);
+
+  aplus::AgentGatewayOptions options;
+  options.contact_point = contact_point;
+  options.credential = app.count("--credential") > 0 ? credential : contact->credential;
+  options.listen_endpoint = listen.empty() ? config.endpoints.agent_gateway : listen;
+  options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
+  options.data_dir = data_dir.empty() ? "./aplus-data/agent-gateway-" + contact_point : data_dir;
+  options.forward_timeout_ms = forward_timeout_ms;
+  options.outbox_request_timeout_ms = std::max(forward_timeout_ms, 5000);
+
+  std::error_code error;
+  std::filesystem::create_directories(options.data_dir, error);
+  if (error)
+    return Fail("cannot create data directory " + options.data_dir + ": " + error.message());
+
+  auto gateway = aplus::AgentGateway::Open(options, config);
+  if (!gateway.ok()) return Fail(gateway.status().message());
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::cout << kProgram << " " << contact_point << " ready on " << (*gateway)->bound_endpoint()
+            << " (broker: " << options.broker_endpoint << ")" << std::endl;
+  (*gateway)->Run(g_stop);
+  spdlog::info("stopping");
+  gateway.value().reset();  // closes the database before exit
+  return 0;
+}

@@ -1,0 +1,501 @@
+#include "agent-gateway/agent_gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <iterator>
+#include <zmq_addon.hpp>
+
+#include "common/case_id.h"
+#include "common/wire.h"
+
+namespace aplus {
+namespace {
+
+constexpr uint32_t kDefaultListLimit = 100;
+constexpr int kMaxPollMs = 100;               // the stop flag is checked at least this often
+constexpr int kMaxLocalFramesPerTurn = 1000;  // so that a busy client cannot starve the link
+
+bool IsLocalRef(const std::string& id) { return id.rfind("LOC-", 0) == 0; }
+
+Status BrokerStatus(const Result<wire::Envelope>& answer) {
+  return answer.ok() ? StatusOf(*answer) : answer.status();
+}
+
+// The broker gave a definite answer (a body of its own, or an error that retrying would not
+// change); otherwise the gateway answers from what it knows.
+bool IsDefinite(const Result<wire::Envelope>& answer) {
+  if (!answer.ok()) return false;
+  Status status = StatusOf(*answer);
+  return status.ok() || !IsRetriableError(status.code());
+}
+
+}  // namespace
+
+AgentGateway::AgentGateway(AgentGatewayOptions options)
+    : options_(std::move(options)), context_(1) {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device()};
+  random_.seed(seed);
+}
+
+AgentGateway::~AgentGateway() = default;
+
+Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions options,
+                                                         const NetworkConfig& config) {
+  if (options.max_frame_bytes == 0) {
+    options.max_frame_bytes =
+        config.broker.max_frame_bytes > 0 ? config.broker.max_frame_bytes : kDefaultMaxFrameBytes;
+  }
+  std::unique_ptr<AgentGateway> gateway(new AgentGateway(std::move(options)));
+  AgentGateway* self = gateway.get();
+  const auto& opts = self->options_;
+
+  auto db = RocksDb::Open(opts.data_dir, AgentGatewayFamilies());
+  if (!db.ok()) return db.status();
+  self->db_ = std::move(db).value();
+  self->cache_ = std::make_unique<LocalCaseCache>(*self->db_);
+
+  wire::Hello hello;
+  hello.set_role(wire::AGENT_GATEWAY);
+  hello.set_principal(opts.contact_point);
+  hello.set_credential(opts.credential);
+  hello.set_software("aplus-agent-gateway");
+  try {
+    self->local_ = std::make_unique<zmq::socket_t>(self->context_, zmq::socket_type::router);
+    self->local_->set(zmq::sockopt::linger, 0);
+    self->local_->bind(opts.listen_endpoint);
+    self->bound_endpoint_ = self->local_->get(zmq::sockopt::last_endpoint);
+    self->link_ =
+        std::make_unique<BrokerLink>(self->context_, opts.broker_endpoint, hello, opts.window);
+  } catch (const zmq::error_t& e) {
+    return Status(wire::UNAVAILABLE, "cannot listen on " + opts.listen_endpoint +
+                                         " or connect to " + opts.broker_endpoint + ": " +
+                                         e.what());
+  }
+  self->link_->SetDeliveryHandler([self](wire::Delivery&& delivery) {
+    self->pending_deliveries_.push_back(std::move(delivery));
+  });
+  self->link_->SetReadyHandler([self] { self->forwarder_->RetryNow(); });
+  self->forwarder_ = std::make_unique<OutboxForwarder>(
+      *self->db_, *self->link_, opts.outbox_request_timeout_ms, opts.outbox_retry_ms,
+      [self](const records::OutboxEntry& entry) { return self->PrepareForBroker(entry); },
+      [self](uint64_t sequence, const records::OutboxEntry& entry, const wire::Envelope& answer) {
+        self->OnFinalAnswer(sequence, entry, answer);
+      });
+  return gateway;
+}
+
+void AgentGateway::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
+                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(PollTimeoutMs()));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      link_->OnReadable();
+      FlushDeliveries();
+    }
+    if (items[0].revents & ZMQ_POLLIN) DrainLocal();
+    link_->OnTick();
+    ExpireWaiters();
+    forwarder_->Pump();
+  }
+}
+
+int AgentGateway::PollTimeoutMs() const {
+  int64_t timeout = std::min({kMaxPollMs, link_->NextWakeInMs(), forwarder_->NextWakeInMs()});
+  int64_t now = SteadyNowMs();
+  for (const auto& [sequence, waiter] : waiters_) {
+    timeout = std::min(timeout, waiter.deadline_ms - now);
+  }
+  return static_cast<int>(std::max<int64_t>(timeout, 0));
+}
+
+// --- local endpoint ------------------------------------------------------------------------
+
+void AgentGateway::DrainLocal() {
+  for (int i = 0; i < kMaxLocalFramesPerTurn; ++i) {
+    std::vector<zmq::message_t> frames;
+    std::optional<size_t> received;
+    try {
+      received =
+          zmq::recv_multipart(*local_, std::back_inserter(frames), zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("local receive failed: {}", e.what());
+      return;
+    }
+    if (!received) return;
+    if (frames.size() < 2) continue;  // a ROUTER always adds the routing id; nothing to answer
+    Client client;
+    for (size_t f = 0; f + 1 < frames.size(); ++f) client.route.push_back(frames[f].to_string());
+    const auto& payload = frames.back();
+    auto decoded = DecodeEnvelope(payload.data(), payload.size(), options_.max_frame_bytes);
+    if (!decoded.ok()) {
+      // An envelope without a known body still carries the request id the client waits for.
+      wire::Envelope partial;
+      if (payload.size() <= options_.max_frame_bytes &&
+          partial.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        client.request_id = partial.request_id();
+      }
+      ReplyError(client, decoded.status());
+      continue;
+    }
+    client.request_id = decoded->request_id();
+    HandleLocal(std::move(client), std::move(decoded).value());
+  }
+}
+
+void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
+  switch (request.body_case()) {
+    case wire::Envelope::kSubmit:
+      HandleSubmit(std::move(client), std::move(*request.mutable_submit()));
+      return;
+    case wire::Envelope::kCloseCase:
+    case wire::Envelope::kCancelCase:
+      HandleCaseMutation(std::move(client), std::move(request));
+      return;
+    case wire::Envelope::kGetCase:
+      HandleGetCase(std::move(client), request.get_case().case_id());
+      return;
+    case wire::Envelope::kListCases:
+      HandleListCases(std::move(client), request.list_cases());
+      return;
+    case wire::Envelope::kPing: {
+      wire::Envelope pong;
+      pong.mutable_pong();
+      Reply(client, std::move(pong));
+      return;
+    }
+    default:
+      ReplyError(client, Status(wire::UNKNOWN_MESSAGE,
+                                "the agent gateway does not serve " + BodyName(request)));
+  }
+}
+
+void AgentGateway::Reply(const Client& client, wire::Envelope answer) {
+  answer.set_request_id(client.request_id);
+  auto payload = EncodeEnvelope(answer);
+  try {
+    for (const auto& frame : client.route) {
+      local_->send(zmq::buffer(frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
+    local_->send(payload, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("cannot answer local client: {}", e.what());
+  }
+}
+
+void AgentGateway::ReplyError(const Client& client, const Status& status) {
+  Reply(client, MakeErrorEnvelope(client.request_id, status));
+}
+
+// --- requests through the outbox -----------------------------------------------------------
+
+void AgentGateway::HandleSubmit(Client client, wire::Submit&& submit) {
+  // Light checks only: the broker is the authority on agents, partners and categories.
+  if (submit.agent().empty() || submit.partner().empty()) {
+    ReplyError(client, Status(wire::INVALID_ARGUMENT, "a submission needs an agent and a partner"));
+    return;
+  }
+  if (submit.subject().empty() && submit.body().empty()) {
+    ReplyError(client, Status(wire::INVALID_ARGUMENT, "a submission needs a subject or a body"));
+    return;
+  }
+  // Forwarding may be retried many times: the key makes every retry the same submission.
+  if (submit.idempotency_key().empty()) submit.set_idempotency_key(NewIdempotencyKey());
+  wire::Envelope request;
+  *request.mutable_submit() = std::move(submit);
+  Enqueue(std::move(client), std::move(request));
+}
+
+void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
+  std::string* case_id = request.has_close_case()
+                             ? request.mutable_close_case()->mutable_case_id()
+                             : request.mutable_cancel_case()->mutable_case_id();
+  std::string* key = request.has_close_case()
+                         ? request.mutable_close_case()->mutable_idempotency_key()
+                         : request.mutable_cancel_case()->mutable_idempotency_key();
+  if (case_id->empty()) {
+    ReplyError(client, Status(wire::INVALID_ARGUMENT, "a case id or local ref is required"));
+    return;
+  }
+  if (IsLocalRef(*case_id)) {
+    // Accept a ref still in the outbox (it is sent first, so its case id is known by the time
+    // this request goes out) or one that resolved; refuse unknown and failed refs now.
+    if (forwarder_->FindByLocalRef(*case_id) == nullptr) {
+      auto ref = cache_->FindRef(*case_id);
+      if (!ref.ok()) return ReplyError(client, ref.status());
+      if (!ref->has_value()) {
+        return ReplyError(client, Status(wire::UNKNOWN_CASE, "no local reference " + *case_id));
+      }
+      if ((*ref)->has_error()) return ReplyError(client, StatusOf(**ref));
+      *case_id = (*ref)->accepted().case_id();
+    }
+  } else if (auto normalized = NormalizeCaseId(*case_id)) {
+    *case_id = *normalized;
+  }
+  if (key->empty()) *key = NewIdempotencyKey();
+  Enqueue(std::move(client), std::move(request));
+}
+
+void AgentGateway::Enqueue(Client client, wire::Envelope&& request) {
+  auto local_ref = cache_->AllocateLocalRef();
+  if (!local_ref.ok()) return ReplyError(client, local_ref.status());
+  records::OutboxEntry entry;
+  request.set_request_id(0);
+  *entry.mutable_request() = std::move(request);
+  entry.set_local_ref(*local_ref);
+  entry.set_queued_at_ms(clock_.NowMs());
+  // Durable before anything is answered: an accepted request survives a crash.
+  auto sequence = forwarder_->Append(entry);
+  if (!sequence.ok()) return ReplyError(client, sequence.status());
+  waiters_[*sequence] = Waiter{std::move(client), SteadyNowMs() + options_.forward_timeout_ms};
+  forwarder_->Pump();
+}
+
+Result<wire::Envelope> AgentGateway::PrepareForBroker(const records::OutboxEntry& entry) {
+  wire::Envelope request = entry.request();
+  std::string* case_id = nullptr;
+  if (request.has_close_case()) case_id = request.mutable_close_case()->mutable_case_id();
+  if (request.has_cancel_case()) case_id = request.mutable_cancel_case()->mutable_case_id();
+  if (case_id != nullptr && IsLocalRef(*case_id)) {
+    // The Submit of this ref was ahead in the outbox, so its outcome is recorded by now.
+    auto ref = cache_->FindRef(*case_id);
+    if (!ref.ok()) return ref.status();
+    if (!ref->has_value()) return Status(wire::UNKNOWN_CASE, "no local reference " + *case_id);
+    if ((*ref)->has_error()) return StatusOf(**ref);
+    *case_id = (*ref)->accepted().case_id();
+  }
+  return request;
+}
+
+void AgentGateway::OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
+                                 const wire::Envelope& answer) {
+  const auto& request = entry.request();
+  wire::Envelope reply = answer;
+  if (request.has_submit()) {
+    if (!answer.has_accepted() && !answer.has_error()) {
+      reply = MakeErrorEnvelope(
+          0, Status(wire::INTERNAL, "broker answered a submission with " + BodyName(answer)));
+    }
+    Status recorded = cache_->RecordSubmitAnswer(entry.local_ref(), request.submit(),
+                                                 entry.queued_at_ms(), reply);
+    if (!recorded.ok()) {
+      spdlog::critical("cannot record the outcome of {}: {}", entry.local_ref(),
+                       recorded.ToString());
+    }
+    if (reply.has_accepted()) {
+      reply.mutable_accepted()->set_local_ref(entry.local_ref());
+      spdlog::info("{} accepted by the broker as {}", entry.local_ref(),
+                   reply.accepted().case_id());
+    } else {
+      spdlog::warn("{} refused by the broker: {}", entry.local_ref(), StatusOf(reply).ToString());
+    }
+  } else if (answer.has_case_updated()) {
+    Status recorded = cache_->RecordCaseUpdated(answer.case_updated());
+    if (!recorded.ok()) spdlog::error("cannot cache case update: {}", recorded.ToString());
+  } else if (answer.has_error()) {
+    spdlog::warn("{} ({}) refused by the broker: {}", entry.local_ref(), BodyName(request),
+                 StatusOf(answer).ToString());
+  }
+  auto it = waiters_.find(sequence);
+  if (it != waiters_.end()) {
+    Reply(it->second.client, std::move(reply));
+    waiters_.erase(it);
+  }
+}
+
+void AgentGateway::ExpireWaiters() {
+  int64_t now = SteadyNowMs();
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    // The request stays in the outbox; the client learns it is held locally.
+    const records::OutboxEntry* entry = nullptr;
+    for (const auto& [sequence, queued] : forwarder_->queued()) {
+      if (sequence == it->first) entry = &queued;
+    }
+    if (entry != nullptr) {
+      wire::Envelope reply;
+      const auto& request = entry->request();
+      if (request.has_submit()) {
+        reply.mutable_accepted()->set_state(wire::QUEUED_LOCALLY);
+        reply.mutable_accepted()->set_local_ref(entry->local_ref());
+      } else {
+        auto* updated = reply.mutable_case_updated();
+        updated->set_case_id(request.has_close_case() ? request.close_case().case_id()
+                                                      : request.cancel_case().case_id());
+        updated->set_queued_locally(true);
+      }
+      Reply(it->second.client, std::move(reply));
+    }
+    it = waiters_.erase(it);
+  }
+}
+
+// --- reads ---------------------------------------------------------------------------------
+
+wire::CaseView AgentGateway::QueuedView(const records::OutboxEntry& entry) const {
+  wire::CaseView view;
+  const auto& submit = entry.request().submit();
+  auto* summary = view.mutable_summary();
+  summary->set_state(wire::QUEUED_LOCALLY);
+  summary->set_local_ref(entry.local_ref());
+  summary->set_contact_point(options_.contact_point);
+  summary->set_agent(submit.agent());
+  summary->set_partner(submit.partner());
+  summary->set_category(submit.category());
+  summary->set_subject(submit.subject());
+  summary->set_submitted_at_ms(entry.queued_at_ms());
+  view.set_body(submit.body());
+  view.set_citizen_name(submit.citizen_name());
+  view.set_from_local_cache(true);
+  return view;
+}
+
+std::vector<wire::CaseSummary> AgentGateway::QueuedSummaries() const {
+  std::vector<wire::CaseSummary> summaries;
+  for (const auto& [sequence, entry] : forwarder_->queued()) {
+    if (entry.request().has_submit()) summaries.push_back(QueuedView(entry).summary());
+  }
+  return summaries;
+}
+
+void AgentGateway::HandleGetCase(Client client, const std::string& id) {
+  if (id.empty())
+    return ReplyError(client, Status(wire::INVALID_ARGUMENT, "a case id is required"));
+  std::string case_id;
+  std::string local_ref;
+  if (IsLocalRef(id)) {
+    const auto* queued = forwarder_->FindByLocalRef(id);
+    if (queued != nullptr && queued->request().has_submit()) {
+      wire::Envelope reply;
+      *reply.mutable_case_view() = QueuedView(*queued);
+      return Reply(client, std::move(reply));
+    }
+    auto ref = cache_->FindRef(id);
+    if (!ref.ok()) return ReplyError(client, ref.status());
+    if (!ref->has_value()) {
+      return ReplyError(client, Status(wire::UNKNOWN_CASE, "no local reference " + id));
+    }
+    if ((*ref)->has_error()) return ReplyError(client, StatusOf(**ref));
+    case_id = (*ref)->accepted().case_id();
+    local_ref = id;
+  } else {
+    // Whatever a person typed: the broker is the authority on which ids exist.
+    case_id = NormalizeCaseId(id).value_or(id);
+  }
+  wire::Envelope request;
+  request.mutable_get_case()->set_case_id(case_id);
+  link_->Request(std::move(request), options_.forward_timeout_ms,
+                 [this, client, case_id, local_ref](Result<wire::Envelope> answer) {
+                   AnswerGetCase(client, case_id, local_ref, answer);
+                 });
+}
+
+void AgentGateway::AnswerGetCase(const Client& client, const std::string& case_id,
+                                 const std::string& local_ref,
+                                 const Result<wire::Envelope>& answer) {
+  if (IsDefinite(answer) && answer->has_case_view()) {
+    auto stored = cache_->RecordCaseView(answer->case_view());
+    if (!stored.ok()) {
+      spdlog::error("cannot cache case {}: {}", case_id, stored.status().ToString());
+    }
+    wire::Envelope reply;
+    *reply.mutable_case_view() = stored.ok() ? *stored : answer->case_view();
+    if (!local_ref.empty()) reply.mutable_case_view()->mutable_summary()->set_local_ref(local_ref);
+    return Reply(client, std::move(reply));
+  }
+  if (IsDefinite(answer) && answer->has_error()) return Reply(client, *answer);
+  auto cached = cache_->FindCase(case_id);
+  if (cached.ok() && cached->has_value()) {
+    wire::Envelope reply;
+    *reply.mutable_case_view() = std::move(**cached);
+    reply.mutable_case_view()->set_from_local_cache(true);
+    return Reply(client, std::move(reply));
+  }
+  ReplyError(client,
+             Status(wire::UNREACHABLE, "broker unreachable (" + BrokerStatus(answer).message() +
+                                           ") and case " + case_id + " not known here"));
+}
+
+void AgentGateway::HandleListCases(Client client, const wire::ListCases& list) {
+  wire::Envelope request;
+  *request.mutable_list_cases() = list;
+  link_->Request(std::move(request), options_.forward_timeout_ms,
+                 [this, client, list](Result<wire::Envelope> answer) {
+                   AnswerListCases(client, list, answer);
+                 });
+}
+
+void AgentGateway::AnswerListCases(const Client& client, const wire::ListCases& list,
+                                   const Result<wire::Envelope>& answer) {
+  // Requests still in the outbox are cases to the contact point too: shown on page one.
+  bool first_page = list.after_case_id().empty();
+  wire::Envelope reply;
+  if (IsDefinite(answer) && answer->has_case_list()) {
+    const auto& cases = answer->case_list().cases();
+    Status recorded = cache_->RecordSummaries({cases.begin(), cases.end()});
+    if (!recorded.ok()) spdlog::error("cannot cache case list: {}", recorded.ToString());
+    reply = *answer;
+  } else if (IsDefinite(answer) && answer->has_error()) {
+    return Reply(client, *answer);
+  } else {
+    size_t limit = list.limit() == 0 ? kDefaultListLimit : list.limit();
+    for (auto& summary : cache_->ListCases(list.after_case_id(), limit)) {
+      *reply.mutable_case_list()->add_cases() = std::move(summary);
+    }
+  }
+  if (first_page) {
+    for (auto& summary : QueuedSummaries()) *reply.mutable_case_list()->add_cases() = summary;
+  }
+  Reply(client, std::move(reply));
+}
+
+// --- mailbox -------------------------------------------------------------------------------
+
+void AgentGateway::FlushDeliveries() {
+  if (pending_deliveries_.empty()) return;
+  std::vector<wire::Delivery> deliveries = std::move(pending_deliveries_);
+  pending_deliveries_.clear();
+  std::vector<wire::Delivery> mail;
+  for (auto& delivery : deliveries) {
+    if (delivery.has_mail()) {
+      mail.push_back(std::move(delivery));
+    } else {
+      // Not ours to store; leaving it unacknowledged lets the broker dead-letter it.
+      spdlog::warn("delivery {} on {} carries no mail item; not acknowledged",
+                   delivery.delivery_id(), delivery.queue());
+    }
+  }
+  auto stored = cache_->StoreDeliveries(mail);
+  if (!stored.ok()) {
+    spdlog::error("cannot store {} mail item(s), not acknowledging: {}", mail.size(),
+                  stored.status().ToString());
+    return;
+  }
+  // Duplicates are acknowledged again: the broker resent them because an ack was lost.
+  std::map<std::string, std::vector<uint64_t>> by_queue;
+  for (const auto& delivery : mail) by_queue[delivery.queue()].push_back(delivery.delivery_id());
+  for (const auto& [queue, ids] : by_queue) link_->AckDeliveries(queue, ids);
+  if (*stored > 0) spdlog::info("stored {} new mail item(s)", *stored);
+}
+
+std::string AgentGateway::NewIdempotencyKey() {
+  char text[33];
+  std::snprintf(text, sizeof(text), "%016llx%016llx", static_cast<unsigned long long>(random_()),
+                static_cast<unsigned long long>(random_()));
+  return text;
+}
+
+}  // namespace aplus

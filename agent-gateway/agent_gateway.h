@@ -1,0 +1,113 @@
+// The agent gateway of one contact point: the contact point's software talks to it on a
+// local ROUTER (the Envelope protocol, no Hello); it keeps a durable outbox of the requests it
+// accepted and forwards them in order to the broker over a BrokerLink, answers from its local
+// cache while the broker is unreachable, and stores the mail the broker delivers for the
+// contact point before acknowledging it.
+//
+// Local requests served (see proto/aplus.proto): Submit, CloseCase, CancelCase (through the
+// outbox: answered with the broker's answer if it comes within forward_timeout_ms, else with
+// QUEUED_LOCALLY / queued_locally), GetCase (case id or local ref), ListCases, Ping.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "agent-gateway/agent_gateway_options.h"
+#include "agent-gateway/local_case_cache.h"
+#include "agent-gateway/outbox_forwarder.h"
+#include "aplus.pb.h"
+#include "common/broker_link.h"
+#include "common/clock.h"
+#include "common/network_config.h"
+#include "common/status.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+
+// Thread rules: Open on any thread; Run on one thread, which then owns everything. The only
+// thing another thread may touch is the stop flag given to Run.
+class AgentGateway {
+ public:
+  // Opens the database in options.data_dir (which must exist), binds the local endpoint and
+  // starts connecting to the broker. `config` supplies defaults (max frame size) and is not
+  // kept. Returns UNAVAILABLE
+  // when the database cannot be opened or the endpoint cannot be bound.
+  static Result<std::unique_ptr<AgentGateway>> Open(AgentGatewayOptions options,
+                                                    const NetworkConfig& config);
+  ~AgentGateway();
+  AgentGateway(const AgentGateway&) = delete;
+  AgentGateway& operator=(const AgentGateway&) = delete;
+
+  // The endpoint actually bound (the port filled in when the options said "*").
+  const std::string& bound_endpoint() const { return bound_endpoint_; }
+
+  // Serves until `stop` becomes true (checked at least every 100 ms), then returns. Open
+  // requests still waiting are dropped unanswered; the outbox keeps every accepted request.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  // Where to send an answer: the ROUTER's routing frames and the request's id.
+  struct Client {
+    std::vector<std::string> route;
+    uint64_t request_id = 0;
+  };
+  // A local client waiting for the broker's answer to an outbox entry.
+  struct Waiter {
+    Client client;
+    int64_t deadline_ms = 0;  // steady clock
+  };
+
+  explicit AgentGateway(AgentGatewayOptions options);
+
+  void DrainLocal();
+  void HandleLocal(Client client, wire::Envelope&& request);
+  void HandleSubmit(Client client, wire::Submit&& submit);
+  void HandleCaseMutation(Client client, wire::Envelope&& request);
+  void Enqueue(Client client, wire::Envelope&& request);
+  void HandleGetCase(Client client, const std::string& id);
+  void HandleListCases(Client client, const wire::ListCases& list);
+  // Called with the broker's answer (or UNREACHABLE) to a forwarded read.
+  void AnswerGetCase(const Client& client, const std::string& case_id, const std::string& local_ref,
+                     const Result<wire::Envelope>& answer);
+  void AnswerListCases(const Client& client, const wire::ListCases& list,
+                       const Result<wire::Envelope>& answer);
+  void Reply(const Client& client, wire::Envelope answer);
+  void ReplyError(const Client& client, const Status& status);
+
+  Result<wire::Envelope> PrepareForBroker(const records::OutboxEntry& entry);
+  void OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
+                     const wire::Envelope& answer);
+  void ExpireWaiters();
+  void FlushDeliveries();
+  int PollTimeoutMs() const;
+  std::string NewIdempotencyKey();
+  wire::CaseView QueuedView(const records::OutboxEntry& entry) const;
+  std::vector<wire::CaseSummary> QueuedSummaries() const;
+
+  // Constant after construction.
+  const AgentGatewayOptions options_;
+  SystemClock clock_;
+
+  // Declaration order is destruction order in reverse: sockets before the context, the
+  // forwarder (which uses the link and the database) before both.
+  zmq::context_t context_;
+  std::unique_ptr<RocksDb> db_;
+  std::unique_ptr<LocalCaseCache> cache_;
+  std::unique_ptr<zmq::socket_t> local_;
+  std::string bound_endpoint_;
+  std::unique_ptr<BrokerLink> link_;
+  std::unique_ptr<OutboxForwarder> forwarder_;
+
+  // Loop state.
+  std::map<uint64_t, Waiter> waiters_;              // by outbox sequence
+  std::vector<wire::Delivery> pending_deliveries_;  // received this turn, not yet stored
+  std::mt19937_64 random_;
+};
+
+}  // namespace aplus

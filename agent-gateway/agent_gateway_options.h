@@ -1,0 +1,29 @@
+// What an agent gateway is told at start-up (main.cc fills it from the flags of
+// docs/PROGRAMS.md and the network config). Immutable once the gateway is opened.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace aplus {
+
+struct AgentGatewayOptions {
+  std::string contact_point;    // the principal of the broker session
+  std::string credential;       // presented in Hello ("" when the config requires none)
+  std::string listen_endpoint;  // local ROUTER; "tcp://127.0.0.1:*" picks a free port
+  std::string broker_endpoint;
+  std::string data_dir;  // RocksDB directory; must exist or be creatable by RocksDB
+  // How long a local request waits for the broker before it is answered from the outbox
+  // (QUEUED_LOCALLY) or from the local cache.
+  int forward_timeout_ms = 2000;
+  // How long one forwarded outbox entry may wait for the broker before it is retried. Longer
+  // than forward_timeout_ms so that a slow broker is not flooded with retries.
+  int outbox_request_timeout_ms = 5000;
+  // Pause between attempts when the broker answered a retriable error.
+  int outbox_retry_ms = 500;
+  uint32_t window = 64;        // credit window for mailbox deliveries
+  size_t max_frame_bytes = 0;  // 0 = the config's broker.max_frame_bytes
+};
+
+}  // namespace aplus

@@ -1,0 +1,440 @@
+// Component tests of the agent gateway: an AgentGateway runs in-process on its own thread,
+// driven over its real local endpoint by SyncClient; the broker is either absent or a fake
+// ROUTER in this file that speaks just enough of the protocol.
+#include "agent-gateway/agent_gateway.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "agent-gateway/local_case_cache.h"
+#include "common/clock.h"
+#include "common/network_config.h"
+#include "common/sync_client.h"
+#include "common/wire.h"
+#include "store/outbox.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+namespace {
+
+constexpr const char* kContactPoint = "mairie-test";
+constexpr const char* kNobodyListens = "tcp://127.0.0.1:1";  // privileged port, never ours
+constexpr int kClientTimeoutMs = 5000;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = std::filesystem::temp_directory_path() /
+            ("aplus-agent-gateway-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// An AgentGateway serving on a thread of its own until destroyed.
+class RunningGateway {
+ public:
+  RunningGateway(const std::string& data_dir, const std::string& broker, int forward_timeout_ms) {
+    AgentGatewayOptions options;
+    options.contact_point = kContactPoint;
+    options.listen_endpoint = "tcp://127.0.0.1:*";
+    options.broker_endpoint = broker;
+    options.data_dir = data_dir;
+    options.forward_timeout_ms = forward_timeout_ms;
+    options.outbox_request_timeout_ms = 2000;
+    options.outbox_retry_ms = 100;
+    auto gateway = AgentGateway::Open(options, config_);
+    REQUIRE_MESSAGE(gateway.ok(), gateway.status().ToString());
+    gateway_ = std::move(gateway).value();
+    endpoint_ = gateway_->bound_endpoint();
+    thread_ = std::thread([this] { gateway_->Run(stop_); });
+  }
+  ~RunningGateway() {
+    stop_.store(true);
+    thread_.join();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  NetworkConfig config_;
+  std::unique_ptr<AgentGateway> gateway_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Just enough broker: Welcome, Subscribed, Pong, Accepted, CaseUpdated, CaseView; records
+// what it received. While offline it swallows everything, as an unreachable broker would.
+class FakeBroker {
+ public:
+  struct Seen {
+    std::vector<wire::Envelope> requests;  // submits, closes and cancels, in arrival order
+    std::vector<uint64_t> acked;
+    bool subscribed = false;
+  };
+
+  explicit FakeBroker(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.bind("tcp://127.0.0.1:*");
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~FakeBroker() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+  void SetOnline(bool online) { online_.store(online); }
+  void Push(const wire::Delivery& delivery) {
+    std::lock_guard lock(mutex_);
+    outgoing_.push_back(delivery);
+  }
+  // Waits until `done(seen)` holds; false after `timeout_ms`.
+  bool WaitFor(const std::function<bool(const Seen&)>& done, int timeout_ms = kClientTimeoutMs) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                             [&] { return done(seen_); });
+  }
+  Seen seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_.load()) {
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(20));
+      if (item.revents & ZMQ_POLLIN) {
+        std::vector<zmq::message_t> frames;
+        if (zmq::recv_multipart(socket_, std::back_inserter(frames)) && frames.size() == 2 &&
+            online_.load()) {
+          auto request = DecodeEnvelope(frames[1].data(), frames[1].size(), kDefaultMaxFrameBytes);
+          if (request.ok()) Handle(frames[0].to_string(), *request);
+        }
+      }
+      std::vector<wire::Delivery> outgoing;
+      {
+        std::lock_guard lock(mutex_);
+        if (!online_.load() || peer_.empty()) continue;
+        outgoing.swap(outgoing_);
+      }
+      for (const auto& delivery : outgoing) {
+        wire::Envelope push;
+        *push.mutable_delivery() = delivery;
+        Send(peer_, push);
+      }
+    }
+  }
+
+  void Handle(const std::string& peer, const wire::Envelope& request) {
+    wire::Envelope answer;
+    answer.set_request_id(request.request_id());
+    std::lock_guard lock(mutex_);
+    switch (request.body_case()) {
+      case wire::Envelope::kHello:
+        answer.mutable_welcome()->set_broker_id("fake");
+        break;
+      case wire::Envelope::kSubscribe:
+        answer.mutable_subscribed()->add_queues(MailboxQueueName());
+        peer_ = peer;
+        seen_.subscribed = true;
+        break;
+      case wire::Envelope::kPing:
+        answer.mutable_pong();
+        break;
+      case wire::Envelope::kSubmit: {
+        seen_.requests.push_back(request);
+        auto* accepted = answer.mutable_accepted();
+        accepted->set_case_id("PER-TEST-000" + std::to_string(++cases_));
+        accepted->set_state(wire::SUBMITTED);
+        accepted->set_deadline_ms(1'900'000'000'000);
+        break;
+      }
+      case wire::Envelope::kCloseCase:
+      case wire::Envelope::kCancelCase: {
+        seen_.requests.push_back(request);
+        auto* updated = answer.mutable_case_updated();
+        updated->set_case_id(request.has_close_case() ? request.close_case().case_id()
+                                                      : request.cancel_case().case_id());
+        updated->set_state(request.has_close_case() ? wire::CLOSED : wire::CANCELLED);
+        break;
+      }
+      case wire::Envelope::kGetCase: {
+        auto* summary = answer.mutable_case_view()->mutable_summary();
+        summary->set_case_id(request.get_case().case_id());
+        summary->set_state(wire::SUBMITTED);
+        summary->set_contact_point(kContactPoint);
+        break;
+      }
+      case wire::Envelope::kDeliveryAck:
+        for (auto id : request.delivery_ack().delivery_ids()) seen_.acked.push_back(id);
+        changed_.notify_all();
+        return;  // no answer
+      default:
+        *answer.mutable_error() =
+            MakeErrorEnvelope(0, Status(wire::UNKNOWN_MESSAGE, "fake")).error();
+    }
+    changed_.notify_all();
+    Send(peer, answer);
+  }
+
+  void Send(const std::string& peer, const wire::Envelope& envelope) {
+    socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+    socket_.send(EncodeEnvelope(envelope), zmq::send_flags::none);
+  }
+
+  static std::string MailboxQueueName() { return std::string("mailbox/") + kContactPoint; }
+
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> online_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Seen seen_;                             // guarded by mutex_
+  std::vector<wire::Delivery> outgoing_;  // guarded by mutex_
+  std::string peer_;                      // set under mutex_, read by the loop thread
+  int cases_ = 0;
+  std::thread thread_;
+};
+
+wire::Envelope SubmitRequest(const std::string& subject) {
+  wire::Envelope request;
+  auto* submit = request.mutable_submit();
+  submit->set_agent("agent-test-1");
+  submit->set_partner("caf");
+  submit->set_category("family-benefits");
+  submit->set_subject(subject);
+  submit->set_body("Le dossier est bloqué depuis trois semaines.");
+  return request;
+}
+
+wire::Envelope GetCaseRequest(const std::string& id) {
+  wire::Envelope request;
+  request.mutable_get_case()->set_case_id(id);
+  return request;
+}
+
+wire::Envelope MustCall(SyncClient& client, wire::Envelope request) {
+  auto answer = client.Call(std::move(request), kClientTimeoutMs);
+  REQUIRE_MESSAGE(answer.ok(), answer.status().ToString());
+  return std::move(answer).value();
+}
+
+TEST_CASE("a submission is queued locally while the broker is unreachable and survives a restart") {
+  TempDir dir;
+  zmq::context_t context;
+  {
+    RunningGateway gateway(dir.path(), kNobodyListens, /*forward_timeout_ms=*/300);
+    SyncClient client(context, gateway.endpoint(), std::nullopt);
+
+    int64_t started = SteadyNowMs();
+    auto answer = MustCall(client, SubmitRequest("Allocations suspendues"));
+    REQUIRE(answer.has_accepted());
+    CHECK(answer.accepted().state() == wire::QUEUED_LOCALLY);
+    CHECK(answer.accepted().local_ref() == "LOC-1");
+    CHECK(answer.accepted().case_id().empty());
+    CHECK(SteadyNowMs() - started < kClientTimeoutMs);
+
+    auto view = MustCall(client, GetCaseRequest("LOC-1"));
+    REQUIRE(view.has_case_view());
+    CHECK(view.case_view().summary().state() == wire::QUEUED_LOCALLY);
+    CHECK(view.case_view().summary().local_ref() == "LOC-1");
+    CHECK(view.case_view().summary().subject() == "Allocations suspendues");
+    CHECK(view.case_view().from_local_cache());
+
+    wire::Envelope list_request;
+    list_request.mutable_list_cases();
+    auto list = MustCall(client, list_request);
+    REQUIRE(list.has_case_list());
+    REQUIRE(list.case_list().cases_size() == 1);
+    CHECK(list.case_list().cases(0).local_ref() == "LOC-1");
+
+    auto unknown = MustCall(client, GetCaseRequest("LOC-99"));
+    REQUIRE(unknown.has_error());
+    CHECK(unknown.error().code() == wire::UNKNOWN_CASE);
+
+    auto not_known_here = MustCall(client, GetCaseRequest("PER-TEST-0042"));
+    REQUIRE(not_known_here.has_error());
+    CHECK(not_known_here.error().code() == wire::UNREACHABLE);
+
+    wire::Envelope close;
+    close.mutable_close_case()->set_case_id("LOC-1");
+    auto closed = MustCall(client, close);
+    REQUIRE(closed.has_case_updated());
+    CHECK(closed.case_updated().queued_locally());
+  }
+
+  {
+    // What was accepted is on disk: the Submit and the Close, in order, with generated keys.
+    auto db = RocksDb::Open(dir.path(), AgentGatewayFamilies());
+    REQUIRE(db.ok());
+    Outbox outbox(**db);
+    auto entries = outbox.All();
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[0].second.local_ref() == "LOC-1");
+    CHECK(entries[0].second.request().submit().idempotency_key().size() == 32);
+    CHECK(entries[1].second.request().close_case().case_id() == "LOC-1");
+    CHECK_FALSE(entries[1].second.request().close_case().idempotency_key().empty());
+  }
+
+  RunningGateway restarted(dir.path(), kNobodyListens, /*forward_timeout_ms=*/300);
+  SyncClient client(context, restarted.endpoint(), std::nullopt);
+  auto view = MustCall(client, GetCaseRequest("LOC-1"));
+  REQUIRE(view.has_case_view());
+  CHECK(view.case_view().summary().state() == wire::QUEUED_LOCALLY);
+  auto again = MustCall(client, SubmitRequest("Deuxième dossier"));
+  REQUIRE(again.has_accepted());
+  CHECK(again.accepted().local_ref() == "LOC-3");  // refs are never reused
+}
+
+TEST_CASE("local endpoint answers bad input with typed errors") {
+  TempDir dir;
+  zmq::context_t context;
+  RunningGateway gateway(dir.path(), kNobodyListens, /*forward_timeout_ms=*/300);
+  SyncClient client(context, gateway.endpoint(), std::nullopt);
+
+  wire::Envelope ping;
+  ping.mutable_ping();
+  CHECK(MustCall(client, ping).has_pong());
+
+  wire::Envelope stats;
+  stats.mutable_get_stats();
+  auto unknown = MustCall(client, stats);
+  REQUIRE(unknown.has_error());
+  CHECK(unknown.error().code() == wire::UNKNOWN_MESSAGE);
+
+  wire::Envelope incomplete = SubmitRequest("x");
+  incomplete.mutable_submit()->clear_partner();
+  auto invalid = MustCall(client, incomplete);
+  REQUIRE(invalid.has_error());
+  CHECK(invalid.error().code() == wire::INVALID_ARGUMENT);
+
+  auto no_body = MustCall(client, wire::Envelope());
+  REQUIRE(no_body.has_error());
+  CHECK(no_body.error().code() == wire::MALFORMED);
+
+  zmq::socket_t raw(context, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.connect(gateway.endpoint());
+  raw.send(zmq::str_buffer("\xff\xff\xff\xff garbage"), zmq::send_flags::none);
+  zmq::pollitem_t item{raw.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(kClientTimeoutMs));
+  REQUIRE((item.revents & ZMQ_POLLIN) != 0);
+  zmq::message_t reply;
+  REQUIRE(raw.recv(reply, zmq::recv_flags::dontwait));
+  auto decoded = DecodeEnvelope(reply.data(), reply.size(), kDefaultMaxFrameBytes);
+  REQUIRE(decoded.ok());
+  REQUIRE(decoded->has_error());
+  CHECK(decoded->error().code() == wire::MALFORMED);
+
+  // The gateway is still serving.
+  CHECK(MustCall(client, ping).has_pong());
+}
+
+TEST_CASE("queued requests reach the broker in order once it appears; mail is stored, then acked") {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  {
+    RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/1000);
+    SyncClient client(context, gateway.endpoint(), std::nullopt);
+
+    auto queued = MustCall(client, SubmitRequest("Pension de réversion"));
+    REQUIRE(queued.has_accepted());
+    CHECK(queued.accepted().state() == wire::QUEUED_LOCALLY);
+    CHECK(queued.accepted().local_ref() == "LOC-1");
+    wire::Envelope cancel;
+    cancel.mutable_cancel_case()->set_case_id("LOC-1");
+    cancel.mutable_cancel_case()->set_reason("test");
+    auto cancelled = MustCall(client, cancel);
+    REQUIRE(cancelled.has_case_updated());
+    CHECK(cancelled.case_updated().queued_locally());
+
+    broker.SetOnline(true);
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.requests.size() == 2; }));
+    auto seen = broker.seen();
+    REQUIRE(seen.requests[0].has_submit());
+    CHECK(seen.requests[0].submit().subject() == "Pension de réversion");
+    CHECK(seen.requests[0].submit().idempotency_key().size() == 32);
+    REQUIRE(seen.requests[1].has_cancel_case());
+    // The local ref was replaced by the case id the broker gave the submission.
+    CHECK(seen.requests[1].cancel_case().case_id() == "PER-TEST-0001");
+
+    // The answer is recorded under the local ref (poll: the gateway records it asynchronously).
+    wire::Envelope resolved;
+    int64_t deadline = SteadyNowMs() + kClientTimeoutMs;
+    do {
+      resolved = MustCall(client, GetCaseRequest("LOC-1"));
+      REQUIRE(resolved.has_case_view());
+    } while (resolved.case_view().summary().case_id().empty() && SteadyNowMs() < deadline);
+    CHECK(resolved.case_view().summary().case_id() == "PER-TEST-0001");
+    CHECK(resolved.case_view().summary().local_ref() == "LOC-1");
+    CHECK_FALSE(resolved.case_view().from_local_cache());
+
+    // With the broker up, a submission is answered by the broker itself.
+    auto direct = MustCall(client, SubmitRequest("Carte vitale"));
+    REQUIRE(direct.has_accepted());
+    CHECK(direct.accepted().case_id() == "PER-TEST-0002");
+    CHECK(direct.accepted().state() == wire::SUBMITTED);
+    CHECK(direct.accepted().local_ref() == "LOC-3");
+
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.subscribed; }));
+    wire::Delivery delivery;
+    delivery.set_queue(std::string("mailbox/") + kContactPoint);
+    delivery.set_delivery_id(7);
+    delivery.set_attempt(1);
+    auto* mail = delivery.mutable_mail();
+    mail->set_case_id("PER-TEST-0001");
+    mail->set_kind(wire::MailItem::REPLY);
+    mail->set_partner("caf");
+    mail->set_text("Votre dossier est complet.");
+    mail->set_state(wire::ANSWERED);
+    broker.Push(delivery);
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.acked.size() == 1; }));
+    CHECK(broker.seen().acked[0] == 7);
+
+    // A redelivery (the ack was lost) is acknowledged again but not stored twice.
+    delivery.set_attempt(2);
+    broker.Push(delivery);
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.acked.size() == 2; }));
+
+    // The broker goes silent: the case is answered from what the gateway stored.
+    broker.SetOnline(false);
+    auto cached = MustCall(client, GetCaseRequest("LOC-1"));
+    REQUIRE(cached.has_case_view());
+    CHECK(cached.case_view().from_local_cache());
+    CHECK(cached.case_view().summary().case_id() == "PER-TEST-0001");
+    CHECK(cached.case_view().summary().state() == wire::ANSWERED);
+    CHECK(cached.case_view().reply_text() == "Votre dossier est complet.");
+  }
+
+  auto db = RocksDb::Open(dir.path(), AgentGatewayFamilies());
+  REQUIRE(db.ok());
+  CHECK(Outbox(**db).size() == 0);
+  LocalCaseCache cache(**db);
+  auto mailbox = cache.Mailbox("PER-TEST-0001");
+  REQUIRE(mailbox.size() == 1);
+  CHECK(mailbox[0].delivery_id() == 7);
+  CHECK(mailbox[0].mail().text() == "Votre dossier est complet.");
+}
+
+}  // namespace
+}  // namespace aplus
