@@ -87,7 +87,12 @@ void Broker::Run(const std::atomic<bool>& stop) {
 
 void Broker::Turn(int timeout_ms) {
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+  try {
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
+    return;  // a signal: let Run() look at the stop flag
+  }
   // Drain everything that is already here, up to one batch: this is what makes concurrent
   // senders share one fsync.
   messages_in_batch_ = 0;
