@@ -1,1 +1,132 @@
-int main() { return 1; }
+// aplus-partner-gateway: the daemon at a partner. Flags and output are specified in
+// docs/PROGRAMS.md.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "common/clock.h"
+#include "common/network_config.h"
+#include "partner-gateway/partner_gateway.h"
+
+namespace {
+
+constexpr const char* kProgram = "aplus-partner-gateway";
+
+std::atomic<bool> stop_requested{false};
+
+void OnSignal(int) { stop_requested.store(true); }
+
+int Fail(const std::string& reason, int code = 1) {
+  std::cerr << kProgram << ": " << reason << std::endl;
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "A+ partner gateway: receives escalations for one partner and sends back its "
+      "acknowledgements and replies"};
+  std::string partner_id;
+  std::string territory;
+  std::string config_path;
+  std::string broker;
+  std::string listen;
+  std::string data_dir;
+  std::string credential;
+  std::string spool_dir;
+  uint32_t window = 64;
+  int forward_timeout_ms = 2000;
+  std::string log_level = "info";
+  app.add_option("--partner", partner_id, "partner id (from the network config)")->required();
+  app.add_option("--territory", territory, "territory served, for per-territory partners");
+  app.add_option("--config", config_path, "network config (TOML); default: built-in Perche");
+  app.add_option("--broker", broker, "broker endpoint (default: config endpoints.broker)");
+  app.add_option("--listen", listen, "local endpoint (default: config endpoints.partner_gateway)");
+  app.add_option("--data-dir", data_dir,
+                 "database directory (default ./aplus-data/partner-gateway-<ID>)");
+  app.add_option("--credential", credential, "credential (default: the partner's from the config)");
+  app.add_option("--window", window, "credit window: deliveries in flight at most")
+      ->check(CLI::Range(1u, 100000u));
+  app.add_option("--spool-dir", spool_dir,
+                 "write each delivered escalation there as <case id>.json before acking it");
+  app.add_option("--forward-timeout-ms", forward_timeout_ms,
+                 "how long a local ack/reply waits for the broker before answering queued")
+      ->check(CLI::Range(0, 3600000));
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Fail(e.what(), 2);
+  }
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("partner-gateway"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  aplus::NetworkConfig config;
+  if (config_path.empty()) {
+    config = aplus::DefaultNetworkConfig();
+  } else {
+    auto loaded = aplus::LoadNetworkConfig(config_path);
+    if (!loaded.ok()) return Fail(loaded.status().message());
+    config = std::move(loaded).value();
+  }
+  const aplus::Partner* partner = config.FindPartner(partner_id);
+  if (partner == nullptr) return Fail("unknown partner " + partner_id);
+  if (!territory.empty() && config.FindTerritory(territory) == nullptr) {
+    return Fail("unknown territory " + territory);
+  }
+
+  aplus::PartnerGatewayOptions options;
+  options.partner = partner_id;
+  options.territory = territory;
+  options.credential = app.count("--credential") > 0 ? credential : partner->credential;
+  options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
+  options.listen_endpoint = listen.empty() ? config.endpoints.partner_gateway : listen;
+  options.data_dir = data_dir.empty() ? "./aplus-data/partner-gateway-" + partner_id : data_dir;
+  options.spool_dir = spool_dir;
+  options.window = window;
+  options.forward_timeout_ms = forward_timeout_ms;
+  options.max_frame_bytes = config.broker.max_frame_bytes;
+
+  std::error_code error;
+  std::filesystem::create_directories(options.data_dir, error);
+  if (error)
+    return Fail("cannot create data directory " + options.data_dir + ": " + error.message());
+  if (!spool_dir.empty()) {
+    std::filesystem::create_directories(spool_dir, error);
+    if (error) return Fail("cannot create spool directory " + spool_dir + ": " + error.message());
+  }
+
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  zmq::context_t context(1);
+  aplus::SystemClock clock;
+  auto gateway = aplus::PartnerGateway::Open(context, options, clock);
+  if (!gateway.ok()) return Fail(gateway.status().message());
+
+  auto queues = aplus::PartnerQueuesFor(config, *partner, territory);
+  spdlog::info("partner {} ({} queue(s)), data in {}", partner_id, queues.size(), options.data_dir);
+  std::printf("%s %s ready on %s (broker: %s)\n", kProgram, partner_id.c_str(),
+              (*gateway)->local_endpoint().c_str(), options.broker_endpoint.c_str());
+  std::fflush(stdout);
+
+  (*gateway)->Run(stop_requested);
+  spdlog::info("stopping");
+  gateway->reset();
+  return 0;
+}

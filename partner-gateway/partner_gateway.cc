@@ -1,0 +1,356 @@
+#include "partner-gateway/partner_gateway.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <map>
+#include <random>
+#include <unordered_map>
+#include <zmq_addon.hpp>
+
+#include "common/case_id.h"
+#include "common/wire.h"
+
+namespace aplus {
+namespace {
+
+constexpr int kMaxLocalMessagesPerTurn = 256;  // then serve the broker link again
+constexpr char kMetaPartnerKey[] = "partner";
+
+// What a person typed ("per-7k3m-q9xd") becomes the stored id; anything else is looked up
+// as sent (an unknown id then answers UNKNOWN_CASE).
+std::string CanonicalCaseId(const std::string& text) {
+  auto normalized = NormalizeCaseId(text);
+  return normalized ? *normalized : text;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PartnerGateway>> PartnerGateway::Open(zmq::context_t& context,
+                                                             PartnerGatewayOptions options,
+                                                             const Clock& clock) {
+  std::unique_ptr<PartnerGateway> gateway(new PartnerGateway(context, std::move(options), clock));
+  Status status = gateway->Init();
+  if (!status.ok()) return status;
+  return gateway;
+}
+
+PartnerGateway::PartnerGateway(zmq::context_t& context, PartnerGatewayOptions options,
+                               const Clock& clock)
+    : context_(context), options_(std::move(options)), clock_(clock) {}
+
+PartnerGateway::~PartnerGateway() = default;
+
+Status PartnerGateway::Init() {
+  auto db = RocksDb::Open(options_.data_dir, {kInboxFamily, kOutboxFamily, kPartnerMetaFamily});
+  if (!db.ok()) return db.status();
+  db_ = std::move(db).value();
+
+  // One data directory belongs to one partner: serving another partner's inbox would hand
+  // its escalations to the wrong organisation.
+  auto* meta = db_->Family(kPartnerMetaFamily);
+  auto owner = db_->Get(meta, kMetaPartnerKey);
+  if (!owner.ok()) return owner.status();
+  if (owner->has_value() && **owner != options_.partner) {
+    return Status(wire::UNAVAILABLE,
+                  "data directory " + options_.data_dir + " belongs to partner " + **owner);
+  }
+  if (!owner->has_value()) {
+    rocksdb::WriteBatch batch;
+    batch.Put(meta, kMetaPartnerKey, options_.partner);
+    Status written = db_->Write(batch);
+    if (!written.ok()) return written;
+  }
+
+  inbox_ = std::make_unique<PartnerInbox>(*db_);
+  outbox_ = std::make_unique<Outbox>(*db_);
+  if (!options_.spool_dir.empty()) spool_ = std::make_unique<SpoolWriter>(options_.spool_dir);
+
+  try {
+    local_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
+    local_->set(zmq::sockopt::linger, 0);
+    // Oversized frames are answered TOO_LARGE up to a margin; beyond it the peer is dropped
+    // before the frame is buffered whole.
+    local_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes * 4));
+    local_->bind(options_.listen_endpoint);
+    local_endpoint_ = local_->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status(wire::INVALID_ARGUMENT,
+                  "cannot listen on " + options_.listen_endpoint + ": " + e.what());
+  }
+
+  wire::Hello hello;
+  hello.set_role(wire::PARTNER_GATEWAY);
+  hello.set_principal(options_.partner);
+  hello.set_territory(options_.territory);
+  hello.set_credential(options_.credential);
+  hello.set_software(options_.software);
+  try {
+    link_ = std::make_unique<BrokerLink>(context_, options_.broker_endpoint, std::move(hello),
+                                         options_.window);
+  } catch (const zmq::error_t& e) {
+    return Status(wire::INVALID_ARGUMENT,
+                  "cannot connect to broker " + options_.broker_endpoint + ": " + e.what());
+  }
+  forwarder_ = std::make_unique<RequestForwarder>(*outbox_, *link_, *inbox_, clock_,
+                                                  options_.partner, options_.forward_timeout_ms);
+  link_->SetDeliveryHandler(
+      [this](wire::Delivery&& delivery) { arrived_.push_back(std::move(delivery)); });
+  link_->SetReadyHandler([this] { forwarder_->OnLinkReady(); });
+
+  // Keys must not repeat across restarts: a per-start random prefix and a counter.
+  std::random_device entropy;
+  uint64_t salt = (uint64_t{entropy()} << 32) ^ entropy() ^ static_cast<uint64_t>(clock_.NowMs());
+  key_prefix_ = fmt::format("pg-{:016x}-", salt);
+  if (outbox_->size() > 0) {
+    spdlog::info("{} request(s) in the outbox will be forwarded once the broker is reachable",
+                 outbox_->size());
+  }
+  return Status::Ok();
+}
+
+void PartnerGateway::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    int timeout_ms = std::min(link_->NextWakeInMs(), forwarder_->NextWakeInMs());
+    // The link may replace its socket on any tick: take the handle afresh every turn.
+    zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
+                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
+      continue;  // a signal: look at `stop` again
+    }
+    if (items[1].revents & ZMQ_POLLIN) link_->OnReadable();
+    ProcessDeliveries();
+    if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();
+    link_->OnTick();
+    forwarder_->OnTick();
+  }
+}
+
+// --- deliveries ---------------------------------------------------------------------------
+
+void PartnerGateway::ProcessDeliveries() {
+  if (arrived_.empty()) return;
+  std::vector<wire::Delivery> deliveries = std::move(arrived_);
+  arrived_.clear();
+
+  struct PendingAck {
+    std::string queue;
+    uint64_t delivery_id;
+  };
+  std::map<std::string, std::vector<uint64_t>> acks;  // queue -> ids, durable already
+  std::vector<PartnerInbox::Arrival> fresh;
+  std::vector<PendingAck> acks_if_stored;  // durable once `fresh` is written
+  std::unordered_map<std::string, size_t> fresh_index;
+
+  for (auto& delivery : deliveries) {
+    if (!delivery.has_escalation() || delivery.escalation().case_id().empty()) {
+      // Not something a partner can hold: leave it unacknowledged so the broker eventually
+      // dead-letters it instead of losing it here.
+      spdlog::error("delivery {} on {} carries no escalation; not acknowledged",
+                    delivery.delivery_id(), delivery.queue());
+      continue;
+    }
+    const wire::Escalation& escalation = delivery.escalation();
+    const std::string& case_id = escalation.case_id();
+    if (fresh_index.count(case_id) > 0) {
+      counters_.duplicate_deliveries++;
+      acks_if_stored.push_back({delivery.queue(), delivery.delivery_id()});
+      continue;
+    }
+    auto stored = inbox_->Find(case_id);
+    if (!stored.ok()) {
+      spdlog::error("cannot look up {}: {}; delivery not acknowledged", case_id,
+                    stored.status().ToString());
+      continue;
+    }
+    if (stored->has_value()) {
+      // Our earlier ack was lost or late: acknowledge again so the broker stops redelivering.
+      spdlog::debug("{} delivered again (attempt {}); already stored", case_id, delivery.attempt());
+      counters_.duplicate_deliveries++;
+      acks[delivery.queue()].push_back(delivery.delivery_id());
+      continue;
+    }
+    if (spool_) {
+      Status spooled = spool_->Write(escalation, delivery.attempt());
+      if (!spooled.ok()) {
+        spdlog::error("cannot spool {}: {}; delivery not acknowledged", case_id,
+                      spooled.ToString());
+        continue;
+      }
+    }
+    fresh_index[case_id] = fresh.size();
+    fresh.push_back({escalation, delivery.attempt()});
+    acks_if_stored.push_back({delivery.queue(), delivery.delivery_id()});
+  }
+
+  if (!fresh.empty()) {
+    Status status = inbox_->StoreNew(fresh, clock_.NowMs());
+    if (status.ok()) {
+      counters_.deliveries_stored += fresh.size();
+      for (const auto& item : fresh) {
+        spdlog::info("stored {} ({} from {}, attempt {})", item.escalation.case_id(),
+                     item.escalation.category(), item.escalation.contact_point(), item.attempt);
+      }
+      for (const auto& ack : acks_if_stored) acks[ack.queue].push_back(ack.delivery_id);
+    } else {
+      spdlog::error(
+          "cannot store {} delivered escalation(s): {}; not acknowledged, the broker "
+          "will redeliver",
+          fresh.size(), status.ToString());
+    }
+  }
+  for (const auto& [queue, ids] : acks) {
+    link_->AckDeliveries(queue, ids);
+    counters_.deliveries_acked += ids.size();
+  }
+}
+
+// --- local endpoint -----------------------------------------------------------------------
+
+void PartnerGateway::OnLocalReadable() {
+  for (int i = 0; i < kMaxLocalMessagesPerTurn; ++i) {
+    std::vector<zmq::message_t> frames;
+    try {
+      if (!zmq::recv_multipart(*local_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        return;
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("local receive failed: {}", e.what());
+      return;
+    }
+    if (frames.empty()) continue;
+    LocalPeer peer{frames[0].to_string(), false};
+    // DEALER peers send [id][payload]; REQ peers [id][""][payload].
+    if (frames.size() == 3 && frames[1].size() == 0) {
+      peer.delimited = true;
+      HandleLocal(peer, frames[2]);
+    } else if (frames.size() == 2) {
+      HandleLocal(peer, frames[1]);
+    } else {
+      counters_.errors_answered++;
+      SendLocal(peer, MakeErrorEnvelope(0, Status(wire::MALFORMED, "expected one frame")), 0);
+    }
+  }
+}
+
+void PartnerGateway::HandleLocal(const LocalPeer& peer, const zmq::message_t& payload) {
+  auto decoded = DecodeEnvelope(payload.data(), payload.size(), options_.max_frame_bytes);
+  if (!decoded.ok()) {
+    counters_.errors_answered++;
+    SendLocal(peer, MakeErrorEnvelope(0, decoded.status()), 0);
+    return;
+  }
+  wire::Envelope& request = *decoded;
+  const uint64_t request_id = request.request_id();
+  switch (request.body_case()) {
+    case wire::Envelope::kGetInbox:
+      SendLocal(peer, HandleGetInbox(request.get_inbox()), request_id);
+      return;
+    case wire::Envelope::kGetCase:
+      SendLocal(peer, HandleGetCase(request.get_case()), request_id);
+      return;
+    case wire::Envelope::kAcknowledgeCase:
+    case wire::Envelope::kReplyCase:
+      HandleMutation(peer, std::move(request));
+      return;
+    case wire::Envelope::kPing: {
+      wire::Envelope pong;
+      pong.mutable_pong();
+      SendLocal(peer, std::move(pong), request_id);
+      return;
+    }
+    default:
+      SendLocal(
+          peer,
+          MakeErrorEnvelope(0, Status(wire::UNKNOWN_MESSAGE,
+                                      "the partner gateway does not serve " + BodyName(request))),
+          request_id);
+  }
+}
+
+wire::Envelope PartnerGateway::HandleGetInbox(const wire::GetInbox& request) {
+  uint32_t limit =
+      request.limit() == 0 ? kDefaultInboxLimit : std::min(request.limit(), kMaxInboxLimit);
+  auto views = inbox_->Newest(limit);
+  if (!views.ok()) return MakeErrorEnvelope(0, views.status());
+  wire::Envelope answer;
+  auto* inbox = answer.mutable_inbox();
+  for (const auto& view : *views) {
+    *inbox->add_escalations() = PartnerInbox::EscalationOf(view);
+    inbox->add_states(view.summary().state());
+  }
+  return answer;
+}
+
+wire::Envelope PartnerGateway::HandleGetCase(const wire::GetCase& request) {
+  std::string case_id = CanonicalCaseId(request.case_id());
+  auto found = inbox_->Find(case_id);
+  if (!found.ok()) return MakeErrorEnvelope(0, found.status());
+  if (!found->has_value()) {
+    return MakeErrorEnvelope(0, Status(wire::UNKNOWN_CASE, "no case '" + request.case_id() +
+                                                               "' in this partner's inbox"));
+  }
+  wire::Envelope answer;
+  *answer.mutable_case_view() = std::move(**found);
+  return answer;
+}
+
+void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& request) {
+  const uint64_t request_id = request.request_id();
+  const bool is_reply = request.has_reply_case();
+  std::string* case_id = is_reply ? request.mutable_reply_case()->mutable_case_id()
+                                  : request.mutable_acknowledge_case()->mutable_case_id();
+  std::string* key = is_reply ? request.mutable_reply_case()->mutable_idempotency_key()
+                              : request.mutable_acknowledge_case()->mutable_idempotency_key();
+  const std::string typed = *case_id;
+  *case_id = CanonicalCaseId(typed);
+  auto found = inbox_->Find(*case_id);
+  if (!found.ok()) {
+    SendLocal(peer, MakeErrorEnvelope(0, found.status()), request_id);
+    return;
+  }
+  if (!found->has_value()) {
+    counters_.errors_answered++;
+    SendLocal(peer,
+              MakeErrorEnvelope(
+                  0, Status(wire::UNKNOWN_CASE, "no case '" + typed + "' in this partner's inbox")),
+              request_id);
+    return;
+  }
+  if (is_reply && request.reply_case().text().find_first_not_of(" \t\r\n") == std::string::npos) {
+    counters_.errors_answered++;
+    SendLocal(peer, MakeErrorEnvelope(0, Status(wire::INVALID_ARGUMENT, "the reply text is empty")),
+              request_id);
+    return;
+  }
+  // The key makes the broker apply the request once however often it is retried.
+  if (key->empty()) *key = NewIdempotencyKey();
+  counters_.requests_queued++;
+  forwarder_->Enqueue(std::move(request), [this, peer, request_id](wire::Envelope answer) {
+    SendLocal(peer, std::move(answer), request_id);
+  });
+}
+
+void PartnerGateway::SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id) {
+  answer.set_request_id(request_id);
+  try {
+    local_->send(zmq::buffer(peer.routing_id),
+                 zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    if (peer.delimited)
+      local_->send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    local_->send(EncodeEnvelope(answer), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    // The client left; its answer is not needed (the request itself is durable).
+    spdlog::debug("cannot answer local client: {}", e.what());
+  }
+}
+
+std::string PartnerGateway::NewIdempotencyKey() {
+  return key_prefix_ + std::to_string(++key_counter_);
+}
+
+}  // namespace aplus

@@ -1,0 +1,114 @@
+// The partner gateway: runs at a partner (e.g. France Travail), takes the escalations the
+// broker delivers to the partner's queues, stores them durably (and spools them as JSON files
+// when asked) BEFORE acknowledging them, serves them to the partner's systems on a local
+// endpoint, and forwards the partner's acknowledgements and replies to the broker in order.
+//
+// Local endpoint (ROUTER, the same Envelope as everywhere, no Hello: it is the partner's own
+// machine):
+//   GetInbox{limit}      -> Inbox: the last `limit` stored escalations, newest last, with the
+//                           gateway's state of each (limit 0 = 100; at most 1000)
+//   GetCase{case_id}     -> CaseView of a stored escalation, or Error UNKNOWN_CASE
+//   AcknowledgeCase      -> CaseUpdated (the broker's answer) or Error; CaseUpdated{queued_locally}
+//   ReplyCase               when the broker has not answered within the forward timeout.
+//                           UNKNOWN_CASE when the case is not in the inbox, INVALID_ARGUMENT
+//                           for an empty reply; neither reaches the broker.
+//   Ping                 -> Pong
+//   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
+//                           (or TOO_LARGE)
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/broker_link.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "partner-gateway/partner_gateway_options.h"
+#include "partner-gateway/partner_inbox.h"
+#include "partner-gateway/request_forwarder.h"
+#include "partner-gateway/spool_writer.h"
+#include "store/outbox.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+
+inline constexpr const char* kPartnerMetaFamily = "meta";
+inline constexpr uint32_t kDefaultInboxLimit = 100;
+inline constexpr uint32_t kMaxInboxLimit = 1000;
+
+// What tests and logs read; written by the loop thread only.
+struct PartnerGatewayCounters {
+  std::atomic<uint64_t> deliveries_stored{0};
+  std::atomic<uint64_t> duplicate_deliveries{0};
+  std::atomic<uint64_t> deliveries_acked{0};
+  std::atomic<uint64_t> requests_queued{0};
+  std::atomic<uint64_t> errors_answered{0};
+};
+
+// Thread rules: Open on any thread, then Run on exactly one thread (the loop owns every
+// socket and the database from then on). `stop` may be set from any thread or a signal
+// handler; Run returns within about 100 ms.
+class PartnerGateway {
+ public:
+  // Opens the database in options.data_dir (which must exist), binds the local endpoint and
+  // starts connecting to the broker. UNAVAILABLE when the database cannot be opened or holds
+  // another partner's data, INVALID_ARGUMENT when the endpoint cannot be bound.
+  // `context` and `clock` must outlive the gateway.
+  static Result<std::unique_ptr<PartnerGateway>> Open(zmq::context_t& context,
+                                                      PartnerGatewayOptions options,
+                                                      const Clock& clock);
+  ~PartnerGateway();
+  PartnerGateway(const PartnerGateway&) = delete;
+  PartnerGateway& operator=(const PartnerGateway&) = delete;
+
+  // The bound local endpoint (the real port when the option asked for "*").
+  const std::string& local_endpoint() const { return local_endpoint_; }
+  const PartnerGatewayCounters& counters() const { return counters_; }
+
+  // Serves until `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  // Who sent a local request: ROUTER routing id, and whether a REQ-style empty delimiter
+  // frame must be echoed.
+  struct LocalPeer {
+    std::string routing_id;
+    bool delimited = false;
+  };
+
+  PartnerGateway(zmq::context_t& context, PartnerGatewayOptions options, const Clock& clock);
+  Status Init();
+
+  void OnLocalReadable();
+  void HandleLocal(const LocalPeer& peer, const zmq::message_t& payload);
+  wire::Envelope HandleGetInbox(const wire::GetInbox& request);
+  wire::Envelope HandleGetCase(const wire::GetCase& request);
+  void HandleMutation(const LocalPeer& peer, wire::Envelope&& request);
+  void SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id);
+
+  void ProcessDeliveries();
+  std::string NewIdempotencyKey();
+
+  zmq::context_t& context_;
+  const PartnerGatewayOptions options_;
+  const Clock& clock_;
+  std::string local_endpoint_;
+  PartnerGatewayCounters counters_;
+
+  std::unique_ptr<RocksDb> db_;
+  std::unique_ptr<PartnerInbox> inbox_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<SpoolWriter> spool_;  // null without --spool-dir
+  std::unique_ptr<zmq::socket_t> local_;
+  std::unique_ptr<BrokerLink> link_;
+  std::unique_ptr<RequestForwarder> forwarder_;
+  // Deliveries received during the current loop turn, stored and acked together.
+  std::vector<wire::Delivery> arrived_;
+  uint64_t key_counter_ = 0;
+  std::string key_prefix_;
+};
+
+}  // namespace aplus

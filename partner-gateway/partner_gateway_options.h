@@ -1,0 +1,30 @@
+// What a partner gateway is told at start-up (built by main.cc from flags and the network
+// config; built directly by tests). Immutable once the gateway is opened.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/wire.h"
+
+namespace aplus {
+
+struct PartnerGatewayOptions {
+  std::string partner;     // partner id: the session's principal
+  std::string territory;   // "" = every territory of a per-territory partner
+  std::string credential;  // shared secret presented in Hello ("" = none)
+  std::string broker_endpoint = "tcp://127.0.0.1:7400";
+  // Local endpoint for the partner's systems. "tcp://127.0.0.1:*" binds a free port; read it
+  // back with PartnerGateway::local_endpoint().
+  std::string listen_endpoint = "tcp://127.0.0.1:7420";
+  std::string data_dir;   // RocksDB directory; must exist or be creatable by RocksDB
+  std::string spool_dir;  // "" = no spool; else an existing directory
+  uint32_t window = 64;   // credit window asked of the broker
+  // How long a local AcknowledgeCase / ReplyCase waits for the broker before it is answered
+  // CaseUpdated{queued_locally = true}.
+  int forward_timeout_ms = 2000;
+  size_t max_frame_bytes = kDefaultMaxFrameBytes;  // local endpoint frame limit
+  std::string software = "aplus-partner-gateway";
+};
+
+}  // namespace aplus

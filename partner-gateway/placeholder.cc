@@ -1,1 +1,0 @@
-// Module placeholder; replaced by the real sources.

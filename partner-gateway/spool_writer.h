@@ -1,0 +1,43 @@
+// Hands each delivered escalation to the partner's systems as one JSON file in a spool
+// directory: <dir>/<case id>.json, written atomically and durably (temporary file, fsync,
+// rename, fsync of the directory), so a reader never sees half a file and a file that exists
+// survives a power cut. The gateway writes the file BEFORE it acknowledges the delivery.
+//
+// File format (one JSON object; times are ISO-8601 UTC with milliseconds, null when unset):
+//   {"case_id", "contact_point", "agent", "partner", "territory", "category", "subject",
+//    "body", "citizen_name", "submitted_at", "deadline", "attempt"}
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "aplus.pb.h"
+#include "common/status.h"
+
+namespace aplus {
+
+// "2024-05-02T09:30:00.000Z" for unix milliseconds `ms`.
+std::string FormatIso8601Utc(int64_t ms);
+
+// Thread rules: stateless after construction; one writer per directory (file names are
+// per case, the temporary name is fixed per case).
+class SpoolWriter {
+ public:
+  // `directory` must exist.
+  explicit SpoolWriter(std::string directory);
+
+  // Writes the file of `escalation`. INVALID_ARGUMENT when the case id cannot be a file name
+  // (only letters, digits, '-' and '_' are accepted); UNAVAILABLE on an I/O failure, in which
+  // case the delivery must not be acknowledged.
+  Status Write(const wire::Escalation& escalation, uint32_t attempt) const;
+
+  // The JSON text written for `escalation`.
+  static std::string ToJson(const wire::Escalation& escalation, uint32_t attempt);
+  // The path of the file for `case_id`.
+  std::string PathFor(const std::string& case_id) const;
+
+ private:
+  const std::string directory_;
+};
+
+}  // namespace aplus

@@ -1,0 +1,47 @@
+#include "partner-gateway/spool_writer.h"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace aplus {
+
+TEST_CASE("times are written as ISO-8601 UTC with milliseconds") {
+  CHECK(FormatIso8601Utc(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(FormatIso8601Utc(1714642200000) == "2024-05-02T09:30:00.000Z");
+  CHECK(FormatIso8601Utc(1714987800123) == "2024-05-06T09:30:00.123Z");
+  CHECK(FormatIso8601Utc(-1) == "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("a spool file is written whole under its case id; unsafe ids are refused") {
+  char pattern[] = "/tmp/aplus-spool-writer-test-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern);
+  SpoolWriter writer(dir);
+  wire::Escalation escalation;
+  escalation.set_case_id("PER-7K3M-Q9XD");
+  escalation.set_body(std::string("invalid utf-8 \xff kept readable"));
+  escalation.set_submitted_at_ms(1714642200000);
+  REQUIRE(writer.Write(escalation, 2).ok());
+  std::ifstream file(writer.PathFor("PER-7K3M-Q9XD"));
+  auto json = nlohmann::json::parse(file);
+  CHECK(json["case_id"] == "PER-7K3M-Q9XD");
+  CHECK(json["submitted_at"] == "2024-05-02T09:30:00.000Z");
+  CHECK(json["deadline"].is_null());
+  CHECK(json["attempt"] == 2);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 1);  // no temporary left
+
+  escalation.set_case_id("../escape");
+  CHECK(writer.Write(escalation, 1).code() == wire::INVALID_ARGUMENT);
+  escalation.set_case_id("");
+  CHECK(writer.Write(escalation, 1).code() == wire::INVALID_ARGUMENT);
+
+  SpoolWriter missing(dir + "/does-not-exist");
+  escalation.set_case_id("PER-7K3M-Q9XD");
+  CHECK(missing.Write(escalation, 1).code() == wire::UNAVAILABLE);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace aplus
