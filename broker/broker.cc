@@ -23,9 +23,12 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
   try {
     broker->socket_.bind(broker->options_.listen_endpoint);
     broker->endpoint_ = broker->socket_.get(zmq::sockopt::last_endpoint);
+    broker->alerts_socket_.bind(broker->options_.alerts_endpoint);
+    broker->alerts_endpoint_ = broker->alerts_socket_.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
     return Status(wire::INVALID_ARGUMENT,
-                  "cannot listen on " + broker->options_.listen_endpoint + ": " + e.what());
+                  "cannot listen on " + broker->options_.listen_endpoint + " or " +
+                      broker->options_.alerts_endpoint + ": " + e.what());
   }
   broker->RebuildQueues();
   return broker;
@@ -38,7 +41,10 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       context_(context),
       clock_(clock),
       store_(std::move(store)),
-      socket_(context, zmq::socket_type::router) {
+      socket_(context, zmq::socket_type::router),
+      alerts_socket_(context, zmq::socket_type::pub),
+      sla_clock_(config) {
+  alerts_socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::router_mandatory, 1);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::maxmsgsize, std::max<int64_t>(kHardFrameLimitBytes,
@@ -66,6 +72,7 @@ void Broker::RebuildQueues() {
     queue.depth = info.depth;
     queue.cursor = 1;
   }
+  next_due_ms_ = store_->EarliestTimerMs();
   size_t pending = 0;
   for (auto& [name, queue] : queues_) pending += queue.depth;
   spdlog::info("store open: {} case ids issued, {} items waiting in {} queues",
@@ -81,7 +88,15 @@ QueueState& Broker::Queue(const std::string& name) {
 }
 
 void Broker::Run(const std::atomic<bool>& stop) {
-  while (!stop.load()) Turn(100);
+  while (!stop.load()) {
+    // Wake for the earliest SLA timer, but at least every 100 ms for leases and the stop flag.
+    int timeout_ms = 100;
+    if (next_due_ms_) {
+      int64_t until_due = *next_due_ms_ - clock_.NowMs();
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(until_due, 0, 100));
+    }
+    Turn(timeout_ms);
+  }
   CommitAndFlush();
 }
 
@@ -120,6 +135,7 @@ void Broker::Turn(int timeout_ms) {
     ++messages_in_batch_;
   }
   CommitAndFlush();
+  FireDueTimers();
   int64_t now = SteadyNowMs();
   if (now - last_expiry_check_ms_ >= 100) {
     ExpireLeasesAndSessions();
@@ -184,6 +200,13 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
     case Body::kSubscribe: OnSubscribe(*session, request); break;
     case Body::kDeliveryAck: OnDeliveryAck(*session, request); break;
     case Body::kGetStats: OnGetStats(*session, request); break;
+    case Body::kAskInfo: OnAskInfo(*session, request); break;
+    case Body::kAnswerInfo: OnAnswerInfo(*session, request); break;
+    case Body::kTransferCase: OnTransfer(*session, request); break;
+    case Body::kListAlerts: OnListAlerts(*session, request); break;
+    case Body::kAckAlert: OnAckAlert(*session, request); break;
+    case Body::kGetReport: OnGetReport(*session, request); break;
+    case Body::kExplainDeadline: OnExplainDeadline(*session, request); break;
     default:
       AnswerError(routing_id, request.request_id(),
                   Status(wire::UNKNOWN_MESSAGE,
@@ -230,6 +253,11 @@ void Broker::CommitAndFlush() {
     SendTo(answer.routing_id, answer.envelope);
   }
   answers_.clear();
+  if (commit_failed) {
+    alerts_to_publish_.clear();
+  } else {
+    PublishAlerts();
+  }
 }
 
 bool Broker::SendTo(const std::string& routing_id, const wire::Envelope& envelope) {

@@ -18,6 +18,7 @@
 #include "aplus.pb.h"
 #include "broker/broker_options.h"
 #include "broker/case_lifecycle.h"
+#include "broker/sla_clock.h"
 #include "broker/queue_state.h"
 #include "broker/session.h"
 #include "common/clock.h"
@@ -46,8 +47,9 @@ class Broker {
                                                 zmq::context_t& context, const Clock& clock);
   ~Broker();
 
-  // The endpoint actually bound (resolves a "*" port).
+  // The endpoints actually bound (a "*" port resolved).
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& alerts_endpoint() const { return alerts_endpoint_; }
 
   // Serves until `stop` becomes true.
   void Run(const std::atomic<bool>& stop);
@@ -72,6 +74,30 @@ class Broker {
   void OnSubscribe(Session& session, const wire::Envelope& request);
   void OnDeliveryAck(Session& session, const wire::Envelope& request);
   void OnGetStats(Session& session, const wire::Envelope& request);
+  void OnAskInfo(Session& session, const wire::Envelope& request);
+  void OnAnswerInfo(Session& session, const wire::Envelope& request);
+  void OnTransfer(Session& session, const wire::Envelope& request);
+  void OnListAlerts(Session& session, const wire::Envelope& request);
+  void OnAckAlert(Session& session, const wire::Envelope& request);
+  void OnGetReport(Session& session, const wire::Envelope& request);
+  void OnExplainDeadline(Session& session, const wire::Envelope& request);
+  // Answers a retried mutating request with its first outcome; true when it did.
+  bool AnswerFromDedup(Session& session, const wire::Envelope& request, const std::string& key);
+  void RememberOutcome(Session& session, const wire::Envelope& request, const std::string& key,
+                       const records::CaseRecord& record);
+  void AnswerCaseUpdated(Session& session, const wire::Envelope& request,
+                         const records::CaseRecord& record);
+
+  // SLA timers (broker_sla.cc).
+  // Recomputes the deadline of the case's current window and replaces its timers.
+  Status RescheduleSla(records::CaseRecord& record);
+  // Removes the case's pending timers (reply, cancel, pause).
+  void ClearTimers(const records::CaseRecord& record);
+  void OpenPause(records::CaseRecord& record);
+  void ClosePause(records::CaseRecord& record);
+  void FireDueTimers();
+  void RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind);
+  void PublishAlerts();
 
   // Applies `event` to the case (state, record, timeline) in the pending batch.
   Result<wire::CaseState> ApplyEvent(records::CaseRecord& record, CaseEvent event,
@@ -104,6 +130,11 @@ class Broker {
   std::unique_ptr<BrokerStore> store_;
   zmq::socket_t socket_;
   std::string endpoint_;
+  zmq::socket_t alerts_socket_;
+  std::string alerts_endpoint_;
+  SlaClock sla_clock_;
+  std::optional<int64_t> next_due_ms_;  // earliest stored timer; nothing else is kept in memory
+  std::vector<wire::Alert> alerts_to_publish_;  // raised in this batch, published after commit
 
   std::unordered_map<std::string, Session> sessions_;
   std::map<std::string, QueueState> queues_;

@@ -84,6 +84,8 @@ bool Broker::DeliverOne(QueueState& queue, uint64_t sequence, const records::Que
   delivery->set_attempt(attempt);
   if (item.has_mail()) {
     *delivery->mutable_mail() = item.mail();
+  } else if (item.has_alert()) {
+    *delivery->mutable_alert() = item.alert();
   } else {
     auto record = store_->GetCase(item.case_id());
     if (!record.ok() || !record->has_value()) {
@@ -136,7 +138,7 @@ void Broker::DeadLetter(QueueState& queue, uint64_t sequence, records::QueueItem
   queue.attempts.erase(sequence);
   if (queue.depth > 0) --queue.depth;
   ++queue.dead_lettered;
-  if (!item.has_mail()) {
+  if (!item.has_mail() && !item.has_alert()) {
     auto record = store_->GetCase(item.case_id());
     if (record.ok() && record->has_value()) {
       records::CaseRecord updated = std::move(**record);
@@ -183,13 +185,15 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
     queue.attempts.erase(sequence);
     store_->DeleteQueueItem(queue.name, sequence);
     if (queue.depth > 0) --queue.depth;
-    if (item->has_mail()) continue;
+    if (item->has_mail() || item->has_alert()) continue;
     auto record = store_->GetCase(item->case_id());
     if (!record.ok() || !record->has_value()) continue;
     records::CaseRecord updated = std::move(**record);
+    // A receipt from a partner the case has since been transferred away from is history only.
+    if (updated.queue() != queue.name || updated.queue_sequence() != sequence) continue;
     updated.clear_queue();
     updated.mutable_summary()->set_delivery_attempts(attempts_made);
-    if (updated.summary().state() == wire::SUBMITTED) {
+    if (NextState(updated.summary().state(), CaseEvent::kDeliver).ok()) {
       auto state = ApplyEvent(updated, CaseEvent::kDeliver, session.principal,
                               "stored by the partner gateway");
       if (!state.ok()) spdlog::error("delivery of {}: {}", item->case_id(), state.status().ToString());

@@ -8,6 +8,8 @@ namespace aplus {
 
 struct BrokerOptions {
   std::string listen_endpoint = "tcp://127.0.0.1:7400";
+  std::string alerts_endpoint = "tcp://127.0.0.1:7401";  // PUB socket for SLA alerts
+  uint32_t max_alerts_per_turn = 2000;  // timers fired per batch when many fall due together
   std::string data_dir = "./aplus-data/broker";
   uint64_t max_frame_bytes = 1 << 20;
   int64_t ack_lease_ms = 30000;

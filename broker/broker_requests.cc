@@ -10,7 +10,6 @@
 namespace aplus {
 namespace {
 
-constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 constexpr size_t kMaxTextBytes = 256 * 1024;
 constexpr size_t kMaxIdBytes = 128;
 
@@ -23,6 +22,22 @@ Status CheckText(const std::string& value, const char* field, bool required, siz
                   std::string(field) + " exceeds " + std::to_string(max_bytes) + " bytes");
   }
   return Status::Ok();
+}
+
+// An idempotency key identifies one request: the same key on another kind of request or on
+// another case is another request, never a replay of the first.
+std::string ScopedKey(const wire::Envelope& request, const std::string& key) {
+  const google::protobuf::Message* body = nullptr;
+  const auto* field = request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.body_case()));
+  if (field) body = &request.GetReflection()->GetMessage(request, field);
+  std::string case_id;
+  if (body) {
+    const auto* case_field = body->GetDescriptor()->FindFieldByName("case_id");
+    if (case_field && case_field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+      case_id = body->GetReflection()->GetString(*body, case_field);
+    }
+  }
+  return BodyName(request) + '\x1f' + case_id + '\x1f' + key;
 }
 
 wire::Envelope AnswerTo(const wire::Envelope& request) {
@@ -156,7 +171,7 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
                                                           contact_point->id));
   }
   if (!submit.idempotency_key().empty()) {
-    auto existing = store_->GetDedup(session.DedupPrincipal(), submit.idempotency_key());
+    auto existing = store_->GetDedup(session.DedupPrincipal(), ScopedKey(request, submit.idempotency_key()));
     if (!existing.ok()) return AnswerError(routing_id, request.request_id(), existing.status());
     if (existing->has_value()) {
       auto record = store_->GetCase((*existing)->case_id());
@@ -189,14 +204,17 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   summary->set_category(submit.category());
   summary->set_subject(submit.subject());
   summary->set_submitted_at_ms(now);
-  // Four calendar days for now; the SLA engine will count working days.
-  summary->set_deadline_ms(now + partner->reply_window_days * kDayMs);
+  record.set_clock_started_ms(now);
   record.set_body(submit.body());
   record.set_citizen_name(submit.citizen_name());
   record.set_idempotency_key(submit.idempotency_key());
   std::string queue = PartnerQueueName(*partner, contact_point->territory);
   record.set_queue(queue);
   record.set_queue_sequence(Queue(queue).next_sequence);
+  summary->set_state(wire::SUBMITTED);  // the clock runs from submission
+  Status scheduled = RescheduleSla(record);
+  if (!scheduled.ok()) return AnswerError(routing_id, request.request_id(), scheduled);
+  summary->set_state(wire::STATE_UNSPECIFIED);
   auto state = ApplyEvent(record, CaseEvent::kSubmit, contact_point->id,
                           "by " + submit.agent() + " to " + partner->id);
   if (!state.ok()) return AnswerError(routing_id, request.request_id(), state.status());
@@ -209,7 +227,7 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   dedup.set_state(*state);
   dedup.set_deadline_ms(summary->deadline_ms());
   if (!submit.idempotency_key().empty()) {
-    store_->PutDedup(session.DedupPrincipal(), submit.idempotency_key(), dedup);
+    store_->PutDedup(session.DedupPrincipal(), ScopedKey(request, submit.idempotency_key()), dedup);
   }
   wire::Envelope answer = AnswerTo(request);
   auto* accepted = answer.mutable_accepted();
@@ -267,6 +285,12 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
     view->set_reply_text(record->reply_text());
   }
   for (auto& event : *events) *view->add_timeline() = std::move(event);
+  *view->mutable_pauses() = record->pauses();
+  view->set_question(record->question());
+  auto explanation = sla_clock_.Explain(*record, clock_.NowMs());
+  if (explanation.ok()) {
+    for (const auto& line : explanation->lines) view->add_deadline_explanation(line);
+  }
   Answer(session.routing_id, std::move(answer), true);
 }
 
@@ -294,18 +318,14 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::PERMISSION_DENIED, "only the contact point's gateway may close or cancel"));
   }
-  if (!key.empty()) {
-    auto existing = store_->GetDedup(session.DedupPrincipal(), key);
-    if (existing.ok() && existing->has_value()) {
-      wire::Envelope answer = AnswerTo(request);
-      answer.mutable_case_updated()->set_case_id((*existing)->case_id());
-      answer.mutable_case_updated()->set_state((*existing)->state());
-      return Answer(session.routing_id, std::move(answer), true);
-    }
-  }
+  if (AnswerFromDedup(session, request, key)) return;
   auto record = LoadCaseFor(session, raw_id);
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   std::string detail = close ? "closed by the contact point" : request.cancel_case().reason();
+  if (!close && NextState(record->summary().state(), CaseEvent::kCancel).ok()) {
+    ClearTimers(*record);  // cancelling stops the clock
+    ClosePause(*record);
+  }
   auto state = ApplyEvent(*record, close ? CaseEvent::kClose : CaseEvent::kCancel,
                           session.principal, detail);
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
@@ -320,16 +340,8 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
       store_->PutCase(*record, *state);
     }
   }
-  if (!key.empty()) {
-    records::DedupEntry dedup;
-    dedup.set_case_id(record->summary().case_id());
-    dedup.set_state(*state);
-    store_->PutDedup(session.DedupPrincipal(), key, dedup);
-  }
-  wire::Envelope answer = AnswerTo(request);
-  answer.mutable_case_updated()->set_case_id(record->summary().case_id());
-  answer.mutable_case_updated()->set_state(*state);
-  Answer(session.routing_id, std::move(answer), true);
+  RememberOutcome(session, request, key, *record);
+  AnswerCaseUpdated(session, request, *record);
 }
 
 void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& request) {
@@ -346,33 +358,59 @@ void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& reques
     Status check = CheckText(request.reply_case().text(), "text", true, kMaxTextBytes);
     if (!check.ok()) return AnswerError(session.routing_id, request.request_id(), check);
   }
-  if (!key.empty()) {
-    auto existing = store_->GetDedup(session.DedupPrincipal(), key);
-    if (existing.ok() && existing->has_value()) {
-      wire::Envelope answer = AnswerTo(request);
-      answer.mutable_case_updated()->set_case_id((*existing)->case_id());
-      answer.mutable_case_updated()->set_state((*existing)->state());
-      return Answer(session.routing_id, std::move(answer), true);
-    }
-  }
+  if (AnswerFromDedup(session, request, key)) return;
   auto record = LoadCaseFor(session, raw_id);
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
-  if (reply) record->set_reply_text(request.reply_case().text());
+  wire::CaseState before = record->summary().state();
+  if (reply && NextState(before, CaseEvent::kReply).ok()) {
+    record->set_reply_text(request.reply_case().text());
+    int64_t now = clock_.NowMs();
+    ClearTimers(*record);
+    ClosePause(*record);
+    record->set_question("");
+    record->mutable_summary()->set_answered_at_ms(now);
+    record->mutable_summary()->set_late_by_ms(std::max<int64_t>(0, now - record->summary().deadline_ms()));
+  }
   std::string detail = reply ? "replied" : request.acknowledge_case().note();
+  if (reply && record->summary().late_by_ms() > 0) {
+    detail = "replied " + sla::FormatDuration(record->summary().late_by_ms()) + " after the deadline";
+  }
   auto state = ApplyEvent(*record, reply ? CaseEvent::kReply : CaseEvent::kAcknowledge,
                           session.principal, detail);
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
   PostToMailbox(*record, reply ? wire::MailItem::REPLY : wire::MailItem::ACKNOWLEDGED,
                 reply ? request.reply_case().text() : request.acknowledge_case().note());
-  if (!key.empty()) {
-    records::DedupEntry dedup;
-    dedup.set_case_id(record->summary().case_id());
-    dedup.set_state(*state);
-    store_->PutDedup(session.DedupPrincipal(), key, dedup);
-  }
+  RememberOutcome(session, request, key, *record);
+  AnswerCaseUpdated(session, request, *record);
+}
+
+bool Broker::AnswerFromDedup(Session& session, const wire::Envelope& request,
+                             const std::string& key) {
+  if (key.empty()) return false;
+  auto existing = store_->GetDedup(session.DedupPrincipal(), ScopedKey(request, key));
+  if (!existing.ok() || !existing->has_value()) return false;
   wire::Envelope answer = AnswerTo(request);
-  answer.mutable_case_updated()->set_case_id(record->summary().case_id());
-  answer.mutable_case_updated()->set_state(*state);
+  answer.mutable_case_updated()->set_case_id((*existing)->case_id());
+  answer.mutable_case_updated()->set_state((*existing)->state());
+  // The first answer may still be in this very batch: answer only after the commit.
+  Answer(session.routing_id, std::move(answer), true);
+  return true;
+}
+
+void Broker::RememberOutcome(Session& session, const wire::Envelope& request,
+                             const std::string& key, const records::CaseRecord& record) {
+  if (key.empty()) return;
+  records::DedupEntry dedup;
+  dedup.set_case_id(record.summary().case_id());
+  dedup.set_state(record.summary().state());
+  store_->PutDedup(session.DedupPrincipal(), ScopedKey(request, key), dedup);
+}
+
+void Broker::AnswerCaseUpdated(Session& session, const wire::Envelope& request,
+                               const records::CaseRecord& record) {
+  wire::Envelope answer = AnswerTo(request);
+  answer.mutable_case_updated()->set_case_id(record.summary().case_id());
+  answer.mutable_case_updated()->set_state(record.summary().state());
   Answer(session.routing_id, std::move(answer), true);
 }
 

@@ -23,6 +23,21 @@ constexpr std::array kTransitions = {
     Transition{wire::ACKNOWLEDGED, CaseEvent::kReply, wire::ANSWERED},
     Transition{wire::ACKNOWLEDGED, CaseEvent::kCancel, wire::CANCELLED},
     Transition{wire::ANSWERED, CaseEvent::kClose, wire::CLOSED},
+    Transition{wire::SUBMITTED, CaseEvent::kAskInfo, wire::INFO_REQUESTED},
+    Transition{wire::DELIVERED, CaseEvent::kAskInfo, wire::INFO_REQUESTED},
+    Transition{wire::ACKNOWLEDGED, CaseEvent::kAskInfo, wire::INFO_REQUESTED},
+    Transition{wire::INFO_REQUESTED, CaseEvent::kAnswerInfo, wire::ACKNOWLEDGED},
+    Transition{wire::INFO_REQUESTED, CaseEvent::kReply, wire::ANSWERED},
+    Transition{wire::INFO_REQUESTED, CaseEvent::kCancel, wire::CANCELLED},
+    Transition{wire::SUBMITTED, CaseEvent::kTransfer, wire::TRANSFERRED},
+    Transition{wire::DELIVERED, CaseEvent::kTransfer, wire::TRANSFERRED},
+    Transition{wire::ACKNOWLEDGED, CaseEvent::kTransfer, wire::TRANSFERRED},
+    Transition{wire::INFO_REQUESTED, CaseEvent::kTransfer, wire::TRANSFERRED},
+    Transition{wire::TRANSFERRED, CaseEvent::kTransfer, wire::TRANSFERRED},
+    Transition{wire::TRANSFERRED, CaseEvent::kDeliver, wire::DELIVERED},
+    Transition{wire::TRANSFERRED, CaseEvent::kAcknowledge, wire::ACKNOWLEDGED},
+    Transition{wire::TRANSFERRED, CaseEvent::kReply, wire::ANSWERED},
+    Transition{wire::TRANSFERRED, CaseEvent::kCancel, wire::CANCELLED},
 };
 
 }  // namespace
@@ -35,6 +50,9 @@ std::string_view CaseEventName(CaseEvent event) {
     case CaseEvent::kReply: return "REPLY";
     case CaseEvent::kClose: return "CLOSE";
     case CaseEvent::kCancel: return "CANCEL";
+    case CaseEvent::kAskInfo: return "ASK_INFO";
+    case CaseEvent::kAnswerInfo: return "ANSWER_INFO";
+    case CaseEvent::kTransfer: return "TRANSFER";
   }
   return "?";
 }
@@ -48,9 +66,11 @@ Result<wire::CaseState> NextState(wire::CaseState state, CaseEvent event) {
                     wire::CaseState_Name(state));
 }
 
-bool IsLateDelivery(wire::CaseState state) {
-  return state == wire::ACKNOWLEDGED || state == wire::ANSWERED || state == wire::CLOSED ||
-         state == wire::CANCELLED || state == wire::DELIVERED;
+bool ClockRuns(wire::CaseState state) {
+  return state == wire::SUBMITTED || state == wire::DELIVERED || state == wire::ACKNOWLEDGED ||
+         state == wire::TRANSFERRED;
 }
+
+bool IsFinal(wire::CaseState state) { return state == wire::CLOSED || state == wire::CANCELLED; }
 
 }  // namespace aplus

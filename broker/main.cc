@@ -24,13 +24,14 @@ int main(int argc, char** argv) {
   CLI::App app{"aplus-broker: receives escalations, makes them durable, routes them to partners "
                "and replies back to contact points.\nWith no arguments it serves the built-in "
                "Perche network with data in ./aplus-data/broker."};
-  std::string config_path, data_dir, listen, log_level = "info";
+  std::string config_path, data_dir, listen, alerts, log_level = "info";
   int64_t ack_lease_ms = -1;
   int64_t max_attempts = -1;
   int64_t max_frame_bytes = -1;
   app.add_option("--config", config_path, "network config (TOML); default: built-in Perche network");
   app.add_option("--data-dir", data_dir, "RocksDB directory (default from config: ./aplus-data/broker)");
   app.add_option("--listen", listen, "endpoint to bind (default from config: tcp://127.0.0.1:7400)");
+  app.add_option("--alerts", alerts, "PUB endpoint for SLA alerts (default from config: tcp://127.0.0.1:7401)");
   app.add_option("--ack-lease-ms", ack_lease_ms, "redeliver when not acknowledged within this (default 30000)");
   app.add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (default 10)");
   app.add_option("--max-frame-bytes", max_frame_bytes, "largest accepted frame (default 1048576)");
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   }
   aplus::BrokerOptions options;
   options.listen_endpoint = listen.empty() ? config.endpoints.broker : listen;
+  options.alerts_endpoint = alerts.empty() ? config.endpoints.alerts : alerts;
   options.data_dir = data_dir.empty() ? config.broker.data_dir : data_dir;
   options.ack_lease_ms = ack_lease_ms > 0 ? ack_lease_ms : config.broker.ack_lease_ms;
   options.max_delivery_attempts =
@@ -71,8 +73,8 @@ int main(int argc, char** argv) {
   if (!broker.ok()) return Fail(broker.status().message());
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  std::cout << "aplus-broker ready on " << (*broker)->endpoint() << " (data: " << options.data_dir
-            << ")" << std::endl;
+  std::cout << "aplus-broker ready on " << (*broker)->endpoint() << " (alerts: "
+            << (*broker)->alerts_endpoint() << ", data: " << options.data_dir << ")" << std::endl;
   (*broker)->Run(g_stop);
   spdlog::info("stopped cleanly");
   return 0;

@@ -32,6 +32,7 @@ name = "perche"
 broker = "tcp://127.0.0.1:7400"           # the broker's ROUTER, for every gateway and operator
 agent_gateway = "tcp://127.0.0.1:7410"    # agent gateway local endpoint (contact point side)
 partner_gateway = "tcp://127.0.0.1:7420"  # partner gateway local endpoint (partner side)
+alerts = "tcp://127.0.0.1:7401"           # the broker's PUB socket for SLA alerts
 
 [broker]
 data_dir = "./aplus-data/broker"
@@ -39,6 +40,14 @@ max_frame_bytes = 1048576      # larger frames are refused with TOO_LARGE
 ack_lease_ms = 30000           # a delivery not acknowledged within this is redelivered
 max_delivery_attempts = 10     # then the item is parked in the dead-letter queue
 max_batch_messages = 1024      # group commit: at most this many messages per fsync
+
+[sla]
+# When to warn that a reply window is about to lapse: "default" (when one counted day or 25% of
+# the window remains, whichever comes first), "<N> jours-ouvres" (N counted days before the
+# deadline) or a duration such as "6 heures".
+warning_lead = "default"
+# On a transfer, the new partner gets a fresh window (false) or inherits the deadline (true).
+transfer_keeps_deadline = false
 
 [[territories]]
 id = "perche"
@@ -150,118 +159,121 @@ agents = [
 # --- partners ------------------------------------------------------------------------------
 # A national partner has one queue, "partner/<id>". A per_territory partner has one queue per
 # territory, "partner/<id>/<territory>", and its gateways may serve a single territory.
-# reply_window_days: calendar days the partner has to answer a case.
+# reply_policy: how long the partner has to answer, "<N> <unit>" with unit jours-ouvres
+# (Monday-Friday minus public holidays), jours-ouvrables (Monday-Saturday minus public holidays),
+# jours-calendaires, heures, minutes or secondes. Optional: [partners.category_policies] with one
+# policy per category, closures = ["YYYY-MM-DD", ...], whit_monday_worked = true.
 
 [[partners]]
 id = "france-travail"
 name = "France Travail"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "msa"
 name = "MSA Mayenne-Orne-Sarthe"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "caf"
 name = "CAF de l'Orne"
 per_territory = true
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "cpam"
 name = "CPAM de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "carsat"
 name = "CARSAT Normandie"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "dgfip"
 name = "DGFiP — Finances publiques de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "france-titres"
 name = "France Titres (ANTS)"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "la-poste"
 name = "La Poste"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "prefecture-orne"
 name = "Préfecture de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "conseil-departemental-61"
 name = "Conseil départemental de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "mission-locale"
 name = "Mission locale du Perche ornais"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "udaf-61"
 name = "UDAF de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "point-justice"
 name = "Point-justice (CDAD de l'Orne)"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "cap-emploi"
 name = "Cap emploi Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "adil-61"
 name = "ADIL de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 [[partners]]
 id = "chambre-agriculture-61"
 name = "Chambre d'agriculture de l'Orne"
 per_territory = false
-reply_window_days = 4
+reply_policy = "4 jours-ouvres"
 credential = ""
 
 # --- operators -----------------------------------------------------------------------------

@@ -31,8 +31,8 @@ class ConfigReader {
   NetworkConfig Read(const toml::table& root) {
     NetworkConfig config;
     WarnUnknownKeys(root, "the top level",
-                    {"name", "endpoints", "broker", "territories", "contact_points", "partners",
-                     "operators"});
+                    {"name", "endpoints", "broker", "sla", "territories", "contact_points",
+                     "partners", "operators"});
     config.name = String(root, "name", "the top level", /*required=*/false, "aplus");
     if (const toml::table* endpoints = OptionalTable(root, "endpoints")) {
       ReadEndpoints(*endpoints, config.endpoints);
@@ -40,6 +40,7 @@ class ConfigReader {
     if (const toml::table* broker = OptionalTable(root, "broker")) {
       ReadBroker(*broker, config.broker);
     }
+    if (const toml::table* sla = OptionalTable(root, "sla")) ReadSla(*sla, config.sla);
     ReadTerritories(root, config);
     ReadContactPoints(root, config);
     ReadPartners(root, config);
@@ -190,7 +191,8 @@ class ConfigReader {
   }
 
   void ReadEndpoints(const toml::table& table, Endpoints& endpoints) const {
-    WarnUnknownKeys(table, "[endpoints]", {"broker", "agent_gateway", "partner_gateway"});
+    WarnUnknownKeys(table, "[endpoints]", {"broker", "agent_gateway", "partner_gateway", "alerts"});
+    endpoints.alerts = String(table, "alerts", "[endpoints]", false, endpoints.alerts);
     endpoints.broker = String(table, "broker", "[endpoints]", false, endpoints.broker);
     endpoints.agent_gateway =
         String(table, "agent_gateway", "[endpoints]", false, endpoints.agent_gateway);
@@ -200,6 +202,34 @@ class ConfigReader {
                                  &endpoints.partner_gateway}) {
       if (endpoint->empty()) Fail(&table, "[endpoints]: endpoints must not be empty");
     }
+  }
+
+  // "<N> <unit>" as ParseReplyPolicy reads it; the error names the key and its line.
+  sla::ReplyPolicy Policy(const toml::node* node, const std::string& context) const {
+    const auto* text = node ? node->as_string() : nullptr;
+    if (text == nullptr) Fail(node, context + ": a reply policy is a string such as \"4 jours-ouvres\"");
+    auto policy = sla::ParseReplyPolicy(text->get());
+    if (!policy.ok()) Fail(node, context + ": " + policy.status().message());
+    return *policy;
+  }
+
+  void ReadSla(const toml::table& table, SlaSettings& sla) const {
+    WarnUnknownKeys(table, "[sla]", {"warning_lead", "transfer_keeps_deadline"});
+    sla.transfer_keeps_deadline =
+        Boolean(table, "transfer_keeps_deadline", "[sla]", sla.transfer_keeps_deadline);
+    const toml::node* lead = table.get("warning_lead");
+    if (lead == nullptr) return;
+    std::string text = lead->as_string() ? lead->as_string()->get() : "";
+    if (text == "default") return;
+    // "1 jours-ouvres" = counted days before the deadline; "6 heures" = a duration.
+    auto policy = sla::ParseReplyPolicy(text);
+    if (!policy.ok()) {
+      Fail(lead, "[sla]: warning_lead is \"default\", \"<N> jours-ouvres\" or a duration such as \"6 heures\": " +
+                     policy.status().message());
+    }
+    sla.warning_lead = sla::CountsDays(policy->unit)
+                           ? sla::WarningLead::CountedDays(policy->window)
+                           : sla::WarningLead::Duration(policy->window * sla::UnitDurationMs(policy->unit));
   }
 
   void ReadBroker(const toml::table& table, BrokerSettings& broker) const {
@@ -303,11 +333,31 @@ class ConfigReader {
       partner.id = Id(table, "partner", Entry("partners", i), ids);
       std::string context = "partner '" + partner.id + "'";
       WarnUnknownKeys(table, context,
-                      {"id", "name", "per_territory", "reply_window_days", "credential"});
+                      {"id", "name", "per_territory", "reply_policy", "category_policies",
+                       "closures", "whit_monday_worked", "credential"});
       partner.name = String(table, "name", context, false, partner.id);
       partner.per_territory = Boolean(table, "per_territory", context, partner.per_territory);
-      partner.reply_window_days = static_cast<int>(
-          Integer(table, "reply_window_days", context, partner.reply_window_days, 1, 366));
+      if (const toml::node* policy = table.get("reply_policy")) {
+        partner.reply_policy = Policy(policy, context + " reply_policy");
+      }
+      if (const toml::table* categories = OptionalTable(table, "category_policies")) {
+        for (const auto& [category, node] : *categories) {
+          partner.category_policies[std::string(category.str())] =
+              Policy(&node, context + " category '" + std::string(category.str()) + "'");
+        }
+      }
+      if (const toml::node* closures = table.get("closures")) {
+        const toml::array* dates = closures->as_array();
+        if (dates == nullptr) Fail(closures, context + ": closures is a list of \"YYYY-MM-DD\" dates");
+        for (const toml::node& date_node : *dates) {
+          const auto* text = date_node.as_string();
+          auto date = text ? sla::ParseDate(text->get()) : Result<sla::Date>(Status(wire::INVALID_ARGUMENT, "not a string"));
+          if (!date.ok()) Fail(&date_node, context + ": closure date: " + date.status().message());
+          partner.calendar.closures.push_back(*date);
+        }
+      }
+      partner.calendar.whit_monday_worked =
+          Boolean(table, "whit_monday_worked", context, partner.calendar.whit_monday_worked);
       partner.credential = String(table, "credential", context, false);
       config.partners.push_back(std::move(partner));
     }

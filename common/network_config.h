@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sla/deadline_calculator.h"
+#include "sla/reply_policy.h"
 
 namespace aplus {
 
@@ -41,7 +43,21 @@ struct Partner {
   std::string name;          // "France Travail"
   bool per_territory = false;  // one queue per territory instead of one national queue
   std::string credential;    // shared secret its gateways must present ("" = none)
-  int reply_window_days = 4;   // calendar days for now; the SLA engine refines it
+  // How long the partner has to reply (default 4 jours ouvrés), optionally per category.
+  sla::ReplyPolicy reply_policy;
+  std::map<std::string, sla::ReplyPolicy, std::less<>> category_policies;
+  sla::PartnerCalendar calendar;  // closure days, Whit Monday worked
+
+  const sla::ReplyPolicy& PolicyFor(std::string_view category) const {
+    auto it = category_policies.find(category);
+    return it == category_policies.end() ? reply_policy : it->second;
+  }
+};
+
+// Network-wide SLA settings.
+struct SlaSettings {
+  sla::WarningLead warning_lead;        // default: one counted day or 25% of the window left
+  bool transfer_keeps_deadline = false; // false: the new partner gets a fresh window
 };
 
 struct Operator {
@@ -54,6 +70,7 @@ struct Endpoints {
   std::string broker = "tcp://127.0.0.1:7400";          // broker ROUTER for every client
   std::string agent_gateway = "tcp://127.0.0.1:7410";   // agent gateway local endpoint
   std::string partner_gateway = "tcp://127.0.0.1:7420"; // partner gateway local endpoint
+  std::string alerts = "tcp://127.0.0.1:7401";          // broker PUB socket for SLA alerts
 };
 
 struct BrokerSettings {
@@ -72,6 +89,7 @@ struct NetworkConfig {
   std::vector<Operator> operators;
   Endpoints endpoints;
   BrokerSettings broker;
+  SlaSettings sla;
 
   // Lookups return nullptr when the id is unknown.
   const Territory* FindTerritory(std::string_view id) const;

@@ -20,7 +20,8 @@ std::string BigEndian64(uint64_t value) {
 
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
   auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
-                                 keys::kByContactPoint, keys::kMeta});
+                                 keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
+                                 keys::kOpenAlerts});
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   store->LoadCounters();
@@ -34,12 +35,19 @@ BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
       queues_(db_->Family(keys::kQueues)),
       dedup_(db_->Family(keys::kDedup)),
       by_contact_point_(db_->Family(keys::kByContactPoint)),
-      meta_(db_->Family(keys::kMeta)) {}
+      meta_(db_->Family(keys::kMeta)),
+      due_(db_->Family(keys::kDue)),
+      alerts_(db_->Family(keys::kAlerts)),
+      open_alerts_(db_->Family(keys::kOpenAlerts)) {}
 
 void BrokerStore::LoadCounters() {
   auto counter = db_->Get(meta_, std::string(keys::kCaseCounter));
   if (counter.ok() && counter->has_value() && (*counter)->size() == 8) {
     case_counter_ = ReadBigEndian64((*counter)->data());
+  }
+  auto alerts = db_->Get(meta_, std::string(keys::kAlertCounter));
+  if (alerts.ok() && alerts->has_value() && (*alerts)->size() == 8) {
+    alert_counter_ = ReadBigEndian64((*alerts)->data());
   }
   auto it = db_->NewIterator(meta_);
   std::string prefix(keys::kStateCountPrefix);
@@ -120,7 +128,14 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& q
                                                             uint64_t from, size_t limit) {
   std::vector<QueueEntry> entries;
   std::string prefix = keys::QueuePrefix(queue);
-  auto it = db_->NewIterator(queues_);
+  // Stop at the end of this queue: without a bound, reading past its last item walks the next
+  // queue's deleted (acknowledged) items, tombstone by tombstone, until compaction.
+  std::string upper(queue);
+  upper.push_back('\x01');
+  rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->raw()->NewIterator(options, queues_));
   for (it->Seek(keys::QueueKey(queue, from));
        it->Valid() && it->key().starts_with(prefix) && entries.size() < limit; it->Next()) {
     QueueEntry entry;
@@ -153,6 +168,93 @@ std::map<std::string, BrokerStore::QueueInfo> BrokerStore::ScanQueues() {
     info.next_sequence = std::max(info.next_sequence, sequence + 1);
   }
   return queues;
+}
+
+std::optional<int64_t> BrokerStore::EarliestTimerMs() {
+  auto it = db_->NewIterator(due_);
+  it->SeekToFirst();
+  if (!it->Valid() || it->key().size() < 8) return std::nullopt;
+  return static_cast<int64_t>(ReadBigEndian64(it->key().data()));
+}
+
+std::vector<BrokerStore::Timer> BrokerStore::DueTimers(int64_t now_ms, size_t limit) {
+  std::vector<Timer> timers;
+  auto it = db_->NewIterator(due_);
+  for (it->SeekToFirst(); it->Valid() && timers.size() < limit; it->Next()) {
+    auto key = it->key();
+    if (key.size() < 10) continue;
+    Timer timer;
+    timer.due_ms = static_cast<int64_t>(ReadBigEndian64(key.data()));
+    if (timer.due_ms > now_ms) break;
+    timer.case_id.assign(key.data() + 8, key.size() - 10);
+    timer.kind = key[key.size() - 1];
+    timer.generation = it->value().size() == 4 ? ReadBigEndian32(it->value().data()) : 0;
+    timers.push_back(std::move(timer));
+  }
+  return timers;
+}
+
+Result<std::optional<wire::Alert>> BrokerStore::GetAlert(const std::string& alert_id) {
+  auto pending = pending_alerts_.find(alert_id);
+  if (pending != pending_alerts_.end()) return std::optional(pending->second);
+  auto value = db_->Get(alerts_, alert_id);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<wire::Alert>();
+  wire::Alert alert;
+  if (!alert.ParseFromString(**value)) return Status(wire::INTERNAL, "stored alert is unreadable");
+  return std::optional(std::move(alert));
+}
+
+std::vector<wire::Alert> BrokerStore::ListAlerts(bool include_acked, size_t scan_limit) {
+  std::vector<wire::Alert> alerts;
+  auto it = db_->NewIterator(include_acked ? alerts_ : open_alerts_);
+  for (it->SeekToFirst(); it->Valid() && alerts.size() < scan_limit; it->Next()) {
+    if (include_acked) {
+      wire::Alert alert;
+      if (ParseSlice(alert, it->value())) alerts.push_back(std::move(alert));
+    } else {
+      auto alert = GetAlert(it->key().ToString());
+      if (alert.ok() && alert->has_value()) alerts.push_back(std::move(**alert));
+    }
+  }
+  return alerts;
+}
+
+void BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit) {
+  auto it = db_->NewIterator(cases_);
+  records::CaseRecord record;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!ParseSlice(record, it->value())) continue;
+    if (!visit(record)) return;
+  }
+}
+
+void BrokerStore::PutTimer(const Timer& timer) {
+  std::string value;
+  AppendBigEndian32(value, timer.generation);
+  batch_.Put(due_, keys::DueKey(timer.due_ms, timer.case_id, timer.kind), value);
+  ++pending_writes_;
+}
+
+void BrokerStore::DeleteTimer(int64_t due_ms, const std::string& case_id, char kind) {
+  batch_.Delete(due_, keys::DueKey(due_ms, case_id, kind));
+  ++pending_writes_;
+}
+
+void BrokerStore::PutAlert(const wire::Alert& alert, bool open) {
+  batch_.Put(alerts_, alert.alert_id(), alert.SerializeAsString());
+  if (open) {
+    batch_.Put(open_alerts_, alert.alert_id(), "");
+  } else {
+    batch_.Delete(open_alerts_, alert.alert_id());
+  }
+  pending_alerts_[alert.alert_id()] = alert;
+  pending_writes_ += 2;
+}
+
+uint64_t BrokerStore::NextAlertSequence() {
+  counters_dirty_ = true;
+  return ++alert_counter_;
 }
 
 void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState previous_state) {
@@ -211,6 +313,7 @@ Status BrokerStore::Commit() {
   if (pending_writes_ == 0) return Status::Ok();
   if (counters_dirty_) {
     batch_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
+    batch_.Put(meta_, std::string(keys::kAlertCounter), BigEndian64(alert_counter_));
     for (const auto& [state, count] : state_counts_) {
       batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
     }
@@ -222,6 +325,7 @@ Status BrokerStore::Commit() {
   pending_cases_.clear();
   pending_dedup_.clear();
   pending_events_.clear();
+  pending_alerts_.clear();
   return status;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,12 @@ class BrokerStore {
   struct QueueEntry {
     uint64_t sequence = 0;
     records::QueueItem item;
+  };
+  struct Timer {
+    int64_t due_ms = 0;
+    std::string case_id;
+    char kind = 0;           // keys::kTimerWarning or keys::kTimerBreach
+    uint32_t generation = 0;
   };
   struct QueueInfo {
     uint64_t next_sequence = 1;  // sequence the next appended item gets
@@ -49,6 +56,16 @@ class BrokerStore {
   // Every queue with stored items: one pass over the queues family, done once at start-up.
   std::map<std::string, QueueInfo> ScanQueues();
 
+  // The earliest committed timer's due time, if any.
+  std::optional<int64_t> EarliestTimerMs();
+  // Committed timers due at or before `now_ms`, earliest first, at most `limit`.
+  std::vector<Timer> DueTimers(int64_t now_ms, size_t limit);
+  Result<std::optional<wire::Alert>> GetAlert(const std::string& alert_id);
+  // Alerts in id order; only the open (unacknowledged) ones unless `include_acked`.
+  std::vector<wire::Alert> ListAlerts(bool include_acked, size_t scan_limit);
+  // Calls `visit` for every committed case record (reports). Stops when it returns false.
+  void ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
+
   uint64_t case_counter() const { return case_counter_; }
   const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
 
@@ -62,6 +79,11 @@ class BrokerStore {
   void PutDedup(const std::string& principal, const std::string& key,
                 const records::DedupEntry& entry);
   void IndexCaseForContactPoint(const std::string& contact_point, const std::string& case_id);
+  void PutTimer(const Timer& timer);
+  void DeleteTimer(int64_t due_ms, const std::string& case_id, char kind);
+  // Stores the alert; `open` keeps it in the open-alerts index.
+  void PutAlert(const wire::Alert& alert, bool open);
+  uint64_t NextAlertSequence();
   // Reserves the next case number (written with the batch).
   uint64_t NextCaseNumber();
 
@@ -85,6 +107,9 @@ class BrokerStore {
   rocksdb::ColumnFamilyHandle* dedup_;
   rocksdb::ColumnFamilyHandle* by_contact_point_;
   rocksdb::ColumnFamilyHandle* meta_;
+  rocksdb::ColumnFamilyHandle* due_;
+  rocksdb::ColumnFamilyHandle* alerts_;
+  rocksdb::ColumnFamilyHandle* open_alerts_;
 
   rocksdb::WriteBatch batch_;
   size_t pending_writes_ = 0;
@@ -92,6 +117,8 @@ class BrokerStore {
   std::unordered_map<std::string, records::CaseRecord> pending_cases_;
   std::unordered_map<std::string, records::DedupEntry> pending_dedup_;
   std::unordered_map<std::string, std::vector<wire::Event>> pending_events_;
+  std::unordered_map<std::string, wire::Alert> pending_alerts_;
+  uint64_t alert_counter_ = 0;
   uint64_t case_counter_ = 0;
   std::map<wire::CaseState, uint64_t> state_counts_;
 };

@@ -15,6 +15,10 @@ inline constexpr const char* kQueues = "queues";
 inline constexpr const char* kDedup = "dedup";
 inline constexpr const char* kByContactPoint = "by_contact_point";
 inline constexpr const char* kMeta = "meta";
+inline constexpr const char* kDue = "due";
+inline constexpr const char* kAlerts = "alerts";
+inline constexpr const char* kOpenAlerts = "open_alerts";
+inline constexpr std::string_view kAlertCounter = "alert_counter";
 
 inline constexpr std::string_view kCaseCounter = "case_counter";
 inline constexpr std::string_view kStateCountPrefix = "state_count/";
@@ -62,6 +66,19 @@ inline std::string ByContactPointKey(std::string_view contact_point, std::string
 inline std::string StateCountKey(std::string_view state_name) {
   std::string key(kStateCountPrefix);
   key.append(state_name);
+  return key;
+}
+
+// Timer kinds, one byte at the end of a due key.
+inline constexpr char kTimerWarning = 'W';
+inline constexpr char kTimerBreach = 'B';
+
+inline std::string DueKey(int64_t due_ms, std::string_view case_id, char kind) {
+  std::string key;
+  AppendBigEndian64(key, static_cast<uint64_t>(due_ms < 0 ? 0 : due_ms));
+  key.append(case_id);
+  key.push_back('\0');
+  key.push_back(kind);
   return key;
 }
 

@@ -17,7 +17,8 @@ TEST_CASE("everything outside the table is INVALID_TRANSITION") {
   const wire::CaseState states[] = {wire::SUBMITTED, wire::DELIVERED, wire::ACKNOWLEDGED,
                                     wire::ANSWERED, wire::CLOSED, wire::CANCELLED};
   const CaseEvent events[] = {CaseEvent::kSubmit, CaseEvent::kDeliver, CaseEvent::kAcknowledge,
-                              CaseEvent::kReply, CaseEvent::kClose, CaseEvent::kCancel};
+                              CaseEvent::kReply, CaseEvent::kClose, CaseEvent::kCancel,
+                              CaseEvent::kAskInfo, CaseEvent::kAnswerInfo, CaseEvent::kTransfer};
   int allowed = 0;
   for (auto state : states) {
     for (auto event : events) {
@@ -30,8 +31,22 @@ TEST_CASE("everything outside the table is INVALID_TRANSITION") {
       }
     }
   }
-  CHECK(allowed == 10);
+  CHECK(allowed == 16);
   CHECK_FALSE(NextState(wire::CLOSED, CaseEvent::kReply).ok());
   CHECK_FALSE(NextState(wire::ANSWERED, CaseEvent::kCancel).ok());
   CHECK_FALSE(NextState(wire::CANCELLED, CaseEvent::kClose).ok());
+}
+
+TEST_CASE("questions pause the clock and transfers hand the case over") {
+  CHECK(*NextState(wire::ACKNOWLEDGED, CaseEvent::kAskInfo) == wire::INFO_REQUESTED);
+  CHECK_FALSE(ClockRuns(wire::INFO_REQUESTED));
+  CHECK(*NextState(wire::INFO_REQUESTED, CaseEvent::kAnswerInfo) == wire::ACKNOWLEDGED);
+  CHECK(*NextState(wire::DELIVERED, CaseEvent::kTransfer) == wire::TRANSFERRED);
+  CHECK(ClockRuns(wire::TRANSFERRED));
+  CHECK(*NextState(wire::TRANSFERRED, CaseEvent::kDeliver) == wire::DELIVERED);
+  CHECK_FALSE(NextState(wire::ANSWERED, CaseEvent::kAskInfo).ok());
+  CHECK_FALSE(NextState(wire::ACKNOWLEDGED, CaseEvent::kAnswerInfo).ok());
+  CHECK_FALSE(NextState(wire::CLOSED, CaseEvent::kTransfer).ok());
+  CHECK(IsFinal(wire::CLOSED));
+  CHECK_FALSE(ClockRuns(wire::ANSWERED));
 }

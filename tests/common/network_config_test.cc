@@ -41,7 +41,7 @@ id = "national"
 [[partners]]
 id = "regional"
 per_territory = true
-reply_window_days = 7
+reply_policy = "7 jours-calendaires"
 )";
 
 Status ParseError(std::string_view text) {
@@ -75,7 +75,7 @@ TEST_CASE("the default network is the Perche territory") {
   CHECK(config.partners.size() == 16);
   int per_territory = 0;
   for (const Partner& partner : config.partners) {
-    CHECK(partner.reply_window_days == 4);
+    CHECK(partner.reply_policy == sla::DefaultReplyPolicy());
     CHECK(partner.credential.empty());
     per_territory += partner.per_territory ? 1 : 0;
   }
@@ -174,8 +174,8 @@ TEST_CASE("a small network parses with defaults filled in") {
   CHECK(config.territories.size() == 2);
   CHECK(config.FindTerritory("north")->name == "north");  // name defaults to the id
   CHECK(config.FindTerritory("north")->time_zone == "Europe/Paris");
-  CHECK(config.FindPartner("national")->reply_window_days == 4);
-  CHECK(config.FindPartner("regional")->reply_window_days == 7);
+  CHECK(config.FindPartner("national")->reply_policy.window == 4);
+  CHECK(config.FindPartner("regional")->reply_policy.window == 7);
   CHECK(config.endpoints.broker == Endpoints{}.broker);
   CHECK(config.broker.max_frame_bytes == BrokerSettings{}.max_frame_bytes);
   CHECK(config.operators.empty());
@@ -315,10 +315,17 @@ TEST_CASE("missing ids and wrong types are rejected, naming the entry") {
   CHECK_MESSAGE(Contains(status.message(), "partner 'p': 'per_territory' must be true or false"),
                 status.message());
 
-  text = std::string(kSmallNetwork) + "[[partners]]\nid = \"p\"\nreply_window_days = 0\n";
+  text = std::string(kSmallNetwork) + "[[partners]]\nid = \"p\"\nreply_policy = \"0 jours-ouvres\"\n";
   status = ParseError(text);
-  CHECK_MESSAGE(Contains(status.message(), "'reply_window_days' = 0 is out of range"),
-                status.message());
+  CHECK_MESSAGE(Contains(status.message(), "partner 'p' reply_policy"), status.message());
+
+  text = std::string(kSmallNetwork) + "[[partners]]\nid = \"p\"\nreply_policy = \"4 fortnights\"\n";
+  status = ParseError(text);
+  CHECK_MESSAGE(Contains(status.message(), "partner 'p' reply_policy"), status.message());
+
+  text = std::string(kSmallNetwork) + "[[partners]]\nid = \"p\"\nclosures = [\"2026-02-30\"]\n";
+  status = ParseError(text);
+  CHECK_MESSAGE(Contains(status.message(), "closure date"), status.message());
 
   text = std::string(kSmallNetwork) + "[broker]\nack_lease_ms = \"30s\"\n";
   status = ParseError(text);
@@ -341,5 +348,31 @@ TEST_CASE("unknown keys are ignored") {
   CHECK(parsed->FindOperator("ops") != nullptr);
 }
 
+}  // namespace
+}  // namespace aplus
+
+namespace aplus {
+namespace {
+TEST_CASE("reply policies per partner and category, closures and SLA settings") {
+  std::string text = std::string(kSmallNetwork) +
+                     "[sla]\nwarning_lead = \"6 heures\"\ntransfer_keeps_deadline = true\n"
+                     "[[partners]]\nid = \"p\"\nreply_policy = \"2 jours-ouvrables\"\n"
+                     "closures = [\"2026-12-24\"]\nwhit_monday_worked = true\n"
+                     "[partners.category_policies]\nurgent = \"30 secondes\"\n";
+  auto config = ParseNetworkConfig(text, "net.toml");
+  REQUIRE_MESSAGE(config.ok(), config.status().ToString());
+  const Partner* p = config->FindPartner("p");
+  REQUIRE(p != nullptr);
+  CHECK(p->reply_policy.window == 2);
+  CHECK(p->reply_policy.unit == sla::ReplyUnit::kWorkingDaysWithSaturday);
+  CHECK(p->PolicyFor("urgent").unit == sla::ReplyUnit::kSeconds);
+  CHECK(p->PolicyFor("other").window == 2);
+  REQUIRE(p->calendar.closures.size() == 1);
+  CHECK(p->calendar.closures[0] == sla::Date{2026, 12, 24});
+  CHECK(p->calendar.whit_monday_worked);
+  CHECK(config->sla.transfer_keeps_deadline);
+  CHECK(config->sla.warning_lead.kind == sla::WarningLead::Kind::kDuration);
+  CHECK(config->sla.warning_lead.value == 6 * 3600 * 1000);
+}
 }  // namespace
 }  // namespace aplus

@@ -47,7 +47,8 @@ class TempDir {
 inline int FreePort() {
   static std::mt19937 random(static_cast<unsigned>(::getpid()) * 7919u +
                              static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  std::uniform_int_distribution<int> pick(20000, 60000);
+  // Below the kernel's ephemeral range (32768-60999), so no outgoing connection takes it.
+  std::uniform_int_distribution<int> pick(20000, 32767);
   for (int tries = 0; tries < 200; ++tries) {
     int port = pick(random);
     std::string check = "ss -ltnH 'sport = :" + std::to_string(port) + "' 2>/dev/null | grep -q .";

@@ -17,15 +17,19 @@ class TestNetwork {
  public:
   explicit TestNetwork(const std::string& label) : dir_(label) {
     broker_endpoint_ = Endpoint(FreePort());
+    alerts_endpoint_ = Endpoint(FreePort());
     agent_endpoint_ = Endpoint(FreePort());
     partner_endpoint_ = Endpoint(FreePort());
   }
 
   // Starts (or restarts) the broker; extra flags e.g. {"--ack-lease-ms", "500"}.
   bool StartBroker(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--listen", broker_endpoint_, "--data-dir", dir_.Sub("broker")};
+    std::vector<std::string> args = {"--listen", broker_endpoint_, "--alerts", alerts_endpoint_,
+                                     "--data-dir", dir_.Sub("broker")};
     for (auto& arg : extra) args.push_back(arg);
-    broker_ = std::make_unique<ChildProcess>("aplus-broker", args, dir_.Sub("broker.log"));
+    // A log per start, so that a restart waits for its own ready line.
+    broker_ = std::make_unique<ChildProcess>("aplus-broker", args,
+                                             dir_.Sub("broker-" + std::to_string(++starts_) + ".log"));
     return broker_->WaitForLog("aplus-broker ready on " + broker_endpoint_);
   }
   bool StartAgentGateway(const std::string& contact_point = "mairie-perche-en-noce",
@@ -35,7 +39,7 @@ class TestNetwork {
                                      dir_.Sub("agent-" + contact_point)};
     for (auto& arg : extra) args.push_back(arg);
     agent_gateway_ = std::make_unique<ChildProcess>("aplus-agent-gateway", args,
-                                                    dir_.Sub("agent-" + contact_point + ".log"));
+                                                    dir_.Sub("agent-" + contact_point + "-" + std::to_string(++starts_) + ".log"));
     return agent_gateway_->WaitForLog("ready on " + agent_endpoint_);
   }
   bool StartPartnerGateway(const std::string& partner = "france-travail",
@@ -44,7 +48,7 @@ class TestNetwork {
                                      partner_endpoint_, "--data-dir", dir_.Sub("partner-" + partner)};
     for (auto& arg : extra) args.push_back(arg);
     partner_gateway_ = std::make_unique<ChildProcess>("aplus-partner-gateway", args,
-                                                      dir_.Sub("partner-" + partner + ".log"));
+                                                      dir_.Sub("partner-" + partner + "-" + std::to_string(++starts_) + ".log"));
     return partner_gateway_->WaitForLog("ready on " + partner_endpoint_);
   }
 
@@ -82,6 +86,7 @@ class TestNetwork {
   ChildProcess& agent_gateway() { return *agent_gateway_; }
   ChildProcess& partner_gateway() { return *partner_gateway_; }
   const std::string& broker_endpoint() const { return broker_endpoint_; }
+  const std::string& alerts_endpoint() const { return alerts_endpoint_; }
   const std::string& agent_endpoint() const { return agent_endpoint_; }
   const std::string& partner_endpoint() const { return partner_endpoint_; }
   TempDir& dir() { return dir_; }
@@ -90,8 +95,9 @@ class TestNetwork {
  private:
   TempDir dir_;
   zmq::context_t context_{1};
-  std::string broker_endpoint_, agent_endpoint_, partner_endpoint_;
+  std::string broker_endpoint_, alerts_endpoint_, agent_endpoint_, partner_endpoint_;
   std::unique_ptr<ChildProcess> broker_, agent_gateway_, partner_gateway_;
+  int starts_ = 0;
 };
 
 // Convenience builders for requests.

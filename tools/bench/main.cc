@@ -1,1 +1,91 @@
-int main() { return 1; }
+// aplus-bench: drives a real aplus-broker over ZeroMQ with fake gateways and reports durable
+// throughput, open-loop latency, or restart time with many stored cases. See
+// docs/BENCHMARKS.md for the figures and the exact commands.
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+
+#include "common/network_config.h"
+#include "tools/bench/bench_options.h"
+#include "tools/bench/bench_runner.h"
+
+int main(int argc, char** argv) {
+  using aplus::bench::BenchMode;
+  CLI::App app{
+      "aplus-bench: load generator for the A+ broker. Every contact point of the network submits "
+      "~1 KB escalations to the partners in turn over DEALER connections; every partner "
+      "subscribes and acknowledges each delivery. Starts its own broker on a fresh data dir "
+      "under /tmp unless --broker is given."};
+  aplus::bench::BenchOptions options;
+  std::string mode = "throughput";
+  std::string config_path;
+  std::map<std::string, BenchMode> modes = {{"throughput", BenchMode::kThroughput},
+                                            {"latency", BenchMode::kLatency},
+                                            {"restart", BenchMode::kRestart}};
+  app.add_option("--mode", mode,
+                 "throughput (closed loop), latency (open loop at --rate), restart (fill "
+                 "--cases, restart, time until ready)")
+      ->check(CLI::IsMember({"throughput", "latency", "restart"}));
+  app.add_option("--seconds", options.seconds, "measured window (default 10)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--warmup", options.warmup_seconds, "warm-up before the window (default 1)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--pipeline", options.pipeline,
+                 "closed loop: submits in flight per agent connection (default 64)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--rate", options.rate, "latency mode: offered submits per second (default 2000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--cases", options.cases, "restart mode: cases stored before the restart (default 1000000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--after-restart", options.after_restart_submits,
+                 "restart mode: submits served after the restart (default 10000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--window", options.window, "partner credit window (default 256)")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--threads", options.threads, "client threads (default 2)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--connections-per-contact-point", options.connections_per_contact_point,
+                 "agent connections per contact point (default 1)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--body-bytes", options.body_bytes, "escalation body size (default 900)")
+      ->check(CLI::Range(1, 200000));
+  app.add_option("--drain-seconds", options.drain_seconds,
+                 "how long to wait for the last answers and deliveries (default 60)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--broker", options.broker_endpoint,
+                 "endpoint of a running broker (default: start one)");
+  app.add_option("--broker-pid", options.broker_pid,
+                 "pid of that broker, for its CPU time and RSS");
+  app.add_option("--broker-bin", options.broker_binary,
+                 "broker executable (default: aplus-broker next to aplus-bench)");
+  app.add_option("--data-dir", options.data_dir,
+                 "where the started broker keeps its data (DIR/broker; default: a fresh "
+                 "/tmp/aplus-bench-XXXXXX, removed afterwards)");
+  app.add_flag("--keep-data", options.keep_data, "keep the temporary data dir");
+  app.add_option("--config", config_path, "network config (default: built-in Perche network)");
+  app.add_flag("--json", options.json, "print one JSON object instead of the text summary");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  options.mode = modes.at(mode);
+  aplus::NetworkConfig config;
+  if (config_path.empty()) {
+    config = aplus::DefaultNetworkConfig();
+  } else {
+    auto loaded = aplus::LoadNetworkConfig(config_path);
+    if (!loaded.ok()) {
+      std::cerr << "aplus-bench: " << loaded.status().message() << std::endl;
+      return 1;
+    }
+    config = std::move(loaded).value();
+  }
+  if (config.contact_points.empty() || config.partners.empty()) {
+    std::cerr << "aplus-bench: the network has no contact point or no partner" << std::endl;
+    return 1;
+  }
+  aplus::bench::BenchRunner runner(options, std::move(config));
+  return runner.Run();
+}

@@ -1,0 +1,153 @@
+// SLA timers and alerts. Timers live in the `due` family ordered by due time; memory holds
+// only the earliest due time. Firing a timer, storing its alert, appending the timeline event
+// and queueing the deliveries to both parties are one batch, and alert ids are deterministic,
+// so a crash or a replay can neither lose nor duplicate an alert.
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.h"
+#include "common/wire.h"
+#include "store/key_layout.h"
+
+namespace aplus {
+namespace {
+
+std::string AlertId(const std::string& case_id, wire::Alert::Kind kind, uint32_t generation) {
+  return case_id + "/" + wire::Alert::Kind_Name(kind) + "/" + std::to_string(generation);
+}
+
+}  // namespace
+
+void Broker::ClearTimers(const records::CaseRecord& record) {
+  const auto& summary = record.summary();
+  // Deleting a timer that already fired (or never existed) is harmless.
+  if (summary.warning_at_ms() > 0) {
+    store_->DeleteTimer(summary.warning_at_ms(), summary.case_id(), keys::kTimerWarning);
+  }
+  if (summary.deadline_ms() > 0) {
+    store_->DeleteTimer(summary.deadline_ms(), summary.case_id(), keys::kTimerBreach);
+  }
+}
+
+Status Broker::RescheduleSla(records::CaseRecord& record) {
+  ClearTimers(record);
+  auto explanation = sla_clock_.Explain(record, clock_.NowMs());
+  if (!explanation.ok()) return explanation.status();
+  auto* summary = record.mutable_summary();
+  summary->set_deadline_ms(explanation->deadline_ms);
+  summary->set_warning_at_ms(sla_clock_.WarningAt(*explanation));
+  summary->set_reply_policy(sla::FormatReplyPolicy(explanation->policy));
+  summary->set_paused_ms(explanation->paused_ms);
+  record.set_deadline_generation(record.deadline_generation() + 1);
+  if (!ClockRuns(summary->state())) return Status::Ok();
+  auto add = [&](int64_t due_ms, char kind) {
+    store_->PutTimer({due_ms, summary->case_id(), kind, record.deadline_generation()});
+    if (!next_due_ms_ || due_ms < *next_due_ms_) next_due_ms_ = due_ms;
+  };
+  if (!summary->warned()) add(summary->warning_at_ms(), keys::kTimerWarning);
+  if (!summary->breached()) add(summary->deadline_ms(), keys::kTimerBreach);
+  return Status::Ok();
+}
+
+void Broker::OpenPause(records::CaseRecord& record) {
+  ClearTimers(record);
+  auto* pause = record.add_pauses();
+  pause->set_start_ms(clock_.NowMs());
+}
+
+void Broker::ClosePause(records::CaseRecord& record) {
+  int n = record.pauses_size();
+  if (n > 0 && record.pauses(n - 1).end_ms() == 0) {
+    record.mutable_pauses(n - 1)->set_end_ms(std::max(clock_.NowMs(), record.pauses(n - 1).start_ms()));
+  }
+}
+
+void Broker::FireDueTimers() {
+  if (!next_due_ms_ || durability_failed_) return;
+  int64_t now = clock_.NowMs();
+  if (*next_due_ms_ > now) return;
+  auto timers = store_->DueTimers(now, options_.max_alerts_per_turn);
+  for (const auto& timer : timers) {
+    store_->DeleteTimer(timer.due_ms, timer.case_id, timer.kind);
+    auto loaded = store_->GetCase(timer.case_id);
+    if (!loaded.ok() || !loaded->has_value()) continue;
+    records::CaseRecord record = std::move(**loaded);
+    // A timer of an older deadline (moved by a pause or a transfer) or of a case whose clock
+    // stopped is stale: it goes without a word.
+    if (timer.generation != record.deadline_generation() || !ClockRuns(record.summary().state())) {
+      continue;
+    }
+    wire::Alert::Kind kind = timer.kind == keys::kTimerWarning ? wire::Alert::WARNING
+                                                                 : wire::Alert::BREACH;
+    if (kind == wire::Alert::WARNING && record.summary().warned()) continue;
+    if (kind == wire::Alert::BREACH && record.summary().breached()) continue;
+    RaiseAlert(record, kind);
+  }
+  CommitAndFlush();
+  next_due_ms_ = store_->EarliestTimerMs();
+}
+
+void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {
+  auto* summary = record.mutable_summary();
+  std::string alert_id = AlertId(summary->case_id(), kind, record.deadline_generation());
+  auto existing = store_->GetAlert(alert_id);
+  if (!existing.ok() || existing->has_value()) return;  // raised before: never twice
+  int64_t now = clock_.NowMs();
+  wire::Alert alert;
+  alert.set_alert_id(alert_id);
+  alert.set_kind(kind);
+  alert.set_case_id(summary->case_id());
+  alert.set_partner(summary->partner());
+  alert.set_territory(summary->territory());
+  alert.set_contact_point(summary->contact_point());
+  alert.set_deadline_ms(summary->deadline_ms());
+  alert.set_raised_at_ms(now);
+  alert.set_sequence(store_->NextAlertSequence());
+  if (kind == wire::Alert::WARNING) {
+    summary->set_warned(true);
+    alert.set_text("case " + summary->case_id() + " (" + summary->partner() +
+                   "): the reply window is about to lapse");
+  } else {
+    summary->set_breached(true);
+    alert.set_text("case " + summary->case_id() + " (" + summary->partner() +
+                   "): the reply window has lapsed without an answer");
+  }
+  store_->PutAlert(alert, /*open=*/true);
+  wire::Event event;
+  event.set_sequence(record.event_count());
+  event.set_at_ms(now);
+  event.set_kind(kind == wire::Alert::WARNING ? "SLA_WARNING" : "SLA_BREACH");
+  event.set_actor("broker");
+  event.set_detail(alert.text());
+  event.set_state_after(summary->state());
+  record.set_event_count(record.event_count() + 1);
+  store_->PutEvent(summary->case_id(), event);
+  store_->PutCase(record, summary->state());
+  // The contact point learns it (to tell the citizen); the partner gets a reminder.
+  records::QueueItem item;
+  item.set_case_id(summary->case_id());
+  *item.mutable_alert() = alert;
+  AppendToQueue(MailboxQueueName(summary->contact_point()), item);
+  if (const Partner* partner = config_.FindPartner(summary->partner())) {
+    AppendToQueue(PartnerQueueName(*partner, summary->territory()), item);
+  }
+  alerts_to_publish_.push_back(std::move(alert));
+  spdlog::warn("SLA {}: {}", wire::Alert::Kind_Name(kind), alerts_to_publish_.back().text());
+}
+
+void Broker::PublishAlerts() {
+  for (const auto& alert : alerts_to_publish_) {
+    std::string topic = "alert." + wire::Alert::Kind_Name(alert.kind()) + "." + alert.partner() +
+                        "." + alert.territory();
+    try {
+      alerts_socket_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      std::string payload = alert.SerializeAsString();
+      alerts_socket_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      // Subscribers that miss a publication still find the alert with `aplus alerts`.
+      spdlog::warn("alert publication failed: {}", e.what());
+    }
+  }
+  alerts_to_publish_.clear();
+}
+
+}  // namespace aplus

@@ -1,0 +1,312 @@
+// Requests that move the SLA clock (questions, answers, transfers) and the operators' view of
+// it (alerts, acknowledgements, reports, deadline explanations).
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.h"
+#include "common/wire.h"
+
+namespace aplus {
+namespace {
+
+constexpr size_t kMaxTextBytes = 256 * 1024;
+
+wire::Envelope AnswerTo(const wire::Envelope& request) {
+  wire::Envelope answer;
+  answer.set_request_id(request.request_id());
+  return answer;
+}
+
+double Percentile(std::vector<double>& values, double fraction) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t index = static_cast<size_t>(fraction * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+}  // namespace
+
+void Broker::OnAskInfo(Session& session, const wire::Envelope& request) {
+  const auto& ask = request.ask_info();
+  if (session.role != wire::PARTNER_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only the partner's gateway may ask"));
+  }
+  if (ask.question().empty() || ask.question().size() > kMaxTextBytes) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "a question of 1 to 262144 bytes is required"));
+  }
+  if (AnswerFromDedup(session, request, ask.idempotency_key())) return;
+  auto record = LoadCaseFor(session, ask.case_id());
+  if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
+  wire::CaseState before = record->summary().state();
+  if (!NextState(before, CaseEvent::kAskInfo).ok()) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       NextState(before, CaseEvent::kAskInfo).status());
+  }
+  OpenPause(*record);  // the clock stops while the contact point answers
+  record->set_question(ask.question());
+  record->set_state_before_question(before);
+  auto state = ApplyEvent(*record, CaseEvent::kAskInfo, session.principal, ask.question());
+  if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  PostToMailbox(*record, wire::MailItem::INFO_REQUESTED, ask.question());
+  RememberOutcome(session, request, ask.idempotency_key(), *record);
+  AnswerCaseUpdated(session, request, *record);
+}
+
+void Broker::OnAnswerInfo(Session& session, const wire::Envelope& request) {
+  const auto& answer_info = request.answer_info();
+  if (session.role != wire::AGENT_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only the contact point's gateway may answer"));
+  }
+  if (answer_info.text().empty() || answer_info.text().size() > kMaxTextBytes) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "an answer of 1 to 262144 bytes is required"));
+  }
+  if (AnswerFromDedup(session, request, answer_info.idempotency_key())) return;
+  auto record = LoadCaseFor(session, answer_info.case_id());
+  if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
+  if (!NextState(record->summary().state(), CaseEvent::kAnswerInfo).ok()) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       NextState(record->summary().state(), CaseEvent::kAnswerInfo).status());
+  }
+  ClosePause(*record);
+  record->set_question("");
+  auto state = ApplyEvent(*record, CaseEvent::kAnswerInfo, session.principal, answer_info.text());
+  if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  // The deadline moves by the paused time; timers of the old deadline become stale.
+  Status scheduled = RescheduleSla(*record);
+  if (!scheduled.ok()) spdlog::error("case {}: {}", record->summary().case_id(), scheduled.ToString());
+  store_->PutCase(*record, *state);
+  // The partner reads the answer in the case (GetCase) and as a notice in its queue.
+  records::QueueItem item;
+  item.set_case_id(record->summary().case_id());
+  auto* mail = item.mutable_mail();
+  mail->set_case_id(record->summary().case_id());
+  mail->set_kind(wire::MailItem::NOTICE);
+  mail->set_partner(record->summary().partner());
+  mail->set_text(answer_info.text());
+  mail->set_at_ms(clock_.NowMs());
+  mail->set_state(*state);
+  if (const Partner* partner = config_.FindPartner(record->summary().partner())) {
+    AppendToQueue(PartnerQueueName(*partner, record->summary().territory()), item);
+  }
+  RememberOutcome(session, request, answer_info.idempotency_key(), *record);
+  AnswerCaseUpdated(session, request, *record);
+}
+
+void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
+  const auto& transfer = request.transfer_case();
+  if (session.role != wire::PARTNER_GATEWAY) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "only the partner's gateway may transfer"));
+  }
+  const Partner* to = config_.FindPartner(transfer.to_partner());
+  if (!to) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::UNKNOWN_PARTNER, "no partner '" + transfer.to_partner().substr(0, 128) + "'"));
+  }
+  if (transfer.reason().empty() || transfer.reason().size() > kMaxTextBytes) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "a transfer needs a reason"));
+  }
+  if (to->id == session.principal) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "a partner cannot transfer a case to itself"));
+  }
+  if (AnswerFromDedup(session, request, transfer.idempotency_key())) return;
+  auto record = LoadCaseFor(session, transfer.case_id());
+  if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
+  if (!NextState(record->summary().state(), CaseEvent::kTransfer).ok()) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       NextState(record->summary().state(), CaseEvent::kTransfer).status());
+  }
+  std::string from = record->summary().partner();
+  int64_t old_deadline = record->summary().deadline_ms();
+  // Leaves the old partner's queue if it never reached it.
+  if (!record->queue().empty()) {
+    QueueState& old_queue = Queue(record->queue());
+    if (old_queue.in_flight.count(record->queue_sequence()) == 0) {
+      store_->DeleteQueueItem(record->queue(), record->queue_sequence());
+      old_queue.redeliver.erase(record->queue_sequence());
+      if (old_queue.depth > 0) --old_queue.depth;
+    }
+  }
+  ClearTimers(*record);
+  ClosePause(*record);
+  record->set_question("");
+  auto* summary = record->mutable_summary();
+  summary->set_partner(to->id);
+  summary->set_transferred_from(from);
+  summary->set_warned(false);
+  summary->set_breached(false);
+  if (config_.sla.transfer_keeps_deadline) {
+    record->set_inherited_deadline_ms(old_deadline);
+  } else {
+    record->set_clock_started_ms(clock_.NowMs());
+    record->clear_pauses();
+    record->set_inherited_deadline_ms(0);
+  }
+  std::string queue = PartnerQueueName(*to, summary->territory());
+  record->set_queue(queue);
+  record->set_queue_sequence(Queue(queue).next_sequence);
+  auto state = ApplyEvent(*record, CaseEvent::kTransfer, session.principal,
+                          "to " + to->id + ": " + transfer.reason());
+  if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  Status scheduled = RescheduleSla(*record);
+  if (!scheduled.ok()) spdlog::error("case {}: {}", summary->case_id(), scheduled.ToString());
+  // Both deadlines stay in the timeline.
+  wire::Event deadline_event;
+  deadline_event.set_sequence(record->event_count());
+  deadline_event.set_at_ms(clock_.NowMs());
+  deadline_event.set_kind("DEADLINE_CHANGED");
+  deadline_event.set_actor("broker");
+  deadline_event.set_detail("deadline with " + from + ": " + std::to_string(old_deadline) +
+                            " ms; with " + to->id + ": " + std::to_string(summary->deadline_ms()) + " ms");
+  deadline_event.set_state_after(*state);
+  record->set_event_count(record->event_count() + 1);
+  store_->PutEvent(summary->case_id(), deadline_event);
+  store_->PutCase(*record, *state);
+  records::QueueItem item;
+  item.set_case_id(summary->case_id());
+  AppendToQueue(queue, item);
+  PostToMailbox(*record, wire::MailItem::TRANSFERRED, transfer.reason());
+  RememberOutcome(session, request, transfer.idempotency_key(), *record);
+  AnswerCaseUpdated(session, request, *record);
+}
+
+void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
+  if (session.role != wire::OPERATOR) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "alerts are for operators"));
+  }
+  const auto& filter = request.list_alerts();
+  size_t limit = filter.limit() == 0 ? 100 : std::min<size_t>(filter.limit(), 10000);
+  wire::Envelope answer = AnswerTo(request);
+  auto* list = answer.mutable_alert_list();
+  auto alerts = store_->ListAlerts(filter.include_acked(), 1000000);
+  std::sort(alerts.begin(), alerts.end(),
+            [](const wire::Alert& a, const wire::Alert& b) { return a.sequence() < b.sequence(); });
+  for (auto& alert : alerts) {
+    if (!filter.partner().empty() && alert.partner() != filter.partner()) continue;
+    if (!filter.territory().empty() && alert.territory() != filter.territory()) continue;
+    if (filter.kind() != wire::Alert::KIND_UNSPECIFIED && alert.kind() != filter.kind()) continue;
+    *list->add_alerts() = std::move(alert);
+    if (static_cast<size_t>(list->alerts_size()) >= limit) break;
+  }
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
+  if (session.role != wire::OPERATOR) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "alerts are acknowledged by operators"));
+  }
+  const auto& ack = request.ack_alert();
+  std::string by = ack.by().empty() ? session.principal : ack.by();
+  if (by.size() > 256) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "the name is too long"));
+  }
+  auto alert = store_->GetAlert(ack.alert_id());
+  if (!alert.ok()) return AnswerError(session.routing_id, request.request_id(), alert.status());
+  if (!alert->has_value()) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::UNKNOWN_CASE, "no alert '" + ack.alert_id().substr(0, 128) + "'"));
+  }
+  wire::Alert updated = std::move(**alert);
+  if (updated.acked_by().empty()) {
+    updated.set_acked_by(by);
+    updated.set_acked_at_ms(clock_.NowMs());
+    store_->PutAlert(updated, /*open=*/false);
+  }
+  wire::Envelope answer = AnswerTo(request);
+  *answer.mutable_alert_acked()->mutable_alert() = std::move(updated);
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
+  if (session.role != wire::OPERATOR) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::PERMISSION_DENIED, "reports are for operators"));
+  }
+  const auto& filter = request.get_report();
+  int64_t to_ms = filter.to_ms() == 0 ? INT64_MAX : filter.to_ms();
+  struct Figures {
+    wire::PartnerReport report;
+    std::vector<double> reply_times;
+  };
+  std::map<std::string, Figures> by_partner;
+  for (const auto& partner : config_.partners) {
+    if (!filter.partner().empty() && partner.id != filter.partner()) continue;
+    auto& figures = by_partner[partner.id];
+    figures.report.set_partner(partner.id);
+    figures.report.set_reply_unit(std::string(sla::ReplyUnitConfigName(partner.reply_policy.unit)));
+  }
+  // A report reads every case once; it runs on the broker's thread, between turns, and costs
+  // about a second per million cases.
+  store_->ForEachCase([&](const records::CaseRecord& record) {
+    const auto& summary = record.summary();
+    if (summary.submitted_at_ms() < filter.from_ms() || summary.submitted_at_ms() >= to_ms) return true;
+    if (!filter.territory().empty() && summary.territory() != filter.territory()) return true;
+    auto it = by_partner.find(summary.partner());
+    if (it == by_partner.end()) return true;
+    auto& report = it->second.report;
+    report.set_received(report.received() + 1);
+    bool answered = summary.answered_at_ms() > 0;
+    if (answered) {
+      report.set_answered(report.answered() + 1);
+      if (summary.late_by_ms() == 0) report.set_answered_on_time(report.answered_on_time() + 1);
+      it->second.reply_times.push_back(sla_clock_.ReplyTimeInUnit(record, summary.answered_at_ms()));
+    } else if (summary.state() != wire::CANCELLED && summary.state() != wire::CLOSED) {
+      report.set_open(report.open() + 1);
+      if (summary.warned() && !summary.breached()) report.set_at_risk(report.at_risk() + 1);
+    }
+    if (summary.breached()) report.set_breached(report.breached() + 1);
+    return true;
+  });
+  wire::Envelope answer = AnswerTo(request);
+  answer.mutable_report();  // an empty report is still a report
+  for (auto& [id, figures] : by_partner) {
+    auto& report = figures.report;
+    if (report.answered() > 0) {
+      report.set_on_time_percent(100.0 * static_cast<double>(report.answered_on_time()) /
+                                 static_cast<double>(report.answered()));
+    }
+    report.set_median_reply(Percentile(figures.reply_times, 0.5));
+    report.set_p90_reply(Percentile(figures.reply_times, 0.9));
+    *answer.mutable_report()->add_partners() = std::move(report);
+  }
+  Answer(session.routing_id, std::move(answer), true);
+}
+
+void Broker::OnExplainDeadline(Session& session, const wire::Envelope& request) {
+  const auto& ask = request.explain_deadline();
+  const Partner* partner = config_.FindPartner(ask.partner());
+  if (!partner) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::UNKNOWN_PARTNER, "no partner '" + ask.partner().substr(0, 128) + "'"));
+  }
+  std::string contact_point_id =
+      session.role == wire::AGENT_GATEWAY ? session.principal : ask.contact_point();
+  const ContactPoint* contact_point = config_.FindContactPoint(contact_point_id);
+  if (!contact_point) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::UNKNOWN_CONTACT_POINT,
+                              "no contact point '" + contact_point_id.substr(0, 128) + "'"));
+  }
+  auto explanation = sla_clock_.ExplainAt(*partner, *contact_point, ask.category(),
+                                          ask.at_ms() == 0 ? clock_.NowMs() : ask.at_ms());
+  if (!explanation.ok()) return AnswerError(session.routing_id, request.request_id(), explanation.status());
+  wire::Envelope answer = AnswerTo(request);
+  auto* out = answer.mutable_deadline_explanation();
+  out->set_deadline_ms(explanation->deadline_ms);
+  out->set_warning_at_ms(sla_clock_.WarningAt(*explanation));
+  out->set_reply_policy(sla::FormatReplyPolicy(explanation->policy));
+  for (const auto& line : explanation->lines) out->add_lines(line);
+  Answer(session.routing_id, std::move(answer), false);
+}
+
+}  // namespace aplus

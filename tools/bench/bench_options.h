@@ -1,0 +1,33 @@
+// Settings of one aplus-bench run, fixed by the command line before anything starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace aplus::bench {
+
+enum class BenchMode { kThroughput, kLatency, kRestart };
+
+struct BenchOptions {
+  BenchMode mode = BenchMode::kThroughput;
+  double seconds = 10;            // measured window (throughput, latency)
+  double warmup_seconds = 1;      // load before the window opens, not counted
+  uint32_t pipeline = 64;         // closed loop: submits in flight per agent connection
+  double rate = 2000;             // open loop: offered submits per second, all connections
+  uint64_t cases = 1000000;       // restart: cases stored before the restart
+  uint64_t after_restart_submits = 10000;  // restart: submits served after the restart
+  uint32_t window = 256;          // partner connections' credit window
+  uint32_t threads = 2;           // client threads; connections are spread over them
+  uint32_t connections_per_contact_point = 1;
+  size_t body_bytes = 900;        // escalation body; the whole Submit is about 1 KB
+  double drain_seconds = 60;      // how long to wait for answers and deliveries at the end
+
+  std::string broker_endpoint;    // empty: start our own broker
+  int broker_pid = 0;             // for CPU and RSS of a broker we did not start
+  std::string broker_binary;      // empty: aplus-broker next to this program
+  std::string data_dir;           // empty: a fresh directory under /tmp
+  bool keep_data = false;
+  bool json = false;
+};
+
+}  // namespace aplus::bench

@@ -1,0 +1,756 @@
+#include "tools/bench/bench_runner.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/sync_client.h"
+#include "common/wire.h"
+#include "tools/bench/latency_summary.h"
+#include "tools/bench/proc_stats.h"
+
+namespace aplus::bench {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kConnectTimeoutMs = 15000;
+
+void SleepUntilNs(int64_t when_ns) {
+  int64_t left = when_ns - SteadyNowNs();
+  if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
+}
+
+double SelfCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+std::string Fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+// 1234567 -> "1,234,567"
+std::string Grouped(double value) {
+  std::string digits = std::to_string(static_cast<long long>(std::llround(value)));
+  std::string out;
+  int count = 0;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    if (count > 0 && count % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
+    out.insert(out.begin(), *it);
+    ++count;
+  }
+  return out;
+}
+
+std::string ErrorsText(const json& counts) {
+  std::string text = Grouped(counts["errors"].get<double>());
+  if (!counts["errors_by_code"].empty()) {
+    text += " (";
+    bool first = true;
+    for (auto& [code, n] : counts["errors_by_code"].items()) {
+      text += (first ? "" : ", ") + code + " " + Grouped(n.get<double>());
+      first = false;
+    }
+    text += ")";
+  }
+  return text;
+}
+
+std::string StatsText(const json& stats) {
+  if (!stats.contains("cases_by_state")) return "unavailable";
+  std::string text = "cases";
+  for (auto& [state, n] : stats["cases_by_state"].items()) {
+    text += " " + state + "=" + Grouped(n.get<double>());
+  }
+  text += "; queued " + Grouped(stats["queued"].get<double>()) + ", in flight " +
+          Grouped(stats["in_flight"].get<double>()) + ", dead-lettered " +
+          Grouped(stats["dead_lettered"].get<double>()) + "; " +
+          Grouped(stats["batches_committed"].get<double>()) + " group commits, " +
+          Fixed(stats["messages_per_commit"].get<double>(), 1) + " messages per commit; " +
+          Grouped(stats["errors_answered"].get<double>()) + " errors answered";
+  return text;
+}
+
+// CPU use over a measured interval: the broker's (when its pid is known), the benchmark's, and
+// everyone else's on this machine, so a run disturbed by other work says so.
+class CpuMeter {
+ public:
+  explicit CpuMeter(pid_t broker_pid) : broker_pid_(broker_pid) {}
+  void Start() {
+    start_ns_ = SteadyNowNs();
+    load_start_ = LoadAverage1();
+    self_start_ = SelfCpuSeconds();
+    machine_start_ = ReadMachineCpu();
+    if (broker_pid_ > 0) {
+      auto cpu = ProcessCpuSeconds(broker_pid_);
+      if (cpu.ok()) broker_start_ = *cpu;
+    }
+  }
+  // `escalations`: accepted submits in the interval, for the CPU cost of one.
+  json Finish(uint64_t escalations) const {
+    double seconds = static_cast<double>(SteadyNowNs() - start_ns_) / 1e9;
+    MachineCpu machine = ReadMachineCpu();
+    double self = SelfCpuSeconds() - self_start_;
+    double machine_busy = machine.busy_seconds - machine_start_.busy_seconds;
+    json cpu = {{"cores", OnlineCores()},
+                {"load_average_start", load_start_},
+                {"load_average_end", LoadAverage1()},
+                {"bench_cores", self / seconds},
+                {"machine_busy_cores", machine_busy / seconds}};
+    double others = machine_busy - self;
+    if (broker_start_) {
+      auto now = ProcessCpuSeconds(broker_pid_);
+      if (now.ok()) {
+        double broker = *now - *broker_start_;
+        cpu["broker_cpu_seconds"] = broker;
+        cpu["broker_cores"] = broker / seconds;
+        cpu["broker_us_per_escalation"] =
+            escalations == 0 ? 0.0 : broker * 1e6 / static_cast<double>(escalations);
+        others -= broker;
+        cpu["other_processes_cores"] = std::max(0.0, others / seconds);
+      }
+    }
+    return cpu;
+  }
+
+ private:
+  pid_t broker_pid_;
+  int64_t start_ns_ = 0;
+  double load_start_ = 0;
+  double self_start_ = 0;
+  MachineCpu machine_start_;
+  std::optional<double> broker_start_;
+};
+
+std::string CpuText(const json& cpu) {
+  std::string text;
+  if (cpu.contains("broker_cores")) {
+    text += "broker " + Fixed(cpu["broker_us_per_escalation"], 1) + " us CPU per escalation (" +
+            Fixed(cpu["broker_cores"], 2) + " cores), ";
+  }
+  text += "bench " + Fixed(cpu["bench_cores"], 2) + " cores";
+  if (cpu.contains("other_processes_cores")) {
+    text += ", other processes " + Fixed(cpu["other_processes_cores"], 2) + " cores";
+  }
+  text += " of " + std::to_string(cpu["cores"].get<int>()) + "; load average " +
+          Fixed(cpu["load_average_start"], 2) + " -> " + Fixed(cpu["load_average_end"], 2);
+  return text;
+}
+
+}  // namespace
+
+json TotalsJson(const LoadTotals& totals) {
+  json errors_by_code = json::object();
+  for (size_t code = 0; code < kErrorCodeSlots; ++code) {
+    if (totals.errors_by_code[code] == 0) continue;
+    std::string name = wire::ErrorCode_IsValid(static_cast<int>(code))
+                           ? wire::ErrorCode_Name(static_cast<wire::ErrorCode>(code))
+                           : "CODE_" + std::to_string(code);
+    errors_by_code[name] = totals.errors_by_code[code];
+  }
+  return {{"submits_sent", totals.submits_sent},
+          {"accepted", totals.accepted},
+          {"duplicates", totals.duplicates},
+          {"errors", totals.errors},
+          {"errors_by_code", errors_by_code},
+          {"unanswered", totals.outstanding},
+          {"deliveries", totals.deliveries},
+          {"redeliveries", totals.redeliveries},
+          {"acked", totals.acked},
+          {"send_would_block", totals.send_would_block},
+          {"unexpected_answers", totals.unexpected}};
+}
+
+BenchRunner::BenchRunner(BenchOptions options, NetworkConfig config)
+    : options_(std::move(options)), config_(std::move(config)) {}
+
+BenchRunner::~BenchRunner() {
+  if (broker_ && broker_->running()) broker_->Stop(30000);
+  broker_.reset();
+  if (!work_dir_.empty() && !options_.keep_data) {
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir_, ec);
+  }
+}
+
+void BenchRunner::Progress(const std::string& line) const { std::cerr << "aplus-bench: " << line << std::endl; }
+
+pid_t BenchRunner::broker_pid() const {
+  if (broker_ && broker_->running()) return broker_->pid();
+  return options_.broker_pid;
+}
+
+Status BenchRunner::SetUpBroker() {
+  if (!options_.broker_endpoint.empty()) {
+    endpoint_ = options_.broker_endpoint;
+    return Status::Ok();
+  }
+  std::string base = options_.data_dir;
+  if (base.empty()) {
+    char pattern[] = "/tmp/aplus-bench-XXXXXX";
+    if (!::mkdtemp(pattern)) return Status(wire::INTERNAL, "cannot create a directory in /tmp");
+    base = pattern;
+    work_dir_ = base;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(base, ec);
+    if (ec) return Status(wire::INVALID_ARGUMENT, "cannot create " + base + ": " + ec.message());
+    if (std::filesystem::exists(base + "/broker")) {
+      return Status(wire::INVALID_ARGUMENT, base + "/broker exists: the bench needs a fresh data dir");
+    }
+  }
+  std::string binary = options_.broker_binary;
+  if (binary.empty()) {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    binary = (self.parent_path() / "aplus-broker").string();
+  }
+  int port = PickFreeLoopbackPort();
+  if (port == 0) return Status(wire::INTERNAL, "no free loopback port");
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(port);
+  broker_ = std::make_unique<BrokerProcess>(binary, base + "/broker", endpoint_,
+                                            base + "/broker.log");
+  Status started = broker_->Start();
+  if (!started.ok()) return started;
+  return broker_->WaitReady(60000);
+}
+
+json BenchRunner::BrokerSetupJson() {
+  json setup = {{"endpoint", endpoint_}, {"started_by_bench", broker_ != nullptr}};
+  if (broker_) {
+    setup["data_dir"] = broker_->data_dir();
+    setup["log"] = broker_->log_path();
+    setup["filesystem"] = FilesystemType(std::filesystem::path(broker_->data_dir()).parent_path());
+  }
+  if (broker_pid() > 0) setup["pid"] = broker_pid();
+  return setup;
+}
+
+std::unique_ptr<LoadGenerator> BenchRunner::MakeGenerator(bool open_loop) {
+  Workload workload;
+  workload.open_loop = open_loop;
+  workload.pipeline = options_.pipeline;
+  workload.rate = options_.rate;
+  workload.window = options_.window;
+  workload.partners = PartnerIds(config_);
+  workload.body = EscalationBody(options_.body_bytes);
+  workload.run_tag = RandomTag();
+  GeneratorShape shape;
+  shape.threads = options_.threads;
+  shape.connections_per_contact_point = options_.connections_per_contact_point;
+  return std::make_unique<LoadGenerator>(context_, endpoint_, config_, std::move(workload), shape);
+}
+
+json BenchRunner::Drain(LoadGenerator& generator, bool* complete) {
+  generator.control().sending.store(false);
+  int64_t started = SteadyNowNs();
+  *complete = generator.WaitFor(
+      [](const LoadTotals& t) {
+        return t.outstanding == 0 && t.deliveries - t.redeliveries >= t.accepted &&
+               t.acked >= t.deliveries;
+      },
+      static_cast<int>(options_.drain_seconds * 1000), 20);
+  bool flushed = generator.Flush(10000);
+  json drain = {{"complete", *complete && flushed},
+                {"seconds", static_cast<double>(SteadyNowNs() - started) / 1e9}};
+  return drain;
+}
+
+json BenchRunner::BrokerStats() {
+  wire::Hello hello;
+  hello.set_role(wire::OPERATOR);
+  hello.set_principal(config_.operators.empty() ? "operator" : config_.operators.front().id);
+  hello.set_software("aplus-bench");
+  SyncClient client(context_, endpoint_, hello);
+  wire::Envelope request;
+  request.mutable_get_stats();
+  auto answer = client.CallOk(request, 10000);
+  if (!answer.ok()) return {{"error", answer.status().ToString()}};
+  const wire::Stats& stats = answer->stats();
+  json by_state = json::object();
+  for (const auto& [state, count] : stats.cases_by_state()) by_state[state] = count;
+  uint64_t queued = 0;
+  for (const auto& queue : stats.queues()) queued += queue.depth();
+  double per_commit = stats.batches_committed() == 0
+                          ? 0.0
+                          : static_cast<double>(stats.messages_committed()) /
+                                static_cast<double>(stats.batches_committed());
+  return {{"cases_by_state", by_state},
+          {"queued", queued},
+          {"in_flight", stats.in_flight()},
+          {"dead_lettered", stats.dead_lettered()},
+          {"batches_committed", stats.batches_committed()},
+          {"messages_committed", stats.messages_committed()},
+          {"messages_per_commit", per_commit},
+          {"errors_answered", stats.errors_answered()}};
+}
+
+// --- throughput ------------------------------------------------------------------------------
+
+Result<json> BenchRunner::RunThroughput() {
+  auto generator = MakeGenerator(false);
+  Status connected = generator->Connect(kConnectTimeoutMs);
+  if (!connected.ok()) return connected;
+  LoadControl& control = generator->control();
+  int64_t start = SteadyNowNs();
+  int64_t window_start = start + static_cast<int64_t>(options_.warmup_seconds * 1e9);
+  int64_t window_end = window_start + static_cast<int64_t>(options_.seconds * 1e9);
+  control.window_start_ns = window_start;
+  control.window_end_ns = window_end;
+  control.send_until_ns = window_end;
+  control.sending = true;
+
+  pid_t pid = broker_pid();
+  CpuMeter meter(pid);
+  SleepUntilNs(window_start);
+  LoadTotals before = generator->Totals();
+  int64_t before_ns = SteadyNowNs();
+  meter.Start();
+  SleepUntilNs(window_end);
+  LoadTotals after = generator->Totals();
+  int64_t after_ns = SteadyNowNs();
+  json cpu = meter.Finish(after.accepted - before.accepted);
+  double seconds = static_cast<double>(after_ns - before_ns) / 1e9;
+
+  bool drained = false;
+  json drain = Drain(*generator, &drained);
+  LoadTotals final_totals = generator->Totals();
+  json stats = BrokerStats();
+  generator->Stop();
+  auto samples = generator->TakeAcceptSamples();
+  LatencySummary accept_latency = LatencySummary::Of(samples);
+
+  uint64_t accepted = after.accepted - before.accepted;
+  json result = {
+      {"mode", "throughput"},
+      {"seconds", seconds},
+      {"warmup_seconds", options_.warmup_seconds},
+      {"agent_connections", generator->agent_connections()},
+      {"partner_connections", generator->partner_connections()},
+      {"pipeline", options_.pipeline},
+      {"window", options_.window},
+      {"client_threads", options_.threads},
+      {"body_bytes", options_.body_bytes},
+      {"broker", BrokerSetupJson()},
+      {"window_counts",
+       {{"accepted", accepted},
+        {"delivered", after.deliveries - before.deliveries},
+        {"acked", after.acked - before.acked},
+        {"errors", after.errors - before.errors}}},
+      {"accepted_per_second", static_cast<double>(accepted) / seconds},
+      {"delivered_per_second", static_cast<double>(after.deliveries - before.deliveries) / seconds},
+      {"acked_per_second", static_cast<double>(after.acked - before.acked) / seconds},
+      {"closed_loop_accept_latency", accept_latency.ToJson()},
+      {"totals", TotalsJson(final_totals)},
+      {"drain", drain},
+      {"broker_stats", stats},
+      {"cpu", cpu}};
+  if (pid > 0) {
+    auto memory = ReadProcessMemory(pid);
+    if (memory.ok()) {
+      result["broker_rss_mb"] = Mb(memory->rss_bytes);
+      result["broker_peak_rss_mb"] = Mb(memory->peak_bytes);
+    }
+  }
+  if (broker_) result["data_dir_mb"] = Mb(DirectoryBytes(broker_->data_dir()));
+  return result;
+}
+
+// --- latency ---------------------------------------------------------------------------------
+
+Result<json> BenchRunner::RunLatency() {
+  auto generator = MakeGenerator(true);
+  Status connected = generator->Connect(kConnectTimeoutMs);
+  if (!connected.ok()) return connected;
+  LoadControl& control = generator->control();
+  int64_t start = SteadyNowNs() + 20'000'000;
+  int64_t window_start = start + static_cast<int64_t>(options_.warmup_seconds * 1e9);
+  int64_t window_end = window_start + static_cast<int64_t>(options_.seconds * 1e9);
+  control.schedule_start_ns = start;
+  control.window_start_ns = window_start;
+  control.window_end_ns = window_end;
+  control.send_until_ns = window_end;
+  control.sending = true;
+
+  pid_t pid = broker_pid();
+  CpuMeter meter(pid);
+  SleepUntilNs(window_start);
+  LoadTotals before = generator->Totals();
+  meter.Start();
+  SleepUntilNs(window_end);
+  LoadTotals after = generator->Totals();
+  json cpu = meter.Finish(after.accepted - before.accepted);
+  bool drained = false;
+  json drain = Drain(*generator, &drained);
+  LoadTotals final_totals = generator->Totals();
+  json stats = BrokerStats();
+  generator->Stop();
+  auto accept_samples = generator->TakeAcceptSamples();
+  auto delivery_samples = generator->TakeDeliverySamples();
+  LatencySummary accept_latency = LatencySummary::Of(accept_samples);
+  LatencySummary delivery_latency = LatencySummary::Of(delivery_samples);
+
+  double offered = options_.rate * options_.seconds;
+  json result = {{"mode", "latency"},
+                 {"rate", options_.rate},
+                 {"seconds", options_.seconds},
+                 {"warmup_seconds", options_.warmup_seconds},
+                 {"agent_connections", generator->agent_connections()},
+                 {"partner_connections", generator->partner_connections()},
+                 {"window", options_.window},
+                 {"client_threads", options_.threads},
+                 {"body_bytes", options_.body_bytes},
+                 {"broker", BrokerSetupJson()},
+                 {"offered_in_window", offered},
+                 {"sent_in_window", after.submits_sent - before.submits_sent},
+                 {"submit_to_accepted", accept_latency.ToJson()},
+                 {"submit_to_delivery", delivery_latency.ToJson()},
+                 {"totals", TotalsJson(final_totals)},
+                 {"drain", drain},
+                 {"broker_stats", stats},
+                 {"cpu", cpu}};
+  if (pid > 0) {
+    auto memory = ReadProcessMemory(pid);
+    if (memory.ok()) result["broker_peak_rss_mb"] = Mb(memory->peak_bytes);
+  }
+  return result;
+}
+
+// --- restart ---------------------------------------------------------------------------------
+
+namespace {
+
+struct ReadyProbe {
+  double pong_ms = -1;      // exec -> Pong
+  double get_case_ms = -1;  // exec -> CaseView of the known case
+  std::string state;        // the known case's state as served after the restart
+  std::string error;
+};
+
+// Asks a (re)starting broker for a Pong, then for a known case, as early as it can answer:
+// the requests are queued on the socket before the broker even listens, and ZeroMQ reconnects
+// every 5 ms until it does.
+ReadyProbe ProbeReady(zmq::context_t& context, const std::string& endpoint, int64_t exec_ns,
+                      const KnownCase& known, int timeout_ms) {
+  ReadyProbe probe;
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::reconnect_ivl, 5);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 5);
+  socket.connect(endpoint);
+  auto send = [&](wire::Envelope envelope, uint64_t id) {
+    envelope.set_request_id(id);
+    auto message = EncodeEnvelope(envelope);
+    socket.send(message, zmq::send_flags::none);
+  };
+  wire::Envelope ping;
+  ping.mutable_ping();
+  send(ping, 1);
+  int64_t deadline = SteadyNowNs() + static_cast<int64_t>(timeout_ms) * 1'000'000;
+  while (SteadyNowNs() < deadline) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    zmq::message_t message;
+    if (!(item.revents & ZMQ_POLLIN) || !socket.recv(message, zmq::recv_flags::dontwait)) continue;
+    int64_t now = SteadyNowNs();
+    wire::Envelope answer;
+    if (!answer.ParseFromArray(message.data(), static_cast<int>(message.size()))) continue;
+    if (answer.request_id() == 1 && answer.has_pong()) {
+      probe.pong_ms = static_cast<double>(now - exec_ns) / 1e6;
+      wire::Envelope hello;
+      hello.mutable_hello()->set_role(wire::AGENT_GATEWAY);
+      hello.mutable_hello()->set_principal(known.contact_point);
+      hello.mutable_hello()->set_software("aplus-bench probe");
+      send(hello, 2);
+      wire::Envelope get_case;
+      get_case.mutable_get_case()->set_case_id(known.case_id);
+      send(get_case, 3);
+    } else if (answer.request_id() == 2 && answer.has_error()) {
+      probe.error = "Hello refused: " + StatusOf(answer).ToString();
+      return probe;
+    } else if (answer.request_id() == 3) {
+      if (!answer.has_case_view()) {
+        probe.error = "GetCase " + known.case_id + " answered " + StatusOf(answer).ToString();
+        return probe;
+      }
+      probe.get_case_ms = static_cast<double>(now - exec_ns) / 1e6;
+      probe.state = wire::CaseState_Name(answer.case_view().summary().state());
+      return probe;
+    }
+  }
+  probe.error = "no answer within " + std::to_string(timeout_ms) + " ms";
+  return probe;
+}
+
+}  // namespace
+
+Result<json> BenchRunner::RunRestart() {
+  if (!broker_) return Status(wire::INVALID_ARGUMENT, "restart mode needs a broker started by the bench (no --broker)");
+  pid_t pid = broker_->pid();
+  json result = {{"mode", "restart"},
+                 {"cases", options_.cases},
+                 {"agent_connections", 0},
+                 {"pipeline", options_.pipeline},
+                 {"window", options_.window},
+                 {"client_threads", options_.threads},
+                 {"body_bytes", options_.body_bytes},
+                 {"broker", BrokerSetupJson()}};
+
+  // 1. Fill: exactly N submits, as fast as the broker takes them, partners consuming.
+  auto filler = MakeGenerator(false);
+  Status connected = filler->Connect(kConnectTimeoutMs);
+  if (!connected.ok()) return connected;
+  result["agent_connections"] = filler->agent_connections();
+  result["partner_connections"] = filler->partner_connections();
+  filler->control().budget = static_cast<int64_t>(options_.cases);
+  CpuMeter meter(pid);
+  meter.Start();
+  int64_t fill_start = SteadyNowNs();
+  filler->control().sending = true;
+  int64_t next_report = fill_start + 5'000'000'000;
+  while (true) {
+    LoadTotals totals = filler->Totals();
+    if (totals.accepted + totals.errors >= options_.cases && totals.outstanding == 0) break;
+    if (SteadyNowNs() >= next_report) {
+      Progress("filled " + Grouped(static_cast<double>(totals.accepted)) + " / " +
+               Grouped(static_cast<double>(options_.cases)) + " cases, delivered " +
+               Grouped(static_cast<double>(totals.deliveries)));
+      next_report += 5'000'000'000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  int64_t fill_end = SteadyNowNs();
+  bool drained = false;
+  json drain = Drain(*filler, &drained);
+  int64_t drain_end = SteadyNowNs();
+  LoadTotals fill_totals = filler->Totals();
+  json fill_cpu = meter.Finish(fill_totals.accepted);
+  json fill_stats = BrokerStats();
+  auto memory_full = ReadProcessMemory(pid);
+  auto known = filler->KnownCases();
+  filler->Stop();
+  double fill_seconds = static_cast<double>(fill_end - fill_start) / 1e9;
+  json fill = {{"seconds", fill_seconds},
+               {"accepted_per_second", static_cast<double>(fill_totals.accepted) / fill_seconds},
+               {"seconds_until_all_acked", static_cast<double>(drain_end - fill_start) / 1e9},
+               {"totals", TotalsJson(fill_totals)},
+               {"drain", drain},
+               {"broker_stats", fill_stats},
+               {"cpu", fill_cpu}};
+  if (memory_full.ok()) {
+    fill["broker_rss_mb"] = Mb(memory_full->rss_bytes);
+    fill["broker_peak_rss_mb"] = Mb(memory_full->peak_bytes);
+  }
+  result["fill"] = fill;
+  if (known.empty()) return Status(wire::INTERNAL, "no case was accepted during the fill");
+
+  // 2. Clean stop.
+  int64_t stop_start = SteadyNowNs();
+  int exit_status = broker_->Stop(120000);
+  result["stop"] = {{"seconds", static_cast<double>(SteadyNowNs() - stop_start) / 1e9},
+                    {"exit_status", exit_status}};
+  result["data_dir_mb"] = Mb(DirectoryBytes(broker_->data_dir()));
+
+  // 3. Restart on the same data and time exec -> Pong -> GetCase answered.
+  Status restarted = broker_->Start();
+  if (!restarted.ok()) return restarted;
+  ReadyProbe probe = ProbeReady(context_, endpoint_, broker_->exec_ns(), known.front(), 300000);
+  json restart = {{"pong_ms", probe.pong_ms},
+                  {"get_case_ms", probe.get_case_ms},
+                  {"known_case", known.front().case_id},
+                  {"known_case_state", probe.state}};
+  if (!probe.error.empty()) restart["error"] = probe.error;
+  auto memory_ready = ReadProcessMemory(broker_->pid());
+  if (memory_ready.ok()) restart["rss_mb_when_ready"] = Mb(memory_ready->rss_bytes);
+
+  // 4. Serve more submits on the restarted broker.
+  if (probe.error.empty()) {
+    auto more = MakeGenerator(false);
+    Status reconnected = more->Connect(kConnectTimeoutMs);
+    if (!reconnected.ok()) return reconnected;
+    more->control().budget = static_cast<int64_t>(options_.after_restart_submits);
+    int64_t start = SteadyNowNs();
+    more->control().sending = true;
+    more->WaitFor(
+        [&](const LoadTotals& t) {
+          return t.accepted + t.errors >= options_.after_restart_submits && t.outstanding == 0;
+        },
+        static_cast<int>(options_.drain_seconds * 1000));
+    double seconds = static_cast<double>(SteadyNowNs() - start) / 1e9;
+    bool more_drained = false;
+    json more_drain = Drain(*more, &more_drained);
+    LoadTotals more_totals = more->Totals();
+    restart["after_restart"] = {
+        {"submits", options_.after_restart_submits},
+        {"seconds", seconds},
+        {"accepted_per_second", static_cast<double>(more_totals.accepted) / seconds},
+        {"totals", TotalsJson(more_totals)},
+        {"drain", more_drain},
+        {"broker_stats", BrokerStats()}};
+    more->Stop();
+    auto memory_after = ReadProcessMemory(broker_->pid());
+    if (memory_after.ok()) {
+      restart["rss_mb_after_more_submits"] = Mb(memory_after->rss_bytes);
+      restart["peak_rss_mb_after_more_submits"] = Mb(memory_after->peak_bytes);
+    }
+  }
+  result["restart"] = restart;
+  broker_->Stop(120000);
+  return result;
+}
+
+// --- reporting -------------------------------------------------------------------------------
+
+namespace {
+
+void PrintCounts(const json& totals, std::ostream& out) {
+  out << "  submits sent " << Grouped(totals["submits_sent"].get<double>()) << ", accepted "
+      << Grouped(totals["accepted"].get<double>()) << ", unanswered "
+      << Grouped(totals["unanswered"].get<double>()) << ", duplicates "
+      << Grouped(totals["duplicates"].get<double>()) << "\n"
+      << "  deliveries " << Grouped(totals["deliveries"].get<double>()) << " (redeliveries "
+      << Grouped(totals["redeliveries"].get<double>()) << "), acked "
+      << Grouped(totals["acked"].get<double>()) << ", errors " << ErrorsText(totals)
+      << ", unexpected answers " << Grouped(totals["unexpected_answers"].get<double>()) << "\n";
+}
+
+void PrintBroker(const json& setup, std::ostream& out) {
+  out << "  broker " << setup["endpoint"].get<std::string>();
+  if (setup["started_by_bench"].get<bool>()) {
+    out << " started by the bench (pid " << setup["pid"] << "), data "
+        << setup["data_dir"].get<std::string>() << " on "
+        << setup["filesystem"].get<std::string>();
+  } else {
+    out << " (already running)";
+  }
+  out << "\n";
+}
+
+void PrintText(const json& r, std::ostream& out) {
+  std::string mode = r["mode"];
+  if (mode == "throughput") {
+    out << "aplus-bench throughput: " << Fixed(r["seconds"], 1) << " s measured after "
+        << Fixed(r["warmup_seconds"], 1) << " s warm-up; " << r["agent_connections"]
+        << " agent connections x " << r["pipeline"] << " submits in flight, "
+        << r["partner_connections"] << " partner connections (window " << r["window"] << "), "
+        << r["client_threads"] << " client threads, body " << r["body_bytes"] << " bytes\n";
+    PrintBroker(r["broker"], out);
+    out << "  submitted+accepted (durable) " << Grouped(r["accepted_per_second"]) << " /s\n"
+        << "  delivered to partners        " << Grouped(r["delivered_per_second"]) << " /s\n"
+        << "  acked by partners            " << Grouped(r["acked_per_second"]) << " /s\n"
+        << "  closed-loop submit->Accepted " << LatencySummary{
+               r["closed_loop_accept_latency"]["samples"],
+               r["closed_loop_accept_latency"]["p50_ms"], r["closed_loop_accept_latency"]["p90_ms"],
+               r["closed_loop_accept_latency"]["p99_ms"], r["closed_loop_accept_latency"]["p999_ms"],
+               r["closed_loop_accept_latency"]["max_ms"], r["closed_loop_accept_latency"]["mean_ms"]}
+               .ToString()
+        << "\n";
+    out << "  CPU: " << CpuText(r["cpu"]) << "\n";
+    if (r.contains("broker_peak_rss_mb")) {
+      out << "  broker RSS " << Fixed(r["broker_rss_mb"], 1) << " MB (peak "
+          << Fixed(r["broker_peak_rss_mb"], 1) << " MB)\n";
+    }
+  } else if (mode == "latency") {
+    out << "aplus-bench latency: open loop at " << Grouped(r["rate"]) << " submits/s for "
+        << Fixed(r["seconds"], 1) << " s after " << Fixed(r["warmup_seconds"], 1)
+        << " s warm-up; " << r["agent_connections"] << " agent connections, "
+        << r["partner_connections"] << " partner connections (window " << r["window"] << ")\n";
+    PrintBroker(r["broker"], out);
+    auto summary = [](const json& j) {
+      return LatencySummary{j["samples"], j["p50_ms"], j["p90_ms"], j["p99_ms"],
+                            j["p999_ms"], j["max_ms"], j["mean_ms"]}
+          .ToString();
+    };
+    out << "  offered " << Grouped(r["offered_in_window"]) << ", sent "
+        << Grouped(r["sent_in_window"]) << " in the window (timed from scheduled send time)\n"
+        << "  submit->Accepted  " << summary(r["submit_to_accepted"]) << "\n"
+        << "  submit->Delivery  " << summary(r["submit_to_delivery"]) << "\n";
+    out << "  CPU: " << CpuText(r["cpu"]) << "\n";
+    if (r.contains("broker_peak_rss_mb")) {
+      out << "  broker peak RSS " << Fixed(r["broker_peak_rss_mb"], 1) << " MB\n";
+    }
+  } else {
+    const json& fill = r["fill"];
+    out << "aplus-bench restart: " << Grouped(r["cases"]) << " cases, "
+        << r["agent_connections"] << " agent connections x " << r["pipeline"] << " in flight, "
+        << r["partner_connections"] << " partner connections consuming\n";
+    PrintBroker(r["broker"], out);
+    out << "  fill: " << Fixed(fill["seconds"], 1) << " s (" << Grouped(fill["accepted_per_second"])
+        << " accepted/s), all acked after " << Fixed(fill["seconds_until_all_acked"], 1) << " s\n"
+        << "  CPU: " << CpuText(fill["cpu"]) << "\n";
+    PrintCounts(fill["totals"], out);
+    out << "  broker after fill: " << StatsText(fill["broker_stats"]) << "\n";
+    if (fill.contains("broker_rss_mb")) {
+      out << "  broker RSS with " << Grouped(r["cases"]) << " cases stored: "
+          << Fixed(fill["broker_rss_mb"], 1) << " MB (peak " << Fixed(fill["broker_peak_rss_mb"], 1)
+          << " MB)\n";
+    }
+    out << "  clean stop (SIGTERM) " << Fixed(r["stop"]["seconds"], 2) << " s, exit status "
+        << r["stop"]["exit_status"] << "; data dir " << Fixed(r["data_dir_mb"], 1) << " MB on disk\n";
+    const json& restart = r["restart"];
+    out << "  restart: Pong after " << Fixed(restart["pong_ms"], 1) << " ms, GetCase "
+        << restart["known_case"].get<std::string>() << " ("
+        << restart["known_case_state"].get<std::string>() << ") answered after "
+        << Fixed(restart["get_case_ms"], 1) << " ms from exec\n";
+    if (restart.contains("error")) out << "  restart ERROR: " << restart["error"].get<std::string>() << "\n";
+    if (restart.contains("rss_mb_when_ready")) {
+      out << "  RSS when ready " << Fixed(restart["rss_mb_when_ready"], 1) << " MB";
+    }
+    if (restart.contains("after_restart")) {
+      const json& more = restart["after_restart"];
+      out << "; after " << Grouped(more["submits"]) << " more submits ("
+          << Grouped(more["accepted_per_second"]) << "/s) RSS "
+          << Fixed(restart["rss_mb_after_more_submits"], 1) << " MB (peak "
+          << Fixed(restart["peak_rss_mb_after_more_submits"], 1) << " MB)\n";
+      PrintCounts(more["totals"], out);
+    } else {
+      out << "\n";
+    }
+    return;
+  }
+  PrintCounts(r["totals"], out);
+  out << "  drain " << (r["drain"]["complete"].get<bool>() ? "complete" : "INCOMPLETE") << " after "
+      << Fixed(r["drain"]["seconds"], 2) << " s; broker: " << StatsText(r["broker_stats"]) << "\n";
+}
+
+}  // namespace
+
+int BenchRunner::Run() {
+  Status ready = SetUpBroker();
+  if (!ready.ok()) {
+    std::cerr << "aplus-bench: " << ready.message() << std::endl;
+    return 1;
+  }
+  Result<json> result = Status(wire::INTERNAL, "no mode");
+  switch (options_.mode) {
+    case BenchMode::kThroughput: result = RunThroughput(); break;
+    case BenchMode::kLatency: result = RunLatency(); break;
+    case BenchMode::kRestart: result = RunRestart(); break;
+  }
+  if (!result.ok()) {
+    std::cerr << "aplus-bench: " << result.status().ToString() << std::endl;
+    if (broker_) std::cerr << "broker log tail:\n" << broker_->LogTail(2000) << std::endl;
+    return 1;
+  }
+  if (options_.json) {
+    std::cout << result->dump() << std::endl;
+  } else {
+    PrintText(*result, std::cout);
+  }
+  return 0;
+}
+
+}  // namespace aplus::bench

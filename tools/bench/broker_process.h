@@ -1,0 +1,57 @@
+// An aplus-broker started by the benchmark as a child process, on a loopback port of its own,
+// with its output in a log file. The child dies with the benchmark (PR_SET_PDEATHSIG), and the
+// destructor stops it, so no broker outlives a run.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace aplus::bench {
+
+// Thread rules: one thread (the benchmark's main thread).
+class BrokerProcess {
+ public:
+  // Nothing runs until Start().
+  BrokerProcess(std::string binary, std::string data_dir, std::string endpoint,
+                std::string log_path);
+  ~BrokerProcess();
+  BrokerProcess(const BrokerProcess&) = delete;
+  BrokerProcess& operator=(const BrokerProcess&) = delete;
+
+  // fork + exec; returns as soon as the child exists (steady ns of the exec in exec_ns()).
+  Status Start();
+  // Waits until the broker prints its ready line, up to `timeout_ms`. An error when it exits
+  // or stays silent; the message quotes the end of its log.
+  Status WaitReady(int timeout_ms);
+  // SIGTERM, then waits up to `timeout_ms` for a clean exit (SIGKILL after that). Returns the
+  // exit status as the shell would show it (0 = clean).
+  int Stop(int timeout_ms);
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  int64_t exec_ns() const { return exec_ns_; }
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string LogTail(size_t bytes) const;
+
+ private:
+  const std::string binary_;
+  const std::string data_dir_;
+  const std::string endpoint_;
+  const std::string log_path_;
+  pid_t pid_ = -1;
+  int64_t exec_ns_ = 0;
+};
+
+// A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
+int PickFreeLoopbackPort();
+
+// Steady-clock nanoseconds: the one time base of every measurement in the benchmark.
+int64_t SteadyNowNs();
+
+}  // namespace aplus::bench
