@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "sla/deadline_calculator.h"
 #include "tools/aplus/output.h"
 
 namespace aplus::cli {
@@ -56,6 +57,40 @@ wire::Envelope CaseRequest(const std::string& case_ref) {
   return request;
 }
 
+// The SLA block of the header: only what the broker filled in (an older gateway, or the agent
+// gateway's local copy, may have none of it).
+void AddSlaFields(const wire::CaseView& view,
+                  std::vector<std::pair<std::string, std::string>>& fields) {
+  const auto& summary = view.summary();
+  if (!summary.reply_policy().empty()) fields.emplace_back("Reply policy", summary.reply_policy());
+  if (summary.warning_at_ms() > 0)
+    fields.emplace_back("Warning at", FormatMinute(summary.warning_at_ms()));
+  if (!summary.reply_policy().empty() || summary.warned() || summary.breached()) {
+    std::string alerts;
+    if (summary.warned()) alerts = "warning";
+    if (summary.breached()) alerts += alerts.empty() ? "breach" : ", breach";
+    fields.emplace_back("Alerts raised", alerts.empty() ? "none" : alerts);
+  }
+  if (summary.answered_at_ms() > 0) {
+    std::string answered = FormatMinute(summary.answered_at_ms());
+    answered += summary.late_by_ms() > 0 ? ", late by " + sla::FormatDuration(summary.late_by_ms())
+                                         : ", on time";
+    fields.emplace_back("Answered", answered);
+  }
+  int64_t open_pause_start = 0;
+  for (const auto& pause : view.pauses()) {
+    if (pause.end_ms() == 0) open_pause_start = pause.start_ms();
+  }
+  if (summary.paused_ms() > 0 || open_pause_start > 0) {
+    std::string paused = sla::FormatDuration(summary.paused_ms());
+    if (open_pause_start > 0) paused += " (paused since " + FormatMinute(open_pause_start) + ")";
+    fields.emplace_back("Clock paused", paused);
+  }
+  if (!summary.transferred_from().empty()) {
+    fields.emplace_back("Transferred from", summary.transferred_from());
+  }
+}
+
 }  // namespace
 
 std::string RenderCaseView(const wire::CaseView& view) {
@@ -75,6 +110,7 @@ std::string RenderCaseView(const wire::CaseView& view) {
       "Deadline",
       FormatMinute(summary.deadline_ms()) +
           (summary.deadline_ms() > 0 ? std::string(" (") + kDisplayTimeZone + ")" : std::string()));
+  AddSlaFields(view, fields);
   fields.emplace_back("Delivery attempts", std::to_string(summary.delivery_attempts()));
   if (summary.dead_lettered()) {
     fields.emplace_back("Dead-lettered", "yes: delivery gave up; an operator must look at it");
@@ -91,7 +127,15 @@ std::string RenderCaseView(const wire::CaseView& view) {
     out += "(from the agent gateway's local copy; broker unreachable)\n";
   }
   if (!view.body().empty()) out += "\n" + Indent(view.body(), "  ");
+  if (!view.question().empty()) {
+    out += "\nQuestion from the partner (awaiting the contact point's answer):\n" +
+           Indent(view.question(), "  ");
+  }
   if (!view.reply_text().empty()) out += "\nReply:\n" + Indent(view.reply_text(), "  ");
+  if (!view.deadline_explanation().empty()) {
+    out += "\nDeadline:\n";
+    for (const auto& line : view.deadline_explanation()) out += "  " + OneLine(line) + "\n";
+  }
 
   out += "\nTimeline:\n";
   if (view.timeline().empty()) out += "  (no events)\n";
@@ -182,6 +226,16 @@ int RunCancel(const GlobalOptions& options, const std::string& case_ref, const s
   cancel->set_case_id(CaseRef(case_ref));
   cancel->set_reason(reason);
   cancel->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.agent_gateway, std::move(request), "agent gateway");
+}
+
+int RunAnswer(const GlobalOptions& options, const std::string& case_ref, const std::string& text,
+              const std::string& idempotency_key) {
+  wire::Envelope request;
+  auto* answer = request.mutable_answer_info();
+  answer->set_case_id(CaseRef(case_ref));
+  answer->set_text(text);
+  answer->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
   return RunCaseUpdate(options, options.agent_gateway, std::move(request), "agent gateway");
 }
 

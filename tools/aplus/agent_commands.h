@@ -1,4 +1,4 @@
-// `aplus submit | status | list | close | cancel`: requests to the agent gateway's local
+// `aplus submit | status | list | close | cancel | answer`: requests to the agent gateway's local
 // endpoint (no Hello: it is the contact point's own machine). Each Run* prints the answer
 // (human text or one JSON object) and returns the process exit code.
 #pragma once
@@ -28,8 +28,12 @@ int RunClose(const GlobalOptions& options, const std::string& case_ref,
              const std::string& idempotency_key);
 int RunCancel(const GlobalOptions& options, const std::string& case_ref, const std::string& reason,
               const std::string& idempotency_key);
+// Answers the partner's open question (AnswerInfo): the SLA clock restarts.
+int RunAnswer(const GlobalOptions& options, const std::string& case_ref, const std::string& text,
+              const std::string& idempotency_key);
 
-// The human rendering of a case: header block, citizen and body, reply, timeline.
+// The human rendering of a case: header block (with the SLA fields the broker filled in),
+// citizen and body, open question, reply, the "Deadline" explanation, timeline.
 std::string RenderCaseView(const wire::CaseView& view);
 
 // Sends a request answered by CaseUpdated (close, cancel, partner ack and reply) to `endpoint`

@@ -53,6 +53,20 @@ int PrintAnswer(const GlobalOptions& options, const google::protobuf::Message& m
   return kExitOk;
 }
 
+Result<NetworkConfig> LoadConfig(const GlobalOptions& options) {
+  if (options.config_path.empty()) return DefaultNetworkConfig();
+  return LoadNetworkConfig(options.config_path);
+}
+
+wire::Hello OperatorHello(const GlobalOptions& options) {
+  wire::Hello hello;
+  hello.set_role(wire::OPERATOR);
+  hello.set_principal(options.operator_id);
+  hello.set_credential(options.credential);
+  hello.set_software("aplus command line");
+  return hello;
+}
+
 std::string CaseRef(const std::string& typed) {
   auto canonical = NormalizeCaseId(typed);
   if (canonical) return *canonical;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "aplus.pb.h"
+#include "common/network_config.h"
 #include "common/status.h"
 
 namespace aplus::cli {
@@ -24,6 +25,8 @@ struct GlobalOptions {
   std::string agent_gateway = "tcp://127.0.0.1:7410";
   std::string partner_gateway = "tcp://127.0.0.1:7420";
   std::string broker = "tcp://127.0.0.1:7400";
+  std::string alerts = "tcp://127.0.0.1:7401";  // the broker's PUB socket of SLA alerts
+  std::string config_path;  // network config for local computations; "" = the built-in one
   std::string operator_id = "operator";
   std::string credential;
   int timeout_ms = 5000;
@@ -45,6 +48,15 @@ int ReportFailure(const GlobalOptions& options, const Status& status);
 // Returns kExitOk.
 int PrintAnswer(const GlobalOptions& options, const google::protobuf::Message& message,
                 const std::string& human);
+
+// The network config for computations the CLI makes itself (`aplus deadline`): the file named
+// by --config, else the built-in network. INVALID_ARGUMENT when the file cannot be read or
+// parsed (the caller reports it as a usage error: the flag's value is wrong).
+Result<NetworkConfig> LoadConfig(const GlobalOptions& options);
+
+// Hello{role OPERATOR, principal --operator, credential --credential}: the session of every
+// operator request (stats, alerts, report).
+wire::Hello OperatorHello(const GlobalOptions& options);
 
 // What a person typed as a case: the canonical case id when it reads as one ("per-7k3m-q9xd"
 // -> "PER-7K3M-Q9XD"), a local ref with its "LOC-" prefix in upper case, else the text

@@ -5,11 +5,15 @@
 #include <iostream>
 #include <string>
 
+#include "sla/civil_time.h"
 #include "tools/aplus/agent_commands.h"
+#include "tools/aplus/alert_commands.h"
+#include "tools/aplus/deadline_command.h"
 #include "tools/aplus/global_options.h"
 #include "tools/aplus/operator_commands.h"
 #include "tools/aplus/output.h"
 #include "tools/aplus/partner_commands.h"
+#include "tools/aplus/report_command.h"
 
 namespace {
 
@@ -25,6 +29,22 @@ const CLI::Validator kEndpoint(
     },
     "ENDPOINT", "endpoint");
 
+// A calendar date as the report takes it; a typo is a usage error before anything is sent.
+const CLI::Validator kDate(
+    [](std::string& value) -> std::string {
+      return aplus::sla::ParseDate(value).ok() ? std::string()
+                                               : "not a date (expected YYYY-MM-DD): " + value;
+    },
+    "YYYY-MM-DD", "date");
+
+// What `aplus deadline --at` reads (the zone does not change what is well-formed).
+const CLI::Validator kSubmissionTime(
+    [](std::string& value) -> std::string {
+      auto parsed = aplus::cli::ParseSubmissionTime(value, "Europe/Paris", 0);
+      return parsed.ok() ? std::string() : parsed.status().message();
+    },
+    "TIME", "submission time");
+
 void AddGlobalOptions(CLI::App& app, GlobalOptions& options) {
   app.add_flag("--json", options.json, "print exactly one JSON object on stdout");
   app.add_option("--agent-gateway", options.agent_gateway, "the agent gateway's local endpoint")
@@ -37,6 +57,12 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& options) {
   app.add_option("--broker", options.broker, "the broker's endpoint (for stats)")
       ->capture_default_str()
       ->check(kEndpoint);
+  app.add_option("--alerts", options.alerts, "the broker's alert publication endpoint")
+      ->capture_default_str()
+      ->check(kEndpoint);
+  app.add_option("--config", options.config_path,
+                 "network config for local computations (default: the built-in network)")
+      ->check(CLI::ExistingFile);
   app.add_option("--operator", options.operator_id, "operator id presented to the broker")
       ->capture_default_str();
   app.add_option("--credential", options.credential,
@@ -111,6 +137,66 @@ int main(int argc, char** argv) {
   reply->add_option("--text", text, "the answer")->required();
   AddKeyOption(*reply, key);
 
+  std::string question;
+  auto* ask = partner->add_subcommand("ask", "ask the contact point a question (pauses the clock)");
+  ask->add_option("CASE", case_ref, "case id")->required();
+  ask->add_option("--question", question, "the question")->required();
+  AddKeyOption(*ask, key);
+  std::string to_partner;
+  auto* transfer = partner->add_subcommand("transfer", "hand the case to the competent partner");
+  transfer->add_option("CASE", case_ref, "case id")->required();
+  transfer->add_option("--to", to_partner, "the competent partner's id")->required();
+  transfer->add_option("--reason", reason, "why, for the contact point")->required();
+  AddKeyOption(*transfer, key);
+
+  auto* answer = app.add_subcommand("answer", "answer the partner's question (restarts the clock)");
+  answer->add_option("CASE", case_ref, "case id")->required();
+  answer->add_option("--text", text, "the answer")->required();
+  AddKeyOption(*answer, key);
+
+  aplus::cli::DeadlineArgs deadline_args;
+  auto* deadline = app.add_subcommand(
+      "deadline", "the deadline of a submission at TIME, computed here from the network config");
+  deadline
+      ->add_option("--at", deadline_args.at,
+                   "now, YYYY-MM-DD or YYYY-MM-DDTHH:MM (the contact point's local time)")
+      ->capture_default_str()
+      ->check(kSubmissionTime);
+  deadline->add_option("--partner", deadline_args.partner, "partner id")->required();
+  deadline->add_option("--contact-point", deadline_args.contact_point, "contact point id")
+      ->required();
+  deadline->add_option("--category", deadline_args.category,
+                       "the case's category (some partners have a policy per category)");
+
+  aplus::cli::AlertFilter alert_filter;
+  std::string kind;
+  bool follow = false;
+  int for_seconds = 0;
+  auto* alerts = app.add_subcommand("alerts", "SLA alerts (operator session)");
+  alerts->add_option("--partner", alert_filter.partner, "only this partner's");
+  alerts->add_option("--territory", alert_filter.territory, "only this territory's");
+  alerts->add_option("--kind", kind, "warning or breach")
+      ->check(CLI::IsMember({"warning", "breach"}, CLI::ignore_case));
+  alerts->add_flag("--all", alert_filter.include_acked, "also the alerts already taken");
+  alerts->add_option("--limit", alert_filter.limit, "at most this many (default 100)");
+  alerts->add_flag("--follow", follow,
+                   "print the open alerts, then each one as the broker raises it, until Ctrl-C");
+  alerts->add_option("--for-seconds", for_seconds, "with --follow: stop after N seconds")
+      ->check(CLI::Range(1, 365 * 24 * 3600));
+  std::string alert_id;
+  std::string by;
+  auto* alert_ack = alerts->add_subcommand("ack", "record who takes an alert");
+  alert_ack->add_option("ID", alert_id, "alert id")->required();
+  alert_ack->add_option("--by", by, "who takes it (default: the --operator id)");
+
+  aplus::cli::ReportArgs report_args;
+  auto* report = app.add_subcommand("report", "per-partner SLA figures (operator session)");
+  report->add_option("--from", report_args.from, "cases submitted from this day (Europe/Paris)")
+      ->check(kDate);
+  report->add_option("--to", report_args.to, "up to and including this day")->check(kDate);
+  report->add_option("--partner", report_args.partner, "only this partner");
+  report->add_option("--territory", report_args.territory, "only this territory's cases");
+
   auto* stats = app.add_subcommand("stats", "the broker's counters (operator session)");
 
   try {
@@ -128,6 +214,21 @@ int main(int argc, char** argv) {
   if (*inbox) return aplus::cli::RunPartnerInbox(options, limit);
   if (*ack) return aplus::cli::RunPartnerAck(options, case_ref, note, key);
   if (*reply) return aplus::cli::RunPartnerReply(options, case_ref, text, key);
+  if (*ask) return aplus::cli::RunPartnerAsk(options, case_ref, question, key);
+  if (*transfer) return aplus::cli::RunPartnerTransfer(options, case_ref, to_partner, reason, key);
+  if (*answer) return aplus::cli::RunAnswer(options, case_ref, text, key);
+  if (*deadline) return aplus::cli::RunDeadline(options, deadline_args);
+  if (*alert_ack) return aplus::cli::RunAlertAck(options, alert_id, by);
+  if (*alerts) {
+    alert_filter.kind = aplus::cli::ParseAlertKind(kind);
+    if (follow) return aplus::cli::RunAlertsFollow(options, alert_filter, for_seconds);
+    if (for_seconds > 0) {
+      std::cerr << "aplus: --for-seconds goes with --follow" << std::endl;
+      return aplus::cli::kExitUsage;
+    }
+    return aplus::cli::RunAlerts(options, alert_filter);
+  }
+  if (*report) return aplus::cli::RunReport(options, report_args);
   if (*stats) return aplus::cli::RunStats(options);
   std::cerr << "aplus: no command given (see aplus --help)" << std::endl;
   return aplus::cli::kExitUsage;

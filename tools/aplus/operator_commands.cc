@@ -9,8 +9,6 @@
 namespace aplus::cli {
 namespace {
 
-constexpr const char* kSoftware = "aplus command line";
-
 // Lifecycle order for known state names, then any name this CLI does not know, by name.
 int StateRank(const std::string& name) {
   wire::CaseState state;
@@ -65,14 +63,9 @@ std::string RenderStats(const wire::Stats& stats) {
 }
 
 int RunStats(const GlobalOptions& options) {
-  wire::Hello hello;
-  hello.set_role(wire::OPERATOR);
-  hello.set_principal(options.operator_id);
-  hello.set_credential(options.credential);
-  hello.set_software(kSoftware);
   wire::Envelope request;
   request.mutable_get_stats();
-  auto answer = Exchange(options, options.broker, std::move(hello), std::move(request),
+  auto answer = Exchange(options, options.broker, OperatorHello(options), std::move(request),
                          wire::Envelope::kStats);
   if (!answer.ok()) return ReportFailure(options, answer.status());
   return PrintAnswer(options, answer->stats(), RenderStats(answer->stats()));

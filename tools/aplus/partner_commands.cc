@@ -53,4 +53,26 @@ int RunPartnerReply(const GlobalOptions& options, const std::string& case_ref,
   return RunCaseUpdate(options, options.partner_gateway, std::move(request), "partner gateway");
 }
 
+int RunPartnerAsk(const GlobalOptions& options, const std::string& case_ref,
+                  const std::string& question, const std::string& idempotency_key) {
+  wire::Envelope request;
+  auto* ask = request.mutable_ask_info();
+  ask->set_case_id(CaseRef(case_ref));
+  ask->set_question(question);
+  ask->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.partner_gateway, std::move(request), "partner gateway");
+}
+
+int RunPartnerTransfer(const GlobalOptions& options, const std::string& case_ref,
+                       const std::string& to_partner, const std::string& reason,
+                       const std::string& idempotency_key) {
+  wire::Envelope request;
+  auto* transfer = request.mutable_transfer_case();
+  transfer->set_case_id(CaseRef(case_ref));
+  transfer->set_to_partner(to_partner);
+  transfer->set_reason(reason);
+  transfer->set_idempotency_key(IdempotencyKeyOr(idempotency_key));
+  return RunCaseUpdate(options, options.partner_gateway, std::move(request), "partner gateway");
+}
+
 }  // namespace aplus::cli

@@ -1,6 +1,6 @@
-// `aplus partner inbox | ack | reply`: requests to the partner gateway's local endpoint (no
-// Hello: it is the partner's own machine). Each Run* prints the answer (human text or one JSON
-// object) and returns the process exit code.
+// `aplus partner inbox | ack | reply | ask | transfer`: requests to the partner gateway's local
+// endpoint (no Hello: it is the partner's own machine). Each Run* prints the answer (human text or
+// one JSON object) and returns the process exit code.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,13 @@ int RunPartnerAck(const GlobalOptions& options, const std::string& case_ref,
                   const std::string& note, const std::string& idempotency_key);
 int RunPartnerReply(const GlobalOptions& options, const std::string& case_ref,
                     const std::string& text, const std::string& idempotency_key);
+// Asks the contact point a question (AskInfo): the SLA clock pauses until the answer.
+int RunPartnerAsk(const GlobalOptions& options, const std::string& case_ref,
+                  const std::string& question, const std::string& idempotency_key);
+// Hands the case to the competent partner `to_partner` (TransferCase).
+int RunPartnerTransfer(const GlobalOptions& options, const std::string& case_ref,
+                       const std::string& to_partner, const std::string& reason,
+                       const std::string& idempotency_key);
 
 // The inbox as a table (case, state, contact point, category, subject, deadline).
 std::string RenderInbox(const wire::Inbox& inbox);

@@ -1,0 +1,201 @@
+#include "tools/aplus/alert_commands.h"
+
+#include <signal.h>
+#include <strings.h>
+
+#include <cerrno>
+#include <csignal>
+#include <iostream>
+#include <set>
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "tools/aplus/output.h"
+
+namespace aplus::cli {
+namespace {
+
+// Longest wait between two checks of the stop flag and the --for-seconds limit.
+constexpr int64_t kPollSliceMs = 200;
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+void RequestStop(int) { stop_requested = 1; }
+
+// SIGINT/SIGTERM end a follow cleanly (exit 0). No SA_RESTART: a blocked poll returns EINTR.
+void InstallStopHandlers() {
+  struct sigaction action {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+std::string KindName(wire::Alert::Kind kind) {
+  if (kind == wire::Alert::KIND_UNSPECIFIED) return "-";
+  const std::string& name = wire::Alert::Kind_Name(kind);
+  return name.empty() ? std::to_string(static_cast<int>(kind)) : name;
+}
+
+std::string PartnerCell(const wire::Alert& alert) {
+  return alert.territory().empty() ? alert.partner()
+                                   : alert.partner() + " (" + alert.territory() + ")";
+}
+
+wire::Envelope ListRequest(const AlertFilter& filter) {
+  wire::Envelope request;
+  auto* list = request.mutable_list_alerts();
+  list->set_partner(filter.partner);
+  list->set_territory(filter.territory);
+  list->set_kind(filter.kind);
+  list->set_include_acked(filter.include_acked);
+  list->set_limit(filter.limit);
+  return request;
+}
+
+void PrintAlertLine(const GlobalOptions& options, const wire::Alert& alert) {
+  if (options.json) {
+    std::cout << MessageJson(alert) << std::endl;  // endl: each line reaches a pipe at once
+  } else {
+    std::cout << RenderAlertLine(alert) << std::flush;
+  }
+}
+
+}  // namespace
+
+wire::Alert::Kind ParseAlertKind(const std::string& text) {
+  if (strcasecmp(text.c_str(), "warning") == 0) return wire::Alert::WARNING;
+  if (strcasecmp(text.c_str(), "breach") == 0) return wire::Alert::BREACH;
+  return wire::Alert::KIND_UNSPECIFIED;
+}
+
+std::vector<std::string> AlertTopicPrefixes(const AlertFilter& filter) {
+  if (filter.kind == wire::Alert::KIND_UNSPECIFIED) return {"alert."};
+  std::string prefix = "alert." + wire::Alert::Kind_Name(filter.kind) + ".";
+  // The trailing '.' keeps "france-travail" from also matching "france-travail-bis".
+  if (!filter.partner.empty()) prefix += filter.partner + ".";
+  return {prefix};
+}
+
+bool AlertMatches(const AlertFilter& filter, const wire::Alert& alert) {
+  if (!filter.partner.empty() && alert.partner() != filter.partner) return false;
+  if (!filter.territory.empty() && alert.territory() != filter.territory) return false;
+  if (filter.kind != wire::Alert::KIND_UNSPECIFIED && alert.kind() != filter.kind) return false;
+  if (!filter.include_acked && !alert.acked_by().empty()) return false;
+  return true;
+}
+
+std::string RenderAlertList(const wire::AlertList& list) {
+  if (list.alerts().empty()) return "no alerts\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& alert : list.alerts()) {
+    rows.push_back({alert.alert_id(), KindName(alert.kind()), alert.case_id(), PartnerCell(alert),
+                    alert.contact_point(), FormatMinute(alert.deadline_ms()),
+                    FormatMinute(alert.raised_at_ms()),
+                    alert.acked_by().empty() ? "-" : alert.acked_by()});
+  }
+  return RenderTable(
+      {"ALERT", "KIND", "CASE", "PARTNER", "CONTACT POINT", "DEADLINE", "RAISED", "ACKED BY"},
+      rows);
+}
+
+std::string RenderAlertLine(const wire::Alert& alert) {
+  std::string kind = KindName(alert.kind());
+  kind.resize(std::max<size_t>(kind.size(), 7), ' ');  // "WARNING" and "BREACH " line up
+  std::string line = FormatSecond(alert.raised_at_ms()) + "  " + kind + "  " + alert.alert_id() +
+                     "  case " + alert.case_id() + "  " + PartnerCell(alert) + "  " +
+                     alert.contact_point() + "  deadline " + FormatMinute(alert.deadline_ms());
+  if (!alert.acked_by().empty()) {
+    line += "  taken by " + alert.acked_by() + " at " + FormatMinute(alert.acked_at_ms());
+  }
+  return OneLine(line) + "\n";
+}
+
+int RunAlerts(const GlobalOptions& options, const AlertFilter& filter) {
+  auto answer = Exchange(options, options.broker, OperatorHello(options), ListRequest(filter),
+                         wire::Envelope::kAlertList);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->alert_list(), RenderAlertList(answer->alert_list()));
+}
+
+int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int for_seconds) {
+  InstallStopHandlers();
+  int64_t end_ms = for_seconds > 0 ? SteadyNowMs() + for_seconds * int64_t{1000} : INT64_MAX;
+  zmq::context_t context(1);
+  zmq::socket_t subscriber(context, zmq::socket_type::sub);
+  subscriber.set(zmq::sockopt::linger, 0);
+  try {
+    for (const auto& prefix : AlertTopicPrefixes(filter)) {
+      subscriber.set(zmq::sockopt::subscribe, prefix);
+    }
+    subscriber.connect(options.alerts);
+  } catch (const zmq::error_t& e) {
+    ReportFailure(options, Status(wire::INVALID_ARGUMENT,
+                                  "cannot use endpoint " + options.alerts + ": " + e.what()));
+    return kExitUsage;
+  }
+
+  // Subscribed first, listed second: an alert raised in between shows up in both, and the ids
+  // seen keep it to one line.
+  auto open = Exchange(options, options.broker, OperatorHello(options), ListRequest(filter),
+                       wire::Envelope::kAlertList);
+  if (!open.ok()) return ReportFailure(options, open.status());
+  std::set<std::string> seen;
+  for (const auto& alert : open->alert_list().alerts()) {
+    seen.insert(alert.alert_id());
+    PrintAlertLine(options, alert);
+  }
+
+  while (!stop_requested) {
+    int64_t left = end_ms - SteadyNowMs();
+    if (left <= 0) break;
+    zmq::pollitem_t item{subscriber.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(std::min(left, kPollSliceMs)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal: the loop condition decides
+      return ReportFailure(options, Status(wire::INTERNAL, std::string("poll: ") + e.what()));
+    }
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    std::vector<zmq::message_t> frames;
+    try {
+      do {
+        frames.emplace_back();
+        if (!subscriber.recv(frames.back(), zmq::recv_flags::dontwait)) break;
+      } while (frames.back().more());
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return ReportFailure(options, Status(wire::INTERNAL, std::string("receive: ") + e.what()));
+    }
+    // Input from the network: anything but topic + Alert is skipped, never fatal.
+    wire::Alert alert;
+    if (frames.size() != 2 ||
+        !alert.ParseFromArray(frames[1].data(), static_cast<int>(frames[1].size()))) {
+      continue;
+    }
+    if (!AlertMatches(filter, alert) || !seen.insert(alert.alert_id()).second) continue;
+    PrintAlertLine(options, alert);
+  }
+  return kExitOk;
+}
+
+int RunAlertAck(const GlobalOptions& options, const std::string& alert_id, const std::string& by) {
+  wire::Envelope request;
+  request.mutable_ack_alert()->set_alert_id(alert_id);
+  request.mutable_ack_alert()->set_by(by.empty() ? options.operator_id : by);
+  auto answer = Exchange(options, options.broker, OperatorHello(options), std::move(request),
+                         wire::Envelope::kAlertAcked);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  const wire::Alert& alert = answer->alert_acked().alert();
+  std::string human = RenderAlertLine(alert);
+  std::string wanted = by.empty() ? options.operator_id : by;
+  // The broker keeps the first taker: say so when it was someone else.
+  if (!alert.acked_by().empty() && alert.acked_by() != wanted) {
+    human += "already taken by " + alert.acked_by() + "\n";
+  }
+  if (!alert.text().empty()) human += OneLine(alert.text()) + "\n";
+  return PrintAnswer(options, answer->alert_acked(), human);
+}
+
+}  // namespace aplus::cli
