@@ -13,7 +13,7 @@ Result<sla::DeadlineExplanation> SlaClock::ExplainAt(const Partner& partner,
 }
 
 Result<sla::DeadlineExplanation> SlaClock::Explain(const records::CaseRecord& record,
-                                                   int64_t now_ms) const {
+                                                   int64_t now_ms, bool write_lines) const {
   const auto& summary = record.summary();
   const Partner* partner = config_.FindPartner(summary.partner());
   const ContactPoint* contact_point = config_.FindContactPoint(summary.contact_point());
@@ -28,12 +28,13 @@ Result<sla::DeadlineExplanation> SlaClock::Explain(const records::CaseRecord& re
   }
   int64_t started = record.clock_started_ms() ? record.clock_started_ms() : summary.submitted_at_ms();
   auto explanation = sla::ComputeDeadline(partner->PolicyFor(summary.category()), started,
-                                          contact_point->departement, partner->calendar, pauses);
+                                          contact_point->departement, partner->calendar, pauses,
+                                          write_lines);
   if (!explanation.ok()) return explanation;
   if (record.inherited_deadline_ms() != 0) {
     explanation->base_deadline_ms = record.inherited_deadline_ms();
     explanation->deadline_ms = record.inherited_deadline_ms() + explanation->paused_ms;
-    explanation->lines.push_back("Transfert : le délai d'origine est conservé.");
+    if (write_lines) explanation->lines.push_back("Transfert : le délai d'origine est conservé.");
   }
   return explanation;
 }

@@ -19,7 +19,9 @@ class SlaClock {
 
   // The current window of `record` (an open pause counts up to `now_ms`). When a transfer kept
   // the original deadline, that deadline (plus later pauses) wins over the computed one.
-  Result<sla::DeadlineExplanation> Explain(const records::CaseRecord& record, int64_t now_ms) const;
+  // `write_lines = false` computes the instants only (the hot path of every submission).
+  Result<sla::DeadlineExplanation> Explain(const records::CaseRecord& record, int64_t now_ms,
+                                           bool write_lines = true) const;
 
   // A hypothetical submission at `at_ms` (what `aplus deadline` shows).
   Result<sla::DeadlineExplanation> ExplainAt(const Partner& partner,

@@ -173,7 +173,7 @@ std::optional<std::string> SkipReason(ReplyUnit unit, Date date, const HolidayCa
 Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t submitted_ms,
                                             std::string_view departement,
                                             const PartnerCalendar& partner,
-                                            const std::vector<Pause>& pauses) {
+                                            const std::vector<Pause>& pauses, bool write_lines) {
   if (Status valid = ValidateReplyPolicy(policy); !valid.ok()) return valid;
   Result<HolidayCalendar> calendar = HolidayCalendar::ForDepartement(departement);
   if (!calendar.ok()) return calendar.status();
@@ -237,7 +237,7 @@ Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t s
   e.paused_ms = e.deadline_ms - e.base_deadline_ms;
   e.warning_at_ms =
       ShiftByPauses(BaseWarning(e, *zone, WarningLead::Default()), e.pauses_applied, nullptr);
-  WriteLines(e, *zone);
+  if (write_lines) WriteLines(e, *zone);
   return e;
 }
 

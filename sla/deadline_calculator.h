@@ -107,13 +107,15 @@ struct DeadlineExplanation {
   std::vector<std::string> lines;
 };
 
-// INVALID_ARGUMENT for: a policy out of bounds, an unknown département, a closure that is not
+// `write_lines = false` skips the human-readable lines (the broker's hot path needs only the
+// instants). INVALID_ARGUMENT for: a policy out of bounds, an unknown département, a closure that is not
 // a real date, a pause ending before it starts, instants outside years 1970-9999, or a calendar
 // so full of closures that N counted days are not found within 20 years.
 Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t submitted_ms,
                                             std::string_view departement,
                                             const PartnerCalendar& partner = {},
-                                            const std::vector<Pause>& pauses = {});
+                                            const std::vector<Pause>& pauses = {},
+                                            bool write_lines = true);
 
 // The warning instant for `explanation` (as returned by ComputeDeadline) with another lead.
 // INVALID_ARGUMENT for a negative lead.
