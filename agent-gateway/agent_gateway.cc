@@ -21,6 +21,54 @@ constexpr int kMaxLocalFramesPerTurn = 1000;  // so that a busy client cannot st
 
 bool IsLocalRef(const std::string& id) { return id.rfind("LOC-", 0) == 0; }
 
+// The case id (or local ref) and idempotency key of a request about an existing case (CloseCase,
+// CancelCase, AnswerInfo); null for any other request.
+std::string* MutableCaseId(wire::Envelope& request) {
+  switch (request.body_case()) {
+    case wire::Envelope::kCloseCase:
+      return request.mutable_close_case()->mutable_case_id();
+    case wire::Envelope::kCancelCase:
+      return request.mutable_cancel_case()->mutable_case_id();
+    case wire::Envelope::kAnswerInfo:
+      return request.mutable_answer_info()->mutable_case_id();
+    default:
+      return nullptr;
+  }
+}
+
+std::string* MutableIdempotencyKey(wire::Envelope& request) {
+  switch (request.body_case()) {
+    case wire::Envelope::kCloseCase:
+      return request.mutable_close_case()->mutable_idempotency_key();
+    case wire::Envelope::kCancelCase:
+      return request.mutable_cancel_case()->mutable_idempotency_key();
+    case wire::Envelope::kAnswerInfo:
+      return request.mutable_answer_info()->mutable_idempotency_key();
+    default:
+      return nullptr;
+  }
+}
+
+std::string CaseIdOf(const wire::Envelope& request) {
+  switch (request.body_case()) {
+    case wire::Envelope::kCloseCase:
+      return request.close_case().case_id();
+    case wire::Envelope::kCancelCase:
+      return request.cancel_case().case_id();
+    case wire::Envelope::kAnswerInfo:
+      return request.answer_info().case_id();
+    default:
+      return "";
+  }
+}
+
+// Mail and SLA alerts about one of the contact point's cases; anything else is not ours.
+bool IsMailboxItem(const wire::Delivery& delivery) {
+  if (delivery.has_mail()) return !delivery.mail().case_id().empty();
+  if (delivery.has_alert()) return !delivery.alert().case_id().empty();
+  return false;
+}
+
 Status BrokerStatus(const Result<wire::Envelope>& answer) {
   return answer.ok() ? StatusOf(*answer) : answer.status();
 }
@@ -160,6 +208,7 @@ void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
       return;
     case wire::Envelope::kCloseCase:
     case wire::Envelope::kCancelCase:
+    case wire::Envelope::kAnswerInfo:
       HandleCaseMutation(std::move(client), std::move(request));
       return;
     case wire::Envelope::kGetCase:
@@ -217,14 +266,15 @@ void AgentGateway::HandleSubmit(Client client, wire::Submit&& submit) {
 }
 
 void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
-  std::string* case_id = request.has_close_case()
-                             ? request.mutable_close_case()->mutable_case_id()
-                             : request.mutable_cancel_case()->mutable_case_id();
-  std::string* key = request.has_close_case()
-                         ? request.mutable_close_case()->mutable_idempotency_key()
-                         : request.mutable_cancel_case()->mutable_idempotency_key();
+  std::string* case_id = MutableCaseId(request);
+  std::string* key = MutableIdempotencyKey(request);
   if (case_id->empty()) {
     ReplyError(client, Status(wire::INVALID_ARGUMENT, "a case id or local ref is required"));
+    return;
+  }
+  if (request.has_answer_info() &&
+      request.answer_info().text().find_first_not_of(" \t\r\n") == std::string::npos) {
+    ReplyError(client, Status(wire::INVALID_ARGUMENT, "the answer text is empty"));
     return;
   }
   if (IsLocalRef(*case_id)) {
@@ -263,9 +313,7 @@ void AgentGateway::Enqueue(Client client, wire::Envelope&& request) {
 
 Result<wire::Envelope> AgentGateway::PrepareForBroker(const records::OutboxEntry& entry) {
   wire::Envelope request = entry.request();
-  std::string* case_id = nullptr;
-  if (request.has_close_case()) case_id = request.mutable_close_case()->mutable_case_id();
-  if (request.has_cancel_case()) case_id = request.mutable_cancel_case()->mutable_case_id();
+  std::string* case_id = MutableCaseId(request);
   if (case_id != nullptr && IsLocalRef(*case_id)) {
     // The Submit of this ref was ahead in the outbox, so its outcome is recorded by now.
     auto ref = cache_->FindRef(*case_id);
@@ -333,8 +381,7 @@ void AgentGateway::ExpireWaiters() {
         reply.mutable_accepted()->set_local_ref(entry->local_ref());
       } else {
         auto* updated = reply.mutable_case_updated();
-        updated->set_case_id(request.has_close_case() ? request.close_case().case_id()
-                                                      : request.cancel_case().case_id());
+        updated->set_case_id(CaseIdOf(request));
         updated->set_queued_locally(true);
       }
       Reply(it->second.client, std::move(reply));
@@ -468,27 +515,32 @@ void AgentGateway::FlushDeliveries() {
   if (pending_deliveries_.empty()) return;
   std::vector<wire::Delivery> deliveries = std::move(pending_deliveries_);
   pending_deliveries_.clear();
-  std::vector<wire::Delivery> mail;
+  std::vector<wire::Delivery> items;
   for (auto& delivery : deliveries) {
-    if (delivery.has_mail()) {
-      mail.push_back(std::move(delivery));
+    if (IsMailboxItem(delivery)) {
+      items.push_back(std::move(delivery));
     } else {
       // Not ours to store; leaving it unacknowledged lets the broker dead-letter it.
-      spdlog::warn("delivery {} on {} carries no mail item; not acknowledged",
+      spdlog::warn("delivery {} on {} carries neither mail nor an alert about a case; not "
+                   "acknowledged",
                    delivery.delivery_id(), delivery.queue());
     }
   }
-  auto stored = cache_->StoreDeliveries(mail);
+  if (items.empty()) return;
+  auto stored = cache_->StoreDeliveries(items);
   if (!stored.ok()) {
-    spdlog::error("cannot store {} mail item(s), not acknowledging: {}", mail.size(),
+    spdlog::error("cannot store {} mailbox item(s), not acknowledging: {}", items.size(),
                   stored.status().ToString());
     return;
   }
   // Duplicates are acknowledged again: the broker resent them because an ack was lost.
   std::map<std::string, std::vector<uint64_t>> by_queue;
-  for (const auto& delivery : mail) by_queue[delivery.queue()].push_back(delivery.delivery_id());
+  for (const auto& delivery : items) by_queue[delivery.queue()].push_back(delivery.delivery_id());
   for (const auto& [queue, ids] : by_queue) link_->AckDeliveries(queue, ids);
-  if (*stored > 0) spdlog::info("stored {} new mail item(s)", *stored);
+  if (*stored > 0) spdlog::info("stored {} new mailbox item(s)", *stored);
+  for (const auto& delivery : items) {
+    if (delivery.has_alert()) spdlog::warn("SLA alert: {}", delivery.alert().text());
+  }
 }
 
 std::string AgentGateway::NewIdempotencyKey() {

@@ -4,9 +4,15 @@
 // cache while the broker is unreachable, and stores the mail the broker delivers for the
 // contact point before acknowledging it.
 //
-// Local requests served (see proto/aplus.proto): Submit, CloseCase, CancelCase (through the
-// outbox: answered with the broker's answer if it comes within forward_timeout_ms, else with
-// QUEUED_LOCALLY / queued_locally), GetCase (case id or local ref), ListCases, Ping.
+// Local requests served (see proto/aplus.proto): Submit, CloseCase, CancelCase, AnswerInfo
+// (through the outbox: answered with the broker's answer if it comes within
+// forward_timeout_ms, else with QUEUED_LOCALLY / queued_locally), GetCase (case id or local
+// ref), ListCases, Ping.
+//
+// Deliveries stored, then acknowledged: mail items (ACKNOWLEDGED, REPLY, INFO_REQUESTED with
+// the partner's question, TRANSFERRED with the new partner, NOTICE) and SLA alerts (WARNING /
+// BREACH about one of the contact point's cases). The local cache follows them, so GetCase
+// answers from it while the broker is unreachable. Anything else stays unacknowledged.
 #pragma once
 
 #include <atomic>

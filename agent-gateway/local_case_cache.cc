@@ -26,21 +26,54 @@ std::optional<Message> Parse(const std::string& bytes) {
   return message;
 }
 
+uint32_t NextSequence(const wire::CaseView& view) {
+  return view.timeline_size() == 0 ? 0 : view.timeline(view.timeline_size() - 1).sequence() + 1;
+}
+
 // A mail item tells the contact point what happened to its case; the cached view follows it
 // until the broker's own view replaces it.
 void ApplyMail(wire::CaseView& view, const wire::MailItem& mail) {
   auto* summary = view.mutable_summary();
   if (summary->case_id().empty()) summary->set_case_id(mail.case_id());
-  if (summary->partner().empty()) summary->set_partner(mail.partner());
+  if (mail.kind() == wire::MailItem::TRANSFERRED) {
+    // The mail names the new partner; the old one is where the case came from.
+    if (!summary->partner().empty() && summary->partner() != mail.partner()) {
+      summary->set_transferred_from(summary->partner());
+    }
+    if (!mail.partner().empty()) summary->set_partner(mail.partner());
+    // A new reply window with the new partner: the old alerts are history.
+    summary->set_warned(false);
+    summary->set_breached(false);
+  } else if (summary->partner().empty()) {
+    summary->set_partner(mail.partner());
+  }
   wire::CaseState state = mail.state();
   if (state == wire::STATE_UNSPECIFIED) {
-    if (mail.kind() == wire::MailItem::ACKNOWLEDGED) state = wire::ACKNOWLEDGED;
-    if (mail.kind() == wire::MailItem::REPLY) state = wire::ANSWERED;
+    switch (mail.kind()) {
+      case wire::MailItem::ACKNOWLEDGED:
+        state = wire::ACKNOWLEDGED;
+        break;
+      case wire::MailItem::REPLY:
+        state = wire::ANSWERED;
+        break;
+      case wire::MailItem::INFO_REQUESTED:
+        state = wire::INFO_REQUESTED;
+        break;
+      case wire::MailItem::TRANSFERRED:
+        state = wire::TRANSFERRED;
+        break;
+      default:
+        break;
+    }
   }
   if (state != wire::STATE_UNSPECIFIED) summary->set_state(state);
   if (mail.kind() == wire::MailItem::REPLY) view.set_reply_text(mail.text());
-  uint32_t sequence =
-      view.timeline_size() == 0 ? 0 : view.timeline(view.timeline_size() - 1).sequence() + 1;
+  if (mail.kind() == wire::MailItem::INFO_REQUESTED) {
+    view.set_question(mail.text());
+  } else if (summary->state() != wire::INFO_REQUESTED) {
+    view.clear_question();
+  }
+  uint32_t sequence = NextSequence(view);
   auto* event = view.add_timeline();
   event->set_sequence(sequence);
   event->set_at_ms(mail.at_ms());
@@ -48,6 +81,32 @@ void ApplyMail(wire::CaseView& view, const wire::MailItem& mail) {
   event->set_actor(mail.partner());
   event->set_detail(mail.text());
   event->set_state_after(summary->state());
+}
+
+// An SLA alert about one of the contact point's cases: the reply window is about to lapse
+// (WARNING) or has lapsed (BREACH).
+void ApplyAlert(wire::CaseView& view, const wire::Alert& alert) {
+  auto* summary = view.mutable_summary();
+  if (summary->case_id().empty()) summary->set_case_id(alert.case_id());
+  if (summary->partner().empty()) summary->set_partner(alert.partner());
+  if (alert.kind() == wire::Alert::BREACH) {
+    summary->set_breached(true);
+  } else {
+    summary->set_warned(true);
+  }
+  if (alert.deadline_ms() > 0) summary->set_deadline_ms(alert.deadline_ms());
+  uint32_t sequence = NextSequence(view);
+  auto* event = view.add_timeline();
+  event->set_sequence(sequence);
+  event->set_at_ms(alert.raised_at_ms());
+  event->set_kind(alert.kind() == wire::Alert::BREACH ? "SLA_BREACH" : "SLA_WARNING");
+  event->set_actor("broker");
+  event->set_detail(alert.text());
+  event->set_state_after(summary->state());
+}
+
+const std::string& CaseIdOf(const wire::Delivery& delivery) {
+  return delivery.has_alert() ? delivery.alert().case_id() : delivery.mail().case_id();
 }
 
 }  // namespace
@@ -144,6 +203,7 @@ Status LocalCaseCache::RecordCaseUpdated(const wire::CaseUpdated& updated) {
   if (existing->has_value()) view = std::move(**existing);
   view.mutable_summary()->set_case_id(updated.case_id());
   view.mutable_summary()->set_state(updated.state());
+  if (updated.state() != wire::INFO_REQUESTED) view.clear_question();
   rocksdb::WriteBatch batch;
   batch.Put(cases_, updated.case_id(), view.SerializeAsString());
   return db_.Write(batch);
@@ -198,9 +258,10 @@ Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>
   std::map<std::string, wire::CaseView> touched;  // cases changed by this batch, latest first
   size_t stored = 0;
   for (const auto& delivery : deliveries) {
-    if (!delivery.has_mail() || delivery.mail().case_id().empty()) continue;
-    const auto& mail = delivery.mail();
-    std::string key = MailboxKey(mail.case_id(), delivery.delivery_id());
+    if (!delivery.has_mail() && !delivery.has_alert()) continue;
+    const std::string& case_id = CaseIdOf(delivery);
+    if (case_id.empty()) continue;
+    std::string key = MailboxKey(case_id, delivery.delivery_id());
     if (keys_in_batch.count(key) > 0) continue;
     auto existing = db_.Get(mailbox_, key);
     if (!existing.ok()) return existing.status();
@@ -210,16 +271,19 @@ Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>
     }
     keys_in_batch.insert(key);
     batch.Put(mailbox_, key, delivery.SerializeAsString());
-    auto view_it = touched.find(mail.case_id());
+    auto view_it = touched.find(case_id);
     if (view_it == touched.end()) {
-      auto cached = FindCase(mail.case_id());
+      auto cached = FindCase(case_id);
       if (!cached.ok()) return cached.status();
       view_it =
-          touched
-              .emplace(mail.case_id(), cached->has_value() ? std::move(**cached) : wire::CaseView())
+          touched.emplace(case_id, cached->has_value() ? std::move(**cached) : wire::CaseView())
               .first;
     }
-    ApplyMail(view_it->second, mail);
+    if (delivery.has_alert()) {
+      ApplyAlert(view_it->second, delivery.alert());
+    } else {
+      ApplyMail(view_it->second, delivery.mail());
+    }
     ++stored;
   }
   if (stored == 0) return size_t{0};

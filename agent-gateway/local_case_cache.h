@@ -6,7 +6,8 @@
 //   refs     local_ref ("LOC-<n>")              -> wire::Envelope: the broker's final answer to
 //                                                  the Submit (Accepted or Error)
 //   cases    case id                            -> wire::CaseView (from_local_cache unset)
-//   mailbox  case id, 0x00, big-endian delivery -> wire::Delivery (the whole delivered item)
+//   mailbox  case id, 0x00, big-endian delivery -> wire::Delivery (the whole delivered item:
+//                                                  a mail item or an SLA alert)
 //   meta     "next_local_ref"                   -> big-endian uint64, the next <n> to hand out
 #pragma once
 
@@ -50,7 +51,8 @@ class LocalCaseCache {
   // Refreshes the cached case from the broker's view (keeping the local_ref known here).
   // Returns the view as stored.
   Result<wire::CaseView> RecordCaseView(const wire::CaseView& view);
-  // Updates cached states from a broker's CaseUpdated or CaseList.
+  // Updates cached states from a broker's CaseUpdated or CaseList (a state other than
+  // INFO_REQUESTED clears the cached open question).
   Status RecordCaseUpdated(const wire::CaseUpdated& updated);
   Status RecordSummaries(const std::vector<wire::CaseSummary>& summaries);
 
@@ -58,10 +60,13 @@ class LocalCaseCache {
   // Cached summaries in case id order, after `after_case_id` (exclusive), at most `limit`.
   std::vector<wire::CaseSummary> ListCases(const std::string& after_case_id, size_t limit) const;
 
-  // Stores mail deliveries and the case states they carry in ONE batch. A delivery already
-  // stored (same queue and delivery id) is skipped. Returns how many were new.
+  // Stores mailbox deliveries (mail items and SLA alerts) and what they say about the cases in
+  // ONE batch: the state a mail item carries (INFO_REQUESTED with the question, TRANSFERRED
+  // with the new partner, ...), summary.warned / breached for an alert, and a timeline event
+  // for each. A delivery already stored (same queue and delivery id) is skipped. Returns how
+  // many were new.
   Result<size_t> StoreDeliveries(const std::vector<wire::Delivery>& deliveries);
-  // Mail items stored for `case_id`, in delivery order.
+  // Mailbox items (mail and alerts) stored for `case_id`, in delivery order.
   std::vector<wire::Delivery> Mailbox(const std::string& case_id) const;
 
  private:

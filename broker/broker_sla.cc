@@ -15,6 +15,10 @@ std::string AlertId(const std::string& case_id, wire::Alert::Kind kind, uint32_t
   return case_id + "/" + wire::Alert::Kind_Name(kind) + "/" + std::to_string(generation);
 }
 
+// A reply at the deadline instant is on time (sla/deadline_calculator.h): the window has
+// lapsed only from the next millisecond.
+int64_t BreachDueMs(int64_t deadline_ms) { return deadline_ms + 1; }
+
 }  // namespace
 
 void Broker::ClearTimers(const records::CaseRecord& record) {
@@ -24,7 +28,7 @@ void Broker::ClearTimers(const records::CaseRecord& record) {
     store_->DeleteTimer(summary.warning_at_ms(), summary.case_id(), keys::kTimerWarning);
   }
   if (summary.deadline_ms() > 0) {
-    store_->DeleteTimer(summary.deadline_ms(), summary.case_id(), keys::kTimerBreach);
+    store_->DeleteTimer(BreachDueMs(summary.deadline_ms()), summary.case_id(), keys::kTimerBreach);
   }
 }
 
@@ -44,7 +48,7 @@ Status Broker::RescheduleSla(records::CaseRecord& record) {
     if (!next_due_ms_ || due_ms < *next_due_ms_) next_due_ms_ = due_ms;
   };
   if (!summary->warned()) add(summary->warning_at_ms(), keys::kTimerWarning);
-  if (!summary->breached()) add(summary->deadline_ms(), keys::kTimerBreach);
+  if (!summary->breached()) add(BreachDueMs(summary->deadline_ms()), keys::kTimerBreach);
   return Status::Ok();
 }
 

@@ -56,9 +56,11 @@ int main(int argc, char** argv) {
   app.add_option("--window", window, "credit window: deliveries in flight at most")
       ->check(CLI::Range(1u, 100000u));
   app.add_option("--spool-dir", spool_dir,
-                 "write each delivered escalation there as <case id>.json before acking it");
+                 "write each delivered escalation there as <case id>.json (and each SLA "
+                 "reminder as <case id>.alert-<warning|breach>.json) before acking it");
   app.add_option("--forward-timeout-ms", forward_timeout_ms,
-                 "how long a local ack/reply waits for the broker before answering queued")
+                 "how long a local ack/reply/question/transfer waits for the broker before "
+                 "answering queued")
       ->check(CLI::Range(0, 3600000));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -25,6 +25,32 @@ std::string CanonicalCaseId(const std::string& text) {
   return normalized ? *normalized : text;
 }
 
+// Notices and alerts the gateway stores and acknowledges: SLA alerts (warning or breach) and
+// the NOTICE mail carrying the contact point's answer to a question.
+bool IsKnownNotice(const wire::Delivery& delivery) {
+  if (delivery.has_alert()) {
+    const auto& alert = delivery.alert();
+    return !alert.case_id().empty() &&
+           (alert.kind() == wire::Alert::WARNING || alert.kind() == wire::Alert::BREACH);
+  }
+  if (delivery.has_mail()) {
+    return !delivery.mail().case_id().empty() && delivery.mail().kind() == wire::MailItem::NOTICE;
+  }
+  return false;
+}
+
+// For logs: what a delivery carries.
+std::string DescribeDelivery(const wire::Delivery& delivery) {
+  if (delivery.has_alert()) return "alert " + wire::Alert::Kind_Name(delivery.alert().kind());
+  if (delivery.has_mail()) return "mail " + wire::MailItem::Kind_Name(delivery.mail().kind());
+  if (delivery.has_escalation()) return "escalation";
+  return "no item";
+}
+
+bool IsBlank(const std::string& text) {
+  return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PartnerGateway>> PartnerGateway::Open(zmq::context_t& context,
@@ -94,7 +120,8 @@ Status PartnerGateway::Init() {
                   "cannot connect to broker " + options_.broker_endpoint + ": " + e.what());
   }
   forwarder_ = std::make_unique<RequestForwarder>(*outbox_, *link_, *inbox_, clock_,
-                                                  options_.partner, options_.forward_timeout_ms);
+                                                  options_.partner, options_.forward_timeout_ms,
+                                                  spool_.get());
   link_->SetDeliveryHandler(
       [this](wire::Delivery&& delivery) { arrived_.push_back(std::move(delivery)); });
   link_->SetReadyHandler([this] { forwarder_->OnLinkReady(); });
@@ -146,12 +173,19 @@ void PartnerGateway::ProcessDeliveries() {
   std::vector<PendingAck> acks_if_stored;  // durable once `fresh` is written
   std::unordered_map<std::string, size_t> fresh_index;
 
+  std::vector<const wire::Delivery*> notices;  // applied once the escalations are stored
+
   for (auto& delivery : deliveries) {
+    if (IsKnownNotice(delivery)) {
+      notices.push_back(&delivery);
+      continue;
+    }
     if (!delivery.has_escalation() || delivery.escalation().case_id().empty()) {
-      // Not something a partner can hold: leave it unacknowledged so the broker eventually
-      // dead-letters it instead of losing it here.
-      spdlog::error("delivery {} on {} carries no escalation; not acknowledged",
-                    delivery.delivery_id(), delivery.queue());
+      // Not something this gateway understands: leave it unacknowledged so the broker
+      // eventually dead-letters it (an operator can look at it) instead of losing it here.
+      spdlog::error("delivery {} on {} carries nothing this gateway understands ({}); not "
+                    "acknowledged",
+                    delivery.delivery_id(), delivery.queue(), DescribeDelivery(delivery));
       continue;
     }
     const wire::Escalation& escalation = delivery.escalation();
@@ -167,12 +201,23 @@ void PartnerGateway::ProcessDeliveries() {
                     stored.status().ToString());
       continue;
     }
+    std::optional<wire::CaseView> previous;
     if (stored->has_value()) {
-      // Our earlier ack was lost or late: acknowledge again so the broker stops redelivering.
-      spdlog::debug("{} delivered again (attempt {}); already stored", case_id, delivery.attempt());
-      counters_.duplicate_deliveries++;
-      acks[delivery.queue()].push_back(delivery.delivery_id());
-      continue;
+      const auto& summary = (**stored).summary();
+      bool transferred_back = summary.state() == wire::TRANSFERRED &&
+                              summary.partner() != options_.partner &&
+                              escalation.partner() == options_.partner;
+      if (!transferred_back) {
+        // Our earlier ack was lost or late (or this is a late redelivery of a case we have
+        // transferred away): acknowledge again so the broker stops redelivering.
+        spdlog::debug("{} delivered again (attempt {}); already stored", case_id,
+                      delivery.attempt());
+        counters_.duplicate_deliveries++;
+        acks[delivery.queue()].push_back(delivery.delivery_id());
+        continue;
+      }
+      spdlog::info("{} was transferred back to this partner", case_id);
+      previous = std::move(**stored);
     }
     if (spool_) {
       Status spooled = spool_->Write(escalation, delivery.attempt());
@@ -183,7 +228,7 @@ void PartnerGateway::ProcessDeliveries() {
       }
     }
     fresh_index[case_id] = fresh.size();
-    fresh.push_back({escalation, delivery.attempt()});
+    fresh.push_back({escalation, delivery.attempt(), std::move(previous)});
     acks_if_stored.push_back({delivery.queue(), delivery.delivery_id()});
   }
 
@@ -203,10 +248,44 @@ void PartnerGateway::ProcessDeliveries() {
           fresh.size(), status.ToString());
     }
   }
+  for (const wire::Delivery* notice : notices) {
+    if (StoreNotice(*notice)) acks[notice->queue()].push_back(notice->delivery_id());
+  }
   for (const auto& [queue, ids] : acks) {
     link_->AckDeliveries(queue, ids);
     counters_.deliveries_acked += ids.size();
   }
+}
+
+bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
+  const std::string& case_id =
+      delivery.has_alert() ? delivery.alert().case_id() : delivery.mail().case_id();
+  if (delivery.has_alert() && spool_) {
+    // Before the ack, like escalations: the partner's systems may watch only the spool.
+    Status spooled = spool_->WriteAlert(delivery.alert(), delivery.attempt());
+    if (!spooled.ok()) {
+      spdlog::error("cannot spool the alert of {}: {}; delivery not acknowledged", case_id,
+                    spooled.ToString());
+      return false;
+    }
+  }
+  auto stored = inbox_->StoreNotice(delivery, clock_.NowMs());
+  if (!stored.ok()) {
+    spdlog::error("cannot store the {} of {}: {}; delivery not acknowledged",
+                  DescribeDelivery(delivery), case_id, stored.status().ToString());
+    return false;
+  }
+  if (!*stored) {
+    counters_.duplicate_deliveries++;
+    return true;  // stored before; the broker did not see our ack
+  }
+  counters_.notices_stored++;
+  if (delivery.has_alert()) {
+    spdlog::warn("SLA reminder for {}: {}", case_id, delivery.alert().text());
+  } else {
+    spdlog::info("the contact point answered the question on {}", case_id);
+  }
+  return true;
 }
 
 // --- local endpoint -----------------------------------------------------------------------
@@ -255,6 +334,8 @@ void PartnerGateway::HandleLocal(const LocalPeer& peer, const zmq::message_t& pa
       return;
     case wire::Envelope::kAcknowledgeCase:
     case wire::Envelope::kReplyCase:
+    case wire::Envelope::kAskInfo:
+    case wire::Envelope::kTransferCase:
       HandleMutation(peer, std::move(request));
       return;
     case wire::Envelope::kPing: {
@@ -301,38 +382,82 @@ wire::Envelope PartnerGateway::HandleGetCase(const wire::GetCase& request) {
 
 void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& request) {
   const uint64_t request_id = request.request_id();
-  const bool is_reply = request.has_reply_case();
-  std::string* case_id = is_reply ? request.mutable_reply_case()->mutable_case_id()
-                                  : request.mutable_acknowledge_case()->mutable_case_id();
-  std::string* key = is_reply ? request.mutable_reply_case()->mutable_idempotency_key()
-                              : request.mutable_acknowledge_case()->mutable_idempotency_key();
-  const std::string typed = *case_id;
-  *case_id = CanonicalCaseId(typed);
-  auto found = inbox_->Find(*case_id);
+  MutationFields fields = FieldsOf(request);
+  const std::string typed = *fields.case_id;
+  *fields.case_id = CanonicalCaseId(typed);
+  auto refuse = [&](const Status& status) {
+    counters_.errors_answered++;
+    SendLocal(peer, MakeErrorEnvelope(0, status), request_id);
+  };
+  auto found = inbox_->Find(*fields.case_id);
   if (!found.ok()) {
     SendLocal(peer, MakeErrorEnvelope(0, found.status()), request_id);
     return;
   }
   if (!found->has_value()) {
-    counters_.errors_answered++;
-    SendLocal(peer,
-              MakeErrorEnvelope(
-                  0, Status(wire::UNKNOWN_CASE, "no case '" + typed + "' in this partner's inbox")),
-              request_id);
-    return;
+    return refuse(Status(wire::UNKNOWN_CASE, "no case '" + typed + "' in this partner's inbox"));
   }
-  if (is_reply && request.reply_case().text().find_first_not_of(" \t\r\n") == std::string::npos) {
-    counters_.errors_answered++;
-    SendLocal(peer, MakeErrorEnvelope(0, Status(wire::INVALID_ARGUMENT, "the reply text is empty")),
-              request_id);
-    return;
+  const auto& summary = (**found).summary();
+  if (summary.state() == wire::TRANSFERRED && summary.partner() != options_.partner) {
+    // The broker would say the same: the case belongs to another partner now.
+    return refuse(Status(wire::UNKNOWN_CASE, "case " + *fields.case_id +
+                                                 " was transferred to " + summary.partner()));
   }
+  if (Status invalid = CheckArguments(request); !invalid.ok()) return refuse(invalid);
   // The key makes the broker apply the request once however often it is retried.
-  if (key->empty()) *key = NewIdempotencyKey();
+  if (fields.idempotency_key->empty()) *fields.idempotency_key = NewIdempotencyKey();
   counters_.requests_queued++;
   forwarder_->Enqueue(std::move(request), [this, peer, request_id](wire::Envelope answer) {
     SendLocal(peer, std::move(answer), request_id);
   });
+}
+
+PartnerGateway::MutationFields PartnerGateway::FieldsOf(wire::Envelope& request) {
+  switch (request.body_case()) {
+    case wire::Envelope::kReplyCase:
+      return {request.mutable_reply_case()->mutable_case_id(),
+              request.mutable_reply_case()->mutable_idempotency_key()};
+    case wire::Envelope::kAskInfo:
+      return {request.mutable_ask_info()->mutable_case_id(),
+              request.mutable_ask_info()->mutable_idempotency_key()};
+    case wire::Envelope::kTransferCase:
+      return {request.mutable_transfer_case()->mutable_case_id(),
+              request.mutable_transfer_case()->mutable_idempotency_key()};
+    default:
+      return {request.mutable_acknowledge_case()->mutable_case_id(),
+              request.mutable_acknowledge_case()->mutable_idempotency_key()};
+  }
+}
+
+Status PartnerGateway::CheckArguments(const wire::Envelope& request) const {
+  switch (request.body_case()) {
+    case wire::Envelope::kReplyCase:
+      if (IsBlank(request.reply_case().text())) {
+        return Status(wire::INVALID_ARGUMENT, "the reply text is empty");
+      }
+      break;
+    case wire::Envelope::kAskInfo:
+      if (IsBlank(request.ask_info().question())) {
+        return Status(wire::INVALID_ARGUMENT, "the question is empty");
+      }
+      break;
+    case wire::Envelope::kTransferCase: {
+      const auto& transfer = request.transfer_case();
+      if (IsBlank(transfer.to_partner())) {
+        return Status(wire::INVALID_ARGUMENT, "a transfer needs the partner to transfer to");
+      }
+      if (transfer.to_partner() == options_.partner) {
+        return Status(wire::INVALID_ARGUMENT, "a partner cannot transfer a case to itself");
+      }
+      if (IsBlank(transfer.reason())) {
+        return Status(wire::INVALID_ARGUMENT, "a transfer needs a reason");
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return Status::Ok();
 }
 
 void PartnerGateway::SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id) {

@@ -1,7 +1,15 @@
 // The partner gateway: runs at a partner (e.g. France Travail), takes the escalations the
 // broker delivers to the partner's queues, stores them durably (and spools them as JSON files
 // when asked) BEFORE acknowledging them, serves them to the partner's systems on a local
-// endpoint, and forwards the partner's acknowledgements and replies to the broker in order.
+// endpoint, and forwards the partner's acknowledgements, replies, questions and transfers to
+// the broker in order.
+//
+// Deliveries understood (stored durably, then acknowledged; a redelivery is acknowledged
+// again without being applied twice): escalations; SLA alerts (WARNING / BREACH reminders:
+// summary.warned / breached and an event on the case, plus <case>.alert-<kind>.json in the
+// spool); NOTICE mail items (the contact point's answer to a question: the case leaves
+// INFO_REQUESTED, the answer is an INFO_ANSWERED event). Anything else is logged and left
+// unacknowledged, so that the broker dead-letters it rather than lose it.
 //
 // Local endpoint (ROUTER, the same Envelope as everywhere, no Hello: it is the partner's own
 // machine):
@@ -10,8 +18,10 @@
 //   GetCase{case_id}     -> CaseView of a stored escalation, or Error UNKNOWN_CASE
 //   AcknowledgeCase      -> CaseUpdated (the broker's answer) or Error; CaseUpdated{queued_locally}
 //   ReplyCase               when the broker has not answered within the forward timeout.
-//                           UNKNOWN_CASE when the case is not in the inbox, INVALID_ARGUMENT
-//                           for an empty reply; neither reaches the broker.
+//   AskInfo                 UNKNOWN_CASE when the case is not in the inbox (or was transferred
+//   TransferCase            away), INVALID_ARGUMENT for an empty reply, question, reason or
+//                           target partner (or a transfer to itself); neither reaches the
+//                           broker. A confirmed transfer erases the case's content here.
 //   Ping                 -> Pong
 //   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
 //                           (or TOO_LARGE)
@@ -42,6 +52,7 @@ inline constexpr uint32_t kMaxInboxLimit = 1000;
 // What tests and logs read; written by the loop thread only.
 struct PartnerGatewayCounters {
   std::atomic<uint64_t> deliveries_stored{0};
+  std::atomic<uint64_t> notices_stored{0};  // SLA alerts and NOTICE mail items
   std::atomic<uint64_t> duplicate_deliveries{0};
   std::atomic<uint64_t> deliveries_acked{0};
   std::atomic<uint64_t> requests_queued{0};
@@ -86,10 +97,21 @@ class PartnerGateway {
   void HandleLocal(const LocalPeer& peer, const zmq::message_t& payload);
   wire::Envelope HandleGetInbox(const wire::GetInbox& request);
   wire::Envelope HandleGetCase(const wire::GetCase& request);
+  // The fields every forwarded request has, inside `request`.
+  struct MutationFields {
+    std::string* case_id;
+    std::string* idempotency_key;
+  };
   void HandleMutation(const LocalPeer& peer, wire::Envelope&& request);
+  static MutationFields FieldsOf(wire::Envelope& request);
+  // INVALID_ARGUMENT for what the broker would refuse anyway (empty text, question, reason or
+  // target partner; a transfer to this partner itself).
+  Status CheckArguments(const wire::Envelope& request) const;
   void SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id);
 
   void ProcessDeliveries();
+  // Stores (and spools) a notice or alert delivery; true when it may be acknowledged.
+  bool StoreNotice(const wire::Delivery& delivery);
   std::string NewIdempotencyKey();
 
   zmq::context_t& context_;

@@ -1,11 +1,13 @@
 #include "partner-gateway/partner_inbox.h"
 
 #include <algorithm>
+#include <set>
 
 namespace aplus {
 namespace {
 constexpr char kCasePrefix = 'c';
 constexpr char kArrivalPrefix = 'a';
+constexpr char kNoticePrefix = 'd';
 
 wire::Event MakeEvent(uint32_t sequence, int64_t at_ms, wire::CaseState state,
                       const std::string& actor) {
@@ -17,6 +19,57 @@ wire::Event MakeEvent(uint32_t sequence, int64_t at_ms, wire::CaseState state,
   event.set_state_after(state);
   return event;
 }
+
+// Appends an event numbered after the last one (numbers stay dense even after a transfer
+// back, whose timeline continues the earlier one).
+wire::Event* AppendEvent(wire::CaseView& view, int64_t at_ms, const std::string& kind,
+                         const std::string& actor, const std::string& detail) {
+  auto* event = view.add_timeline();
+  event->set_sequence(static_cast<uint32_t>(view.timeline_size() - 1));
+  event->set_at_ms(at_ms);
+  event->set_kind(kind);
+  event->set_actor(actor);
+  event->set_detail(detail);
+  event->set_state_after(view.summary().state());
+  return event;
+}
+
+// What a delivered notice or alert does to the case record.
+void ApplyNotice(wire::CaseView& view, const wire::Delivery& delivery, int64_t received_at_ms) {
+  auto* summary = view.mutable_summary();
+  if (delivery.has_alert()) {
+    const auto& alert = delivery.alert();
+    bool warning = alert.kind() == wire::Alert::WARNING;
+    if (warning) {
+      summary->set_warned(true);
+    } else {
+      summary->set_breached(true);
+    }
+    if (alert.deadline_ms() > 0) summary->set_deadline_ms(alert.deadline_ms());
+    AppendEvent(view, alert.raised_at_ms() > 0 ? alert.raised_at_ms() : received_at_ms,
+                warning ? "SLA_WARNING" : "SLA_BREACH", "broker", alert.text());
+    return;
+  }
+  const auto& mail = delivery.mail();
+  int64_t at_ms = mail.at_ms() > 0 ? mail.at_ms() : received_at_ms;
+  if (mail.kind() == wire::MailItem::NOTICE) {
+    // The contact point answered our question: the clock runs again. A notice that arrives
+    // after the case moved on (replied meanwhile) is history only.
+    if (summary->state() == wire::INFO_REQUESTED) {
+      summary->set_state(mail.state() != wire::STATE_UNSPECIFIED ? mail.state()
+                                                                 : wire::ACKNOWLEDGED);
+      view.clear_question();
+    }
+    AppendEvent(view, at_ms, "INFO_ANSWERED", summary->contact_point(), mail.text());
+    return;
+  }
+  AppendEvent(view, at_ms, wire::MailItem::Kind_Name(mail.kind()), mail.partner(), mail.text());
+}
+
+const std::string& NoticeCaseId(const wire::Delivery& delivery) {
+  return delivery.has_alert() ? delivery.alert().case_id() : delivery.mail().case_id();
+}
+
 }  // namespace
 
 PartnerInbox::PartnerInbox(RocksDb& db) : db_(db), family_(db.Family(kInboxFamily)) {
@@ -38,6 +91,14 @@ std::string PartnerInbox::ArrivalKey(uint64_t arrival) {
   return key;
 }
 
+std::string PartnerInbox::NoticeKey(const std::string& queue, uint64_t delivery_id) {
+  std::string key(1, kNoticePrefix);
+  key += queue;
+  key.push_back('\0');
+  AppendBigEndian64(key, delivery_id);
+  return key;
+}
+
 Result<std::optional<wire::CaseView>> PartnerInbox::Find(const std::string& case_id) const {
   auto value = db_.Get(family_, CaseKey(case_id));
   if (!value.ok()) return value.status();
@@ -55,13 +116,29 @@ Status PartnerInbox::StoreNew(const std::vector<Arrival>& arrivals, int64_t rece
   uint64_t arrival = next_arrival_;
   for (const auto& item : arrivals) {
     const std::string& case_id = item.escalation.case_id();
-    batch.Put(family_, CaseKey(case_id),
-              ViewOf(item.escalation, item.attempt, received_at_ms).SerializeAsString());
+    wire::CaseView view = ViewOf(item.escalation, item.attempt, received_at_ms);
+    if (item.previous) {
+      wire::CaseView merged = view;
+      *merged.mutable_timeline() = item.previous->timeline();
+      for (const auto& event : view.timeline()) {
+        auto* added = merged.add_timeline();
+        *added = event;
+        added->set_sequence(static_cast<uint32_t>(merged.timeline_size() - 1));
+      }
+      view = std::move(merged);
+    }
+    batch.Put(family_, CaseKey(case_id), view.SerializeAsString());
     batch.Put(family_, ArrivalKey(arrival++), case_id);
   }
   Status status = db_.Write(batch);
   if (status.ok()) next_arrival_ = arrival;
   return status;
+}
+
+Status PartnerInbox::Rewrite(const wire::CaseView& view) {
+  rocksdb::WriteBatch batch;
+  batch.Put(family_, CaseKey(view.summary().case_id()), view.SerializeAsString());
+  return db_.Write(batch);
 }
 
 Status PartnerInbox::ApplyUpdate(const std::string& case_id, wire::CaseState state,
@@ -74,21 +151,102 @@ Status PartnerInbox::ApplyUpdate(const std::string& case_id, wire::CaseState sta
   wire::CaseView view = std::move(**found);
   view.mutable_summary()->set_state(state);
   if (reply_text) view.set_reply_text(*reply_text);
+  if (state != wire::INFO_REQUESTED) view.clear_question();
   *view.add_timeline() =
       MakeEvent(static_cast<uint32_t>(view.timeline_size()), at_ms, state, actor);
+  return Rewrite(view);
+}
+
+Status PartnerInbox::RecordQuestion(const std::string& case_id, wire::CaseState state,
+                                    const std::string& question, const std::string& actor,
+                                    int64_t at_ms) {
+  auto found = Find(case_id);
+  if (!found.ok()) return found.status();
+  if (!found->has_value())
+    return Status(wire::UNKNOWN_CASE, "no case " + case_id + " in the inbox");
+  wire::CaseView view = std::move(**found);
+  view.mutable_summary()->set_state(state);
+  if (state == wire::INFO_REQUESTED) view.set_question(question);
+  AppendEvent(view, at_ms, wire::CaseState_Name(state), actor, question);
+  return Rewrite(view);
+}
+
+Status PartnerInbox::RecordTransfer(const std::string& case_id, wire::CaseState state,
+                                    const std::string& to_partner, const std::string& actor,
+                                    int64_t at_ms) {
+  auto found = Find(case_id);
+  if (!found.ok()) return found.status();
+  if (!found->has_value())
+    return Status(wire::UNKNOWN_CASE, "no case " + case_id + " in the inbox");
+  wire::CaseView view = std::move(**found);
+  auto* summary = view.mutable_summary();
+  // Least privilege: the new partner owns the citizen's data now; keep what identifies and
+  // dates the case, nothing a person wrote.
+  summary->set_state(state);
+  summary->set_transferred_from(summary->partner());
+  summary->set_partner(to_partner);
+  summary->clear_subject();
+  summary->set_warned(false);
+  summary->set_breached(false);
+  view.clear_body();
+  view.clear_citizen_name();
+  view.clear_reply_text();
+  view.clear_question();
+  view.clear_deadline_explanation();
+  for (auto& event : *view.mutable_timeline()) event.clear_detail();
+  AppendEvent(view, at_ms, wire::CaseState_Name(state), actor, "to " + to_partner);
   rocksdb::WriteBatch batch;
   batch.Put(family_, CaseKey(case_id), view.SerializeAsString());
+  // Stored notices may quote the contact point's answers: keep them as redelivery markers
+  // only. Transfers are rare; a scan of the notices is cheap enough.
+  auto it = db_.NewIterator(family_);
+  const std::string prefix(1, kNoticePrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wire::Delivery stored;
+    if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) continue;
+    if (NoticeCaseId(stored) != case_id) continue;
+    if (stored.has_mail()) stored.mutable_mail()->clear_text();
+    if (stored.has_alert()) stored.mutable_alert()->clear_text();
+    batch.Put(family_, it->key(), stored.SerializeAsString());
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());
+  }
   return db_.Write(batch);
+}
+
+Result<bool> PartnerInbox::StoreNotice(const wire::Delivery& delivery, int64_t received_at_ms) {
+  bool usable = (delivery.has_alert() || delivery.has_mail()) && !NoticeCaseId(delivery).empty();
+  if (!usable) return Status(wire::INVALID_ARGUMENT, "delivery carries no notice or alert");
+  const std::string key = NoticeKey(delivery.queue(), delivery.delivery_id());
+  auto existing = db_.Get(family_, key);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) return false;  // a redelivery: applied before
+  rocksdb::WriteBatch batch;
+  batch.Put(family_, key, delivery.SerializeAsString());
+  auto found = Find(NoticeCaseId(delivery));
+  if (!found.ok()) return found.status();
+  if (found->has_value()) {
+    wire::CaseView view = std::move(**found);
+    ApplyNotice(view, delivery, received_at_ms);
+    batch.Put(family_, CaseKey(view.summary().case_id()), view.SerializeAsString());
+  }
+  Status status = db_.Write(batch);
+  if (!status.ok()) return status;
+  return true;
 }
 
 Result<std::vector<wire::CaseView>> PartnerInbox::Newest(size_t limit) const {
   std::vector<std::string> case_ids;
+  std::set<std::string> seen;
   auto it = db_.NewIterator(family_);
   for (it->SeekForPrev(ArrivalKey(UINT64_MAX));
        it->Valid() && case_ids.size() < limit && !it->key().empty() &&
        it->key()[0] == kArrivalPrefix;
        it->Prev()) {
-    case_ids.push_back(it->value().ToString());
+    std::string case_id = it->value().ToString();
+    // A case transferred back arrived twice: it is listed where it arrived last.
+    if (seen.insert(case_id).second) case_ids.push_back(std::move(case_id));
   }
   if (!it->status().ok()) {
     return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());

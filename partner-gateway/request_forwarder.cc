@@ -14,20 +14,35 @@ bool IsRetryable(wire::ErrorCode code) {
 }
 
 const std::string& CaseIdOf(const wire::Envelope& request) {
-  return request.has_reply_case() ? request.reply_case().case_id()
-                                  : request.acknowledge_case().case_id();
+  switch (request.body_case()) {
+    case wire::Envelope::kReplyCase:
+      return request.reply_case().case_id();
+    case wire::Envelope::kAskInfo:
+      return request.ask_info().case_id();
+    case wire::Envelope::kTransferCase:
+      return request.transfer_case().case_id();
+    default:
+      return request.acknowledge_case().case_id();
+  }
 }
 
 }  // namespace
 
 RequestForwarder::RequestForwarder(Outbox& outbox, BrokerLink& link, PartnerInbox& inbox,
-                                   const Clock& clock, std::string actor, int forward_timeout_ms)
+                                   const Clock& clock, std::string actor, int forward_timeout_ms,
+                                   const SpoolWriter* spool)
     : outbox_(outbox),
       link_(link),
       inbox_(inbox),
       clock_(clock),
       actor_(std::move(actor)),
-      forward_timeout_ms_(forward_timeout_ms) {}
+      forward_timeout_ms_(forward_timeout_ms),
+      spool_(spool) {}
+
+bool RequestForwarder::IsForwarded(const wire::Envelope& request) {
+  return request.has_acknowledge_case() || request.has_reply_case() || request.has_ask_info() ||
+         request.has_transfer_case();
+}
 
 void RequestForwarder::Enqueue(wire::Envelope request, ReplyFn reply) {
   request.set_request_id(0);
@@ -57,7 +72,7 @@ void RequestForwarder::Pump() {
     if (!front) return;
     uint64_t sequence = front->first;
     wire::Envelope request = std::move(*front->second.mutable_request());
-    if (!request.has_acknowledge_case() && !request.has_reply_case()) {
+    if (!IsForwarded(request)) {
       // Only this gateway writes the outbox, so this is a corrupt entry: drop it loudly
       // rather than block every later request behind it.
       spdlog::error("outbox entry {} holds {}, not a partner request; dropped", sequence,
@@ -133,10 +148,27 @@ void RequestForwarder::AnswerWaiter(uint64_t sequence, wire::Envelope answer) {
 
 void RequestForwarder::ApplyToInbox(const wire::Envelope& request,
                                     const wire::CaseUpdated& updated) {
-  std::optional<std::string> reply_text;
-  if (request.has_reply_case()) reply_text = request.reply_case().text();
   const std::string& case_id = CaseIdOf(request);
-  Status status = inbox_.ApplyUpdate(case_id, updated.state(), reply_text, actor_, clock_.NowMs());
+  const int64_t now = clock_.NowMs();
+  Status status;
+  if (request.has_ask_info()) {
+    status = inbox_.RecordQuestion(case_id, updated.state(), request.ask_info().question(), actor_,
+                                   now);
+  } else if (request.has_transfer_case()) {
+    status = inbox_.RecordTransfer(case_id, updated.state(), request.transfer_case().to_partner(),
+                                   actor_, now);
+    if (status.ok() && spool_ != nullptr) {
+      Status removed = spool_->Remove(case_id);
+      if (!removed.ok()) {
+        spdlog::error("case {} was transferred but its spool file stays: {}", case_id,
+                      removed.ToString());
+      }
+    }
+  } else {
+    std::optional<std::string> reply_text;
+    if (request.has_reply_case()) reply_text = request.reply_case().text();
+    status = inbox_.ApplyUpdate(case_id, updated.state(), reply_text, actor_, now);
+  }
   if (!status.ok()) {
     spdlog::error("broker confirmed {} for {} but the inbox cannot record it: {}",
                   BodyName(request), case_id, status.ToString());

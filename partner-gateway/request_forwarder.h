@@ -1,11 +1,14 @@
-// Forwards the partner's AcknowledgeCase / ReplyCase requests to the broker, durably and in
-// order. A request is appended to the fsynced outbox before anyone is answered; the head of
+// Forwards the partner's AcknowledgeCase / ReplyCase / AskInfo / TransferCase requests to the
+// broker, durably and in order. A request is appended to the fsynced outbox before anyone is answered; the head of
 // the outbox is the only request in flight, so the broker sees them in the order the partner
 // made them, also across broker outages and gateway restarts.
 //
 // Broker answers:
-//   CaseUpdated              -> the inbox takes the new state (and the reply text), the entry
-//                               leaves the outbox, the waiting local client gets the answer.
+//   CaseUpdated              -> the inbox takes the new state (and the reply text, or the
+//                               question), the entry leaves the outbox, the waiting local
+//                               client gets the answer. A confirmed transfer erases the case's
+//                               personal content from the inbox (and its spool file): the new
+//                               partner owns it now.
 //   UNREACHABLE, UNAVAILABLE, NOT_AUTHENTICATED (or no answer in time)
 //                            -> retryable: the entry stays at the head and is sent again when
 //                               the session is (re)established or kRetryEveryMs later.
@@ -24,6 +27,7 @@
 #include "common/broker_link.h"
 #include "common/clock.h"
 #include "partner-gateway/partner_inbox.h"
+#include "partner-gateway/spool_writer.h"
 #include "store/outbox.h"
 
 namespace aplus {
@@ -39,11 +43,15 @@ class RequestForwarder {
   static constexpr int kBrokerTimeoutMs = 10000;
 
   // Every dependency must outlive the forwarder. `actor` names the partner in inbox events.
+  // `spool` may be null (no spool directory).
   RequestForwarder(Outbox& outbox, BrokerLink& link, PartnerInbox& inbox, const Clock& clock,
-                   std::string actor, int forward_timeout_ms);
+                   std::string actor, int forward_timeout_ms, const SpoolWriter* spool = nullptr);
 
-  // `request` is an AcknowledgeCase or ReplyCase whose case is in the inbox and whose
-  // idempotency key is set. Appends it durably, then forwards it when its turn comes.
+  // True for the requests this forwarder carries (AcknowledgeCase, ReplyCase, AskInfo,
+  // TransferCase).
+  static bool IsForwarded(const wire::Envelope& request);
+
+  // `request` is one of them, its case is in the inbox and its idempotency key is set. Appends it durably, then forwards it when its turn comes.
   // On a storage failure `reply` is called at once with the error.
   void Enqueue(wire::Envelope request, ReplyFn reply);
 
@@ -77,6 +85,7 @@ class RequestForwarder {
   const Clock& clock_;
   const std::string actor_;
   const int forward_timeout_ms_;
+  const SpoolWriter* const spool_;
   std::map<uint64_t, Waiter> waiters_;  // by outbox sequence
   bool in_flight_ = false;
   int64_t next_retry_ms_ = 0;     // steady clock; 0 = now

@@ -40,6 +40,18 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
+// "warning" / "breach": the lower-case kind used in alert file names and contents.
+std::string AlertKindName(wire::Alert::Kind kind) {
+  switch (kind) {
+    case wire::Alert::WARNING:
+      return "warning";
+    case wire::Alert::BREACH:
+      return "breach";
+    default:
+      return "unknown";
+  }
+}
+
 nlohmann::json TimeOrNull(int64_t ms) {
   if (ms == 0) return nullptr;
   return FormatIso8601Utc(ms);
@@ -89,15 +101,55 @@ std::string SpoolWriter::ToJson(const wire::Escalation& escalation, uint32_t att
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+std::string SpoolWriter::AlertPathFor(const std::string& case_id, wire::Alert::Kind kind) const {
+  return directory_ + "/" + case_id + ".alert-" + AlertKindName(kind) + ".json";
+}
+
+std::string SpoolWriter::AlertToJson(const wire::Alert& alert, uint32_t attempt) {
+  nlohmann::json json = {
+      {"alert_id", alert.alert_id()},
+      {"kind", AlertKindName(alert.kind())},
+      {"case_id", alert.case_id()},
+      {"partner", alert.partner()},
+      {"territory", alert.territory()},
+      {"contact_point", alert.contact_point()},
+      {"deadline", TimeOrNull(alert.deadline_ms())},
+      {"raised_at", TimeOrNull(alert.raised_at_ms())},
+      {"text", alert.text()},
+      {"attempt", attempt},
+  };
+  return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 Status SpoolWriter::Write(const wire::Escalation& escalation, uint32_t attempt) const {
   const std::string& case_id = escalation.case_id();
   if (!IsSafeFileStem(case_id)) {
     return Status(wire::INVALID_ARGUMENT, "case id '" + case_id + "' cannot name a spool file");
   }
+  return WriteFile(case_id, ToJson(escalation, attempt));
+}
+
+Status SpoolWriter::WriteAlert(const wire::Alert& alert, uint32_t attempt) const {
+  const std::string& case_id = alert.case_id();
+  if (!IsSafeFileStem(case_id)) {
+    return Status(wire::INVALID_ARGUMENT, "case id '" + case_id + "' cannot name a spool file");
+  }
+  return WriteFile(case_id + ".alert-" + AlertKindName(alert.kind()), AlertToJson(alert, attempt));
+}
+
+Status SpoolWriter::Remove(const std::string& case_id) const {
+  if (!IsSafeFileStem(case_id)) {
+    return Status(wire::INVALID_ARGUMENT, "case id '" + case_id + "' cannot name a spool file");
+  }
   const std::string path = PathFor(case_id);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return IoError("cannot remove", path);
+  return Status::Ok();
+}
+
+Status SpoolWriter::WriteFile(const std::string& stem, const std::string& text) const {
+  const std::string path = directory_ + "/" + stem + ".json";
   // A dot-prefixed temporary name: readers watching for "*.json" never pick it up.
-  const std::string temporary = directory_ + "/." + case_id + ".json.tmp";
-  const std::string text = ToJson(escalation, attempt);
+  const std::string temporary = directory_ + "/." + stem + ".json.tmp";
 
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot create", temporary);

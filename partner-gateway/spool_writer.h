@@ -6,6 +6,12 @@
 // File format (one JSON object; times are ISO-8601 UTC with milliseconds, null when unset):
 //   {"case_id", "contact_point", "agent", "partner", "territory", "category", "subject",
 //    "body", "citizen_name", "submitted_at", "deadline", "attempt"}
+//
+// SLA reminders get <dir>/<case id>.alert-<warning|breach>.json, written the same way before
+// the alert is acknowledged (a later alert of the same kind, after the deadline moved,
+// replaces it):
+//   {"alert_id", "kind", "case_id", "partner", "territory", "contact_point", "deadline",
+//    "raised_at", "text", "attempt"}
 #pragma once
 
 #include <cstdint>
@@ -31,12 +37,24 @@ class SpoolWriter {
   // case the delivery must not be acknowledged.
   Status Write(const wire::Escalation& escalation, uint32_t attempt) const;
 
-  // The JSON text written for `escalation`.
+  // Writes the file of an SLA alert; same errors as Write.
+  Status WriteAlert(const wire::Alert& alert, uint32_t attempt) const;
+
+  // Removes the escalation file of `case_id` if it is still there (the case was transferred
+  // to another partner: its content is no longer this partner's). OK when there is none.
+  Status Remove(const std::string& case_id) const;
+
+  // The JSON text written for `escalation` / `alert`.
   static std::string ToJson(const wire::Escalation& escalation, uint32_t attempt);
-  // The path of the file for `case_id`.
+  static std::string AlertToJson(const wire::Alert& alert, uint32_t attempt);
+  // The path of the file for `case_id`, and of its alert file of `kind`.
   std::string PathFor(const std::string& case_id) const;
+  std::string AlertPathFor(const std::string& case_id, wire::Alert::Kind kind) const;
 
  private:
+  // Writes `text` to <dir>/<stem>.json atomically and durably.
+  Status WriteFile(const std::string& stem, const std::string& text) const;
+
   const std::string directory_;
 };
 

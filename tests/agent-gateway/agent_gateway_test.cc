@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -83,7 +84,7 @@ class RunningGateway {
 class FakeBroker {
  public:
   struct Seen {
-    std::vector<wire::Envelope> requests;  // submits, closes and cancels, in arrival order
+    std::vector<wire::Envelope> requests;  // submits, closes, cancels, answers, in arrival order
     std::vector<uint64_t> acked;
     bool subscribed = false;
   };
@@ -174,6 +175,17 @@ class FakeBroker {
         updated->set_case_id(request.has_close_case() ? request.close_case().case_id()
                                                       : request.cancel_case().case_id());
         updated->set_state(request.has_close_case() ? wire::CLOSED : wire::CANCELLED);
+        break;
+      }
+      case wire::Envelope::kAnswerInfo: {
+        seen_.requests.push_back(request);
+        if (request.answer_info().case_id() == "PER-NOT-MINE") {
+          answer = MakeErrorEnvelope(request.request_id(), Status(wire::UNKNOWN_CASE, "fake"));
+          break;
+        }
+        auto* updated = answer.mutable_case_updated();
+        updated->set_case_id(request.answer_info().case_id());
+        updated->set_state(wire::ACKNOWLEDGED);
         break;
       }
       case wire::Envelope::kGetCase: {
@@ -434,6 +446,206 @@ TEST_CASE("queued requests reach the broker in order once it appears; mail is st
   REQUIRE(mailbox.size() == 1);
   CHECK(mailbox[0].delivery_id() == 7);
   CHECK(mailbox[0].mail().text() == "Votre dossier est complet.");
+}
+
+wire::Delivery MailboxDelivery(uint64_t delivery_id) {
+  wire::Delivery delivery;
+  delivery.set_queue(std::string("mailbox/") + kContactPoint);
+  delivery.set_delivery_id(delivery_id);
+  delivery.set_attempt(1);
+  return delivery;
+}
+
+wire::Delivery MailDelivery(uint64_t delivery_id, const std::string& case_id,
+                            wire::MailItem::Kind kind, const std::string& partner,
+                            const std::string& text, wire::CaseState state) {
+  wire::Delivery delivery = MailboxDelivery(delivery_id);
+  auto* mail = delivery.mutable_mail();
+  mail->set_case_id(case_id);
+  mail->set_kind(kind);
+  mail->set_partner(partner);
+  mail->set_text(text);
+  mail->set_at_ms(1'800'000'000'000 + static_cast<int64_t>(delivery_id));
+  mail->set_state(state);
+  return delivery;
+}
+
+wire::Delivery AlertDelivery(uint64_t delivery_id, const std::string& case_id,
+                             wire::Alert::Kind kind) {
+  wire::Delivery delivery = MailboxDelivery(delivery_id);
+  auto* alert = delivery.mutable_alert();
+  alert->set_alert_id(case_id + "/" + wire::Alert::Kind_Name(kind) + "/1");
+  alert->set_kind(kind);
+  alert->set_case_id(case_id);
+  alert->set_partner("caf");
+  alert->set_contact_point(kContactPoint);
+  alert->set_deadline_ms(1'900'000'500'000);
+  alert->set_raised_at_ms(1'800'000'000'100);
+  alert->set_text("case " + case_id + " (caf): the reply window is about to lapse");
+  return delivery;
+}
+
+bool Acked(const FakeBroker::Seen& seen, uint64_t delivery_id) {
+  return std::find(seen.acked.begin(), seen.acked.end(), delivery_id) != seen.acked.end();
+}
+
+wire::Envelope AnswerInfoRequest(const std::string& case_id, const std::string& text) {
+  wire::Envelope request;
+  request.mutable_answer_info()->set_case_id(case_id);
+  request.mutable_answer_info()->set_text(text);
+  return request;
+}
+
+int CountEvents(const wire::CaseView& view, const std::string& kind) {
+  int count = 0;
+  for (const auto& event : view.timeline()) count += event.kind() == kind ? 1 : 0;
+  return count;
+}
+
+TEST_CASE(
+    "SLA alerts and questions are stored, acked and shown by the local cache; AnswerInfo goes "
+    "through the outbox in order") {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  broker.SetOnline(true);
+  const std::string question = "Quel est le numéro d'allocataire ?";
+  {
+    RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/800);
+    SyncClient client(context, gateway.endpoint(), std::nullopt);
+    auto accepted = MustCall(client, SubmitRequest("Prime d'activité"));
+    REQUIRE(accepted.has_accepted());
+    const std::string case_id = accepted.accepted().case_id();
+    REQUIRE(case_id == "PER-TEST-0001");
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.subscribed; }));
+
+    // The partner asks a question, then the reply window is about to lapse.
+    broker.Push(MailDelivery(1, case_id, wire::MailItem::INFO_REQUESTED, "caf", question,
+                             wire::INFO_REQUESTED));
+    broker.Push(AlertDelivery(2, case_id, wire::Alert::WARNING));
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return Acked(seen, 2); }));
+    CHECK(Acked(broker.seen(), 1));
+    // The alert is redelivered (our ack was lost): acked again, applied once.
+    broker.Push(AlertDelivery(2, case_id, wire::Alert::WARNING));
+    // Something the gateway does not understand is left unacknowledged.
+    broker.Push(MailboxDelivery(3));
+    broker.Push(AlertDelivery(4, case_id, wire::Alert::BREACH));
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return Acked(seen, 4); }));
+    auto acked = broker.seen().acked;
+    CHECK(std::count(acked.begin(), acked.end(), uint64_t{2}) == 2);
+    CHECK_FALSE(Acked(broker.seen(), 3));
+
+    // Broker unreachable: the cache knows the question and the alerts.
+    broker.SetOnline(false);
+    auto cached = MustCall(client, GetCaseRequest(case_id));
+    REQUIRE(cached.has_case_view());
+    const auto& view = cached.case_view();
+    CHECK(view.from_local_cache());
+    CHECK(view.summary().state() == wire::INFO_REQUESTED);
+    CHECK(view.question() == question);
+    CHECK(view.summary().warned());
+    CHECK(view.summary().breached());
+    CHECK(view.summary().deadline_ms() == 1'900'000'500'000);
+    CHECK(CountEvents(view, "INFO_REQUESTED") == 1);
+    CHECK(CountEvents(view, "SLA_WARNING") == 1);
+    CHECK(CountEvents(view, "SLA_BREACH") == 1);
+    for (int i = 0; i < view.timeline_size(); ++i) {
+      CHECK(view.timeline(i).sequence() == static_cast<uint32_t>(i));
+    }
+
+    // The answer and a later close wait in the outbox, in order.
+    auto queued = MustCall(client, AnswerInfoRequest(case_id, "Numéro 1234567"));
+    REQUIRE(queued.has_case_updated());
+    CHECK(queued.case_updated().queued_locally());
+    CHECK(queued.case_updated().case_id() == case_id);
+    wire::Envelope close;
+    close.mutable_close_case()->set_case_id(case_id);
+    auto close_queued = MustCall(client, close);
+    REQUIRE(close_queued.has_case_updated());
+    CHECK(close_queued.case_updated().queued_locally());
+
+    // Refused here, never forwarded.
+    auto empty = MustCall(client, AnswerInfoRequest(case_id, "  "));
+    REQUIRE(empty.has_error());
+    CHECK(empty.error().code() == wire::INVALID_ARGUMENT);
+    auto no_case = MustCall(client, AnswerInfoRequest("", "texte"));
+    REQUIRE(no_case.has_error());
+    CHECK(no_case.error().code() == wire::INVALID_ARGUMENT);
+
+    broker.SetOnline(true);
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.requests.size() == 3; }));
+    auto seen = broker.seen();
+    REQUIRE(seen.requests[1].has_answer_info());
+    CHECK(seen.requests[1].answer_info().case_id() == case_id);
+    CHECK(seen.requests[1].answer_info().text() == "Numéro 1234567");
+    CHECK(seen.requests[1].answer_info().idempotency_key().size() == 32);
+    CHECK(seen.requests[2].has_close_case());
+
+    // With the broker up, its answer (or its error) is passed through.
+    auto direct = MustCall(client, AnswerInfoRequest(case_id, "Complément"));
+    REQUIRE(direct.has_case_updated());
+    CHECK_FALSE(direct.case_updated().queued_locally());
+    CHECK(direct.case_updated().state() == wire::ACKNOWLEDGED);
+    auto refused = MustCall(client, AnswerInfoRequest("PER-NOT-MINE", "x"));
+    REQUIRE(refused.has_error());
+    CHECK(refused.error().code() == wire::UNKNOWN_CASE);
+    CHECK(broker.seen().requests.size() == 5);
+  }
+
+  auto db = RocksDb::Open(dir.path(), AgentGatewayFamilies());
+  REQUIRE(db.ok());
+  LocalCaseCache cache(**db);
+  auto mailbox = cache.Mailbox("PER-TEST-0001");
+  REQUIRE(mailbox.size() == 3);
+  CHECK(mailbox[0].mail().kind() == wire::MailItem::INFO_REQUESTED);
+  CHECK(mailbox[1].alert().kind() == wire::Alert::WARNING);
+  CHECK(mailbox[2].alert().kind() == wire::Alert::BREACH);
+  // The broker's answer replaced the question in the cache.
+  auto cached = cache.FindCase("PER-TEST-0001");
+  REQUIRE(cached.ok());
+  REQUIRE(cached->has_value());
+  CHECK((*cached)->question().empty());
+}
+
+TEST_CASE("a transfer to another partner reaches the local cache") {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  broker.SetOnline(true);
+  RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/800);
+  SyncClient client(context, gateway.endpoint(), std::nullopt);
+  auto accepted = MustCall(client, SubmitRequest("Aide au logement"));
+  REQUIRE(accepted.has_accepted());
+  const std::string case_id = accepted.accepted().case_id();
+  REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.subscribed; }));
+
+  broker.Push(MailDelivery(1, case_id, wire::MailItem::INFO_REQUESTED, "caf", "Adresse ?",
+                           wire::INFO_REQUESTED));
+  broker.Push(AlertDelivery(2, case_id, wire::Alert::WARNING));
+  broker.Push(MailDelivery(3, case_id, wire::MailItem::TRANSFERRED, "msa",
+                           "relève du régime agricole", wire::TRANSFERRED));
+  REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return Acked(seen, 3); }));
+
+  broker.SetOnline(false);
+  auto cached = MustCall(client, GetCaseRequest(case_id));
+  REQUIRE(cached.has_case_view());
+  const auto& view = cached.case_view();
+  CHECK(view.from_local_cache());
+  CHECK(view.summary().state() == wire::TRANSFERRED);
+  CHECK(view.summary().partner() == "msa");
+  CHECK(view.summary().transferred_from() == "caf");
+  CHECK_FALSE(view.summary().warned());  // a new window with the new partner
+  CHECK(view.question().empty());
+  REQUIRE(view.timeline_size() >= 1);
+  CHECK(view.timeline(view.timeline_size() - 1).kind() == "TRANSFERRED");
+  CHECK(view.timeline(view.timeline_size() - 1).detail() == "relève du régime agricole");
+
+  wire::Envelope list_request;
+  list_request.mutable_list_cases();
+  auto list = MustCall(client, list_request);
+  REQUIRE(list.has_case_list());
+  REQUIRE(list.case_list().cases_size() == 1);
+  CHECK(list.case_list().cases(0).state() == wire::TRANSFERRED);
 }
 
 }  // namespace

@@ -106,6 +106,11 @@ class FakeBroker {
     });
     return found;
   }
+  // Everything received so far, in arrival order.
+  std::vector<wire::Envelope> Received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
   int Count(const std::function<bool(const wire::Envelope&)>& match) {
     std::lock_guard lock(mutex_);
     int count = 0;
@@ -152,13 +157,29 @@ class FakeBroker {
           break;
         case wire::Envelope::kAcknowledgeCase:
         case wire::Envelope::kReplyCase:
+        case wire::Envelope::kAskInfo:
+        case wire::Envelope::kTransferCase:
           if (mutation_error_ != wire::ERROR_UNSPECIFIED) {
             answer = MakeErrorEnvelope(0, Status(mutation_error_, "refused by the fake broker"));
           } else {
             auto* updated = answer.mutable_case_updated();
-            updated->set_case_id(request.has_reply_case() ? request.reply_case().case_id()
-                                                          : request.acknowledge_case().case_id());
-            updated->set_state(request.has_reply_case() ? wire::ANSWERED : wire::ACKNOWLEDGED);
+            switch (request.body_case()) {
+              case wire::Envelope::kReplyCase:
+                updated->set_case_id(request.reply_case().case_id());
+                updated->set_state(wire::ANSWERED);
+                break;
+              case wire::Envelope::kAskInfo:
+                updated->set_case_id(request.ask_info().case_id());
+                updated->set_state(wire::INFO_REQUESTED);
+                break;
+              case wire::Envelope::kTransferCase:
+                updated->set_case_id(request.transfer_case().case_id());
+                updated->set_state(wire::TRANSFERRED);
+                break;
+              default:
+                updated->set_case_id(request.acknowledge_case().case_id());
+                updated->set_state(wire::ACKNOWLEDGED);
+            }
           }
           break;
         default:
@@ -607,6 +628,296 @@ TEST_CASE("a data directory serves one partner only") {
   auto other = PartnerGateway::Open(context, options, clock);
   REQUIRE_FALSE(other.ok());
   CHECK(other.status().code() == wire::UNAVAILABLE);
+}
+
+}  // namespace aplus
+
+namespace aplus {
+namespace {
+
+constexpr const char* kCaseId = "PER-7K3M-Q9XD";
+
+wire::Delivery AlertFor(const std::string& case_id, wire::Alert::Kind kind, uint64_t delivery_id,
+                        uint32_t attempt = 1) {
+  wire::Delivery delivery;
+  delivery.set_queue(kQueue);
+  delivery.set_delivery_id(delivery_id);
+  delivery.set_attempt(attempt);
+  auto* alert = delivery.mutable_alert();
+  alert->set_alert_id(case_id + "/" + wire::Alert::Kind_Name(kind) + "/1");
+  alert->set_kind(kind);
+  alert->set_case_id(case_id);
+  alert->set_partner("france-travail");
+  alert->set_territory("perche");
+  alert->set_contact_point("mairie-perche-en-noce");
+  alert->set_deadline_ms(1714987800123);
+  alert->set_raised_at_ms(1714900000000);
+  alert->set_text("case " + case_id + " (france-travail): the reply window is about to lapse");
+  return delivery;
+}
+
+wire::Delivery NoticeFor(const std::string& case_id, const std::string& text,
+                         uint64_t delivery_id) {
+  wire::Delivery delivery;
+  delivery.set_queue(kQueue);
+  delivery.set_delivery_id(delivery_id);
+  delivery.set_attempt(1);
+  auto* mail = delivery.mutable_mail();
+  mail->set_case_id(case_id);
+  mail->set_kind(wire::MailItem::NOTICE);
+  mail->set_partner("france-travail");
+  mail->set_text(text);
+  mail->set_at_ms(1714950000000);
+  mail->set_state(wire::ACKNOWLEDGED);
+  return delivery;
+}
+
+Result<wire::Envelope> AskInfo(SyncClient& client, const std::string& case_id,
+                               const std::string& question) {
+  wire::Envelope request;
+  request.mutable_ask_info()->set_case_id(case_id);
+  request.mutable_ask_info()->set_question(question);
+  return client.Call(request, kWaitMs);
+}
+
+Result<wire::Envelope> Transfer(SyncClient& client, const std::string& case_id,
+                                const std::string& to_partner, const std::string& reason) {
+  wire::Envelope request;
+  request.mutable_transfer_case()->set_case_id(case_id);
+  request.mutable_transfer_case()->set_to_partner(to_partner);
+  request.mutable_transfer_case()->set_reason(reason);
+  return client.Call(request, kWaitMs);
+}
+
+wire::CaseView GetCaseView(SyncClient& client, const std::string& case_id) {
+  wire::Envelope request;
+  request.mutable_get_case()->set_case_id(case_id);
+  auto answer = client.CallOk(request, kWaitMs);
+  REQUIRE_MESSAGE(answer.ok(), answer.status().ToString());
+  REQUIRE(answer->has_case_view());
+  return answer->case_view();
+}
+
+int CountEvents(const wire::CaseView& view, const std::string& kind) {
+  int count = 0;
+  for (const auto& event : view.timeline()) count += event.kind() == kind ? 1 : 0;
+  return count;
+}
+
+bool IsAsk(const wire::Envelope& envelope) { return envelope.has_ask_info(); }
+bool IsTransfer(const wire::Envelope& envelope) { return envelope.has_transfer_case(); }
+
+}  // namespace
+
+TEST_CASE(
+    "a question is forwarded; alerts and the contact point's answer are stored (and "
+    "spooled) before they are acked; unknown deliveries are not acked") {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  auto options = OptionsFor(dir, broker);
+  options.spool_dir = dir.Sub("spool");
+  const std::string alert_file = options.spool_dir + "/" + kCaseId + ".alert-warning.json";
+  std::atomic<bool> spooled_at_ack{false};
+  broker.SetObserver([&](const wire::Envelope& envelope) {
+    if (IsAckOf(2)(envelope)) spooled_at_ack = std::filesystem::exists(alert_file);
+  });
+  const std::string question = "Pouvez-vous joindre l'attestation employeur ?";
+  {
+    RunningGateway gateway(context, options);
+    REQUIRE(broker.WaitFor(IsSubscribe).has_value());
+    DeliverAndWait(broker, kCaseId, 1);
+    SyncClient client(context, gateway->local_endpoint(), std::nullopt);
+
+    auto asked = AskInfo(client, kCaseId, question);
+    REQUIRE(asked.ok());
+    REQUIRE_MESSAGE(asked->has_case_updated(), BodyName(*asked));
+    CHECK(asked->case_updated().state() == wire::INFO_REQUESTED);
+    CHECK_FALSE(asked->case_updated().queued_locally());
+    auto forwarded = broker.WaitFor(IsAsk);
+    REQUIRE(forwarded.has_value());
+    CHECK(forwarded->ask_info().case_id() == kCaseId);
+    CHECK(forwarded->ask_info().question() == question);
+    CHECK_FALSE(forwarded->ask_info().idempotency_key().empty());
+    wire::CaseView view = GetCaseView(client, kCaseId);
+    CHECK(view.summary().state() == wire::INFO_REQUESTED);
+    CHECK(view.question() == question);
+    CHECK(GetInbox(client).states(0) == wire::INFO_REQUESTED);
+
+    broker.Push(AlertFor(kCaseId, wire::Alert::WARNING, 2));
+    REQUIRE(broker.WaitFor(IsAckOf(2)).has_value());
+    CHECK(spooled_at_ack.load());
+    broker.Push(NoticeFor(kCaseId, "Attestation envoyée par courrier.", 3));
+    REQUIRE(broker.WaitFor(IsAckOf(3)).has_value());
+    // Redeliveries (our acks were lost) are acked again and applied once.
+    broker.Push(AlertFor(kCaseId, wire::Alert::WARNING, 2, 2));
+    broker.Push(NoticeFor(kCaseId, "Attestation envoyée par courrier.", 3));
+    // Not for a partner: a REPLY mail item, an empty delivery.
+    wire::Delivery reply_mail = NoticeFor(kCaseId, "x", 4);
+    reply_mail.mutable_mail()->set_kind(wire::MailItem::REPLY);
+    broker.Push(reply_mail);
+    wire::Delivery empty;
+    empty.set_queue(kQueue);
+    empty.set_delivery_id(5);
+    broker.Push(empty);
+    broker.Push(AlertFor(kCaseId, wire::Alert::BREACH, 6));
+    REQUIRE(broker.WaitFor(IsAckOf(6)).has_value());
+    CHECK(broker.Count(IsAckOf(2)) == 2);
+    CHECK(broker.Count(IsAckOf(3)) == 2);
+    CHECK(broker.Count(IsAckOf(4)) == 0);
+    CHECK(broker.Count(IsAckOf(5)) == 0);
+    CHECK(gateway->counters().notices_stored.load() == 3);
+
+    std::ifstream file(alert_file);
+    auto json = nlohmann::json::parse(file);
+    CHECK(json["kind"] == "warning");
+    CHECK(json["case_id"] == kCaseId);
+    CHECK(json["deadline"] == "2024-05-06T09:30:00.123Z");
+    CHECK(json["alert_id"] == std::string(kCaseId) + "/WARNING/1");
+    CHECK(std::filesystem::exists(options.spool_dir + "/" + kCaseId + ".alert-breach.json"));
+  }
+  // Durable: what was acked is there after a restart.
+  RunningGateway gateway(context, options);
+  SyncClient client(context, gateway->local_endpoint(), std::nullopt);
+  wire::CaseView view = GetCaseView(client, kCaseId);
+  CHECK(view.summary().state() == wire::ACKNOWLEDGED);  // the answer restarted the clock
+  CHECK(view.question().empty());
+  CHECK(view.summary().warned());
+  CHECK(view.summary().breached());
+  CHECK(CountEvents(view, "SLA_WARNING") == 1);
+  CHECK(CountEvents(view, "SLA_BREACH") == 1);
+  REQUIRE(CountEvents(view, "INFO_ANSWERED") == 1);
+  for (const auto& event : view.timeline()) {
+    if (event.kind() == "INFO_ANSWERED") {
+      CHECK(event.detail() == "Attestation envoyée par courrier.");
+      CHECK(event.actor() == "mairie-perche-en-noce");
+    }
+  }
+  for (int i = 0; i < view.timeline_size(); ++i) {
+    CHECK(view.timeline(i).sequence() == static_cast<uint32_t>(i));
+  }
+  CHECK(GetInbox(client).states(0) == wire::ACKNOWLEDGED);
+}
+
+TEST_CASE("AskInfo and TransferCase the gateway can refuse never reach the broker") {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  RunningGateway gateway(context, OptionsFor(dir, broker));
+  REQUIRE(broker.WaitFor(IsSubscribe).has_value());
+  DeliverAndWait(broker, kCaseId, 1);
+  SyncClient client(context, gateway->local_endpoint(), std::nullopt);
+
+  auto code = [](const Result<wire::Envelope>& answer) {
+    REQUIRE(answer.ok());
+    return StatusOf(*answer).code();
+  };
+  CHECK(code(AskInfo(client, "PER-AAAA-BBBB", "question")) == wire::UNKNOWN_CASE);
+  CHECK(code(AskInfo(client, kCaseId, " \n")) == wire::INVALID_ARGUMENT);
+  CHECK(code(Transfer(client, "PER-AAAA-BBBB", "msa", "raison")) == wire::UNKNOWN_CASE);
+  CHECK(code(Transfer(client, kCaseId, "", "raison")) == wire::INVALID_ARGUMENT);
+  CHECK(code(Transfer(client, kCaseId, "msa", "")) == wire::INVALID_ARGUMENT);
+  CHECK(code(Transfer(client, kCaseId, "france-travail", "raison")) == wire::INVALID_ARGUMENT);
+
+  wire::Envelope ping;
+  ping.mutable_ping();
+  REQUIRE(client.CallOk(ping, kWaitMs).ok());
+  CHECK(broker.Count(IsAsk) == 0);
+  CHECK(broker.Count(IsTransfer) == 0);
+}
+
+TEST_CASE(
+    "acknowledge, question and transfer are forwarded in order; a transfer erases the case's "
+    "content here, and a transfer back brings it again") {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  auto options = OptionsFor(dir, broker);
+  options.forward_timeout_ms = 300;
+  options.spool_dir = dir.Sub("spool");
+  const std::string spool_file = options.spool_dir + "/" + kCaseId + ".json";
+  RunningGateway gateway(context, options);
+  REQUIRE(broker.WaitFor(IsSubscribe).has_value());
+  DeliverAndWait(broker, kCaseId, 1);
+  REQUIRE(std::filesystem::exists(spool_file));
+  SyncClient client(context, gateway->local_endpoint(), std::nullopt);
+
+  // The broker cannot take them now: all three wait in the outbox.
+  broker.SetMutationError(wire::UNAVAILABLE);
+  for (auto answer : {Acknowledge(client, kCaseId), AskInfo(client, kCaseId, "Adresse ?"),
+                      Transfer(client, kCaseId, "msa", "relève du régime agricole")}) {
+    REQUIRE(answer.ok());
+    REQUIRE_MESSAGE(answer->has_case_updated(), BodyName(*answer));
+    CHECK(answer->case_updated().queued_locally());
+    CHECK(answer->case_updated().case_id() == kCaseId);
+  }
+  broker.SetMutationError(wire::ERROR_UNSPECIFIED);
+  auto transfer = broker.WaitFor(IsTransfer);
+  REQUIRE(transfer.has_value());
+  CHECK(transfer->transfer_case().to_partner() == "msa");
+  CHECK(transfer->transfer_case().reason() == "relève du régime agricole");
+  CHECK_FALSE(transfer->transfer_case().idempotency_key().empty());
+  // In order: every acknowledgement before the first question, every question before the
+  // transfer (retries repeat the head only).
+  std::vector<std::string> order;
+  for (const auto& envelope : broker.Received()) {
+    std::string kind = envelope.has_acknowledge_case() ? "ack"
+                       : envelope.has_ask_info()       ? "ask"
+                       : envelope.has_transfer_case()  ? "transfer"
+                                                       : "";
+    if (!kind.empty() && (order.empty() || order.back() != kind)) order.push_back(kind);
+  }
+  CHECK(order == std::vector<std::string>{"ack", "ask", "transfer"});
+
+  wire::CaseView view;
+  for (int64_t deadline = SteadyNowMs() + kWaitMs; SteadyNowMs() < deadline;) {
+    view = GetCaseView(client, kCaseId);
+    if (view.summary().state() == wire::TRANSFERRED) break;
+  }
+  REQUIRE(view.summary().state() == wire::TRANSFERRED);
+  // Ids and dates stay; nothing a person wrote does.
+  CHECK(view.summary().case_id() == kCaseId);
+  CHECK(view.summary().partner() == "msa");
+  CHECK(view.summary().transferred_from() == "france-travail");
+  CHECK(view.summary().contact_point() == "mairie-perche-en-noce");
+  CHECK(view.summary().submitted_at_ms() == 1714642200000);
+  CHECK(view.summary().deadline_ms() == 1714987800123);
+  CHECK(view.summary().subject().empty());
+  CHECK(view.body().empty());
+  CHECK(view.citizen_name().empty());
+  CHECK(view.question().empty());
+  CHECK(view.SerializeAsString().find("Adresse") == std::string::npos);
+  CHECK(view.SerializeAsString().find("Martin") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(spool_file));
+  wire::Inbox inbox = GetInbox(client);
+  REQUIRE(inbox.escalations_size() == 1);
+  CHECK(inbox.states(0) == wire::TRANSFERRED);
+  CHECK(inbox.escalations(0).body().empty());
+
+  // The case is another partner's now: refused here.
+  auto late = Reply(client, kCaseId, "trop tard");
+  REQUIRE(late.ok());
+  CHECK(StatusOf(*late).code() == wire::UNKNOWN_CASE);
+  CHECK(broker.Count(IsReply) == 0);
+
+  // A late redelivery naming the new partner is acked without bringing the content back.
+  wire::Delivery stale = MakeDelivery(kCaseId, 2, 2);
+  stale.mutable_escalation()->set_partner("msa");
+  broker.Push(stale);
+  REQUIRE(broker.WaitFor(IsAckOf(2)).has_value());
+  CHECK(GetCaseView(client, kCaseId).body().empty());
+
+  // MSA sends it back: it arrives again, whole, and is listed once.
+  DeliverAndWait(broker, kCaseId, 3);
+  view = GetCaseView(client, kCaseId);
+  CHECK(view.summary().state() == wire::DELIVERED);
+  CHECK(view.summary().partner() == "france-travail");
+  CHECK(view.citizen_name() == "Jeanne Martin");
+  CHECK(CountEvents(view, "TRANSFERRED") == 1);
+  CHECK(std::filesystem::exists(spool_file));
+  inbox = GetInbox(client);
+  REQUIRE(inbox.escalations_size() == 1);
+  CHECK(inbox.states(0) == wire::DELIVERED);
 }
 
 }  // namespace aplus

@@ -93,4 +93,69 @@ TEST_CASE("an update records the broker's state, the reply and an event") {
         wire::UNKNOWN_CASE);
 }
 
+TEST_CASE("a notice is applied once; a transfer erases the content, a transfer back lists it once") {
+  TempDir dir;
+  auto db = OpenDb(dir);
+  PartnerInbox inbox(*db);
+  auto arrival = ArrivalOf("PER-A");
+  arrival.escalation.set_partner("caf");
+  arrival.escalation.set_citizen_name("Jeanne Martin");
+  REQUIRE(inbox.StoreNew({arrival, ArrivalOf("PER-B")}, 1000).ok());
+  REQUIRE(inbox.RecordQuestion("PER-A", wire::INFO_REQUESTED, "Adresse ?", "caf", 1500).ok());
+  CHECK((**inbox.Find("PER-A")).question() == "Adresse ?");
+
+  wire::Delivery notice;
+  notice.set_queue("partner/caf");
+  notice.set_delivery_id(9);
+  notice.mutable_mail()->set_case_id("PER-A");
+  notice.mutable_mail()->set_kind(wire::MailItem::NOTICE);
+  notice.mutable_mail()->set_text("12 rue des Lilas");
+  notice.mutable_mail()->set_state(wire::ACKNOWLEDGED);
+  auto first = inbox.StoreNotice(notice, 2000);
+  REQUIRE(first.ok());
+  CHECK(*first);
+  auto again = inbox.StoreNotice(notice, 2001);
+  REQUIRE(again.ok());
+  CHECK_FALSE(*again);
+  auto view = **inbox.Find("PER-A");
+  CHECK(view.summary().state() == wire::ACKNOWLEDGED);
+  CHECK(view.question().empty());
+  REQUIRE(view.timeline_size() == 3);
+  CHECK(view.timeline(2).kind() == "INFO_ANSWERED");
+  CHECK(view.timeline(2).detail() == "12 rue des Lilas");
+  wire::Delivery nothing;
+  nothing.set_queue("partner/caf");
+  CHECK(inbox.StoreNotice(nothing, 1).status().code() == wire::INVALID_ARGUMENT);
+
+  REQUIRE(inbox.RecordTransfer("PER-A", wire::TRANSFERRED, "msa", "caf", 3000).ok());
+  view = **inbox.Find("PER-A");
+  CHECK(view.summary().state() == wire::TRANSFERRED);
+  CHECK(view.summary().partner() == "msa");
+  CHECK(view.summary().transferred_from() == "caf");
+  CHECK(view.summary().deadline_ms() == 42);
+  CHECK(view.body().empty());
+  CHECK(view.citizen_name().empty());
+  CHECK(view.summary().subject().empty());
+  CHECK(view.SerializeAsString().find("Lilas") == std::string::npos);
+  CHECK(view.SerializeAsString().find("Adresse") == std::string::npos);
+  // The stored notice keeps only its place (a redelivery is still recognised).
+  auto raw = db->Get(db->Family(kInboxFamily), std::string("dpartner/caf") + std::string(1, '\0') +
+                                                   std::string(7, '\0') + "\x09");
+  REQUIRE(raw.ok());
+  REQUIRE(raw->has_value());
+  CHECK((*raw)->find("Lilas") == std::string::npos);
+  CHECK_FALSE(*inbox.StoreNotice(notice, 3001));
+
+  PartnerInbox::Arrival back = ArrivalOf("PER-A");
+  back.previous = view;
+  REQUIRE(inbox.StoreNew({back}, 4000).ok());
+  view = **inbox.Find("PER-A");
+  CHECK(view.summary().state() == wire::DELIVERED);
+  CHECK(view.body() == "body");
+  REQUIRE(view.timeline_size() == 5);
+  CHECK(view.timeline(4).sequence() == 4);
+  CHECK(view.timeline(4).at_ms() == 4000);
+  CHECK(Ids(*inbox.Newest(10)) == std::vector<std::string>{"PER-B", "PER-A"});
+}
+
 }  // namespace aplus

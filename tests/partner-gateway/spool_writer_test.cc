@@ -44,4 +44,37 @@ TEST_CASE("a spool file is written whole under its case id; unsafe ids are refus
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("an alert gets its own spool file per kind; a transferred case's file is removed") {
+  char pattern[] = "/tmp/aplus-spool-writer-test-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern);
+  SpoolWriter writer(dir);
+  wire::Escalation escalation;
+  escalation.set_case_id("PER-7K3M-Q9XD");
+  REQUIRE(writer.Write(escalation, 1).ok());
+  wire::Alert alert;
+  alert.set_alert_id("PER-7K3M-Q9XD/BREACH/1");
+  alert.set_kind(wire::Alert::BREACH);
+  alert.set_case_id("PER-7K3M-Q9XD");
+  alert.set_deadline_ms(1714987800123);
+  alert.set_text("lapsed");
+  REQUIRE(writer.WriteAlert(alert, 3).ok());
+  const std::string path = writer.AlertPathFor("PER-7K3M-Q9XD", wire::Alert::BREACH);
+  CHECK(path == dir + "/PER-7K3M-Q9XD.alert-breach.json");
+  std::ifstream file(path);
+  auto json = nlohmann::json::parse(file);
+  CHECK(json["kind"] == "breach");
+  CHECK(json["alert_id"] == "PER-7K3M-Q9XD/BREACH/1");
+  CHECK(json["deadline"] == "2024-05-06T09:30:00.123Z");
+  CHECK(json["raised_at"].is_null());
+  CHECK(json["attempt"] == 3);
+  alert.set_case_id("../escape");
+  CHECK(writer.WriteAlert(alert, 1).code() == wire::INVALID_ARGUMENT);
+
+  REQUIRE(writer.Remove("PER-7K3M-Q9XD").ok());
+  CHECK_FALSE(std::filesystem::exists(writer.PathFor("PER-7K3M-Q9XD")));
+  CHECK(std::filesystem::exists(path));            // alerts hold no personal content
+  CHECK(writer.Remove("PER-7K3M-Q9XD").ok());      // already gone: fine
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace aplus

@@ -227,6 +227,8 @@ inline std::string TimelineProblem(const wire::CaseView& view) {
       continue;
     }
     auto next = NextState(state, *lifecycle_event);
+    // ACKNOWLEDGED also ends a question (ANSWER_INFO leads there from INFO_REQUESTED).
+    if (event.kind() == "ACKNOWLEDGED" && !next.ok()) next = NextState(state, CaseEvent::kAnswerInfo);
     if (!next.ok() || *next != event.state_after()) {
       return id + "illegal transition " + wire::CaseState_Name(state) + " --" + event.kind() +
              "--> " + wire::CaseState_Name(event.state_after());

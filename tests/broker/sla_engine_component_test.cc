@@ -1,0 +1,521 @@
+// The SLA engine of the broker in-process, on a fake clock: days of reply windows (Christmas, a
+// weekend) run in milliseconds. The broker is the real one (its store, its loop, its sockets on
+// loopback); only time is the test's.
+//
+// The instants checked are computed here from the conventions of sla/deadline_calculator.h, not
+// taken from the library: submission Wednesday 2026-12-23 10:00 Paris, 4 jours ouvrés, contact
+// point in the Orne: Thu 24 counts, Fri 25 (Noël), Sat 26 and Sun 27 are skipped, Mon 28, Tue 29
+// and Wed 30 count, so the deadline is Wednesday 2026-12-30 23:59:59.000 Paris.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "broker/broker.h"
+#include "common/network_config.h"
+#include "tests/support/sla_test_helpers.h"
+
+using namespace aplus;
+using namespace aplus::testing;
+
+namespace {
+
+const std::string kContactPoint = "mairie-perche-en-noce";
+
+constexpr std::string_view kConfig = R"(
+name = "sla-component"
+
+[sla]
+warning_lead = "default"
+transfer_keeps_deadline = false
+
+[[territories]]
+id = "perche"
+case_prefix = "PER"
+
+[[contact_points]]
+id = "mairie-perche-en-noce"
+kind = "mairie"
+territory = "perche"
+departement = "61"
+agents = [ { id = "agent-noce-1", name = "Agent 1" } ]
+
+[[partners]]
+id = "france-travail"
+reply_policy = "4 jours-ouvres"
+
+[[partners]]
+id = "msa"
+reply_policy = "2 jours-ouvres"
+
+[[operators]]
+id = "operator"
+)";
+
+// Time as the test says it is.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t now_ms) : now_ms_(now_ms) {}
+  int64_t NowMs() const override { return now_ms_.load(); }
+  void Set(int64_t now_ms) { now_ms_.store(now_ms); }
+
+ private:
+  std::atomic<int64_t> now_ms_;
+};
+
+// The real Broker on its own thread, its own data directory and wildcard loopback ports.
+class InProcessBroker {
+ public:
+  InProcessBroker(const std::string& label, int64_t start_ms) : dir_(label), clock_(start_ms) {
+    auto parsed = ParseNetworkConfig(kConfig, "sla-component.toml");
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+    config_ = std::move(parsed).value();
+    BrokerOptions options;
+    options.listen_endpoint = "tcp://127.0.0.1:*";
+    options.alerts_endpoint = "tcp://127.0.0.1:*";
+    options.data_dir = dir_.Sub("broker");
+    std::filesystem::create_directories(options.data_dir);
+    auto created = Broker::Create(config_, options, context_, clock_);
+    REQUIRE_MESSAGE(created.ok(), created.status().ToString());
+    broker_ = std::move(created).value();
+    thread_ = std::thread([this] { broker_->Run(stop_); });
+    settler_ = Client(wire::OPERATOR, "operator");
+  }
+  ~InProcessBroker() {
+    settler_.reset();
+    stop_.store(true);
+    thread_.join();
+  }
+
+  std::unique_ptr<SyncClient> Client(wire::Role role, const std::string& principal) {
+    wire::Hello hello;
+    hello.set_role(role);
+    hello.set_principal(principal);
+    hello.set_software("sla_engine_component_test");
+    return std::make_unique<SyncClient>(context_, broker_->endpoint(), hello);
+  }
+
+  void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
+
+  // Returns once every timer due at the clock's current time has fired: the first ping is
+  // handled by a turn that starts after the clock was set and fires its due timers after
+  // answering; the second is answered by a later turn.
+  void Settle() {
+    for (int i = 0; i < 2; ++i) REQUIRE(settler_->CallOk(PingRequest(), 5000).ok());
+  }
+
+ private:
+  TempDir dir_;
+  FakeClock clock_;
+  NetworkConfig config_;
+  zmq::context_t context_{1};
+  std::unique_ptr<Broker> broker_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::unique_ptr<SyncClient> settler_;
+};
+
+// Instants of the reference case.
+const int64_t kSubmittedMs = ParisWinterMs(2026, 12, 23, 10, 0);
+const int64_t kDeadlineMs = ParisWinterMs(2026, 12, 30, 23, 59, 59);
+// Default lead: the earlier of the end of counted day N-1 (Tue 29 23:59:59) and deadline - 25%
+// of the window (rounded down): the latter, Tue 29 02:29:59.250.
+const int64_t kWarningMs =
+    std::min(ParisWinterMs(2026, 12, 29, 23, 59, 59), kDeadlineMs - (kDeadlineMs - kSubmittedMs) / 4);
+
+std::string Submit(SyncClient& agent, const std::string& key) {
+  auto accepted = agent.CallOk(SubmitRequest("Dossier " + key, key), 5000);
+  REQUIRE_MESSAGE(accepted.ok(), accepted.status().ToString());
+  REQUIRE(accepted->has_accepted());
+  CHECK(accepted->accepted().deadline_ms() == kDeadlineMs);
+  return accepted->accepted().case_id();
+}
+
+wire::CaseView View(SyncClient& client, const std::string& case_id) {
+  auto view = GetCaseView(client, case_id);
+  REQUIRE_MESSAGE(view.ok(), view.status().ToString());
+  return *view;
+}
+
+// Waits (in real time) until the broker holds `count` alerts of `kind` for the case.
+bool WaitForAlerts(SyncClient& operator_client, const std::string& case_id,
+                   wire::Alert::Kind kind, int count) {
+  return WaitUntil([&] { return CountAlerts(operator_client, case_id, kind) == count; }, 5000, 5);
+}
+
+}  // namespace
+
+TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then counts the late reply") {
+  CHECK(kWarningMs == ParisWinterMs(2026, 12, 29, 2, 29, 59, 250));
+  InProcessBroker broker("sla-component-breach", kSubmittedMs);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "breach-1");
+
+  wire::CaseView view = View(*agent, case_id);
+  CHECK(view.summary().deadline_ms() == kDeadlineMs);
+  CHECK(view.summary().warning_at_ms() == kWarningMs);
+  CHECK(view.summary().reply_policy() == "4 jours-ouvres");
+  CHECK_FALSE(view.summary().warned());
+  std::string explanation;
+  for (const auto& line : view.deadline_explanation()) explanation += line + "\n";
+  CHECK_MESSAGE(explanation.find("Noël") != std::string::npos, explanation);
+  CHECK_MESSAGE(explanation.find("samedi") != std::string::npos, explanation);
+
+  // What `aplus deadline` would show for the same instant agrees with the case.
+  wire::Envelope explain;
+  explain.mutable_explain_deadline()->set_at_ms(kSubmittedMs);
+  explain.mutable_explain_deadline()->set_partner("france-travail");
+  explain.mutable_explain_deadline()->set_contact_point(kContactPoint);
+  explain.mutable_explain_deadline()->set_category("unemployment-benefits");
+  auto explained = operator_client->CallOk(explain, 5000);
+  REQUIRE_MESSAGE(explained.ok(), explained.status().ToString());
+  CHECK(explained->deadline_explanation().deadline_ms() == kDeadlineMs);
+  CHECK(explained->deadline_explanation().warning_at_ms() == kWarningMs);
+
+  SUBCASE("nothing before the warning, a warning at it, a breach once the deadline is passed") {
+    broker.SetClock(kWarningMs - 1);
+    broker.Settle();
+    auto alerts = AllAlerts(*operator_client);
+    REQUIRE(alerts.ok());
+    CHECK(alerts->empty());
+    CHECK_FALSE(View(*agent, case_id).summary().warned());
+
+    broker.SetClock(kWarningMs);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+    alerts = AllAlerts(*operator_client);
+    REQUIRE(alerts.ok());
+    REQUIRE(alerts->size() == 1);
+    const wire::Alert& warning = alerts->front();
+    CHECK(warning.kind() == wire::Alert::WARNING);
+    CHECK(warning.case_id() == case_id);
+    CHECK(warning.partner() == "france-travail");
+    CHECK(warning.territory() == "perche");
+    CHECK(warning.contact_point() == kContactPoint);
+    CHECK(warning.deadline_ms() == kDeadlineMs);
+    CHECK(warning.raised_at_ms() == kWarningMs);
+    CHECK(warning.acked_by().empty());
+    CHECK_FALSE(warning.text().empty());
+    CHECK_FALSE(warning.alert_id().empty());
+    view = View(*operator_client, case_id);
+    CHECK(view.summary().warned());
+    CHECK_FALSE(view.summary().breached());
+    auto warning_events = EventsOf(view, "SLA_WARNING");
+    REQUIRE(warning_events.size() == 1);
+    CHECK(warning_events[0].at_ms() == kWarningMs);
+    CHECK(warning_events[0].actor() == "broker");
+    CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+
+    // A reply at deadline_ms is on time (the convention): the window has not lapsed yet.
+    broker.SetClock(kDeadlineMs);
+    broker.Settle();
+    CHECK_MESSAGE(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0,
+                  "breach raised at now == deadline_ms, while a reply now would still be on time");
+
+    broker.SetClock(kDeadlineMs + 1);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+    alerts = AllAlerts(*operator_client);
+    REQUIRE(alerts.ok());
+    auto breaches = AlertsOf(*alerts, case_id, wire::Alert::BREACH);
+    REQUIRE(breaches.size() == 1);
+    CHECK(breaches[0].deadline_ms() == kDeadlineMs);
+    CHECK(breaches[0].raised_at_ms() >= kDeadlineMs);
+    CHECK(breaches[0].sequence() > alerts->front().sequence());
+    CHECK(breaches[0].alert_id() != alerts->front().alert_id());
+    view = View(*operator_client, case_id);
+    CHECK(view.summary().breached());
+    CHECK(EventsOf(view, "SLA_BREACH").size() == 1);
+    CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+
+    // Three hours late, the partner replies: the lateness is recorded and reported.
+    broker.SetClock(kDeadlineMs + 3 * kHourMs);
+    auto replied = partner->CallOk(ReplyRequest(case_id, "Dossier régularisé.", "reply-1"), 5000);
+    REQUIRE_MESSAGE(replied.ok(), replied.status().ToString());
+    view = View(*agent, case_id);
+    CHECK(view.summary().state() == wire::ANSWERED);
+    CHECK(view.summary().answered_at_ms() == kDeadlineMs + 3 * kHourMs);
+    CHECK(view.summary().late_by_ms() == 3 * kHourMs);
+    auto answered = EventsOf(view, "ANSWERED");
+    REQUIRE(answered.size() == 1);
+    CHECK_MESSAGE(answered[0].detail().find("after the deadline") != std::string::npos,
+                  answered[0].detail());
+
+    broker.SetClock(kDeadlineMs + 20 * kDayMs);
+    broker.Settle();
+    alerts = AllAlerts(*operator_client);
+    REQUIRE(alerts.ok());
+    CHECK(alerts->size() == 2);
+    auto report = PartnerReportOf(*operator_client, "france-travail");
+    REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+    CHECK(report->received() == 1);
+    CHECK(report->answered() == 1);
+    CHECK(report->answered_on_time() == 0);
+    CHECK(report->on_time_percent() == doctest::Approx(0.0));
+    CHECK(report->breached() == 1);
+    CHECK(report->open() == 0);
+    CHECK(report->reply_unit() == "jours-ouvres");
+    // Thu 24, Mon 28, Tue 29, Wed 30, Thu 31: five counted days from submission to the reply.
+    CHECK(report->median_reply() == doctest::Approx(5.0));
+  }
+
+  SUBCASE("a clock that jumps past the deadline raises the warning and the breach, in order") {
+    broker.SetClock(kDeadlineMs + kDayMs);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+    auto alerts = AllAlerts(*operator_client);
+    REQUIRE(alerts.ok());
+    REQUIRE(alerts->size() == 2);
+    CHECK((*alerts)[0].kind() == wire::Alert::WARNING);
+    CHECK((*alerts)[1].kind() == wire::Alert::BREACH);
+    view = View(*operator_client, case_id);
+    CHECK(view.summary().warned());
+    CHECK(view.summary().breached());
+    REQUIRE(EventsOf(view, "SLA_WARNING").size() == 1);
+    REQUIRE(EventsOf(view, "SLA_BREACH").size() == 1);
+    CHECK(EventsOf(view, "SLA_WARNING")[0].sequence() < EventsOf(view, "SLA_BREACH")[0].sequence());
+    CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+    auto report = PartnerReportOf(*operator_client, "france-travail");
+    REQUIRE(report.ok());
+    CHECK(report->open() == 1);
+    CHECK(report->breached() == 1);
+  }
+
+  SUBCASE("a cancelled case raises nothing") {
+    wire::Envelope cancel;
+    cancel.mutable_cancel_case()->set_case_id(case_id);
+    cancel.mutable_cancel_case()->set_reason("le citoyen a trouvé la réponse");
+    cancel.mutable_cancel_case()->set_idempotency_key("cancel-1");
+    REQUIRE(agent->CallOk(cancel, 5000).ok());
+    broker.SetClock(kDeadlineMs + kDayMs);
+    broker.Settle();
+    auto alerts = AllAlerts(*operator_client);
+    REQUIRE(alerts.ok());
+    CHECK(alerts->empty());
+  }
+}
+
+TEST_CASE("a question pauses the clock: the deadline moves by exactly the paused time") {
+  InProcessBroker broker("sla-component-pause", kSubmittedMs);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "pause-1");
+
+  const int64_t asked_at = ParisWinterMs(2026, 12, 24, 10, 0);
+  const int64_t paused = 2 * kDayMs;
+  broker.SetClock(asked_at);
+  auto asked = partner->CallOk(AskInfoRequest(case_id, "Quel est le numéro d'allocataire ?", "ask-1"), 5000);
+  REQUIRE_MESSAGE(asked.ok(), asked.status().ToString());
+  CHECK(asked->case_updated().state() == wire::INFO_REQUESTED);
+  wire::CaseView view = View(*agent, case_id);
+  CHECK(view.summary().state() == wire::INFO_REQUESTED);
+  CHECK(view.question() == "Quel est le numéro d'allocataire ?");
+  REQUIRE(view.pauses_size() == 1);
+  CHECK(view.pauses(0).start_ms() == asked_at);
+  CHECK(view.pauses(0).end_ms() == 0);
+
+  // Two days of silence (Christmas and the Saturday): nothing may fire, whatever the old timers.
+  broker.SetClock(asked_at + paused);
+  broker.Settle();
+  auto answered = agent->CallOk(AnswerInfoRequest(case_id, "Allocataire 1234567.", "answer-1"), 5000);
+  REQUIRE_MESSAGE(answered.ok(), answered.status().ToString());
+  CHECK(answered->case_updated().state() == wire::ACKNOWLEDGED);
+
+  view = View(*agent, case_id);
+  CHECK(view.summary().deadline_ms() == kDeadlineMs + paused);
+  CHECK(view.summary().warning_at_ms() == kWarningMs + paused);
+  CHECK(view.summary().paused_ms() == paused);
+  CHECK(view.question().empty());
+  REQUIRE(view.pauses_size() == 1);
+  CHECK(view.pauses(0).start_ms() == asked_at);
+  CHECK(view.pauses(0).end_ms() == asked_at + paused);
+  CHECK(EventsOf(view, "INFO_REQUESTED").size() == 1);
+  CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+
+  // The old warning instant passes in silence; the moved one warns.
+  broker.SetClock(kWarningMs);
+  broker.Settle();
+  broker.SetClock(kWarningMs + paused - 1);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::WARNING) == 0);
+  broker.SetClock(kWarningMs + paused);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+  auto alerts = AllAlerts(*operator_client);
+  REQUIRE(alerts.ok());
+  REQUIRE(alerts->size() == 1);
+  CHECK(alerts->front().deadline_ms() == kDeadlineMs + paused);
+  CHECK(alerts->front().raised_at_ms() == kWarningMs + paused);
+
+  // The old deadline passes without a breach.
+  broker.SetClock(kDeadlineMs + 1);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0);
+
+  // Answered before the moved deadline: on time, and nothing further, ever.
+  const int64_t replied_at = kDeadlineMs + paused - kHourMs;
+  broker.SetClock(replied_at);
+  auto replied = partner->CallOk(ReplyRequest(case_id, "Versement le 5.", "reply-1"), 5000);
+  REQUIRE_MESSAGE(replied.ok(), replied.status().ToString());
+  view = View(*agent, case_id);
+  CHECK(view.summary().state() == wire::ANSWERED);
+  CHECK(view.summary().answered_at_ms() == replied_at);
+  CHECK(view.summary().late_by_ms() == 0);
+  broker.SetClock(kDeadlineMs + 30 * kDayMs);
+  broker.Settle();
+  alerts = AllAlerts(*operator_client);
+  REQUIRE(alerts.ok());
+  CHECK(alerts->size() == 1);
+  view = View(*operator_client, case_id);
+  CHECK_FALSE(view.summary().breached());
+  CHECK(EventsOf(view, "SLA_BREACH").empty());
+
+  auto report = PartnerReportOf(*operator_client, "france-travail");
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  CHECK(report->received() == 1);
+  CHECK(report->answered() == 1);
+  CHECK(report->answered_on_time() == 1);
+  CHECK(report->on_time_percent() == doctest::Approx(100.0));
+  CHECK(report->breached() == 0);
+  CHECK(report->open() == 0);
+  CHECK(report->at_risk() == 0);
+}
+
+TEST_CASE("a transfer gives the new partner a fresh window and keeps the old deadline in the timeline") {
+  InProcessBroker broker("sla-component-transfer", kSubmittedMs);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto france_travail = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+  auto msa = broker.Client(wire::PARTNER_GATEWAY, "msa");
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "transfer-1");
+
+  broker.SetClock(kWarningMs);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+
+  // Wednesday 30 at noon, on the last day of its window, France Travail hands the case to the
+  // MSA (2 jours ouvrés): Thu 31 counts, Fri 1 January and the weekend do not, Mon 4 counts.
+  const int64_t transferred_at = ParisWinterMs(2026, 12, 30, 12, 0);
+  const int64_t new_deadline = ParisWinterMs(2027, 1, 4, 23, 59, 59);
+  const int64_t new_warning = std::min(ParisWinterMs(2026, 12, 31, 23, 59, 59),
+                                       new_deadline - (new_deadline - transferred_at) / 4);
+  broker.SetClock(transferred_at);
+  auto transferred = france_travail->CallOk(
+      TransferRequest(case_id, "msa", "exploitant agricole : relève de la MSA", "transfer-1"), 5000);
+  REQUIRE_MESSAGE(transferred.ok(), transferred.status().ToString());
+  CHECK(transferred->case_updated().state() == wire::TRANSFERRED);
+
+  wire::CaseView view = View(*operator_client, case_id);
+  CHECK(view.summary().partner() == "msa");
+  CHECK(view.summary().transferred_from() == "france-travail");
+  CHECK(view.summary().state() == wire::TRANSFERRED);
+  CHECK(view.summary().deadline_ms() == new_deadline);
+  CHECK(view.summary().warning_at_ms() == new_warning);
+  CHECK(view.summary().reply_policy() == "2 jours-ouvres");
+  CHECK_FALSE(view.summary().warned());
+  CHECK_FALSE(view.summary().breached());
+  auto changed = EventsOf(view, "DEADLINE_CHANGED");
+  REQUIRE(changed.size() == 1);
+  CHECK_MESSAGE(changed[0].detail().find(std::to_string(kDeadlineMs)) != std::string::npos,
+                changed[0].detail());
+  CHECK_MESSAGE(changed[0].detail().find(std::to_string(new_deadline)) != std::string::npos,
+                changed[0].detail());
+  CHECK(EventsOf(view, "TRANSFERRED").size() == 1);
+  CHECK(EventsOf(view, "SLA_WARNING").size() == 1);  // France Travail's, kept
+  CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+  // The old partner no longer sees the case; the new one does.
+  CHECK(GetCaseView(*france_travail, case_id).status().code() == wire::UNKNOWN_CASE);
+  CHECK(GetCaseView(*msa, case_id).ok());
+
+  // France Travail's deadline passes: it is no longer the one enforced.
+  broker.SetClock(kDeadlineMs + 1);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0);
+
+  broker.SetClock(new_warning - 1);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::WARNING) == 1);
+  broker.SetClock(new_warning);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 2));
+  broker.SetClock(new_deadline + 1);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+  auto alerts = AllAlerts(*operator_client);
+  REQUIRE(alerts.ok());
+  auto warnings = AlertsOf(*alerts, case_id, wire::Alert::WARNING);
+  REQUIRE(warnings.size() == 2);
+  CHECK(warnings[0].partner() == "france-travail");
+  CHECK(warnings[0].deadline_ms() == kDeadlineMs);
+  CHECK(warnings[1].partner() == "msa");
+  CHECK(warnings[1].deadline_ms() == new_deadline);
+  CHECK(warnings[0].alert_id() != warnings[1].alert_id());
+  auto breaches = AlertsOf(*alerts, case_id, wire::Alert::BREACH);
+  REQUIRE(breaches.size() == 1);
+  CHECK(breaches[0].partner() == "msa");
+  CHECK(breaches[0].deadline_ms() == new_deadline);
+  view = View(*operator_client, case_id);
+  CHECK(view.summary().warned());
+  CHECK(view.summary().breached());
+  CHECK(EventsOf(view, "SLA_BREACH").size() == 1);
+  CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+}
+
+TEST_CASE("acknowledging an alert records who took it, once") {
+  InProcessBroker broker("sla-component-ack", kSubmittedMs);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "ack-1");
+  broker.SetClock(kDeadlineMs + 1);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+  auto alerts = AllAlerts(*operator_client, /*include_acked=*/false);
+  REQUIRE(alerts.ok());
+  REQUIRE(alerts->size() == 2);
+  const wire::Alert warning = (*alerts)[0];
+  const wire::Alert breach = (*alerts)[1];
+
+  const int64_t acked_at = kDeadlineMs + kHourMs;
+  broker.SetClock(acked_at);
+  wire::Envelope ack;
+  ack.mutable_ack_alert()->set_alert_id(breach.alert_id());
+  ack.mutable_ack_alert()->set_by("marie.dupont");
+  auto acked = operator_client->CallOk(ack, 5000);
+  REQUIRE_MESSAGE(acked.ok(), acked.status().ToString());
+  REQUIRE(acked->has_alert_acked());
+  CHECK(acked->alert_acked().alert().alert_id() == breach.alert_id());
+  CHECK(acked->alert_acked().alert().acked_by() == "marie.dupont");
+  CHECK(acked->alert_acked().alert().acked_at_ms() == acked_at);
+
+  // A second acknowledgement does not rewrite the first.
+  broker.SetClock(acked_at + kHourMs);
+  ack.mutable_ack_alert()->set_by("jean.martin");
+  acked = operator_client->CallOk(ack, 5000);
+  REQUIRE(acked.ok());
+  CHECK(acked->alert_acked().alert().acked_by() == "marie.dupont");
+  CHECK(acked->alert_acked().alert().acked_at_ms() == acked_at);
+
+  // Without a name, the operator's session names who took it.
+  wire::Envelope ack_warning;
+  ack_warning.mutable_ack_alert()->set_alert_id(warning.alert_id());
+  acked = operator_client->CallOk(ack_warning, 5000);
+  REQUIRE(acked.ok());
+  CHECK(acked->alert_acked().alert().acked_by() == "operator");
+
+  auto open = AllAlerts(*operator_client, /*include_acked=*/false);
+  REQUIRE(open.ok());
+  CHECK(open->empty());
+  auto all = AllAlerts(*operator_client, /*include_acked=*/true);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  auto breaches = AlertsOf(*all, case_id, wire::Alert::BREACH);
+  REQUIRE(breaches.size() == 1);
+  CHECK(breaches[0].acked_by() == "marie.dupont");
+  CHECK(breaches[0].acked_at_ms() == acked_at);
+
+  // Only operators acknowledge; unknown alerts are refused.
+  auto refused = agent->Call(ack, 5000);
+  REQUIRE(refused.ok());
+  CHECK(StatusOf(*refused).code() == wire::PERMISSION_DENIED);
+  wire::Envelope unknown;
+  unknown.mutable_ack_alert()->set_alert_id("PER-nope/BREACH/1");
+  auto missing = operator_client->Call(unknown, 5000);
+  REQUIRE(missing.ok());
+  CHECK_FALSE(StatusOf(*missing).ok());
+}
