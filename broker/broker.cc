@@ -45,6 +45,9 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       alerts_socket_(context, zmq::socket_type::pub),
       sla_clock_(config) {
   alerts_socket_.set(zmq::sockopt::linger, 0);
+  // A catch-up can raise 100,000s of alerts at once; a subscriber that lags keeps them queued
+  // (bounded) rather than losing them. `aplus alerts` lists them anyway.
+  alerts_socket_.set(zmq::sockopt::sndhwm, 500000);
   socket_.set(zmq::sockopt::router_mandatory, 1);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::maxmsgsize, std::max<int64_t>(kHardFrameLimitBytes,

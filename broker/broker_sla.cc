@@ -69,7 +69,9 @@ void Broker::FireDueTimers() {
   if (!next_due_ms_ || durability_failed_) return;
   int64_t now = clock_.NowMs();
   if (*next_due_ms_ > now) return;
-  auto timers = store_->DueTimers(now, options_.max_alerts_per_turn);
+  std::optional<int64_t> next_due;
+  auto timers = store_->DueTimers(*next_due_ms_, now, options_.max_alerts_per_turn, next_due);
+  size_t raised = alerts_to_publish_.size();
   for (const auto& timer : timers) {
     store_->DeleteTimer(timer.due_ms, timer.case_id, timer.kind);
     auto loaded = store_->GetCase(timer.case_id);
@@ -86,15 +88,18 @@ void Broker::FireDueTimers() {
     if (kind == wire::Alert::BREACH && record.summary().breached()) continue;
     RaiseAlert(record, kind);
   }
+  raised = alerts_to_publish_.size() - raised;
+  if (raised > 0) spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
+  // Firing adds no timer, so the first timer after this batch is the earliest left.
+  next_due_ms_ = next_due;
   CommitAndFlush();
-  next_due_ms_ = store_->EarliestTimerMs();
 }
 
 void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {
   auto* summary = record.mutable_summary();
+  // Never twice: the warned/breached flag is written in the same batch as the alert, and
+  // checked before we get here; the id is deterministic besides.
   std::string alert_id = AlertId(summary->case_id(), kind, record.deadline_generation());
-  auto existing = store_->GetAlert(alert_id);
-  if (!existing.ok() || existing->has_value()) return;  // raised before: never twice
   int64_t now = clock_.NowMs();
   wire::Alert alert;
   alert.set_alert_id(alert_id);
@@ -135,7 +140,7 @@ void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {
     AppendToQueue(PartnerQueueName(*partner, summary->territory()), item);
   }
   alerts_to_publish_.push_back(std::move(alert));
-  spdlog::warn("SLA {}: {}", wire::Alert::Kind_Name(kind), alerts_to_publish_.back().text());
+  spdlog::debug("SLA {}: {}", wire::Alert::Kind_Name(kind), alerts_to_publish_.back().text());
 }
 
 void Broker::PublishAlerts() {

@@ -271,6 +271,8 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
   answer.mutable_report();  // an empty report is still a report
   for (auto& [id, figures] : by_partner) {
     auto& report = figures.report;
+    // Partners that received nothing in the period are left out unless asked for by name.
+    if (report.received() == 0 && filter.partner().empty()) continue;
     if (report.answered() > 0) {
       report.set_on_time_percent(100.0 * static_cast<double>(report.answered_on_time()) /
                                  static_cast<double>(report.answered()));

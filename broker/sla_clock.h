@@ -31,8 +31,9 @@ class SlaClock {
   // The warning instant under the network's configured lead.
   int64_t WarningAt(const sla::DeadlineExplanation& explanation) const;
 
-  // How long a reply took, in the policy's unit: counted days from the window's start to the
-  // reply (a reply on the day of submission is 0), or the un-paused duration in the unit.
+  // How long a reply took, in the unit of the partner's default policy (a report adds up
+  // every category): counted days from the window's start to the reply (a reply on the day of
+  // submission is 0), or the un-paused duration in the unit.
   double ReplyTimeInUnit(const records::CaseRecord& record, int64_t answered_at_ms) const;
 
  private:

@@ -177,15 +177,23 @@ std::optional<int64_t> BrokerStore::EarliestTimerMs() {
   return static_cast<int64_t>(ReadBigEndian64(it->key().data()));
 }
 
-std::vector<BrokerStore::Timer> BrokerStore::DueTimers(int64_t now_ms, size_t limit) {
+std::vector<BrokerStore::Timer> BrokerStore::DueTimers(int64_t from_ms, int64_t now_ms,
+                                                       size_t limit,
+                                                       std::optional<int64_t>& next_due_ms) {
   std::vector<Timer> timers;
+  next_due_ms.reset();
   auto it = db_->NewIterator(due_);
-  for (it->SeekToFirst(); it->Valid() && timers.size() < limit; it->Next()) {
+  std::string start;
+  AppendBigEndian64(start, static_cast<uint64_t>(std::max<int64_t>(from_ms, 0)));
+  for (it->Seek(start); it->Valid(); it->Next()) {
     auto key = it->key();
     if (key.size() < 10) continue;
     Timer timer;
     timer.due_ms = static_cast<int64_t>(ReadBigEndian64(key.data()));
-    if (timer.due_ms > now_ms) break;
+    if (timer.due_ms > now_ms || timers.size() >= limit) {
+      next_due_ms = timer.due_ms;
+      break;
+    }
     timer.case_id.assign(key.data() + 8, key.size() - 10);
     timer.kind = key[key.size() - 1];
     timer.generation = it->value().size() == 4 ? ReadBigEndian32(it->value().data()) : 0;

@@ -58,8 +58,12 @@ class BrokerStore {
 
   // The earliest committed timer's due time, if any.
   std::optional<int64_t> EarliestTimerMs();
-  // Committed timers due at or before `now_ms`, earliest first, at most `limit`.
-  std::vector<Timer> DueTimers(int64_t now_ms, size_t limit);
+  // Committed timers due at or before `now_ms`, earliest first, at most `limit`, starting the
+  // search at `from_ms` (no live timer is earlier: fired ones leave tombstones there that a
+  // seek from the start would walk). `next_due_ms` receives the due time of the first timer
+  // after the returned ones, if any.
+  std::vector<Timer> DueTimers(int64_t from_ms, int64_t now_ms, size_t limit,
+                               std::optional<int64_t>& next_due_ms);
   Result<std::optional<wire::Alert>> GetAlert(const std::string& alert_id);
   // Alerts in id order; only the open (unacknowledged) ones unless `include_acked`.
   std::vector<wire::Alert> ListAlerts(bool include_acked, size_t scan_limit);

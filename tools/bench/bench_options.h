@@ -6,7 +6,7 @@
 
 namespace aplus::bench {
 
-enum class BenchMode { kThroughput, kLatency, kRestart };
+enum class BenchMode { kThroughput, kLatency, kRestart, kSlaMemory, kSlaCatchup };
 
 struct BenchOptions {
   BenchMode mode = BenchMode::kThroughput;
@@ -14,7 +14,10 @@ struct BenchOptions {
   double warmup_seconds = 1;      // load before the window opens, not counted
   uint32_t pipeline = 64;         // closed loop: submits in flight per agent connection
   double rate = 2000;             // open loop: offered submits per second, all connections
-  uint64_t cases = 1000000;       // restart: cases stored before the restart
+  uint64_t cases = 1000000;       // restart, sla-memory: cases stored before the restart
+  uint64_t catchup_cases = 100000;  // sla-catchup: cases whose two timers fall due together
+  double sla_window_seconds = 40;   // sla-catchup: every partner's reply_policy, in secondes
+  double sla_lead_seconds = 20;     // sla-catchup: [sla] warning_lead, in secondes
   uint64_t after_restart_submits = 10000;  // restart: submits served after the restart
   uint32_t window = 256;          // partner connections' credit window
   uint32_t threads = 2;           // client threads; connections are spread over them
@@ -26,6 +29,7 @@ struct BenchOptions {
   int broker_pid = 0;             // for CPU and RSS of a broker we did not start
   std::string broker_binary;      // empty: aplus-broker next to this program
   std::string data_dir;           // empty: a fresh directory under /tmp
+  std::string config_path;        // network config given to the bench (and to its broker)
   bool keep_data = false;
   bool json = false;
 };

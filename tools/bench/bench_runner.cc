@@ -3,12 +3,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <regex>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "common/sync_client.h"
 #include "common/wire.h"
@@ -135,10 +140,11 @@ class CpuMeter {
   std::optional<double> broker_start_;
 };
 
-std::string CpuText(const json& cpu) {
+// `unit`: what the broker's CPU is counted per ("escalation", or "alert" in sla-catchup).
+std::string CpuText(const json& cpu, const std::string& unit = "escalation") {
   std::string text;
   if (cpu.contains("broker_cores")) {
-    text += "broker " + Fixed(cpu["broker_us_per_escalation"], 1) + " us CPU per escalation (" +
+    text += "broker " + Fixed(cpu["broker_us_per_escalation"], 1) + " us CPU per " + unit + " (" +
             Fixed(cpu["broker_cores"], 2) + " cores), ";
   }
   text += "bench " + Fixed(cpu["bench_cores"], 2) + " cores";
@@ -219,10 +225,22 @@ Status BenchRunner::SetUpBroker() {
     binary = (self.parent_path() / "aplus-broker").string();
   }
   int port = PickFreeLoopbackPort();
-  if (port == 0) return Status(wire::INTERNAL, "no free loopback port");
+  int alerts_port = PickFreeLoopbackPort();
+  for (int tries = 0; alerts_port == port && tries < 10; ++tries) alerts_port = PickFreeLoopbackPort();
+  if (port == 0 || alerts_port == 0 || alerts_port == port) {
+    return Status(wire::INTERNAL, "no free loopback port");
+  }
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port);
-  broker_ = std::make_unique<BrokerProcess>(binary, base + "/broker", endpoint_,
-                                            base + "/broker.log");
+  alerts_endpoint_ = "tcp://127.0.0.1:" + std::to_string(alerts_port);
+  std::string config_path = options_.config_path;
+  if (!sla_config_text_.empty()) {
+    config_path = base + "/sla-network.toml";
+    std::ofstream out(config_path);
+    out << sla_config_text_;
+    if (!out) return Status(wire::INTERNAL, "cannot write " + config_path);
+  }
+  broker_ = std::make_unique<BrokerProcess>(binary, base + "/broker", endpoint_, alerts_endpoint_,
+                                            config_path, base + "/broker.log");
   Status started = broker_->Start();
   if (!started.ok()) return started;
   return broker_->WaitReady(60000);
@@ -269,15 +287,20 @@ json BenchRunner::Drain(LoadGenerator& generator, bool* complete) {
   return drain;
 }
 
-json BenchRunner::BrokerStats() {
+Result<wire::Envelope> BenchRunner::OperatorCall(wire::Envelope request, int timeout_ms) {
   wire::Hello hello;
   hello.set_role(wire::OPERATOR);
   hello.set_principal(config_.operators.empty() ? "operator" : config_.operators.front().id);
+  if (!config_.operators.empty()) hello.set_credential(config_.operators.front().credential);
   hello.set_software("aplus-bench");
   SyncClient client(context_, endpoint_, hello);
+  return client.CallOk(std::move(request), timeout_ms);
+}
+
+json BenchRunner::BrokerStats() {
   wire::Envelope request;
   request.mutable_get_stats();
-  auto answer = client.CallOk(request, 10000);
+  auto answer = OperatorCall(request, 10000);
   if (!answer.ok()) return {{"error", answer.status().ToString()}};
   const wire::Stats& stats = answer->stats();
   json by_state = json::object();
@@ -437,6 +460,7 @@ struct ReadyProbe {
   double pong_ms = -1;      // exec -> Pong
   double get_case_ms = -1;  // exec -> CaseView of the known case
   std::string state;        // the known case's state as served after the restart
+  int64_t deadline_ms = 0;  // its SLA deadline as served (wall clock)
   std::string error;
 };
 
@@ -488,6 +512,7 @@ ReadyProbe ProbeReady(zmq::context_t& context, const std::string& endpoint, int6
       }
       probe.get_case_ms = static_cast<double>(now - exec_ns) / 1e6;
       probe.state = wire::CaseState_Name(answer.case_view().summary().state());
+      probe.deadline_ms = answer.case_view().summary().deadline_ms();
       return probe;
     }
   }
@@ -500,7 +525,8 @@ ReadyProbe ProbeReady(zmq::context_t& context, const std::string& endpoint, int6
 Result<json> BenchRunner::RunRestart() {
   if (!broker_) return Status(wire::INVALID_ARGUMENT, "restart mode needs a broker started by the bench (no --broker)");
   pid_t pid = broker_->pid();
-  json result = {{"mode", "restart"},
+  const bool sla = options_.mode == BenchMode::kSlaMemory;
+  json result = {{"mode", sla ? "sla-memory" : "restart"},
                  {"cases", options_.cases},
                  {"agent_connections", 0},
                  {"pipeline", options_.pipeline},
@@ -556,6 +582,16 @@ Result<json> BenchRunner::RunRestart() {
   }
   result["fill"] = fill;
   if (known.empty()) return Status(wire::INTERNAL, "no case was accepted during the fill");
+  if (sla) {
+    // Every case holds a warning and a breach timer; none may have fallen due yet (4 jours
+    // ouvrés), or the figures would include alerts.
+    wire::Envelope list;
+    list.mutable_list_alerts()->set_include_acked(true);
+    list.mutable_list_alerts()->set_limit(10000);
+    auto alerts = OperatorCall(list, 60000);
+    result["alerts_before_stop"] =
+        alerts.ok() ? json(alerts->alert_list().alerts_size()) : json(alerts.status().ToString());
+  }
 
   // 2. Clean stop.
   int64_t stop_start = SteadyNowNs();
@@ -573,8 +609,15 @@ Result<json> BenchRunner::RunRestart() {
                   {"known_case", known.front().case_id},
                   {"known_case_state", probe.state}};
   if (!probe.error.empty()) restart["error"] = probe.error;
+  if (probe.deadline_ms > 0) {
+    restart["known_case_deadline_in_hours"] =
+        static_cast<double>(probe.deadline_ms - WallNowMs()) / 3.6e6;
+  }
   auto memory_ready = ReadProcessMemory(broker_->pid());
-  if (memory_ready.ok()) restart["rss_mb_when_ready"] = Mb(memory_ready->rss_bytes);
+  if (memory_ready.ok()) {
+    restart["rss_mb_when_ready"] = Mb(memory_ready->rss_bytes);
+    restart["peak_rss_mb_when_ready"] = Mb(memory_ready->peak_bytes);
+  }
 
   // 4. Serve more submits on the restarted broker.
   if (probe.error.empty()) {
@@ -609,6 +652,299 @@ Result<json> BenchRunner::RunRestart() {
   }
   result["restart"] = restart;
   broker_->Stop(120000);
+  return result;
+}
+
+
+// --- SLA catch-up ----------------------------------------------------------------------------
+
+Status BenchRunner::PrepareSlaConfig() {
+  std::string text;
+  if (options_.config_path.empty()) {
+    text = std::string(DefaultNetworkToml());
+  } else {
+    std::ifstream in(options_.config_path);
+    std::stringstream content;
+    content << in.rdbuf();
+    if (!in) return Status(wire::INVALID_ARGUMENT, "cannot read " + options_.config_path);
+    text = content.str();
+  }
+  auto seconds = [](double value) {
+    return std::to_string(static_cast<long long>(std::llround(value))) + " secondes";
+  };
+  // Every partner answers within the window (category policies too); the warning comes `lead`
+  // before the deadline.
+  std::regex policy(R"re((reply_policy\s*=\s*)"[^"]*")re");
+  std::string replaced =
+      std::regex_replace(text, policy, "$1\"" + seconds(options_.sla_window_seconds) + "\"");
+  std::regex lead(R"re((warning_lead\s*=\s*)"[^"]*")re");
+  if (!std::regex_search(replaced, lead)) {
+    return Status(wire::INVALID_ARGUMENT, "the network config has no [sla] warning_lead to replace");
+  }
+  replaced = std::regex_replace(replaced, lead, "$1\"" + seconds(options_.sla_lead_seconds) + "\"");
+  auto parsed = ParseNetworkConfig(replaced, "sla-network.toml");
+  if (!parsed.ok()) return parsed.status();
+  for (const auto& partner : parsed->partners) {
+    if (!partner.category_policies.empty()) {
+      return Status(wire::INVALID_ARGUMENT, "partner " + partner.id +
+                                                " has category policies: the catch-up bench "
+                                                "needs one policy per partner");
+    }
+  }
+  config_ = std::move(parsed).value();
+  sla_config_text_ = std::move(replaced);
+  return Status::Ok();
+}
+
+json BenchRunner::CountStoredAlerts() {
+  json counts = {{"warnings", 0}, {"breaches", 0}, {"truncated", false}, {"calls", 0}};
+  int64_t first_raised = 0, last_raised = 0;
+  std::vector<int64_t> raised;  // every raised_at_ms, for the instant of the 100,000th alert
+  int64_t started = SteadyNowNs();
+  for (const auto& partner : config_.partners) {
+    for (auto kind : {wire::Alert::WARNING, wire::Alert::BREACH}) {
+      wire::Envelope request;
+      auto* list = request.mutable_list_alerts();
+      list->set_partner(partner.id);
+      list->set_kind(kind);
+      list->set_include_acked(true);
+      list->set_limit(10000);
+      auto answer = OperatorCall(request, 120000);
+      counts["calls"] = counts["calls"].get<int>() + 1;
+      if (!answer.ok()) {
+        counts["error"] = answer.status().ToString();
+        return counts;
+      }
+      const auto& alerts = answer->alert_list().alerts();
+      if (alerts.size() >= 10000) counts["truncated"] = true;
+      const char* key = kind == wire::Alert::WARNING ? "warnings" : "breaches";
+      counts[key] = counts[key].get<uint64_t>() + static_cast<uint64_t>(alerts.size());
+      for (const auto& alert : alerts) {
+        if (first_raised == 0 || alert.raised_at_ms() < first_raised) first_raised = alert.raised_at_ms();
+        last_raised = std::max(last_raised, alert.raised_at_ms());
+        raised.push_back(alert.raised_at_ms());
+      }
+    }
+  }
+  counts["first_raised_at_ms"] = first_raised;
+  counts["last_raised_at_ms"] = last_raised;
+  if (raised.size() >= 100000) {
+    std::nth_element(raised.begin(), raised.begin() + 99999, raised.end());
+    counts["raised_at_ms_100000th"] = raised[99999];
+  }
+  counts["seconds_to_count"] = static_cast<double>(SteadyNowNs() - started) / 1e9;
+  return counts;
+}
+
+namespace {
+
+// What the alert subscriber and the ping probe saw after the restart.
+struct CatchupWatch {
+  uint64_t warnings = 0, breaches = 0, other = 0;
+  int64_t first_alert_ns = 0, last_alert_ns = 0;
+  int64_t pong_ns = 0;
+  bool timed_out = false;
+};
+
+// Counts the alerts published on `sub` (connected before the broker started) and times the
+// first Pong on a DEALER, until `expected` alerts came or nothing came for `quiet_ms` after
+// the Pong. The PUB socket drops what it cannot send (no subscriber yet, or its high-water
+// mark), so these counts are a lower bound; the stored alerts are the truth.
+CatchupWatch WatchCatchup(zmq::context_t& context, zmq::socket_t& sub, const std::string& endpoint,
+                          uint64_t expected, int quiet_ms, int timeout_ms) {
+  CatchupWatch watch;
+  zmq::socket_t probe(context, zmq::socket_type::dealer);
+  probe.set(zmq::sockopt::linger, 0);
+  probe.set(zmq::sockopt::reconnect_ivl, 5);
+  probe.set(zmq::sockopt::reconnect_ivl_max, 5);
+  probe.connect(endpoint);
+  wire::Envelope ping;
+  ping.set_request_id(1);
+  ping.mutable_ping();
+  auto message = EncodeEnvelope(ping);
+  probe.send(message, zmq::send_flags::none);
+  int64_t deadline = SteadyNowNs() + static_cast<int64_t>(timeout_ms) * 1'000'000;
+  while (true) {
+    int64_t now = SteadyNowNs();
+    if (watch.warnings + watch.breaches >= expected && watch.pong_ns > 0) break;
+    int64_t last = std::max(watch.pong_ns, watch.last_alert_ns);
+    if (watch.pong_ns > 0 && now - last > static_cast<int64_t>(quiet_ms) * 1'000'000) break;
+    if (now >= deadline) {
+      watch.timed_out = true;
+      break;
+    }
+    zmq::pollitem_t items[2] = {{sub.handle(), 0, ZMQ_POLLIN, 0}, {probe.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(20));
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t topic, payload;
+      while (sub.recv(topic, zmq::recv_flags::dontwait)) {
+        if (topic.more()) (void)sub.recv(payload, zmq::recv_flags::none);
+        int64_t at = SteadyNowNs();
+        if (watch.first_alert_ns == 0) watch.first_alert_ns = at;
+        watch.last_alert_ns = at;
+        std::string_view name(static_cast<const char*>(topic.data()), topic.size());
+        if (name.rfind("alert.WARNING.", 0) == 0) {
+          ++watch.warnings;
+        } else if (name.rfind("alert.BREACH.", 0) == 0) {
+          ++watch.breaches;
+        } else {
+          ++watch.other;
+        }
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t answer;
+      if (probe.recv(answer, zmq::recv_flags::dontwait) && watch.pong_ns == 0) {
+        watch.pong_ns = SteadyNowNs();
+      }
+    }
+  }
+  return watch;
+}
+
+uint64_t CountLogLines(const std::string& path, const std::string& needle) {
+  std::ifstream in(path);
+  std::string line;
+  uint64_t count = 0;
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+Result<json> BenchRunner::RunSlaCatchup() {
+  if (!broker_) return Status(wire::INVALID_ARGUMENT, "sla-catchup needs a broker started by the bench (no --broker)");
+  const uint64_t cases = options_.catchup_cases;
+  const int64_t window_ms = static_cast<int64_t>(options_.sla_window_seconds * 1000);
+  const int64_t lead_ms = static_cast<int64_t>(options_.sla_lead_seconds * 1000);
+  json result = {{"mode", "sla-catchup"},
+                 {"cases", cases},
+                 {"reply_policy_seconds", options_.sla_window_seconds},
+                 {"warning_lead_seconds", options_.sla_lead_seconds},
+                 {"pipeline", options_.pipeline},
+                 {"client_threads", options_.threads},
+                 {"body_bytes", options_.body_bytes},
+                 {"broker", BrokerSetupJson()}};
+  result["broker"]["alerts_endpoint"] = alerts_endpoint_;
+
+  // 1. Fill as fast as the broker takes them, partners storing and acking every delivery but
+  //    never replying: every case is DELIVERED with its two timers running.
+  auto filler = MakeGenerator(false);
+  Status connected = filler->Connect(kConnectTimeoutMs);
+  if (!connected.ok()) return connected;
+  result["agent_connections"] = filler->agent_connections();
+  result["partner_connections"] = filler->partner_connections();
+  filler->control().budget = static_cast<int64_t>(cases);
+  CpuMeter fill_meter(broker_->pid());
+  fill_meter.Start();
+  int64_t fill_start = SteadyNowNs();
+  int64_t fill_start_wall = WallNowMs();
+  filler->control().sending = true;
+  int64_t next_report = fill_start + 5'000'000'000;
+  while (true) {
+    LoadTotals totals = filler->Totals();
+    if (totals.accepted + totals.errors >= cases && totals.outstanding == 0) break;
+    if (SteadyNowNs() >= next_report) {
+      Progress("filled " + Grouped(static_cast<double>(totals.accepted)) + " / " +
+               Grouped(static_cast<double>(cases)) + " cases");
+      next_report += 5'000'000'000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int64_t fill_end = SteadyNowNs();
+  int64_t fill_end_wall = WallNowMs();
+  bool drained = false;
+  json drain = Drain(*filler, &drained);
+  LoadTotals fill_totals = filler->Totals();
+  json fill_cpu = fill_meter.Finish(fill_totals.accepted);
+  json fill_stats = BrokerStats();
+  wire::Envelope list;
+  list.mutable_list_alerts()->set_include_acked(true);
+  list.mutable_list_alerts()->set_limit(10000);
+  auto early = OperatorCall(list, 60000);
+  filler->Stop();
+  double fill_seconds = static_cast<double>(fill_end - fill_start) / 1e9;
+  result["fill"] = {{"seconds", fill_seconds},
+                    {"accepted_per_second", static_cast<double>(fill_totals.accepted) / fill_seconds},
+                    {"totals", TotalsJson(fill_totals)},
+                    {"drain", drain},
+                    {"broker_stats", fill_stats},
+                    {"cpu", fill_cpu},
+                    {"alerts_before_stop", early.ok() ? json(early->alert_list().alerts_size())
+                                                      : json(early.status().ToString())}};
+
+  // 2. Stop before the first warning falls due (first submit + window - lead).
+  int64_t stop_start = SteadyNowNs();
+  int exit_status = broker_->Stop(120000);
+  int64_t stopped_wall = WallNowMs();
+  result["stop"] = {{"seconds", static_cast<double>(SteadyNowNs() - stop_start) / 1e9},
+                    {"exit_status", exit_status},
+                    {"seconds_before_first_warning_due",
+                     static_cast<double>(fill_start_wall + window_ms - lead_ms - stopped_wall) / 1e3}};
+  if (stopped_wall >= fill_start_wall + window_ms - lead_ms) {
+    return Status(wire::INTERNAL,
+                  "the fill ended after the first warning fell due: raise --sla-window (and "
+                  "--sla-lead) or lower --catchup-cases");
+  }
+  uint64_t expected = 2 * fill_totals.accepted;
+
+  // 3. Wait until every deadline has passed (the last case was accepted before fill_end_wall).
+  int64_t all_due_wall = fill_end_wall + window_ms + 1000;
+  Progress("stopped; waiting " + Fixed(static_cast<double>(all_due_wall - WallNowMs()) / 1e3, 1) +
+           " s until every deadline has passed");
+  while (WallNowMs() < all_due_wall) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  // 4. Restart with a subscriber already connected (ZeroMQ reconnects every 5 ms until the PUB
+  //    socket binds), and time everything from the exec.
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::rcvhwm, 0);  // unlimited: the subscriber never drops
+  sub.set(zmq::sockopt::reconnect_ivl, 5);
+  sub.set(zmq::sockopt::reconnect_ivl_max, 5);
+  sub.set(zmq::sockopt::subscribe, "alert.");
+  sub.connect(alerts_endpoint_);
+  Status restarted = broker_->Start();
+  if (!restarted.ok()) return restarted;
+  CpuMeter meter(broker_->pid());
+  meter.Start();
+  CatchupWatch watch = WatchCatchup(context_, sub, endpoint_, expected, 3000, 600000);
+  json cpu = meter.Finish(expected);
+  auto memory = ReadProcessMemory(broker_->pid());
+  int64_t exec_ns = broker_->exec_ns();
+  int64_t exec_wall = broker_->exec_wall_ms();
+  auto since_exec_ms = [&](int64_t ns) {
+    return ns == 0 ? -1.0 : static_cast<double>(ns - exec_ns) / 1e6;
+  };
+  json published = {{"warnings", watch.warnings},
+                    {"breaches", watch.breaches},
+                    {"other", watch.other},
+                    {"first_ms_after_exec", since_exec_ms(watch.first_alert_ns)},
+                    {"last_ms_after_exec", since_exec_ms(watch.last_alert_ns)},
+                    {"timed_out", watch.timed_out}};
+  json stored = CountStoredAlerts();
+  if (stored.contains("last_raised_at_ms") && stored["last_raised_at_ms"].get<int64_t>() > 0) {
+    stored["first_ms_after_exec"] = stored["first_raised_at_ms"].get<int64_t>() - exec_wall;
+    stored["last_ms_after_exec"] = stored["last_raised_at_ms"].get<int64_t>() - exec_wall;
+    if (stored.contains("raised_at_ms_100000th")) {
+      stored["ms_after_exec_100000th"] = stored["raised_at_ms_100000th"].get<int64_t>() - exec_wall;
+    }
+  }
+  json restart = {{"expected_alerts", expected},
+                  {"pong_ms_after_exec", since_exec_ms(watch.pong_ns)},
+                  {"published", published},
+                  {"stored", stored},
+                  {"cpu", cpu},
+                  {"broker_stats", BrokerStats()}};
+  if (memory.ok()) {
+    restart["rss_mb"] = Mb(memory->rss_bytes);
+    restart["peak_rss_mb"] = Mb(memory->peak_bytes);
+  }
+  broker_->Stop(120000);
+  restart["log_lines_sla_warning"] = CountLogLines(broker_->log_path(), "SLA WARNING");
+  restart["log_lines_sla_breach"] = CountLogLines(broker_->log_path(), "SLA BREACH");
+  result["restart"] = restart;
   return result;
 }
 
@@ -682,9 +1018,66 @@ void PrintText(const json& r, std::ostream& out) {
     if (r.contains("broker_peak_rss_mb")) {
       out << "  broker peak RSS " << Fixed(r["broker_peak_rss_mb"], 1) << " MB\n";
     }
+  } else if (mode == "sla-catchup") {
+    const json& fill = r["fill"];
+    const json& restart = r["restart"];
+    const json& stored = restart["stored"];
+    const json& published = restart["published"];
+    out << "aplus-bench sla-catchup: " << Grouped(r["cases"]) << " cases, reply_policy "
+        << Fixed(r["reply_policy_seconds"], 0) << " secondes, warning_lead "
+        << Fixed(r["warning_lead_seconds"], 0) << " secondes; " << r["agent_connections"]
+        << " agent connections, " << r["partner_connections"]
+        << " partner connections storing and acking deliveries, never replying\n";
+    PrintBroker(r["broker"], out);
+    out << "  alerts published on " << r["broker"]["alerts_endpoint"].get<std::string>() << "\n"
+        << "  fill: " << Fixed(fill["seconds"], 1) << " s (" << Grouped(fill["accepted_per_second"])
+        << " accepted/s); alerts stored before the stop: " << fill["alerts_before_stop"] << "\n"
+        << "  CPU: " << CpuText(fill["cpu"]) << "\n";
+    PrintCounts(fill["totals"], out);
+    out << "  broker after fill: " << StatsText(fill["broker_stats"]) << "\n"
+        << "  clean stop (SIGTERM) " << Fixed(r["stop"]["seconds"], 2) << " s, exit status "
+        << r["stop"]["exit_status"] << ", " << Fixed(r["stop"]["seconds_before_first_warning_due"], 1)
+        << " s before the first warning fell due; restarted after every deadline had passed\n"
+        << "  restart: Pong after " << Fixed(restart["pong_ms_after_exec"], 1) << " ms from exec\n";
+    if (stored.contains("error")) {
+      out << "  stored alerts: ERROR " << stored["error"].get<std::string>() << "\n";
+    } else {
+      uint64_t total = stored["warnings"].get<uint64_t>() + stored["breaches"].get<uint64_t>();
+      out << "  stored alerts (ListAlerts, " << stored["calls"] << " calls"
+          << (stored["truncated"].get<bool>() ? ", TRUNCATED" : "") << "): "
+          << Grouped(static_cast<double>(total)) << " of " << Grouped(restart["expected_alerts"])
+          << " expected (" << Grouped(stored["warnings"]) << " warnings, "
+          << Grouped(stored["breaches"]) << " breaches)\n";
+      if (stored.contains("last_ms_after_exec")) {
+        double first = stored["first_ms_after_exec"].get<double>();
+        double last = stored["last_ms_after_exec"].get<double>();
+        out << "  raised (alert raised_at_ms, wall clock, ms resolution): first "
+            << Fixed(first, 0) << " ms, ALL " << Fixed(last, 0) << " ms after exec; "
+            << Grouped(static_cast<double>(total) * 1000.0 / std::max(1.0, last - first))
+            << " alerts/s between first and last\n";
+        if (stored.contains("ms_after_exec_100000th")) {
+          out << "  the 100,000th alert was raised " << stored["ms_after_exec_100000th"]
+              << " ms after exec\n";
+        }
+      }
+    }
+    out << "  published (SUB socket, rcvhwm unlimited): " << Grouped(published["warnings"])
+        << " warnings, " << Grouped(published["breaches"]) << " breaches; first "
+        << Fixed(published["first_ms_after_exec"], 1) << " ms, last "
+        << Fixed(published["last_ms_after_exec"], 1) << " ms after exec"
+        << (published["timed_out"].get<bool>() ? " (TIMED OUT)" : "") << "\n"
+        << "  broker log lines: " << Grouped(restart["log_lines_sla_warning"]) << " SLA WARNING, "
+        << Grouped(restart["log_lines_sla_breach"]) << " SLA BREACH\n"
+        << "  CPU from exec until quiet: " << CpuText(restart["cpu"], "alert") << "\n";
+    if (restart.contains("rss_mb")) {
+      out << "  broker RSS after catch-up " << Fixed(restart["rss_mb"], 1) << " MB (peak "
+          << Fixed(restart["peak_rss_mb"], 1) << " MB)\n";
+    }
+    out << "  broker after catch-up: " << StatsText(restart["broker_stats"]) << "\n";
+    return;
   } else {
     const json& fill = r["fill"];
-    out << "aplus-bench restart: " << Grouped(r["cases"]) << " cases, "
+    out << "aplus-bench " << mode << ": " << Grouped(r["cases"]) << " cases, "
         << r["agent_connections"] << " agent connections x " << r["pipeline"] << " in flight, "
         << r["partner_connections"] << " partner connections consuming\n";
     PrintBroker(r["broker"], out);
@@ -698,6 +1091,10 @@ void PrintText(const json& r, std::ostream& out) {
           << Fixed(fill["broker_rss_mb"], 1) << " MB (peak " << Fixed(fill["broker_peak_rss_mb"], 1)
           << " MB)\n";
     }
+    if (r.contains("alerts_before_stop")) {
+      out << "  alerts stored before the stop (must be 0: nothing falls due): "
+          << r["alerts_before_stop"] << "\n";
+    }
     out << "  clean stop (SIGTERM) " << Fixed(r["stop"]["seconds"], 2) << " s, exit status "
         << r["stop"]["exit_status"] << "; data dir " << Fixed(r["data_dir_mb"], 1) << " MB on disk\n";
     const json& restart = r["restart"];
@@ -706,8 +1103,13 @@ void PrintText(const json& r, std::ostream& out) {
         << restart["known_case_state"].get<std::string>() << ") answered after "
         << Fixed(restart["get_case_ms"], 1) << " ms from exec\n";
     if (restart.contains("error")) out << "  restart ERROR: " << restart["error"].get<std::string>() << "\n";
+    if (restart.contains("known_case_deadline_in_hours")) {
+      out << "  its SLA deadline is " << Fixed(restart["known_case_deadline_in_hours"], 1)
+          << " h away (timers pending, none in memory but the earliest due time)\n";
+    }
     if (restart.contains("rss_mb_when_ready")) {
-      out << "  RSS when ready " << Fixed(restart["rss_mb_when_ready"], 1) << " MB";
+      out << "  RSS when ready " << Fixed(restart["rss_mb_when_ready"], 1) << " MB (peak "
+          << Fixed(restart["peak_rss_mb_when_ready"], 1) << " MB)";
     }
     if (restart.contains("after_restart")) {
       const json& more = restart["after_restart"];
@@ -729,6 +1131,13 @@ void PrintText(const json& r, std::ostream& out) {
 }  // namespace
 
 int BenchRunner::Run() {
+  if (options_.mode == BenchMode::kSlaCatchup) {
+    Status prepared = PrepareSlaConfig();
+    if (!prepared.ok()) {
+      std::cerr << "aplus-bench: " << prepared.message() << std::endl;
+      return 1;
+    }
+  }
   Status ready = SetUpBroker();
   if (!ready.ok()) {
     std::cerr << "aplus-bench: " << ready.message() << std::endl;
@@ -738,7 +1147,9 @@ int BenchRunner::Run() {
   switch (options_.mode) {
     case BenchMode::kThroughput: result = RunThroughput(); break;
     case BenchMode::kLatency: result = RunLatency(); break;
-    case BenchMode::kRestart: result = RunRestart(); break;
+    case BenchMode::kRestart:
+    case BenchMode::kSlaMemory: result = RunRestart(); break;
+    case BenchMode::kSlaCatchup: result = RunSlaCatchup(); break;
   }
   if (!result.ok()) {
     std::cerr << "aplus-bench: " << result.status().ToString() << std::endl;

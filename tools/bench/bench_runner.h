@@ -1,7 +1,8 @@
-// The three benchmark modes, end to end: set up a broker (started here, or one already
-// running), drive it with a LoadGenerator, and report what was measured, as text or one JSON
-// object. Every figure comes from answers actually received or from /proc; errors are counted
-// and printed, never dropped.
+// The benchmark modes (throughput, latency, restart, sla-memory, sla-catchup), end to end: set
+// up a broker (started here, or one already running), drive it with a LoadGenerator, and
+// report what was measured, as text or one JSON object. Every figure comes from answers
+// actually received, from alerts the broker stored, or from /proc; errors are counted and
+// printed, never dropped.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "aplus.pb.h"
 #include "common/network_config.h"
 #include "common/status.h"
 #include "tools/bench/bench_options.h"
@@ -34,6 +36,15 @@ class BenchRunner {
   Result<nlohmann::json> RunThroughput();
   Result<nlohmann::json> RunLatency();
   Result<nlohmann::json> RunRestart();
+  Result<nlohmann::json> RunSlaCatchup();
+  // sla-catchup: the network (built-in, or --config) with every partner's reply_policy and the
+  // warning lead replaced by short durations; parsed into config_, written by SetUpBroker.
+  Status PrepareSlaConfig();
+  // Alerts the broker has stored, counted by ListAlerts per partner and kind (each answer holds
+  // at most 10,000: "truncated" says when one was full).
+  nlohmann::json CountStoredAlerts();
+  // A request from an operator session; the answer or the error.
+  Result<wire::Envelope> OperatorCall(wire::Envelope request, int timeout_ms);
 
   std::unique_ptr<LoadGenerator> MakeGenerator(bool open_loop);
   // Waits until every submit is answered and every accepted escalation delivered and acked,
@@ -49,6 +60,8 @@ class BenchRunner {
   zmq::context_t context_{1};
   std::string work_dir_;  // our temp dir (started broker only)
   std::string endpoint_;
+  std::string alerts_endpoint_;
+  std::string sla_config_text_;  // sla-catchup: the config written for the broker
   std::unique_ptr<BrokerProcess> broker_;
 };
 

@@ -23,6 +23,12 @@ int64_t SteadyNowNs() {
       .count();
 }
 
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int PickFreeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
@@ -41,10 +47,13 @@ int PickFreeLoopbackPort() {
 }
 
 BrokerProcess::BrokerProcess(std::string binary, std::string data_dir, std::string endpoint,
+                             std::string alerts_endpoint, std::string config_path,
                              std::string log_path)
     : binary_(std::move(binary)),
       data_dir_(std::move(data_dir)),
       endpoint_(std::move(endpoint)),
+      alerts_endpoint_(std::move(alerts_endpoint)),
+      config_path_(std::move(config_path)),
       log_path_(std::move(log_path)) {}
 
 BrokerProcess::~BrokerProcess() {
@@ -55,8 +64,14 @@ Status BrokerProcess::Start() {
   if (::access(binary_.c_str(), X_OK) != 0) {
     return Status(wire::INVALID_ARGUMENT, "cannot execute broker binary " + binary_);
   }
-  std::vector<std::string> args = {binary_, "--listen", endpoint_, "--data-dir", data_dir_,
-                                   "--log-level", "info"};
+  // --alerts always: the default PUB port (7401) would collide with any other broker here.
+  std::vector<std::string> args = {binary_,   "--listen",   endpoint_,   "--alerts",
+                                   alerts_endpoint_, "--data-dir", data_dir_, "--log-level",
+                                   "info"};
+  if (!config_path_.empty()) {
+    args.push_back("--config");
+    args.push_back(config_path_);
+  }
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -64,6 +79,7 @@ Status BrokerProcess::Start() {
   if (log_fd < 0) return Status(wire::INVALID_ARGUMENT, "cannot write " + log_path_);
   pid_t parent = ::getpid();
   exec_ns_ = SteadyNowNs();
+  exec_wall_ms_ = WallNowMs();
   pid_t child = ::fork();
   if (child < 0) {
     ::close(log_fd);

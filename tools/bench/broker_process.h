@@ -1,5 +1,6 @@
-// An aplus-broker started by the benchmark as a child process, on a loopback port of its own,
-// with its output in a log file. The child dies with the benchmark (PR_SET_PDEATHSIG), and the
+// An aplus-broker started by the benchmark as a child process, on loopback ports of its own
+// (requests and SLA alert publications: two brokers on one machine never collide), with its
+// output in a log file. The child dies with the benchmark (PR_SET_PDEATHSIG), and the
 // destructor stops it, so no broker outlives a run.
 #pragma once
 
@@ -15,14 +16,15 @@ namespace aplus::bench {
 // Thread rules: one thread (the benchmark's main thread).
 class BrokerProcess {
  public:
-  // Nothing runs until Start().
+  // Nothing runs until Start(). `config_path` empty: the broker's built-in network.
   BrokerProcess(std::string binary, std::string data_dir, std::string endpoint,
-                std::string log_path);
+                std::string alerts_endpoint, std::string config_path, std::string log_path);
   ~BrokerProcess();
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
-  // fork + exec; returns as soon as the child exists (steady ns of the exec in exec_ns()).
+  // fork + exec; returns as soon as the child exists (steady ns of the exec in exec_ns(), wall
+  // clock ms in exec_wall_ms(): the broker stamps alerts with the wall clock).
   Status Start();
   // Waits until the broker prints its ready line, up to `timeout_ms`. An error when it exits
   // or stays silent; the message quotes the end of its log.
@@ -34,7 +36,9 @@ class BrokerProcess {
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   int64_t exec_ns() const { return exec_ns_; }
+  int64_t exec_wall_ms() const { return exec_wall_ms_; }
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& alerts_endpoint() const { return alerts_endpoint_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& log_path() const { return log_path_; }
   std::string LogTail(size_t bytes) const;
@@ -43,9 +47,12 @@ class BrokerProcess {
   const std::string binary_;
   const std::string data_dir_;
   const std::string endpoint_;
+  const std::string alerts_endpoint_;
+  const std::string config_path_;
   const std::string log_path_;
   pid_t pid_ = -1;
   int64_t exec_ns_ = 0;
+  int64_t exec_wall_ms_ = 0;
 };
 
 // A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
@@ -53,5 +60,8 @@ int PickFreeLoopbackPort();
 
 // Steady-clock nanoseconds: the one time base of every measurement in the benchmark.
 int64_t SteadyNowNs();
+// Wall-clock (system_clock) milliseconds since the epoch: only to compare with instants the
+// broker stamped (alert raised_at_ms, deadlines).
+int64_t WallNowMs();
 
 }  // namespace aplus::bench

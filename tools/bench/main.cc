@@ -1,5 +1,6 @@
 // aplus-bench: drives a real aplus-broker over ZeroMQ with fake gateways and reports durable
-// throughput, open-loop latency, or restart time with many stored cases. See
+// throughput, open-loop latency, restart time with many stored cases, or the SLA engine's
+// memory with many open cases and its catch-up after a stop. See
 // docs/BENCHMARKS.md for the figures and the exact commands.
 #include <iostream>
 #include <map>
@@ -22,11 +23,16 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::map<std::string, BenchMode> modes = {{"throughput", BenchMode::kThroughput},
                                             {"latency", BenchMode::kLatency},
-                                            {"restart", BenchMode::kRestart}};
+                                            {"restart", BenchMode::kRestart},
+                                            {"sla-memory", BenchMode::kSlaMemory},
+                                            {"sla-catchup", BenchMode::kSlaCatchup}};
   app.add_option("--mode", mode,
                  "throughput (closed loop), latency (open loop at --rate), restart (fill "
-                 "--cases, restart, time until ready)")
-      ->check(CLI::IsMember({"throughput", "latency", "restart"}));
+                 "--cases, restart, time until ready), sla-memory (restart with --cases open "
+                 "cases and their SLA timers: RSS, start-up), sla-catchup (--catchup-cases cases "
+                 "under a short reply policy, stop, let every deadline pass, restart: time until "
+                 "every warning and breach alert is raised)")
+      ->check(CLI::IsMember({"throughput", "latency", "restart", "sla-memory", "sla-catchup"}));
   app.add_option("--seconds", options.seconds, "measured window (default 10)")
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", options.warmup_seconds, "warm-up before the window (default 1)")
@@ -38,6 +44,16 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--cases", options.cases, "restart mode: cases stored before the restart (default 1000000)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--catchup-cases", options.catchup_cases,
+                 "sla-catchup: cases filled before the stop (default 100000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sla-window", options.sla_window_seconds,
+                 "sla-catchup: reply_policy of every partner, in seconds (default 40); the "
+                 "fill must end before the first warning falls due")
+      ->check(CLI::Range(2.0, 86400.0));
+  app.add_option("--sla-lead", options.sla_lead_seconds,
+                 "sla-catchup: [sla] warning_lead in seconds (default 20)")
+      ->check(CLI::Range(1.0, 86400.0));
   app.add_option("--after-restart", options.after_restart_submits,
                  "restart mode: submits served after the restart (default 10000)")
       ->check(CLI::PositiveNumber);
@@ -71,6 +87,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   options.mode = modes.at(mode);
+  options.config_path = config_path;
+  if (options.sla_lead_seconds >= options.sla_window_seconds) {
+    std::cerr << "aplus-bench: --sla-lead must be shorter than --sla-window" << std::endl;
+    return 1;
+  }
   aplus::NetworkConfig config;
   if (config_path.empty()) {
     config = aplus::DefaultNetworkConfig();
