@@ -6,6 +6,7 @@
 
 #include "broker/broker.h"
 #include "common/wire.h"
+#include "sla/civil_time.h"
 
 namespace aplus {
 namespace {
@@ -163,8 +164,13 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   deadline_event.set_at_ms(clock_.NowMs());
   deadline_event.set_kind("DEADLINE_CHANGED");
   deadline_event.set_actor("broker");
-  deadline_event.set_detail("deadline with " + from + ": " + std::to_string(old_deadline) +
-                            " ms; with " + to->id + ": " + std::to_string(summary->deadline_ms()) + " ms");
+  auto zone = sla::TimeZone::FromName(sla::ZoneForDepartement(
+      config_.FindContactPoint(summary->contact_point())
+          ? config_.FindContactPoint(summary->contact_point())->departement
+          : ""));
+  auto show = [&](int64_t ms) { return zone.ok() ? zone->Format(ms) : std::to_string(ms) + " ms"; };
+  deadline_event.set_detail("deadline with " + from + ": " + show(old_deadline) + "; with " +
+                            to->id + ": " + show(summary->deadline_ms()));
   deadline_event.set_state_after(*state);
   record->set_event_count(record->event_count() + 1);
   store_->PutEvent(summary->case_id(), deadline_event);

@@ -8,6 +8,8 @@
 // and Wed 30 count, so the deadline is Wednesday 2026-12-30 23:59:59.000 Paris.
 #include <doctest/doctest.h>
 
+#include "sla/civil_time.h"
+
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -415,9 +417,10 @@ TEST_CASE("a transfer gives the new partner a fresh window and keeps the old dea
   CHECK_FALSE(view.summary().breached());
   auto changed = EventsOf(view, "DEADLINE_CHANGED");
   REQUIRE(changed.size() == 1);
-  CHECK_MESSAGE(changed[0].detail().find(std::to_string(kDeadlineMs)) != std::string::npos,
+  // Both deadlines stay readable in the timeline, in the contact point's local time.
+  CHECK_MESSAGE(changed[0].detail().find(sla::TimeZone::Paris().Format(kDeadlineMs)) != std::string::npos,
                 changed[0].detail());
-  CHECK_MESSAGE(changed[0].detail().find(std::to_string(new_deadline)) != std::string::npos,
+  CHECK_MESSAGE(changed[0].detail().find(sla::TimeZone::Paris().Format(new_deadline)) != std::string::npos,
                 changed[0].detail());
   CHECK(EventsOf(view, "TRANSFERRED").size() == 1);
   CHECK(EventsOf(view, "SLA_WARNING").size() == 1);  // France Travail's, kept
