@@ -67,11 +67,13 @@ void Broker::RebuildQueues() {
   // restart: all of it is due for (re)delivery, oldest first.
   for (auto& [name, info] : store_->ScanQueues()) {
     if (name.rfind(keys::kDeadLetterPrefix, 0) == 0) {
-      Queue(name.substr(keys::kDeadLetterPrefix.size())).dead_lettered = info.depth;
+      QueueState& queue = Queue(name.substr(keys::kDeadLetterPrefix.size()));
+      queue.dead_lettered = info.depth;
+      queue.next_sequence = std::max(queue.next_sequence, info.next_sequence);
       continue;
     }
     QueueState& queue = Queue(name);
-    queue.next_sequence = info.next_sequence;
+    queue.next_sequence = std::max(queue.next_sequence, info.next_sequence);
     queue.depth = info.depth;
     queue.cursor = 1;
   }

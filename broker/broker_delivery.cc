@@ -140,8 +140,12 @@ void Broker::DeadLetter(QueueState& queue, uint64_t sequence, records::QueueItem
   ++queue.dead_lettered;
   if (!item.has_mail() && !item.has_alert()) {
     auto record = store_->GetCase(item.case_id());
-    if (record.ok() && record->has_value()) {
+    // Only the case's current item speaks for it (not a copy left at a partner it was
+    // transferred away from).
+    if (record.ok() && record->has_value() && (*record)->queue() == queue.name &&
+        (*record)->queue_sequence() == sequence) {
       records::CaseRecord updated = std::move(**record);
+      updated.clear_queue();
       updated.mutable_summary()->set_dead_lettered(true);
       wire::Event event;
       event.set_sequence(updated.event_count());

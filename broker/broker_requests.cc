@@ -35,6 +35,7 @@ std::string ScopedKey(const wire::Envelope& request, const std::string& key) {
     const auto* case_field = body->GetDescriptor()->FindFieldByName("case_id");
     if (case_field && case_field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
       case_id = body->GetReflection()->GetString(*body, case_field);
+      if (auto normalized = NormalizeCaseId(case_id)) case_id = *normalized;
     }
   }
   return BodyName(request) + '\x1f' + case_id + '\x1f' + key;
@@ -126,6 +127,7 @@ void Broker::AppendToQueue(const std::string& queue_name, const records::QueueIt
   uint64_t sequence = queue.next_sequence++;
   queue.depth += 1;
   store_->PutQueueItem(queue_name, sequence, item);
+  store_->SetQueueNext(queue_name, queue.next_sequence);
 }
 
 void Broker::PostToMailbox(const records::CaseRecord& record, wire::MailItem::Kind kind,
@@ -195,8 +197,6 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   int64_t now = clock_.NowMs();
   records::CaseRecord record;
   auto* summary = record.mutable_summary();
-  summary->set_case_id(FormatCaseId(territory ? territory->case_prefix : "APL",
-                                    store_->NextCaseNumber()));
   summary->set_contact_point(contact_point->id);
   summary->set_agent(submit.agent());
   summary->set_partner(partner->id);
@@ -211,6 +211,12 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   std::string queue = PartnerQueueName(*partner, contact_point->territory);
   record.set_queue(queue);
   record.set_queue_sequence(Queue(queue).next_sequence);
+  // Every check before the first write: a deadline that cannot be computed refuses the case
+  // before a case number is taken.
+  auto explanation = sla_clock_.Explain(record, now, /*write_lines=*/false);
+  if (!explanation.ok()) return AnswerError(routing_id, request.request_id(), explanation.status());
+  summary->set_case_id(FormatCaseId(territory ? territory->case_prefix : "APL",
+                                    store_->NextCaseNumber()));
   summary->set_state(wire::SUBMITTED);  // the clock runs from submission
   Status scheduled = RescheduleSla(record);
   if (!scheduled.ok()) return AnswerError(routing_id, request.request_id(), scheduled);
@@ -332,7 +338,8 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
   if (!close && !record->queue().empty()) {
     // Cancelled before the partner received it: it leaves the partner's queue.
     QueueState& queue = Queue(record->queue());
-    if (queue.in_flight.count(record->queue_sequence()) == 0) {
+    if (queue.in_flight.count(record->queue_sequence()) == 0 &&
+        store_->GetQueueItem(record->queue(), record->queue_sequence())) {
       store_->DeleteQueueItem(record->queue(), record->queue_sequence());
       queue.redeliver.erase(record->queue_sequence());
       if (queue.depth > 0) --queue.depth;

@@ -129,7 +129,8 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   // Leaves the old partner's queue if it never reached it.
   if (!record->queue().empty()) {
     QueueState& old_queue = Queue(record->queue());
-    if (old_queue.in_flight.count(record->queue_sequence()) == 0) {
+    if (old_queue.in_flight.count(record->queue_sequence()) == 0 &&
+        store_->GetQueueItem(record->queue(), record->queue_sequence())) {
       store_->DeleteQueueItem(record->queue(), record->queue_sequence());
       old_queue.redeliver.erase(record->queue_sequence());
       if (old_queue.depth > 0) --old_queue.depth;

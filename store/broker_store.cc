@@ -138,6 +138,7 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& q
   std::unique_ptr<rocksdb::Iterator> it(db_->raw()->NewIterator(options, queues_));
   for (it->Seek(keys::QueueKey(queue, from));
        it->Valid() && it->key().starts_with(prefix) && entries.size() < limit; it->Next()) {
+    if (pending_queue_items_.count(it->key().ToString())) continue;  // deleted in this batch
     QueueEntry entry;
     entry.sequence = ReadBigEndian64(it->key().data() + prefix.size());
     if (!ParseSlice(entry.item, it->value())) continue;  // unreadable: left for an operator
@@ -148,6 +149,8 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& q
 
 std::optional<records::QueueItem> BrokerStore::GetQueueItem(const std::string& queue,
                                                             uint64_t sequence) {
+  auto pending = pending_queue_items_.find(keys::QueueKey(queue, sequence));
+  if (pending != pending_queue_items_.end()) return pending->second;
   auto value = db_->Get(queues_, keys::QueueKey(queue, sequence));
   if (!value.ok() || !value->has_value()) return std::nullopt;
   records::QueueItem item;
@@ -166,6 +169,13 @@ std::map<std::string, BrokerStore::QueueInfo> BrokerStore::ScanQueues() {
     auto& info = queues[name];
     info.depth += 1;
     info.next_sequence = std::max(info.next_sequence, sequence + 1);
+  }
+  auto marks = db_->NewIterator(meta_);
+  std::string prefix(keys::kQueueNextPrefix);
+  for (marks->Seek(prefix); marks->Valid() && marks->key().starts_with(prefix); marks->Next()) {
+    if (marks->value().size() != 8) continue;
+    auto& info = queues[marks->key().ToString().substr(prefix.size())];
+    info.next_sequence = std::max(info.next_sequence, ReadBigEndian64(marks->value().data()));
   }
   return queues;
 }
@@ -289,11 +299,18 @@ void BrokerStore::PutEvent(const std::string& case_id, const wire::Event& event)
 void BrokerStore::PutQueueItem(const std::string& queue, uint64_t sequence,
                                const records::QueueItem& item) {
   batch_.Put(queues_, keys::QueueKey(queue, sequence), item.SerializeAsString());
+  pending_queue_items_[keys::QueueKey(queue, sequence)] = item;
+  ++pending_writes_;
+}
+
+void BrokerStore::SetQueueNext(const std::string& queue, uint64_t next_sequence) {
+  pending_queue_next_[queue] = next_sequence;
   ++pending_writes_;
 }
 
 void BrokerStore::DeleteQueueItem(const std::string& queue, uint64_t sequence) {
   batch_.Delete(queues_, keys::QueueKey(queue, sequence));
+  pending_queue_items_[keys::QueueKey(queue, sequence)] = std::nullopt;
   ++pending_writes_;
 }
 
@@ -326,12 +343,17 @@ Status BrokerStore::Commit() {
       batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
     }
   }
+  for (const auto& [queue, next] : pending_queue_next_) {
+    batch_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
+  }
   Status status = db_->Write(batch_);
   batch_.Clear();
   pending_writes_ = 0;
   counters_dirty_ = false;
   pending_cases_.clear();
   pending_dedup_.clear();
+  pending_queue_items_.clear();
+  pending_queue_next_.clear();
   pending_events_.clear();
   pending_alerts_.clear();
   return status;

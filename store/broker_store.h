@@ -53,7 +53,9 @@ class BrokerStore {
   std::vector<QueueEntry> ReadQueue(const std::string& queue, uint64_t from, size_t limit);
   // One committed item, if present.
   std::optional<records::QueueItem> GetQueueItem(const std::string& queue, uint64_t sequence);
-  // Every queue with stored items: one pass over the queues family, done once at start-up.
+  // Every queue with stored items or a recorded high-water mark: one pass over the queues
+  // family and the marks, done once at start-up. next_sequence never goes back, so a sequence
+  // (the delivery id gateways deduplicate on) is never reused.
   std::map<std::string, QueueInfo> ScanQueues();
 
   // The earliest committed timer's due time, if any.
@@ -80,6 +82,8 @@ class BrokerStore {
   void PutEvent(const std::string& case_id, const wire::Event& event);
   void PutQueueItem(const std::string& queue, uint64_t sequence, const records::QueueItem& item);
   void DeleteQueueItem(const std::string& queue, uint64_t sequence);
+  // Records that `queue` hands out `next_sequence` next (written with the batch).
+  void SetQueueNext(const std::string& queue, uint64_t next_sequence);
   void PutDedup(const std::string& principal, const std::string& key,
                 const records::DedupEntry& entry);
   void IndexCaseForContactPoint(const std::string& contact_point, const std::string& case_id);
@@ -120,6 +124,9 @@ class BrokerStore {
   bool counters_dirty_ = false;
   std::unordered_map<std::string, records::CaseRecord> pending_cases_;
   std::unordered_map<std::string, records::DedupEntry> pending_dedup_;
+  // Queue items written (value) or deleted (nullopt) in the pending batch, by key.
+  std::unordered_map<std::string, std::optional<records::QueueItem>> pending_queue_items_;
+  std::map<std::string, uint64_t> pending_queue_next_;
   std::unordered_map<std::string, std::vector<wire::Event>> pending_events_;
   std::unordered_map<std::string, wire::Alert> pending_alerts_;
   uint64_t alert_counter_ = 0;

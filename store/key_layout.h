@@ -23,6 +23,7 @@ inline constexpr std::string_view kAlertCounter = "alert_counter";
 inline constexpr std::string_view kCaseCounter = "case_counter";
 inline constexpr std::string_view kStateCountPrefix = "state_count/";
 inline constexpr std::string_view kDeadLetterPrefix = "dead/";
+inline constexpr std::string_view kQueueNextPrefix = "queue_next/";
 
 inline std::string EventKey(std::string_view case_id, uint32_t number) {
   std::string key(case_id);
