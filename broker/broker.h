@@ -90,7 +90,9 @@ class Broker {
 
   // SLA timers (broker_sla.cc).
   // Recomputes the deadline of the case's current window and replaces its timers.
-  Status RescheduleSla(records::CaseRecord& record);
+  // `computed`, when given, is the explanation of the record's current window already at hand.
+  Status RescheduleSla(records::CaseRecord& record,
+                       const sla::DeadlineExplanation* computed = nullptr);
   // Removes the case's pending timers (reply, cancel, pause).
   void ClearTimers(const records::CaseRecord& record);
   void OpenPause(records::CaseRecord& record);

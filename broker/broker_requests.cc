@@ -218,7 +218,7 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   summary->set_case_id(FormatCaseId(territory ? territory->case_prefix : "APL",
                                     store_->NextCaseNumber()));
   summary->set_state(wire::SUBMITTED);  // the clock runs from submission
-  Status scheduled = RescheduleSla(record);
+  Status scheduled = RescheduleSla(record, &*explanation);
   if (!scheduled.ok()) return AnswerError(routing_id, request.request_id(), scheduled);
   summary->set_state(wire::STATE_UNSPECIFIED);
   auto state = ApplyEvent(record, CaseEvent::kSubmit, contact_point->id,

@@ -32,9 +32,12 @@ void Broker::ClearTimers(const records::CaseRecord& record) {
   }
 }
 
-Status Broker::RescheduleSla(records::CaseRecord& record) {
+Status Broker::RescheduleSla(records::CaseRecord& record,
+                             const sla::DeadlineExplanation* computed) {
   ClearTimers(record);
-  auto explanation = sla_clock_.Explain(record, clock_.NowMs(), /*write_lines=*/false);
+  Result<sla::DeadlineExplanation> explanation =
+      computed ? Result<sla::DeadlineExplanation>(*computed)
+               : sla_clock_.Explain(record, clock_.NowMs(), /*write_lines=*/false);
   if (!explanation.ok()) return explanation.status();
   auto* summary = record.mutable_summary();
   summary->set_deadline_ms(explanation->deadline_ms);

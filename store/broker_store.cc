@@ -138,7 +138,10 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& q
   std::unique_ptr<rocksdb::Iterator> it(db_->raw()->NewIterator(options, queues_));
   for (it->Seek(keys::QueueKey(queue, from));
        it->Valid() && it->key().starts_with(prefix) && entries.size() < limit; it->Next()) {
-    if (pending_queue_items_.count(it->key().ToString())) continue;  // deleted in this batch
+    if (!pending_queue_items_.empty()) {
+      auto pending = pending_queue_items_.find(it->key().ToString());
+      if (pending != pending_queue_items_.end() && !pending->second) continue;  // deleted in this batch
+    }
     QueueEntry entry;
     entry.sequence = ReadBigEndian64(it->key().data() + prefix.size());
     if (!ParseSlice(entry.item, it->value())) continue;  // unreadable: left for an operator
@@ -149,9 +152,12 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& q
 
 std::optional<records::QueueItem> BrokerStore::GetQueueItem(const std::string& queue,
                                                             uint64_t sequence) {
-  auto pending = pending_queue_items_.find(keys::QueueKey(queue, sequence));
-  if (pending != pending_queue_items_.end()) return pending->second;
-  auto value = db_->Get(queues_, keys::QueueKey(queue, sequence));
+  std::string key = keys::QueueKey(queue, sequence);
+  if (!pending_queue_items_.empty()) {
+    auto pending = pending_queue_items_.find(key);
+    if (pending != pending_queue_items_.end()) return pending->second;
+  }
+  auto value = db_->Get(queues_, key);
   if (!value.ok() || !value->has_value()) return std::nullopt;
   records::QueueItem item;
   if (!item.ParseFromString(**value)) return std::nullopt;
