@@ -105,6 +105,9 @@ class Broker {
   Result<wire::CaseState> ApplyEvent(records::CaseRecord& record, CaseEvent event,
                                      const std::string& actor, const std::string& detail);
   void AppendToQueue(const std::string& queue, const records::QueueItem& item);
+  // Removes the case's item from its partner queue if it is waiting there and not in flight.
+  // Returns true when it did.
+  bool WithdrawUndelivered(const records::CaseRecord& record);
   void PostToMailbox(const records::CaseRecord& record, wire::MailItem::Kind kind,
                      const std::string& text);
   // The case, if it exists and `session` may see it; otherwise the typed error.

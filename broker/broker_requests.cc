@@ -4,13 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/request_support.h"
 #include "common/case_id.h"
 #include "common/wire.h"
 
 namespace aplus {
 namespace {
 
-constexpr size_t kMaxTextBytes = 256 * 1024;
 constexpr size_t kMaxIdBytes = 128;
 
 Status CheckText(const std::string& value, const char* field, bool required, size_t max_bytes) {
@@ -41,11 +41,6 @@ std::string ScopedKey(const wire::Envelope& request, const std::string& key) {
   return BodyName(request) + '\x1f' + case_id + '\x1f' + key;
 }
 
-wire::Envelope AnswerTo(const wire::Envelope& request) {
-  wire::Envelope answer;
-  answer.set_request_id(request.request_id());
-  return answer;
-}
 
 }  // namespace
 
@@ -120,6 +115,20 @@ Result<wire::CaseState> Broker::ApplyEvent(records::CaseRecord& record, CaseEven
   store_->PutEvent(record.summary().case_id(), timeline_event);
   store_->PutCase(record, before);
   return *next;
+}
+
+bool Broker::WithdrawUndelivered(const records::CaseRecord& record) {
+  if (record.queue().empty()) return false;
+  QueueState& queue = Queue(record.queue());
+  uint64_t sequence = record.queue_sequence();
+  // In flight: the partner may be storing it right now; its ack will find the case moved on.
+  if (queue.in_flight.count(sequence) || !store_->GetQueueItem(record.queue(), sequence)) {
+    return false;
+  }
+  store_->DeleteQueueItem(record.queue(), sequence);
+  queue.redeliver.erase(sequence);
+  if (queue.depth > 0) --queue.depth;
+  return true;
 }
 
 void Broker::AppendToQueue(const std::string& queue_name, const records::QueueItem& item) {
@@ -335,17 +344,10 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
   auto state = ApplyEvent(*record, close ? CaseEvent::kClose : CaseEvent::kCancel,
                           session.principal, detail);
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
-  if (!close && !record->queue().empty()) {
-    // Cancelled before the partner received it: it leaves the partner's queue.
-    QueueState& queue = Queue(record->queue());
-    if (queue.in_flight.count(record->queue_sequence()) == 0 &&
-        store_->GetQueueItem(record->queue(), record->queue_sequence())) {
-      store_->DeleteQueueItem(record->queue(), record->queue_sequence());
-      queue.redeliver.erase(record->queue_sequence());
-      if (queue.depth > 0) --queue.depth;
-      record->clear_queue();
-      store_->PutCase(*record, *state);
-    }
+  // Cancelled before the partner received it: it leaves the partner's queue.
+  if (!close && WithdrawUndelivered(*record)) {
+    record->clear_queue();
+    store_->PutCase(*record, *state);
   }
   RememberOutcome(session, request, key, *record);
   AnswerCaseUpdated(session, request, *record);

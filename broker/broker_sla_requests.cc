@@ -5,19 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/request_support.h"
 #include "common/wire.h"
 #include "sla/civil_time.h"
 
 namespace aplus {
 namespace {
-
-constexpr size_t kMaxTextBytes = 256 * 1024;
-
-wire::Envelope AnswerTo(const wire::Envelope& request) {
-  wire::Envelope answer;
-  answer.set_request_id(request.request_id());
-  return answer;
-}
 
 double Percentile(std::vector<double>& values, double fraction) {
   if (values.empty()) return 0;
@@ -126,16 +119,7 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   }
   std::string from = record->summary().partner();
   int64_t old_deadline = record->summary().deadline_ms();
-  // Leaves the old partner's queue if it never reached it.
-  if (!record->queue().empty()) {
-    QueueState& old_queue = Queue(record->queue());
-    if (old_queue.in_flight.count(record->queue_sequence()) == 0 &&
-        store_->GetQueueItem(record->queue(), record->queue_sequence())) {
-      store_->DeleteQueueItem(record->queue(), record->queue_sequence());
-      old_queue.redeliver.erase(record->queue_sequence());
-      if (old_queue.depth > 0) --old_queue.depth;
-    }
-  }
+  WithdrawUndelivered(*record);  // leaves the old partner's queue if it never reached it
   ClearTimers(*record);
   ClosePause(*record);
   record->set_question("");
