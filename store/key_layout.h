@@ -73,6 +73,8 @@ inline std::string StateCountKey(std::string_view state_name) {
 // Timer kinds, one byte at the end of a due key.
 inline constexpr char kTimerWarning = 'W';
 inline constexpr char kTimerBreach = 'B';
+// Retention: erase the case's personal data (closed or cancelled long enough ago).
+inline constexpr char kTimerPurge = 'P';
 
 inline std::string DueKey(int64_t due_ms, std::string_view case_id, char kind) {
   std::string key;
