@@ -258,6 +258,13 @@ void AgentGateway::HandleSubmit(Client client, wire::Submit&& submit) {
     ReplyError(client, Status(wire::INVALID_ARGUMENT, "a submission needs a subject or a body"));
     return;
   }
+  // Refused here rather than queued: the broker would refuse it anyway, maybe hours later.
+  if (submit.mandate_reference().empty() && !submit.citizen_consent()) {
+    ReplyError(client, Status(wire::MANDATE_REQUIRED,
+                              "a submission must record the citizen's mandate: give a "
+                              "mandate_reference or set citizen_consent"));
+    return;
+  }
   // Forwarding may be retried many times: the key makes every retry the same submission.
   if (submit.idempotency_key().empty()) submit.set_idempotency_key(NewIdempotencyKey());
   wire::Envelope request;

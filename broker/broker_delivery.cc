@@ -105,6 +105,8 @@ bool Broker::DeliverOne(QueueState& queue, uint64_t sequence, const records::Que
     escalation->set_subject(summary.subject());
     escalation->set_body((*record)->body());
     escalation->set_citizen_name((*record)->citizen_name());
+    escalation->set_mandate_reference((*record)->summary().mandate_reference());
+    escalation->set_citizen_consent((*record)->summary().citizen_consent());
     escalation->set_submitted_at_ms(summary.submitted_at_ms());
     escalation->set_deadline_ms(summary.deadline_ms());
   }

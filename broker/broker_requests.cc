@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/personal_data.h"
 #include "broker/request_support.h"
 #include "common/case_id.h"
 #include "common/wire.h"
@@ -74,7 +75,8 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
       session.queues = PartnerQueuesFor(config_, *partner, hello.territory());
       break;
     }
-    case wire::OPERATOR: {
+    case wire::OPERATOR:
+    case wire::ADMINISTRATOR: {
       const Operator* op = config_.FindOperator(hello.principal());
       if (!op) return refuse("unknown operator '" + hello.principal() + "'");
       expected_credential = &op->credential;
@@ -169,8 +171,16 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
         CheckText(submit.subject(), "subject", true, 1024),
         CheckText(submit.body(), "body", false, kMaxTextBytes),
         CheckText(submit.citizen_name(), "citizen_name", false, 512),
-        CheckText(submit.idempotency_key(), "idempotency_key", false, kMaxIdBytes)}) {
+        CheckText(submit.idempotency_key(), "idempotency_key", false, kMaxIdBytes),
+        CheckText(submit.mandate_reference(), "mandate_reference", false, kMaxIdBytes)}) {
     if (!check.ok()) return AnswerError(routing_id, request.request_id(), check);
+  }
+  // RGPD: the agent acts for the citizen only under the citizen's mandate.
+  if (submit.mandate_reference().empty() && !submit.citizen_consent()) {
+    return AnswerError(routing_id, request.request_id(),
+                       Status(wire::MANDATE_REQUIRED,
+                              "a submission must record the citizen's mandate: give a "
+                              "mandate_reference or set citizen_consent"));
   }
   if (!partner) {
     return AnswerError(routing_id, request.request_id(),
@@ -213,6 +223,8 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   summary->set_category(submit.category());
   summary->set_subject(submit.subject());
   summary->set_submitted_at_ms(now);
+  summary->set_mandate_reference(submit.mandate_reference());
+  summary->set_citizen_consent(submit.citizen_consent());
   record.set_clock_started_ms(now);
   record.set_body(submit.body());
   record.set_citizen_name(submit.citizen_name());
@@ -260,27 +272,37 @@ Result<records::CaseRecord> Broker::LoadCaseFor(const Session& session,
   }
   auto record = store_->GetCase(*case_id);
   if (!record.ok()) return record.status();
-  // A case outside the session's reach answers exactly like a missing one: no oracle.
-  Status missing(wire::UNKNOWN_CASE, "no case " + *case_id);
-  if (!record->has_value()) return missing;
+  if (!record->has_value()) return Status(wire::UNKNOWN_CASE, "no case " + *case_id);
+  // A case outside the session's reach is refused as such (and the refusal is logged with the
+  // principal by AnswerError): the parties of a case are not secret, its content is.
   const auto& summary = (*record)->summary();
+  auto denied = [&](const std::string& why) {
+    return Status(wire::PERMISSION_DENIED, "case " + *case_id + " " + why);
+  };
   switch (session.role) {
     case wire::AGENT_GATEWAY:
-      if (summary.contact_point() != session.principal) return missing;
+      if (summary.contact_point() != session.principal) {
+        return denied("belongs to another contact point");
+      }
       break;
     case wire::PARTNER_GATEWAY: {
-      if (summary.partner() != session.principal) return missing;
+      if (summary.partner() != session.principal) {
+        return denied(summary.transferred_from() == session.principal
+                          ? "was transferred to another partner"
+                          : "is not in this partner's queues");
+      }
       const Partner* partner = config_.FindPartner(summary.partner());
       if (partner && partner->per_territory && !session.territory.empty() &&
           summary.territory() != session.territory) {
-        return missing;
+        return denied("is in another territory's queue");
       }
       break;
     }
     case wire::OPERATOR:
+    case wire::ADMINISTRATOR:
       break;
     default:
-      return missing;
+      return denied("is out of this session's reach");
   }
   return std::move(**record);
 }
@@ -293,15 +315,14 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
   wire::Envelope answer = AnswerTo(request);
   auto* view = answer.mutable_case_view();
   *view->mutable_summary() = record->summary();
-  // Operators see metadata and the timeline, not the citizen's data or the free text.
-  if (session.role != wire::OPERATOR) {
-    view->set_body(record->body());
-    view->set_citizen_name(record->citizen_name());
-    view->set_reply_text(record->reply_text());
-  }
+  view->set_body(record->body());
+  view->set_citizen_name(record->citizen_name());
+  view->set_reply_text(record->reply_text());
   for (auto& event : *events) *view->add_timeline() = std::move(event);
   *view->mutable_pauses() = record->pauses();
   view->set_question(record->question());
+  // Operators see metadata and the timeline, not the citizen's data or the free text.
+  if (!session.reads_personal_data()) WithholdPersonalData(*view);
   auto explanation = sla_clock_.Explain(*record, clock_.NowMs());
   if (explanation.ok()) {
     for (const auto& line : explanation->lines) view->add_deadline_explanation(line);
@@ -443,7 +464,7 @@ void Broker::OnSubscribe(Session& session, const wire::Envelope& request) {
 }
 
 void Broker::OnGetStats(Session& session, const wire::Envelope& request) {
-  if (session.role != wire::OPERATOR) {
+  if (!session.is_operator()) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::PERMISSION_DENIED, "statistics are for operators"));
   }

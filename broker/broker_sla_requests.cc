@@ -169,7 +169,7 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
 }
 
 void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
-  if (session.role != wire::OPERATOR) {
+  if (!session.is_operator()) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::PERMISSION_DENIED, "alerts are for operators"));
   }
@@ -191,7 +191,7 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
 }
 
 void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
-  if (session.role != wire::OPERATOR) {
+  if (!session.is_operator()) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::PERMISSION_DENIED, "alerts are acknowledged by operators"));
   }
@@ -219,7 +219,7 @@ void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
 }
 
 void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
-  if (session.role != wire::OPERATOR) {
+  if (!session.is_operator()) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::PERMISSION_DENIED, "reports are for operators"));
   }

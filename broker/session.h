@@ -21,10 +21,17 @@ struct Session {
   int64_t last_seen_ms = 0;        // steady clock
 
   bool subscribed() const { return window > 0; }
+  // Operators and administrators share the coordination rights (alerts, reports, stats).
+  bool is_operator() const { return role == wire::OPERATOR || role == wire::ADMINISTRATOR; }
+  // Who may read a case's personal data beyond its parties: administrators only.
+  bool reads_personal_data() const { return role != wire::OPERATOR; }
   bool has_credit() const { return in_flight < window; }
   // The idempotency namespace of this principal ("cp/<id>", "partner/<id>").
   std::string DedupPrincipal() const {
-    return (role == wire::AGENT_GATEWAY ? "cp/" : role == wire::PARTNER_GATEWAY ? "partner/" : "op/") +
+    return (role == wire::AGENT_GATEWAY     ? "cp/"
+            : role == wire::PARTNER_GATEWAY ? "partner/"
+            : role == wire::ADMINISTRATOR   ? "admin/"
+                                            : "op/") +
            principal;
   }
 };

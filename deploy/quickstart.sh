@@ -30,7 +30,8 @@ The Perche network is running (logs in aplus-data/logs/). In another terminal, t
 
   build/bin/aplus submit --agent agent-noce-1 --partner france-travail \
       --category unemployment-benefits --subject "Allocation suspendue" \
-      --body "Versement interrompu depuis octobre" --citizen "Jeanne Martin"
+      --body "Versement interrompu depuis octobre" --citizen "Jeanne Martin" \
+      --mandate MANDAT-2026-0042
   build/bin/aplus partner inbox
   build/bin/aplus partner ack CASE-ID
   build/bin/aplus partner reply CASE-ID --text "Dossier régularisé"

@@ -235,6 +235,7 @@ wire::Envelope SubmitRequest(const std::string& subject) {
   submit->set_category("family-benefits");
   submit->set_subject(subject);
   submit->set_body("Le dossier est bloqué depuis trois semaines.");
+  submit->set_mandate_reference("MANDAT-2026-0042");
   return request;
 }
 

@@ -148,18 +148,18 @@ TEST_CASE("identity comes from the session, not from the payload") {
   auto berdhuis = network.BrokerClient(wire::AGENT_GATEWAY, "mairie-berdhuis");
   auto read = berdhuis->Call(GetCaseRequest(case_id), 5000);
   REQUIRE(read.ok());
-  CHECK(read->error().code() == wire::UNKNOWN_CASE);
+  CHECK(read->error().code() == wire::PERMISSION_DENIED);
   wire::Envelope cancel;
   cancel.mutable_cancel_case()->set_case_id(case_id);
   auto cancelled = berdhuis->Call(cancel, 5000);
-  CHECK(cancelled->error().code() == wire::UNKNOWN_CASE);
+  CHECK(cancelled->error().code() == wire::PERMISSION_DENIED);
 
   // Another partner cannot acknowledge it, nor take its queue.
   auto caf = network.BrokerClient(wire::PARTNER_GATEWAY, "msa");
   wire::Envelope acknowledge;
   acknowledge.mutable_acknowledge_case()->set_case_id(case_id);
   auto refused = caf->Call(acknowledge, 5000);
-  CHECK(refused->error().code() == wire::UNKNOWN_CASE);
+  CHECK(refused->error().code() == wire::PERMISSION_DENIED);
   wire::Envelope forged_ack;
   forged_ack.mutable_delivery_ack()->set_queue("partner/france-travail");
   forged_ack.mutable_delivery_ack()->add_delivery_ids(1);
@@ -216,4 +216,63 @@ TEST_CASE("typed errors for unknown partner, bad input and operator-only request
   auto figures = op->CallOk(stats, 5000);
   REQUIRE(figures.ok());
   CHECK(figures->stats().errors_answered() >= 3);
+}
+
+TEST_CASE("a submission without the citizen's mandate is refused and stores nothing") {
+  TestNetwork network("broker-mandate");
+  REQUIRE(network.StartBroker());
+  auto agent = network.BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  wire::Envelope no_mandate = SubmitRequest("Sans mandat", "k-no-mandate");
+  no_mandate.mutable_submit()->set_citizen_consent(false);
+  auto refused = agent->Call(no_mandate, 5000);
+  REQUIRE(refused.ok());
+  CHECK(refused->error().code() == wire::MANDATE_REQUIRED);
+  CHECK(network.broker().Log().find("MANDATE_REQUIRED") != std::string::npos);
+
+  // The same idempotency key is still free: the refusal recorded nothing.
+  wire::Envelope with_reference = no_mandate;
+  with_reference.mutable_submit()->set_mandate_reference("MANDAT-2026-0042");
+  auto accepted = agent->CallOk(with_reference, 5000);
+  REQUIRE_MESSAGE(accepted.ok(), accepted.status().ToString());
+  CHECK_FALSE(accepted->accepted().duplicate());
+  auto view = agent->CallOk(GetCaseRequest(accepted->accepted().case_id()), 5000);
+  REQUIRE(view.ok());
+  CHECK(view->case_view().summary().mandate_reference() == "MANDAT-2026-0042");
+  wire::Envelope stats;
+  stats.mutable_get_stats();
+  auto figures = network.BrokerClient(wire::OPERATOR, "operator")->CallOk(stats, 5000);
+  REQUIRE(figures.ok());
+  CHECK(figures->stats().cases_by_state().at("SUBMITTED") == 1);
+}
+
+TEST_CASE("an operator reads a case's metadata but none of its personal data") {
+  TestNetwork network("broker-operator-view");
+  REQUIRE(network.StartBroker());
+  auto agent = network.BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto accepted = agent->CallOk(SubmitRequest("Allocation suspendue de Jeanne Martin"), 5000);
+  REQUIRE(accepted.ok());
+  std::string case_id = accepted->accepted().case_id();
+  wire::Envelope cancel;
+  cancel.mutable_cancel_case()->set_case_id(case_id);
+  cancel.mutable_cancel_case()->set_reason("Mme Martin a retrouvé son attestation");
+  REQUIRE(agent->CallOk(cancel, 5000).ok());
+
+  auto op = network.BrokerClient(wire::OPERATOR, "operator");
+  auto view = op->CallOk(GetCaseRequest(case_id), 5000);
+  REQUIRE(view.ok());
+  const wire::CaseView& seen = view->case_view();
+  CHECK(seen.summary().case_id() == case_id);
+  CHECK(seen.summary().partner() == "france-travail");
+  CHECK(seen.summary().state() == wire::CANCELLED);
+  CHECK(seen.summary().deadline_ms() > 0);
+  CHECK(seen.timeline_size() == 2);
+  std::string everything = seen.DebugString();
+  for (const char* personal : {"Jeanne", "Martin", "Allocation suspendue", "attestation"}) {
+    CHECK_MESSAGE(everything.find(personal) == std::string::npos, personal << " in " << everything);
+  }
+  // The contact point itself still reads everything.
+  auto own = agent->CallOk(GetCaseRequest(case_id), 5000);
+  REQUIRE(own.ok());
+  CHECK(own->case_view().citizen_name() == "Jeanne Martin");
+  CHECK(own->case_view().timeline(1).detail() == "Mme Martin a retrouvé son attestation");
 }

@@ -426,7 +426,7 @@ TEST_CASE("a transfer gives the new partner a fresh window and keeps the old dea
   CHECK(EventsOf(view, "SLA_WARNING").size() == 1);  // France Travail's, kept
   CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
   // The old partner no longer sees the case; the new one does.
-  CHECK(GetCaseView(*france_travail, case_id).status().code() == wire::UNKNOWN_CASE);
+  CHECK(GetCaseView(*france_travail, case_id).status().code() == wire::PERMISSION_DENIED);
   CHECK(GetCaseView(*msa, case_id).ok());
 
   // France Travail's deadline passes: it is no longer the one enforced.

@@ -113,6 +113,7 @@ inline wire::Envelope SubmitRequest(const std::string& subject, const std::strin
   submit->set_body("Allocation suspendue depuis octobre; le citoyen ne peut plus se déplacer.");
   submit->set_citizen_name("Jeanne Martin");
   submit->set_idempotency_key(key);
+  submit->set_citizen_consent(true);
   return envelope;
 }
 

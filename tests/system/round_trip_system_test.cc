@@ -51,7 +51,7 @@ bool WaitForInbox(TestNetwork& network, const std::string& case_id, int timeout_
 const char* kSubmit =
     "submit --agent agent-noce-1 --partner france-travail --category unemployment-benefits "
     "--subject 'Allocation suspendue' --body 'Versement interrompu depuis octobre' "
-    "--citizen 'Jeanne Martin'";
+    "--citizen 'Jeanne Martin' --mandate MANDAT-2026-0042";
 
 }  // namespace
 

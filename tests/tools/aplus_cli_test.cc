@@ -337,7 +337,7 @@ TEST_CASE("submit prints the case id, state and deadline in Paris time") {
   Run run = RunAplus({"submit", "--agent-gateway", gateway.endpoint(), "--agent", "agent-noce-1",
                       "--partner", "france-travail", "--category", "unemployment-benefits",
                       "--subject", "Allocation suspendue", "--body", "Plus de versement",
-                      "--citizen", "Jeanne Martin"});
+                      "--citizen", "Jeanne Martin", "--mandate", "MANDAT-2026-0042"});
   CHECK(run.exit_code == 0);
   CHECK(run.out == KnownCase() + "  SUBMITTED  deadline 2026-12-01 23:59 (Europe/Paris)\n");
 
@@ -350,6 +350,8 @@ TEST_CASE("submit prints the case id, state and deadline in Paris time") {
   CHECK(submit.category() == "unemployment-benefits");
   CHECK(submit.subject() == "Allocation suspendue");
   CHECK(submit.body() == "Plus de versement");
+  CHECK(submit.mandate_reference() == "MANDAT-2026-0042");
+  CHECK_FALSE(submit.citizen_consent());
   CHECK(submit.citizen_name() == "Jeanne Martin");
   CHECK(!submit.idempotency_key().empty());  // generated when not given
 }

@@ -178,6 +178,8 @@ int RunSubmit(const GlobalOptions& options, const SubmitArgs& args) {
   submit->set_body(args.body);
   submit->set_citizen_name(args.citizen_name);
   submit->set_idempotency_key(IdempotencyKeyOr(args.idempotency_key));
+  submit->set_mandate_reference(args.mandate_reference);
+  submit->set_citizen_consent(args.citizen_consent);
   auto answer = Exchange(options, options.agent_gateway, std::nullopt, std::move(request),
                          wire::Envelope::kAccepted);
   if (!answer.ok()) return ReportFailure(options, answer.status());

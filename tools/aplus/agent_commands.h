@@ -19,6 +19,8 @@ struct SubmitArgs {
   std::string body;
   std::string citizen_name;
   std::string idempotency_key;  // empty: a fresh one is generated
+  std::string mandate_reference;  // the citizen's signed mandate, or
+  bool citizen_consent = false;   // the agent records the citizen's consent
 };
 
 int RunSubmit(const GlobalOptions& options, const SubmitArgs& args);

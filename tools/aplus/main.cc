@@ -99,6 +99,10 @@ int main(int argc, char** argv) {
   submit->add_option("--body", submit_args.body, "the case, as the partner will read it")
       ->required();
   submit->add_option("--citizen", submit_args.citizen_name, "the citizen's name");
+  submit->add_option("--mandate", submit_args.mandate_reference,
+                     "reference of the citizen's signed mandate to the agent");
+  submit->add_flag("--consent", submit_args.citizen_consent,
+                   "the citizen consented to this escalation (when there is no mandate reference)");
   AddKeyOption(*submit, submit_args.idempotency_key);
 
   std::string case_ref;

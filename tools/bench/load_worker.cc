@@ -288,6 +288,7 @@ void LoadWorker::Run() {
     submit->set_category("bench-escalation");
     submit->set_body(workload_.body);
     submit->set_citizen_name("Citoyen Bench");
+    submit->set_citizen_consent(true);
     connections_.push_back(std::move(connection));
   }
   for (const auto& spec : partner_specs_) {
