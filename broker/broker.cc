@@ -43,7 +43,8 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       store_(std::move(store)),
       socket_(context, zmq::socket_type::router),
       alerts_socket_(context, zmq::socket_type::pub),
-      sla_clock_(config) {
+      sla_clock_(config),
+      rate_limiter_(options_.requests_per_second, options_.request_burst) {
   alerts_socket_.set(zmq::sockopt::linger, 0);
   // A catch-up can raise 100,000s of alerts at once; a subscriber that lags keeps them queued
   // (bounded) rather than losing them. `aplus alerts` lists them anyway.
@@ -193,6 +194,27 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
     AnswerError(routing_id, request.request_id(),
                 Status(wire::NOT_AUTHENTICATED, "say Hello first: this connection has no session"));
     return;
+  }
+  // Acks only release credit the broker granted; throttling them would stall deliveries.
+  if (request.body_case() != Body::kDeliveryAck) {
+    RateDecision decision = rate_limiter_.Take(session->DedupPrincipal(), SteadyNowMs());
+    if (decision != RateDecision::kAllowed) {
+      // One log line per flood, not one per refused request.
+      if (decision == RateDecision::kFirstRefusal) {
+        spdlog::warn("{} exceeds {} requests/s: refusing with RATE_LIMITED",
+                     session->DedupPrincipal(), options_.requests_per_second);
+      }
+      ++counters_.errors_answered;
+      Answer(routing_id,
+             MakeErrorEnvelope(request.request_id(),
+                               Status(wire::RATE_LIMITED,
+                                      "more than " + std::to_string(static_cast<int64_t>(
+                                                         options_.requests_per_second)) +
+                                          " requests per second from " +
+                                          session->DedupPrincipal() + "; retry later")),
+             false);
+      return;
+    }
   }
   switch (request.body_case()) {
     case Body::kSubmit: OnSubmit(*session, request); break;

@@ -20,6 +20,7 @@
 #include "broker/case_lifecycle.h"
 #include "broker/sla_clock.h"
 #include "broker/queue_state.h"
+#include "broker/rate_limiter.h"
 #include "broker/session.h"
 #include "common/clock.h"
 #include "common/network_config.h"
@@ -138,6 +139,7 @@ class Broker {
   zmq::socket_t alerts_socket_;
   std::string alerts_endpoint_;
   SlaClock sla_clock_;
+  RateLimiter rate_limiter_;
   std::optional<int64_t> next_due_ms_;  // earliest stored timer; nothing else is kept in memory
   std::vector<wire::Alert> alerts_to_publish_;  // raised in this batch, published after commit
 

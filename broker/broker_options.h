@@ -17,6 +17,10 @@ struct BrokerOptions {
   uint32_t max_batch_messages = 1024;
   int64_t session_timeout_ms = 10000;  // a session silent this long is dropped (gateways ping)
   std::string broker_id = "aplus-broker";
+  // Abuse limits (0 = none). The rate counts every request but pings and delivery acks.
+  double requests_per_second = 200;  // per principal, sustained
+  uint32_t request_burst = 2000;     // per principal, at once after a quiet period
+  uint64_t max_open_cases = 20000;   // per contact point: cases still waiting for a partner
 };
 
 }  // namespace aplus

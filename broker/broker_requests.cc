@@ -208,6 +208,13 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
       return Answer(routing_id, std::move(answer), true);
     }
   }
+  if (options_.max_open_cases > 0 && store_->open_cases(contact_point->id) >= options_.max_open_cases) {
+    return AnswerError(routing_id, request.request_id(),
+                       Status(wire::TOO_MANY_OPEN_CASES,
+                              contact_point->id + " already has " +
+                                  std::to_string(options_.max_open_cases) +
+                                  " cases waiting for partners; close answered cases or wait"));
+  }
   const Territory* territory = config_.FindTerritory(contact_point->territory);
   if (store_->case_counter() >= kCaseIdSpace) {
     return AnswerError(routing_id, request.request_id(),

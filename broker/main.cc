@@ -36,6 +36,20 @@ int main(int argc, char** argv) {
   app.add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (default 10)");
   app.add_option("--max-frame-bytes", max_frame_bytes, "largest accepted frame (default 1048576)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  aplus::BrokerOptions defaults;
+  double rate_limit = defaults.requests_per_second;
+  uint32_t rate_burst = defaults.request_burst;
+  uint64_t max_open_cases = defaults.max_open_cases;
+  app.add_option("--rate-limit", rate_limit,
+                 "requests per second allowed to one principal, sustained (0 = no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--rate-burst", rate_burst, "requests one principal may send at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-open-cases", max_open_cases,
+                 "cases one contact point may have waiting for partners (0 = no limit)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,6 +76,9 @@ int main(int argc, char** argv) {
   options.max_frame_bytes =
       max_frame_bytes > 0 ? static_cast<uint64_t>(max_frame_bytes) : config.broker.max_frame_bytes;
   options.max_batch_messages = config.broker.max_batch_messages;
+  options.requests_per_second = rate_limit;
+  options.request_burst = rate_burst;
+  options.max_open_cases = max_open_cases;
 
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);

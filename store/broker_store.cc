@@ -58,6 +58,33 @@ void BrokerStore::LoadCounters() {
       state_counts_[state] = ReadBigEndian64(it->value().data());
     }
   }
+  std::string open_prefix(keys::kOpenCasesPrefix);
+  for (it->Seek(open_prefix); it->Valid() && it->key().starts_with(open_prefix); it->Next()) {
+    if (it->value().size() == 8) {
+      open_cases_[it->key().ToString().substr(open_prefix.size())] =
+          ReadBigEndian64(it->value().data());
+    }
+  }
+}
+
+namespace {
+bool WaitsForPartner(wire::CaseState state) {
+  switch (state) {
+    case wire::SUBMITTED:
+    case wire::DELIVERED:
+    case wire::ACKNOWLEDGED:
+    case wire::INFO_REQUESTED:
+    case wire::TRANSFERRED:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+uint64_t BrokerStore::open_cases(const std::string& contact_point) const {
+  auto it = open_cases_.find(contact_point);
+  return it == open_cases_.end() ? 0 : it->second;
 }
 
 Result<std::optional<records::CaseRecord>> BrokerStore::GetCase(const std::string& case_id) {
@@ -293,6 +320,13 @@ void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState pre
     }
     ++state_counts_[state];
     counters_dirty_ = true;
+    bool was_open = WaitsForPartner(previous_state), is_open = WaitsForPartner(state);
+    if (was_open != is_open) {
+      const std::string& contact_point = record.summary().contact_point();
+      uint64_t& open = open_cases_[contact_point];
+      open = is_open ? open + 1 : (open > 0 ? open - 1 : 0);
+      open_cases_dirty_.insert(contact_point);
+    }
   }
 }
 
@@ -349,6 +383,11 @@ Status BrokerStore::Commit() {
       batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
     }
   }
+  for (const auto& contact_point : open_cases_dirty_) {
+    batch_.Put(meta_, std::string(keys::kOpenCasesPrefix) + contact_point,
+               BigEndian64(open_cases_[contact_point]));
+  }
+  open_cases_dirty_.clear();
   for (const auto& [queue, next] : pending_queue_next_) {
     batch_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
   }

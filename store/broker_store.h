@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "aplus.pb.h"
@@ -74,6 +75,9 @@ class BrokerStore {
 
   uint64_t case_counter() const { return case_counter_; }
   const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
+  // Cases of `contact_point` still waiting for a partner (not answered, closed or cancelled),
+  // pending writes included.
+  uint64_t open_cases(const std::string& contact_point) const;
 
   // --- writes (pending until Commit) ---
   // Stores the record; `previous_state` (STATE_UNSPECIFIED for a new case) keeps the
@@ -132,6 +136,8 @@ class BrokerStore {
   uint64_t alert_counter_ = 0;
   uint64_t case_counter_ = 0;
   std::map<wire::CaseState, uint64_t> state_counts_;
+  std::unordered_map<std::string, uint64_t> open_cases_;    // by contact point
+  std::unordered_set<std::string> open_cases_dirty_;        // written at the next Commit
 };
 
 }  // namespace aplus

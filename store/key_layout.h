@@ -22,6 +22,9 @@ inline constexpr std::string_view kAlertCounter = "alert_counter";
 
 inline constexpr std::string_view kCaseCounter = "case_counter";
 inline constexpr std::string_view kStateCountPrefix = "state_count/";
+// open_cases/<contact point>: cases of that contact point still waiting for a partner (the
+// abuse limit on open cases reads it; kept in step by every PutCase).
+inline constexpr std::string_view kOpenCasesPrefix = "open_cases/";
 inline constexpr std::string_view kDeadLetterPrefix = "dead/";
 inline constexpr std::string_view kQueueNextPrefix = "queue_next/";
 

@@ -45,7 +45,7 @@ TEST_CASE("nothing acknowledged is lost when the broker is killed at random mome
             << seed << ")" << std::endl;
   std::mt19937 random(seed);
 
-  auto started = StartNetwork("durability-kill");
+  auto started = StartNetwork("durability-kill", kNoRateLimit);
   REQUIRE(started);
   TestNetwork& network = *started;
 
@@ -113,7 +113,7 @@ TEST_CASE("nothing acknowledged is lost when the broker is killed at random mome
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms(random)));
     acked_at_kill.push_back(acked_count.load());
     network.broker().Kill();
-    REQUIRE_MESSAGE(RestartBroker(network), network.broker().Log());
+    REQUIRE_MESSAGE(RestartBroker(network, kNoRateLimit), network.broker().Log());
   }
   // Let every submitter get through at least one more acknowledgement on the final broker.
   size_t after_last_restart = acked_count.load();

@@ -10,7 +10,7 @@ using namespace aplus;
 using namespace aplus::testing;
 
 TEST_CASE("a partner receives its backlog in submission order") {
-  auto started = StartNetwork("fifo");
+  auto started = StartNetwork("fifo", kNoRateLimit);
   REQUIRE(started);
   TestNetwork& network = *started;
   auto agent = network.BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");

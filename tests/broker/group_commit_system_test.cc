@@ -70,7 +70,7 @@ std::vector<Acked> SubmitConcurrently(TestNetwork& network, const std::vector<Ga
 }  // namespace
 
 TEST_CASE("concurrent submissions share an fsync and every acknowledged one survives SIGKILL") {
-  auto started = StartNetwork("group-commit");
+  auto started = StartNetwork("group-commit", kNoRateLimit);
   REQUIRE(started);
   TestNetwork& network = *started;
   const auto gateways = SixteenGateways();
@@ -109,7 +109,7 @@ TEST_CASE("concurrent submissions share an fsync and every acknowledged one surv
   submitters.join();
   REQUIRE(acked_before_kill.size() >= 200);
 
-  REQUIRE_MESSAGE(RestartBroker(network), network.broker().Log());
+  REQUIRE_MESSAGE(RestartBroker(network, kNoRateLimit), network.broker().Log());
   std::map<std::string, std::unique_ptr<SyncClient>> agents;
   size_t checked = 0;
   for (const auto* list : {&acked, &acked_before_kill}) {

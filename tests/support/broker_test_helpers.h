@@ -30,6 +30,10 @@ inline size_t CountOccurrences(const std::string& text, const std::string& needl
   return count;
 }
 
+// For tests that drive thousands of requests as fast as they can from one principal: the
+// abuse limit has its own test (abuse_limits_system_test.cc).
+inline const std::vector<std::string> kNoRateLimit = {"--rate-limit", "0"};
+
 // Kills the broker with SIGKILL if it runs, starts it again on the same endpoint and data
 // directory, and returns once the new process printed its ready line (each start has its own
 // log). A start that fails with "Address already in use" (the port was briefly taken while

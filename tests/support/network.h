@@ -62,6 +62,16 @@ class TestNetwork {
     hello.set_software("test");
     return std::make_unique<SyncClient>(context_, broker_endpoint_, hello);
   }
+  // A bare DEALER connected to the broker as `principal`, for tests that shape frames
+  // themselves (floods, fuzzing, clients that never read).
+  std::unique_ptr<zmq::socket_t> RawBrokerSocket(wire::Role role, const std::string& principal,
+                                                 const std::string& territory = "") {
+    (void)role, (void)principal, (void)territory;
+    auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    socket->set(zmq::sockopt::linger, 0);
+    socket->connect(broker_endpoint_);
+    return socket;
+  }
   std::unique_ptr<SyncClient> AgentClient() {
     return std::make_unique<SyncClient>(context_, agent_endpoint_, std::nullopt);
   }

@@ -67,7 +67,10 @@ Status BrokerProcess::Start() {
   // --alerts always: the default PUB port (7401) would collide with any other broker here.
   std::vector<std::string> args = {binary_,   "--listen",   endpoint_,   "--alerts",
                                    alerts_endpoint_, "--data-dir", data_dir_, "--log-level",
-                                   "info"};
+                                   "info",
+                                   // The benchmark is one principal per simulated gateway,
+                                   // each far above a real contact point's pace.
+                                   "--rate-limit", "0", "--max-open-cases", "0"};
   if (!config_path_.empty()) {
     args.push_back("--config");
     args.push_back(config_path_);
