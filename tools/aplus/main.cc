@@ -10,6 +10,7 @@
 #include "tools/aplus/alert_commands.h"
 #include "tools/aplus/deadline_command.h"
 #include "tools/aplus/global_options.h"
+#include "tools/aplus/key_commands.h"
 #include "tools/aplus/operator_commands.h"
 #include "tools/aplus/output.h"
 #include "tools/aplus/partner_commands.h"
@@ -203,6 +204,44 @@ int main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "the broker's counters (operator session)");
 
+  std::string key_prefix;
+  bool force = false;
+  auto* keygen = app.add_subcommand(
+      "keygen", "create a CURVE key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub");
+  keygen->add_option("PREFIX", key_prefix, "path of the two files without .key / .pub")
+      ->required();
+  keygen->add_flag("--force", force, "replace existing files");
+
+  // --keyring belongs to `keyring` and, by fallthrough, is accepted after add/remove/list.
+  std::string keyring_dir = aplus::kDefaultKeyringDir;
+  auto* keyring = app.add_subcommand("keyring", "the CURVE public keys the broker accepts");
+  keyring->require_subcommand(1);
+  keyring->add_option("--keyring", keyring_dir, "the keyring directory")->capture_default_str();
+  aplus::cli::KeyringAddArgs keyring_add_args;
+  auto* keyring_add = keyring->add_subcommand(
+      "add", "admit a public key, as whom (with --config: checked against that network)");
+  keyring_add->add_option("--name", keyring_add_args.name, "the entry's name (its file name)")
+      ->required();
+  keyring_add
+      ->add_option("--role", keyring_add_args.role,
+                   "agent-gateway, partner-gateway, operator or administrator")
+      ->required()
+      ->check(CLI::IsMember({"agent-gateway", "partner-gateway", "operator", "administrator"}));
+  keyring_add
+      ->add_option("--principal", keyring_add_args.principal,
+                   "contact point id, partner id or operator id")
+      ->required();
+  keyring_add->add_option("--territory", keyring_add_args.territory,
+                          "partner gateways of a per-territory partner: one territory only");
+  keyring_add
+      ->add_option("--public-key", keyring_add_args.public_key,
+                   "a Z85 key, a .pub file or a .key file (only its public key is read)")
+      ->required();
+  std::string key_name;
+  auto* keyring_remove = keyring->add_subcommand("remove", "withdraw a key");
+  keyring_remove->add_option("NAME", key_name, "the entry's name")->required();
+  auto* keyring_list = keyring->add_subcommand("list", "the keys and who holds each");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -234,6 +273,13 @@ int main(int argc, char** argv) {
   }
   if (*report) return aplus::cli::RunReport(options, report_args);
   if (*stats) return aplus::cli::RunStats(options);
+  if (*keygen) return aplus::cli::RunKeygen(options, key_prefix, force);
+  if (*keyring_add) {
+    keyring_add_args.keyring_dir = keyring_dir;
+    return aplus::cli::RunKeyringAdd(options, keyring_add_args);
+  }
+  if (*keyring_remove) return aplus::cli::RunKeyringRemove(options, keyring_dir, key_name);
+  if (*keyring_list) return aplus::cli::RunKeyringList(options, keyring_dir);
   std::cerr << "aplus: no command given (see aplus --help)" << std::endl;
   return aplus::cli::kExitUsage;
 }

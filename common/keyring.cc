@@ -1,0 +1,410 @@
+#include "common/keyring.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <toml++/toml.h>
+
+#include "common/atomic_file.h"
+#include "common/curve_keys.h"
+
+namespace aplus {
+namespace {
+
+constexpr std::string_view kEntrySuffix = ".toml";
+constexpr size_t kMaxNameLength = 128;
+// An entry is a few lines; anything bigger is not one, and is not read into memory.
+constexpr size_t kMaxEntryBytes = 64 * 1024;
+constexpr mode_t kEntryFileMode = 0644;
+constexpr mode_t kKeyringDirMode = 0700;
+
+struct RoleSpelling {
+  wire::Role role;
+  std::string_view name;
+};
+constexpr RoleSpelling kRoles[] = {{wire::AGENT_GATEWAY, "agent-gateway"},
+                                   {wire::PARTNER_GATEWAY, "partner-gateway"},
+                                   {wire::OPERATOR, "operator"},
+                                   {wire::ADMINISTRATOR, "administrator"}};
+
+constexpr std::string_view kKnownKeys[] = {"name", "public-key", "role", "principal", "territory"};
+
+Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+// As network config ids (common/network_config.h).
+bool IsId(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), IsIdChar);
+}
+
+// A name becomes a file name: no '/', and no leading '.' (the loader would take the file for
+// a temporary one and skip it) or '-' (it would read as a flag on a command line).
+bool IsKeyName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength || !IsId(name)) return false;
+  return name[0] != '.' && name[0] != '-';
+}
+
+// 'text', cut to 64 characters: a value echoed in a message stays short.
+std::string Quoted(std::string_view text) {
+  std::string quoted = "'";
+  quoted.append(text.substr(0, 64));
+  quoted += '\'';
+  return quoted;
+}
+
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// "Xk3mQ9a2...": enough to tell keys apart in a log, too little to matter.
+std::string KeyPrefix(std::string_view key) {
+  return std::string(key.substr(0, 8)) + (key.size() > 8 ? "..." : "");
+}
+
+std::string EntryText(const KeyringEntry& entry) {
+  // Every value was checked by ValidateKeyringEntry: ids, Z85 and role names have no '"',
+  // '\\' or control character, so they go into TOML basic strings unescaped.
+  std::string text = "# A+ keyring entry. Written by `aplus keyring add`.\n";
+  text += "name = \"" + entry.name + "\"\n";
+  text += "public-key = \"" + entry.public_key + "\"\n";
+  text += "role = \"" + RoleName(entry.role) + "\"\n";
+  text += "principal = \"" + entry.principal + "\"\n";
+  if (!entry.territory.empty()) text += "territory = \"" + entry.territory + "\"\n";
+  return text;
+}
+
+// What one entry file holds, or why it cannot be used. `public_key` is the key the file
+// claims even when the entry is refused for another reason, so that an add never hands out a
+// key some broken file already holds.
+struct FileRead {
+  std::string path;
+  KeyringEntry entry;
+  std::string problem;     // "" = the entry is good
+  std::string public_key;  // as written in the file, "" when unreadable
+};
+
+Result<std::string> ReadEntryFile(int dir_fd, const std::string& file_name,
+                                  const std::string& path) {
+  int fd = ::openat(dir_fd, file_name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Invalid(std::string("cannot read: ") + std::strerror(errno));
+  struct stat info {};
+  std::string contents;
+  Status status;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    status = Invalid("not a regular file");
+  } else if ((info.st_mode & 022) != 0) {
+    status = Invalid("writable by group or others (mode " + ModeText(info.st_mode) +
+                     "): anyone could change who this key is; run chmod go-w " + path);
+  } else {
+    char buffer[4096];
+    while (status.ok()) {
+      ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) status = Invalid(std::string("cannot read: ") + std::strerror(errno));
+      if (n <= 0) break;
+      contents.append(buffer, static_cast<size_t>(n));
+      if (contents.size() > kMaxEntryBytes) status = Invalid("too large to be a keyring entry");
+    }
+  }
+  ::close(fd);
+  if (!status.ok()) return status;
+  return contents;
+}
+
+// Reads and checks one "<name>.toml". Problems start with the path, or "path:line:column".
+FileRead ReadEntry(int dir_fd, const std::string& dir, const std::string& file_name) {
+  FileRead read;
+  read.path = dir + "/" + file_name;
+  auto text = ReadEntryFile(dir_fd, file_name, read.path);
+  if (!text.ok()) {
+    read.problem = read.path + ": " + text.status().message();
+    return read;
+  }
+  toml::table table;
+  try {
+    table = toml::parse(std::string_view(*text), std::string_view(read.path));
+  } catch (const toml::parse_error& error) {
+    const auto& where = error.source().begin;
+    read.problem = read.path + ":" + std::to_string(where.line) + ":" +
+                   std::to_string(where.column) + ": " + std::string(error.description());
+    return read;
+  }
+  if (const auto* key = table.get_as<std::string>("public-key")) read.public_key = key->get();
+
+  // An unknown key is refused, not ignored: "teritory" ignored would give a gateway every
+  // territory of its partner.
+  for (const auto& [key, node] : table) {
+    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key.str()) ==
+        std::end(kKnownKeys)) {
+      read.problem = read.path + ": unknown key '" + std::string(key.str()) + "'";
+      return read;
+    }
+    if (!node.is_string()) {
+      read.problem = read.path + ": '" + std::string(key.str()) + "' must be a string";
+      return read;
+    }
+  }
+  auto text_of = [&table](std::string_view key) {
+    const auto* value = table.get_as<std::string>(key);
+    return value ? value->get() : std::string();
+  };
+  for (std::string_view required : {"name", "public-key", "role", "principal"}) {
+    if (!table.contains(required)) {
+      read.problem = read.path + ": missing key '" + std::string(required) + "'";
+      return read;
+    }
+  }
+  auto role = ParseRoleName(text_of("role"));
+  if (!role.ok()) {
+    read.problem = read.path + ": " + role.status().message();
+    return read;
+  }
+  read.entry = KeyringEntry{text_of("name"), text_of("public-key"), *role, text_of("principal"),
+                            text_of("territory")};
+  Status valid = ValidateKeyringEntry(read.entry);
+  if (!valid.ok()) {
+    read.problem = read.path + ": " + valid.message();
+    return read;
+  }
+  std::string stem = file_name.substr(0, file_name.size() - kEntrySuffix.size());
+  if (read.entry.name != stem) {
+    // A copied file keeps its old name inside: which one the operator meant is unknown.
+    read.problem =
+        read.path + ": name '" + read.entry.name + "' is not the file name '" + stem + "'";
+  }
+  return read;
+}
+
+// The whole directory: every entry file read, plus what is wrong with the directory itself.
+struct DirectoryScan {
+  bool missing = false;
+  std::string dir_problem;      // "" = the directory is usable
+  std::vector<FileRead> files;  // sorted by file name
+};
+
+DirectoryScan ScanDirectory(const std::string& dir) {
+  DirectoryScan scan;
+  DIR* handle = ::opendir(dir.c_str());
+  if (handle == nullptr) {
+    int error = errno;
+    scan.missing = error == ENOENT;
+    scan.dir_problem = "keyring " + dir + ": " + std::strerror(error);
+    return scan;
+  }
+  int dir_fd = ::dirfd(handle);
+  struct stat info {};
+  if (::fstat(dir_fd, &info) == 0 && (info.st_mode & 022) != 0) {
+    scan.dir_problem = "keyring " + dir + " is writable by group or others (mode " +
+                       ModeText(info.st_mode) +
+                       "): anyone could add a key; no entry loaded; run chmod go-w " + dir;
+    ::closedir(handle);
+    return scan;
+  }
+  std::vector<std::string> names;
+  errno = 0;  // readdir() tells its end from an error only by errno
+  while (const dirent* entry = ::readdir(handle)) {
+    if (IsKeyringEntryFileName(entry->d_name)) names.emplace_back(entry->d_name);
+  }
+  if (errno != 0) {
+    scan.dir_problem = "keyring " + dir + ": cannot list: " + std::strerror(errno);
+    ::closedir(handle);
+    return scan;
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) scan.files.push_back(ReadEntry(dir_fd, dir, name));
+  ::closedir(handle);
+  return scan;
+}
+
+}  // namespace
+
+Result<wire::Role> ParseRoleName(std::string_view name) {
+  for (const auto& spelling : kRoles) {
+    if (spelling.name == name) return spelling.role;
+  }
+  return Invalid("unknown role " + Quoted(name) +
+                 " (expected agent-gateway, partner-gateway, operator or administrator)");
+}
+
+std::string RoleName(wire::Role role) {
+  for (const auto& spelling : kRoles) {
+    if (spelling.role == role) return std::string(spelling.name);
+  }
+  return "unspecified";
+}
+
+std::string DescribeEntry(const KeyringEntry& entry) {
+  std::string who = entry.principal;
+  if (!entry.territory.empty()) who += "/" + entry.territory;
+  return RoleName(entry.role) + " " + who + " (key " + entry.name + ", " +
+         KeyPrefix(entry.public_key) + ")";
+}
+
+Status ValidateKeyringEntry(const KeyringEntry& entry) {
+  if (!IsKeyName(entry.name)) {
+    return Invalid(Quoted(entry.name) +
+                   " is not a key name (letters, digits, '.', '_', '-', starting with a letter "
+                   "or digit, at most 128 characters)");
+  }
+  if (!IsZ85Key(entry.public_key)) {
+    return Invalid("key " + entry.name + ": the public key is not a Z85 key of 40 characters");
+  }
+  if (RoleName(entry.role) == "unspecified") {
+    return Invalid("key " + entry.name + ": no role");
+  }
+  if (!IsId(entry.principal)) {
+    return Invalid("key " + entry.name + ": the principal " + Quoted(entry.principal) +
+                   " is not an id (letters, digits, '.', '_', '-')");
+  }
+  if (!entry.territory.empty()) {
+    if (entry.role != wire::PARTNER_GATEWAY) {
+      return Invalid("key " + entry.name + ": only a partner gateway has a territory");
+    }
+    if (!IsId(entry.territory)) {
+      return Invalid("key " + entry.name + ": the territory " + Quoted(entry.territory) +
+                     " is not an id (letters, digits, '.', '_', '-')");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& config) {
+  const std::string in_network = " in network " + config.name;
+  switch (entry.role) {
+    case wire::AGENT_GATEWAY:
+      if (config.FindContactPoint(entry.principal) == nullptr) {
+        return Status(wire::UNKNOWN_CONTACT_POINT,
+                      "no contact point '" + entry.principal + "'" + in_network);
+      }
+      return Status::Ok();
+    case wire::PARTNER_GATEWAY: {
+      const Partner* partner = config.FindPartner(entry.principal);
+      if (partner == nullptr) {
+        return Status(wire::UNKNOWN_PARTNER, "no partner '" + entry.principal + "'" + in_network);
+      }
+      if (entry.territory.empty()) return Status::Ok();
+      if (!partner->per_territory) {
+        return Invalid("partner '" + entry.principal +
+                       "' is national (one queue): its gateways take no territory");
+      }
+      if (config.FindTerritory(entry.territory) == nullptr) {
+        return Invalid("no territory '" + entry.territory + "'" + in_network);
+      }
+      return Status::Ok();
+    }
+    case wire::OPERATOR:
+    case wire::ADMINISTRATOR:
+      if (config.FindOperator(entry.principal) == nullptr) {
+        return Invalid("no operator '" + entry.principal + "'" + in_network);
+      }
+      return Status::Ok();
+    default:
+      return Invalid("key " + entry.name + ": no role");
+  }
+}
+
+bool IsKeyringEntryFileName(std::string_view file_name) {
+  return file_name.size() > kEntrySuffix.size() && file_name[0] != '.' &&
+         file_name.substr(file_name.size() - kEntrySuffix.size()) == kEntrySuffix;
+}
+
+std::string KeyringEntryPath(const std::string& dir, std::string_view name) {
+  return dir + "/" + std::string(name) + std::string(kEntrySuffix);
+}
+
+KeyringLoad LoadKeyringDirectory(const std::string& dir) {
+  KeyringLoad load;
+  DirectoryScan scan = ScanDirectory(dir);
+  if (!scan.dir_problem.empty()) {
+    load.problems.push_back(scan.dir_problem);
+    return load;
+  }
+  std::map<std::string, int> holders;  // public key -> files that hold it, good or not
+  for (const auto& file : scan.files) {
+    if (!file.public_key.empty()) ++holders[file.public_key];
+  }
+  for (const auto& file : scan.files) {
+    if (!file.problem.empty()) {
+      load.problems.push_back(file.problem);
+    } else if (holders[file.public_key] > 1) {
+      load.problems.push_back(file.path + ": public key " + KeyPrefix(file.public_key) +
+                              " is held by " + std::to_string(holders[file.public_key]) +
+                              " files of the keyring; none of them is used");
+    } else {
+      load.entries.push_back(file.entry);  // file names sorted, and name = file name
+    }
+  }
+  return load;
+}
+
+Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
+  Status valid = ValidateKeyringEntry(entry);
+  if (!valid.ok()) return valid;
+  DirectoryScan scan = ScanDirectory(dir);
+  if (scan.missing) {
+    std::error_code error;
+    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, error);
+    if (::mkdir(dir.c_str(), kKeyringDirMode) != 0 && errno != EEXIST) {
+      return Invalid("cannot create keyring " + dir + ": " + std::strerror(errno));
+    }
+    scan = ScanDirectory(dir);
+  }
+  if (!scan.dir_problem.empty()) return Invalid(scan.dir_problem);
+  std::string path = KeyringEntryPath(dir, entry.name);
+  for (const auto& file : scan.files) {
+    if (file.path == path) {
+      return Invalid("a key named " + entry.name + " already exists in " + dir);
+    }
+    if (file.public_key == entry.public_key) {
+      std::string file_name = file.path.substr(dir.size() + 1);
+      return Invalid("public key " + KeyPrefix(entry.public_key) + " is already the key named " +
+                     file_name.substr(0, file_name.size() - kEntrySuffix.size()) + " in " + dir);
+    }
+  }
+  // overwrite=false: an entry of that name created since the scan is still refused.
+  return WriteFileAtomically(path, EntryText(entry), kEntryFileMode, /*overwrite=*/false);
+}
+
+Status RemoveKeyringEntry(const std::string& dir, const std::string& name) {
+  if (!IsKeyName(name)) return Invalid("no key named " + name.substr(0, 64) + " in " + dir);
+  std::string path = KeyringEntryPath(dir, name);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Invalid("no key named " + name + " in " + dir);
+    return Invalid("cannot remove " + path + ": " + std::strerror(errno));
+  }
+  return SyncDirectory(dir);
+}
+
+Keyring::Keyring(std::vector<KeyringEntry> entries) : entries_(std::move(entries)) {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    by_public_key_.emplace(entries_[i].public_key, i);  // emplace keeps the first
+    by_name_.emplace(entries_[i].name, i);
+  }
+}
+
+const KeyringEntry* Keyring::FindByPublicKey(std::string_view z85) const {
+  auto it = by_public_key_.find(z85);
+  return it == by_public_key_.end() ? nullptr : &entries_[it->second];
+}
+
+const KeyringEntry* Keyring::FindByName(std::string_view name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &entries_[it->second];
+}
+
+}  // namespace aplus

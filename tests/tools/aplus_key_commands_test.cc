@@ -1,0 +1,277 @@
+// `aplus keygen` and `aplus keyring add|remove|list`, run as the real program on files in a
+// fresh directory: no broker, no gateway.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/curve_keys.h"
+#include "common/keyring.h"
+#include "tests/support/child_process.h"
+
+extern char** environ;
+
+namespace {
+
+using aplus::testing::TempDir;
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the built `aplus` with `args` and collects stdout, stderr and the exit code.
+Run RunAplus(const std::vector<std::string>& args) {
+  std::string program = std::string(APLUS_BIN_DIR) + "/aplus";
+  std::vector<std::string> copies = args;
+  std::vector<char*> argv;
+  argv.push_back(program.data());
+  for (auto& arg : copies) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  int out_pipe[2];
+  int err_pipe[2];
+  REQUIRE(pipe(out_pipe) == 0);
+  REQUIRE(pipe(err_pipe) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
+  posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
+  pid_t pid = 0;
+  int spawned = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  REQUIRE_MESSAGE(spawned == 0, "cannot start " << program);
+
+  Run run;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&run.out, &run.err};
+  int open_count = 2;
+  int64_t deadline = aplus::SteadyNowMs() + 20000;  // a hung CLI fails the test, not the run
+  while (open_count > 0 && aplus::SteadyNowMs() < deadline) {
+    if (poll(fds, 2, 200) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      char buffer[4096];
+      ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n > 0) {
+        sinks[i]->append(buffer, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_count;
+      }
+    }
+  }
+  if (open_count > 0) kill(pid, SIGKILL);
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK_MESSAGE(open_count == 0, "aplus did not finish in time");
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  return info.st_mode & 07777;
+}
+
+std::string PerchePath() { return std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml"; }
+
+// A public key from a fresh pair made by `aplus keygen --json` under `prefix`.
+std::string KeygenPublicKey(const std::string& prefix) {
+  Run run = RunAplus({"keygen", prefix, "--json"});
+  REQUIRE(run.exit_code == 0);
+  return nlohmann::json::parse(run.out).at("public_key").get<std::string>();
+}
+
+TEST_CASE("aplus keygen writes a usable pair and prints its public key") {
+  TempDir tmp("aplus-keygen");
+  std::string prefix = tmp.Sub("mairie-noce");
+  Run run = RunAplus({"keygen", prefix});
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.empty());
+  auto pair = aplus::ReadSecretKeyFile(prefix + ".key");
+  REQUIRE(pair.ok());
+  CHECK(Contains(run.out, "public key:  " + pair->public_key + "\n"));
+  CHECK(Contains(run.out, prefix + ".key"));
+  CHECK(Contains(run.out, prefix + ".pub"));
+  CHECK_FALSE(Contains(run.out, pair->secret_key));
+  CHECK(ModeOf(prefix + ".key") == 0600);
+  CHECK(ModeOf(prefix + ".pub") == 0644);
+  CHECK(*aplus::ReadPublicKey(prefix + ".pub") == pair->public_key);
+
+  Run again = RunAplus({"keygen", prefix});
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.empty());
+  CHECK(Contains(again.err, "aplus: INVALID_ARGUMENT: " + prefix + ".key already exists"));
+  CHECK(Contains(again.err, "--force"));
+  CHECK(aplus::ReadSecretKeyFile(prefix + ".key")->secret_key == pair->secret_key);
+
+  Run forced = RunAplus({"keygen", prefix, "--force", "--json"});
+  CHECK(forced.exit_code == 0);
+  auto json = nlohmann::json::parse(forced.out);
+  CHECK(json.at("key_file") == prefix + ".key");
+  CHECK(json.at("public_file") == prefix + ".pub");
+  auto replaced = aplus::ReadSecretKeyFile(prefix + ".key");
+  REQUIRE(replaced.ok());
+  CHECK(json.at("public_key") == replaced->public_key);
+  CHECK(replaced->public_key != pair->public_key);
+}
+
+TEST_CASE("aplus keyring add, list and remove") {
+  TempDir tmp("aplus-keyring");
+  std::string keyring = tmp.Sub("keyring");
+  std::string gateway = tmp.Sub("gw");
+  std::string gateway_key = KeygenPublicKey(gateway);
+  std::string operator_key = KeygenPublicKey(tmp.Sub("op"));
+
+  Run add = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "mairie-noce", "--role",
+                      "agent-gateway", "--principal", "mairie-perche-en-noce", "--public-key",
+                      gateway + ".pub"});
+  CHECK(add.exit_code == 0);
+  CHECK(Contains(add.out, "added agent-gateway mairie-perche-en-noce (key mairie-noce, " +
+                              gateway_key.substr(0, 8) + "...)"));
+  // A .key file gives its public key; the raw key is taken as it is.
+  Run add_caf = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "caf-perche", "--role",
+                          "partner-gateway", "--principal", "caf", "--territory", "perche",
+                          "--public-key", tmp.Sub("op") + ".key", "--json"});
+  CHECK(add_caf.exit_code == 0);
+  auto added = nlohmann::json::parse(add_caf.out);
+  CHECK(added.at("public_key") == operator_key);
+  CHECK(added.at("territory") == "perche");
+  CHECK(added.at("file") == keyring + "/caf-perche.toml");
+
+  Run same_key = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "again", "--role",
+                           "operator", "--principal", "operator", "--public-key", gateway_key});
+  CHECK(same_key.exit_code == 1);
+  CHECK(Contains(same_key.err, "already the key named mairie-noce"));
+
+  Run list = RunAplus({"keyring", "list", "--keyring", keyring});
+  CHECK(list.exit_code == 0);
+  CHECK(list.err.empty());
+  CHECK(Contains(list.out, "NAME"));
+  CHECK(Contains(list.out, "caf-perche   partner-gateway  caf"));
+  CHECK(Contains(list.out, "mairie-noce  agent-gateway    mairie-perche-en-noce"));
+  CHECK(Contains(list.out, gateway_key.substr(0, 8) + "..."));
+
+  Run json = RunAplus({"--json", "keyring", "list", "--keyring", keyring});
+  CHECK(json.exit_code == 0);
+  auto entries = nlohmann::json::parse(json.out);
+  REQUIRE(entries.is_array());
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[1].at("name") == "mairie-noce");
+  CHECK(entries[1].at("role") == "agent-gateway");
+  CHECK(entries[1].at("principal") == "mairie-perche-en-noce");
+  CHECK(entries[1].at("territory") == "");
+  CHECK(entries[1].at("public_key") == gateway_key);
+
+  Run remove = RunAplus({"keyring", "remove", "--keyring", keyring, "caf-perche"});
+  CHECK(remove.exit_code == 0);
+  CHECK(Contains(remove.out, "removed key caf-perche"));
+  Run remove_again = RunAplus({"keyring", "remove", "caf-perche", "--keyring", keyring});
+  CHECK(remove_again.exit_code == 1);
+  CHECK(Contains(remove_again.err, "no key named caf-perche in " + keyring));
+  auto load = aplus::LoadKeyringDirectory(keyring);
+  REQUIRE(load.entries.size() == 1);
+  CHECK(load.entries[0].name == "mairie-noce");
+}
+
+TEST_CASE("aplus keyring list reports the files it skips and exits 1") {
+  TempDir tmp("aplus-keyring");
+  std::string keyring = tmp.Sub("keyring");
+  std::string key = KeygenPublicKey(tmp.Sub("op"));
+  REQUIRE(RunAplus({"keyring", "add", "--keyring", keyring, "--name", "alice", "--role", "operator",
+                    "--principal", "operator", "--public-key", key})
+              .exit_code == 0);
+  {
+    std::ofstream broken(keyring + "/broken.toml");
+    broken << "role = [\n";
+  }
+  ::chmod((keyring + "/broken.toml").c_str(), 0644);
+  Run list = RunAplus({"keyring", "list", "--keyring", keyring});
+  CHECK(list.exit_code == 1);
+  CHECK(Contains(list.out, "alice"));
+  CHECK(Contains(list.err, "aplus: keyring: " + keyring + "/broken.toml:"));
+
+  Run missing = RunAplus({"keyring", "list", "--keyring", tmp.Sub("none")});
+  CHECK(missing.exit_code == 1);
+  CHECK(Contains(missing.out, "no keys in " + tmp.Sub("none")));
+  CHECK(Contains(missing.err, "No such file or directory"));
+}
+
+TEST_CASE("aplus keyring add --config checks the principal against that network") {
+  TempDir tmp("aplus-keyring");
+  std::string keyring = tmp.Sub("keyring");
+  std::string key = KeygenPublicKey(tmp.Sub("gw"));
+  std::vector<std::string> unknown = {
+      "keyring", "add",           "--keyring",   keyring,          "--name",       "ghost",
+      "--role",  "agent-gateway", "--principal", "mairie-nowhere", "--public-key", key};
+
+  std::vector<std::string> checked = unknown;
+  checked.insert(checked.end(), {"--config", PerchePath()});
+  Run refused = RunAplus(checked);
+  CHECK(refused.exit_code == 1);
+  CHECK(Contains(refused.err, "UNKNOWN_CONTACT_POINT: no contact point 'mairie-nowhere'"));
+  CHECK_FALSE(std::filesystem::exists(keyring + "/ghost.toml"));
+
+  Run national = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "ft", "--role",
+                           "partner-gateway", "--principal", "france-travail", "--territory",
+                           "perche", "--public-key", key, "--config", PerchePath(), "--json"});
+  CHECK(national.exit_code == 1);
+  CHECK(nlohmann::json::parse(national.out).at("error").at("code") == "INVALID_ARGUMENT");
+
+  Run known = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "noce", "--role",
+                        "agent-gateway", "--principal", "mairie-perche-en-noce", "--public-key",
+                        key, "--config", PerchePath()});
+  CHECK(known.exit_code == 0);
+
+  // Without --config nothing is checked against a network: the same unknown principal passes.
+  std::string other_key = KeygenPublicKey(tmp.Sub("gw2"));
+  unknown.back() = other_key;
+  Run unchecked = RunAplus(unknown);
+  CHECK(unchecked.exit_code == 0);
+  CHECK(std::filesystem::exists(keyring + "/ghost.toml"));
+}
+
+TEST_CASE("aplus keyring add: a bad role or a bad key is refused") {
+  TempDir tmp("aplus-keyring");
+  std::string keyring = tmp.Sub("keyring");
+  std::string key = KeygenPublicKey(tmp.Sub("gw"));
+  Run role = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "x", "--role", "root",
+                       "--principal", "operator", "--public-key", key});
+  CHECK(role.exit_code == 2);
+  Run bad_key = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "x", "--role",
+                          "operator", "--principal", "operator", "--public-key", "garbage"});
+  CHECK(bad_key.exit_code == 1);
+  CHECK(Contains(bad_key.err, "expected a Z85 key"));
+  Run bad_name = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "../x", "--role",
+                           "operator", "--principal", "operator", "--public-key", key});
+  CHECK(bad_name.exit_code == 1);
+  CHECK(Contains(bad_name.err, "is not a key name"));
+  CHECK_FALSE(std::filesystem::exists(tmp.Sub("x.toml")));
+}
+
+}  // namespace
