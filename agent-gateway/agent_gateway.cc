@@ -110,7 +110,6 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   wire::Hello hello;
   hello.set_role(wire::AGENT_GATEWAY);
   hello.set_principal(opts.contact_point);
-  hello.set_credential(opts.credential);
   hello.set_software("aplus-agent-gateway");
   try {
     self->local_ = std::make_unique<zmq::socket_t>(self->context_, zmq::socket_type::router);
@@ -118,7 +117,8 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
     self->local_->bind(opts.listen_endpoint);
     self->bound_endpoint_ = self->local_->get(zmq::sockopt::last_endpoint);
     self->link_ =
-        std::make_unique<BrokerLink>(self->context_, opts.broker_endpoint, hello, opts.window);
+        std::make_unique<BrokerLink>(self->context_, opts.broker_endpoint, hello, opts.window,
+                                     opts.curve);
   } catch (const zmq::error_t& e) {
     return Status(wire::UNAVAILABLE, "cannot listen on " + opts.listen_endpoint +
                                          " or connect to " + opts.broker_endpoint + ": " +

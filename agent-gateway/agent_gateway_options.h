@@ -4,13 +4,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "common/curve_client.h"
 
 namespace aplus {
 
 struct AgentGatewayOptions {
   std::string contact_point;    // the principal of the broker session
-  std::string credential;       // presented in Hello ("" when the config requires none)
+  // CURVE keys for the broker connection; unset = plain (a broker run with --insecure).
+  std::optional<CurveClientKeys> curve;
   std::string listen_endpoint;  // local ROUTER; "tcp://127.0.0.1:*" picks a free port
   std::string broker_endpoint;
   std::string data_dir;  // RocksDB directory; must exist or be creatable by RocksDB

@@ -20,6 +20,9 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
   if (!store.ok()) return store.status();
   std::unique_ptr<Broker> broker(
       new Broker(config, std::move(options), context, clock, std::move(store).value()));
+  // Before any bind: a CURVE socket bound without a ZAP handler would admit any key.
+  Status secured = broker->SetUpCurve();
+  if (!secured.ok()) return secured;
   try {
     broker->socket_.bind(broker->options_.listen_endpoint);
     broker->endpoint_ = broker->socket_.get(zmq::sockopt::last_endpoint);
@@ -107,12 +110,17 @@ void Broker::Run(const std::atomic<bool>& stop) {
 }
 
 void Broker::Turn(int timeout_ms) {
-  zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::pollitem_t items[2] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                              {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   try {
-    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
     return;  // a signal: let Run() look at the stop flag
+  }
+  if (zap_) {
+    zap_->AnswerRequests();  // handshakes wait on this thread: answer them first
+    ApplyKeyringChanges();
   }
   // Drain everything that is already here, up to one batch: this is what makes concurrent
   // senders share one fsync.
@@ -153,6 +161,21 @@ void Broker::Turn(int timeout_ms) {
 }
 
 void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, bool extra_frames) {
+  // Identity: the User-Id that our ZAP handler gave this connection at its handshake.
+  const KeyringEntry* key = nullptr;
+  int fd = zmq_msg_get(payload.handle(), ZMQ_SRCFD);
+  if (zap_) {
+    const char* user_id = zmq_msg_gets(payload.handle(), "User-Id");
+    key = user_id ? zap_->Find(user_id) : nullptr;
+    if (!key) {
+      // Admitted once, removed from the keyring since: the connection goes, unanswered.
+      spdlog::warn("message from a key no longer in the keyring ({}): connection cut",
+                   user_id ? user_id : "none");
+      if (sessions_.count(routing_id)) DropSession(routing_id, "key removed from the keyring");
+      CutConnection(fd, "");
+      return;
+    }
+  }
   if (extra_frames) {
     AnswerError(routing_id, 0, Status(wire::MALFORMED, "a request is exactly one frame"));
     return;
@@ -174,13 +197,14 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
   auto session_it = sessions_.find(routing_id);
   Session* session = session_it == sessions_.end() ? nullptr : &session_it->second;
   if (session) session->last_seen_ms = SteadyNowMs();
-  Dispatch(session, routing_id, request);
+  Dispatch(session, routing_id, request, key, fd);
 }
 
-void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request) {
+void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
+                      const KeyringEntry* key, int fd) {
   using Body = wire::Envelope::BodyCase;
   if (request.body_case() == Body::kHello) {
-    OnHello(routing_id, request);
+    OnHello(routing_id, request, key, fd);
     return;
   }
   if (request.body_case() == Body::kPing) {

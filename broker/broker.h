@@ -22,6 +22,7 @@
 #include "broker/queue_state.h"
 #include "broker/rate_limiter.h"
 #include "broker/session.h"
+#include "broker/zap_authenticator.h"
 #include "common/clock.h"
 #include "common/network_config.h"
 #include "common/status.h"
@@ -63,10 +64,22 @@ class Broker {
   // One turn: receive, apply, commit, answer, deliver.
   void Turn(int timeout_ms);
   void HandleFrame(std::string routing_id, const zmq::message_t& payload, bool extra_frames);
-  void Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request);
+  // `key` is the keyring entry of the connection (nullptr under --insecure).
+  void Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
+                const KeyringEntry* key, int fd);
+
+  // Security (broker_security.cc).
+  Status SetUpCurve();
+  // Re-reads the keyring when it changed and cuts the connections of revoked keys.
+  void ApplyKeyringChanges();
+  // Shuts the TCP connection down under libzmq (which then drops it); `expected_peer`, when
+  // given, guards against a descriptor reused by another connection meanwhile.
+  static void CutConnection(int fd, const std::string& expected_peer);
+  static std::string PeerOf(int fd);
 
   // Request handlers: each appends writes to the store's batch and one answer to answers_.
-  void OnHello(const std::string& routing_id, const wire::Envelope& request);
+  void OnHello(const std::string& routing_id, const wire::Envelope& request,
+               const KeyringEntry* key, int fd);
   void OnSubmit(Session& session, const wire::Envelope& request);
   void OnGetCase(Session& session, const wire::Envelope& request);
   void OnListCases(Session& session, const wire::Envelope& request);
@@ -140,6 +153,8 @@ class Broker {
   std::string alerts_endpoint_;
   SlaClock sla_clock_;
   RateLimiter rate_limiter_;
+  std::unique_ptr<ZapAuthenticator> zap_;  // null under --insecure
+  int64_t last_keyring_poll_ms_ = 0;
   std::optional<int64_t> next_due_ms_;  // earliest stored timer; nothing else is kept in memory
   std::vector<wire::Alert> alerts_to_publish_;  // raised in this batch, published after commit
 

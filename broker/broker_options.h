@@ -17,6 +17,12 @@ struct BrokerOptions {
   uint32_t max_batch_messages = 1024;
   int64_t session_timeout_ms = 10000;  // a session silent this long is dropped (gateways ping)
   std::string broker_id = "aplus-broker";
+  // Security. With CURVE (the default) the broker's key pair and the keyring are required;
+  // `insecure` (no CURVE, identity from Hello) is refused unless every endpoint is loopback.
+  std::string key_file;                // the broker's pair, made by `aplus keygen`
+  std::string keyring_dir = "./aplus-data/keyring";
+  bool insecure = false;
+  int64_t keyring_poll_ms = 1000;      // how often the keyring directory is checked
   // Abuse limits (0 = none). The rate counts every request but pings and delivery acks.
   double requests_per_second = 200;  // per principal, sustained
   uint32_t request_burst = 2000;     // per principal, at once after a quiet period

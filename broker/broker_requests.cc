@@ -45,57 +45,74 @@ std::string ScopedKey(const wire::Envelope& request, const std::string& key) {
 
 }  // namespace
 
-void Broker::OnHello(const std::string& routing_id, const wire::Envelope& request) {
+void Broker::OnHello(const std::string& routing_id, const wire::Envelope& request,
+                     const KeyringEntry* key, int fd) {
   const wire::Hello& hello = request.hello();
   auto refuse = [&](const std::string& why) {
     AnswerError(routing_id, request.request_id(), Status(wire::BAD_CREDENTIAL, why));
   };
   Session session;
   session.routing_id = routing_id;
-  session.role = hello.role();
-  session.principal = hello.principal();
   session.last_seen_ms = SteadyNowMs();
-  const std::string* expected_credential = nullptr;
-  switch (hello.role()) {
+  session.fd = fd;
+  session.peer = PeerOf(fd);
+  if (key) {
+    // CURVE: the key says who this is. What Hello says may only agree with it; a gateway
+    // started with another principal's key is a misconfiguration worth a clear refusal.
+    bool agrees = (hello.role() == wire::ROLE_UNSPECIFIED || hello.role() == key->role) &&
+                  (hello.principal().empty() || hello.principal() == key->principal) &&
+                  (hello.territory().empty() || hello.territory() == key->territory);
+    if (!agrees) {
+      return refuse("this connection's key is " + DescribeEntry(*key) + ", not " +
+                    RoleName(hello.role()) + " " + hello.principal() +
+                    (hello.territory().empty() ? "" : "/" + hello.territory()));
+    }
+    session.role = key->role;
+    session.principal = key->principal;
+    session.territory = key->territory;
+    session.public_key = key->public_key;
+  } else {
+    session.role = hello.role();
+    session.principal = hello.principal();
+    session.territory = hello.territory();
+  }
+  switch (session.role) {
     case wire::AGENT_GATEWAY: {
-      const ContactPoint* contact_point = config_.FindContactPoint(hello.principal());
-      if (!contact_point) return refuse("unknown contact point '" + hello.principal() + "'");
-      expected_credential = &contact_point->credential;
+      const ContactPoint* contact_point = config_.FindContactPoint(session.principal);
+      if (!contact_point) return refuse("unknown contact point '" + session.principal + "'");
       session.queues.push_back(MailboxQueueName(contact_point->id));
       break;
     }
     case wire::PARTNER_GATEWAY: {
-      const Partner* partner = config_.FindPartner(hello.principal());
-      if (!partner) return refuse("unknown partner '" + hello.principal() + "'");
-      if (!hello.territory().empty() && !config_.FindTerritory(hello.territory())) {
-        return refuse("unknown territory '" + hello.territory() + "'");
+      const Partner* partner = config_.FindPartner(session.principal);
+      if (!partner) return refuse("unknown partner '" + session.principal + "'");
+      if (!session.territory.empty() && !config_.FindTerritory(session.territory)) {
+        return refuse("unknown territory '" + session.territory + "'");
       }
-      expected_credential = &partner->credential;
-      session.territory = hello.territory();
-      session.queues = PartnerQueuesFor(config_, *partner, hello.territory());
+      session.queues = PartnerQueuesFor(config_, *partner, session.territory);
       break;
     }
     case wire::OPERATOR:
     case wire::ADMINISTRATOR: {
-      const Operator* op = config_.FindOperator(hello.principal());
-      if (!op) return refuse("unknown operator '" + hello.principal() + "'");
-      expected_credential = &op->credential;
+      const Operator* op = config_.FindOperator(session.principal);
+      if (!op) return refuse("unknown operator '" + session.principal + "'");
       break;
     }
     default:
       return refuse("Hello must name a role");
   }
-  if (!expected_credential->empty() && *expected_credential != hello.credential()) {
-    return refuse("wrong credential for '" + hello.principal() + "'");
-  }
   // A second Hello on the same connection starts over: what was in flight goes back.
   if (sessions_.count(routing_id)) DropSession(routing_id, "new Hello on the connection");
-  spdlog::info("session opened: {} ({})", session.DedupPrincipal(), hello.software());
+  spdlog::info("session opened: {} ({}{}{})", session.DedupPrincipal(), hello.software(),
+               session.peer.empty() ? "" : " from ", session.peer);
   wire::Envelope answer = AnswerTo(request);
   auto* welcome = answer.mutable_welcome();
   welcome->set_broker_id(options_.broker_id);
   welcome->set_max_frame_bytes(options_.max_frame_bytes);
   for (const auto& queue : session.queues) welcome->add_queues(queue);
+  welcome->set_role(session.role);
+  welcome->set_principal(session.principal);
+  welcome->set_territory(session.territory);
   sessions_[routing_id] = std::move(session);
   Answer(routing_id, std::move(answer), false);
 }

@@ -36,6 +36,17 @@ int main(int argc, char** argv) {
   app.add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (default 10)");
   app.add_option("--max-frame-bytes", max_frame_bytes, "largest accepted frame (default 1048576)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  std::string key_file, keyring_dir = "./aplus-data/keyring";
+  bool insecure = false;
+  int64_t keyring_poll_ms = 1000;
+  app.add_option("--key", key_file, "the broker's CURVE key pair file (made by `aplus keygen`)");
+  app.add_option("--keyring", keyring_dir, "directory of admitted client keys (`aplus keyring`)")
+      ->capture_default_str();
+  app.add_option("--keyring-poll-ms", keyring_poll_ms, "how often keyring changes are looked for")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 3600 * 1000));
+  app.add_flag("--insecure", insecure,
+               "no CURVE: identities from Hello, loopback endpoints only (development)");
   aplus::BrokerOptions defaults;
   double rate_limit = defaults.requests_per_second;
   uint32_t rate_burst = defaults.request_burst;
@@ -76,6 +87,10 @@ int main(int argc, char** argv) {
   options.max_frame_bytes =
       max_frame_bytes > 0 ? static_cast<uint64_t>(max_frame_bytes) : config.broker.max_frame_bytes;
   options.max_batch_messages = config.broker.max_batch_messages;
+  options.key_file = key_file;
+  options.keyring_dir = keyring_dir;
+  options.insecure = insecure;
+  options.keyring_poll_ms = keyring_poll_ms;
   options.requests_per_second = rate_limit;
   options.request_burst = rate_burst;
   options.max_open_cases = max_open_cases;
@@ -91,7 +106,8 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::cout << "aplus-broker ready on " << (*broker)->endpoint() << " (alerts: "
-            << (*broker)->alerts_endpoint() << ", data: " << options.data_dir << ")" << std::endl;
+            << (*broker)->alerts_endpoint() << ", data: " << options.data_dir
+            << (insecure ? ", INSECURE: no CURVE" : ", CURVE") << ")" << std::endl;
   (*broker)->Run(g_stop);
   spdlog::info("stopped cleanly");
   return 0;

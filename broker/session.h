@@ -19,6 +19,11 @@ struct Session {
   uint32_t window = 0;             // credit window; 0 = not subscribed
   uint32_t in_flight = 0;          // deliveries sent and not yet acknowledged
   int64_t last_seen_ms = 0;        // steady clock
+  // The connection under the session (CURVE): its key, and its file descriptor and peer
+  // address, so that the connection can be cut when the key is removed from the keyring.
+  std::string public_key;
+  int fd = -1;
+  std::string peer;
 
   bool subscribed() const { return window > 0; }
   // Operators and administrators share the coordination rights (alerts, reports, stats).

@@ -13,8 +13,12 @@ constexpr int64_t kHelloRetryMs = 1000;
 }  // namespace
 
 BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello,
-                       uint32_t window)
-    : context_(context), endpoint_(std::move(endpoint)), hello_(std::move(hello)), window_(window) {
+                       uint32_t window, std::optional<CurveClientKeys> curve)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      hello_(std::move(hello)),
+      window_(window),
+      curve_(std::move(curve)) {
   Reconnect();
 }
 
@@ -28,6 +32,7 @@ void BrokerLink::Reconnect() {
   socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
   socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
   socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
+  if (curve_) ApplyCurveClient(*socket_, *curve_);
   socket_->connect(endpoint_);
   ready_ = false;
   hello_request_id_ = 0;

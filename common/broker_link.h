@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "aplus.pb.h"
+#include "common/curve_client.h"
 #include "common/status.h"
 
 namespace aplus {
@@ -26,7 +27,9 @@ class BrokerLink {
   using ReadyHandler = std::function<void()>;
 
   // `window` is the credit window asked for after Welcome (0 = do not subscribe).
-  BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello, uint32_t window);
+  // `curve` unset = a plain connection, for a broker run with --insecure.
+  BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello, uint32_t window,
+             std::optional<CurveClientKeys> curve);
   ~BrokerLink();
   BrokerLink(const BrokerLink&) = delete;
   BrokerLink& operator=(const BrokerLink&) = delete;
@@ -71,6 +74,7 @@ class BrokerLink {
   const std::string endpoint_;
   const wire::Hello hello_;
   const uint32_t window_;
+  const std::optional<CurveClientKeys> curve_;
   std::unique_ptr<zmq::socket_t> socket_;
   DeliveryHandler on_delivery_;
   ReadyHandler on_ready_;

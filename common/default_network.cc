@@ -23,8 +23,8 @@ std::string_view DefaultNetworkToml() {
 #
 # Ids are short ASCII (letters, digits, '-', '_', '.'): they appear in queue names and on
 # command lines. Every id is unique in its section; agent ids are unique in their contact
-# point (in this file they are unique network-wide). A credential is a shared secret that a
-# gateway or operator must present in its Hello; "" means none is required.
+# point (in this file they are unique network-wide). Who may connect as which of them is not
+# said here: the broker's keyring maps each CURVE public key to one of them (README, "Keys").
 
 name = "perche"
 
@@ -63,7 +63,6 @@ name = "Mairie de Perche-en-Nocé"
 kind = "mairie"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-noce-1", name = "Agent 1 Perche-en-Nocé" },
   { id = "agent-noce-2", name = "Agent 2 Perche-en-Nocé" },
@@ -76,7 +75,6 @@ name = "Mairie de Berd'huis"
 kind = "mairie"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-berdhuis-1", name = "Agent 1 Berd'huis" },
   { id = "agent-berdhuis-2", name = "Agent 2 Berd'huis" },
@@ -88,7 +86,6 @@ name = "Mairie de Bretoncelles"
 kind = "mairie"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-bretoncelles-1", name = "Agent 1 Bretoncelles" },
   { id = "agent-bretoncelles-2", name = "Agent 2 Bretoncelles" },
@@ -100,7 +97,6 @@ name = "Mairie de Rémalard-en-Perche"
 kind = "mairie"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-remalard-1", name = "Agent 1 Rémalard-en-Perche" },
   { id = "agent-remalard-2", name = "Agent 2 Rémalard-en-Perche" },
@@ -112,7 +108,6 @@ name = "MSAP postale de Rémalard-en-Perche"
 kind = "msap-postale"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-poste-remalard-1", name = "Agent 1 MSAP postale Rémalard" },
   { id = "agent-poste-remalard-2", name = "Agent 2 MSAP postale Rémalard" },
@@ -124,7 +119,6 @@ name = "MSAP communale de Mortagne-au-Perche"
 kind = "msap-communale"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-mortagne-1", name = "Agent 1 Mortagne-au-Perche" },
   { id = "agent-mortagne-2", name = "Agent 2 Mortagne-au-Perche" },
@@ -137,7 +131,6 @@ name = "MSAP intercommunale de Val-au-Perche"
 kind = "msap-intercommunale"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-val-1", name = "Agent 1 Val-au-Perche" },
   { id = "agent-val-2", name = "Agent 2 Val-au-Perche" },
@@ -150,7 +143,6 @@ name = "Agence MSA de Mortagne-au-Perche"
 kind = "msa-agency"
 territory = "perche"
 departement = "61"
-credential = ""
 agents = [
   { id = "agent-msa-1", name = "Agent 1 MSA Mortagne" },
   { id = "agent-msa-2", name = "Agent 2 MSA Mortagne" },
@@ -169,119 +161,102 @@ id = "france-travail"
 name = "France Travail"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "msa"
 name = "MSA Mayenne-Orne-Sarthe"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "caf"
 name = "CAF de l'Orne"
 per_territory = true
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "cpam"
 name = "CPAM de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "carsat"
 name = "CARSAT Normandie"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "dgfip"
 name = "DGFiP — Finances publiques de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "france-titres"
 name = "France Titres (ANTS)"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "la-poste"
 name = "La Poste"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "prefecture-orne"
 name = "Préfecture de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "conseil-departemental-61"
 name = "Conseil départemental de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "mission-locale"
 name = "Mission locale du Perche ornais"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "udaf-61"
 name = "UDAF de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "point-justice"
 name = "Point-justice (CDAD de l'Orne)"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "cap-emploi"
 name = "Cap emploi Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "adil-61"
 name = "ADIL de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 [[partners]]
 id = "chambre-agriculture-61"
 name = "Chambre d'agriculture de l'Orne"
 per_territory = false
 reply_policy = "4 jours-ouvres"
-credential = ""
 
 # --- operators -----------------------------------------------------------------------------
 
 [[operators]]
 id = "operator"
 name = "Coordination préfecture de l'Orne"
-credential = ""
 )toml";
   return kPercheToml;
 }

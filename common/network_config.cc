@@ -299,7 +299,7 @@ class ConfigReader {
       point.id = Id(table, "contact point", Entry("contact_points", i), ids);
       std::string context = "contact point '" + point.id + "'";
       WarnUnknownKeys(table, context,
-                      {"id", "name", "kind", "territory", "departement", "credential", "agents"});
+                      {"id", "name", "kind", "territory", "departement", "agents"});
       point.name = String(table, "name", context, false, point.id);
       point.kind = String(table, "kind", context, false);
       point.territory = String(table, "territory", context, /*required=*/true);
@@ -308,7 +308,6 @@ class ConfigReader {
              context + ": unknown territory '" + point.territory + "' (not in [[territories]])");
       }
       point.departement = String(table, "departement", context, false);
-      point.credential = String(table, "credential", context, false);
       auto agent_tables = TableArray(table, "agents", context);
       std::unordered_map<std::string, uint32_t> agent_ids;
       for (size_t j = 0; j < agent_tables.size(); ++j) {
@@ -334,7 +333,7 @@ class ConfigReader {
       std::string context = "partner '" + partner.id + "'";
       WarnUnknownKeys(table, context,
                       {"id", "name", "per_territory", "reply_policy", "category_policies",
-                       "closures", "whit_monday_worked", "credential"});
+                       "closures", "whit_monday_worked"});
       partner.name = String(table, "name", context, false, partner.id);
       partner.per_territory = Boolean(table, "per_territory", context, partner.per_territory);
       if (const toml::node* policy = table.get("reply_policy")) {
@@ -358,7 +357,6 @@ class ConfigReader {
       }
       partner.calendar.whit_monday_worked =
           Boolean(table, "whit_monday_worked", context, partner.calendar.whit_monday_worked);
-      partner.credential = String(table, "credential", context, false);
       config.partners.push_back(std::move(partner));
     }
   }
@@ -371,9 +369,8 @@ class ConfigReader {
       Operator op;
       op.id = Id(table, "operator", Entry("operators", i), ids);
       std::string context = "operator '" + op.id + "'";
-      WarnUnknownKeys(table, context, {"id", "name", "credential"});
+      WarnUnknownKeys(table, context, {"id", "name"});
       op.name = String(table, "name", context, false, op.id);
-      op.credential = String(table, "credential", context, false);
       config.operators.push_back(std::move(op));
     }
   }

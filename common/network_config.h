@@ -34,7 +34,6 @@ struct ContactPoint {
   std::string kind;         // "mairie", "msap-postale", "msap-communale", "msa-agency", ...
   std::string territory;    // territory id
   std::string departement;  // "61"
-  std::string credential;   // shared secret its gateway must present ("" = none required)
   std::vector<Agent> agents;
 };
 
@@ -42,7 +41,6 @@ struct Partner {
   std::string id;            // "france-travail"
   std::string name;          // "France Travail"
   bool per_territory = false;  // one queue per territory instead of one national queue
-  std::string credential;    // shared secret its gateways must present ("" = none)
   // How long the partner has to reply (default 4 jours ouvrés), optionally per category.
   sla::ReplyPolicy reply_policy;
   std::map<std::string, sla::ReplyPolicy, std::less<>> category_policies;
@@ -63,7 +61,6 @@ struct SlaSettings {
 struct Operator {
   std::string id;
   std::string name;
-  std::string credential;
 };
 
 struct Endpoints {

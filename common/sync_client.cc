@@ -7,8 +7,11 @@
 namespace aplus {
 
 SyncClient::SyncClient(zmq::context_t& context, std::string endpoint,
-                       std::optional<wire::Hello> hello)
-    : context_(context), endpoint_(std::move(endpoint)), hello_(std::move(hello)) {
+                       std::optional<wire::Hello> hello, std::optional<CurveClientKeys> curve)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      hello_(std::move(hello)),
+      curve_(std::move(curve)) {
   Reset();
 }
 
@@ -22,6 +25,7 @@ void SyncClient::Reset() {
   socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
   socket_->set(zmq::sockopt::reconnect_ivl, 100);
   socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  if (curve_) ApplyCurveClient(*socket_, *curve_);
   socket_->connect(endpoint_);
   said_hello_ = false;
 }

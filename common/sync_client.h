@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "aplus.pb.h"
+#include "common/curve_client.h"
 #include "common/status.h"
 #include "common/wire.h"
 
@@ -21,8 +22,10 @@ class SyncClient {
  public:
   // Connects (lazily, as ZeroMQ does) to `endpoint`. `hello` is sent before the first request
   // and again whenever the peer answers NOT_AUTHENTICATED; leave it unset for local endpoints
-  // that need no session.
-  SyncClient(zmq::context_t& context, std::string endpoint, std::optional<wire::Hello> hello);
+  // that need no session. With `curve`, the connection is CURVE-encrypted and authenticated
+  // (the broker); without, it is plain (local endpoints, a broker run with --insecure).
+  SyncClient(zmq::context_t& context, std::string endpoint, std::optional<wire::Hello> hello,
+             std::optional<CurveClientKeys> curve = std::nullopt);
   ~SyncClient();
   SyncClient(const SyncClient&) = delete;
   SyncClient& operator=(const SyncClient&) = delete;
@@ -48,6 +51,7 @@ class SyncClient {
   zmq::context_t& context_;
   const std::string endpoint_;
   const std::optional<wire::Hello> hello_;
+  const std::optional<CurveClientKeys> curve_;
   std::unique_ptr<zmq::socket_t> socket_;
   bool said_hello_ = false;
   uint64_t next_request_id_ = 1;

@@ -7,6 +7,23 @@ cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
 bash deploy/build.sh
 mkdir -p aplus-data/logs
+
+# CURVE keys for the demo network, made the way README "Keys" describes for a real one: a
+# pair per program (secret half mode 0600), and the broker's keyring admitting each public key.
+# Kept across runs; nothing to do by hand.
+keys=aplus-data/keys keyring=aplus-data/keyring
+mkdir -p "$keys" && chmod 700 "$keys"
+admit() {  # name, role, principal
+  [ -f "$keys/$1.key" ] || build/bin/aplus keygen "$keys/$1" > /dev/null
+  [ -f "$keyring/$1.toml" ] || build/bin/aplus keyring add --keyring "$keyring" --name "$1" \
+      --role "$2" --principal "$3" --public-key "$keys/$1.pub" > /dev/null
+}
+[ -f "$keys/broker.key" ] || build/bin/aplus keygen "$keys/broker" > /dev/null
+admit mairie-perche-en-noce agent-gateway mairie-perche-en-noce
+admit france-travail partner-gateway france-travail
+admit operator operator operator
+curve=(--broker-key "$keys/broker.pub")
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; echo "network stopped"; }
 trap cleanup EXIT INT TERM
@@ -21,12 +38,17 @@ start() {  # name, ready text, command...
   done
   echo "$name did not start; see aplus-data/logs/$name.log"; exit 1
 }
-start broker "ready on" build/bin/aplus-broker
-start agent-gateway "ready on" build/bin/aplus-agent-gateway --contact-point mairie-perche-en-noce
-start partner-gateway "ready on" build/bin/aplus-partner-gateway --partner france-travail
+start broker "ready on" build/bin/aplus-broker --key "$keys/broker.key" --keyring "$keyring"
+start agent-gateway "ready on" build/bin/aplus-agent-gateway --contact-point mairie-perche-en-noce \
+    --key "$keys/mairie-perche-en-noce.key" "${curve[@]}"
+start partner-gateway "ready on" build/bin/aplus-partner-gateway --partner france-travail \
+    --key "$keys/france-travail.key" "${curve[@]}"
 cat <<'TRY'
 
-The Perche network is running (logs in aplus-data/logs/). In another terminal, try:
+The Perche network is running with CURVE (logs in aplus-data/logs/, keys in aplus-data/keys/).
+In another terminal, try:
+
+  export APLUS_KEY=aplus-data/keys/operator.key APLUS_BROKER_KEY=aplus-data/keys/broker.pub
 
   build/bin/aplus submit --agent agent-noce-1 --partner france-travail \
       --category unemployment-benefits --subject "Allocation suspendue" \

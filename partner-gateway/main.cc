@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   std::string broker;
   std::string listen;
   std::string data_dir;
-  std::string credential;
+  std::string key_file, broker_key;
+  bool insecure = false;
   std::string spool_dir;
   uint32_t window = 64;
   int forward_timeout_ms = 2000;
@@ -52,7 +53,11 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "local endpoint (default: config endpoints.partner_gateway)");
   app.add_option("--data-dir", data_dir,
                  "database directory (default ./aplus-data/partner-gateway-<ID>)");
-  app.add_option("--credential", credential, "credential (default: the partner's from the config)");
+  app.add_option("--key", key_file,
+                 "this gateway's CURVE key pair file (made by `aplus keygen`, mode 0600)");
+  app.add_option("--broker-key", broker_key, "the broker's public key (.pub file or Z85 text)");
+  app.add_flag("--insecure", insecure,
+               "no CURVE, for a broker run with --insecure on loopback (development only)");
   app.add_option("--window", window, "credit window: deliveries in flight at most")
       ->check(CLI::Range(1u, 100000u));
   app.add_option("--spool-dir", spool_dir,
@@ -92,8 +97,13 @@ int main(int argc, char** argv) {
   aplus::PartnerGatewayOptions options;
   options.partner = partner_id;
   options.territory = territory;
-  options.credential = app.count("--credential") > 0 ? credential : partner->credential;
   options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
+  auto curve = aplus::BrokerConnectionKeys(key_file, broker_key, insecure, options.broker_endpoint);
+  if (!curve.ok()) return Fail(curve.status().message());
+  options.curve = std::move(curve).value();
+  if (!options.curve) {
+    spdlog::critical("INSECURE: no CURVE on the broker connection (--insecure); development only");
+  }
   options.listen_endpoint = listen.empty() ? config.endpoints.partner_gateway : listen;
   options.data_dir = data_dir.empty() ? "./aplus-data/partner-gateway-" + partner_id : data_dir;
   options.spool_dir = spool_dir;

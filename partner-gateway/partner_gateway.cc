@@ -110,11 +110,10 @@ Status PartnerGateway::Init() {
   hello.set_role(wire::PARTNER_GATEWAY);
   hello.set_principal(options_.partner);
   hello.set_territory(options_.territory);
-  hello.set_credential(options_.credential);
   hello.set_software(options_.software);
   try {
     link_ = std::make_unique<BrokerLink>(context_, options_.broker_endpoint, std::move(hello),
-                                         options_.window);
+                                         options_.window, options_.curve);
   } catch (const zmq::error_t& e) {
     return Status(wire::INVALID_ARGUMENT,
                   "cannot connect to broker " + options_.broker_endpoint + ": " + e.what());

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "common/curve_client.h"
 
 #include "common/wire.h"
 
@@ -12,7 +15,8 @@ namespace aplus {
 struct PartnerGatewayOptions {
   std::string partner;     // partner id: the session's principal
   std::string territory;   // "" = every territory of a per-territory partner
-  std::string credential;  // shared secret presented in Hello ("" = none)
+  // CURVE keys for the broker connection; unset = plain (a broker run with --insecure).
+  std::optional<CurveClientKeys> curve;
   std::string broker_endpoint = "tcp://127.0.0.1:7400";
   // Local endpoint for the partner's systems. "tcp://127.0.0.1:*" binds a free port; read it
   // back with PartnerGateway::local_endpoint().

@@ -74,6 +74,7 @@ TEST_CASE("garbage at the alerts endpoint changes nothing and alerts still flow"
   {
     zmq::socket_t sub(network.context(), zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
+    ApplyCurveClient(sub, network.Keys(wire::OPERATOR, "operator"));
     sub.connect(network.alerts_endpoint());
     for (int i = 0; i < 10000; ++i) {
       std::string topic(random() % 64, '\0');
@@ -87,6 +88,7 @@ TEST_CASE("garbage at the alerts endpoint changes nothing and alerts still flow"
   // The broker still serves, and its alerts still reach a subscriber.
   zmq::socket_t follower(network.context(), zmq::socket_type::sub);
   follower.set(zmq::sockopt::subscribe, "alert.");
+  ApplyCurveClient(follower, network.Keys(wire::OPERATOR, "operator"));
   follower.connect(network.alerts_endpoint());
   auto agent = network.BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
   auto accepted = agent->CallOk(SubmitRequest("Après le bruit"), 5000);

@@ -229,7 +229,6 @@ class FrameFactory {
     }
     if (name == "category") return one_of({"unemployment-benefits", "taxes", "", "x"});
     if (name == "idempotency_key") return one_of({"", "k1", "k2", RandomText(12)});
-    if (name == "credential") return one_of({"", "secret", RandomText(8)});
     return RandomText(60);
   }
 
@@ -348,9 +347,11 @@ struct RawSession {
   uint64_t next_barrier = kBarrierBase;
 };
 
-std::unique_ptr<zmq::socket_t> Connect(zmq::context_t& context, const std::string& endpoint) {
+std::unique_ptr<zmq::socket_t> Connect(zmq::context_t& context, const std::string& endpoint,
+                                       const CurveClientKeys& keys) {
   auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
   socket->set(zmq::sockopt::linger, 0);
+  ApplyCurveClient(*socket, keys);
   socket->set(zmq::sockopt::sndtimeo, 10000);
   socket->set(zmq::sockopt::sndhwm, 100000);
   socket->set(zmq::sockopt::rcvhwm, 100000);
@@ -602,7 +603,15 @@ TEST_CASE("random and mutated frames are answered with typed errors and change n
   sessions[2].hello = MakeHello(wire::PARTNER_GATEWAY, "msa");
   sessions[3].label = "operator";
   sessions[3].hello = MakeHello(wire::OPERATOR, "operator");
-  for (auto& session : sessions) session.socket = Connect(context, network.broker_endpoint());
+  // Each connection holds the CURVE key of the principal it plays; the one that never says
+  // Hello holds another contact point's.
+  sessions[0].socket = Connect(context, network.broker_endpoint(),
+                               network.Keys(wire::AGENT_GATEWAY, "mairie-bretoncelles"));
+  for (size_t i = 1; i < sessions.size(); ++i) {
+    const wire::Hello& hello = *sessions[i].hello;
+    sessions[i].socket = Connect(context, network.broker_endpoint(),
+                                 network.Keys(hello.role(), hello.principal(), hello.territory()));
+  }
 
   Tally tally;
   // Special shapes in the first chunk of every connection: the exact size limit, one byte over
@@ -685,9 +694,10 @@ TEST_CASE("random and mutated frames are answered with typed errors and change n
   }
   // A frame above ZeroMQ's own hard limit: the broker drops that connection, nothing more.
   {
-    auto socket = Connect(context, network.broker_endpoint());
+    auto operator_keys = network.Keys(wire::OPERATOR, "operator");
+    auto socket = Connect(context, network.broker_endpoint(), operator_keys);
     REQUIRE(SendParts(*socket, {std::string(17 << 20, 'z')}));
-    SyncClient after_giant(context, network.broker_endpoint(), std::nullopt);
+    SyncClient after_giant(context, network.broker_endpoint(), std::nullopt, operator_keys);
     CHECK(after_giant.CallOk(PingRequest(), 5000).ok());
   }
   std::cout << "fuzz: " << tally.frames << " messages in " << (SteadyNowMs() - storm_started)

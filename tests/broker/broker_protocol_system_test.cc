@@ -180,16 +180,22 @@ TEST_CASE("identity comes from the session, not from the payload") {
   CHECK(as_partner->error().code() == wire::PERMISSION_DENIED);
 
   // No Hello, no service.
-  SyncClient anonymous(network.context(), network.broker_endpoint(), std::nullopt);
+  SyncClient anonymous(network.context(), network.broker_endpoint(), std::nullopt,
+                       network.Keys(wire::OPERATOR, "operator"));
   auto anonymous_read = anonymous.Call(GetCaseRequest(case_id), 5000);
   REQUIRE(anonymous_read.ok());
   CHECK(anonymous_read->error().code() == wire::NOT_AUTHENTICATED);
 
-  // Unknown principals are refused at Hello.
-  auto stranger = network.BrokerClient(wire::PARTNER_GATEWAY, "no-such-partner");
-  auto stranger_read = stranger->Call(GetCaseRequest(case_id), 5000);
-  REQUIRE(stranger_read.ok());
-  CHECK(stranger_read->error().code() == wire::BAD_CREDENTIAL);
+  // A Hello claiming another identity than the key's is refused.
+  wire::Hello claim;
+  claim.set_role(wire::PARTNER_GATEWAY);
+  claim.set_principal("france-travail");
+  SyncClient impostor(network.context(), network.broker_endpoint(), claim,
+                      network.Keys(wire::PARTNER_GATEWAY, "msa"));
+  auto impostor_read = impostor.Call(GetCaseRequest(case_id), 5000);
+  REQUIRE(impostor_read.ok());
+  CHECK(impostor_read->error().code() == wire::BAD_CREDENTIAL);
+  CHECK(impostor_read->error().message().find("msa") != std::string::npos);
 
   // The case is untouched.
   auto view = noce->CallOk(GetCaseRequest(case_id), 5000);

@@ -41,8 +41,8 @@ std::string WriteShortWindowConfig(const TempDir& dir) {
   replace("warning_lead = \"default\"", "warning_lead = \"4 secondes\"", 0);
   size_t partner = toml.find("id = \"france-travail\"");
   REQUIRE(partner != std::string::npos);
-  replace("reply_policy = \"4 jours-ouvres\"\ncredential = \"\"\n",
-          "reply_policy = \"8 secondes\"\ncredential = \"\"\n\n"
+  replace("reply_policy = \"4 jours-ouvres\"\n",
+          "reply_policy = \"8 secondes\"\n\n"
           "[partners.category_policies]\nurgent = \"2 secondes\"\n",
           partner);
   std::string path = dir.Sub("network.toml");
@@ -88,10 +88,12 @@ wire::CaseView View(SyncClient& client, const std::string& case_id) {
 // A subscriber of the broker's alert publications.
 class AlertSubscriber {
  public:
-  AlertSubscriber(zmq::context_t& context, const std::string& endpoint)
+  AlertSubscriber(zmq::context_t& context, const std::string& endpoint,
+                  const CurveClientKeys& keys)
       : socket_(context, zmq::socket_type::sub) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::subscribe, "alert.");
+    ApplyCurveClient(socket_, keys);
     socket_.connect(endpoint);
   }
 
@@ -165,7 +167,8 @@ std::vector<nlohmann::json> FollowedAlerts(const std::string& log) {
 TEST_CASE("a warning and then a breach reach the PUB endpoint, the mailbox and the partner") {
   SlaNetwork sla("sla-alerts-flow");
   TestNetwork& network = *sla.network;
-  AlertSubscriber subscriber(network.context(), network.alerts_endpoint());
+  AlertSubscriber subscriber(network.context(), network.alerts_endpoint(),
+                             network.Keys(wire::OPERATOR, "operator"));
   REQUIRE(sla.agent->CallOk(SubscribeRequest(8), 5000).ok());
   REQUIRE(sla.partner->CallOk(SubscribeRequest(8), 5000).ok());
   std::unique_ptr<ChildProcess> follow;
@@ -174,7 +177,9 @@ TEST_CASE("a warning and then a breach reach the PUB endpoint, the mailbox and t
     follow = std::make_unique<ChildProcess>(
         "aplus",
         std::vector<std::string>{"--broker", network.broker_endpoint(), "--alerts",
-                                 network.alerts_endpoint(), "--json", "alerts", "--follow",
+                                 network.alerts_endpoint(), "--key",
+                                 network.KeyFile(wire::OPERATOR, "operator"), "--broker-key",
+                                 network.BrokerPublicKeyFile(), "--json", "alerts", "--follow",
                                  "--for-seconds", "60"},
         network.dir().Sub("follow.log"));
   } else {

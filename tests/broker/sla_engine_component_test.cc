@@ -77,6 +77,9 @@ class InProcessBroker {
     options.listen_endpoint = "tcp://127.0.0.1:*";
     options.alerts_endpoint = "tcp://127.0.0.1:*";
     options.data_dir = dir_.Sub("broker");
+    // In-process on loopback, about the SLA engine: identities from Hello (CURVE has its own
+    // system tests with real processes).
+    options.insecure = true;
     std::filesystem::create_directories(options.data_dir);
     auto created = Broker::Create(config_, options, context_, clock_);
     REQUIRE_MESSAGE(created.ok(), created.status().ToString());

@@ -64,7 +64,6 @@ TEST_CASE("the default network is the Perche territory") {
   for (const ContactPoint& point : config.contact_points) {
     CHECK(point.territory == "perche");
     CHECK(point.departement == "61");
-    CHECK(point.credential.empty());
     CHECK_FALSE(point.agents.empty());
     agents += point.agents.size();
     for (const Agent& agent : point.agents) agent_ids.insert(agent.id);
@@ -76,14 +75,12 @@ TEST_CASE("the default network is the Perche territory") {
   int per_territory = 0;
   for (const Partner& partner : config.partners) {
     CHECK(partner.reply_policy == sla::DefaultReplyPolicy());
-    CHECK(partner.credential.empty());
     per_territory += partner.per_territory ? 1 : 0;
   }
   CHECK(per_territory == 1);
 
   REQUIRE(config.operators.size() == 1);
   CHECK(config.operators[0].id == "operator");
-  CHECK(config.operators[0].credential.empty());
 
   // The ids the README tells users to type.
   CHECK(config.contact_points.front().id == "mairie-perche-en-noce");

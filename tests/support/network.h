@@ -1,5 +1,7 @@
 // Test support: a whole A+ network of real processes on free loopback ports, each with its own
-// data directory, plus clients speaking to them.
+// data directory, plus clients speaking to them. Everything runs with CURVE, as in production:
+// the network's keys and keyring are provisioned in the test directory (common/network_keys.h)
+// and every process and client gets the key of the principal it plays.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,12 @@
 
 #include <zmq.hpp>
 
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "common/network_config.h"
+#include "common/network_keys.h"
 #include "common/sync_client.h"
 #include "tests/support/child_process.h"
 
@@ -20,12 +28,37 @@ class TestNetwork {
     alerts_endpoint_ = Endpoint(FreePort());
     agent_endpoint_ = Endpoint(FreePort());
     partner_endpoint_ = Endpoint(FreePort());
+    auto keys = NetworkKeys::Provision(DefaultNetworkConfig(), dir_.Sub("keys"), dir_.Sub("keyring"));
+    if (!keys.ok()) throw std::runtime_error("cannot provision test keys: " + keys.status().ToString());
+    keys_ = std::make_unique<NetworkKeys>(std::move(keys).value());
   }
+
+  // The CURVE keys of a principal; made (and added to the keyring) on first use when the
+  // default network does not have them. A running broker picks a new key up at its next
+  // keyring poll (100 ms here), so this waits a little after adding one.
+  CurveClientKeys Keys(wire::Role role, const std::string& principal,
+                       const std::string& territory = "") {
+    if (auto known = keys_->ClientKeys(role, principal, territory)) return *known;
+    auto added = keys_->AddPrincipal(role, principal, territory);
+    if (!added.ok()) throw std::runtime_error("cannot add a test key: " + added.status().ToString());
+    if (broker_ && broker_->Running()) std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    return *added;
+  }
+  NetworkKeys& keys() { return *keys_; }
+  std::string KeyFile(wire::Role role, const std::string& principal,
+                      const std::string& territory = "") {
+    Keys(role, principal, territory);
+    return keys_->KeyFile(KeyNameFor(role, principal, territory));
+  }
+  std::string BrokerPublicKeyFile() const { return keys_->PublicFile("broker"); }
 
   // Starts (or restarts) the broker; extra flags e.g. {"--ack-lease-ms", "500"}.
   bool StartBroker(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--listen", broker_endpoint_, "--alerts", alerts_endpoint_,
-                                     "--data-dir", dir_.Sub("broker")};
+                                     "--data-dir", dir_.Sub("broker"),
+                                     "--key", keys_->KeyFile("broker"),
+                                     "--keyring", keys_->keyring_dir(),
+                                     "--keyring-poll-ms", "100"};
     for (auto& arg : extra) args.push_back(arg);
     // A log per start, so that a restart waits for its own ready line.
     broker_ = std::make_unique<ChildProcess>("aplus-broker", args,
@@ -36,7 +69,9 @@ class TestNetwork {
                          std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--contact-point", contact_point, "--broker", broker_endpoint_,
                                      "--listen", agent_endpoint_, "--data-dir",
-                                     dir_.Sub("agent-" + contact_point)};
+                                     dir_.Sub("agent-" + contact_point),
+                                     "--key", KeyFile(wire::AGENT_GATEWAY, contact_point),
+                                     "--broker-key", BrokerPublicKeyFile()};
     for (auto& arg : extra) args.push_back(arg);
     agent_gateway_ = std::make_unique<ChildProcess>("aplus-agent-gateway", args,
                                                     dir_.Sub("agent-" + contact_point + "-" + std::to_string(++starts_) + ".log"));
@@ -46,6 +81,12 @@ class TestNetwork {
                            std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--partner", partner, "--broker", broker_endpoint_, "--listen",
                                      partner_endpoint_, "--data-dir", dir_.Sub("partner-" + partner)};
+    std::string territory;
+    for (size_t i = 0; i + 1 < extra.size(); ++i) {
+      if (extra[i] == "--territory") territory = extra[i + 1];
+    }
+    args.insert(args.end(), {"--key", KeyFile(wire::PARTNER_GATEWAY, partner, territory),
+                             "--broker-key", BrokerPublicKeyFile()});
     for (auto& arg : extra) args.push_back(arg);
     partner_gateway_ = std::make_unique<ChildProcess>("aplus-partner-gateway", args,
                                                       dir_.Sub("partner-" + partner + "-" + std::to_string(++starts_) + ".log"));
@@ -60,15 +101,25 @@ class TestNetwork {
     hello.set_principal(principal);
     hello.set_territory(territory);
     hello.set_software("test");
-    return std::make_unique<SyncClient>(context_, broker_endpoint_, hello);
+    return std::make_unique<SyncClient>(context_, broker_endpoint_, hello,
+                                        Keys(role, principal, territory));
+  }
+  // A client holding a key pair the keyring does not know (it claims `principal` in Hello).
+  std::unique_ptr<SyncClient> StrangerClient(wire::Role role, const std::string& principal) {
+    wire::Hello hello;
+    hello.set_role(role);
+    hello.set_principal(principal);
+    auto pair = GenerateCurveKeyPair();
+    return std::make_unique<SyncClient>(context_, broker_endpoint_, hello,
+                                        CurveClientKeys{keys_->broker().public_key, *pair});
   }
   // A bare DEALER connected to the broker as `principal`, for tests that shape frames
   // themselves (floods, fuzzing, clients that never read).
   std::unique_ptr<zmq::socket_t> RawBrokerSocket(wire::Role role, const std::string& principal,
                                                  const std::string& territory = "") {
-    (void)role, (void)principal, (void)territory;
     auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
     socket->set(zmq::sockopt::linger, 0);
+    ApplyCurveClient(*socket, Keys(role, principal, territory));
     socket->connect(broker_endpoint_);
     return socket;
   }
@@ -83,7 +134,9 @@ class TestNetwork {
   std::pair<int, std::string> Aplus(const std::string& arguments) {
     std::string command = BinPath("aplus") + " --agent-gateway " + agent_endpoint_ +
                           " --partner-gateway " + partner_endpoint_ + " --broker " +
-                          broker_endpoint_ + " " + arguments + " 2>&1";
+                          broker_endpoint_ + " --key " +
+                          KeyFile(wire::OPERATOR, "operator") + " --broker-key " +
+                          BrokerPublicKeyFile() + " " + arguments + " 2>&1";
     FILE* pipe = ::popen(command.c_str(), "r");
     std::string output;
     char buffer[4096];
@@ -107,6 +160,7 @@ class TestNetwork {
   zmq::context_t context_{1};
   std::string broker_endpoint_, alerts_endpoint_, agent_endpoint_, partner_endpoint_;
   std::unique_ptr<ChildProcess> broker_, agent_gateway_, partner_gateway_;
+  std::unique_ptr<NetworkKeys> keys_;
   int starts_ = 0;
 };
 

@@ -220,13 +220,12 @@ Envelope PartnerGateway(const Envelope& request) {
   return ErrorAnswer(aplus::wire::UNKNOWN_MESSAGE, "not served here");
 }
 
-// The broker, as an operator sees it: Hello first (checking the credential), then GetStats.
+// The broker, as an operator sees it: Hello first (checking the role), then GetStats.
 Envelope Broker(const Envelope& request) {
   Envelope answer;
   if (request.has_hello()) {
-    if (request.hello().role() != aplus::wire::OPERATOR ||
-        request.hello().credential() != "s3cret") {
-      return ErrorAnswer(aplus::wire::BAD_CREDENTIAL, "wrong credential");
+    if (request.hello().role() != aplus::wire::OPERATOR) {
+      return ErrorAnswer(aplus::wire::BAD_CREDENTIAL, "not an operator");
     }
     answer.mutable_welcome()->set_broker_id("perche");
     return answer;
@@ -490,10 +489,9 @@ TEST_CASE("partner inbox and ack go to the partner gateway") {
   CHECK(requests[1].acknowledge_case().note() == "pris en charge");
 }
 
-TEST_CASE("stats says Hello as an operator with the credential") {
+TEST_CASE("stats says Hello as an operator") {
   FakeEndpoint broker(Broker);
-  Run run = RunAplus(
-      {"stats", "--broker", broker.endpoint(), "--operator", "ops-1", "--credential", "s3cret"});
+  Run run = RunAplus({"stats", "--broker", broker.endpoint(), "--operator", "ops-1"});
   CHECK(run.exit_code == 0);
   CHECK(Contains(run.out, "SUBMITTED"));
   CHECK(Contains(run.out, "partner/france-travail"));
@@ -505,9 +503,13 @@ TEST_CASE("stats says Hello as an operator with the credential") {
   CHECK(requests[0].hello().principal() == "ops-1");
   CHECK(requests[1].has_get_stats());
 
-  Run refused = RunAplus({"stats", "--broker", broker.endpoint(), "--json"});
+  // A key file that is not there is named, and nothing is sent.
+  Run refused = RunAplus({"stats", "--broker", broker.endpoint(), "--json", "--key",
+                          "/nonexistent/ops.key", "--broker-key", "/nonexistent/broker.pub"});
   CHECK(refused.exit_code == 1);
-  CHECK(nlohmann::json::parse(refused.out)["error"]["code"] == "BAD_CREDENTIAL");
+  CHECK(nlohmann::json::parse(refused.out)["error"]["code"] == "INVALID_ARGUMENT");
+  CHECK(refused.out.find("/nonexistent/ops.key") != std::string::npos);
+  CHECK(broker.requests().size() == 2);
 }
 
 TEST_CASE("close held by the agent gateway says so, with a generated idempotency key") {

@@ -125,6 +125,10 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
   zmq::context_t context(1);
   zmq::socket_t subscriber(context, zmq::socket_type::sub);
   subscriber.set(zmq::sockopt::linger, 0);
+  auto keys = BrokerKeys(options);
+  if (!keys.ok()) return ReportFailure(options, keys.status());
+  // The alert stream is CURVE too: the broker admits operators' keys only.
+  if (keys->has_value()) ApplyCurveClient(subscriber, **keys);
   try {
     for (const auto& prefix : AlertTopicPrefixes(filter)) {
       subscriber.set(zmq::sockopt::subscribe, prefix);

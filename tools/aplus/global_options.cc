@@ -20,9 +20,26 @@ Result<wire::Envelope> Exchange(const GlobalOptions& options, const std::string&
   try {
     // The context is declared first so that it outlives the client's socket.
     zmq::context_t context(1);
-    SyncClient client(context, endpoint, std::move(hello));
+    // Only the broker session (the one with a Hello) is CURVE; gateways' local endpoints are
+    // plain and bound to loopback.
+    std::optional<CurveClientKeys> curve;
+    if (hello) {
+      auto keys = BrokerKeys(options);
+      if (!keys.ok()) return keys.status();
+      curve = std::move(keys).value();
+    }
+    bool plain_to_broker = hello && !curve;
+    SyncClient client(context, endpoint, std::move(hello), std::move(curve));
     auto answer = client.CallOk(std::move(request), options.timeout_ms);
-    if (!answer.ok()) return answer.status();
+    if (!answer.ok()) {
+      if (plain_to_broker && answer.status().code() == wire::UNREACHABLE) {
+        return Status(wire::UNREACHABLE,
+                      answer.status().message() +
+                          " (a broker with CURVE ignores clients without keys: give --key FILE "
+                          "and --broker-key FILE, or set APLUS_KEY and APLUS_BROKER_KEY)");
+      }
+      return answer.status();
+    }
     if (answer->body_case() != expected) {
       return Status(wire::INTERNAL,
                     endpoint + " answered with an unexpected " + BodyName(*answer) + " message");
@@ -58,11 +75,16 @@ Result<NetworkConfig> LoadConfig(const GlobalOptions& options) {
   return LoadNetworkConfig(options.config_path);
 }
 
+Result<std::optional<CurveClientKeys>> BrokerKeys(const GlobalOptions& options) {
+  return LoadCurveClientKeys(options.key_file, options.broker_key);
+}
+
 wire::Hello OperatorHello(const GlobalOptions& options) {
   wire::Hello hello;
-  hello.set_role(wire::OPERATOR);
-  hello.set_principal(options.operator_id);
-  hello.set_credential(options.credential);
+  if (options.key_file.empty()) {
+    hello.set_role(wire::OPERATOR);
+    hello.set_principal(options.operator_id);
+  }
   hello.set_software("aplus command line");
   return hello;
 }

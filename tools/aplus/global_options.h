@@ -8,6 +8,7 @@
 #include <string>
 
 #include "aplus.pb.h"
+#include "common/curve_client.h"
 #include "common/network_config.h"
 #include "common/status.h"
 
@@ -27,8 +28,11 @@ struct GlobalOptions {
   std::string broker = "tcp://127.0.0.1:7400";
   std::string alerts = "tcp://127.0.0.1:7401";  // the broker's PUB socket of SLA alerts
   std::string config_path;  // network config for local computations; "" = the built-in one
-  std::string operator_id = "operator";
-  std::string credential;
+  std::string operator_id = "operator";  // said in Hello only without keys (--insecure broker)
+  // CURVE towards the broker (operator commands): this person's key pair file and the
+  // broker's public key; defaults from APLUS_KEY and APLUS_BROKER_KEY. Both empty = plain.
+  std::string key_file;
+  std::string broker_key;
   int timeout_ms = 5000;
 };
 
@@ -54,8 +58,11 @@ int PrintAnswer(const GlobalOptions& options, const google::protobuf::Message& m
 // parsed (the caller reports it as a usage error: the flag's value is wrong).
 Result<NetworkConfig> LoadConfig(const GlobalOptions& options);
 
-// Hello{role OPERATOR, principal --operator, credential --credential}: the session of every
-// operator request (stats, alerts, report).
+// The CURVE keys of --key/--broker-key (nullopt = plain); INVALID_ARGUMENT for a bad key file.
+Result<std::optional<CurveClientKeys>> BrokerKeys(const GlobalOptions& options);
+
+// The Hello of every operator request (stats, alerts, report, audit): empty with CURVE keys
+// (the broker knows who holds the key), Hello{role OPERATOR, principal --operator} without.
 wire::Hello OperatorHello(const GlobalOptions& options);
 
 // What a person typed as a case: the canonical case id when it reads as one ("per-7k3m-q9xd"

@@ -2,6 +2,7 @@
 // This file only wires CLI11 to the Run* functions; each of them prints its answer and
 // returns the exit code.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -66,8 +67,12 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& options) {
       ->check(CLI::ExistingFile);
   app.add_option("--operator", options.operator_id, "operator id presented to the broker")
       ->capture_default_str();
-  app.add_option("--credential", options.credential,
-                 "operator credential, when the network sets one");
+  if (const char* key = std::getenv("APLUS_KEY")) options.key_file = key;
+  if (const char* key = std::getenv("APLUS_BROKER_KEY")) options.broker_key = key;
+  app.add_option("--key", options.key_file,
+                 "your CURVE key pair file, for commands sent to the broker (env APLUS_KEY)");
+  app.add_option("--broker-key", options.broker_key,
+                 "the broker's public key, .pub file or Z85 text (env APLUS_BROKER_KEY)");
   app.add_option("--timeout-ms", options.timeout_ms, "how long to wait for an answer")
       ->capture_default_str()
       ->check(CLI::Range(1, 24 * 3600 * 1000));

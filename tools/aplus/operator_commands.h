@@ -1,5 +1,5 @@
 // `aplus stats`: the broker's counters, read by an operator session
-// (Hello{role OPERATOR, principal --operator, credential --credential}).
+// (OperatorHello: the CURVE key says who the operator is).
 #pragma once
 
 #include "aplus.pb.h"

@@ -26,6 +26,9 @@ struct BenchOptions {
   double drain_seconds = 60;      // how long to wait for answers and deliveries at the end
 
   std::string broker_endpoint;    // empty: start our own broker
+  // With an external broker: where the bench provisions (or finds) the network's CURVE keys
+  // (DIR/*.key) and keyring (DIR/keyring) that broker was started with; empty = plain.
+  std::string keys_dir;
   int broker_pid = 0;             // for CPU and RSS of a broker we did not start
   std::string broker_binary;      // empty: aplus-broker next to this program
   std::string data_dir;           // empty: a fresh directory under /tmp

@@ -202,6 +202,11 @@ pid_t BenchRunner::broker_pid() const {
 Status BenchRunner::SetUpBroker() {
   if (!options_.broker_endpoint.empty()) {
     endpoint_ = options_.broker_endpoint;
+    if (!options_.keys_dir.empty()) {
+      auto keys = NetworkKeys::Provision(config_, options_.keys_dir, options_.keys_dir + "/keyring");
+      if (!keys.ok()) return keys.status();
+      keys_ = std::move(keys).value();
+    }
     return Status::Ok();
   }
   std::string base = options_.data_dir;
@@ -241,6 +246,11 @@ Status BenchRunner::SetUpBroker() {
   }
   broker_ = std::make_unique<BrokerProcess>(binary, base + "/broker", endpoint_, alerts_endpoint_,
                                             config_path, base + "/broker.log");
+  // The measured broker runs as in production: CURVE on every connection.
+  auto keys = NetworkKeys::Provision(config_, base + "/keys", base + "/keyring");
+  if (!keys.ok()) return keys.status();
+  keys_ = std::move(keys).value();
+  broker_->AddArguments({"--key", keys_->KeyFile("broker"), "--keyring", keys_->keyring_dir()});
   Status started = broker_->Start();
   if (!started.ok()) return started;
   return broker_->WaitReady(60000);
@@ -266,6 +276,7 @@ std::unique_ptr<LoadGenerator> BenchRunner::MakeGenerator(bool open_loop) {
   workload.partners = PartnerIds(config_);
   workload.body = EscalationBody(options_.body_bytes);
   workload.run_tag = RandomTag();
+  workload.keys = keys_ ? &*keys_ : nullptr;
   GeneratorShape shape;
   shape.threads = options_.threads;
   shape.connections_per_contact_point = options_.connections_per_contact_point;
@@ -287,13 +298,16 @@ json BenchRunner::Drain(LoadGenerator& generator, bool* complete) {
   return drain;
 }
 
+std::string BenchRunner::OperatorId() const {
+  return config_.operators.empty() ? "operator" : config_.operators.front().id;
+}
+
 Result<wire::Envelope> BenchRunner::OperatorCall(wire::Envelope request, int timeout_ms) {
   wire::Hello hello;
   hello.set_role(wire::OPERATOR);
-  hello.set_principal(config_.operators.empty() ? "operator" : config_.operators.front().id);
-  if (!config_.operators.empty()) hello.set_credential(config_.operators.front().credential);
+  hello.set_principal(OperatorId());
   hello.set_software("aplus-bench");
-  SyncClient client(context_, endpoint_, hello);
+  SyncClient client(context_, endpoint_, hello, ClientKeys(wire::OPERATOR, OperatorId()));
   return client.CallOk(std::move(request), timeout_ms);
 }
 
@@ -468,9 +482,11 @@ struct ReadyProbe {
 // the requests are queued on the socket before the broker even listens, and ZeroMQ reconnects
 // every 5 ms until it does.
 ReadyProbe ProbeReady(zmq::context_t& context, const std::string& endpoint, int64_t exec_ns,
-                      const KnownCase& known, int timeout_ms) {
+                      const KnownCase& known, int timeout_ms,
+                      const std::optional<CurveClientKeys>& curve) {
   ReadyProbe probe;
   zmq::socket_t socket(context, zmq::socket_type::dealer);
+  if (curve) ApplyCurveClient(socket, *curve);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::reconnect_ivl, 5);
   socket.set(zmq::sockopt::reconnect_ivl_max, 5);
@@ -603,7 +619,8 @@ Result<json> BenchRunner::RunRestart() {
   // 3. Restart on the same data and time exec -> Pong -> GetCase answered.
   Status restarted = broker_->Start();
   if (!restarted.ok()) return restarted;
-  ReadyProbe probe = ProbeReady(context_, endpoint_, broker_->exec_ns(), known.front(), 300000);
+  ReadyProbe probe = ProbeReady(context_, endpoint_, broker_->exec_ns(), known.front(), 300000,
+                                ClientKeys(wire::AGENT_GATEWAY, known.front().contact_point));
   json restart = {{"pong_ms", probe.pong_ms},
                   {"get_case_ms", probe.get_case_ms},
                   {"known_case", known.front().case_id},
@@ -751,9 +768,11 @@ struct CatchupWatch {
 // the Pong. The PUB socket drops what it cannot send (no subscriber yet, or its high-water
 // mark), so these counts are a lower bound; the stored alerts are the truth.
 CatchupWatch WatchCatchup(zmq::context_t& context, zmq::socket_t& sub, const std::string& endpoint,
-                          uint64_t expected, int quiet_ms, int timeout_ms) {
+                          uint64_t expected, int quiet_ms, int timeout_ms,
+                          const std::optional<CurveClientKeys>& curve) {
   CatchupWatch watch;
   zmq::socket_t probe(context, zmq::socket_type::dealer);
+  if (curve) ApplyCurveClient(probe, *curve);
   probe.set(zmq::sockopt::linger, 0);
   probe.set(zmq::sockopt::reconnect_ivl, 5);
   probe.set(zmq::sockopt::reconnect_ivl_max, 5);
@@ -904,12 +923,14 @@ Result<json> BenchRunner::RunSlaCatchup() {
   sub.set(zmq::sockopt::reconnect_ivl, 5);
   sub.set(zmq::sockopt::reconnect_ivl_max, 5);
   sub.set(zmq::sockopt::subscribe, "alert.");
+  if (auto curve = ClientKeys(wire::OPERATOR, OperatorId())) ApplyCurveClient(sub, *curve);
   sub.connect(alerts_endpoint_);
   Status restarted = broker_->Start();
   if (!restarted.ok()) return restarted;
   CpuMeter meter(broker_->pid());
   meter.Start();
-  CatchupWatch watch = WatchCatchup(context_, sub, endpoint_, expected, 3000, 600000);
+  CatchupWatch watch = WatchCatchup(context_, sub, endpoint_, expected, 3000, 600000,
+                                    ClientKeys(wire::OPERATOR, OperatorId()));
   json cpu = meter.Finish(expected);
   auto memory = ReadProcessMemory(broker_->pid());
   int64_t exec_ns = broker_->exec_ns();

@@ -14,6 +14,7 @@
 
 #include "aplus.pb.h"
 #include "common/network_config.h"
+#include "common/network_keys.h"
 #include "common/status.h"
 #include "tools/bench/bench_options.h"
 #include "tools/bench/broker_process.h"
@@ -61,6 +62,12 @@ class BenchRunner {
   std::string work_dir_;  // our temp dir (started broker only)
   std::string endpoint_;
   std::string alerts_endpoint_;
+  // CURVE keys of the broker and of every principal; unset = plain (an --insecure broker).
+  std::optional<NetworkKeys> keys_;
+  std::optional<CurveClientKeys> ClientKeys(wire::Role role, const std::string& principal) const {
+    return keys_ ? keys_->ClientKeys(role, principal) : std::nullopt;
+  }
+  std::string OperatorId() const;
   std::string sla_config_text_;  // sla-catchup: the config written for the broker
   std::unique_ptr<BrokerProcess> broker_;
 };

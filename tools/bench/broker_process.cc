@@ -75,6 +75,7 @@ Status BrokerProcess::Start() {
     args.push_back("--config");
     args.push_back(config_path_);
   }
+  for (const auto& arg : extra_args_) args.push_back(arg);
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

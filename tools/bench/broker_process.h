@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -26,6 +27,10 @@ class BrokerProcess {
   // fork + exec; returns as soon as the child exists (steady ns of the exec in exec_ns(), wall
   // clock ms in exec_wall_ms(): the broker stamps alerts with the wall clock).
   Status Start();
+  // Flags added to every start (keys, keyring).
+  void AddArguments(std::vector<std::string> arguments) {
+    for (auto& argument : arguments) extra_args_.push_back(std::move(argument));
+  }
   // Waits until the broker prints its ready line, up to `timeout_ms`. An error when it exits
   // or stays silent; the message quotes the end of its log.
   Status WaitReady(int timeout_ms);
@@ -50,6 +55,7 @@ class BrokerProcess {
   const std::string alerts_endpoint_;
   const std::string config_path_;
   const std::string log_path_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   int64_t exec_ns_ = 0;
   int64_t exec_wall_ms_ = 0;

@@ -304,6 +304,13 @@ void LoadWorker::Run() {
     connection->socket->set(zmq::sockopt::sndhwm, 0);
     connection->socket->set(zmq::sockopt::rcvhwm, 0);
     connection->socket->set(zmq::sockopt::reconnect_ivl, 10);
+    if (workload_.keys) {
+      auto keys = connection->is_agent
+                      ? workload_.keys->ClientKeys(wire::AGENT_GATEWAY, connection->agent->contact_point)
+                      : workload_.keys->ClientKeys(wire::PARTNER_GATEWAY, connection->partner->partner,
+                                                   connection->partner->territory);
+      if (keys) ApplyCurveClient(*connection->socket, *keys);
+    }
     connection->socket->connect(endpoint_);
     wire::Envelope hello;
     auto* body = hello.mutable_hello();

@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "aplus.pb.h"
+#include "common/network_keys.h"
 #include "tools/bench/load_control.h"
 
 namespace aplus::bench {
@@ -39,6 +40,7 @@ struct Workload {
   std::vector<std::string> partners; // submit targets, used round robin
   std::string body;                  // escalation body
   std::string run_tag;               // makes idempotency keys unique per generator
+  const NetworkKeys* keys = nullptr; // CURVE keys of every principal; null = plain (--insecure)
 };
 
 // A case the benchmark created and can ask for later (restart mode).

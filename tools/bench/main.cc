@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--broker", options.broker_endpoint,
                  "endpoint of a running broker (default: start one)");
+  app.add_option("--keys", options.keys_dir,
+                 "with --broker: provision/reuse the network's CURVE keys here (the broker runs "
+                 "with --key DIR/broker.key --keyring DIR/keyring); default: plain (--insecure)");
   app.add_option("--broker-pid", options.broker_pid,
                  "pid of that broker, for its CPU time and RSS");
   app.add_option("--broker-bin", options.broker_binary,

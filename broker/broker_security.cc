@@ -1,0 +1,99 @@
+// CURVE and the keyring on the broker's side: setting the sockets up, following keyring
+// changes, and cutting the connections of keys that were removed.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include "broker/broker.h"
+#include "common/curve_client.h"
+#include "common/curve_keys.h"
+
+namespace aplus {
+
+Status Broker::SetUpCurve() {
+  if (options_.insecure) {
+    for (const auto* endpoint : {&options_.listen_endpoint, &options_.alerts_endpoint}) {
+      if (!IsLoopbackEndpoint(*endpoint)) {
+        return Status(wire::INVALID_ARGUMENT,
+                      "--insecure is allowed only on loopback endpoints, not " + *endpoint);
+      }
+    }
+    spdlog::critical("INSECURE MODE: no CURVE encryption or authentication; identities are "
+                     "taken from Hello. Development on this machine only.");
+    return Status::Ok();
+  }
+  if (options_.key_file.empty()) {
+    return Status(wire::INVALID_ARGUMENT,
+                  "the broker needs its CURVE key pair (--key FILE, made by `aplus keygen`) and "
+                  "a keyring (--keyring DIR); --insecure runs without CURVE on loopback only");
+  }
+  auto pair = ReadSecretKeyFile(options_.key_file);
+  if (!pair.ok()) return pair.status();
+  zap_ = std::make_unique<ZapAuthenticator>(context_, options_.keyring_dir, config_);
+  Status started = zap_->Start();
+  if (!started.ok()) return started;
+  last_keyring_poll_ms_ = SteadyNowMs();
+  for (auto* socket : {&socket_, &alerts_socket_}) {
+    socket->set(zmq::sockopt::curve_server, 1);
+    socket->set(zmq::sockopt::curve_secretkey, pair->secret_key);
+  }
+  socket_.set(zmq::sockopt::zap_domain, kBrokerZapDomain);
+  alerts_socket_.set(zmq::sockopt::zap_domain, kAlertsZapDomain);
+  spdlog::info("CURVE on: broker public key {}", pair->public_key);
+  return Status::Ok();
+}
+
+void Broker::ApplyKeyringChanges() {
+  int64_t now = SteadyNowMs();
+  if (now - last_keyring_poll_ms_ < options_.keyring_poll_ms) return;
+  last_keyring_poll_ms_ = now;
+  std::vector<std::string> revoked = zap_->ReloadIfChanged();
+  if (revoked.empty()) return;
+  std::vector<std::string> cut;
+  for (const auto& [routing_id, session] : sessions_) {
+    for (const auto& key : revoked) {
+      if (session.public_key == key) cut.push_back(routing_id);
+    }
+  }
+  for (const auto& routing_id : cut) {
+    Session& session = sessions_.at(routing_id);
+    int fd = session.fd;
+    std::string peer = session.peer;
+    spdlog::warn("cutting {} from {}: its key left the keyring", session.DedupPrincipal(), peer);
+    DropSession(routing_id, "key removed from the keyring");
+    CutConnection(fd, peer);
+  }
+}
+
+std::string Broker::PeerOf(int fd) {
+  if (fd < 0) return "";
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "";
+  char host[INET6_ADDRSTRLEN] = {};
+  int port = 0;
+  if (address.ss_family == AF_INET) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+    ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+    port = ntohs(v4->sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+    port = ntohs(v6->sin6_port);
+  } else {
+    return "local";
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+void Broker::CutConnection(int fd, const std::string& expected_peer) {
+  if (fd < 0) return;
+  // The descriptor belongs to libzmq: shutting it down (not closing it) makes libzmq see the
+  // connection end and release it itself. If the connection already ended, the number may
+  // have been reused: the peer address tells.
+  if (!expected_peer.empty() && PeerOf(fd) != expected_peer) return;
+  ::shutdown(fd, SHUT_RDWR);
+}
+
+}  // namespace aplus
