@@ -81,6 +81,7 @@ class Broker {
   void OnAckAlert(Session& session, const wire::Envelope& request);
   void OnGetReport(Session& session, const wire::Envelope& request);
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
+  void OnGetAudit(Session& session, const wire::Envelope& request);
   // Answers a retried mutating request with its first outcome; true when it did.
   bool AnswerFromDedup(Session& session, const wire::Envelope& request, const std::string& key);
   void RememberOutcome(Session& session, const wire::Envelope& request, const std::string& key,
@@ -100,6 +101,13 @@ class Broker {
   void FireDueTimers();
   void RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind);
   void PublishAlerts();
+
+  // Audit log (broker_audit.cc). Appends one entry about `case_id` to the pending batch, so
+  // it commits with the effect it records. `detail` never holds personal data.
+  void Audit(const Session& session, const std::string& case_id, const std::string& action,
+             const std::string& detail);
+  void AuditAs(wire::Role role, const std::string& principal, const std::string& case_id,
+               const std::string& action, const std::string& detail);
 
   // Applies `event` to the case (state, record, timeline) in the pending batch.
   Result<wire::CaseState> ApplyEvent(records::CaseRecord& record, CaseEvent event,

@@ -21,7 +21,7 @@ std::string BigEndian64(uint64_t value) {
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
   auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
                                  keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
-                                 keys::kOpenAlerts});
+                                 keys::kOpenAlerts, keys::kAudit});
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   store->LoadCounters();
@@ -38,7 +38,8 @@ BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
       meta_(db_->Family(keys::kMeta)),
       due_(db_->Family(keys::kDue)),
       alerts_(db_->Family(keys::kAlerts)),
-      open_alerts_(db_->Family(keys::kOpenAlerts)) {}
+      open_alerts_(db_->Family(keys::kOpenAlerts)),
+      audit_(db_->Family(keys::kAudit)) {}
 
 void BrokerStore::LoadCounters() {
   auto counter = db_->Get(meta_, std::string(keys::kCaseCounter));
@@ -48,6 +49,10 @@ void BrokerStore::LoadCounters() {
   auto alerts = db_->Get(meta_, std::string(keys::kAlertCounter));
   if (alerts.ok() && alerts->has_value() && (*alerts)->size() == 8) {
     alert_counter_ = ReadBigEndian64((*alerts)->data());
+  }
+  auto audit = db_->Get(meta_, std::string(keys::kAuditCounter));
+  if (audit.ok() && audit->has_value() && (*audit)->size() == 8) {
+    audit_counter_ = ReadBigEndian64((*audit)->data());
   }
   auto it = db_->NewIterator(meta_);
   std::string prefix(keys::kStateCountPrefix);
@@ -253,6 +258,24 @@ void BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord
   }
 }
 
+Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& case_id) {
+  std::vector<wire::AuditEntry> entries;
+  std::string prefix = keys::AuditPrefix(case_id);
+  auto it = db_->NewIterator(audit_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wire::AuditEntry entry;
+    if (!ParseSlice(entry, it->value())) {
+      return Status(wire::INTERNAL, "stored audit entry of case " + case_id + " is unreadable");
+    }
+    entries.push_back(std::move(entry));
+  }
+  auto pending = pending_audit_.find(case_id);
+  if (pending != pending_audit_.end()) {
+    entries.insert(entries.end(), pending->second.begin(), pending->second.end());
+  }
+  return entries;
+}
+
 void BrokerStore::PutTimer(const Timer& timer) {
   std::string value;
   AppendBigEndian32(value, timer.generation);
@@ -334,6 +357,16 @@ void BrokerStore::IndexCaseForContactPoint(const std::string& contact_point,
   ++pending_writes_;
 }
 
+uint64_t BrokerStore::AppendAudit(wire::AuditEntry entry) {
+  uint64_t sequence = ++audit_counter_;
+  counters_dirty_ = true;
+  entry.set_sequence(sequence);
+  batch_.Put(audit_, keys::AuditKey(entry.case_id(), sequence), entry.SerializeAsString());
+  pending_audit_[entry.case_id()].push_back(std::move(entry));
+  ++pending_writes_;
+  return sequence;
+}
+
 uint64_t BrokerStore::NextCaseNumber() {
   counters_dirty_ = true;
   ++pending_writes_;
@@ -345,6 +378,7 @@ Status BrokerStore::Commit() {
   if (counters_dirty_) {
     batch_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
     batch_.Put(meta_, std::string(keys::kAlertCounter), BigEndian64(alert_counter_));
+    batch_.Put(meta_, std::string(keys::kAuditCounter), BigEndian64(audit_counter_));
     for (const auto& [state, count] : state_counts_) {
       batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
     }
@@ -352,6 +386,7 @@ Status BrokerStore::Commit() {
   for (const auto& [queue, next] : pending_queue_next_) {
     batch_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
   }
+
   Status status = db_->Write(batch_);
   batch_.Clear();
   pending_writes_ = 0;
@@ -362,6 +397,7 @@ Status BrokerStore::Commit() {
   pending_queue_next_.clear();
   pending_events_.clear();
   pending_alerts_.clear();
+  pending_audit_.clear();
   return status;
 }
 

@@ -71,6 +71,9 @@ class BrokerStore {
   std::vector<wire::Alert> ListAlerts(bool include_acked, size_t scan_limit);
   // Calls `visit` for every committed case record (reports). Stops when it returns false.
   void ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
+  // The audit log of `case_id` in the order it was written (committed entries, then this
+  // batch's).
+  Result<std::vector<wire::AuditEntry>> GetAudit(const std::string& case_id);
 
   uint64_t case_counter() const { return case_counter_; }
   const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
@@ -94,6 +97,9 @@ class BrokerStore {
   uint64_t NextAlertSequence();
   // Reserves the next case number (written with the batch).
   uint64_t NextCaseNumber();
+  // Appends `entry` to its case's audit log with the next global sequence (which it sets and
+  // returns), in the pending batch. Audit entries are never rewritten nor deleted.
+  uint64_t AppendAudit(wire::AuditEntry entry);
 
   bool HasPendingWrites() const { return pending_writes_ > 0; }
   size_t pending_writes() const { return pending_writes_; }
@@ -118,6 +124,7 @@ class BrokerStore {
   rocksdb::ColumnFamilyHandle* due_;
   rocksdb::ColumnFamilyHandle* alerts_;
   rocksdb::ColumnFamilyHandle* open_alerts_;
+  rocksdb::ColumnFamilyHandle* audit_;
 
   rocksdb::WriteBatch batch_;
   size_t pending_writes_ = 0;
@@ -129,6 +136,8 @@ class BrokerStore {
   std::map<std::string, uint64_t> pending_queue_next_;
   std::unordered_map<std::string, std::vector<wire::Event>> pending_events_;
   std::unordered_map<std::string, wire::Alert> pending_alerts_;
+  std::unordered_map<std::string, std::vector<wire::AuditEntry>> pending_audit_;
+  uint64_t audit_counter_ = 0;
   uint64_t alert_counter_ = 0;
   uint64_t case_counter_ = 0;
   std::map<wire::CaseState, uint64_t> state_counts_;
