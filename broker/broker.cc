@@ -31,6 +31,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
                       broker->options_.alerts_endpoint + ": " + e.what());
   }
   broker->RebuildQueues();
+  broker->StartRetention();
   return broker;
 }
 
@@ -141,6 +142,7 @@ void Broker::Turn(int timeout_ms) {
   }
   CommitAndFlush();
   FireDueTimers();
+  CollectPurgeCompactions();
   int64_t now = SteadyNowMs();
   if (now - last_expiry_check_ms_ >= 100) {
     ExpireLeasesAndSessions();

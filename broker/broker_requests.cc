@@ -348,6 +348,7 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
   auto state = ApplyEvent(*record, close ? CaseEvent::kClose : CaseEvent::kCancel,
                           session.principal, detail);
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  ScheduleRetention(*record);  // the personal data goes once the retention period is over
   Audit(session, record->summary().case_id(), close ? "close" : "cancel", wire::CaseState_Name(*state));
   // Cancelled before the partner received it: it leaves the partner's queue.
   if (!close && WithdrawUndelivered(*record)) {

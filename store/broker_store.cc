@@ -54,6 +54,10 @@ void BrokerStore::LoadCounters() {
   if (audit.ok() && audit->has_value() && (*audit)->size() == 8) {
     audit_counter_ = ReadBigEndian64((*audit)->data());
   }
+  auto owed = db_->Get(meta_, std::string(keys::kPurgeCompactionOwed));
+  if (owed.ok() && owed->has_value() && (*owed)->size() == 8) {
+    purge_compaction_owed_ = ReadBigEndian64((*owed)->data());
+  }
   auto it = db_->NewIterator(meta_);
   std::string prefix(keys::kStateCountPrefix);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -91,7 +95,15 @@ Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_
   }
   auto pending = pending_events_.find(case_id);
   if (pending != pending_events_.end()) {
-    events.insert(events.end(), pending->second.begin(), pending->second.end());
+    // A pending event either follows the stored ones or rewrites one of them (the retention
+    // purge rewrites details in place): merge by sequence.
+    for (const auto& event : pending->second) {
+      if (event.sequence() < events.size() && events[event.sequence()].sequence() == event.sequence()) {
+        events[event.sequence()] = event;
+      } else {
+        events.push_back(event);
+      }
+    }
   }
   return events;
 }
@@ -258,6 +270,48 @@ void BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord
   }
 }
 
+std::vector<BrokerStore::QueueEntry> BrokerStore::MailItemsWithText(const std::string& queue) {
+  auto wanted = [](const records::QueueItem& item) {
+    return item.has_mail() && !item.mail().text().empty();
+  };
+  std::map<uint64_t, records::QueueItem> found;
+  std::string prefix = keys::QueuePrefix(queue);
+  auto it = db_->NewIterator(queues_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) continue;
+    records::QueueItem item;
+    if (!ParseSlice(item, it->value()) || !wanted(item)) continue;
+    found[ReadBigEndian64(it->key().data() + prefix.size())] = std::move(item);
+  }
+  for (const auto& [key, item] : pending_queue_items_) {
+    if (key.size() != prefix.size() + 8 || key.compare(0, prefix.size(), prefix) != 0) continue;
+    uint64_t sequence = ReadBigEndian64(key.data() + prefix.size());
+    if (item && wanted(*item)) {
+      found[sequence] = *item;
+    } else {
+      found.erase(sequence);
+    }
+  }
+  std::vector<QueueEntry> entries;
+  for (auto& [sequence, item] : found) entries.push_back(QueueEntry{sequence, std::move(item)});
+  return entries;
+}
+
+std::vector<KeyRange> BrokerStore::CaseRanges(const std::string& case_id) const {
+  std::string last_event = keys::EventKey(case_id, UINT32_MAX);
+  return {KeyRange{cases_, case_id, case_id},
+          KeyRange{events_, keys::EventPrefix(case_id), last_event}};
+}
+
+KeyRange BrokerStore::QueueItemRange(const std::string& queue, uint64_t sequence) const {
+  std::string key = keys::QueueKey(queue, sequence);
+  return KeyRange{queues_, key, key};
+}
+
+std::vector<KeyRange> BrokerStore::CaseDataFamilies() const {
+  return {KeyRange{cases_, {}, {}}, KeyRange{events_, {}, {}}, KeyRange{queues_, {}, {}}};
+}
+
 Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& case_id) {
   std::vector<wire::AuditEntry> entries;
   std::string prefix = keys::AuditPrefix(case_id);
@@ -367,6 +421,12 @@ uint64_t BrokerStore::AppendAudit(wire::AuditEntry entry) {
   return sequence;
 }
 
+void BrokerStore::SetPurgeCompactionOwed(uint64_t generation) {
+  purge_compaction_owed_ = generation;
+  compaction_owed_dirty_ = true;
+  ++pending_writes_;
+}
+
 uint64_t BrokerStore::NextCaseNumber() {
   counters_dirty_ = true;
   ++pending_writes_;
@@ -386,11 +446,18 @@ Status BrokerStore::Commit() {
   for (const auto& [queue, next] : pending_queue_next_) {
     batch_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
   }
-
+  if (compaction_owed_dirty_) {
+    if (purge_compaction_owed_ == 0) {
+      batch_.Delete(meta_, std::string(keys::kPurgeCompactionOwed));
+    } else {
+      batch_.Put(meta_, std::string(keys::kPurgeCompactionOwed), BigEndian64(purge_compaction_owed_));
+    }
+  }
   Status status = db_->Write(batch_);
   batch_.Clear();
   pending_writes_ = 0;
   counters_dirty_ = false;
+  compaction_owed_dirty_ = false;
   pending_cases_.clear();
   pending_dedup_.clear();
   pending_queue_items_.clear();

@@ -22,6 +22,8 @@ inline constexpr std::string_view kAlertCounter = "alert_counter";
 // Kept apart from case data: the retention purge never touches this family.
 inline constexpr const char* kAudit = "audit";
 inline constexpr std::string_view kAuditCounter = "audit_counter";
+// Set by a purge pass, removed once its compaction has run: a compaction owed across a crash.
+inline constexpr std::string_view kPurgeCompactionOwed = "purge_compaction_owed";
 
 inline constexpr std::string_view kCaseCounter = "case_counter";
 inline constexpr std::string_view kStateCountPrefix = "state_count/";
