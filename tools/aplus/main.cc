@@ -8,6 +8,7 @@
 #include "sla/civil_time.h"
 #include "tools/aplus/agent_commands.h"
 #include "tools/aplus/alert_commands.h"
+#include "tools/aplus/audit_command.h"
 #include "tools/aplus/deadline_command.h"
 #include "tools/aplus/global_options.h"
 #include "tools/aplus/operator_commands.h"
@@ -199,6 +200,13 @@ int main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "the broker's counters (operator session)");
 
+  bool via_agent_gateway = false;
+  auto* audit = app.add_subcommand(
+      "audit", "who read or changed a case's content, and when (operator session)");
+  audit->add_option("CASE", case_ref, "case id")->required();
+  audit->add_flag("--via-agent-gateway", via_agent_gateway,
+                  "ask through the agent gateway: the contact point's own cases");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -230,6 +238,7 @@ int main(int argc, char** argv) {
   }
   if (*report) return aplus::cli::RunReport(options, report_args);
   if (*stats) return aplus::cli::RunStats(options);
+  if (*audit) return aplus::cli::RunAudit(options, case_ref, via_agent_gateway);
   std::cerr << "aplus: no command given (see aplus --help)" << std::endl;
   return aplus::cli::kExitUsage;
 }
