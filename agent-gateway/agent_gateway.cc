@@ -217,6 +217,9 @@ void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
     case wire::Envelope::kListCases:
       HandleListCases(std::move(client), request.list_cases());
       return;
+    case wire::Envelope::kGetAudit:
+      HandleGetAudit(std::move(client), request.get_audit().case_id());
+      return;
     case wire::Envelope::kPing: {
       wire::Envelope pong;
       pong.mutable_pong();
@@ -514,6 +517,18 @@ void AgentGateway::AnswerListCases(const Client& client, const wire::ListCases& 
     for (auto& summary : QueuedSummaries()) *reply.mutable_case_list()->add_cases() = summary;
   }
   Reply(client, std::move(reply));
+}
+
+void AgentGateway::HandleGetAudit(Client client, const std::string& id) {
+  wire::Envelope request;
+  // Whatever a person typed: the broker is the authority on which ids exist.
+  request.mutable_get_audit()->set_case_id(NormalizeCaseId(id).value_or(id));
+  link_->Request(std::move(request), options_.forward_timeout_ms,
+                 [this, client](Result<wire::Envelope> answer) {
+                   // No local copy to fall back on: the broker's answer or why there is none.
+                   if (answer.ok()) return Reply(client, std::move(answer).value());
+                   ReplyError(client, answer.status());
+                 });
 }
 
 // --- mailbox -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 // Local requests served (see proto/aplus.proto): Submit, CloseCase, CancelCase, AnswerInfo
 // (through the outbox: answered with the broker's answer if it comes within
 // forward_timeout_ms, else with QUEUED_LOCALLY / queued_locally), GetCase (case id or local
-// ref), ListCases, Ping.
+// ref), ListCases, GetAudit (forwarded; the broker's answer, or UNREACHABLE: the audit log
+// lives at the broker only), Ping.
 //
 // Deliveries stored, then acknowledged: mail items (ACKNOWLEDGED, REPLY, INFO_REQUESTED with
 // the partner's question, TRANSFERRED with the new partner, NOTICE) and SLA alerts (WARNING /
@@ -78,6 +79,7 @@ class AgentGateway {
   void Enqueue(Client client, wire::Envelope&& request);
   void HandleGetCase(Client client, const std::string& id);
   void HandleListCases(Client client, const wire::ListCases& list);
+  void HandleGetAudit(Client client, const std::string& id);
   // Called with the broker's answer (or UNREACHABLE) to a forwarded read.
   void AnswerGetCase(const Client& client, const std::string& case_id, const std::string& local_ref,
                      const Result<wire::Envelope>& answer);

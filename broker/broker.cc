@@ -34,6 +34,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
                       broker->options_.alerts_endpoint + ": " + e.what());
   }
   broker->RebuildQueues();
+  broker->StartRetention();
   return broker;
 }
 
@@ -150,6 +151,7 @@ void Broker::Turn(int timeout_ms) {
   }
   CommitAndFlush();
   FireDueTimers();
+  CollectPurgeCompactions();
   int64_t now = SteadyNowMs();
   if (now - last_expiry_check_ms_ >= 100) {
     ExpireLeasesAndSessions();
@@ -258,6 +260,7 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
     case Body::kAckAlert: OnAckAlert(*session, request); break;
     case Body::kGetReport: OnGetReport(*session, request); break;
     case Body::kExplainDeadline: OnExplainDeadline(*session, request); break;
+    case Body::kGetAudit: OnGetAudit(*session, request); break;
     default:
       AnswerError(routing_id, request.request_id(),
                   Status(wire::UNKNOWN_MESSAGE,

@@ -27,6 +27,7 @@
 #include "common/network_config.h"
 #include "common/status.h"
 #include "store/broker_store.h"
+#include "store/purge_compactor.h"
 
 namespace aplus {
 
@@ -95,6 +96,7 @@ class Broker {
   void OnAckAlert(Session& session, const wire::Envelope& request);
   void OnGetReport(Session& session, const wire::Envelope& request);
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
+  void OnGetAudit(Session& session, const wire::Envelope& request);
   // Answers a retried mutating request with its first outcome; true when it did.
   bool AnswerFromDedup(Session& session, const wire::Envelope& request, const std::string& key);
   void RememberOutcome(Session& session, const wire::Envelope& request, const std::string& key,
@@ -114,6 +116,29 @@ class Broker {
   void FireDueTimers();
   void RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind);
   void PublishAlerts();
+
+  // Audit log (broker_audit.cc). Appends one entry about `case_id` to the pending batch, so
+  // it commits with the effect it records. `detail` never holds personal data.
+  void Audit(const Session& session, const std::string& case_id, const std::string& action,
+             const std::string& detail);
+  void AuditAs(wire::Role role, const std::string& principal, const std::string& case_id,
+               const std::string& action, const std::string& detail);
+
+  // Retention (broker_retention.cc).
+  // Start-up: a compaction owed by a purge pass before a crash is asked for again.
+  void StartRetention();
+  // The case just ended (closed or cancelled): dates it and schedules the erasure of its
+  // personal data (a purge timer in the same batch).
+  void ScheduleRetention(records::CaseRecord& record);
+  // Erases the case's personal data in the pending batch and records the key ranges to
+  // compact. False (and nothing written) when there is nothing to erase: already erased, or
+  // not ended.
+  bool PurgePersonalData(records::CaseRecord& record);
+  // After the batch of a purge pass committed: asks the compactor to make it leave the files.
+  // `purged` cases were erased in that pass.
+  void FinishPurgePass(size_t purged);
+  // Clears the durable "compaction owed" mark once the compactor has done it.
+  void CollectPurgeCompactions();
 
   // Applies `event` to the case (state, record, timeline) in the pending batch.
   Result<wire::CaseState> ApplyEvent(records::CaseRecord& record, CaseEvent event,
@@ -157,6 +182,13 @@ class Broker {
   int64_t last_keyring_poll_ms_ = 0;
   std::optional<int64_t> next_due_ms_;  // earliest stored timer; nothing else is kept in memory
   std::vector<wire::Alert> alerts_to_publish_;  // raised in this batch, published after commit
+  // Declared after store_: destroyed (cancelled and joined) before the database closes.
+  std::unique_ptr<PurgeCompactor> compactor_;
+  uint64_t purge_generation_ = 0;         // the last purge pass committed (or owed at start-up)
+  std::vector<KeyRange> purge_ranges_;    // rewritten by the purges of the pending batch
+  // Mail items with a text, by queue then case: each queue is read once per purge pass (a
+  // queue may be long, and a pass may purge thousands of cases).
+  std::map<std::string, std::multimap<std::string, BrokerStore::QueueEntry>> purge_mail_index_;
 
   std::unordered_map<std::string, Session> sessions_;
   std::map<std::string, QueueState> queues_;

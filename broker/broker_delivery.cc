@@ -194,6 +194,9 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
     if (item->has_mail() || item->has_alert()) continue;
     auto record = store_->GetCase(item->case_id());
     if (!record.ok() || !record->has_value()) continue;
+    // The partner gateway has stored the escalation: its content changed hands (also when
+    // the case moved on meanwhile). An ack for an item already gone recorded nothing above.
+    Audit(session, item->case_id(), "deliver", "attempt " + std::to_string(attempts_made));
     records::CaseRecord updated = std::move(**record);
     // A receipt from a partner the case has since been transferred away from is history only.
     if (updated.queue() != queue.name || updated.queue_sequence() != sequence) continue;

@@ -280,6 +280,7 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   if (!submit.idempotency_key().empty()) {
     store_->PutDedup(session.DedupPrincipal(), ScopedKey(request, submit.idempotency_key()), dedup);
   }
+  Audit(session, summary->case_id(), "submit", "to " + partner->id);
   wire::Envelope answer = AnswerTo(request);
   auto* accepted = answer.mutable_accepted();
   accepted->set_case_id(summary->case_id());
@@ -351,6 +352,9 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
   if (explanation.ok()) {
     for (const auto& line : explanation->lines) view->add_deadline_explanation(line);
   }
+  bool content = !view->body().empty() || !view->citizen_name().empty() || !view->reply_text().empty();
+  // The answer leaves after the commit, so no read goes unrecorded.
+  Audit(session, record->summary().case_id(), "read", content ? "content" : "metadata");
   Answer(session.routing_id, std::move(answer), true);
 }
 
@@ -389,6 +393,8 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
   auto state = ApplyEvent(*record, close ? CaseEvent::kClose : CaseEvent::kCancel,
                           session.principal, detail);
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
+  ScheduleRetention(*record);  // the personal data goes once the retention period is over
+  Audit(session, record->summary().case_id(), close ? "close" : "cancel", wire::CaseState_Name(*state));
   // Cancelled before the partner received it: it leaves the partner's queue.
   if (!close && WithdrawUndelivered(*record)) {
     record->clear_queue();
@@ -434,6 +440,8 @@ void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& reques
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
   PostToMailbox(*record, reply ? wire::MailItem::REPLY : wire::MailItem::ACKNOWLEDGED,
                 reply ? request.reply_case().text() : request.acknowledge_case().note());
+  Audit(session, record->summary().case_id(), reply ? "reply" : "acknowledge",
+        wire::CaseState_Name(*state));
   RememberOutcome(session, request, key, *record);
   AnswerCaseUpdated(session, request, *record);
 }

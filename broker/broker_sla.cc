@@ -75,11 +75,16 @@ void Broker::FireDueTimers() {
   std::optional<int64_t> next_due;
   auto timers = store_->DueTimers(*next_due_ms_, now, options_.max_alerts_per_turn, next_due);
   size_t raised = alerts_to_publish_.size();
+  size_t purged = 0;
   for (const auto& timer : timers) {
     store_->DeleteTimer(timer.due_ms, timer.case_id, timer.kind);
     auto loaded = store_->GetCase(timer.case_id);
     if (!loaded.ok() || !loaded->has_value()) continue;
     records::CaseRecord record = std::move(**loaded);
+    if (timer.kind == keys::kTimerPurge) {
+      purged += PurgePersonalData(record) ? 1 : 0;  // broker_retention.cc
+      continue;
+    }
     // A timer of an older deadline (moved by a pause or a transfer) or of a case whose clock
     // stopped is stale: it goes without a word.
     if (timer.generation != record.deadline_generation() || !ClockRuns(record.summary().state())) {
@@ -96,6 +101,7 @@ void Broker::FireDueTimers() {
   // Firing adds no timer, so the first timer after this batch is the earliest left.
   next_due_ms_ = next_due;
   CommitAndFlush();
+  FinishPurgePass(purged);
 }
 
 void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {

@@ -45,6 +45,7 @@ void Broker::OnAskInfo(Session& session, const wire::Envelope& request) {
   auto state = ApplyEvent(*record, CaseEvent::kAskInfo, session.principal, ask.question());
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
   PostToMailbox(*record, wire::MailItem::INFO_REQUESTED, ask.question());
+  Audit(session, record->summary().case_id(), "ask", wire::CaseState_Name(*state));
   RememberOutcome(session, request, ask.idempotency_key(), *record);
   AnswerCaseUpdated(session, request, *record);
 }
@@ -87,6 +88,7 @@ void Broker::OnAnswerInfo(Session& session, const wire::Envelope& request) {
   if (const Partner* partner = config_.FindPartner(record->summary().partner())) {
     AppendToQueue(PartnerQueueName(*partner, record->summary().territory()), item);
   }
+  Audit(session, record->summary().case_id(), "answer", wire::CaseState_Name(*state));
   RememberOutcome(session, request, answer_info.idempotency_key(), *record);
   AnswerCaseUpdated(session, request, *record);
 }
@@ -164,6 +166,8 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   item.set_case_id(summary->case_id());
   AppendToQueue(queue, item);
   PostToMailbox(*record, wire::MailItem::TRANSFERRED, transfer.reason());
+  // One entry names both partners: the old one loses access, the new one gains it.
+  Audit(session, summary->case_id(), "transfer", "from " + from + " to " + to->id);
   RememberOutcome(session, request, transfer.idempotency_key(), *record);
   AnswerCaseUpdated(session, request, *record);
 }

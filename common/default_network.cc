@@ -16,6 +16,8 @@ std::string_view DefaultNetworkToml() {
 #   name              the network's name, logged at start-up
 #   [endpoints]       where the broker and the two gateways listen by default
 #   [broker]          broker storage and delivery settings
+#   [sla]             deadline warnings and transfers
+#   [retention]       when closed cases lose their personal data
 #   [[territories]]   one per territory; case_prefix (2 to 5 letters A-Z) starts its case ids
 #   [[contact_points]] the places where agents receive citizens, each with its agents
 #   [[partners]]      the organisations cases are escalated to
@@ -48,6 +50,15 @@ max_batch_messages = 1024      # group commit: at most this many messages per fs
 warning_lead = "default"
 # On a transfer, the new partner gets a fresh window (false) or inherits the deadline (true).
 transfer_keeps_deadline = false
+
+[retention]
+# Once a case is closed or cancelled, its personal data (citizen, subject, body, replies,
+# questions and every free text) is erased after this period; the case's skeleton (ids,
+# parties, dates, SLA outcome) and its audit log stay for reports. "<N> months" counts calendar
+# months (Europe/Paris); days, hours, minutes and seconds are accepted too.
+personal_data_after = "12 months"
+# Erased values leave the database files at the next compaction, which runs at most this often.
+compaction_interval = "1 hours"
 
 [[territories]]
 id = "perche"

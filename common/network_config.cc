@@ -32,7 +32,7 @@ class ConfigReader {
     NetworkConfig config;
     WarnUnknownKeys(root, "the top level",
                     {"name", "endpoints", "broker", "sla", "territories", "contact_points",
-                     "partners", "operators"});
+                     "partners", "operators", "retention"});
     config.name = String(root, "name", "the top level", /*required=*/false, "aplus");
     if (const toml::table* endpoints = OptionalTable(root, "endpoints")) {
       ReadEndpoints(*endpoints, config.endpoints);
@@ -41,6 +41,9 @@ class ConfigReader {
       ReadBroker(*broker, config.broker);
     }
     if (const toml::table* sla = OptionalTable(root, "sla")) ReadSla(*sla, config.sla);
+    if (const toml::table* retention = OptionalTable(root, "retention")) {
+      ReadRetention(*retention, config.retention);
+    }
     ReadTerritories(root, config);
     ReadContactPoints(root, config);
     ReadPartners(root, config);
@@ -230,6 +233,31 @@ class ConfigReader {
     sla.warning_lead = sla::CountsDays(policy->unit)
                            ? sla::WarningLead::CountedDays(policy->window)
                            : sla::WarningLead::Duration(policy->window * sla::UnitDurationMs(policy->unit));
+  }
+
+  RetentionPeriod Period(const toml::table& table, std::string_view key,
+                         RetentionPeriod fallback) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return fallback;
+    const auto* text = node->as_string();
+    if (text == nullptr) {
+      Fail(node, "[retention]: '" + std::string(key) + "' is a string such as \"12 months\"");
+    }
+    auto period = ParseRetentionPeriod(text->get());
+    if (!period.ok()) Fail(node, "[retention]: " + std::string(key) + ": " + period.status().message());
+    return *period;
+  }
+
+  void ReadRetention(const toml::table& table, RetentionSettings& retention) const {
+    WarnUnknownKeys(table, "[retention]", {"personal_data_after", "compaction_interval"});
+    retention.personal_data_after =
+        Period(table, "personal_data_after", retention.personal_data_after);
+    retention.compaction_interval =
+        Period(table, "compaction_interval", retention.compaction_interval);
+    if (!FixedDurationMs(retention.compaction_interval)) {
+      Fail(table.get("compaction_interval"),
+           "[retention]: compaction_interval is days, hours, minutes or seconds, not months");
+    }
   }
 
   void ReadBroker(const toml::table& table, BrokerSettings& broker) const {

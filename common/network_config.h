@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/retention_period.h"
 #include "common/status.h"
 #include "sla/deadline_calculator.h"
 #include "sla/reply_policy.h"
@@ -58,6 +59,14 @@ struct SlaSettings {
   bool transfer_keeps_deadline = false; // false: the new partner gets a fresh window
 };
 
+// Retention of personal data ([retention]). Once a case is closed or cancelled, its personal
+// data (citizen, subject, body, texts) is erased after `personal_data_after`; the skeleton
+// stays for reports. The files are then compacted, at most once per `compaction_interval`.
+struct RetentionSettings {
+  RetentionPeriod personal_data_after{12, RetentionPeriod::Unit::kMonths};
+  RetentionPeriod compaction_interval{1, RetentionPeriod::Unit::kHours};  // never in months
+};
+
 struct Operator {
   std::string id;
   std::string name;
@@ -87,6 +96,7 @@ struct NetworkConfig {
   Endpoints endpoints;
   BrokerSettings broker;
   SlaSettings sla;
+  RetentionSettings retention;
 
   // Lookups return nullptr when the id is unknown.
   const Territory* FindTerritory(std::string_view id) const;

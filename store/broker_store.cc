@@ -21,7 +21,7 @@ std::string BigEndian64(uint64_t value) {
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
   auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
                                  keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
-                                 keys::kOpenAlerts});
+                                 keys::kOpenAlerts, keys::kAudit});
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   store->LoadCounters();
@@ -38,7 +38,8 @@ BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
       meta_(db_->Family(keys::kMeta)),
       due_(db_->Family(keys::kDue)),
       alerts_(db_->Family(keys::kAlerts)),
-      open_alerts_(db_->Family(keys::kOpenAlerts)) {}
+      open_alerts_(db_->Family(keys::kOpenAlerts)),
+      audit_(db_->Family(keys::kAudit)) {}
 
 void BrokerStore::LoadCounters() {
   auto counter = db_->Get(meta_, std::string(keys::kCaseCounter));
@@ -48,6 +49,14 @@ void BrokerStore::LoadCounters() {
   auto alerts = db_->Get(meta_, std::string(keys::kAlertCounter));
   if (alerts.ok() && alerts->has_value() && (*alerts)->size() == 8) {
     alert_counter_ = ReadBigEndian64((*alerts)->data());
+  }
+  auto audit = db_->Get(meta_, std::string(keys::kAuditCounter));
+  if (audit.ok() && audit->has_value() && (*audit)->size() == 8) {
+    audit_counter_ = ReadBigEndian64((*audit)->data());
+  }
+  auto owed = db_->Get(meta_, std::string(keys::kPurgeCompactionOwed));
+  if (owed.ok() && owed->has_value() && (*owed)->size() == 8) {
+    purge_compaction_owed_ = ReadBigEndian64((*owed)->data());
   }
   auto it = db_->NewIterator(meta_);
   std::string prefix(keys::kStateCountPrefix);
@@ -113,7 +122,15 @@ Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_
   }
   auto pending = pending_events_.find(case_id);
   if (pending != pending_events_.end()) {
-    events.insert(events.end(), pending->second.begin(), pending->second.end());
+    // A pending event either follows the stored ones or rewrites one of them (the retention
+    // purge rewrites details in place): merge by sequence.
+    for (const auto& event : pending->second) {
+      if (event.sequence() < events.size() && events[event.sequence()].sequence() == event.sequence()) {
+        events[event.sequence()] = event;
+      } else {
+        events.push_back(event);
+      }
+    }
   }
   return events;
 }
@@ -280,6 +297,66 @@ void BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord
   }
 }
 
+std::vector<BrokerStore::QueueEntry> BrokerStore::MailItemsWithText(const std::string& queue) {
+  auto wanted = [](const records::QueueItem& item) {
+    return item.has_mail() && !item.mail().text().empty();
+  };
+  std::map<uint64_t, records::QueueItem> found;
+  std::string prefix = keys::QueuePrefix(queue);
+  auto it = db_->NewIterator(queues_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) continue;
+    records::QueueItem item;
+    if (!ParseSlice(item, it->value()) || !wanted(item)) continue;
+    found[ReadBigEndian64(it->key().data() + prefix.size())] = std::move(item);
+  }
+  for (const auto& [key, item] : pending_queue_items_) {
+    if (key.size() != prefix.size() + 8 || key.compare(0, prefix.size(), prefix) != 0) continue;
+    uint64_t sequence = ReadBigEndian64(key.data() + prefix.size());
+    if (item && wanted(*item)) {
+      found[sequence] = *item;
+    } else {
+      found.erase(sequence);
+    }
+  }
+  std::vector<QueueEntry> entries;
+  for (auto& [sequence, item] : found) entries.push_back(QueueEntry{sequence, std::move(item)});
+  return entries;
+}
+
+std::vector<KeyRange> BrokerStore::CaseRanges(const std::string& case_id) const {
+  std::string last_event = keys::EventKey(case_id, UINT32_MAX);
+  return {KeyRange{cases_, case_id, case_id},
+          KeyRange{events_, keys::EventPrefix(case_id), last_event}};
+}
+
+KeyRange BrokerStore::QueueItemRange(const std::string& queue, uint64_t sequence) const {
+  std::string key = keys::QueueKey(queue, sequence);
+  return KeyRange{queues_, key, key};
+}
+
+std::vector<KeyRange> BrokerStore::CaseDataFamilies() const {
+  return {KeyRange{cases_, {}, {}}, KeyRange{events_, {}, {}}, KeyRange{queues_, {}, {}}};
+}
+
+Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& case_id) {
+  std::vector<wire::AuditEntry> entries;
+  std::string prefix = keys::AuditPrefix(case_id);
+  auto it = db_->NewIterator(audit_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wire::AuditEntry entry;
+    if (!ParseSlice(entry, it->value())) {
+      return Status(wire::INTERNAL, "stored audit entry of case " + case_id + " is unreadable");
+    }
+    entries.push_back(std::move(entry));
+  }
+  auto pending = pending_audit_.find(case_id);
+  if (pending != pending_audit_.end()) {
+    entries.insert(entries.end(), pending->second.begin(), pending->second.end());
+  }
+  return entries;
+}
+
 void BrokerStore::PutTimer(const Timer& timer) {
   std::string value;
   AppendBigEndian32(value, timer.generation);
@@ -368,6 +445,22 @@ void BrokerStore::IndexCaseForContactPoint(const std::string& contact_point,
   ++pending_writes_;
 }
 
+uint64_t BrokerStore::AppendAudit(wire::AuditEntry entry) {
+  uint64_t sequence = ++audit_counter_;
+  counters_dirty_ = true;
+  entry.set_sequence(sequence);
+  batch_.Put(audit_, keys::AuditKey(entry.case_id(), sequence), entry.SerializeAsString());
+  pending_audit_[entry.case_id()].push_back(std::move(entry));
+  ++pending_writes_;
+  return sequence;
+}
+
+void BrokerStore::SetPurgeCompactionOwed(uint64_t generation) {
+  purge_compaction_owed_ = generation;
+  compaction_owed_dirty_ = true;
+  ++pending_writes_;
+}
+
 uint64_t BrokerStore::NextCaseNumber() {
   counters_dirty_ = true;
   ++pending_writes_;
@@ -379,6 +472,7 @@ Status BrokerStore::Commit() {
   if (counters_dirty_) {
     batch_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
     batch_.Put(meta_, std::string(keys::kAlertCounter), BigEndian64(alert_counter_));
+    batch_.Put(meta_, std::string(keys::kAuditCounter), BigEndian64(audit_counter_));
     for (const auto& [state, count] : state_counts_) {
       batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
     }
@@ -391,16 +485,25 @@ Status BrokerStore::Commit() {
   for (const auto& [queue, next] : pending_queue_next_) {
     batch_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
   }
+  if (compaction_owed_dirty_) {
+    if (purge_compaction_owed_ == 0) {
+      batch_.Delete(meta_, std::string(keys::kPurgeCompactionOwed));
+    } else {
+      batch_.Put(meta_, std::string(keys::kPurgeCompactionOwed), BigEndian64(purge_compaction_owed_));
+    }
+  }
   Status status = db_->Write(batch_);
   batch_.Clear();
   pending_writes_ = 0;
   counters_dirty_ = false;
+  compaction_owed_dirty_ = false;
   pending_cases_.clear();
   pending_dedup_.clear();
   pending_queue_items_.clear();
   pending_queue_next_.clear();
   pending_events_.clear();
   pending_alerts_.clear();
+  pending_audit_.clear();
   return status;
 }
 

@@ -30,8 +30,8 @@ class BrokerStore {
   struct Timer {
     int64_t due_ms = 0;
     std::string case_id;
-    char kind = 0;           // keys::kTimerWarning or keys::kTimerBreach
-    uint32_t generation = 0;
+    char kind = 0;           // keys::kTimerWarning, kTimerBreach or kTimerPurge
+    uint32_t generation = 0; // deadline generation (SLA timers); 0 for purge timers
   };
   struct QueueInfo {
     uint64_t next_sequence = 1;  // sequence the next appended item gets
@@ -72,6 +72,20 @@ class BrokerStore {
   std::vector<wire::Alert> ListAlerts(bool include_acked, size_t scan_limit);
   // Calls `visit` for every committed case record (reports). Stops when it returns false.
   void ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
+  // The mail items of `queue` that carry a text (committed, with this batch's rewrites and
+  // deletes applied), in queue order. Reads the whole queue: for the retention purge, which
+  // reads each queue once per pass.
+  std::vector<QueueEntry> MailItemsWithText(const std::string& queue);
+  // The audit log of `case_id` in the order it was written (committed entries, then this
+  // batch's).
+  Result<std::vector<wire::AuditEntry>> GetAudit(const std::string& case_id);
+  // Where a case's personal data lives, for the compaction that follows its purge: the record,
+  // the timeline, one queue item; and every family that holds case data, whole.
+  std::vector<KeyRange> CaseRanges(const std::string& case_id) const;
+  KeyRange QueueItemRange(const std::string& queue, uint64_t sequence) const;
+  std::vector<KeyRange> CaseDataFamilies() const;
+  // The purge pass whose compaction is still owed (0 = none), this batch's change included.
+  uint64_t purge_compaction_owed() const { return purge_compaction_owed_; }
 
   uint64_t case_counter() const { return case_counter_; }
   const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
@@ -98,6 +112,12 @@ class BrokerStore {
   uint64_t NextAlertSequence();
   // Reserves the next case number (written with the batch).
   uint64_t NextCaseNumber();
+  // Appends `entry` to its case's audit log with the next global sequence (which it sets and
+  // returns), in the pending batch. Audit entries are never rewritten nor deleted.
+  uint64_t AppendAudit(wire::AuditEntry entry);
+  // Records that the compaction of purge pass `generation` is owed (0: none is owed any more).
+  // Written with the batch, so a purge and the promise to compact it are durable together.
+  void SetPurgeCompactionOwed(uint64_t generation);
 
   bool HasPendingWrites() const { return pending_writes_ > 0; }
   size_t pending_writes() const { return pending_writes_; }
@@ -122,6 +142,7 @@ class BrokerStore {
   rocksdb::ColumnFamilyHandle* due_;
   rocksdb::ColumnFamilyHandle* alerts_;
   rocksdb::ColumnFamilyHandle* open_alerts_;
+  rocksdb::ColumnFamilyHandle* audit_;
 
   rocksdb::WriteBatch batch_;
   size_t pending_writes_ = 0;
@@ -133,6 +154,10 @@ class BrokerStore {
   std::map<std::string, uint64_t> pending_queue_next_;
   std::unordered_map<std::string, std::vector<wire::Event>> pending_events_;
   std::unordered_map<std::string, wire::Alert> pending_alerts_;
+  std::unordered_map<std::string, std::vector<wire::AuditEntry>> pending_audit_;
+  bool compaction_owed_dirty_ = false;
+  uint64_t purge_compaction_owed_ = 0;
+  uint64_t audit_counter_ = 0;
   uint64_t alert_counter_ = 0;
   uint64_t case_counter_ = 0;
   std::map<wire::CaseState, uint64_t> state_counts_;

@@ -19,6 +19,11 @@ inline constexpr const char* kDue = "due";
 inline constexpr const char* kAlerts = "alerts";
 inline constexpr const char* kOpenAlerts = "open_alerts";
 inline constexpr std::string_view kAlertCounter = "alert_counter";
+// Kept apart from case data: the retention purge never touches this family.
+inline constexpr const char* kAudit = "audit";
+inline constexpr std::string_view kAuditCounter = "audit_counter";
+// Set by a purge pass, removed once its compaction has run: a compaction owed across a crash.
+inline constexpr std::string_view kPurgeCompactionOwed = "purge_compaction_owed";
 
 inline constexpr std::string_view kCaseCounter = "case_counter";
 inline constexpr std::string_view kStateCountPrefix = "state_count/";
@@ -38,6 +43,18 @@ inline std::string EventKey(std::string_view case_id, uint32_t number) {
 inline std::string EventPrefix(std::string_view case_id) {
   std::string key(case_id);
   key.push_back('\0');
+  return key;
+}
+
+inline std::string AuditPrefix(std::string_view case_id) {
+  std::string key(case_id);
+  key.push_back('\0');
+  return key;
+}
+
+inline std::string AuditKey(std::string_view case_id, uint64_t sequence) {
+  std::string key = AuditPrefix(case_id);
+  AppendBigEndian64(key, sequence);
   return key;
 }
 

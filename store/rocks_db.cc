@@ -96,6 +96,28 @@ Status RocksDb::CompactAll() {
   return Status::Ok();
 }
 
+Status RocksDb::FlushAll() {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  auto status = db_->Flush(options, handles_);
+  if (!status.ok()) return Status(wire::UNAVAILABLE, "flush failed: " + status.ToString());
+  return Status::Ok();
+}
+
+Status RocksDb::CompactRangeForced(const KeyRange& range, std::atomic<bool>* canceled) {
+  rocksdb::CompactRangeOptions options;
+  // Without kForce, data already at the bottommost level is left as it is, old versions and
+  // tombstones included.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  options.canceled = canceled;
+  rocksdb::Slice first(range.first ? std::string_view(*range.first) : std::string_view());
+  rocksdb::Slice last(range.last ? std::string_view(*range.last) : std::string_view());
+  auto status = db_->CompactRange(options, range.family, range.first ? &first : nullptr,
+                                  range.last ? &last : nullptr);
+  if (!status.ok()) return Status(wire::UNAVAILABLE, "compaction failed: " + status.ToString());
+  return Status::Ok();
+}
+
 void AppendBigEndian64(std::string& out, uint64_t value) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
 }

@@ -16,6 +16,13 @@
 
 namespace aplus {
 
+// Keys `first` to `last` (inclusive) of one family; nullopt = unbounded on that side.
+struct KeyRange {
+  rocksdb::ColumnFamilyHandle* family = nullptr;
+  std::optional<std::string> first;
+  std::optional<std::string> last;
+};
+
 // Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
 // the sticky write failure, which is atomic.
 class RocksDb {
@@ -41,8 +48,19 @@ class RocksDb {
 
   std::unique_ptr<rocksdb::Iterator> NewIterator(rocksdb::ColumnFamilyHandle* family) const;
 
-  // Full compaction of every family (used by retention and tests).
+  // Full compaction of every family (used by tests).
   Status CompactAll();
+
+  // Flushes the memtables of every family and waits. A write-ahead log file that no family
+  // needs any more is then deleted by RocksDB (WAL archiving and recycling are off, the
+  // defaults): what was overwritten before this call is no longer in any log file.
+  Status FlushAll();
+  // Compacts `range` down to the bottommost level, rewriting the bottommost files too: overwritten values and
+  // deleted keys in that range leave the table files. Safe alongside writes from other
+  // threads. When `canceled` becomes true the compaction stops early with UNAVAILABLE.
+  Status CompactRangeForced(const KeyRange& range, std::atomic<bool>* canceled = nullptr);
+  // Every family, the default one included.
+  const std::vector<rocksdb::ColumnFamilyHandle*>& families() const { return handles_; }
 
   rocksdb::DB* raw() const { return db_.get(); }
   bool failed() const { return failed_.load(); }

@@ -329,6 +329,7 @@ std::optional<std::string> SuccessBodyFor(const std::string& request_body) {
       {"transfer_case", "case_updated"}, {"list_alerts", "alert_list"},
       {"ack_alert", "alert_acked"},   {"get_report", "report"},
       {"explain_deadline", "deadline_explanation"},
+      {"get_audit", "audit_log"},     // audit (proto grammar): who read or changed a case
   };
   auto it = kAnswers.find(request_body);
   if (it == kAnswers.end()) return std::nullopt;

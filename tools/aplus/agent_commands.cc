@@ -91,6 +91,17 @@ void AddSlaFields(const wire::CaseView& view,
   }
 }
 
+// When the case ended and what retention did or will do with its personal data.
+void AddRetentionFields(const wire::CaseSummary& summary,
+                        std::vector<std::pair<std::string, std::string>>& fields) {
+  if (summary.ended_at_ms() > 0) fields.emplace_back("Ended", FormatMinute(summary.ended_at_ms()));
+  if (summary.personal_data_erased()) {
+    fields.emplace_back("Personal data", "erased (retention); the case's skeleton is kept");
+  } else if (summary.personal_data_erase_at_ms() > 0) {
+    fields.emplace_back("Personal data", "erased after " + FormatMinute(summary.personal_data_erase_at_ms()));
+  }
+}
+
 }  // namespace
 
 std::string RenderCaseView(const wire::CaseView& view) {
@@ -111,6 +122,7 @@ std::string RenderCaseView(const wire::CaseView& view) {
       FormatMinute(summary.deadline_ms()) +
           (summary.deadline_ms() > 0 ? std::string(" (") + kDisplayTimeZone + ")" : std::string()));
   AddSlaFields(view, fields);
+  AddRetentionFields(summary, fields);
   fields.emplace_back("Delivery attempts", std::to_string(summary.delivery_attempts()));
   if (summary.dead_lettered()) {
     fields.emplace_back("Dead-lettered", "yes: delivery gave up; an operator must look at it");

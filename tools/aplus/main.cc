@@ -9,6 +9,7 @@
 #include "sla/civil_time.h"
 #include "tools/aplus/agent_commands.h"
 #include "tools/aplus/alert_commands.h"
+#include "tools/aplus/audit_command.h"
 #include "tools/aplus/deadline_command.h"
 #include "tools/aplus/global_options.h"
 #include "tools/aplus/key_commands.h"
@@ -246,6 +247,12 @@ int main(int argc, char** argv) {
   auto* keyring_remove = keyring->add_subcommand("remove", "withdraw a key");
   keyring_remove->add_option("NAME", key_name, "the entry's name")->required();
   auto* keyring_list = keyring->add_subcommand("list", "the keys and who holds each");
+  bool via_agent_gateway = false;
+  auto* audit = app.add_subcommand(
+      "audit", "who read or changed a case's content, and when (operator session)");
+  audit->add_option("CASE", case_ref, "case id")->required();
+  audit->add_flag("--via-agent-gateway", via_agent_gateway,
+                  "ask through the agent gateway: the contact point's own cases");
 
   try {
     app.parse(argc, argv);
@@ -285,6 +292,7 @@ int main(int argc, char** argv) {
   }
   if (*keyring_remove) return aplus::cli::RunKeyringRemove(options, keyring_dir, key_name);
   if (*keyring_list) return aplus::cli::RunKeyringList(options, keyring_dir);
+  if (*audit) return aplus::cli::RunAudit(options, case_ref, via_agent_gateway);
   std::cerr << "aplus: no command given (see aplus --help)" << std::endl;
   return aplus::cli::kExitUsage;
 }
