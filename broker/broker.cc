@@ -205,6 +205,32 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
 void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
                       const KeyringEntry* key, int fd) {
   using Body = wire::Envelope::BodyCase;
+  // Hellos count too (a key that reconnects in a loop is throttled like any flood); acks only
+  // release credit the broker granted: throttling them would stall deliveries.
+  std::string limited_principal = session ? session->DedupPrincipal()
+                                  : key   ? "key/" + key->name
+                                          : std::string();
+  if (!limited_principal.empty() && request.body_case() != Body::kDeliveryAck &&
+      request.body_case() != Body::kPing) {
+    RateDecision decision = rate_limiter_.Take(limited_principal, SteadyNowMs());
+    if (decision != RateDecision::kAllowed) {
+      // One log line per flood, not one per refused request.
+      if (decision == RateDecision::kFirstRefusal) {
+        spdlog::warn("{} exceeds {} requests/s: refusing with RATE_LIMITED", limited_principal,
+                     options_.requests_per_second);
+      }
+      ++counters_.errors_answered;
+      Answer(routing_id,
+             MakeErrorEnvelope(request.request_id(),
+                               Status(wire::RATE_LIMITED,
+                                      "more than " + std::to_string(static_cast<int64_t>(
+                                                         options_.requests_per_second)) +
+                                          " requests per second from " +
+                                          limited_principal + "; retry later")),
+             false);
+      return;
+    }
+  }
   if (request.body_case() == Body::kHello) {
     OnHello(routing_id, request, key, fd);
     return;
@@ -220,27 +246,6 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
     AnswerError(routing_id, request.request_id(),
                 Status(wire::NOT_AUTHENTICATED, "say Hello first: this connection has no session"));
     return;
-  }
-  // Acks only release credit the broker granted; throttling them would stall deliveries.
-  if (request.body_case() != Body::kDeliveryAck) {
-    RateDecision decision = rate_limiter_.Take(session->DedupPrincipal(), SteadyNowMs());
-    if (decision != RateDecision::kAllowed) {
-      // One log line per flood, not one per refused request.
-      if (decision == RateDecision::kFirstRefusal) {
-        spdlog::warn("{} exceeds {} requests/s: refusing with RATE_LIMITED",
-                     session->DedupPrincipal(), options_.requests_per_second);
-      }
-      ++counters_.errors_answered;
-      Answer(routing_id,
-             MakeErrorEnvelope(request.request_id(),
-                               Status(wire::RATE_LIMITED,
-                                      "more than " + std::to_string(static_cast<int64_t>(
-                                                         options_.requests_per_second)) +
-                                          " requests per second from " +
-                                          session->DedupPrincipal() + "; retry later")),
-             false);
-      return;
-    }
   }
   switch (request.body_case()) {
     case Body::kSubmit: OnSubmit(*session, request); break;

@@ -368,7 +368,10 @@ void Broker::OnListCases(Session& session, const wire::Envelope& request) {
   auto* list = answer.mutable_case_list();
   for (const auto& id : store_->ListCaseIds(session.principal, request.list_cases().after_case_id(), limit)) {
     auto record = store_->GetCase(id);
-    if (record.ok() && record->has_value()) *list->add_cases() = (*record)->summary();
+    if (!record.ok() || !record->has_value()) continue;
+    *list->add_cases() = (*record)->summary();
+    // A listing shows each case's subject, free text typed by the agent: it is a read.
+    Audit(session, id, "list", "summary");
   }
   Answer(session.routing_id, std::move(answer), true);
 }

@@ -557,7 +557,7 @@ TEST_CASE("random and mutated frames are answered with typed errors and change n
   std::cout << "broker_fuzz_system_test seed " << seed << " (rerun with APLUS_FUZZ_SEED=" << seed
             << ")" << std::endl;
 
-  auto started = StartNetwork("broker-fuzz");
+  auto started = StartNetwork("broker-fuzz", kNoRateLimit);  // the limit has its own test
   REQUIRE(started);
   TestNetwork& network = *started;
 

@@ -266,3 +266,17 @@ TEST_CASE("--insecure is refused off loopback and logged loudly on it") {
   SyncClient plain(network.context(), network.broker_endpoint(), hello);
   CHECK(plain.CallOk(StatsRequest(), 5000).ok());
 }
+
+TEST_CASE("the alert stream admits operators' keys only") {
+  auto network = StartNetwork("security-alert-stream");
+  REQUIRE(network);
+  zmq::socket_t partner_sub(network->context(), zmq::socket_type::sub);
+  partner_sub.set(zmq::sockopt::linger, 0);
+  partner_sub.set(zmq::sockopt::subscribe, "");
+  ApplyCurveClient(partner_sub, network->Keys(wire::PARTNER_GATEWAY, "france-travail"));
+  partner_sub.connect(network->alerts_endpoint());
+  CHECK(WaitUntil([&] {
+    return network->broker().Log().find("may not follow the alert stream") != std::string::npos;
+  }, 5000));
+  CHECK(network->broker().Log().find("partner-gateway france-travail") != std::string::npos);
+}
