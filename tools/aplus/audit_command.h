@@ -1,6 +1,6 @@
 // `aplus audit CASE`: who read or changed the case's content, and when (GetAudit). By default
-// through an operator session at the broker (Hello{role OPERATOR, principal --operator,
-// credential --credential}); with --via-agent-gateway through the contact point's agent
+// through an operator session at the broker (OperatorHello: the CURVE key says who asks);
+// with --via-agent-gateway through the contact point's agent
 // gateway, which may read the log of its own cases only (a citizen's right of access).
 #pragma once
 
