@@ -83,8 +83,8 @@ bool IsDefinite(const Result<wire::Envelope>& answer) {
 
 }  // namespace
 
-AgentGateway::AgentGateway(AgentGatewayOptions options)
-    : options_(std::move(options)), context_(1) {
+AgentGateway::AgentGateway(AgentGatewayOptions options, RetentionSettings retention)
+    : options_(std::move(options)), retention_(retention), context_(1) {
   std::random_device device;
   std::seed_seq seed{device(), device(), device(), device()};
   random_.seed(seed);
@@ -98,14 +98,17 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
     options.max_frame_bytes =
         config.broker.max_frame_bytes > 0 ? config.broker.max_frame_bytes : kDefaultMaxFrameBytes;
   }
-  std::unique_ptr<AgentGateway> gateway(new AgentGateway(std::move(options)));
+  std::unique_ptr<AgentGateway> gateway(new AgentGateway(std::move(options), config.retention));
   AgentGateway* self = gateway.get();
   const auto& opts = self->options_;
 
   auto db = RocksDb::Open(opts.data_dir, AgentGatewayFamilies());
   if (!db.ok()) return db.status();
   self->db_ = std::move(db).value();
-  self->cache_ = std::make_unique<LocalCaseCache>(*self->db_);
+  self->cache_ = std::make_unique<LocalCaseCache>(*self->db_, self->clock_,
+                                                  config.retention.personal_data_after);
+  Status retention = self->StartRetention();
+  if (!retention.ok()) return retention;
 
   wire::Hello hello;
   hello.set_role(wire::AGENT_GATEWAY);
@@ -155,6 +158,7 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
     link_->OnTick();
     ExpireWaiters();
     forwarder_->Pump();
+    SweepRetention();
   }
 }
 

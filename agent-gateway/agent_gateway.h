@@ -14,6 +14,15 @@
 // the partner's question, TRANSFERRED with the new partner, NOTICE) and SLA alerts (WARNING /
 // BREACH about one of the contact point's cases). The local cache follows them, so GetCase
 // answers from it while the broker is unreachable. Anything else stays unacknowledged.
+//
+// Retention: the cache's copies of ended cases lose their personal data the network's
+// `[retention] personal_data_after` after the case was closed or cancelled, like the broker's
+// (see local_case_cache.h). The gateway sweeps at start-up and then every
+// RetentionSweepIntervalMs; after a sweep that erased something, a PurgeCompactor flushes and
+// compacts the database (at most once per `[retention] compaction_interval`, off the loop
+// thread) so that the overwritten values leave the files; the outbox family is compacted with
+// them, for the submissions and answers it held. A compaction owed when the process stopped
+// runs at the next start.
 #pragma once
 
 #include <atomic>
@@ -33,6 +42,7 @@
 #include "common/clock.h"
 #include "common/network_config.h"
 #include "common/status.h"
+#include "store/purge_compactor.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -70,7 +80,7 @@ class AgentGateway {
     int64_t deadline_ms = 0;  // steady clock
   };
 
-  explicit AgentGateway(AgentGatewayOptions options);
+  AgentGateway(AgentGatewayOptions options, RetentionSettings retention);
 
   void DrainLocal();
   void HandleLocal(Client client, wire::Envelope&& request);
@@ -95,11 +105,16 @@ class AgentGateway {
   void FlushDeliveries();
   int PollTimeoutMs() const;
   std::string NewIdempotencyKey();
+  // Retention (agent_gateway_retention.cc): StartRetention once the cache exists; then
+  // SweepRetention every loop turn (it returns at once unless a sweep is due).
+  Status StartRetention();
+  void SweepRetention();
   wire::CaseView QueuedView(const records::OutboxEntry& entry) const;
   std::vector<wire::CaseSummary> QueuedSummaries() const;
 
   // Constant after construction.
   const AgentGatewayOptions options_;
+  const RetentionSettings retention_;
   SystemClock clock_;
 
   // Declaration order is destruction order in reverse: sockets before the context, the
@@ -107,6 +122,7 @@ class AgentGateway {
   zmq::context_t context_;
   std::unique_ptr<RocksDb> db_;
   std::unique_ptr<LocalCaseCache> cache_;
+  std::unique_ptr<PurgeCompactor> compactor_;  // uses the database: destroyed before it
   std::unique_ptr<zmq::socket_t> local_;
   std::string bound_endpoint_;
   std::unique_ptr<BrokerLink> link_;
@@ -116,6 +132,9 @@ class AgentGateway {
   std::map<uint64_t, Waiter> waiters_;              // by outbox sequence
   std::vector<wire::Delivery> pending_deliveries_;  // received this turn, not yet stored
   std::mt19937_64 random_;
+  int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn
+  uint64_t purge_generation_ = 0;        // the last erasure handed to the compactor
+  bool compaction_owed_ = false;         // the durable mark is set, not yet cleared
 };
 
 }  // namespace aplus

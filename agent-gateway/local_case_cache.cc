@@ -4,19 +4,41 @@
 
 #include <map>
 #include <set>
+#include <utility>
 
+#include "common/personal_data.h"
+#include "sla/civil_time.h"
 #include "store/outbox.h"
 
 namespace aplus {
 namespace {
 
 constexpr const char* kNextLocalRefKey = "next_local_ref";
+constexpr const char* kRetentionIndexedKey = "retention_indexed";
+constexpr const char* kCompactionOwedKey = "purge_compaction_owed";
 
 std::string MailboxKey(const std::string& case_id, uint64_t delivery_id) {
   std::string key = case_id;
   key.push_back('\0');
   AppendBigEndian64(key, delivery_id);
   return key;
+}
+
+// The retention index key of a case erased at `erase_at_ms`: due keys sort first.
+std::string DueKey(int64_t erase_at_ms, const std::string& case_id) {
+  std::string key;
+  AppendBigEndian64(key, static_cast<uint64_t>(erase_at_ms));
+  key += case_id;
+  return key;
+}
+
+// The states after which the retention period runs: the contact point ended the case.
+bool Ended(wire::CaseState state) { return state == wire::CLOSED || state == wire::CANCELLED; }
+
+// What the sweep leaves of a case.
+void Erase(wire::CaseView& view) {
+  WithholdPersonalData(view);
+  view.mutable_summary()->set_personal_data_erased(true);
 }
 
 template <typename Message>
@@ -112,15 +134,19 @@ const std::string& CaseIdOf(const wire::Delivery& delivery) {
 }  // namespace
 
 std::vector<std::string> AgentGatewayFamilies() {
-  return {kOutboxFamily, kRefsFamily, kCasesFamily, kMailboxFamily, kMetaFamily};
+  return {kOutboxFamily, kRefsFamily, kCasesFamily, kMailboxFamily, kMetaFamily, kRetentionFamily};
 }
 
-LocalCaseCache::LocalCaseCache(RocksDb& db)
+LocalCaseCache::LocalCaseCache(RocksDb& db, const Clock& clock,
+                               RetentionPeriod personal_data_after)
     : db_(db),
+      clock_(clock),
+      personal_data_after_(personal_data_after),
       refs_(db.Family(kRefsFamily)),
       cases_(db.Family(kCasesFamily)),
       mailbox_(db.Family(kMailboxFamily)),
-      meta_(db.Family(kMetaFamily)) {}
+      meta_(db.Family(kMetaFamily)),
+      retention_(db.Family(kRetentionFamily)) {}
 
 Result<std::string> LocalCaseCache::AllocateLocalRef() {
   auto stored = db_.Get(meta_, kNextLocalRefKey);
@@ -189,6 +215,7 @@ Result<wire::CaseView> LocalCaseCache::RecordCaseView(const wire::CaseView& view
     stored.mutable_summary()->set_local_ref((*existing)->summary().local_ref());
   }
   rocksdb::WriteBatch batch;
+  TrackRetention(batch, existing->has_value() ? &**existing : nullptr, stored, clock_.NowMs());
   batch.Put(cases_, case_id, stored.SerializeAsString());
   Status status = db_.Write(batch);
   if (!status.ok()) return status;
@@ -200,11 +227,12 @@ Status LocalCaseCache::RecordCaseUpdated(const wire::CaseUpdated& updated) {
   auto existing = FindCase(updated.case_id());
   if (!existing.ok()) return existing.status();
   wire::CaseView view;
-  if (existing->has_value()) view = std::move(**existing);
+  if (existing->has_value()) view = **existing;
   view.mutable_summary()->set_case_id(updated.case_id());
   view.mutable_summary()->set_state(updated.state());
   if (updated.state() != wire::INFO_REQUESTED) view.clear_question();
   rocksdb::WriteBatch batch;
+  TrackRetention(batch, existing->has_value() ? &**existing : nullptr, view, clock_.NowMs());
   batch.Put(cases_, updated.case_id(), view.SerializeAsString());
   return db_.Write(batch);
 }
@@ -212,15 +240,18 @@ Status LocalCaseCache::RecordCaseUpdated(const wire::CaseUpdated& updated) {
 Status LocalCaseCache::RecordSummaries(const std::vector<wire::CaseSummary>& summaries) {
   if (summaries.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
+  const int64_t now = clock_.NowMs();
+  std::set<std::string> seen;  // a case listed twice is stored once, as first listed
   for (const auto& summary : summaries) {
-    if (summary.case_id().empty()) continue;
+    if (summary.case_id().empty() || !seen.insert(summary.case_id()).second) continue;
     auto existing = FindCase(summary.case_id());
     if (!existing.ok()) return existing.status();
     wire::CaseView view;
-    if (existing->has_value()) view = std::move(**existing);
+    if (existing->has_value()) view = **existing;
     std::string local_ref = view.summary().local_ref();
     *view.mutable_summary() = summary;
     if (summary.local_ref().empty()) view.mutable_summary()->set_local_ref(local_ref);
+    TrackRetention(batch, existing->has_value() ? &**existing : nullptr, view, now);
     batch.Put(cases_, summary.case_id(), view.SerializeAsString());
   }
   return db_.Write(batch);
@@ -255,7 +286,14 @@ std::vector<wire::CaseSummary> LocalCaseCache::ListCases(const std::string& afte
 Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>& deliveries) {
   rocksdb::WriteBatch batch;
   std::set<std::string> keys_in_batch;
-  std::map<std::string, wire::CaseView> touched;  // cases changed by this batch, latest first
+  // Cases changed by this batch: as cached before it (nullopt when not cached), and as they
+  // become.
+  struct Touched {
+    std::optional<wire::CaseView> before;
+    wire::CaseView view;
+    int64_t last_mail_at_ms = 0;  // when the case ended, if a mail item here says it did
+  };
+  std::map<std::string, Touched> touched;
   size_t stored = 0;
   for (const auto& delivery : deliveries) {
     if (!delivery.has_mail() && !delivery.has_alert()) continue;
@@ -270,24 +308,40 @@ Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>
       if (previous && previous->queue() == delivery.queue()) continue;  // a redelivery
     }
     keys_in_batch.insert(key);
-    batch.Put(mailbox_, key, delivery.SerializeAsString());
     auto view_it = touched.find(case_id);
     if (view_it == touched.end()) {
       auto cached = FindCase(case_id);
       if (!cached.ok()) return cached.status();
-      view_it =
-          touched.emplace(case_id, cached->has_value() ? std::move(**cached) : wire::CaseView())
-              .first;
+      Touched entry;
+      entry.before = std::move(*cached);
+      if (entry.before) entry.view = *entry.before;
+      view_it = touched.emplace(case_id, std::move(entry)).first;
+    }
+    wire::CaseView& view = view_it->second.view;
+    if (view.summary().personal_data_erased() && delivery.has_mail() &&
+        !delivery.mail().text().empty()) {
+      // A late mail item about a case erased here: its text is past its retention too.
+      wire::Delivery without_text = delivery;
+      without_text.mutable_mail()->clear_text();
+      batch.Put(mailbox_, key, without_text.SerializeAsString());
+    } else {
+      batch.Put(mailbox_, key, delivery.SerializeAsString());
     }
     if (delivery.has_alert()) {
-      ApplyAlert(view_it->second, delivery.alert());
+      ApplyAlert(view, delivery.alert());
     } else {
-      ApplyMail(view_it->second, delivery.mail());
+      ApplyMail(view, delivery.mail());
+      view_it->second.last_mail_at_ms = delivery.mail().at_ms();
     }
     ++stored;
   }
   if (stored == 0) return size_t{0};
-  for (const auto& [case_id, view] : touched) batch.Put(cases_, case_id, view.SerializeAsString());
+  const int64_t now = clock_.NowMs();
+  for (auto& [case_id, entry] : touched) {
+    TrackRetention(batch, entry.before ? &*entry.before : nullptr, entry.view,
+                   entry.last_mail_at_ms > 0 ? entry.last_mail_at_ms : now);
+    batch.Put(cases_, case_id, entry.view.SerializeAsString());
+  }
   Status status = db_.Write(batch);
   if (!status.ok()) return status;
   return stored;
@@ -303,6 +357,139 @@ std::vector<wire::Delivery> LocalCaseCache::Mailbox(const std::string& case_id) 
     if (delivery) items.push_back(std::move(*delivery));
   }
   return items;
+}
+
+// --- retention -----------------------------------------------------------------------------
+
+void LocalCaseCache::TrackRetention(rocksdb::WriteBatch& batch, const wire::CaseView* before,
+                                    wire::CaseView& after, int64_t ended_at_ms) const {
+  auto* summary = after.mutable_summary();
+  const wire::CaseSummary* old = before != nullptr ? &before->summary() : nullptr;
+  // Past its retention here means past it everywhere: nothing brings the data back, whether a
+  // view read before the broker's own erasure or a mail item delivered late.
+  if (old != nullptr && old->personal_data_erased()) Erase(after);
+  // Dates once known stay known (a view without them is an older broker's); the broker's
+  // replace the ones estimated here.
+  if (old != nullptr && summary->ended_at_ms() == 0) summary->set_ended_at_ms(old->ended_at_ms());
+  if (old != nullptr && summary->personal_data_erase_at_ms() == 0) {
+    summary->set_personal_data_erase_at_ms(old->personal_data_erase_at_ms());
+  }
+  if (Ended(summary->state())) {
+    if (summary->ended_at_ms() == 0) summary->set_ended_at_ms(ended_at_ms);
+    if (summary->personal_data_erase_at_ms() == 0) {
+      summary->set_personal_data_erase_at_ms(AddRetentionPeriod(
+          summary->ended_at_ms(), personal_data_after_, sla::TimeZone::Paris()));
+    }
+  }
+  const int64_t was = old != nullptr ? old->personal_data_erase_at_ms() : 0;
+  const int64_t is = summary->personal_data_erase_at_ms();
+  if (was == is) return;
+  if (was != 0) batch.Delete(retention_, DueKey(was, summary->case_id()));
+  if (is != 0) batch.Put(retention_, DueKey(is, summary->case_id()), "");
+}
+
+Status LocalCaseCache::IndexEndedCases() {
+  auto indexed = db_.Get(meta_, kRetentionIndexedKey);
+  if (!indexed.ok()) return indexed.status();
+  if (indexed->has_value()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  const int64_t now = clock_.NowMs();
+  size_t dated = 0;
+  auto it = db_.NewIterator(cases_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto view = Parse<wire::CaseView>(it->value().ToString());
+    if (!view) continue;
+    const auto& summary = view->summary();
+    if (!Ended(summary.state()) && summary.personal_data_erase_at_ms() == 0) continue;
+    // When it ended is not known here: its last event is the best guess.
+    int64_t ended_at_ms = now;
+    if (view->timeline_size() > 0) {
+      ended_at_ms = view->timeline(view->timeline_size() - 1).at_ms();
+    }
+    wire::CaseView undated = *view;
+    undated.mutable_summary()->clear_personal_data_erase_at_ms();  // so that it is indexed
+    TrackRetention(batch, &undated, *view, ended_at_ms);
+    batch.Put(cases_, it->key(), view->SerializeAsString());
+    ++dated;
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the cached cases: " + it->status().ToString());
+  }
+  batch.Put(meta_, kRetentionIndexedKey, "1");
+  Status status = db_.Write(batch);
+  if (status.ok() && dated > 0) {
+    spdlog::info("retention: {} ended case(s) cached before now are scheduled for erasure", dated);
+  }
+  return status;
+}
+
+Result<LocalCaseCache::Erasure> LocalCaseCache::ErasePersonalDataDue() {
+  const int64_t now = clock_.NowMs();
+  Erasure erasure;
+  rocksdb::WriteBatch batch;
+  std::set<std::string> erased;  // a case indexed twice (its date moved) is erased once
+  auto it = db_.NewIterator(retention_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() <= 8) {  // not a key of ours: drop it rather than stop every sweep here
+      batch.Delete(retention_, key);
+      continue;
+    }
+    if (static_cast<int64_t>(ReadBigEndian64(key.data())) > now) break;
+    if (erased.size() == kMaxErasuresPerSweep) {
+      erasure.more = true;
+      break;
+    }
+    batch.Delete(retention_, key);
+    std::string case_id(key.data() + 8, key.size() - 8);
+    if (!erased.insert(case_id).second) continue;
+    auto cached = FindCase(case_id);
+    if (!cached.ok()) return cached.status();
+    if (cached->has_value()) {
+      wire::CaseView view = std::move(**cached);
+      Erase(view);
+      batch.Put(cases_, case_id, view.SerializeAsString());
+    }
+    for (auto& item : Mailbox(case_id)) {
+      if (!item.has_mail() || item.mail().text().empty()) continue;
+      item.mutable_mail()->clear_text();
+      batch.Put(mailbox_, MailboxKey(case_id, item.delivery_id()), item.SerializeAsString());
+    }
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE,
+                  "cannot read the retention index: " + it->status().ToString());
+  }
+  if (batch.Count() == 0) return erasure;
+  if (!erased.empty()) batch.Put(meta_, kCompactionOwedKey, "1");
+  Status status = db_.Write(batch);
+  if (!status.ok()) return status;
+  erasure.cases = erased.size();
+  if (!erased.empty()) {
+    // The bounding ranges of what was rewritten: the cases' records and their mail items.
+    const std::string& first = *erased.begin();
+    const std::string& last = *erased.rbegin();
+    erasure.ranges.push_back(KeyRange{cases_, first, last});
+    erasure.ranges.push_back(KeyRange{mailbox_, first + std::string(1, '\0'),
+                                      last + std::string(1, '\0') + std::string(8, '\xff')});
+  }
+  return erasure;
+}
+
+Result<bool> LocalCaseCache::CompactionOwed() const {
+  auto owed = db_.Get(meta_, kCompactionOwedKey);
+  if (!owed.ok()) return owed.status();
+  return owed->has_value();
+}
+
+Status LocalCaseCache::ClearCompactionOwed() {
+  rocksdb::WriteBatch batch;
+  batch.Delete(meta_, kCompactionOwedKey);
+  return db_.Write(batch);
+}
+
+std::vector<KeyRange> LocalCaseCache::PersonalDataRanges() const {
+  return {KeyRange{cases_, {}, {}}, KeyRange{mailbox_, {}, {}}};
 }
 
 }  // namespace aplus

@@ -3,12 +3,29 @@
 // broker delivered. It answers GetCase / ListCases while the broker is unreachable.
 //
 // Key layout (all in the gateway's own RocksDB; the outbox family belongs to store/outbox.h):
-//   refs     local_ref ("LOC-<n>")              -> wire::Envelope: the broker's final answer to
+//   refs      local_ref ("LOC-<n>")             -> wire::Envelope: the broker's final answer to
 //                                                  the Submit (Accepted or Error)
-//   cases    case id                            -> wire::CaseView (from_local_cache unset)
-//   mailbox  case id, 0x00, big-endian delivery -> wire::Delivery (the whole delivered item:
+//   cases     case id                           -> wire::CaseView (from_local_cache unset)
+//   mailbox   case id, 0x00, big-endian delivery -> wire::Delivery (the whole delivered item:
 //                                                  a mail item or an SLA alert)
-//   meta     "next_local_ref"                   -> big-endian uint64, the next <n> to hand out
+//   retention big-endian erase-at ms, case id   -> "": the case's personal data falls due for
+//                                                  erasure then (its summary's
+//                                                  personal_data_erase_at_ms); removed by the
+//                                                  sweep that erases it
+//   meta      "next_local_ref"                  -> big-endian uint64, the next <n> to hand out
+//             "retention_indexed"               -> "1" once the cases cached before the
+//                                                  retention index existed are in it
+//             "purge_compaction_owed"           -> "1" from the batch of an erasure until the
+//                                                  files have been compacted
+//
+// Retention: the cache keeps copies of the contact point's cases, personal data included, and
+// erases them like the broker does, on its own clock (the broker is not asked; it may be
+// unreachable). When the cache learns that a case ended (CLOSED or CANCELLED, from a
+// CaseUpdated, a CaseList, a CaseView or a mail item) it records summary.ended_at_ms and
+// summary.personal_data_erase_at_ms = ended + the network's `[retention] personal_data_after`,
+// keeping the broker's dates whenever a view carries them, and indexes the case. A case once
+// erased stays erased here: a stale view or a late mail item is stored without its personal
+// data.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +34,8 @@
 #include <vector>
 
 #include "aplus.pb.h"
+#include "common/clock.h"
+#include "common/retention_period.h"
 #include "common/status.h"
 #include "store/rocks_db.h"
 
@@ -26,6 +45,7 @@ inline constexpr const char* kRefsFamily = "refs";
 inline constexpr const char* kCasesFamily = "cases";
 inline constexpr const char* kMailboxFamily = "mailbox";
 inline constexpr const char* kMetaFamily = "meta";
+inline constexpr const char* kRetentionFamily = "retention";
 
 // Every column family of an agent gateway database (RocksDB must open them all).
 std::vector<std::string> AgentGatewayFamilies();
@@ -34,8 +54,23 @@ std::vector<std::string> AgentGatewayFamilies();
 // fsynced batch; on error nothing of it is stored.
 class LocalCaseCache {
  public:
-  // `db` must have been opened with AgentGatewayFamilies() and outlive the cache.
-  explicit LocalCaseCache(RocksDb& db);
+  // What one erasure sweep did.
+  struct Erasure {
+    size_t cases = 0;             // cases whose personal data was erased
+    std::vector<KeyRange> ranges;  // key ranges rewritten, to compact (empty when cases == 0)
+    bool more = false;            // more cases were due than one sweep takes: sweep again soon
+  };
+  // At most this many cases are erased per sweep, so that one batch stays small.
+  static constexpr size_t kMaxErasuresPerSweep = 1000;
+
+  // `db` must have been opened with AgentGatewayFamilies(); `db` and `clock` must outlive the
+  // cache. `personal_data_after` is the network's retention period.
+  LocalCaseCache(RocksDb& db, const Clock& clock,
+                 RetentionPeriod personal_data_after = RetentionPeriod{});
+
+  // Once per database: dates and indexes the ended cases cached before the retention index
+  // existed, so that they are erased too. Returns at once when that was done before.
+  Status IndexEndedCases();
 
   // Hands out the next local reference ("LOC-<n>"), durably: a number is never reused, also
   // across restarts and after the outbox emptied.
@@ -69,12 +104,35 @@ class LocalCaseCache {
   // Mailbox items (mail and alerts) stored for `case_id`, in delivery order.
   std::vector<wire::Delivery> Mailbox(const std::string& case_id) const;
 
+  // Erases, in one fsynced batch, the personal data of the cached cases whose erase time has
+  // passed (by the clock): the view loses what WithholdPersonalData (common/personal_data.h)
+  // removes and gets summary.personal_data_erased; the case's mail items lose their text (SLA
+  // alerts are the broker's words and stay). The same batch marks a compaction as owed. Cheap
+  // when nothing is due: one seek in the retention index.
+  Result<Erasure> ErasePersonalDataDue();
+  // Whether the files still hold what an erasure overwrote: set by ErasePersonalDataDue,
+  // cleared by ClearCompactionOwed once a flush and compaction of the ranges has completed.
+  Result<bool> CompactionOwed() const;
+  Status ClearCompactionOwed();
+  // Every key range of the cache that may hold personal data, for a compaction whose ranges
+  // were lost (the process stopped before it ran).
+  std::vector<KeyRange> PersonalDataRanges() const;
+
  private:
+  // Keeps retention in step with what is about to be stored for a case: `before` is the
+  // cached view (null when none), `after` the view to store, `ended_at_ms` when the case ended
+  // if it just did and nothing says otherwise. Adds the index changes to `batch`.
+  void TrackRetention(rocksdb::WriteBatch& batch, const wire::CaseView* before,
+                      wire::CaseView& after, int64_t ended_at_ms) const;
+
   RocksDb& db_;
+  const Clock& clock_;
+  const RetentionPeriod personal_data_after_;
   rocksdb::ColumnFamilyHandle* refs_;
   rocksdb::ColumnFamilyHandle* cases_;
   rocksdb::ColumnFamilyHandle* mailbox_;
   rocksdb::ColumnFamilyHandle* meta_;
+  rocksdb::ColumnFamilyHandle* retention_;
 };
 
 }  // namespace aplus

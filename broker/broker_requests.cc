@@ -4,7 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
-#include "broker/personal_data.h"
+#include "common/personal_data.h"
 #include "broker/request_support.h"
 #include "common/case_id.h"
 #include "common/wire.h"

@@ -54,7 +54,9 @@ transfer_keeps_deadline = false
 [retention]
 # Once a case is closed or cancelled, its personal data (citizen, subject, body, replies,
 # questions and every free text) is erased after this period; the case's skeleton (ids,
-# parties, dates, SLA outcome) and its audit log stay for reports. "<N> months" counts calendar
+# parties, dates, SLA outcome) and its audit log stay for reports. The agent gateways erase
+# their cached copies after the same period; a partner gateway erases its copy (and spool
+# files) this period after the broker accepted its reply. "<N> months" counts calendar
 # months (Europe/Paris); days, hours, minutes and seconds are accepted too.
 personal_data_after = "12 months"
 # Erased values leave the database files at the next compaction, which runs at most this often.

@@ -62,6 +62,8 @@ struct SlaSettings {
 // Retention of personal data ([retention]). Once a case is closed or cancelled, its personal
 // data (citizen, subject, body, texts) is erased after `personal_data_after`; the skeleton
 // stays for reports. The files are then compacted, at most once per `compaction_interval`.
+// The gateways apply both to their own copies (a partner gateway counts from its accepted
+// reply: it is not told when the case ends).
 struct RetentionSettings {
   RetentionPeriod personal_data_after{12, RetentionPeriod::Unit::kMonths};
   RetentionPeriod compaction_interval{1, RetentionPeriod::Unit::kHours};  // never in months

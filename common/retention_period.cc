@@ -120,4 +120,10 @@ std::optional<int64_t> FixedDurationMs(const RetentionPeriod& period) {
   return std::nullopt;
 }
 
+int64_t RetentionSweepIntervalMs(const RetentionPeriod& period) {
+  constexpr int64_t kMinuteMs = 60 * 1000;
+  // A check costs one seek in an index of due erasures; the period bounds how late one may be.
+  return std::clamp<int64_t>(FixedDurationMs(period).value_or(kMinuteMs), 1000, kMinuteMs);
+}
+
 }  // namespace aplus

@@ -47,4 +47,8 @@ int64_t AddRetentionPeriod(int64_t from_ms, const RetentionPeriod& period,
 // nullopt for months, whose length depends on the date.
 std::optional<int64_t> FixedDurationMs(const RetentionPeriod& period);
 
+// How often a gateway looks for copies whose erasure has fallen due: once a minute, or once per
+// period when the period is shorter (seconds, for tests and demos), at most once a second.
+int64_t RetentionSweepIntervalMs(const RetentionPeriod& period);
+
 }  // namespace aplus

@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
   options.window = window;
   options.forward_timeout_ms = forward_timeout_ms;
   options.max_frame_bytes = config.broker.max_frame_bytes;
+  options.retention = config.retention;
 
   std::error_code error;
   std::filesystem::create_directories(options.data_dir, error);

@@ -89,9 +89,11 @@ Status PartnerGateway::Init() {
     if (!written.ok()) return written;
   }
 
-  inbox_ = std::make_unique<PartnerInbox>(*db_);
+  inbox_ = std::make_unique<PartnerInbox>(*db_, options_.retention.personal_data_after);
   outbox_ = std::make_unique<Outbox>(*db_);
   if (!options_.spool_dir.empty()) spool_ = std::make_unique<SpoolWriter>(options_.spool_dir);
+  Status retention = StartRetention();
+  if (!retention.ok()) return retention;
 
   try {
     local_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
@@ -153,6 +155,7 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
     if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();
     link_->OnTick();
     forwarder_->OnTick();
+    SweepRetention();
   }
 }
 

@@ -25,6 +25,16 @@
 //   Ping                 -> Pong
 //   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
 //                           (or TOO_LARGE)
+//
+// Retention (partner_gateway_retention.cc): the inbox copy of a case loses its personal data
+// `options.retention.personal_data_after` after the partner's reply was accepted by the broker
+// (see partner_inbox.h: the gateway never learns when the contact point closes the case), and
+// the case's spool files still there (<case id>.json, <case id>.alert-*.json) are removed at
+// the same time. The gateway sweeps at start-up and then every RetentionSweepIntervalMs; after
+// a sweep that erased something, a PurgeCompactor flushes and compacts the database (at most
+// once per `compaction_interval`, off the loop thread), the outbox family with the inbox (it
+// held the replies and questions before they were forwarded), so that the overwritten values
+// leave the files. A compaction owed when the process stopped runs at the next start.
 #pragma once
 
 #include <atomic>
@@ -41,6 +51,7 @@
 #include "partner-gateway/request_forwarder.h"
 #include "partner-gateway/spool_writer.h"
 #include "store/outbox.h"
+#include "store/purge_compactor.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -57,6 +68,7 @@ struct PartnerGatewayCounters {
   std::atomic<uint64_t> deliveries_acked{0};
   std::atomic<uint64_t> requests_queued{0};
   std::atomic<uint64_t> errors_answered{0};
+  std::atomic<uint64_t> cases_erased{0};  // retention erasures of inbox copies
 };
 
 // Thread rules: Open on any thread, then Run on exactly one thread (the loop owns every
@@ -113,6 +125,10 @@ class PartnerGateway {
   // Stores (and spools) a notice or alert delivery; true when it may be acknowledged.
   bool StoreNotice(const wire::Delivery& delivery);
   std::string NewIdempotencyKey();
+  // Retention: StartRetention once the inbox exists; SweepRetention every loop turn (it
+  // returns at once unless a sweep is due).
+  Status StartRetention();
+  void SweepRetention();
 
   zmq::context_t& context_;
   const PartnerGatewayOptions options_;
@@ -122,6 +138,7 @@ class PartnerGateway {
 
   std::unique_ptr<RocksDb> db_;
   std::unique_ptr<PartnerInbox> inbox_;
+  std::unique_ptr<PurgeCompactor> compactor_;  // uses the database: destroyed before it
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<SpoolWriter> spool_;  // null without --spool-dir
   std::unique_ptr<zmq::socket_t> local_;
@@ -131,6 +148,9 @@ class PartnerGateway {
   std::vector<wire::Delivery> arrived_;
   uint64_t key_counter_ = 0;
   std::string key_prefix_;
+  int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn
+  uint64_t purge_generation_ = 0;        // the last erasure handed to the compactor
+  bool compaction_owed_ = false;         // the durable mark is set, not yet cleared
 };
 
 }  // namespace aplus

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/curve_client.h"
-
+#include "common/network_config.h"
 #include "common/wire.h"
 
 namespace aplus {
@@ -28,6 +28,9 @@ struct PartnerGatewayOptions {
   // CaseUpdated{queued_locally = true}.
   int forward_timeout_ms = 2000;
   size_t max_frame_bytes = kDefaultMaxFrameBytes;  // local endpoint frame limit
+  // The network's [retention]: how long the inbox keeps a case's personal data after the
+  // partner's reply was accepted, and how often the erased values are compacted away.
+  RetentionSettings retention;
   std::string software = "aplus-partner-gateway";
 };
 

@@ -3,11 +3,24 @@
 #include <algorithm>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
+#include "common/personal_data.h"
+#include "sla/civil_time.h"
+
 namespace aplus {
 namespace {
 constexpr char kCasePrefix = 'c';
 constexpr char kArrivalPrefix = 'a';
 constexpr char kNoticePrefix = 'd';
+constexpr char kDuePrefix = 'e';
+constexpr char kCompactionOwedKey[] = "p";
+constexpr char kRetentionIndexedKey[] = "r";
+
+// The states in which the case has left the partner's hands: the retention period runs.
+bool LeftPartner(wire::CaseState state) {
+  return state == wire::ANSWERED || state == wire::CLOSED || state == wire::CANCELLED;
+}
 
 wire::Event MakeEvent(uint32_t sequence, int64_t at_ms, wire::CaseState state,
                       const std::string& actor) {
@@ -72,7 +85,8 @@ const std::string& NoticeCaseId(const wire::Delivery& delivery) {
 
 }  // namespace
 
-PartnerInbox::PartnerInbox(RocksDb& db) : db_(db), family_(db.Family(kInboxFamily)) {
+PartnerInbox::PartnerInbox(RocksDb& db, RetentionPeriod personal_data_after)
+    : db_(db), personal_data_after_(personal_data_after), family_(db.Family(kInboxFamily)) {
   // The next arrival number follows the last stored one ("a" keys sort before "c" keys).
   auto it = db_.NewIterator(family_);
   it->SeekForPrev(ArrivalKey(UINT64_MAX));
@@ -96,6 +110,13 @@ std::string PartnerInbox::NoticeKey(const std::string& queue, uint64_t delivery_
   key += queue;
   key.push_back('\0');
   AppendBigEndian64(key, delivery_id);
+  return key;
+}
+
+std::string PartnerInbox::DueKey(int64_t erase_at_ms, const std::string& case_id) {
+  std::string key(1, kDuePrefix);
+  AppendBigEndian64(key, static_cast<uint64_t>(erase_at_ms));
+  key += case_id;
   return key;
 }
 
@@ -150,11 +171,15 @@ Status PartnerInbox::ApplyUpdate(const std::string& case_id, wire::CaseState sta
     return Status(wire::UNKNOWN_CASE, "no case " + case_id + " in the inbox");
   wire::CaseView view = std::move(**found);
   view.mutable_summary()->set_state(state);
-  if (reply_text) view.set_reply_text(*reply_text);
+  // A reply confirmed after the erasure (a late duplicate) is not kept either.
+  if (reply_text && !view.summary().personal_data_erased()) view.set_reply_text(*reply_text);
   if (state != wire::INFO_REQUESTED) view.clear_question();
   *view.add_timeline() =
       MakeEvent(static_cast<uint32_t>(view.timeline_size()), at_ms, state, actor);
-  return Rewrite(view);
+  rocksdb::WriteBatch batch;
+  TrackRetention(batch, view, at_ms);
+  batch.Put(family_, CaseKey(case_id), view.SerializeAsString());
+  return db_.Write(batch);
 }
 
 Status PartnerInbox::RecordQuestion(const std::string& case_id, wire::CaseState state,
@@ -223,12 +248,20 @@ Result<bool> PartnerInbox::StoreNotice(const wire::Delivery& delivery, int64_t r
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) return false;  // a redelivery: applied before
   rocksdb::WriteBatch batch;
-  batch.Put(family_, key, delivery.SerializeAsString());
   auto found = Find(NoticeCaseId(delivery));
   if (!found.ok()) return found.status();
+  if (found->has_value() && (**found).summary().personal_data_erased()) {
+    // Late news about a case whose retention is over here: its text is not kept.
+    wire::Delivery without_text = delivery;
+    if (without_text.has_mail()) without_text.mutable_mail()->clear_text();
+    batch.Put(family_, key, without_text.SerializeAsString());
+  } else {
+    batch.Put(family_, key, delivery.SerializeAsString());
+  }
   if (found->has_value()) {
     wire::CaseView view = std::move(**found);
     ApplyNotice(view, delivery, received_at_ms);
+    if (view.summary().personal_data_erased()) WithholdPersonalData(view);
     batch.Put(family_, CaseKey(view.summary().case_id()), view.SerializeAsString());
   }
   Status status = db_.Write(batch);
@@ -299,5 +332,133 @@ wire::Escalation PartnerInbox::EscalationOf(const wire::CaseView& view) {
   escalation.set_deadline_ms(summary.deadline_ms());
   return escalation;
 }
+
+// --- retention -----------------------------------------------------------------------------
+
+void PartnerInbox::TrackRetention(rocksdb::WriteBatch& batch, wire::CaseView& view,
+                                  int64_t at_ms) const {
+  auto* summary = view.mutable_summary();
+  if (!LeftPartner(summary->state()) || summary->personal_data_erase_at_ms() != 0) return;
+  if (summary->state() == wire::ANSWERED && summary->answered_at_ms() == 0) {
+    summary->set_answered_at_ms(at_ms);
+  }
+  const int64_t erase_at =
+      AddRetentionPeriod(at_ms, personal_data_after_, sla::TimeZone::Paris());
+  summary->set_personal_data_erase_at_ms(erase_at);
+  batch.Put(family_, DueKey(erase_at, summary->case_id()), "");
+}
+
+Status PartnerInbox::IndexAnsweredCases(int64_t now_ms) {
+  auto indexed = db_.Get(family_, kRetentionIndexedKey);
+  if (!indexed.ok()) return indexed.status();
+  if (indexed->has_value()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  size_t dated = 0;
+  auto it = db_.NewIterator(family_);
+  const std::string prefix(1, kCasePrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wire::CaseView view;
+    if (!view.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) continue;
+    const auto& summary = view.summary();
+    if (!LeftPartner(summary.state()) || summary.personal_data_erase_at_ms() != 0 ||
+        summary.personal_data_erased()) {
+      continue;
+    }
+    // When the reply was accepted: the last event that left the case in its state, else now.
+    int64_t left_at_ms = now_ms;
+    for (const auto& event : view.timeline()) {
+      if (event.state_after() == summary.state()) left_at_ms = event.at_ms();
+    }
+    TrackRetention(batch, view, left_at_ms);
+    batch.Put(family_, it->key(), view.SerializeAsString());
+    ++dated;
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());
+  }
+  batch.Put(family_, kRetentionIndexedKey, "1");
+  Status status = db_.Write(batch);
+  if (status.ok() && dated > 0) {
+    spdlog::info("retention: {} case(s) answered before now are scheduled for erasure", dated);
+  }
+  return status;
+}
+
+Result<std::vector<PartnerInbox::Due>> PartnerInbox::DueForErasure(int64_t now_ms,
+                                                                   size_t limit) const {
+  std::vector<Due> due;
+  auto it = db_.NewIterator(family_);
+  const std::string prefix(1, kDuePrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && due.size() < limit;
+       it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() <= 9) continue;
+    const int64_t erase_at = static_cast<int64_t>(ReadBigEndian64(key.data() + 1));
+    if (erase_at > now_ms) break;
+    due.push_back({std::string(key.data() + 9, key.size() - 9), erase_at});
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());
+  }
+  return due;
+}
+
+Result<PartnerInbox::Erasure> PartnerInbox::ErasePersonalData(const std::vector<Due>& due) {
+  Erasure erasure;
+  if (due.empty()) return erasure;
+  rocksdb::WriteBatch batch;
+  std::set<std::string> case_ids;
+  std::optional<std::string> first_key, last_key;  // bounds of the keys rewritten
+  auto rewrite = [&](const std::string& key, const std::string& value) {
+    batch.Put(family_, key, value);
+    if (!first_key || key < *first_key) first_key = key;
+    if (!last_key || key > *last_key) last_key = key;
+  };
+  for (const auto& item : due) {
+    batch.Delete(family_, DueKey(item.erase_at_ms, item.case_id));
+    if (!case_ids.insert(item.case_id).second) continue;
+    auto found = Find(item.case_id);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) continue;
+    wire::CaseView view = std::move(**found);
+    WithholdPersonalData(view);
+    view.mutable_summary()->set_personal_data_erased(true);
+    rewrite(CaseKey(item.case_id), view.SerializeAsString());
+  }
+  // Stored notices quote the contact point's answers. One scan for every case of the batch.
+  auto it = db_.NewIterator(family_);
+  const std::string prefix(1, kNoticePrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    wire::Delivery stored;
+    if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) continue;
+    if (!stored.has_mail() || stored.mail().text().empty()) continue;
+    if (case_ids.count(NoticeCaseId(stored)) == 0) continue;
+    stored.mutable_mail()->clear_text();
+    rewrite(it->key().ToString(), stored.SerializeAsString());
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());
+  }
+  batch.Put(family_, kCompactionOwedKey, "1");
+  Status status = db_.Write(batch);
+  if (!status.ok()) return status;
+  erasure.cases = case_ids.size();
+  if (first_key) erasure.ranges.push_back(KeyRange{family_, first_key, last_key});
+  return erasure;
+}
+
+Result<bool> PartnerInbox::CompactionOwed() const {
+  auto owed = db_.Get(family_, kCompactionOwedKey);
+  if (!owed.ok()) return owed.status();
+  return owed->has_value();
+}
+
+Status PartnerInbox::ClearCompactionOwed() {
+  rocksdb::WriteBatch batch;
+  batch.Delete(family_, kCompactionOwedKey);
+  return db_.Write(batch);
+}
+
+KeyRange PartnerInbox::PersonalDataRange() const { return KeyRange{family_, {}, {}}; }
 
 }  // namespace aplus

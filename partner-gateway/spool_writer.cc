@@ -146,6 +146,29 @@ Status SpoolWriter::Remove(const std::string& case_id) const {
   return Status::Ok();
 }
 
+Status SpoolWriter::RemoveCase(const std::string& case_id) const {
+  if (!IsSafeFileStem(case_id)) {
+    return Status(wire::INVALID_ARGUMENT, "case id '" + case_id + "' cannot name a spool file");
+  }
+  bool removed = false;
+  for (const std::string& path : {PathFor(case_id), AlertPathFor(case_id, wire::Alert::WARNING),
+                                  AlertPathFor(case_id, wire::Alert::BREACH)}) {
+    if (::unlink(path.c_str()) == 0) {
+      removed = true;
+    } else if (errno != ENOENT) {
+      return IoError("cannot remove", path);
+    }
+  }
+  if (!removed) return Status::Ok();
+  // Otherwise a power cut could bring a removed name back.
+  int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return IoError("cannot open spool directory", directory_);
+  int synced = ::fsync(dir);
+  Status status = synced == 0 ? Status::Ok() : IoError("cannot sync spool directory", directory_);
+  ::close(dir);
+  return status;
+}
+
 Status SpoolWriter::WriteFile(const std::string& stem, const std::string& text) const {
   const std::string path = directory_ + "/" + stem + ".json";
   // A dot-prefixed temporary name: readers watching for "*.json" never pick it up.

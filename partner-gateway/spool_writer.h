@@ -44,6 +44,11 @@ class SpoolWriter {
   // to another partner: its content is no longer this partner's). OK when there is none.
   Status Remove(const std::string& case_id) const;
 
+  // Removes every file of `case_id` still there, the escalation and its alerts, durably (the
+  // directory is synced): the retention period of the case is over. OK when there is none
+  // (the partner's systems may have taken them already).
+  Status RemoveCase(const std::string& case_id) const;
+
   // The JSON text written for `escalation` / `alert`.
   static std::string ToJson(const wire::Escalation& escalation, uint32_t attempt);
   static std::string AlertToJson(const wire::Alert& alert, uint32_t attempt);

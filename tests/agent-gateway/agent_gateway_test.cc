@@ -442,7 +442,8 @@ TEST_CASE("queued requests reach the broker in order once it appears; mail is st
   auto db = RocksDb::Open(dir.path(), AgentGatewayFamilies());
   REQUIRE(db.ok());
   CHECK(Outbox(**db).size() == 0);
-  LocalCaseCache cache(**db);
+  SystemClock clock;
+  LocalCaseCache cache(**db, clock);
   auto mailbox = cache.Mailbox("PER-TEST-0001");
   REQUIRE(mailbox.size() == 1);
   CHECK(mailbox[0].delivery_id() == 7);
@@ -595,7 +596,8 @@ TEST_CASE(
 
   auto db = RocksDb::Open(dir.path(), AgentGatewayFamilies());
   REQUIRE(db.ok());
-  LocalCaseCache cache(**db);
+  SystemClock clock;
+  LocalCaseCache cache(**db, clock);
   auto mailbox = cache.Mailbox("PER-TEST-0001");
   REQUIRE(mailbox.size() == 3);
   CHECK(mailbox[0].mail().kind() == wire::MailItem::INFO_REQUESTED);

@@ -77,4 +77,29 @@ TEST_CASE("an alert gets its own spool file per kind; a transferred case's file 
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("at the end of retention every file of the case goes, and only its files") {
+  char pattern[] = "/tmp/aplus-spool-writer-test-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern);
+  SpoolWriter writer(dir);
+  for (const char* case_id : {"PER-7K3M-Q9XD", "PER-7K3M-Q9XE"}) {
+    wire::Escalation escalation;
+    escalation.set_case_id(case_id);
+    REQUIRE(writer.Write(escalation, 1).ok());
+    wire::Alert alert;
+    alert.set_case_id(case_id);
+    for (auto kind : {wire::Alert::WARNING, wire::Alert::BREACH}) {
+      alert.set_kind(kind);
+      REQUIRE(writer.WriteAlert(alert, 1).ok());
+    }
+  }
+  REQUIRE(writer.RemoveCase("PER-7K3M-Q9XD").ok());
+  CHECK_FALSE(std::filesystem::exists(writer.PathFor("PER-7K3M-Q9XD")));
+  CHECK_FALSE(std::filesystem::exists(writer.AlertPathFor("PER-7K3M-Q9XD", wire::Alert::WARNING)));
+  CHECK_FALSE(std::filesystem::exists(writer.AlertPathFor("PER-7K3M-Q9XD", wire::Alert::BREACH)));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 3);  // the other case's
+  CHECK(writer.RemoveCase("PER-7K3M-Q9XD").ok());  // already gone (or taken): fine
+  CHECK(writer.RemoveCase("../escape").code() == wire::INVALID_ARGUMENT);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace aplus

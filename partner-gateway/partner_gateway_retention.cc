@@ -1,0 +1,77 @@
+// Retention of the partner's copies: the sweep that erases the personal data of the inbox
+// cases whose period is over (and removes their spool files), and the compaction that makes
+// the overwritten values leave the files. The erasure's batch durably marks a compaction as
+// owed; the mark is cleared once the PurgeCompactor has flushed and compacted, so a stop in
+// between compacts again at start-up.
+#include <spdlog/spdlog.h>
+
+#include "partner-gateway/partner_gateway.h"
+
+namespace aplus {
+
+Status PartnerGateway::StartRetention() {
+  Status indexed = inbox_->IndexAnsweredCases(clock_.NowMs());
+  if (!indexed.ok()) return indexed;
+  compactor_ = std::make_unique<PurgeCompactor>(
+      *db_, FixedDurationMs(options_.retention.compaction_interval).value_or(3600 * 1000));
+  auto owed = inbox_->CompactionOwed();
+  if (!owed.ok()) return owed.status();
+  if (*owed) {
+    // Which ranges the interrupted erasure rewrote is not known any more: all of them.
+    spdlog::info("retention: a compaction after an erasure is still owed; running it");
+    compaction_owed_ = true;
+    compactor_->Request(++purge_generation_, {inbox_->PersonalDataRange(),
+                                              KeyRange{db_->Family(kOutboxFamily), {}, {}}});
+  }
+  return Status::Ok();
+}
+
+void PartnerGateway::SweepRetention() {
+  if (compaction_owed_ && compactor_->completed() >= purge_generation_) {
+    Status cleared = inbox_->ClearCompactionOwed();
+    if (cleared.ok()) {
+      compaction_owed_ = false;
+    } else {
+      spdlog::error("retention: cannot clear the compaction mark: {}", cleared.ToString());
+    }
+  }
+  const int64_t now = SteadyNowMs();
+  if (now < next_retention_sweep_ms_) return;
+  next_retention_sweep_ms_ = now + RetentionSweepIntervalMs(options_.retention.personal_data_after);
+  auto due = inbox_->DueForErasure(clock_.NowMs());
+  if (!due.ok()) {
+    spdlog::error("retention: cannot read the cases due for erasure: {}", due.status().ToString());
+    return;
+  }
+  if (due->empty()) return;
+  if (due->size() == PartnerInbox::kMaxErasuresPerSweep) next_retention_sweep_ms_ = now;
+  // The spool files first: a case whose files cannot be removed stays due, and both are tried
+  // again at the next sweep.
+  std::vector<PartnerInbox::Due> erasable;
+  for (auto& item : *due) {
+    Status removed = spool_ ? spool_->RemoveCase(item.case_id) : Status::Ok();
+    if (removed.ok()) {
+      erasable.push_back(std::move(item));
+    } else {
+      spdlog::error("retention: cannot remove the spool files of {}, not erased yet: {}",
+                    item.case_id, removed.ToString());
+    }
+  }
+  auto erasure = inbox_->ErasePersonalData(erasable);
+  if (!erasure.ok()) {
+    spdlog::error("retention: cannot erase the personal data due: {}",
+                  erasure.status().ToString());
+    return;
+  }
+  if (erasure->cases == 0) return;
+  counters_.cases_erased += erasure->cases;
+  spdlog::info("retention: personal data of {} inbox case(s) erased", erasure->cases);
+  // The outbox held the replies and questions of these cases before they were forwarded:
+  // their deleted entries go with the compaction too.
+  std::vector<KeyRange> ranges = std::move(erasure->ranges);
+  ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
+  compaction_owed_ = true;
+  compactor_->Request(++purge_generation_, std::move(ranges));
+}
+
+}  // namespace aplus
