@@ -102,6 +102,22 @@ bool Broker::PurgePersonalData(records::CaseRecord& record) {
     }
   }
 
+  // Every partner that held the case is told to erase its own copy: a partner gateway learns
+  // no other way of a case the contact point ended before the partner replied.
+  for (const auto& id : partners) {
+    const Partner* partner = config_.FindPartner(id);
+    if (!partner) continue;
+    records::QueueItem notice;
+    notice.set_case_id(case_id);
+    auto* mail = notice.mutable_mail();
+    mail->set_case_id(case_id);
+    mail->set_kind(wire::MailItem::ERASE_PERSONAL_DATA);
+    mail->set_partner(id);
+    mail->set_at_ms(clock_.NowMs());
+    mail->set_state(summary->state());
+    AppendToQueue(PartnerQueueName(*partner, summary->territory()), notice);
+  }
+
   summary->clear_subject();
   record.clear_body();
   record.clear_citizen_name();

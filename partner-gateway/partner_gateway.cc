@@ -34,7 +34,9 @@ bool IsKnownNotice(const wire::Delivery& delivery) {
            (alert.kind() == wire::Alert::WARNING || alert.kind() == wire::Alert::BREACH);
   }
   if (delivery.has_mail()) {
-    return !delivery.mail().case_id().empty() && delivery.mail().kind() == wire::MailItem::NOTICE;
+    return !delivery.mail().case_id().empty() &&
+           (delivery.mail().kind() == wire::MailItem::NOTICE ||
+            delivery.mail().kind() == wire::MailItem::ERASE_PERSONAL_DATA);
   }
   return false;
 }
@@ -262,6 +264,9 @@ void PartnerGateway::ProcessDeliveries() {
 bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
   const std::string& case_id =
       delivery.has_alert() ? delivery.alert().case_id() : delivery.mail().case_id();
+  if (delivery.has_mail() && delivery.mail().kind() == wire::MailItem::ERASE_PERSONAL_DATA) {
+    return EraseOnNotice(case_id);  // acknowledged once the copy is erased
+  }
   if (delivery.has_alert() && spool_) {
     // Before the ack, like escalations: the partner's systems may watch only the spool.
     Status spooled = spool_->WriteAlert(delivery.alert(), delivery.attempt());

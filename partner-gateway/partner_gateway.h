@@ -129,6 +129,12 @@ class PartnerGateway {
   // returns at once unless a sweep is due).
   Status StartRetention();
   void SweepRetention();
+  // Removes the spool files of `due` cases, erases their personal data in the inbox and asks
+  // for a compaction. False when the erasure could not be written (they stay due).
+  bool EraseCases(std::vector<PartnerInbox::Due> due);
+  // The broker's ERASE_PERSONAL_DATA notice: the case's copy is erased now. True once done
+  // (or nothing was here), so that the notice may be acknowledged.
+  bool EraseOnNotice(const std::string& case_id);
 
   zmq::context_t& context_;
   const PartnerGatewayOptions options_;

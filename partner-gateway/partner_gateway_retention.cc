@@ -45,10 +45,25 @@ void PartnerGateway::SweepRetention() {
   }
   if (due->empty()) return;
   if (due->size() == PartnerInbox::kMaxErasuresPerSweep) next_retention_sweep_ms_ = now;
+  EraseCases(std::move(due).value());
+}
+
+bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
+  auto found = inbox_->Find(case_id);
+  if (!found.ok()) {
+    spdlog::error("retention: cannot read {} to erase it: {}", case_id, found.status().ToString());
+    return false;
+  }
+  if (!found->has_value() || (*found)->summary().personal_data_erased()) return true;
+  spdlog::info("retention: the broker erased {}; erasing this gateway's copy", case_id);
+  return EraseCases({PartnerInbox::Due{case_id, (*found)->summary().personal_data_erase_at_ms()}});
+}
+
+bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
   // The spool files first: a case whose files cannot be removed stays due, and both are tried
   // again at the next sweep.
   std::vector<PartnerInbox::Due> erasable;
-  for (auto& item : *due) {
+  for (auto& item : due) {
     Status removed = spool_ ? spool_->RemoveCase(item.case_id) : Status::Ok();
     if (removed.ok()) {
       erasable.push_back(std::move(item));
@@ -61,9 +76,9 @@ void PartnerGateway::SweepRetention() {
   if (!erasure.ok()) {
     spdlog::error("retention: cannot erase the personal data due: {}",
                   erasure.status().ToString());
-    return;
+    return false;
   }
-  if (erasure->cases == 0) return;
+  if (erasure->cases == 0) return erasable.size() == due.size();
   counters_.cases_erased += erasure->cases;
   spdlog::info("retention: personal data of {} inbox case(s) erased", erasure->cases);
   // The outbox held the replies and questions of these cases before they were forwarded:
@@ -72,6 +87,7 @@ void PartnerGateway::SweepRetention() {
   ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
   compaction_owed_ = true;
   compactor_->Request(++purge_generation_, std::move(ranges));
+  return erasable.size() == due.size();
 }
 
 }  // namespace aplus

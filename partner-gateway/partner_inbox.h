@@ -28,7 +28,7 @@
 // Every change is one fsynced WriteBatch: a case record and its arrival key, or a stored
 // notice / alert and the case record it changed.
 //
-// Retention. The partner gateway is never told when the contact point closes a case, so its
+// Retention. The partner gateway is not told when the contact point closes a case, so its
 // copy is not kept until then: the inbox erases a case's personal data the network's
 // `[retention] personal_data_after` after the case left the partner's hands, that is when the
 // broker accepted its reply (ANSWERED; also CLOSED or CANCELLED if the broker ever answers
@@ -36,7 +36,9 @@
 // erasure clears the subject, body, citizen name, reply, open question, the free text of the
 // timeline (common/personal_data.h) and of the stored notices (the contact point's answers);
 // the case's ids, parties, dates and state stay, with summary.personal_data_erased. A case
-// transferred away loses the same content at once (RecordTransfer).
+// transferred away loses the same content at once (RecordTransfer). The broker's
+// ERASE_PERSONAL_DATA notice, sent when the broker itself purges the case, erases it at once
+// too (PartnerGateway::EraseOnNotice): the end of a case the partner never replied to.
 #pragma once
 
 #include <cstdint>

@@ -244,3 +244,41 @@ TEST_CASE("both gateways erase their copies once the retention period is over, f
   CHECK(open_case["fromLocalCache"] == true);
   CHECK(open_case["body"] == b.body.text);
 }
+
+TEST_CASE("a case cancelled before the partner replied is erased at the partner on the broker's word") {
+  TempDir config_dir("gateway-retention-cancel-config");
+  const std::string config = WriteShortRetentionConfig(config_dir);
+  auto network = StartNetwork("gateway-retention-cancel", {"--config", config});
+  REQUIRE(network);
+  const std::string spool = network->dir().Sub("spool");
+  std::filesystem::create_directories(spool);
+  REQUIRE(network->StartAgentGateway(kContactPoint, {"--config", config}));
+  REQUIRE(network->StartPartnerGateway("france-travail",
+                                       {"--config", config, "--spool-dir", spool}));
+  const std::string partner_dir = network->dir().Sub("partner-france-travail");
+  auto agent = network->AgentClient();
+  auto partner = network->PartnerClient();
+
+  CaseTexts c("c");
+  const std::string case_c = Submit(*agent, c, "gw-retention-c");
+  REQUIRE(WaitUntil([&] { return GetCaseView(*partner, case_c).ok(); }, 15000, 50));
+  CHECK(Updated(*partner, AcknowledgeRequest(case_c, c.note.text, "c-ack")) == wire::ACKNOWLEDGED);
+  const Markers partner_saw = {&c.subject, &c.body, &c.citizen, &c.note};
+  CHECK_MESSAGE(Missing(partner_dir, partner_saw).empty(),
+                "not in the partner's files: " << JoinNames(Missing(partner_dir, partner_saw)));
+  CHECK(std::filesystem::exists(spool + "/" + case_c + ".json"));
+
+  // The contact point cancels: the partner never replies, so only the broker's notice tells it.
+  wire::Envelope cancel;
+  cancel.mutable_cancel_case()->set_case_id(case_c);
+  cancel.mutable_cancel_case()->set_idempotency_key("c-cancel");
+  CHECK(Updated(*agent, cancel) == wire::CANCELLED);
+  REQUIRE(network->partner_gateway().WaitForLog("the broker erased " + case_c, 20000));
+  bool gone = WaitUntil([&] { return Leftovers(partner_dir, partner_saw).empty(); }, 20000, 200);
+  CHECK_MESSAGE(gone, "partner: " << JoinNames(Leftovers(partner_dir, partner_saw)));
+  CHECK_FALSE(std::filesystem::exists(spool + "/" + case_c + ".json"));
+  auto view = GetCaseView(*partner, case_c);
+  REQUIRE(view.ok());
+  CHECK(view->summary().personal_data_erased());
+  CheckNoMarker(view->SerializeAsString(), c);
+}
