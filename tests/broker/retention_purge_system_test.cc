@@ -12,6 +12,7 @@
 #include "tests/support/audit_test_helpers.h"
 #include "tests/support/broker_test_helpers.h"
 #include "tests/support/data_files.h"
+#include "tests/support/retention_test_helpers.h"
 #include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
@@ -22,23 +23,6 @@ namespace {
 const std::string kContactPoint = "mairie-perche-en-noce";
 constexpr int64_t kRetentionMs = 2000;
 
-// deploy/perche.toml with a 2-second retention and compactions at most every second.
-std::string WriteShortRetentionConfig(const TempDir& dir) {
-  std::ifstream in(std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml");
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string toml = content.str();
-  auto replace = [&](const std::string& from, const std::string& to) {
-    size_t at = toml.find(from);
-    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
-    toml.replace(at, from.size(), to);
-  };
-  replace("personal_data_after = \"12 months\"", "personal_data_after = \"2 seconds\"");
-  replace("compaction_interval = \"1 hours\"", "compaction_interval = \"1 seconds\"");
-  std::string path = dir.Sub("network.toml");
-  std::ofstream(path) << toml;
-  return path;
-}
 
 wire::CaseState Updated(SyncClient& client, wire::Envelope request) {
   auto answer = client.CallOk(std::move(request), 5000);
