@@ -10,6 +10,7 @@
 #include "broker/broker.h"
 #include "common/network_config.h"
 #include "tests/support/audit_test_helpers.h"
+#include "tests/support/in_process_broker.h"
 #include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
@@ -40,66 +41,6 @@ id = "france-travail"
 id = "operator"
 )";
 
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(int64_t now_ms) : now_ms_(now_ms) {}
-  int64_t NowMs() const override { return now_ms_.load(); }
-  void Set(int64_t now_ms) { now_ms_.store(now_ms); }
-
- private:
-  std::atomic<int64_t> now_ms_;
-};
-
-// The real Broker on its own thread, with its own data directory and loopback ports.
-class InProcessBroker {
- public:
-  InProcessBroker(const std::string& label, int64_t start_ms) : dir_(label), clock_(start_ms) {
-    auto parsed = ParseNetworkConfig(kConfig, "retention-component.toml");
-    REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
-    config_ = std::move(parsed).value();
-    BrokerOptions options;
-    options.listen_endpoint = "tcp://127.0.0.1:*";
-    options.alerts_endpoint = "tcp://127.0.0.1:*";
-    options.data_dir = dir_.Sub("broker");
-    options.insecure = true;  // in-process on loopback, about retention (CURVE: security tests)
-    std::filesystem::create_directories(options.data_dir);
-    auto created = Broker::Create(config_, options, context_, clock_);
-    REQUIRE_MESSAGE(created.ok(), created.status().ToString());
-    broker_ = std::move(created).value();
-    thread_ = std::thread([this] { broker_->Run(stop_); });
-    settler_ = Client(wire::OPERATOR, "operator");
-  }
-  ~InProcessBroker() {
-    settler_.reset();
-    stop_.store(true);
-    thread_.join();
-  }
-
-  std::unique_ptr<SyncClient> Client(wire::Role role, const std::string& principal) {
-    wire::Hello hello;
-    hello.set_role(role);
-    hello.set_principal(principal);
-    hello.set_software("retention_component_test");
-    return std::make_unique<SyncClient>(context_, broker_->endpoint(), hello);
-  }
-
-  // Moves the clock, then returns once every timer due by then has fired (two turns).
-  void SetClockAndSettle(int64_t now_ms) {
-    clock_.Set(now_ms);
-    for (int i = 0; i < 2; ++i) REQUIRE(settler_->CallOk(PingRequest(), 5000).ok());
-  }
-  void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
-
- private:
-  TempDir dir_;
-  FakeClock clock_;
-  NetworkConfig config_;
-  zmq::context_t context_{1};
-  std::unique_ptr<Broker> broker_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::unique_ptr<SyncClient> settler_;
-};
 
 wire::CaseView View(SyncClient& client, const std::string& case_id) {
   auto view = GetCaseView(client, case_id);
@@ -119,7 +60,7 @@ TEST_CASE("the purge falls due one calendar month after the end, not a milliseco
   const int64_t submitted = ParisWinterMs(2026, 1, 30, 9, 0);
   const int64_t ended = ParisWinterMs(2026, 1, 31, 10, 15);
   const int64_t erase_at = ParisWinterMs(2026, 2, 28, 10, 15);
-  InProcessBroker broker("retention-component", submitted);
+  InProcessBroker broker("retention-component", submitted, kConfig);
   auto agent = broker.Client(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
   auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
   auto op = broker.Client(wire::OPERATOR, "operator");

@@ -16,6 +16,7 @@
 
 #include "broker/broker.h"
 #include "common/network_config.h"
+#include "tests/support/in_process_broker.h"
 #include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
@@ -55,71 +56,6 @@ reply_policy = "2 jours-ouvres"
 id = "operator"
 )";
 
-// Time as the test says it is.
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(int64_t now_ms) : now_ms_(now_ms) {}
-  int64_t NowMs() const override { return now_ms_.load(); }
-  void Set(int64_t now_ms) { now_ms_.store(now_ms); }
-
- private:
-  std::atomic<int64_t> now_ms_;
-};
-
-// The real Broker on its own thread, its own data directory and wildcard loopback ports.
-class InProcessBroker {
- public:
-  InProcessBroker(const std::string& label, int64_t start_ms) : dir_(label), clock_(start_ms) {
-    auto parsed = ParseNetworkConfig(kConfig, "sla-component.toml");
-    REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
-    config_ = std::move(parsed).value();
-    BrokerOptions options;
-    options.listen_endpoint = "tcp://127.0.0.1:*";
-    options.alerts_endpoint = "tcp://127.0.0.1:*";
-    options.data_dir = dir_.Sub("broker");
-    // In-process on loopback, about the SLA engine: identities from Hello (CURVE has its own
-    // system tests with real processes).
-    options.insecure = true;
-    std::filesystem::create_directories(options.data_dir);
-    auto created = Broker::Create(config_, options, context_, clock_);
-    REQUIRE_MESSAGE(created.ok(), created.status().ToString());
-    broker_ = std::move(created).value();
-    thread_ = std::thread([this] { broker_->Run(stop_); });
-    settler_ = Client(wire::OPERATOR, "operator");
-  }
-  ~InProcessBroker() {
-    settler_.reset();
-    stop_.store(true);
-    thread_.join();
-  }
-
-  std::unique_ptr<SyncClient> Client(wire::Role role, const std::string& principal) {
-    wire::Hello hello;
-    hello.set_role(role);
-    hello.set_principal(principal);
-    hello.set_software("sla_engine_component_test");
-    return std::make_unique<SyncClient>(context_, broker_->endpoint(), hello);
-  }
-
-  void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
-
-  // Returns once every timer due at the clock's current time has fired: the first ping is
-  // handled by a turn that starts after the clock was set and fires its due timers after
-  // answering; the second is answered by a later turn.
-  void Settle() {
-    for (int i = 0; i < 2; ++i) REQUIRE(settler_->CallOk(PingRequest(), 5000).ok());
-  }
-
- private:
-  TempDir dir_;
-  FakeClock clock_;
-  NetworkConfig config_;
-  zmq::context_t context_{1};
-  std::unique_ptr<Broker> broker_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::unique_ptr<SyncClient> settler_;
-};
 
 // Instants of the reference case.
 const int64_t kSubmittedMs = ParisWinterMs(2026, 12, 23, 10, 0);
@@ -153,7 +89,7 @@ bool WaitForAlerts(SyncClient& operator_client, const std::string& case_id,
 
 TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then counts the late reply") {
   CHECK(kWarningMs == ParisWinterMs(2026, 12, 29, 2, 29, 59, 250));
-  InProcessBroker broker("sla-component-breach", kSubmittedMs);
+  InProcessBroker broker("sla-component-breach", kSubmittedMs, kConfig);
   auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
   auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
   auto operator_client = broker.Client(wire::OPERATOR, "operator");
@@ -301,7 +237,7 @@ TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then c
 }
 
 TEST_CASE("a question pauses the clock: the deadline moves by exactly the paused time") {
-  InProcessBroker broker("sla-component-pause", kSubmittedMs);
+  InProcessBroker broker("sla-component-pause", kSubmittedMs, kConfig);
   auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
   auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
   auto operator_client = broker.Client(wire::OPERATOR, "operator");
@@ -387,7 +323,7 @@ TEST_CASE("a question pauses the clock: the deadline moves by exactly the paused
 }
 
 TEST_CASE("a transfer gives the new partner a fresh window and keeps the old deadline in the timeline") {
-  InProcessBroker broker("sla-component-transfer", kSubmittedMs);
+  InProcessBroker broker("sla-component-transfer", kSubmittedMs, kConfig);
   auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
   auto france_travail = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
   auto msa = broker.Client(wire::PARTNER_GATEWAY, "msa");
@@ -465,7 +401,7 @@ TEST_CASE("a transfer gives the new partner a fresh window and keeps the old dea
 }
 
 TEST_CASE("acknowledging an alert records who took it, once") {
-  InProcessBroker broker("sla-component-ack", kSubmittedMs);
+  InProcessBroker broker("sla-component-ack", kSubmittedMs, kConfig);
   auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
   auto operator_client = broker.Client(wire::OPERATOR, "operator");
   std::string case_id = Submit(*agent, "ack-1");

@@ -1,0 +1,95 @@
+// Test support for component tests: the real Broker in this process, on its own thread, with
+// its own data directory, wildcard loopback ports and a clock the test sets. Identities come
+// from Hello (--insecure): CURVE has its own system tests with real processes.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "broker/broker.h"
+#include "common/clock.h"
+#include "common/network_config.h"
+#include "common/sync_client.h"
+#include "tests/support/broker_test_helpers.h"
+#include "tests/support/child_process.h"
+
+namespace aplus::testing {
+
+// Time as the test says it is.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t now_ms) : now_ms_(now_ms) {}
+  int64_t NowMs() const override { return now_ms_.load(); }
+  void Set(int64_t now_ms) { now_ms_.store(now_ms); }
+
+ private:
+  std::atomic<int64_t> now_ms_;
+};
+
+class InProcessBroker {
+ public:
+  // `config_text` is a network config in TOML.
+  InProcessBroker(const std::string& label, int64_t start_ms, std::string_view config_text)
+      : dir_(label), clock_(start_ms) {
+    auto parsed = ParseNetworkConfig(config_text, label + ".toml");
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+    config_ = std::move(parsed).value();
+    BrokerOptions options;
+    options.listen_endpoint = "tcp://127.0.0.1:*";
+    options.alerts_endpoint = "tcp://127.0.0.1:*";
+    options.data_dir = dir_.Sub("broker");
+    options.insecure = true;
+    std::filesystem::create_directories(options.data_dir);
+    auto created = Broker::Create(config_, options, context_, clock_);
+    REQUIRE_MESSAGE(created.ok(), created.status().ToString());
+    broker_ = std::move(created).value();
+    thread_ = std::thread([this] { broker_->Run(stop_); });
+    settler_ = Client(wire::OPERATOR, "operator");
+  }
+  ~InProcessBroker() {
+    settler_.reset();
+    stop_.store(true);
+    thread_.join();
+  }
+
+  std::unique_ptr<SyncClient> Client(wire::Role role, const std::string& principal) {
+    wire::Hello hello;
+    hello.set_role(role);
+    hello.set_principal(principal);
+    hello.set_software("component test");
+    return std::make_unique<SyncClient>(context_, broker_->endpoint(), hello);
+  }
+
+  void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
+
+  // Returns once every timer due at the clock's current time has fired: the first ping is
+  // handled by a turn that starts after the clock was set and fires its due timers after
+  // answering; the second is answered by a later turn.
+  void Settle() {
+    for (int i = 0; i < 2; ++i) REQUIRE(settler_->CallOk(PingRequest(), 5000).ok());
+  }
+  void SetClockAndSettle(int64_t now_ms) {
+    SetClock(now_ms);
+    Settle();
+  }
+
+ private:
+  TempDir dir_;
+  FakeClock clock_;
+  NetworkConfig config_;
+  zmq::context_t context_{1};
+  std::unique_ptr<Broker> broker_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::unique_ptr<SyncClient> settler_;
+};
+
+}  // namespace aplus::testing
