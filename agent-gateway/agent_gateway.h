@@ -42,7 +42,7 @@
 #include "common/clock.h"
 #include "common/network_config.h"
 #include "common/status.h"
-#include "store/purge_compactor.h"
+#include "store/compaction_debt.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -122,7 +122,7 @@ class AgentGateway {
   zmq::context_t context_;
   std::unique_ptr<RocksDb> db_;
   std::unique_ptr<LocalCaseCache> cache_;
-  std::unique_ptr<PurgeCompactor> compactor_;  // uses the database: destroyed before it
+  std::unique_ptr<CompactionDebt> compaction_debt_;  // uses the database: destroyed before it
   std::unique_ptr<zmq::socket_t> local_;
   std::string bound_endpoint_;
   std::unique_ptr<BrokerLink> link_;
@@ -133,8 +133,6 @@ class AgentGateway {
   std::vector<wire::Delivery> pending_deliveries_;  // received this turn, not yet stored
   std::mt19937_64 random_;
   int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn
-  uint64_t purge_generation_ = 0;        // the last erasure handed to the compactor
-  bool compaction_owed_ = false;         // the durable mark is set, not yet cleared
 };
 
 }  // namespace aplus

@@ -1,7 +1,7 @@
 // Retention of the local cache's copies: the sweep that erases the personal data of the cases
 // whose period is over, and the compaction that makes the overwritten values leave the files.
 // The erasure's batch durably marks a compaction as owed; the mark is cleared once the
-// PurgeCompactor has flushed and compacted, so a stop in between compacts again at start-up.
+// compactor has flushed and compacted (store/compaction_debt.h), so a stop in between compacts again at start-up.
 #include <spdlog/spdlog.h>
 
 #include "agent-gateway/agent_gateway.h"
@@ -12,8 +12,9 @@ namespace aplus {
 Status AgentGateway::StartRetention() {
   Status indexed = cache_->IndexEndedCases();
   if (!indexed.ok()) return indexed;
-  compactor_ = std::make_unique<PurgeCompactor>(
-      *db_, FixedDurationMs(retention_.compaction_interval).value_or(3600 * 1000));
+  compaction_debt_ = std::make_unique<CompactionDebt>(
+      *db_, FixedDurationMs(retention_.compaction_interval).value_or(3600 * 1000),
+      [this] { return cache_->ClearCompactionOwed(); });
   auto owed = cache_->CompactionOwed();
   if (!owed.ok()) return owed.status();
   if (*owed) {
@@ -21,21 +22,13 @@ Status AgentGateway::StartRetention() {
     spdlog::info("retention: a compaction after an erasure is still owed; running it");
     std::vector<KeyRange> ranges = cache_->PersonalDataRanges();
     ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
-    compaction_owed_ = true;
-    compactor_->Request(++purge_generation_, std::move(ranges));
+    compaction_debt_->Owe(std::move(ranges));
   }
   return Status::Ok();
 }
 
 void AgentGateway::SweepRetention() {
-  if (compaction_owed_ && compactor_->completed() >= purge_generation_) {
-    Status cleared = cache_->ClearCompactionOwed();
-    if (cleared.ok()) {
-      compaction_owed_ = false;
-    } else {
-      spdlog::error("retention: cannot clear the compaction mark: {}", cleared.ToString());
-    }
-  }
+  compaction_debt_->Settle();
   const int64_t now = SteadyNowMs();
   if (now < next_retention_sweep_ms_) return;
   next_retention_sweep_ms_ = now + RetentionSweepIntervalMs(retention_.personal_data_after);
@@ -52,8 +45,7 @@ void AgentGateway::SweepRetention() {
   // their deleted entries go with the compaction too.
   std::vector<KeyRange> ranges = std::move(erasure->ranges);
   ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
-  compaction_owed_ = true;
-  compactor_->Request(++purge_generation_, std::move(ranges));
+  compaction_debt_->Owe(std::move(ranges));
 }
 
 }  // namespace aplus

@@ -13,6 +13,7 @@
 
 #include "agent-gateway/agent_gateway.h"
 #include "agent-gateway/agent_gateway_options.h"
+#include "common/broker_key_flags.h"
 #include "common/network_config.h"
 
 namespace {
@@ -38,8 +39,7 @@ int main(int argc, char** argv) {
   std::string broker;
   std::string listen;
   std::string data_dir;
-  std::string key_file, broker_key;
-  bool insecure = false;
+  aplus::BrokerKeyFlags broker_keys;
   std::string log_level = "info";
   int forward_timeout_ms = 2000;
   app.add_option("--contact-point", contact_point, "contact point id (from the network config)")
@@ -50,11 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "local endpoint (default: config endpoints.agent_gateway)");
   app.add_option("--data-dir", data_dir,
                  "database directory (default ./aplus-data/agent-gateway-<ID>)");
-  app.add_option("--key", key_file,
-                 "this gateway's CURVE key pair file (made by `aplus keygen`, mode 0600)");
-  app.add_option("--broker-key", broker_key, "the broker's public key (.pub file or Z85 text)");
-  app.add_flag("--insecure", insecure,
-               "no CURVE, for a broker run with --insecure on loopback (development only)");
+  broker_keys.AddTo(app);
   app.add_option("--forward-timeout-ms", forward_timeout_ms,
                  "how long a local request waits for the broker")
       ->check(CLI::Range(1, 3600 * 1000));
@@ -89,12 +85,9 @@ int main(int argc, char** argv) {
   options.contact_point = contact_point;
   options.listen_endpoint = listen.empty() ? config.endpoints.agent_gateway : listen;
   options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
-  auto curve = aplus::BrokerConnectionKeys(key_file, broker_key, insecure, options.broker_endpoint);
+  auto curve = broker_keys.Resolve(options.broker_endpoint);
   if (!curve.ok()) return Fail(curve.status().message());
   options.curve = std::move(curve).value();
-  if (!options.curve) {
-    spdlog::critical("INSECURE: no CURVE on the broker connection (--insecure); development only");
-  }
   options.data_dir = data_dir.empty() ? "./aplus-data/agent-gateway-" + contact_point : data_dir;
   options.forward_timeout_ms = forward_timeout_ms;
   options.outbox_request_timeout_ms = std::max(forward_timeout_ms, 5000);

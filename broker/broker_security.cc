@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <unordered_set>
+
 #include "broker/broker.h"
 #include "common/curve_client.h"
 #include "common/curve_keys.h"
@@ -50,11 +52,10 @@ void Broker::ApplyKeyringChanges() {
   last_keyring_poll_ms_ = now;
   std::vector<std::string> revoked = zap_->ReloadIfChanged();
   if (revoked.empty()) return;
+  std::unordered_set<std::string> revoked_keys(revoked.begin(), revoked.end());
   std::vector<std::string> cut;
   for (const auto& [routing_id, session] : sessions_) {
-    for (const auto& key : revoked) {
-      if (session.public_key == key) cut.push_back(routing_id);
-    }
+    if (revoked_keys.count(session.public_key)) cut.push_back(routing_id);
   }
   for (const auto& routing_id : cut) {
     Session& session = sessions_.at(routing_id);

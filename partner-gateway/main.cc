@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/broker_key_flags.h"
 #include "common/network_config.h"
 #include "partner-gateway/partner_gateway.h"
 
@@ -40,8 +41,7 @@ int main(int argc, char** argv) {
   std::string broker;
   std::string listen;
   std::string data_dir;
-  std::string key_file, broker_key;
-  bool insecure = false;
+  aplus::BrokerKeyFlags broker_keys;
   std::string spool_dir;
   uint32_t window = 64;
   int forward_timeout_ms = 2000;
@@ -53,11 +53,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "local endpoint (default: config endpoints.partner_gateway)");
   app.add_option("--data-dir", data_dir,
                  "database directory (default ./aplus-data/partner-gateway-<ID>)");
-  app.add_option("--key", key_file,
-                 "this gateway's CURVE key pair file (made by `aplus keygen`, mode 0600)");
-  app.add_option("--broker-key", broker_key, "the broker's public key (.pub file or Z85 text)");
-  app.add_flag("--insecure", insecure,
-               "no CURVE, for a broker run with --insecure on loopback (development only)");
+  broker_keys.AddTo(app);
   app.add_option("--window", window, "credit window: deliveries in flight at most")
       ->check(CLI::Range(1u, 100000u));
   app.add_option("--spool-dir", spool_dir,
@@ -98,12 +94,9 @@ int main(int argc, char** argv) {
   options.partner = partner_id;
   options.territory = territory;
   options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
-  auto curve = aplus::BrokerConnectionKeys(key_file, broker_key, insecure, options.broker_endpoint);
+  auto curve = broker_keys.Resolve(options.broker_endpoint);
   if (!curve.ok()) return Fail(curve.status().message());
   options.curve = std::move(curve).value();
-  if (!options.curve) {
-    spdlog::critical("INSECURE: no CURVE on the broker connection (--insecure); development only");
-  }
   options.listen_endpoint = listen.empty() ? config.endpoints.partner_gateway : listen;
   options.data_dir = data_dir.empty() ? "./aplus-data/partner-gateway-" + partner_id : data_dir;
   options.spool_dir = spool_dir;

@@ -51,7 +51,7 @@
 #include "partner-gateway/request_forwarder.h"
 #include "partner-gateway/spool_writer.h"
 #include "store/outbox.h"
-#include "store/purge_compactor.h"
+#include "store/compaction_debt.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -144,7 +144,7 @@ class PartnerGateway {
 
   std::unique_ptr<RocksDb> db_;
   std::unique_ptr<PartnerInbox> inbox_;
-  std::unique_ptr<PurgeCompactor> compactor_;  // uses the database: destroyed before it
+  std::unique_ptr<CompactionDebt> compaction_debt_;  // uses the database: destroyed before it
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<SpoolWriter> spool_;  // null without --spool-dir
   std::unique_ptr<zmq::socket_t> local_;
@@ -155,8 +155,6 @@ class PartnerGateway {
   uint64_t key_counter_ = 0;
   std::string key_prefix_;
   int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn
-  uint64_t purge_generation_ = 0;        // the last erasure handed to the compactor
-  bool compaction_owed_ = false;         // the durable mark is set, not yet cleared
 };
 
 }  // namespace aplus

@@ -1,7 +1,7 @@
 // Retention of the partner's copies: the sweep that erases the personal data of the inbox
 // cases whose period is over (and removes their spool files), and the compaction that makes
 // the overwritten values leave the files. The erasure's batch durably marks a compaction as
-// owed; the mark is cleared once the PurgeCompactor has flushed and compacted, so a stop in
+// owed; the mark is cleared once the compactor has flushed and compacted (store/compaction_debt.h), so a stop in
 // between compacts again at start-up.
 #include <spdlog/spdlog.h>
 
@@ -12,29 +12,22 @@ namespace aplus {
 Status PartnerGateway::StartRetention() {
   Status indexed = inbox_->IndexAnsweredCases(clock_.NowMs());
   if (!indexed.ok()) return indexed;
-  compactor_ = std::make_unique<PurgeCompactor>(
-      *db_, FixedDurationMs(options_.retention.compaction_interval).value_or(3600 * 1000));
+  compaction_debt_ = std::make_unique<CompactionDebt>(
+      *db_, FixedDurationMs(options_.retention.compaction_interval).value_or(3600 * 1000),
+      [this] { return inbox_->ClearCompactionOwed(); });
   auto owed = inbox_->CompactionOwed();
   if (!owed.ok()) return owed.status();
   if (*owed) {
     // Which ranges the interrupted erasure rewrote is not known any more: all of them.
     spdlog::info("retention: a compaction after an erasure is still owed; running it");
-    compaction_owed_ = true;
-    compactor_->Request(++purge_generation_, {inbox_->PersonalDataRange(),
-                                              KeyRange{db_->Family(kOutboxFamily), {}, {}}});
+    compaction_debt_->Owe(
+        {inbox_->PersonalDataRange(), KeyRange{db_->Family(kOutboxFamily), {}, {}}});
   }
   return Status::Ok();
 }
 
 void PartnerGateway::SweepRetention() {
-  if (compaction_owed_ && compactor_->completed() >= purge_generation_) {
-    Status cleared = inbox_->ClearCompactionOwed();
-    if (cleared.ok()) {
-      compaction_owed_ = false;
-    } else {
-      spdlog::error("retention: cannot clear the compaction mark: {}", cleared.ToString());
-    }
-  }
+  compaction_debt_->Settle();
   const int64_t now = SteadyNowMs();
   if (now < next_retention_sweep_ms_) return;
   next_retention_sweep_ms_ = now + RetentionSweepIntervalMs(options_.retention.personal_data_after);
@@ -85,8 +78,7 @@ bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
   // their deleted entries go with the compaction too.
   std::vector<KeyRange> ranges = std::move(erasure->ranges);
   ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
-  compaction_owed_ = true;
-  compactor_->Request(++purge_generation_, std::move(ranges));
+  compaction_debt_->Owe(std::move(ranges));
   return erasable.size() == due.size();
 }
 

@@ -18,7 +18,6 @@ inline wire::Envelope ConsentedSubmit(const std::string& subject, const std::str
   wire::Envelope request = SubmitRequest(subject, key);
   request.mutable_submit()->set_body(body);
   request.mutable_submit()->set_citizen_name(citizen);
-  request.mutable_submit()->set_citizen_consent(true);
   return request;
 }
 
