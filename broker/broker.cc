@@ -207,11 +207,17 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
   using Body = wire::Envelope::BodyCase;
   // Hellos count too (a key that reconnects in a loop is throttled like any flood); acks only
   // release credit the broker granted: throttling them would stall deliveries.
-  std::string limited_principal = session ? session->DedupPrincipal()
-                                  : key   ? "key/" + key->name
-                                          : std::string();
-  if (!limited_principal.empty() && request.body_case() != Body::kDeliveryAck &&
+  std::string key_principal;  // before Hello: the bucket of the connection's key
+  const std::string* limited = nullptr;
+  if (session) {
+    limited = &session->DedupPrincipal();
+  } else if (key) {
+    key_principal = "key/" + key->name;
+    limited = &key_principal;
+  }
+  if (limited && request.body_case() != Body::kDeliveryAck &&
       request.body_case() != Body::kPing) {
+    const std::string& limited_principal = *limited;
     RateDecision decision = rate_limiter_.Take(limited_principal, SteadyNowMs());
     if (decision != RateDecision::kAllowed) {
       // One log line per flood, not one per refused request.

@@ -67,14 +67,10 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
                     RoleName(hello.role()) + " " + hello.principal() +
                     (hello.territory().empty() ? "" : "/" + hello.territory()));
     }
-    session.role = key->role;
-    session.principal = key->principal;
-    session.territory = key->territory;
+    session.Identify(key->role, key->principal, key->territory);
     session.public_key = key->public_key;
   } else {
-    session.role = hello.role();
-    session.principal = hello.principal();
-    session.territory = hello.territory();
+    session.Identify(hello.role(), hello.principal(), hello.territory());
   }
   switch (session.role) {
     case wire::AGENT_GATEWAY: {

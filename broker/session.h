@@ -31,14 +31,23 @@ struct Session {
   // Who may read a case's personal data beyond its parties: administrators only.
   bool reads_personal_data() const { return role != wire::OPERATOR; }
   bool has_credit() const { return in_flight < window; }
-  // The idempotency namespace of this principal ("cp/<id>", "partner/<id>").
-  std::string DedupPrincipal() const {
-    return (role == wire::AGENT_GATEWAY     ? "cp/"
-            : role == wire::PARTNER_GATEWAY ? "partner/"
-            : role == wire::ADMINISTRATOR   ? "admin/"
-                                            : "op/") +
-           principal;
+  // Fixes who this session is (once, at Hello).
+  void Identify(wire::Role new_role, std::string new_principal, std::string new_territory) {
+    role = new_role;
+    principal = std::move(new_principal);
+    territory = std::move(new_territory);
+    dedup_principal_ = (role == wire::AGENT_GATEWAY     ? "cp/"
+                        : role == wire::PARTNER_GATEWAY ? "partner/"
+                        : role == wire::ADMINISTRATOR   ? "admin/"
+                                                        : "op/") +
+                       principal;
   }
+  // The idempotency, audit and rate-limit namespace of this principal ("cp/<id>",
+  // "partner/<id>", ...): built once, read on every request.
+  const std::string& DedupPrincipal() const { return dedup_principal_; }
+
+ private:
+  std::string dedup_principal_;  // set by Identify
 };
 
 }  // namespace aplus
