@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <random>
+
 #include "common/wire.h"
 #include "store/key_layout.h"
 
@@ -12,6 +14,18 @@ namespace {
 // Frames above this are cut by ZeroMQ itself (the connection is dropped) to protect memory;
 // frames between the configured limit and this are read and answered TOO_LARGE.
 constexpr int64_t kHardFrameLimitBytes = 16 << 20;
+
+// 128 random bits, hex: unique per start without any stored state.
+std::string NewInstanceId() {
+  std::random_device device;  // the kernel's generator on Linux
+  static const char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t word = device();
+    for (int nibble = 0; nibble < 8; ++nibble, word >>= 4) id.push_back(kHex[word & 15]);
+  }
+  return id;
+}
 }  // namespace
 
 Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, BrokerOptions options,
@@ -47,6 +61,7 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       store_(std::move(store)),
       socket_(context, zmq::socket_type::router),
       alerts_socket_(context, zmq::socket_type::pub),
+      instance_id_(NewInstanceId()),
       sla_clock_(config),
       rate_limiter_(options_.requests_per_second, options_.request_burst) {
   alerts_socket_.set(zmq::sockopt::linger, 0);
@@ -232,7 +247,8 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
                                       "more than " + std::to_string(static_cast<int64_t>(
                                                          options_.requests_per_second)) +
                                           " requests per second from " +
-                                          limited_principal + "; retry later")),
+                                          limited_principal + "; retry later")
+                                   .WithRetryAfterMs(rate_limiter_.MsUntilToken(limited_principal))),
              false);
       return;
     }
@@ -244,7 +260,7 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
   if (request.body_case() == Body::kPing) {
     wire::Envelope pong;
     pong.set_request_id(request.request_id());
-    pong.mutable_pong();
+    pong.mutable_pong()->set_instance_id(instance_id_);
     Answer(routing_id, std::move(pong), false);
     return;
   }

@@ -53,6 +53,7 @@ class Broker {
   // The endpoints actually bound (a "*" port resolved).
   const std::string& endpoint() const { return endpoint_; }
   const std::string& alerts_endpoint() const { return alerts_endpoint_; }
+  const std::string& instance_id() const { return instance_id_; }
 
   // Serves until `stop` becomes true.
   void Run(const std::atomic<bool>& stop);
@@ -176,6 +177,9 @@ class Broker {
   std::string endpoint_;
   zmq::socket_t alerts_socket_;
   std::string alerts_endpoint_;
+  // Fresh at every start, sent in Welcome and Pong: a client that sees it change knows this
+  // broker has forgotten its session and says Hello again at once.
+  const std::string instance_id_;
   SlaClock sla_clock_;
   RateLimiter rate_limiter_;
   std::unique_ptr<ZapAuthenticator> zap_;  // null under --insecure

@@ -13,6 +13,8 @@ namespace aplus {
 namespace {
 
 constexpr size_t kMaxIdBytes = 128;
+// A contact point at its ceiling of open cases waits for partners to answer: minutes, not ms.
+constexpr int64_t kOpenCasesRetryAfterMs = 60 * 1000;
 
 Status CheckText(const std::string& value, const char* field, bool required, size_t max_bytes) {
   if (required && value.empty()) {
@@ -104,6 +106,7 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
   wire::Envelope answer = AnswerTo(request);
   auto* welcome = answer.mutable_welcome();
   welcome->set_broker_id(options_.broker_id);
+  welcome->set_instance_id(instance_id_);
   welcome->set_max_frame_bytes(options_.max_frame_bytes);
   for (const auto& queue : session.queues) welcome->add_queues(queue);
   welcome->set_role(session.role);
@@ -226,7 +229,8 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
                        Status(wire::TOO_MANY_OPEN_CASES,
                               contact_point->id + " already has " +
                                   std::to_string(options_.max_open_cases) +
-                                  " cases waiting for partners; close answered cases or wait"));
+                                  " cases waiting for partners; close answered cases or wait")
+                           .WithRetryAfterMs(kOpenCasesRetryAfterMs));
   }
   const Territory* territory = config_.FindTerritory(contact_point->territory);
   if (store_->case_counter() >= kCaseIdSpace) {

@@ -1,6 +1,7 @@
 #include "broker/rate_limiter.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace aplus {
 
@@ -26,6 +27,13 @@ RateDecision RateLimiter::Take(const std::string& principal, int64_t now_ms) {
   bool first = !bucket.refusing;
   bucket.refusing = true;
   return first ? RateDecision::kFirstRefusal : RateDecision::kRefused;
+}
+
+int64_t RateLimiter::MsUntilToken(const std::string& principal) const {
+  if (!enabled()) return 0;
+  auto it = buckets_.find(principal);
+  double missing = it == buckets_.end() ? 0 : std::max(0.0, 1.0 - it->second.tokens);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(missing * 1000.0 / per_second_)));
 }
 
 }  // namespace aplus

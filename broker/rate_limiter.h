@@ -22,6 +22,8 @@ class RateLimiter {
   RateLimiter(double per_second, uint32_t burst);
 
   RateDecision Take(const std::string& principal, int64_t now_ms);
+  // After a refusal: milliseconds until `principal` has a token again (the Retry-After hint).
+  int64_t MsUntilToken(const std::string& principal) const;
   bool enabled() const { return per_second_ > 0; }
 
  private:

@@ -3,6 +3,7 @@
 // from where it is found to the client that caused it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -23,12 +24,19 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == wire::ERROR_UNSPECIFIED; }
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // A transient refusal's hint: retry no sooner than this many milliseconds from now (0 = none).
+  int64_t retry_after_ms() const { return retry_after_ms_; }
+  Status WithRetryAfterMs(int64_t ms) && {
+    retry_after_ms_ = ms;
+    return std::move(*this);
+  }
   // "UNKNOWN_CASE: no case PER-..." for logs and command-line output.
   std::string ToString() const;
 
  private:
   ErrorCode code_ = wire::ERROR_UNSPECIFIED;
   std::string message_;
+  int64_t retry_after_ms_ = 0;
 };
 
 // A value or the Status explaining why there is none.

@@ -34,6 +34,7 @@ wire::Envelope MakeErrorEnvelope(uint64_t request_id, const Status& status) {
   auto* error = envelope.mutable_error();
   error->set_code(status.ok() ? wire::INTERNAL : status.code());
   error->set_message(status.message());
+  error->set_retry_after_ms(status.retry_after_ms());
   return envelope;
 }
 
@@ -41,7 +42,8 @@ Status StatusOf(const wire::Envelope& envelope) {
   if (envelope.body_case() != wire::Envelope::kError) return Status::Ok();
   return Status(envelope.error().code() == wire::ERROR_UNSPECIFIED ? wire::INTERNAL
                                                                     : envelope.error().code(),
-                envelope.error().message());
+                envelope.error().message())
+      .WithRetryAfterMs(envelope.error().retry_after_ms());
 }
 
 std::string BodyName(const wire::Envelope& envelope) {

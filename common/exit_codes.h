@@ -1,0 +1,16 @@
+// Exit statuses shared by the A+ programs, so that supervisors (systemd units in deploy/) and
+// tests can tell why a process stopped.
+#pragma once
+
+namespace aplus {
+
+inline constexpr int kExitOk = 0;
+// Bad flags, config, keys or data directory at start-up: restarting will not help.
+inline constexpr int kExitStartupError = 1;
+// A write could not be made durable (a failed fsync or commit). The process stopped at once,
+// without retrying the fsync and without acknowledging anything more; a restart recovers from
+// the write-ahead log (what was acknowledged is there). Same number as sysexits' EX_TEMPFAIL,
+// which systemd's Restart=on-failure restarts.
+inline constexpr int kExitDurabilityLost = 75;
+
+}  // namespace aplus
