@@ -24,6 +24,13 @@ std::string CaseIdOf(const wire::Envelope& request) {
   }
 }
 
+// What a request asks, as LocalEntry.request says it: its message name ("CloseCase").
+std::string RequestName(const wire::Envelope& request) {
+  const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(request.body_case());
+  if (field == nullptr || field->message_type() == nullptr) return "nothing";
+  return field->message_type()->name();
+}
+
 }  // namespace
 
 DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail_stop,
@@ -83,7 +90,7 @@ const records::OutboxEntry* DurableForwarder::FindByLocalRef(const std::string& 
 wire::LocalEntry DurableForwarder::Describe(const records::OutboxEntry& entry) {
   wire::LocalEntry local;
   local.set_local_ref(entry.local_ref());
-  local.set_request(BodyName(entry.request()));
+  local.set_request(RequestName(entry.request()));
   local.set_case_id(CaseIdOf(entry.request()));
   local.set_state(entry.failed() ? wire::FAILED_LOCALLY : wire::QUEUED_LOCALLY);
   if (entry.failed()) *local.mutable_error() = entry.error();
