@@ -1,0 +1,164 @@
+// Issue 8, findings 2 and 10, with the real programs: a backlog drained into a rate-limited
+// broker is never thrown away, and a client of the agent gateway always gets an answer it can
+// read within its timeout, whatever happens to the broker.
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "common/clock.h"
+#include "tests/support/network.h"
+
+using namespace aplus;
+using namespace aplus::testing;
+using nlohmann::json;
+
+namespace {
+
+const char* kSubmit =
+    "submit --agent agent-noce-1 --partner france-travail --category unemployment-benefits "
+    "--subject 'Allocation suspendue' --body 'Versement interrompu' --mandate MANDAT-1";
+
+// Runs `aplus` and checks it answered (exit 0) within the CLI's default timeout (5 s).
+std::pair<int, std::string> TimedAplus(TestNetwork& network, const std::string& arguments,
+                                       int64_t* elapsed_ms) {
+  int64_t started = SteadyNowMs();
+  auto result = network.Aplus(arguments);
+  *elapsed_ms = SteadyNowMs() - started;
+  return result;
+}
+
+json JsonOf(const std::string& output) {
+  auto start = output.find('{');
+  REQUIRE_MESSAGE(start != std::string::npos, output);
+  return json::parse(output.substr(start));
+}
+
+}  // namespace
+
+TEST_CASE("finding 2: a backlog drained into a rate-limited broker is accepted whole" *
+          doctest::timeout(150)) {
+  TestNetwork network("rate-limited-backlog");
+  // The gateway starts while the broker is down: every submission is queued locally.
+  REQUIRE(network.StartAgentGateway("mairie-perche-en-noce", {"--forward-timeout-ms", "100"}));
+  auto agent = network.AgentClient();
+  constexpr int kBacklog = 50;
+  std::vector<std::string> refs;
+  for (int i = 0; i < kBacklog; ++i) {
+    auto answer = agent->Call(SubmitRequest("backlog " + std::to_string(i)), 5000);
+    REQUIRE_MESSAGE(answer.ok(), answer.status().ToString());
+    REQUIRE(answer->has_accepted());
+    CHECK(answer->accepted().state() == wire::QUEUED_LOCALLY);
+    refs.push_back(answer->accepted().local_ref());
+  }
+  // 5 requests per second with a burst of 5: the drain is refused RATE_LIMITED many times.
+  REQUIRE(network.StartBroker({"--rate-limit", "5", "--rate-burst", "5"}));
+
+  // Every entry ends up accepted; none FAILED (before the fix: RATE_LIMITED was final and the
+  // entry left the outbox with the refusal as its outcome).
+  int64_t deadline = SteadyNowMs() + 90000;
+  size_t accepted = 0;
+  std::string last;
+  while (SteadyNowMs() < deadline) {
+    wire::Envelope list;
+    list.mutable_list_cases()->set_limit(1000);
+    auto answer = agent->Call(list, 5000);
+    if (answer.ok() && answer->has_case_list()) {
+      accepted = 0;
+      size_t failed = 0;
+      for (const auto& summary : answer->case_list().cases()) {
+        if (!summary.case_id().empty() && summary.state() == wire::SUBMITTED) ++accepted;
+        if (summary.state() == wire::FAILED_LOCALLY) ++failed;
+      }
+      CHECK(failed == 0);
+      last = answer->case_list().DebugString().substr(0, 2000);
+      if (accepted == kBacklog && !answer->case_list().from_local_cache()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  INFO("last list: " << last);
+  CHECK(accepted == kBacklog);
+  for (const auto& ref : refs) {
+    auto view = agent->Call(GetCaseRequest(ref), 5000);
+    REQUIRE(view.ok());
+    INFO(ref << ": " << view->DebugString());
+    REQUIRE(view->has_case_view());
+    CHECK_FALSE(view->case_view().summary().case_id().empty());
+  }
+  // The broker holds exactly the backlog: nothing lost, nothing twice.
+  auto op = network.BrokerClient(wire::OPERATOR, "operator");
+  wire::Envelope stats;
+  stats.mutable_get_stats();
+  auto figures = op->CallOk(stats, 5000);
+  REQUIRE(figures.ok());
+  CHECK(figures->stats().cases_by_state().at("SUBMITTED") == kBacklog);
+}
+
+TEST_CASE("finding 10: with the broker down and an empty cache, `aplus list` shows a local view" *
+          doctest::timeout(60)) {
+  TestNetwork network("list-broker-down");
+  REQUIRE(network.StartAgentGateway());
+  int64_t elapsed = 0;
+  auto [code, output] = TimedAplus(network, "list", &elapsed);
+  INFO(output);
+  CHECK(code == 0);  // before the fix: the answer had no body, the CLI dropped it (exit 3)
+  CHECK(elapsed < 5000);
+  CHECK(output.find("local view") != std::string::npos);
+  CHECK(output.find("no cases") != std::string::npos);
+  auto [json_code, json_output] = TimedAplus(network, "--json list", &elapsed);
+  CHECK(json_code == 0);
+  CHECK(JsonOf(json_output)["fromLocalCache"] == true);
+}
+
+TEST_CASE("finding 10: with every broker fsync slowed to 300 ms, reads through both gateways "
+          "answer within the client's timeout" *
+          doctest::timeout(150)) {
+  TestNetwork network("slow-fsync-reads");
+  const std::string control = network.dir().Sub("fsync-control");
+  { std::ofstream(control) << "ok"; }
+  network.SetEnvironment("aplus-broker",
+                         {std::string("LD_PRELOAD=") + APLUS_FSYNC_SHIM,
+                          "APLUS_FSYNC_CONTROL=" + control});
+  REQUIRE(network.StartBroker());
+  REQUIRE(network.StartAgentGateway());
+  REQUIRE(network.StartPartnerGateway());
+  auto first = JsonOf(network.Aplus("--json " + std::string(kSubmit)).second);
+  std::string case_id = first["caseId"];
+  { std::ofstream(control) << "delay 300"; }
+
+  // A stream of submissions keeps the broker's commits busy while the reads are made.
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    auto agent = network.AgentClient();
+    for (int i = 0; !stop.load(); ++i) agent->Call(SubmitRequest("load " + std::to_string(i)), 5000);
+  });
+  for (int round = 0; round < 3; ++round) {
+    int64_t elapsed = 0;
+    auto [code, output] = TimedAplus(network, "--json list", &elapsed);
+    INFO("aplus list (" << elapsed << " ms): " << output);
+    CHECK(code == 0);
+    CHECK(elapsed < 5000);
+    CHECK(output.find(case_id) != std::string::npos);
+    auto [status_code, status_output] = TimedAplus(network, "status " + case_id, &elapsed);
+    INFO("aplus status (" << elapsed << " ms): " << status_output);
+    CHECK(status_code == 0);
+    CHECK(elapsed < 5000);
+  }
+  // The partner side: its reads are local, its requests answered within the forward timeout.
+  int64_t deadline = SteadyNowMs() + 30000;
+  while (network.Aplus("partner inbox").second.find(case_id) == std::string::npos &&
+         SteadyNowMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  int64_t elapsed = 0;
+  auto [ack_code, ack_output] = TimedAplus(network, "partner ack " + case_id, &elapsed);
+  INFO("aplus partner ack (" << elapsed << " ms): " << ack_output);
+  CHECK(ack_code == 0);
+  CHECK(elapsed < 5000);
+  auto [inbox_code, inbox_output] = TimedAplus(network, "partner inbox", &elapsed);
+  CHECK(inbox_code == 0);
+  CHECK(elapsed < 5000);
+  stop = true;
+  load.join();
+}
