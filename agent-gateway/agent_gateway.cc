@@ -16,6 +16,10 @@ namespace aplus {
 namespace {
 
 constexpr uint32_t kDefaultListLimit = 100;
+// Forwarded reads (GetCase, ListCases, GetAudit) wait for the broker at most this long, even
+// with a longer --forward-timeout-ms: the gateway must answer (the broker's answer, its local
+// view, or a typed error) before the command line's default timeout (5 s) runs out.
+constexpr int kMaxReadForwardMs = 3000;
 constexpr int kMaxPollMs = 100;               // the stop flag is checked at least this often
 constexpr int kMaxLocalFramesPerTurn = 1000;  // so that a busy client cannot starve the link
 
@@ -179,6 +183,10 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
     forwarder_->OnTick();
     SweepRetention();
   }
+}
+
+int AgentGateway::ReadTimeoutMs() const {
+  return std::min(options_.forward_timeout_ms, kMaxReadForwardMs);
 }
 
 int AgentGateway::PollTimeoutMs() const {
@@ -486,7 +494,7 @@ void AgentGateway::HandleGetCase(Client client, const std::string& id) {
   }
   wire::Envelope request;
   request.mutable_get_case()->set_case_id(case_id);
-  link_->Request(std::move(request), options_.forward_timeout_ms,
+  link_->Request(std::move(request), ReadTimeoutMs(),
                  [this, client, case_id, local_ref](Result<wire::Envelope> answer) {
                    AnswerGetCase(client, case_id, local_ref, answer);
                  });
@@ -522,7 +530,7 @@ void AgentGateway::AnswerGetCase(const Client& client, const std::string& case_i
 void AgentGateway::HandleListCases(Client client, const wire::ListCases& list) {
   wire::Envelope request;
   *request.mutable_list_cases() = list;
-  link_->Request(std::move(request), options_.forward_timeout_ms,
+  link_->Request(std::move(request), ReadTimeoutMs(),
                  [this, client, list](Result<wire::Envelope> answer) {
                    AnswerListCases(client, list, answer);
                  });
@@ -564,7 +572,7 @@ void AgentGateway::HandleGetAudit(Client client, const std::string& id) {
   wire::Envelope request;
   // Whatever a person typed: the broker is the authority on which ids exist.
   request.mutable_get_audit()->set_case_id(NormalizeCaseId(id).value_or(id));
-  link_->Request(std::move(request), options_.forward_timeout_ms,
+  link_->Request(std::move(request), ReadTimeoutMs(),
                  [this, client](Result<wire::Envelope> answer) {
                    // No local copy to fall back on: the broker's answer or why there is none.
                    if (answer.ok()) return Reply(client, std::move(answer).value());

@@ -5,10 +5,21 @@
 // contact point before acknowledging it.
 //
 // Local requests served (see proto/aplus.proto): Submit, CloseCase, CancelCase, AnswerInfo
-// (through the outbox: answered with the broker's answer if it comes within
-// forward_timeout_ms, else with QUEUED_LOCALLY / queued_locally), GetCase (case id or local
-// ref), ListCases, GetAudit (forwarded; the broker's answer, or UNREACHABLE: the audit log
-// lives at the broker only), Ping.
+// (through the outbox, gateway/durable_forwarder.h: answered with the broker's answer if it
+// comes within forward_timeout_ms, else with QUEUED_LOCALLY / queued_locally; a request the
+// broker then refuses for good is set aside as FAILED_LOCALLY), RetryLocal / DiscardLocal
+// (LocalEntry: a FAILED_LOCALLY entry back in line, or dropped), GetCase (case id or local
+// ref; a submission still in the outbox shows as QUEUED_LOCALLY or FAILED_LOCALLY with its
+// error), ListCases (first page: also the outbox's submissions, and its other entries in
+// CaseList.local_entries), GetAudit (forwarded; the broker's answer, or UNREACHABLE: the audit
+// log lives at the broker only), Ping.
+//
+// Answers always come: a forwarded read waits for the broker at most min(forward_timeout_ms,
+// 3 s), below the command line's 5 s; then the client gets the gateway's own view marked
+// from_local_cache (a CaseList body even when empty) or a typed error.
+//
+// Fail-stop (common/fail_stop.h): a failed write to the outbox, the cache or the mailbox
+// stops the gateway without acknowledging anything more; main exits with status 75.
 //
 // Deliveries stored, then acknowledged: mail items (ACKNOWLEDGED, REPLY, INFO_REQUESTED with
 // the partner's question, TRANSFERRED with the new partner, NOTICE) and SLA alerts (WARNING /
@@ -107,6 +118,8 @@ class AgentGateway {
   void AddLocalEntries(wire::CaseList& list) const;
   void FlushDeliveries();
   int PollTimeoutMs() const;
+  // How long a forwarded read waits for the broker: forward_timeout_ms, at most 3 s.
+  int ReadTimeoutMs() const;
   std::string NewIdempotencyKey();
   // Retention (agent_gateway_retention.cc): StartRetention once the cache exists; then
   // SweepRetention every loop turn (it returns at once unless a sweep is due).

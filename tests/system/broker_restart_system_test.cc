@@ -103,7 +103,7 @@ TEST_CASE("deliveries resume by themselves after quick broker restarts (SIGKILL,
   std::set<std::string> fresh;
   for (const auto& id : accepted_now()) fresh.insert(id);
   auto missing_fresh = WaitForInbox(*partner, fresh, 10000);
-  INFO("deliveries resumed " << SteadyNowMs() - ready_at << " ms after the broker was ready");
+  MESSAGE("deliveries resumed " << SteadyNowMs() - ready_at << " ms after the broker was ready");
   CHECK(missing_fresh.empty());
 
   REQUIRE(wait_for_accepted(accepted_now().size() + 5));
