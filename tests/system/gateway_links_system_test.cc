@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -161,4 +162,22 @@ TEST_CASE("finding 10: with every broker fsync slowed to 300 ms, reads through b
   CHECK(elapsed < 5000);
   stop = true;
   load.join();
+
+  // The case of the report: the broker's answer comes after the gateway's read timeout (every
+  // read at the broker waits for an fsync of its audit entry: 300 ms here, the gateway waits
+  // 100 ms) and the gateway's cache is empty. Before the fix the fallback was an envelope with
+  // no body, which the CLI discarded: no answer at all, whatever its timeout.
+  network.agent_gateway().Stop();
+  std::filesystem::remove_all(network.dir().Sub("agent-mairie-perche-en-noce"));
+  REQUIRE(network.StartAgentGateway("mairie-perche-en-noce", {"--forward-timeout-ms", "100"}));
+  auto [list_code, list_output] = TimedAplus(network, "list", &elapsed);
+  INFO("aplus list (" << elapsed << " ms): " << list_output);
+  CHECK(list_code == 0);
+  CHECK(elapsed < 5000);
+  CHECK((list_output.find("local view") != std::string::npos ||
+         list_output.find(case_id) != std::string::npos));
+  auto [view_code, view_output] = TimedAplus(network, "status " + case_id, &elapsed);
+  INFO("aplus status (" << elapsed << " ms): " << view_output);
+  CHECK(elapsed < 5000);
+  CHECK((view_code == 0 || view_output.find("UNREACHABLE") != std::string::npos));
 }
