@@ -181,3 +181,93 @@ TEST_CASE("finding 10: with every broker fsync slowed to 300 ms, reads through b
   CHECK(elapsed < 5000);
   CHECK((view_code == 0 || view_output.find("UNREACHABLE") != std::string::npos));
 }
+
+TEST_CASE("refused for good after the client left: FAILED_LOCALLY in `aplus list` and `aplus "
+          "partner inbox`, then `aplus retry` and `aplus discard`" *
+          doctest::timeout(120)) {
+  TestNetwork network("failed-locally");
+  REQUIRE(network.StartBroker());
+  REQUIRE(network.StartAgentGateway("mairie-perche-en-noce", {"--forward-timeout-ms", "300"}));
+  REQUIRE(network.StartPartnerGateway("france-travail", {"--forward-timeout-ms", "300"}));
+  json delivered = JsonOf(network.Aplus("--json " + std::string(kSubmit)).second);
+  std::string case_id = delivered["caseId"];
+  int64_t deadline = SteadyNowMs() + 15000;
+  while (network.Aplus("partner inbox").second.find(case_id) == std::string::npos &&
+         SteadyNowMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  // The broker is away: a submission to a partner that does not exist, and a transfer to one,
+  // are held by the gateways (their clients leave with QUEUED_LOCALLY).
+  network.broker().Stop();
+  auto [submit_code, submit_output] = network.Aplus(
+      "--json submit --agent agent-noce-1 --partner nobody --category unemployment-benefits "
+      "--subject 'Mauvais partenaire' --body 'x' --consent");
+  CHECK(submit_code == 0);
+  std::string ref = JsonOf(submit_output)["localRef"];
+  auto [transfer_code, transfer_output] =
+      network.Aplus("--json partner transfer " + case_id + " --to nobody --reason 'pas nous'");
+  CHECK(transfer_code == 0);
+  CHECK(JsonOf(transfer_output)["queuedLocally"] == true);
+  REQUIRE(network.StartBroker());
+
+  // Both are refused for good and set aside, with their error, where people look.
+  std::string list;
+  std::string inbox;
+  deadline = SteadyNowMs() + 20000;
+  while (SteadyNowMs() < deadline) {
+    list = network.Aplus("list").second;
+    inbox = network.Aplus("partner inbox").second;
+    if (list.find("FAILED_LOCALLY") != std::string::npos &&
+        inbox.find("FAILED_LOCALLY") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO("aplus list:\n" << list << "\naplus partner inbox:\n" << inbox);
+  CHECK(list.find(ref) != std::string::npos);
+  CHECK(list.find("FAILED_LOCALLY") != std::string::npos);
+  CHECK(inbox.find("TransferCase") != std::string::npos);
+  CHECK(inbox.find("FAILED_LOCALLY") != std::string::npos);
+  CHECK(inbox.find("UNKNOWN_PARTNER") != std::string::npos);
+  auto [status_code, status_output] = network.Aplus("status " + ref);
+  CHECK(status_code == 0);
+  CHECK(status_output.find("FAILED_LOCALLY") != std::string::npos);
+  CHECK(status_output.find("UNKNOWN_PARTNER") != std::string::npos);
+
+  // Retry sends it again (refused again: set aside again); discard drops it for good.
+  auto [retry_code, retry_output] = network.Aplus("retry " + ref);
+  INFO(retry_output);
+  CHECK(retry_code == 0);
+  CHECK(retry_output.find("QUEUED_LOCALLY") != std::string::npos);
+  deadline = SteadyNowMs() + 15000;
+  while (network.Aplus("status " + ref).second.find("FAILED_LOCALLY") == std::string::npos &&
+         SteadyNowMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto [discard_code, discard_output] = network.Aplus("discard " + ref);
+  INFO(discard_output);
+  CHECK(discard_code == 0);
+  CHECK(discard_output.find("discarded") != std::string::npos);
+  CHECK(network.Aplus("list").second.find(ref) == std::string::npos);
+  auto [gone_code, gone_output] = network.Aplus("discard " + ref);
+  CHECK(gone_code == 1);
+  CHECK(gone_output.find("UNKNOWN_CASE") != std::string::npos);
+
+  std::string transfer_ref;
+  {
+    auto json_inbox = JsonOf(network.Aplus("--json partner inbox").second);
+    REQUIRE(json_inbox["outbox"].size() == 1);
+    transfer_ref = json_inbox["outbox"][0]["localRef"];
+  }
+  auto [partner_discard_code, partner_discard_output] =
+      network.Aplus("partner discard " + transfer_ref);
+  INFO(partner_discard_output);
+  CHECK(partner_discard_code == 0);
+  CHECK(network.Aplus("partner inbox").second.find("FAILED_LOCALLY") == std::string::npos);
+  // The case itself is untouched: the partner still holds it and may act on it.
+  auto [ack_code, ack_output] = network.Aplus("partner ack " + case_id);
+  INFO(ack_output);
+  CHECK(ack_code == 0);
+  CHECK(ack_output.find("ACKNOWLEDGED") != std::string::npos);
+}

@@ -196,7 +196,9 @@ std::string RenderCaseView(const wire::CaseView& view) {
   for (const auto& [label, value] : fields) {
     out += label + ":" + std::string(label_width + 2 - label.size(), ' ') + OneLine(value) + "\n";
   }
-  if (view.from_local_cache()) {
+  if (summary.state() == wire::QUEUED_LOCALLY || summary.state() == wire::FAILED_LOCALLY) {
+    out += "(in the agent gateway's outbox: the broker has not accepted it)\n";
+  } else if (view.from_local_cache()) {
     out += "(local view: the agent gateway's own copy; the broker did not answer)\n";
   }
   if (!view.body().empty()) out += "\n" + Indent(view.body(), "  ");
