@@ -29,6 +29,11 @@
 //   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
 //                           (or TOO_LARGE)
 //
+// Outbox: gateway/durable_forwarder.h (transient refusals retried with backoff, permanent ones
+// set aside as FAILED_LOCALLY once the client left). Fail-stop (common/fail_stop.h): a failed
+// write to the outbox or the inbox (deliveries, notices, answers, erasures) stops the gateway
+// without acknowledging anything more; main exits with status 75.
+//
 // Retention (partner_gateway_retention.cc): the inbox copy of a case loses its personal data
 // `options.retention.personal_data_after` after the partner's reply was accepted by the broker
 // (see partner_inbox.h: the gateway never learns when the contact point closes the case), and
