@@ -352,7 +352,8 @@ void AgentGateway::Enqueue(Client client, wire::Envelope&& request) {
   entry.set_queued_at_ms(clock_.NowMs());
   // Durable before anything is answered: an accepted request survives a crash.
   auto sequence = forwarder_->Enqueue(
-      std::move(entry), [this, client](wire::Envelope answer) { Reply(client, std::move(answer)); });
+      std::move(entry),
+      [this, client](wire::Envelope answer) { Reply(client, std::move(answer)); });
   if (!sequence.ok()) return ReplyError(client, sequence.status());
 }
 
@@ -423,7 +424,9 @@ void AgentGateway::HandleLocalEntry(Client client, wire::Envelope&& request) {
   bool retry = request.has_retry_local();
   const std::string& ref =
       retry ? request.retry_local().local_ref() : request.discard_local().local_ref();
-  if (ref.empty()) return ReplyError(client, Status(wire::INVALID_ARGUMENT, "a local ref is required"));
+  if (ref.empty()) {
+    return ReplyError(client, Status(wire::INVALID_ARGUMENT, "a local ref is required"));
+  }
   auto entry = retry ? forwarder_->Retry(ref) : forwarder_->Discard(ref);
   if (!entry.ok()) return ReplyError(client, entry.status());
   wire::Envelope reply;

@@ -68,7 +68,9 @@ class RequestForwarder {
   void Enqueue(wire::Envelope request, std::string local_ref, ReplyFn reply);
 
   // RetryLocal / DiscardLocal (see DurableForwarder).
-  Result<wire::LocalEntry> Retry(const std::string& local_ref) { return forwarder_.Retry(local_ref); }
+  Result<wire::LocalEntry> Retry(const std::string& local_ref) {
+    return forwarder_.Retry(local_ref);
+  }
   Result<wire::LocalEntry> Discard(const std::string& local_ref) {
     return forwarder_.Discard(local_ref);
   }

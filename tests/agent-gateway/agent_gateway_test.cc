@@ -696,7 +696,8 @@ wire::Envelope LocalEntryRequest(const std::string& ref, bool retry) {
 }
 
 // Polls ListCases until `done(list)` holds.
-wire::CaseList WaitForList(SyncClient& client, const std::function<bool(const wire::CaseList&)>& done) {
+wire::CaseList WaitForList(SyncClient& client,
+                           const std::function<bool(const wire::CaseList&)>& done) {
   wire::CaseList list;
   int64_t deadline = SteadyNowMs() + 10000;
   do {
@@ -835,7 +836,8 @@ TEST_CASE("a permanent refusal after the client left is set aside; retry and dis
   CHECK(Forwarded(WaitForCase(client, "LOC-1", Forwarded)));
   auto retried_close = MustCall(client, LocalEntryRequest("LOC-2", true));
   REQUIRE(retried_close.has_local_entry());
-  list = WaitForList(client, [](const wire::CaseList& list) { return list.local_entries_size() == 0; });
+  list = WaitForList(client,
+                     [](const wire::CaseList& list) { return list.local_entries_size() == 0; });
   CHECK(list.local_entries_size() == 0);
   auto seen = broker.seen();
   REQUIRE_FALSE(seen.requests.empty());
@@ -843,7 +845,8 @@ TEST_CASE("a permanent refusal after the client left is set aside; retry and dis
 
 }
 
-TEST_CASE("a permanent refusal is the answer of a client still waiting; discard drops a set-aside entry" *
+TEST_CASE("a permanent refusal is the answer of a client still waiting; discard drops a "
+          "set-aside entry" *
           doctest::timeout(60)) {
   TempDir dir;
   zmq::context_t context;

@@ -109,15 +109,17 @@ TEST_CASE("a Pong from another broker instance makes the link say Hello and Subs
 
   // The broker restarted within the silence limit: same endpoint, pongs still come.
   broker.instance = "instance-b";
-  REQUIRE(RunUntil(link, broker, [&] { return link.instance_id() == "instance-b" && link.subscribed(); },
-                   3000));
+  REQUIRE(RunUntil(
+      link, broker, [&] { return link.instance_id() == "instance-b" && link.subscribed(); },
+      3000));
   CHECK(broker.hellos == 2);
   CHECK(broker.subscribes == 2);
   CHECK(link.sessions() == 2);
   CHECK(ready_calls == 2);  // the outboxes flush on the new session
 }
 
-TEST_CASE("NOT_AUTHENTICATED to a Subscribe makes the link say Hello again" * doctest::timeout(30)) {
+TEST_CASE("NOT_AUTHENTICATED to a Subscribe makes the link say Hello again" *
+          doctest::timeout(30)) {
   zmq::context_t context;
   ScriptedBroker broker(context);
   broker.subscribe_answer = [](int n) {

@@ -68,7 +68,8 @@ TEST_CASE("backoff never retries sooner than the refusal's retry-after hint") {
   Backoff backoff(100, 5000, /*seed=*/7);
   for (int i = 0; i < 20; ++i) {
     backoff.Reset();
-    CHECK(backoff.NextDelayMs(Status(wire::RATE_LIMITED, "slow down").WithRetryAfterMs(800)) >= 800);
+    Status refused = Status(wire::RATE_LIMITED, "slow down").WithRetryAfterMs(800);
+    CHECK(backoff.NextDelayMs(refused) >= 800);
   }
   // A hint beyond the cap is capped: a hint is no reason to stall for hours.
   CHECK(backoff.NextDelayMs(Status(wire::TOO_MANY_OPEN_CASES, "full").WithRetryAfterMs(3600000)) <=

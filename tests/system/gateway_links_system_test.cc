@@ -132,7 +132,9 @@ TEST_CASE("finding 10: with every broker fsync slowed to 300 ms, reads through b
   std::atomic<bool> stop{false};
   std::thread load([&] {
     auto agent = network.AgentClient();
-    for (int i = 0; !stop.load(); ++i) agent->Call(SubmitRequest("load " + std::to_string(i)), 5000);
+    for (int i = 0; !stop.load(); ++i) {
+      agent->Call(SubmitRequest("load " + std::to_string(i)), 5000);
+    }
   });
   for (int round = 0; round < 3; ++round) {
     int64_t elapsed = 0;

@@ -51,8 +51,9 @@ std::string RenderCaseList(const wire::CaseList& list) {
   bool failed = false;
   for (const auto& summary : list.cases()) failed |= summary.state() == wire::FAILED_LOCALLY;
   if (failed) {
-    local += "FAILED_LOCALLY: refused by the broker; see `aplus status REF`, then `aplus retry REF` "
-             "or `aplus discard REF`\n";
+    local +=
+        "FAILED_LOCALLY: refused by the broker; see `aplus status REF`, then `aplus retry REF` "
+        "or `aplus discard REF`\n";
   }
   if (list.cases().empty()) return marker + "no cases\n" + local;
   std::vector<std::vector<std::string>> rows;
@@ -118,7 +119,8 @@ void AddRetentionFields(const wire::CaseSummary& summary,
 
 }  // namespace
 
-std::string RenderLocalEntries(const google::protobuf::RepeatedPtrField<wire::LocalEntry>& entries) {
+std::string RenderLocalEntries(
+    const google::protobuf::RepeatedPtrField<wire::LocalEntry>& entries) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& entry : entries) {
     std::string error;
@@ -137,7 +139,9 @@ std::string RenderLocalEntry(const wire::LocalEntry& entry) {
   if (!entry.case_id().empty()) out += "  " + entry.case_id();
   if (entry.state() == wire::STATE_UNSPECIFIED) return out + "  discarded\n";
   out += "  " + StateName(entry.state()) + "\n";
-  if (entry.state() == wire::QUEUED_LOCALLY) out += "back in line: it will be sent to the broker again\n";
+  if (entry.state() == wire::QUEUED_LOCALLY) {
+    out += "back in line: it will be sent to the broker again\n";
+  }
   if (entry.state() == wire::FAILED_LOCALLY) {
     out += "refused: " + wire::ErrorCode_Name(entry.error().code()) + ": " +
            OneLine(entry.error().message()) + "\n";

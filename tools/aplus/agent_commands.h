@@ -1,6 +1,6 @@
-// `aplus submit | status | list | close | cancel | answer | retry | discard`: requests to the agent gateway's local
-// endpoint (no Hello: it is the contact point's own machine). Each Run* prints the answer
-// (human text or one JSON object) and returns the process exit code.
+// `aplus submit | status | list | close | cancel | answer | retry | discard`: requests to the
+// agent gateway's local endpoint (no Hello: it is the contact point's own machine). Each Run*
+// prints the answer (human text or one JSON object) and returns the process exit code.
 #pragma once
 
 #include <cstdint>

@@ -14,7 +14,8 @@ std::string RenderInbox(const wire::Inbox& inbox) {
   std::string outbox =
       inbox.outbox().empty()
           ? ""
-          : "\nHeld by the partner gateway (`aplus partner retry|discard REF` for FAILED_LOCALLY):\n" +
+          : "\nHeld by the partner gateway (`aplus partner retry|discard REF` for "
+            "FAILED_LOCALLY):\n" +
                 RenderLocalEntries(inbox.outbox());
   if (inbox.escalations().empty()) return "inbox empty\n" + outbox;
   std::vector<std::vector<std::string>> rows;
