@@ -16,6 +16,10 @@ namespace aplus {
 namespace {
 
 constexpr uint32_t kDefaultListLimit = 100;
+// Forwarded reads (GetCase, ListCases, GetAudit) wait for the broker at most this long, even
+// with a longer --forward-timeout-ms: the gateway must answer (the broker's answer, its local
+// view, or a typed error) before the command line's default timeout (5 s) runs out.
+constexpr int kMaxReadForwardMs = 3000;
 constexpr int kMaxPollMs = 100;               // the stop flag is checked at least this often
 constexpr int kMaxLocalFramesPerTurn = 1000;  // so that a busy client cannot starve the link
 
@@ -78,7 +82,15 @@ Status BrokerStatus(const Result<wire::Envelope>& answer) {
 bool IsDefinite(const Result<wire::Envelope>& answer) {
   if (!answer.ok()) return false;
   Status status = StatusOf(*answer);
-  return status.ok() || !IsRetriableError(status.code());
+  return status.ok() || !IsTransient(status);
+}
+
+// The refusal of a request about LOC-x whose submission was set aside as FAILED_LOCALLY.
+Status DependsOnFailed(const records::OutboxEntry& submission) {
+  return Status(wire::UNKNOWN_CASE,
+                "the submission " + submission.local_ref() + " was refused by the broker (" +
+                    wire::ErrorCode_Name(submission.error().code()) + ": " +
+                    submission.error().message() + "); retry or discard it first");
 }
 
 }  // namespace
@@ -130,18 +142,30 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   self->link_->SetDeliveryHandler([self](wire::Delivery&& delivery) {
     self->pending_deliveries_.push_back(std::move(delivery));
   });
-  self->link_->SetReadyHandler([self] { self->forwarder_->RetryNow(); });
-  self->forwarder_ = std::make_unique<OutboxForwarder>(
-      *self->db_, *self->link_, opts.outbox_request_timeout_ms, opts.outbox_retry_ms,
-      [self](const records::OutboxEntry& entry) { return self->PrepareForBroker(entry); },
-      [self](uint64_t sequence, const records::OutboxEntry& entry, const wire::Envelope& answer) {
-        self->OnFinalAnswer(sequence, entry, answer);
-      });
+  self->link_->SetReadyHandler([self] { self->forwarder_->OnLinkReady(); });
+  self->fail_stop_.SetHaltHook([self] { self->link_->Halt(); });
+  DurableForwarder::Options forwarding;
+  forwarding.request_timeout_ms = opts.outbox_request_timeout_ms;
+  forwarding.forward_timeout_ms = opts.forward_timeout_ms;
+  forwarding.backoff_base_ms = opts.outbox_retry_ms;
+  DurableForwarder::Hooks hooks;
+  hooks.prepare = [self](const records::OutboxEntry& entry) {
+    return self->PrepareForBroker(entry);
+  };
+  hooks.on_final = [self](uint64_t sequence, const records::OutboxEntry& entry,
+                          const wire::Envelope& answer) {
+    return self->OnFinalAnswer(sequence, entry, answer);
+  };
+  hooks.queued_answer = [self](const records::OutboxEntry& entry) {
+    return self->QueuedAnswer(entry);
+  };
+  self->forwarder_ = std::make_unique<DurableForwarder>(*self->db_, *self->link_,
+                                                        self->fail_stop_, forwarding, hooks);
   return gateway;
 }
 
 void AgentGateway::Run(const std::atomic<bool>& stop) {
-  while (!stop.load()) {
+  while (!stop.load() && !fail_stop_.tripped()) {
     zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
                                {link_->socket().handle(), 0, ZMQ_POLLIN, 0}};
     try {
@@ -156,19 +180,17 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
     }
     if (items[0].revents & ZMQ_POLLIN) DrainLocal();
     link_->OnTick();
-    ExpireWaiters();
-    forwarder_->Pump();
+    forwarder_->OnTick();
     SweepRetention();
   }
 }
 
+int AgentGateway::ReadTimeoutMs() const {
+  return std::min(options_.forward_timeout_ms, kMaxReadForwardMs);
+}
+
 int AgentGateway::PollTimeoutMs() const {
-  int64_t timeout = std::min({kMaxPollMs, link_->NextWakeInMs(), forwarder_->NextWakeInMs()});
-  int64_t now = SteadyNowMs();
-  for (const auto& [sequence, waiter] : waiters_) {
-    timeout = std::min(timeout, waiter.deadline_ms - now);
-  }
-  return static_cast<int>(std::max<int64_t>(timeout, 0));
+  return std::max(0, std::min({kMaxPollMs, link_->NextWakeInMs(), forwarder_->NextWakeInMs()}));
 }
 
 // --- local endpoint ------------------------------------------------------------------------
@@ -217,6 +239,10 @@ void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
       return;
     case wire::Envelope::kGetCase:
       HandleGetCase(std::move(client), request.get_case().case_id());
+      return;
+    case wire::Envelope::kRetryLocal:
+    case wire::Envelope::kDiscardLocal:
+      HandleLocalEntry(std::move(client), std::move(request));
       return;
     case wire::Envelope::kListCases:
       HandleListCases(std::move(client), request.list_cases());
@@ -294,7 +320,10 @@ void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
   if (IsLocalRef(*case_id)) {
     // Accept a ref still in the outbox (it is sent first, so its case id is known by the time
     // this request goes out) or one that resolved; refuse unknown and failed refs now.
-    if (forwarder_->FindByLocalRef(*case_id) == nullptr) {
+    if (const auto* queued = forwarder_->FindByLocalRef(*case_id);
+        queued != nullptr && queued->failed()) {
+      return ReplyError(client, DependsOnFailed(*queued));
+    } else if (queued == nullptr) {
       auto ref = cache_->FindRef(*case_id);
       if (!ref.ok()) return ReplyError(client, ref.status());
       if (!ref->has_value()) {
@@ -312,24 +341,30 @@ void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
 
 void AgentGateway::Enqueue(Client client, wire::Envelope&& request) {
   auto local_ref = cache_->AllocateLocalRef();
-  if (!local_ref.ok()) return ReplyError(client, local_ref.status());
+  if (!local_ref.ok()) {
+    fail_stop_.Trip("cannot allocate a local reference", local_ref.status());
+    return ReplyError(client, local_ref.status());
+  }
   records::OutboxEntry entry;
   request.set_request_id(0);
   *entry.mutable_request() = std::move(request);
   entry.set_local_ref(*local_ref);
   entry.set_queued_at_ms(clock_.NowMs());
   // Durable before anything is answered: an accepted request survives a crash.
-  auto sequence = forwarder_->Append(entry);
+  auto sequence = forwarder_->Enqueue(
+      std::move(entry),
+      [this, client](wire::Envelope answer) { Reply(client, std::move(answer)); });
   if (!sequence.ok()) return ReplyError(client, sequence.status());
-  waiters_[*sequence] = Waiter{std::move(client), SteadyNowMs() + options_.forward_timeout_ms};
-  forwarder_->Pump();
 }
 
 Result<wire::Envelope> AgentGateway::PrepareForBroker(const records::OutboxEntry& entry) {
   wire::Envelope request = entry.request();
   std::string* case_id = MutableCaseId(request);
   if (case_id != nullptr && IsLocalRef(*case_id)) {
-    // The Submit of this ref was ahead in the outbox, so its outcome is recorded by now.
+    // The Submit of this ref was ahead in the outbox: it was answered (its outcome is in the
+    // cache) or set aside (then this request cannot go either).
+    const auto* submission = forwarder_->FindByLocalRef(*case_id);
+    if (submission != nullptr && submission->failed()) return DependsOnFailed(*submission);
     auto ref = cache_->FindRef(*case_id);
     if (!ref.ok()) return ref.status();
     if (!ref->has_value()) return Status(wire::UNKNOWN_CASE, "no local reference " + *case_id);
@@ -339,8 +374,8 @@ Result<wire::Envelope> AgentGateway::PrepareForBroker(const records::OutboxEntry
   return request;
 }
 
-void AgentGateway::OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
-                                 const wire::Envelope& answer) {
+wire::Envelope AgentGateway::OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
+                                           const wire::Envelope& answer) {
   const auto& request = entry.request();
   wire::Envelope reply = answer;
   if (request.has_submit()) {
@@ -351,8 +386,8 @@ void AgentGateway::OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& 
     Status recorded = cache_->RecordSubmitAnswer(entry.local_ref(), request.submit(),
                                                  entry.queued_at_ms(), reply);
     if (!recorded.ok()) {
-      spdlog::critical("cannot record the outcome of {}: {}", entry.local_ref(),
-                       recorded.ToString());
+      fail_stop_.Trip("cannot record the outcome of " + entry.local_ref(), recorded);
+      return reply;  // the entry stays in the outbox: after a restart it is sent again
     }
     if (reply.has_accepted()) {
       reply.mutable_accepted()->set_local_ref(entry.local_ref());
@@ -363,45 +398,40 @@ void AgentGateway::OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& 
     }
   } else if (answer.has_case_updated()) {
     Status recorded = cache_->RecordCaseUpdated(answer.case_updated());
-    if (!recorded.ok()) spdlog::error("cannot cache case update: {}", recorded.ToString());
+    if (!recorded.ok()) fail_stop_.Trip("cannot cache a case update", recorded);
   } else if (answer.has_error()) {
     spdlog::warn("{} ({}) refused by the broker: {}", entry.local_ref(), BodyName(request),
                  StatusOf(answer).ToString());
   }
-  auto it = waiters_.find(sequence);
-  if (it != waiters_.end()) {
-    Reply(it->second.client, std::move(reply));
-    waiters_.erase(it);
-  }
+  return reply;
 }
 
-void AgentGateway::ExpireWaiters() {
-  int64_t now = SteadyNowMs();
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.deadline_ms > now) {
-      ++it;
-      continue;
-    }
-    // The request stays in the outbox; the client learns it is held locally.
-    const records::OutboxEntry* entry = nullptr;
-    for (const auto& [sequence, queued] : forwarder_->queued()) {
-      if (sequence == it->first) entry = &queued;
-    }
-    if (entry != nullptr) {
-      wire::Envelope reply;
-      const auto& request = entry->request();
-      if (request.has_submit()) {
-        reply.mutable_accepted()->set_state(wire::QUEUED_LOCALLY);
-        reply.mutable_accepted()->set_local_ref(entry->local_ref());
-      } else {
-        auto* updated = reply.mutable_case_updated();
-        updated->set_case_id(CaseIdOf(request));
-        updated->set_queued_locally(true);
-      }
-      Reply(it->second.client, std::move(reply));
-    }
-    it = waiters_.erase(it);
+wire::Envelope AgentGateway::QueuedAnswer(const records::OutboxEntry& entry) const {
+  wire::Envelope reply;
+  const auto& request = entry.request();
+  if (request.has_submit()) {
+    reply.mutable_accepted()->set_state(wire::QUEUED_LOCALLY);
+    reply.mutable_accepted()->set_local_ref(entry.local_ref());
+  } else {
+    auto* updated = reply.mutable_case_updated();
+    updated->set_case_id(CaseIdOf(request));
+    updated->set_queued_locally(true);
   }
+  return reply;
+}
+
+void AgentGateway::HandleLocalEntry(Client client, wire::Envelope&& request) {
+  bool retry = request.has_retry_local();
+  const std::string& ref =
+      retry ? request.retry_local().local_ref() : request.discard_local().local_ref();
+  if (ref.empty()) {
+    return ReplyError(client, Status(wire::INVALID_ARGUMENT, "a local ref is required"));
+  }
+  auto entry = retry ? forwarder_->Retry(ref) : forwarder_->Discard(ref);
+  if (!entry.ok()) return ReplyError(client, entry.status());
+  wire::Envelope reply;
+  *reply.mutable_local_entry() = std::move(entry).value();
+  Reply(client, std::move(reply));
 }
 
 // --- reads ---------------------------------------------------------------------------------
@@ -410,7 +440,8 @@ wire::CaseView AgentGateway::QueuedView(const records::OutboxEntry& entry) const
   wire::CaseView view;
   const auto& submit = entry.request().submit();
   auto* summary = view.mutable_summary();
-  summary->set_state(wire::QUEUED_LOCALLY);
+  summary->set_state(entry.failed() ? wire::FAILED_LOCALLY : wire::QUEUED_LOCALLY);
+  if (entry.failed()) *summary->mutable_local_error() = entry.error();
   summary->set_local_ref(entry.local_ref());
   summary->set_contact_point(options_.contact_point);
   summary->set_agent(submit.agent());
@@ -426,10 +457,18 @@ wire::CaseView AgentGateway::QueuedView(const records::OutboxEntry& entry) const
 
 std::vector<wire::CaseSummary> AgentGateway::QueuedSummaries() const {
   std::vector<wire::CaseSummary> summaries;
-  for (const auto& [sequence, entry] : forwarder_->queued()) {
-    if (entry.request().has_submit()) summaries.push_back(QueuedView(entry).summary());
+  for (const auto& item : forwarder_->entries()) {
+    if (item.entry.request().has_submit()) summaries.push_back(QueuedView(item.entry).summary());
   }
   return summaries;
+}
+
+void AgentGateway::AddLocalEntries(wire::CaseList& list) const {
+  for (const auto& item : forwarder_->entries()) {
+    if (!item.entry.request().has_submit()) {
+      *list.add_local_entries() = DurableForwarder::Describe(item.entry);
+    }
+  }
 }
 
 void AgentGateway::HandleGetCase(Client client, const std::string& id) {
@@ -458,7 +497,7 @@ void AgentGateway::HandleGetCase(Client client, const std::string& id) {
   }
   wire::Envelope request;
   request.mutable_get_case()->set_case_id(case_id);
-  link_->Request(std::move(request), options_.forward_timeout_ms,
+  link_->Request(std::move(request), ReadTimeoutMs(),
                  [this, client, case_id, local_ref](Result<wire::Envelope> answer) {
                    AnswerGetCase(client, case_id, local_ref, answer);
                  });
@@ -470,7 +509,8 @@ void AgentGateway::AnswerGetCase(const Client& client, const std::string& case_i
   if (IsDefinite(answer) && answer->has_case_view()) {
     auto stored = cache_->RecordCaseView(answer->case_view());
     if (!stored.ok()) {
-      spdlog::error("cannot cache case {}: {}", case_id, stored.status().ToString());
+      fail_stop_.Trip("cannot cache case " + case_id, stored.status());
+      return ReplyError(client, stored.status());
     }
     wire::Envelope reply;
     *reply.mutable_case_view() = stored.ok() ? *stored : answer->case_view();
@@ -493,7 +533,7 @@ void AgentGateway::AnswerGetCase(const Client& client, const std::string& case_i
 void AgentGateway::HandleListCases(Client client, const wire::ListCases& list) {
   wire::Envelope request;
   *request.mutable_list_cases() = list;
-  link_->Request(std::move(request), options_.forward_timeout_ms,
+  link_->Request(std::move(request), ReadTimeoutMs(),
                  [this, client, list](Result<wire::Envelope> answer) {
                    AnswerListCases(client, list, answer);
                  });
@@ -507,18 +547,26 @@ void AgentGateway::AnswerListCases(const Client& client, const wire::ListCases& 
   if (IsDefinite(answer) && answer->has_case_list()) {
     const auto& cases = answer->case_list().cases();
     Status recorded = cache_->RecordSummaries({cases.begin(), cases.end()});
-    if (!recorded.ok()) spdlog::error("cannot cache case list: {}", recorded.ToString());
+    if (!recorded.ok()) {
+      fail_stop_.Trip("cannot cache the case list", recorded);
+      return ReplyError(client, recorded);
+    }
     reply = *answer;
   } else if (IsDefinite(answer) && answer->has_error()) {
     return Reply(client, *answer);
   } else {
+    // The gateway's own view, marked as such; a CaseList body even when it is empty, so that
+    // the client always gets an answer it can read.
+    auto* local = reply.mutable_case_list();
+    local->set_from_local_cache(true);
     size_t limit = list.limit() == 0 ? kDefaultListLimit : list.limit();
     for (auto& summary : cache_->ListCases(list.after_case_id(), limit)) {
-      *reply.mutable_case_list()->add_cases() = std::move(summary);
+      *local->add_cases() = std::move(summary);
     }
   }
   if (first_page) {
     for (auto& summary : QueuedSummaries()) *reply.mutable_case_list()->add_cases() = summary;
+    AddLocalEntries(*reply.mutable_case_list());
   }
   Reply(client, std::move(reply));
 }
@@ -527,7 +575,7 @@ void AgentGateway::HandleGetAudit(Client client, const std::string& id) {
   wire::Envelope request;
   // Whatever a person typed: the broker is the authority on which ids exist.
   request.mutable_get_audit()->set_case_id(NormalizeCaseId(id).value_or(id));
-  link_->Request(std::move(request), options_.forward_timeout_ms,
+  link_->Request(std::move(request), ReadTimeoutMs(),
                  [this, client](Result<wire::Envelope> answer) {
                    // No local copy to fall back on: the broker's answer or why there is none.
                    if (answer.ok()) return Reply(client, std::move(answer).value());
@@ -555,9 +603,8 @@ void AgentGateway::FlushDeliveries() {
   if (items.empty()) return;
   auto stored = cache_->StoreDeliveries(items);
   if (!stored.ok()) {
-    spdlog::error("cannot store {} mailbox item(s), not acknowledging: {}", items.size(),
-                  stored.status().ToString());
-    return;
+    return fail_stop_.Trip("cannot store " + std::to_string(items.size()) + " mailbox item(s)",
+                           stored.status());
   }
   // Duplicates are acknowledged again: the broker resent them because an ack was lost.
   std::map<std::string, std::vector<uint64_t>> by_queue;

@@ -5,10 +5,21 @@
 // contact point before acknowledging it.
 //
 // Local requests served (see proto/aplus.proto): Submit, CloseCase, CancelCase, AnswerInfo
-// (through the outbox: answered with the broker's answer if it comes within
-// forward_timeout_ms, else with QUEUED_LOCALLY / queued_locally), GetCase (case id or local
-// ref), ListCases, GetAudit (forwarded; the broker's answer, or UNREACHABLE: the audit log
-// lives at the broker only), Ping.
+// (through the outbox, gateway/durable_forwarder.h: answered with the broker's answer if it
+// comes within forward_timeout_ms, else with QUEUED_LOCALLY / queued_locally; a request the
+// broker then refuses for good is set aside as FAILED_LOCALLY), RetryLocal / DiscardLocal
+// (LocalEntry: a FAILED_LOCALLY entry back in line, or dropped), GetCase (case id or local
+// ref; a submission still in the outbox shows as QUEUED_LOCALLY or FAILED_LOCALLY with its
+// error), ListCases (first page: also the outbox's submissions, and its other entries in
+// CaseList.local_entries), GetAudit (forwarded; the broker's answer, or UNREACHABLE: the audit
+// log lives at the broker only), Ping.
+//
+// Answers always come: a forwarded read waits for the broker at most min(forward_timeout_ms,
+// 3 s), below the command line's 5 s; then the client gets the gateway's own view marked
+// from_local_cache (a CaseList body even when empty) or a typed error.
+//
+// Fail-stop (common/fail_stop.h): a failed write to the outbox, the cache or the mailbox
+// stops the gateway without acknowledging anything more; main exits with status 75.
 //
 // Deliveries stored, then acknowledged: mail items (ACKNOWLEDGED, REPLY, INFO_REQUESTED with
 // the partner's question, TRANSFERRED with the new partner, NOTICE) and SLA alerts (WARNING /
@@ -36,12 +47,13 @@
 
 #include "agent-gateway/agent_gateway_options.h"
 #include "agent-gateway/local_case_cache.h"
-#include "agent-gateway/outbox_forwarder.h"
 #include "aplus.pb.h"
 #include "common/broker_link.h"
 #include "common/clock.h"
+#include "common/fail_stop.h"
 #include "common/network_config.h"
 #include "common/status.h"
+#include "gateway/durable_forwarder.h"
 #include "store/compaction_debt.h"
 #include "store/rocks_db.h"
 
@@ -64,9 +76,13 @@ class AgentGateway {
   // The endpoint actually bound (the port filled in when the options said "*").
   const std::string& bound_endpoint() const { return bound_endpoint_; }
 
-  // Serves until `stop` becomes true (checked at least every 100 ms), then returns. Open
-  // requests still waiting are dropped unanswered; the outbox keeps every accepted request.
+  // Serves until `stop` becomes true (checked at least every 100 ms) or a durable write fails
+  // (see durability_lost()), then returns. Open requests still waiting are dropped
+  // unanswered; the outbox keeps every accepted request.
   void Run(const std::atomic<bool>& stop);
+  // Not OK once a write to the outbox, the cache or the mailbox failed (common/fail_stop.h):
+  // nothing was acknowledged after it; main exits with kExitDurabilityLost.
+  const Status& durability_lost() const { return fail_stop_.status(); }
 
  private:
   // Where to send an answer: the ROUTER's routing frames and the request's id.
@@ -74,12 +90,6 @@ class AgentGateway {
     std::vector<std::string> route;
     uint64_t request_id = 0;
   };
-  // A local client waiting for the broker's answer to an outbox entry.
-  struct Waiter {
-    Client client;
-    int64_t deadline_ms = 0;  // steady clock
-  };
-
   AgentGateway(AgentGatewayOptions options, RetentionSettings retention);
 
   void DrainLocal();
@@ -90,6 +100,8 @@ class AgentGateway {
   void HandleGetCase(Client client, const std::string& id);
   void HandleListCases(Client client, const wire::ListCases& list);
   void HandleGetAudit(Client client, const std::string& id);
+  // RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry: answered by LocalEntry.
+  void HandleLocalEntry(Client client, wire::Envelope&& request);
   // Called with the broker's answer (or UNREACHABLE) to a forwarded read.
   void AnswerGetCase(const Client& client, const std::string& case_id, const std::string& local_ref,
                      const Result<wire::Envelope>& answer);
@@ -99,11 +111,15 @@ class AgentGateway {
   void ReplyError(const Client& client, const Status& status);
 
   Result<wire::Envelope> PrepareForBroker(const records::OutboxEntry& entry);
-  void OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
-                     const wire::Envelope& answer);
-  void ExpireWaiters();
+  wire::Envelope OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
+                               const wire::Envelope& answer);
+  wire::Envelope QueuedAnswer(const records::OutboxEntry& entry) const;
+  // Outbox entries that are not submissions (close, cancel, answer), for CaseList.
+  void AddLocalEntries(wire::CaseList& list) const;
   void FlushDeliveries();
   int PollTimeoutMs() const;
+  // How long a forwarded read waits for the broker: forward_timeout_ms, at most 3 s.
+  int ReadTimeoutMs() const;
   std::string NewIdempotencyKey();
   // Retention (agent_gateway_retention.cc): StartRetention once the cache exists; then
   // SweepRetention every loop turn (it returns at once unless a sweep is due).
@@ -116,6 +132,7 @@ class AgentGateway {
   const AgentGatewayOptions options_;
   const RetentionSettings retention_;
   SystemClock clock_;
+  FailStop fail_stop_;
 
   // Declaration order is destruction order in reverse: sockets before the context, the
   // forwarder (which uses the link and the database) before both.
@@ -126,10 +143,9 @@ class AgentGateway {
   std::unique_ptr<zmq::socket_t> local_;
   std::string bound_endpoint_;
   std::unique_ptr<BrokerLink> link_;
-  std::unique_ptr<OutboxForwarder> forwarder_;
+  std::unique_ptr<DurableForwarder> forwarder_;
 
   // Loop state.
-  std::map<uint64_t, Waiter> waiters_;              // by outbox sequence
   std::vector<wire::Delivery> pending_deliveries_;  // received this turn, not yet stored
   std::mt19937_64 random_;
   int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn

@@ -24,8 +24,9 @@ struct AgentGatewayOptions {
   // How long one forwarded outbox entry may wait for the broker before it is retried. Longer
   // than forward_timeout_ms so that a slow broker is not flooded with retries.
   int outbox_request_timeout_ms = 5000;
-  // Pause between attempts when the broker answered a retriable error.
-  int outbox_retry_ms = 500;
+  // First pause after a transient refusal; it doubles (with jitter) up to 5 s
+  // (common/retry_policy.h), never shorter than the broker's retry-after hint.
+  int outbox_retry_ms = 200;
   uint32_t window = 64;        // credit window for mailbox deliveries
   size_t max_frame_bytes = 0;  // 0 = the config's broker.max_frame_bytes
 };

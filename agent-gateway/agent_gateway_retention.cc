@@ -34,8 +34,8 @@ void AgentGateway::SweepRetention() {
   next_retention_sweep_ms_ = now + RetentionSweepIntervalMs(retention_.personal_data_after);
   auto erasure = cache_->ErasePersonalDataDue();
   if (!erasure.ok()) {
-    spdlog::error("retention: cannot erase the personal data due: {}",
-                  erasure.status().ToString());
+    // A failed write of the erasure is a lost fsync like any other (common/fail_stop.h).
+    fail_stop_.Trip("retention: cannot erase the personal data due", erasure.status());
     return;
   }
   if (erasure->more) next_retention_sweep_ms_ = now;  // the rest at the next turn

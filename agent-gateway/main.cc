@@ -7,6 +7,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "agent-gateway/agent_gateway.h"
 #include "agent-gateway/agent_gateway_options.h"
 #include "common/broker_key_flags.h"
+#include "common/exit_codes.h"
 #include "common/network_config.h"
 
 namespace {
@@ -105,7 +107,12 @@ int main(int argc, char** argv) {
   std::cout << kProgram << " " << contact_point << " ready on " << (*gateway)->bound_endpoint()
             << " (broker: " << options.broker_endpoint << ")" << std::endl;
   (*gateway)->Run(g_stop);
+  if (!(*gateway)->durability_lost().ok()) {
+    // Fail-stop (common/fail_stop.h): no clean close, no retried fsync; the supervisor
+    // restarts the gateway and RocksDB recovers from its write-ahead log.
+    std::_Exit(aplus::kExitDurabilityLost);
+  }
   spdlog::info("stopping");
   gateway.value().reset();  // closes the database before exit
-  return 0;
+  return aplus::kExitOk;
 }

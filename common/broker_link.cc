@@ -7,9 +7,13 @@
 
 namespace aplus {
 namespace {
-constexpr int64_t kPingEveryMs = 1000;
+// A quick restart (the broker back within the silence limit) is noticed by the next Pong's
+// instance id: pings every 500 ms and reconnections at most 500 ms apart keep the time from
+// "broker ready" to "deliveries flow again" near one second.
+constexpr int64_t kPingEveryMs = 500;
 constexpr int64_t kSilenceLimitMs = 3500;  // no word from the broker for this long = link down
-constexpr int64_t kHelloRetryMs = 1000;
+constexpr int64_t kHelloRetryMs = 500;
+constexpr int64_t kSubscribeTimeoutMs = 5000;  // no Subscribed by then: send it again
 }  // namespace
 
 BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello,
@@ -29,17 +33,21 @@ void BrokerLink::Reconnect() {
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::immediate, 1);
   socket_->set(zmq::sockopt::reconnect_ivl, 100);
-  socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  socket_->set(zmq::sockopt::reconnect_ivl_max, 500);
   socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
   socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
   if (curve_) ApplyCurveClient(*socket_, *curve_);
   socket_->connect(endpoint_);
   ready_ = false;
+  subscribed_ = false;
   hello_request_id_ = 0;
   hello_sent_at_ms_ = 0;
+  subscribe_request_id_ = 0;
+  subscribe_retry_at_ms_ = 0;
 }
 
 bool BrokerLink::SendEnvelope(const wire::Envelope& envelope) {
+  if (halted_) return false;
   auto message = EncodeEnvelope(envelope);
   try {
     return socket_->send(message, zmq::send_flags::dontwait).has_value();
@@ -59,6 +67,10 @@ void BrokerLink::SendHello() {
 }
 
 void BrokerLink::Request(wire::Envelope request, int timeout_ms, AnswerHandler handler) {
+  if (halted_) {
+    handler(Status(wire::UNAVAILABLE, "this gateway stopped: it cannot write durably"));
+    return;
+  }
   if (!ready_) {
     handler(Status(wire::UNREACHABLE, "broker " + endpoint_ + " is not reachable"));
     return;
@@ -103,6 +115,59 @@ void BrokerLink::OnReadable() {
   }
 }
 
+void BrokerLink::Rehello(const std::string& why) {
+  spdlog::warn("broker {} forgot this session ({}); saying Hello again", endpoint_, why);
+  ready_ = false;
+  subscribed_ = false;
+  subscribe_request_id_ = 0;
+  subscribe_retry_at_ms_ = 0;
+  FailAllPending("session lost: " + why);
+  SendHello();
+}
+
+void BrokerLink::SendSubscribe() {
+  wire::Envelope subscribe;
+  subscribe_request_id_ = next_request_id_++;
+  subscribe.set_request_id(subscribe_request_id_);
+  subscribe.mutable_subscribe()->set_window(window_);
+  subscribe_sent_at_ms_ = SteadyNowMs();
+  subscribe_retry_at_ms_ = 0;
+  SendEnvelope(subscribe);  // a lost one is sent again after kSubscribeTimeoutMs
+}
+
+void BrokerLink::OnWelcome(const wire::Welcome& welcome) {
+  if (!instance_id_.empty() && welcome.instance_id() != instance_id_) {
+    spdlog::info("broker {} restarted (instance {} -> {})", endpoint_, instance_id_,
+                 welcome.instance_id());
+  }
+  instance_id_ = welcome.instance_id();
+  ++sessions_;
+  subscribed_ = false;
+  subscribe_backoff_.Reset();
+  if (window_ > 0) SendSubscribe();
+  ready_ = true;
+  spdlog::info("session with broker {} established", endpoint_);
+  if (on_ready_) on_ready_();
+}
+
+void BrokerLink::OnSubscribeAnswer(const wire::Envelope& envelope) {
+  subscribe_request_id_ = 0;
+  if (!envelope.has_error()) {
+    subscribed_ = true;
+    subscribe_backoff_.Reset();
+    return;
+  }
+  Status status = StatusOf(envelope);
+  if (status.code() == wire::NOT_AUTHENTICATED) return Rehello("Subscribe refused");
+  if (IsTransient(status)) {
+    int64_t delay = subscribe_backoff_.NextDelayMs(status);
+    spdlog::warn("subscribe refused ({}); retrying in {} ms", status.ToString(), delay);
+    subscribe_retry_at_ms_ = SteadyNowMs() + delay;
+    return;
+  }
+  spdlog::error("subscribe refused: {}", status.ToString());
+}
+
 void BrokerLink::Handle(wire::Envelope&& envelope) {
   uint64_t id = envelope.request_id();
   if (envelope.has_delivery()) {
@@ -116,38 +181,31 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
       hello_sent_at_ms_ = SteadyNowMs();  // retry later; the config may be fixed meanwhile
       return;
     }
-    if (window_ > 0) {
-      wire::Envelope subscribe;
-      subscribe_request_id_ = next_request_id_++;
-      subscribe.set_request_id(subscribe_request_id_);
-      subscribe.mutable_subscribe()->set_window(window_);
-      SendEnvelope(subscribe);
-    }
-    ready_ = true;
-    spdlog::info("session with broker {} established", endpoint_);
-    if (on_ready_) on_ready_();
+    OnWelcome(envelope.welcome());
     return;
   }
-  if (id != 0 && id == subscribe_request_id_) {
-    subscribe_request_id_ = 0;
-    if (envelope.has_error()) spdlog::error("subscribe refused: {}", StatusOf(envelope).ToString());
+  if (id != 0 && id == subscribe_request_id_) return OnSubscribeAnswer(envelope);
+  if (envelope.has_pong()) {
+    const std::string& instance = envelope.pong().instance_id();
+    if (ready_ && !instance.empty() && !instance_id_.empty() && instance != instance_id_) {
+      Rehello("broker instance " + instance_id_ + " replaced by " + instance);
+    }
     return;
   }
   if (envelope.has_error() && envelope.error().code() == wire::NOT_AUTHENTICATED) {
-    // The broker restarted and forgot the session: fail the request so that it is retried,
-    // and introduce ourselves again.
-    ready_ = false;
+    // The broker restarted and forgot the session. Rehello fails this request (and every
+    // other pending one) with UNREACHABLE, so that it is sent again on the new session.
+    if (ready_ || hello_request_id_ == 0) Rehello("NOT_AUTHENTICATED");
     auto it = pending_.find(id);
     if (it != pending_.end()) {
       auto handler = std::move(it->second.handler);
       pending_.erase(it);
       handler(Status(wire::UNREACHABLE, "session lost; broker restarted"));
     }
-    SendHello();
     return;
   }
   auto it = pending_.find(id);
-  if (it == pending_.end()) return;  // pong, or an answer that came after its timeout
+  if (it == pending_.end()) return;  // an answer that came after its timeout
   auto handler = std::move(it->second.handler);
   pending_.erase(it);
   handler(std::move(envelope));
@@ -179,6 +237,11 @@ void BrokerLink::OnTick() {
     FailAllPending("link to broker lost");
     Reconnect();  // a fresh socket: the broker may have restarted and lost our routing id
     return;
+  }
+  if (window_ > 0 && !subscribed_) {
+    bool retry_due = subscribe_retry_at_ms_ != 0 && now >= subscribe_retry_at_ms_;
+    bool lost = subscribe_request_id_ != 0 && now - subscribe_sent_at_ms_ >= kSubscribeTimeoutMs;
+    if (retry_due || lost) SendSubscribe();
   }
   if (now - last_ping_ms_ >= kPingEveryMs) {
     wire::Envelope ping;

@@ -2,6 +2,15 @@
 // Subscribe), liveness (pings), request/answer correlation with timeouts, and deliveries.
 // It is driven by the gateway's own poll loop: poll `socket()`, call OnReadable() when it is
 // readable and OnTick() at least every NextWakeInMs() milliseconds.
+//
+// The link heals itself (see "Broker instances" in proto/aplus.proto). It remembers the
+// broker instance id of its Welcome; a Pong or Welcome naming another instance, or a
+// NOT_AUTHENTICATED answer to anything (Subscribe included), means the broker restarted and
+// forgot the session: the link fails its pending requests (UNREACHABLE, so that outboxes send
+// them again), says Hello at once, re-subscribes after the Welcome and runs the ready handler
+// (outboxes flush). A Subscribe refused with a transient error (common/retry_policy.h) or left
+// unanswered is sent again with backoff. Pings go every kPingEveryMs, so a broker restarted
+// within the silence limit is noticed within about a second of it being ready.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +24,7 @@
 
 #include "aplus.pb.h"
 #include "common/curve_client.h"
+#include "common/retry_policy.h"
 #include "common/status.h"
 
 namespace aplus {
@@ -44,6 +54,16 @@ class BrokerLink {
 
   // True once the broker welcomed this session and it has heard from the broker recently.
   bool ready() const { return ready_; }
+  // The broker instance that welcomed the current session ("" before the first Welcome).
+  const std::string& instance_id() const { return instance_id_; }
+  // True once the broker confirmed the current session's Subscribe.
+  bool subscribed() const { return subscribed_; }
+  // Sessions established so far (1 after the first Welcome); for tests and logs.
+  uint64_t sessions() const { return sessions_; }
+
+  // Fail-stop: the gateway lost durability. From now on nothing is sent to the broker (no
+  // acknowledgement, no request); requests are answered UNAVAILABLE at once.
+  void Halt() { halted_ = true; }
 
   // Sends `request` when the session is ready. `handler` is called exactly once: with the
   // broker's answer (possibly an Error body), or with UNREACHABLE when no answer came within
@@ -66,6 +86,11 @@ class BrokerLink {
   };
   void Reconnect();
   void SendHello();
+  // The broker forgot this session (restart): fail what is pending, Hello again at once.
+  void Rehello(const std::string& why);
+  void SendSubscribe();
+  void OnWelcome(const wire::Welcome& welcome);
+  void OnSubscribeAnswer(const wire::Envelope& envelope);
   void Handle(wire::Envelope&& envelope);
   bool SendEnvelope(const wire::Envelope& envelope);
   void FailAllPending(const std::string& why);
@@ -82,6 +107,13 @@ class BrokerLink {
   uint64_t next_request_id_ = 1;
   uint64_t hello_request_id_ = 0;
   uint64_t subscribe_request_id_ = 0;
+  int64_t subscribe_sent_at_ms_ = 0;
+  int64_t subscribe_retry_at_ms_ = 0;  // steady clock; 0 = no retry due
+  Backoff subscribe_backoff_;
+  bool subscribed_ = false;
+  bool halted_ = false;
+  std::string instance_id_;
+  uint64_t sessions_ = 0;
   int64_t hello_sent_at_ms_ = 0;
   int64_t last_heard_ms_ = 0;
   int64_t last_ping_ms_ = 0;

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
 
+#include "common/exit_codes.h"
 #include "common/clock.h"
 #include "common/broker_key_flags.h"
 #include "common/network_config.h"
@@ -132,7 +134,12 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   (*gateway)->Run(stop_requested);
+  if (!(*gateway)->durability_lost().ok()) {
+    // Fail-stop (common/fail_stop.h): no clean close, no retried fsync; the supervisor
+    // restarts the gateway and RocksDB recovers from its write-ahead log.
+    std::_Exit(aplus::kExitDurabilityLost);
+  }
   spdlog::info("stopping");
   gateway->reset();
-  return 0;
+  return aplus::kExitOk;
 }

@@ -17,6 +17,7 @@ namespace {
 
 constexpr int kMaxLocalMessagesPerTurn = 256;  // then serve the broker link again
 constexpr char kMetaPartnerKey[] = "partner";
+constexpr char kMetaNextLocalRefKey[] = "next_local_ref";
 
 // What a person typed ("per-7k3m-q9xd") becomes the stored id; anything else is looked up
 // as sent (an unknown id then answers UNKNOWN_CASE).
@@ -92,7 +93,6 @@ Status PartnerGateway::Init() {
   }
 
   inbox_ = std::make_unique<PartnerInbox>(*db_, options_.retention.personal_data_after);
-  outbox_ = std::make_unique<Outbox>(*db_);
   if (!options_.spool_dir.empty()) spool_ = std::make_unique<SpoolWriter>(options_.spool_dir);
   Status retention = StartRetention();
   if (!retention.ok()) return retention;
@@ -122,9 +122,10 @@ Status PartnerGateway::Init() {
     return Status(wire::INVALID_ARGUMENT,
                   "cannot connect to broker " + options_.broker_endpoint + ": " + e.what());
   }
-  forwarder_ = std::make_unique<RequestForwarder>(*outbox_, *link_, *inbox_, clock_,
+  fail_stop_.SetHaltHook([this] { link_->Halt(); });
+  forwarder_ = std::make_unique<RequestForwarder>(*db_, *link_, *inbox_, clock_,
                                                   options_.partner, options_.forward_timeout_ms,
-                                                  spool_.get());
+                                                  fail_stop_, spool_.get());
   link_->SetDeliveryHandler(
       [this](wire::Delivery&& delivery) { arrived_.push_back(std::move(delivery)); });
   link_->SetReadyHandler([this] { forwarder_->OnLinkReady(); });
@@ -133,15 +134,15 @@ Status PartnerGateway::Init() {
   std::random_device entropy;
   uint64_t salt = (uint64_t{entropy()} << 32) ^ entropy() ^ static_cast<uint64_t>(clock_.NowMs());
   key_prefix_ = fmt::format("pg-{:016x}-", salt);
-  if (outbox_->size() > 0) {
+  if (forwarder_->queued() > 0) {
     spdlog::info("{} request(s) in the outbox will be forwarded once the broker is reachable",
-                 outbox_->size());
+                 forwarder_->queued());
   }
   return Status::Ok();
 }
 
 void PartnerGateway::Run(const std::atomic<bool>& stop) {
-  while (!stop.load()) {
+  while (!stop.load() && !fail_stop_.tripped()) {
     int timeout_ms = std::min(link_->NextWakeInMs(), forwarder_->NextWakeInMs());
     // The link may replace its socket on any tick: take the handle afresh every turn.
     zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
@@ -246,14 +247,15 @@ void PartnerGateway::ProcessDeliveries() {
       }
       for (const auto& ack : acks_if_stored) acks[ack.queue].push_back(ack.delivery_id);
     } else {
-      spdlog::error(
-          "cannot store {} delivered escalation(s): {}; not acknowledged, the broker "
-          "will redeliver",
-          fresh.size(), status.ToString());
+      // Not acknowledged: the broker redelivers to the restarted gateway.
+      return fail_stop_.Trip("cannot store " + std::to_string(fresh.size()) +
+                                 " delivered escalation(s)",
+                             status);
     }
   }
   for (const wire::Delivery* notice : notices) {
     if (StoreNotice(*notice)) acks[notice->queue()].push_back(notice->delivery_id());
+    if (fail_stop_.tripped()) return;
   }
   for (const auto& [queue, ids] : acks) {
     link_->AckDeliveries(queue, ids);
@@ -278,8 +280,8 @@ bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
   }
   auto stored = inbox_->StoreNotice(delivery, clock_.NowMs());
   if (!stored.ok()) {
-    spdlog::error("cannot store the {} of {}: {}; delivery not acknowledged",
-                  DescribeDelivery(delivery), case_id, stored.status().ToString());
+    fail_stop_.Trip("cannot store the " + DescribeDelivery(delivery) + " of " + case_id,
+                    stored.status());
     return false;
   }
   if (!*stored) {
@@ -345,6 +347,10 @@ void PartnerGateway::HandleLocal(const LocalPeer& peer, const zmq::message_t& pa
     case wire::Envelope::kTransferCase:
       HandleMutation(peer, std::move(request));
       return;
+    case wire::Envelope::kRetryLocal:
+    case wire::Envelope::kDiscardLocal:
+      SendLocal(peer, HandleLocalEntry(request), request_id);
+      return;
     case wire::Envelope::kPing: {
       wire::Envelope pong;
       pong.mutable_pong();
@@ -371,7 +377,44 @@ wire::Envelope PartnerGateway::HandleGetInbox(const wire::GetInbox& request) {
     *inbox->add_escalations() = PartnerInbox::EscalationOf(view);
     inbox->add_states(view.summary().state());
   }
+  for (auto& entry : forwarder_->LocalEntries()) *inbox->add_outbox() = std::move(entry);
   return answer;
+}
+
+wire::Envelope PartnerGateway::HandleLocalEntry(const wire::Envelope& request) {
+  bool retry = request.has_retry_local();
+  const std::string& ref =
+      retry ? request.retry_local().local_ref() : request.discard_local().local_ref();
+  if (ref.empty()) {
+    counters_.errors_answered++;
+    return MakeErrorEnvelope(0, Status(wire::INVALID_ARGUMENT, "a local ref is required"));
+  }
+  auto entry = retry ? forwarder_->Retry(ref) : forwarder_->Discard(ref);
+  if (!entry.ok()) {
+    counters_.errors_answered++;
+    return MakeErrorEnvelope(0, entry.status());
+  }
+  wire::Envelope answer;
+  *answer.mutable_local_entry() = std::move(entry).value();
+  return answer;
+}
+
+Result<std::string> PartnerGateway::AllocateLocalRef() {
+  auto* meta = db_->Family(kPartnerMetaFamily);
+  auto stored = db_->Get(meta, kMetaNextLocalRefKey);
+  if (!stored.ok()) return stored.status();
+  uint64_t next = 1;
+  if (stored->has_value() && (*stored)->size() == 8) next = ReadBigEndian64((*stored)->data());
+  std::string value;
+  AppendBigEndian64(value, next + 1);
+  rocksdb::WriteBatch batch;
+  batch.Put(meta, kMetaNextLocalRefKey, value);
+  Status written = db_->Write(batch);
+  if (!written.ok()) {
+    fail_stop_.Trip("cannot allocate a local reference", written);
+    return written;
+  }
+  return "LOC-" + std::to_string(next);
 }
 
 wire::Envelope PartnerGateway::HandleGetCase(const wire::GetCase& request) {
@@ -414,9 +457,12 @@ void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& requ
   // The key makes the broker apply the request once however often it is retried.
   if (fields.idempotency_key->empty()) *fields.idempotency_key = NewIdempotencyKey();
   counters_.requests_queued++;
-  forwarder_->Enqueue(std::move(request), [this, peer, request_id](wire::Envelope answer) {
-    SendLocal(peer, std::move(answer), request_id);
-  });
+  auto local_ref = AllocateLocalRef();
+  if (!local_ref.ok()) return refuse(local_ref.status());
+  forwarder_->Enqueue(std::move(request), std::move(local_ref).value(),
+                      [this, peer, request_id](wire::Envelope answer) {
+                        SendLocal(peer, std::move(answer), request_id);
+                      });
 }
 
 PartnerGateway::MutationFields PartnerGateway::FieldsOf(wire::Envelope& request) {

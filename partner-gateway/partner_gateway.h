@@ -22,9 +22,17 @@
 //   TransferCase            away), INVALID_ARGUMENT for an empty reply, question, reason or
 //                           target partner (or a transfer to itself); neither reaches the
 //                           broker. A confirmed transfer erases the case's content here.
+//   RetryLocal{ref}      -> LocalEntry: a FAILED_LOCALLY outbox entry goes back in line
+//   DiscardLocal{ref}       (retry) or is dropped for good (discard); UNKNOWN_CASE for an
+//                           unknown ref. GetInbox's Inbox.outbox lists the outbox entries.
 //   Ping                 -> Pong
 //   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
 //                           (or TOO_LARGE)
+//
+// Outbox: gateway/durable_forwarder.h (transient refusals retried with backoff, permanent ones
+// set aside as FAILED_LOCALLY once the client left). Fail-stop (common/fail_stop.h): a failed
+// write to the outbox or the inbox (deliveries, notices, answers, erasures) stops the gateway
+// without acknowledging anything more; main exits with status 75.
 //
 // Retention (partner_gateway_retention.cc): the inbox copy of a case loses its personal data
 // `options.retention.personal_data_after` after the partner's reply was accepted by the broker
@@ -45,12 +53,12 @@
 
 #include "common/broker_link.h"
 #include "common/clock.h"
+#include "common/fail_stop.h"
 #include "common/status.h"
 #include "partner-gateway/partner_gateway_options.h"
 #include "partner-gateway/partner_inbox.h"
 #include "partner-gateway/request_forwarder.h"
 #include "partner-gateway/spool_writer.h"
-#include "store/outbox.h"
 #include "store/compaction_debt.h"
 #include "store/rocks_db.h"
 
@@ -91,8 +99,11 @@ class PartnerGateway {
   const std::string& local_endpoint() const { return local_endpoint_; }
   const PartnerGatewayCounters& counters() const { return counters_; }
 
-  // Serves until `stop` becomes true.
+  // Serves until `stop` becomes true or a durable write fails (see durability_lost()).
   void Run(const std::atomic<bool>& stop);
+  // Not OK once a write to the outbox or the inbox failed (common/fail_stop.h): nothing was
+  // acknowledged after it; main exits with kExitDurabilityLost.
+  const Status& durability_lost() const { return fail_stop_.status(); }
 
  private:
   // Who sent a local request: ROUTER routing id, and whether a REQ-style empty delimiter
@@ -109,6 +120,10 @@ class PartnerGateway {
   void HandleLocal(const LocalPeer& peer, const zmq::message_t& payload);
   wire::Envelope HandleGetInbox(const wire::GetInbox& request);
   wire::Envelope HandleGetCase(const wire::GetCase& request);
+  // RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry: LocalEntry or an Error.
+  wire::Envelope HandleLocalEntry(const wire::Envelope& request);
+  // The next "LOC-<n>" of this gateway's outbox entries (a counter in the meta family).
+  Result<std::string> AllocateLocalRef();
   // The fields every forwarded request has, inside `request`.
   struct MutationFields {
     std::string* case_id;
@@ -141,11 +156,11 @@ class PartnerGateway {
   const Clock& clock_;
   std::string local_endpoint_;
   PartnerGatewayCounters counters_;
+  FailStop fail_stop_;
 
   std::unique_ptr<RocksDb> db_;
   std::unique_ptr<PartnerInbox> inbox_;
   std::unique_ptr<CompactionDebt> compaction_debt_;  // uses the database: destroyed before it
-  std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<SpoolWriter> spool_;  // null without --spool-dir
   std::unique_ptr<zmq::socket_t> local_;
   std::unique_ptr<BrokerLink> link_;

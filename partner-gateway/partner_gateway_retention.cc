@@ -67,8 +67,8 @@ bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
   }
   auto erasure = inbox_->ErasePersonalData(erasable);
   if (!erasure.ok()) {
-    spdlog::error("retention: cannot erase the personal data due: {}",
-                  erasure.status().ToString());
+    // A failed write of the erasure is a lost fsync like any other (common/fail_stop.h).
+    fail_stop_.Trip("retention: cannot erase the personal data due", erasure.status());
     return false;
   }
   if (erasure->cases == 0) return erasable.size() == due.size();

@@ -4,14 +4,11 @@
 
 #include <algorithm>
 
+#include "common/retry_policy.h"
 #include "common/wire.h"
 
 namespace aplus {
 namespace {
-
-bool IsRetryable(wire::ErrorCode code) {
-  return code == wire::UNREACHABLE || code == wire::UNAVAILABLE || code == wire::NOT_AUTHENTICATED;
-}
 
 const std::string& CaseIdOf(const wire::Envelope& request) {
   switch (request.body_case()) {
@@ -28,122 +25,76 @@ const std::string& CaseIdOf(const wire::Envelope& request) {
 
 }  // namespace
 
-RequestForwarder::RequestForwarder(Outbox& outbox, BrokerLink& link, PartnerInbox& inbox,
+RequestForwarder::RequestForwarder(RocksDb& db, BrokerLink& link, PartnerInbox& inbox,
                                    const Clock& clock, std::string actor, int forward_timeout_ms,
-                                   const SpoolWriter* spool)
-    : outbox_(outbox),
-      link_(link),
-      inbox_(inbox),
+                                   FailStop& fail_stop, const SpoolWriter* spool)
+    : inbox_(inbox),
       clock_(clock),
       actor_(std::move(actor)),
-      forward_timeout_ms_(forward_timeout_ms),
-      spool_(spool) {}
+      fail_stop_(fail_stop),
+      spool_(spool),
+      forwarder_(db, link, fail_stop,
+                 DurableForwarder::Options{kBrokerTimeoutMs, forward_timeout_ms, kRetryBaseMs,
+                                           Backoff::kDefaultCapMs},
+                 DurableForwarder::Hooks{
+                     [this](const records::OutboxEntry& entry) { return Prepare(entry); },
+                     [this](uint64_t, const records::OutboxEntry& entry,
+                            const wire::Envelope& answer) { return OnFinal(entry, answer); },
+                     [this](const records::OutboxEntry& entry) { return QueuedAnswer(entry); }}) {}
 
 bool RequestForwarder::IsForwarded(const wire::Envelope& request) {
   return request.has_acknowledge_case() || request.has_reply_case() || request.has_ask_info() ||
          request.has_transfer_case();
 }
 
-void RequestForwarder::Enqueue(wire::Envelope request, ReplyFn reply) {
-  request.set_request_id(0);
+void RequestForwarder::Enqueue(wire::Envelope request, std::string local_ref, ReplyFn reply) {
   records::OutboxEntry entry;
-  *entry.mutable_request() = request;
+  *entry.mutable_request() = std::move(request);
+  entry.set_local_ref(std::move(local_ref));
   entry.set_queued_at_ms(clock_.NowMs());
-  auto sequence = outbox_.Append(entry);
-  if (!sequence.ok()) {
-    spdlog::error("cannot queue {} for {}: {}", BodyName(request), CaseIdOf(request),
-                  sequence.status().ToString());
-    reply(MakeErrorEnvelope(0, sequence.status()));
-    return;
-  }
-  waiters_[*sequence] =
-      Waiter{SteadyNowMs() + forward_timeout_ms_, CaseIdOf(request), std::move(reply)};
-  Pump();
+  auto sequence = forwarder_.Enqueue(entry, reply);
+  if (!sequence.ok()) reply(MakeErrorEnvelope(0, sequence.status()));
 }
 
-void RequestForwarder::OnLinkReady() {
-  next_retry_ms_ = 0;
-  Pump();
+Result<wire::Envelope> RequestForwarder::Prepare(const records::OutboxEntry& entry) const {
+  if (!IsForwarded(entry.request())) {
+    // Only this gateway writes the outbox, so this is a corrupt entry: set it aside loudly
+    // rather than block every later request behind it.
+    return Status(wire::INTERNAL, "corrupt outbox entry: holds " + BodyName(entry.request()) +
+                                      ", not a partner request");
+  }
+  spdlog::debug("forwarding {} for {} ({})", BodyName(entry.request()),
+                CaseIdOf(entry.request()), entry.local_ref());
+  return entry.request();
 }
 
-void RequestForwarder::Pump() {
-  while (!in_flight_ && link_.ready() && SteadyNowMs() >= next_retry_ms_) {
-    auto front = outbox_.Front();
-    if (!front) return;
-    uint64_t sequence = front->first;
-    wire::Envelope request = std::move(*front->second.mutable_request());
-    if (!IsForwarded(request)) {
-      // Only this gateway writes the outbox, so this is a corrupt entry: drop it loudly
-      // rather than block every later request behind it.
-      spdlog::error("outbox entry {} holds {}, not a partner request; dropped", sequence,
-                    BodyName(request));
-      Finish(sequence, MakeErrorEnvelope(0, Status(wire::INTERNAL, "corrupt outbox entry")));
-      continue;
-    }
-    in_flight_ = true;
-    spdlog::debug("forwarding {} for {} (outbox {})", BodyName(request), CaseIdOf(request),
-                  sequence);
-    link_.Request(request, kBrokerTimeoutMs,
-                  [this, sequence, request](Result<wire::Envelope> answer) {
-                    OnBrokerAnswer(sequence, request, std::move(answer));
-                  });
+wire::Envelope RequestForwarder::OnFinal(const records::OutboxEntry& entry,
+                                         const wire::Envelope& answer) {
+  const wire::Envelope& request = entry.request();
+  if (answer.has_error()) {
+    spdlog::warn("broker refused {} for {} ({}): {}", BodyName(request), CaseIdOf(request),
+                 entry.local_ref(), StatusOf(answer).ToString());
+    return answer;
   }
-}
-
-void RequestForwarder::OnBrokerAnswer(uint64_t sequence, const wire::Envelope& request,
-                                      Result<wire::Envelope> answer) {
-  in_flight_ = false;
-  if (!answer.ok()) {
-    Retry(answer.status());
-    return;
-  }
-  wire::Envelope& envelope = *answer;
-  if (envelope.has_error()) {
-    Status status = StatusOf(envelope);
-    if (IsRetryable(status.code())) {
-      Retry(status);
-      return;
-    }
-    spdlog::warn("broker refused {} for {}: {}", BodyName(request), CaseIdOf(request),
-                 status.ToString());
-  } else if (envelope.has_case_updated()) {
-    ApplyToInbox(request, envelope.case_updated());
-  } else {
+  if (!answer.has_case_updated()) {
     spdlog::error("broker answered {} for {} with {}", BodyName(request), CaseIdOf(request),
-                  BodyName(envelope));
-    envelope = MakeErrorEnvelope(
-        0, Status(wire::INTERNAL, "unexpected answer " + BodyName(envelope) + " from broker"));
+                  BodyName(answer));
+    return MakeErrorEnvelope(
+        0, Status(wire::INTERNAL, "unexpected answer " + BodyName(answer) + " from broker"));
   }
-  failed_attempts_ = 0;
-  Finish(sequence, envelope);
-  Pump();
+  ApplyToInbox(request, answer.case_updated());
+  return answer;
 }
 
-void RequestForwarder::Retry(const Status& why) {
-  // Say it once per outage; every second of a long outage is not news.
-  auto level = failed_attempts_++ == 0 ? spdlog::level::info : spdlog::level::debug;
-  spdlog::log(level, "broker did not take the head of the outbox ({} queued): {}; retrying",
-              outbox_.size(), why.ToString());
-  next_retry_ms_ = SteadyNowMs() + kRetryEveryMs;
-}
-
-void RequestForwarder::Finish(uint64_t sequence, const wire::Envelope& answer) {
-  Status removed = outbox_.Remove(sequence);
-  if (!removed.ok()) {
-    // The storage failed for good (RocksDb makes failures sticky): stop forwarding, or the
-    // same head would be sent again forever.
-    spdlog::critical("cannot remove outbox entry {}: {}", sequence, removed.ToString());
-    next_retry_ms_ = INT64_MAX;
-  }
-  AnswerWaiter(sequence, answer);
-}
-
-void RequestForwarder::AnswerWaiter(uint64_t sequence, wire::Envelope answer) {
-  auto it = waiters_.find(sequence);
-  if (it == waiters_.end()) return;  // already answered queued_locally, or sent before a restart
-  ReplyFn reply = std::move(it->second.reply);
-  waiters_.erase(it);
-  reply(std::move(answer));
+wire::Envelope RequestForwarder::QueuedAnswer(const records::OutboxEntry& entry) const {
+  wire::Envelope answer;
+  auto* updated = answer.mutable_case_updated();
+  const std::string& case_id = CaseIdOf(entry.request());
+  updated->set_case_id(case_id);
+  updated->set_queued_locally(true);
+  auto found = inbox_.Find(case_id);
+  if (found.ok() && found->has_value()) updated->set_state((*found)->summary().state());
+  return answer;
 }
 
 void RequestForwarder::ApplyToInbox(const wire::Envelope& request,
@@ -170,40 +121,11 @@ void RequestForwarder::ApplyToInbox(const wire::Envelope& request,
     status = inbox_.ApplyUpdate(case_id, updated.state(), reply_text, actor_, now);
   }
   if (!status.ok()) {
-    spdlog::error("broker confirmed {} for {} but the inbox cannot record it: {}",
-                  BodyName(request), case_id, status.ToString());
-    return;
+    return fail_stop_.Trip("broker confirmed " + BodyName(request) + " for " + case_id +
+                               " but the inbox cannot record it",
+                           status);
   }
   spdlog::info("case {} is now {}", case_id, wire::CaseState_Name(updated.state()));
-}
-
-void RequestForwarder::OnTick() {
-  int64_t now = SteadyNowMs();
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.deadline_ms > now) {
-      ++it;
-      continue;
-    }
-    wire::Envelope answer;
-    auto* updated = answer.mutable_case_updated();
-    updated->set_case_id(it->second.case_id);
-    updated->set_queued_locally(true);
-    auto found = inbox_.Find(it->second.case_id);
-    if (found.ok() && found->has_value()) updated->set_state((*found)->summary().state());
-    ReplyFn reply = std::move(it->second.reply);
-    it = waiters_.erase(it);
-    reply(std::move(answer));
-  }
-  Pump();
-}
-
-int RequestForwarder::NextWakeInMs() const {
-  int64_t now = SteadyNowMs();
-  int64_t wake = now + 100;
-  for (const auto& [sequence, waiter] : waiters_) wake = std::min(wake, waiter.deadline_ms);
-  if (!in_flight_ && outbox_.size() > 0 && next_retry_ms_ > now)
-    wake = std::min(wake, next_retry_ms_);
-  return static_cast<int>(std::max<int64_t>(0, wake - now));
 }
 
 }  // namespace aplus

@@ -42,6 +42,14 @@ std::vector<std::pair<uint64_t, records::OutboxEntry>> Outbox::All() const {
   return entries;
 }
 
+Status Outbox::Put(uint64_t sequence, const records::OutboxEntry& entry) {
+  std::string key;
+  AppendBigEndian64(key, sequence);
+  rocksdb::WriteBatch batch;
+  batch.Put(family_, key, entry.SerializeAsString());
+  return db_.Write(batch);
+}
+
 Status Outbox::Remove(uint64_t sequence) {
   std::string key;
   AppendBigEndian64(key, sequence);

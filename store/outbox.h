@@ -27,6 +27,9 @@ class Outbox {
   std::optional<std::pair<uint64_t, records::OutboxEntry>> Front() const;
   // Every entry, oldest first.
   std::vector<std::pair<uint64_t, records::OutboxEntry>> All() const;
+  // Rewrites the entry stored under `sequence` in place (fsynced): an entry set aside as
+  // FAILED_LOCALLY, or put back in line, keeps its place.
+  Status Put(uint64_t sequence, const records::OutboxEntry& entry);
   // Removes the entry once the broker answered it (fsynced).
   Status Remove(uint64_t sequence);
   size_t size() const { return size_; }

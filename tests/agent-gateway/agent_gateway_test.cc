@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -87,6 +88,7 @@ class FakeBroker {
     std::vector<wire::Envelope> requests;  // submits, closes, cancels, answers, in arrival order
     std::vector<uint64_t> acked;
     bool subscribed = false;
+    int refused = 0;
   };
 
   explicit FakeBroker(zmq::context_t& context) : socket_(context, zmq::socket_type::router) {
@@ -102,6 +104,11 @@ class FakeBroker {
 
   const std::string& endpoint() const { return endpoint_; }
   void SetOnline(bool online) { online_.store(online); }
+  // Refuses the requests for which `refuse` returns an error (recorded in seen() all the same).
+  void SetRefusal(std::function<Status(const wire::Envelope&)> refuse) {
+    std::lock_guard lock(mutex_);
+    refuse_ = std::move(refuse);
+  }
   void Push(const wire::Delivery& delivery) {
     std::lock_guard lock(mutex_);
     outgoing_.push_back(delivery);
@@ -148,6 +155,17 @@ class FakeBroker {
     wire::Envelope answer;
     answer.set_request_id(request.request_id());
     std::lock_guard lock(mutex_);
+    if (refuse_ && (request.has_submit() || request.has_close_case() ||
+                    request.has_cancel_case() || request.has_answer_info())) {
+      Status refusal = refuse_(request);
+      if (!refusal.ok()) {
+        seen_.requests.push_back(request);
+        ++seen_.refused;
+        changed_.notify_all();
+        Send(peer, MakeErrorEnvelope(request.request_id(), refusal));
+        return;
+      }
+    }
     switch (request.body_case()) {
       case wire::Envelope::kHello:
         answer.mutable_welcome()->set_broker_id("fake");
@@ -188,6 +206,9 @@ class FakeBroker {
         updated->set_state(wire::ACKNOWLEDGED);
         break;
       }
+      case wire::Envelope::kListCases:
+        answer.mutable_case_list();  // the broker knows no case: the outbox's show up
+        break;
       case wire::Envelope::kGetCase: {
         auto* summary = answer.mutable_case_view()->mutable_summary();
         summary->set_case_id(request.get_case().case_id());
@@ -223,6 +244,7 @@ class FakeBroker {
   Seen seen_;                             // guarded by mutex_
   std::vector<wire::Delivery> outgoing_;  // guarded by mutex_
   std::string peer_;                      // set under mutex_, read by the loop thread
+  std::function<Status(const wire::Envelope&)> refuse_;  // guarded by mutex_
   int cases_ = 0;
   std::thread thread_;
 };
@@ -652,4 +674,239 @@ TEST_CASE("a transfer to another partner reaches the local cache") {
 }
 
 }  // namespace
+}  // namespace aplus
+
+namespace aplus {
+namespace {
+
+wire::Envelope ListRequest() {
+  wire::Envelope request;
+  request.mutable_list_cases();
+  return request;
+}
+
+wire::Envelope LocalEntryRequest(const std::string& ref, bool retry) {
+  wire::Envelope request;
+  if (retry) {
+    request.mutable_retry_local()->set_local_ref(ref);
+  } else {
+    request.mutable_discard_local()->set_local_ref(ref);
+  }
+  return request;
+}
+
+// Polls ListCases until `done(list)` holds.
+wire::CaseList WaitForList(SyncClient& client,
+                           const std::function<bool(const wire::CaseList&)>& done) {
+  wire::CaseList list;
+  int64_t deadline = SteadyNowMs() + 10000;
+  do {
+    auto answer = MustCall(client, ListRequest());
+    REQUIRE(answer.has_case_list());
+    list = answer.case_list();
+    if (done(list)) return list;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (SteadyNowMs() < deadline);
+  return list;
+}
+
+// Polls GetCase(ref) until `done(view)` holds; returns the last view.
+wire::CaseView WaitForCase(SyncClient& client, const std::string& ref,
+                           const std::function<bool(const wire::CaseView&)>& done) {
+  wire::CaseView view;
+  int64_t deadline = SteadyNowMs() + 10000;
+  do {
+    auto answer = MustCall(client, GetCaseRequest(ref));
+    if (answer.has_case_view()) {
+      view = answer.case_view();
+      if (done(view)) return view;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (SteadyNowMs() < deadline);
+  return view;
+}
+
+bool Forwarded(const wire::CaseView& view) {
+  return !view.summary().case_id().empty() && view.summary().state() == wire::SUBMITTED;
+}
+
+const wire::CaseSummary* FindSummary(const wire::CaseList& list, const std::string& ref) {
+  for (const auto& summary : list.cases()) {
+    if (summary.local_ref() == ref) return &summary;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("finding 2: transient refusals never remove accepted work from the outbox" *
+          doctest::timeout(60)) {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  // Every request is refused RATE_LIMITED (with a retry-after hint) or TOO_MANY_OPEN_CASES
+  // twice before it is taken: before the fix, the first such refusal removed the entry.
+  std::map<std::string, int> refusals;
+  broker.SetRefusal([&refusals](const wire::Envelope& request) {
+    const std::string key = request.has_submit() ? request.submit().idempotency_key()
+                                                 : request.close_case().idempotency_key();
+    int count = refusals[key]++;
+    if (count == 0) return Status(wire::RATE_LIMITED, "slow down").WithRetryAfterMs(50);
+    if (count == 1) return Status(wire::TOO_MANY_OPEN_CASES, "ceiling").WithRetryAfterMs(50);
+    return Status::Ok();
+  });
+  RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/200);
+  SyncClient client(context, gateway.endpoint(), std::nullopt);
+  for (int i = 0; i < 5; ++i) {
+    auto queued = MustCall(client, SubmitRequest("Dossier " + std::to_string(i)));
+    REQUIRE(queued.has_accepted());
+    CHECK(queued.accepted().state() == wire::QUEUED_LOCALLY);  // the client went away
+  }
+  broker.SetOnline(true);
+  for (int i = 1; i <= 5; ++i) {
+    std::string ref = "LOC-" + std::to_string(i);
+    INFO(ref);
+    CHECK(Forwarded(WaitForCase(client, ref, Forwarded)));
+  }
+  auto list = MustCall(client, ListRequest());
+  REQUIRE(list.has_case_list());
+  CHECK(list.case_list().cases_size() == 0);  // nothing left in the outbox, nothing FAILED
+  CHECK(broker.seen().refused == 10);
+}
+
+TEST_CASE("a permanent refusal after the client left is set aside; retry and discard act on it" *
+          doctest::timeout(60)) {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  std::atomic<bool> refuse{true};
+  broker.SetRefusal([&refuse](const wire::Envelope& request) {
+    if (refuse.load() && request.has_submit() && request.submit().subject() == "Refusé") {
+      return Status(wire::UNKNOWN_PARTNER, "no partner caf here");
+    }
+    return Status::Ok();
+  });
+  RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/200);
+  SyncClient client(context, gateway.endpoint(), std::nullopt);
+  // Queued while the broker is away: LOC-1 will be refused, LOC-2 (its close) depends on it,
+  // LOC-3 is another case and must not be blocked.
+  auto refused = MustCall(client, SubmitRequest("Refusé"));
+  REQUIRE(refused.has_accepted());
+  CHECK(refused.accepted().local_ref() == "LOC-1");
+  wire::Envelope close;
+  close.mutable_close_case()->set_case_id("LOC-1");
+  CHECK(MustCall(client, close).case_updated().queued_locally());
+  auto other = MustCall(client, SubmitRequest("Accepté"));
+  CHECK(other.accepted().local_ref() == "LOC-3");
+
+  broker.SetOnline(true);
+  // LOC-3 is not blocked behind the failed LOC-1.
+  CHECK(Forwarded(WaitForCase(client, "LOC-3", Forwarded)));
+  auto list = WaitForList(client, [](const wire::CaseList& list) {
+    const auto* first = FindSummary(list, "LOC-1");
+    return first != nullptr && first->state() == wire::FAILED_LOCALLY &&
+           list.local_entries_size() == 1 &&
+           list.local_entries(0).state() == wire::FAILED_LOCALLY;
+  });
+  const auto* failed = FindSummary(list, "LOC-1");
+  REQUIRE(failed != nullptr);
+  CHECK(failed->state() == wire::FAILED_LOCALLY);
+  CHECK(failed->local_error().code() == wire::UNKNOWN_PARTNER);
+  // The close of LOC-1 failed too, with an error naming why.
+  REQUIRE(list.local_entries_size() == 1);
+  CHECK(list.local_entries(0).local_ref() == "LOC-2");
+  CHECK(list.local_entries(0).request() == "CloseCase");
+  CHECK(list.local_entries(0).state() == wire::FAILED_LOCALLY);
+  CHECK(list.local_entries(0).error().message().find("LOC-1") != std::string::npos);
+  // `aplus status LOC-1` shows it with its error.
+  auto view = MustCall(client, GetCaseRequest("LOC-1"));
+  REQUIRE(view.has_case_view());
+  CHECK(view.case_view().summary().state() == wire::FAILED_LOCALLY);
+  CHECK(view.case_view().summary().local_error().code() == wire::UNKNOWN_PARTNER);
+
+  // Unknown refs and entries still in line are typed errors.
+  auto unknown = MustCall(client, LocalEntryRequest("LOC-99", true));
+  CHECK(StatusOf(unknown).code() == wire::UNKNOWN_CASE);
+
+  // Retry once the cause is fixed: the submission goes through, then its close.
+  refuse = false;
+  auto retried = MustCall(client, LocalEntryRequest("LOC-1", true));
+  REQUIRE(retried.has_local_entry());
+  CHECK(retried.local_entry().state() == wire::QUEUED_LOCALLY);
+  CHECK(Forwarded(WaitForCase(client, "LOC-1", Forwarded)));
+  auto retried_close = MustCall(client, LocalEntryRequest("LOC-2", true));
+  REQUIRE(retried_close.has_local_entry());
+  list = WaitForList(client,
+                     [](const wire::CaseList& list) { return list.local_entries_size() == 0; });
+  CHECK(list.local_entries_size() == 0);
+  auto seen = broker.seen();
+  REQUIRE_FALSE(seen.requests.empty());
+  CHECK(seen.requests.back().has_close_case());
+
+}
+
+TEST_CASE("a permanent refusal is the answer of a client still waiting; discard drops a "
+          "set-aside entry" *
+          doctest::timeout(60)) {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  broker.SetRefusal([](const wire::Envelope& request) {
+    if (request.has_submit() && request.submit().subject() == "Refusé") {
+      return Status(wire::UNKNOWN_PARTNER, "no partner caf here");
+    }
+    return Status::Ok();
+  });
+  broker.SetOnline(true);
+  {
+    RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/3000);
+    SyncClient client(context, gateway.endpoint(), std::nullopt);
+    REQUIRE(broker.WaitFor([](const FakeBroker::Seen& seen) { return seen.subscribed; }));
+    auto answer = MustCall(client, SubmitRequest("Refusé"));
+    CHECK(StatusOf(answer).code() == wire::UNKNOWN_PARTNER);
+    auto list = MustCall(client, ListRequest());
+    REQUIRE(list.has_case_list());
+    CHECK(FindSummary(list.case_list(), "LOC-1") == nullptr);  // removed: the client has it
+  }
+  broker.SetOnline(false);
+  {
+    RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/200);
+    SyncClient client(context, gateway.endpoint(), std::nullopt);
+    auto queued = MustCall(client, SubmitRequest("Refusé"));
+    CHECK(queued.accepted().state() == wire::QUEUED_LOCALLY);
+    const std::string ref = queued.accepted().local_ref();
+    broker.SetOnline(true);
+    WaitForList(client, [&ref](const wire::CaseList& list) {
+      const auto* entry = FindSummary(list, ref);
+      return entry != nullptr && entry->state() == wire::FAILED_LOCALLY;
+    });
+    auto still_there = MustCall(client, LocalEntryRequest("LOC-77", false));
+    CHECK(StatusOf(still_there).code() == wire::UNKNOWN_CASE);
+    auto discarded = MustCall(client, LocalEntryRequest(ref, false));
+    REQUIRE(discarded.has_local_entry());
+    CHECK(discarded.local_entry().state() == wire::STATE_UNSPECIFIED);
+    CHECK(discarded.local_entry().error().code() == wire::UNKNOWN_PARTNER);
+    auto list = MustCall(client, ListRequest());
+    CHECK(FindSummary(list.case_list(), ref) == nullptr);
+    // The ref now reads as the refusal it got.
+    auto view = MustCall(client, GetCaseRequest(ref));
+    CHECK(StatusOf(view).code() == wire::UNKNOWN_PARTNER);
+  }
+}
+
+TEST_CASE("finding 10: with the broker down and nothing cached, ListCases is an empty local view" *
+          doctest::timeout(30)) {
+  TempDir dir;
+  zmq::context_t context;
+  RunningGateway gateway(dir.path(), kNobodyListens, /*forward_timeout_ms=*/300);
+  SyncClient client(context, gateway.endpoint(), std::nullopt);
+  int64_t started = SteadyNowMs();
+  auto answer = client.Call(ListRequest(), kClientTimeoutMs);
+  REQUIRE_MESSAGE(answer.ok(), answer.status().ToString());
+  CHECK(SteadyNowMs() - started < kClientTimeoutMs);
+  REQUIRE(answer->has_case_list());  // before the fix: an envelope with no body
+  CHECK(answer->case_list().from_local_cache());
+  CHECK(answer->case_list().cases_size() == 0);
+}
+
 }  // namespace aplus

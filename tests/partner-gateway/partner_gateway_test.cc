@@ -921,3 +921,107 @@ TEST_CASE(
 }
 
 }  // namespace aplus
+
+namespace aplus {
+namespace {
+
+wire::Envelope LocalEntryRequest(const std::string& ref, bool retry) {
+  wire::Envelope request;
+  if (retry) {
+    request.mutable_retry_local()->set_local_ref(ref);
+  } else {
+    request.mutable_discard_local()->set_local_ref(ref);
+  }
+  return request;
+}
+
+// Polls GetInbox until its outbox satisfies `done`.
+wire::Inbox WaitForOutbox(SyncClient& client, const std::function<bool(const wire::Inbox&)>& done) {
+  wire::Inbox inbox;
+  for (int64_t deadline = SteadyNowMs() + kWaitMs; SteadyNowMs() < deadline;) {
+    inbox = GetInbox(client);
+    if (done(inbox)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return inbox;
+}
+
+}  // namespace
+
+TEST_CASE("partner outbox: RATE_LIMITED keeps the request; a permanent refusal after the client "
+          "left is set aside with a local ref, shown in the inbox, then retried or discarded" *
+          doctest::timeout(60)) {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  auto options = OptionsFor(dir, broker);
+  options.forward_timeout_ms = 200;
+  RunningGateway gateway(context, options);
+  REQUIRE(broker.WaitFor(IsSubscribe).has_value());
+  DeliverAndWait(broker, "PER-7K3M-Q9XD", 1);
+  DeliverAndWait(broker, "PER-8A2B-C3DE", 2);
+  SyncClient client(context, gateway->local_endpoint(), std::nullopt);
+
+  // A transient refusal (finding 2): before the fix, RATE_LIMITED was final and the
+  // acknowledgement left the outbox.
+  broker.SetMutationError(wire::RATE_LIMITED);
+  auto queued = Acknowledge(client, "PER-7K3M-Q9XD");
+  REQUIRE(queued.ok());
+  CHECK(queued->case_updated().queued_locally());
+  REQUIRE(broker.WaitFor(IsAcknowledge, 1).has_value());  // sent again
+  auto inbox = GetInbox(client);
+  REQUIRE(inbox.outbox_size() == 1);
+  CHECK(inbox.outbox(0).state() == wire::QUEUED_LOCALLY);
+  CHECK(inbox.outbox(0).local_ref() == "LOC-1");
+  CHECK(inbox.outbox(0).request() == "AcknowledgeCase");
+
+  // Now a permanent refusal: the client is gone (it was told queued_locally), so the entry is
+  // set aside and the next request is not blocked behind it.
+  broker.SetMutationError(wire::INVALID_TRANSITION);
+  inbox = WaitForOutbox(client, [](const wire::Inbox& inbox) {
+    return inbox.outbox_size() == 1 && inbox.outbox(0).state() == wire::FAILED_LOCALLY;
+  });
+  REQUIRE(inbox.outbox_size() == 1);
+  CHECK(inbox.outbox(0).state() == wire::FAILED_LOCALLY);
+  CHECK(inbox.outbox(0).error().code() == wire::INVALID_TRANSITION);
+  CHECK(inbox.outbox(0).case_id() == "PER-7K3M-Q9XD");
+  broker.SetMutationError(wire::ERROR_UNSPECIFIED);
+  auto other = Acknowledge(client, "PER-8A2B-C3DE");
+  REQUIRE(other.ok());
+  REQUIRE(other->has_case_updated());
+  CHECK_FALSE(other->case_updated().queued_locally());  // answered by the broker itself
+
+  // Unknown ref, and discard of an entry in line: typed errors.
+  auto unknown = client.Call(LocalEntryRequest("LOC-42", true), kWaitMs);
+  REQUIRE(unknown.ok());
+  CHECK(StatusOf(*unknown).code() == wire::UNKNOWN_CASE);
+
+  // Retry: sent again with its idempotency key, accepted, gone from the outbox.
+  int acks_before = broker.Count(IsAcknowledge);
+  auto retried = client.Call(LocalEntryRequest("LOC-1", true), kWaitMs);
+  REQUIRE(retried.ok());
+  REQUIRE(retried->has_local_entry());
+  CHECK(retried->local_entry().state() == wire::QUEUED_LOCALLY);
+  inbox = WaitForOutbox(client, [](const wire::Inbox& inbox) { return inbox.outbox_size() == 0; });
+  CHECK(inbox.outbox_size() == 0);
+  CHECK(broker.Count(IsAcknowledge) > acks_before);
+
+  // Discard: a reply refused for good, then dropped.
+  broker.SetMutationError(wire::RATE_LIMITED);
+  auto reply = Reply(client, "PER-8A2B-C3DE", "Dossier régularisé");
+  REQUIRE(reply.ok());
+  CHECK(reply->case_updated().queued_locally());  // the client goes away
+  broker.SetMutationError(wire::INVALID_TRANSITION);
+  inbox = WaitForOutbox(client, [](const wire::Inbox& inbox) {
+    return inbox.outbox_size() == 1 && inbox.outbox(0).state() == wire::FAILED_LOCALLY;
+  });
+  REQUIRE(inbox.outbox_size() == 1);
+  const std::string ref = inbox.outbox(0).local_ref();
+  auto discarded = client.Call(LocalEntryRequest(ref, false), kWaitMs);
+  REQUIRE(discarded.ok());
+  REQUIRE(discarded->has_local_entry());
+  CHECK(discarded->local_entry().state() == wire::STATE_UNSPECIFIED);
+  CHECK(GetInbox(client).outbox_size() == 0);
+}
+
+}  // namespace aplus

@@ -272,7 +272,7 @@ TEST_CASE("status shows the header and the timeline in Paris time") {
   CHECK(Contains(run.out, "  #1  2026-11-27 10:40:12  SUBMITTED     by mairie-perche-en-noce\n"));
   CHECK(Contains(run.out, "  #2  2026-11-27 11:05:00  DELIVERED     by broker"));
   CHECK(Contains(run.out, "attempt 1"));
-  CHECK(!Contains(run.out, "local copy"));
+  CHECK(!Contains(run.out, "local view"));
   REQUIRE(gateway.requests().size() == 1);
   CHECK(gateway.requests()[0].get_case().case_id() == KnownCase());
 }

@@ -39,8 +39,23 @@ std::string RenderAccepted(const wire::Accepted& accepted) {
   return out;
 }
 
+constexpr char kLocalViewLine[] =
+    "(local view: the agent gateway's own copy; the broker did not answer)\n";
+
 std::string RenderCaseList(const wire::CaseList& list) {
-  if (list.cases().empty()) return "no cases\n";
+  std::string marker = list.from_local_cache() ? kLocalViewLine : "";
+  std::string local = list.local_entries().empty()
+                          ? ""
+                          : "\nHeld by the agent gateway:\n" +
+                                RenderLocalEntries(list.local_entries());
+  bool failed = false;
+  for (const auto& summary : list.cases()) failed |= summary.state() == wire::FAILED_LOCALLY;
+  if (failed) {
+    local +=
+        "FAILED_LOCALLY: refused by the broker; see `aplus status REF`, then `aplus retry REF` "
+        "or `aplus discard REF`\n";
+  }
+  if (list.cases().empty()) return marker + "no cases\n" + local;
   std::vector<std::vector<std::string>> rows;
   for (const auto& summary : list.cases()) {
     rows.push_back({summary.case_id().empty() ? summary.local_ref() : summary.case_id(),
@@ -48,7 +63,7 @@ std::string RenderCaseList(const wire::CaseList& list) {
                     Truncate(summary.subject(), kListSubjectWidth),
                     FormatMinute(summary.deadline_ms())});
   }
-  return RenderTable({"CASE", "STATE", "PARTNER", "SUBJECT", "DEADLINE"}, rows);
+  return marker + RenderTable({"CASE", "STATE", "PARTNER", "SUBJECT", "DEADLINE"}, rows) + local;
 }
 
 wire::Envelope CaseRequest(const std::string& case_ref) {
@@ -104,12 +119,62 @@ void AddRetentionFields(const wire::CaseSummary& summary,
 
 }  // namespace
 
+std::string RenderLocalEntries(
+    const google::protobuf::RepeatedPtrField<wire::LocalEntry>& entries) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& entry : entries) {
+    std::string error;
+    if (entry.state() == wire::FAILED_LOCALLY) {
+      error = wire::ErrorCode_Name(entry.error().code()) + ": " + OneLine(entry.error().message());
+    }
+    rows.push_back({entry.local_ref(), entry.request(),
+                    entry.case_id().empty() ? "-" : entry.case_id(), StateName(entry.state()),
+                    std::to_string(entry.attempts()), error});
+  }
+  return RenderTable({"REF", "REQUEST", "CASE", "STATE", "ATTEMPTS", "ERROR"}, rows);
+}
+
+std::string RenderLocalEntry(const wire::LocalEntry& entry) {
+  std::string out = entry.local_ref() + "  " + entry.request();
+  if (!entry.case_id().empty()) out += "  " + entry.case_id();
+  if (entry.state() == wire::STATE_UNSPECIFIED) return out + "  discarded\n";
+  out += "  " + StateName(entry.state()) + "\n";
+  if (entry.state() == wire::QUEUED_LOCALLY) {
+    out += "back in line: it will be sent to the broker again\n";
+  }
+  if (entry.state() == wire::FAILED_LOCALLY) {
+    out += "refused: " + wire::ErrorCode_Name(entry.error().code()) + ": " +
+           OneLine(entry.error().message()) + "\n";
+  }
+  return out;
+}
+
+int RunLocalEntry(const GlobalOptions& options, const std::string& endpoint,
+                  const std::string& local_ref, bool retry) {
+  wire::Envelope request;
+  if (retry) {
+    request.mutable_retry_local()->set_local_ref(CaseRef(local_ref));
+  } else {
+    request.mutable_discard_local()->set_local_ref(CaseRef(local_ref));
+  }
+  auto answer =
+      Exchange(options, endpoint, std::nullopt, std::move(request), wire::Envelope::kLocalEntry);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->local_entry(), RenderLocalEntry(answer->local_entry()));
+}
+
 std::string RenderCaseView(const wire::CaseView& view) {
   const auto& summary = view.summary();
   std::vector<std::pair<std::string, std::string>> fields;
   fields.emplace_back("Case", summary.case_id().empty() ? "-" : summary.case_id());
   if (!summary.local_ref().empty()) fields.emplace_back("Local ref", summary.local_ref());
   fields.emplace_back("State", StateName(summary.state()));
+  if (summary.state() == wire::FAILED_LOCALLY) {
+    fields.emplace_back("Refused", wire::ErrorCode_Name(summary.local_error().code()) + ": " +
+                                       summary.local_error().message());
+    fields.emplace_back("What now", "aplus retry " + summary.local_ref() + "  or  aplus discard " +
+                                        summary.local_ref());
+  }
   fields.emplace_back("Contact point", summary.contact_point());
   fields.emplace_back("Agent", summary.agent());
   fields.emplace_back("Partner", summary.partner());
@@ -135,8 +200,10 @@ std::string RenderCaseView(const wire::CaseView& view) {
   for (const auto& [label, value] : fields) {
     out += label + ":" + std::string(label_width + 2 - label.size(), ' ') + OneLine(value) + "\n";
   }
-  if (view.from_local_cache()) {
-    out += "(from the agent gateway's local copy; broker unreachable)\n";
+  if (summary.state() == wire::QUEUED_LOCALLY || summary.state() == wire::FAILED_LOCALLY) {
+    out += "(in the agent gateway's outbox: the broker has not accepted it)\n";
+  } else if (view.from_local_cache()) {
+    out += "(local view: the agent gateway's own copy; the broker did not answer)\n";
   }
   if (!view.body().empty()) out += "\n" + Indent(view.body(), "  ");
   if (!view.question().empty()) {

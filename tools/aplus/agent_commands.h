@@ -1,6 +1,6 @@
-// `aplus submit | status | list | close | cancel | answer`: requests to the agent gateway's local
-// endpoint (no Hello: it is the contact point's own machine). Each Run* prints the answer
-// (human text or one JSON object) and returns the process exit code.
+// `aplus submit | status | list | close | cancel | answer | retry | discard`: requests to the
+// agent gateway's local endpoint (no Hello: it is the contact point's own machine). Each Run*
+// prints the answer (human text or one JSON object) and returns the process exit code.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,14 @@ int RunCancel(const GlobalOptions& options, const std::string& case_ref, const s
 // Answers the partner's open question (AnswerInfo): the SLA clock restarts.
 int RunAnswer(const GlobalOptions& options, const std::string& case_ref, const std::string& text,
               const std::string& idempotency_key);
+
+// RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry on `endpoint` (the agent or the
+// partner gateway): `aplus retry|discard REF`, `aplus partner retry|discard REF`.
+int RunLocalEntry(const GlobalOptions& options, const std::string& endpoint,
+                  const std::string& local_ref, bool retry);
+// The human rendering of outbox entries (`aplus list`, `aplus partner inbox`) and of one.
+std::string RenderLocalEntries(const google::protobuf::RepeatedPtrField<wire::LocalEntry>& entries);
+std::string RenderLocalEntry(const wire::LocalEntry& entry);
 
 // The human rendering of a case: header block (with the SLA fields the broker filled in),
 // citizen and body, open question, reply, the "Deadline" explanation, timeline.

@@ -160,6 +160,20 @@ int main(int argc, char** argv) {
   transfer->add_option("--reason", reason, "why, for the contact point")->required();
   AddKeyOption(*transfer, key);
 
+  std::string local_ref;
+  auto* retry = app.add_subcommand(
+      "retry", "send a FAILED_LOCALLY request of the agent gateway's outbox again");
+  retry->add_option("REF", local_ref, "its local ref (LOC-<n>)")->required();
+  auto* discard = app.add_subcommand(
+      "discard", "drop a FAILED_LOCALLY request from the agent gateway's outbox for good");
+  discard->add_option("REF", local_ref, "its local ref (LOC-<n>)")->required();
+  auto* partner_retry = partner->add_subcommand(
+      "retry", "send a FAILED_LOCALLY request of the partner gateway's outbox again");
+  partner_retry->add_option("REF", local_ref, "its local ref (LOC-<n>)")->required();
+  auto* partner_discard = partner->add_subcommand(
+      "discard", "drop a FAILED_LOCALLY request from the partner gateway's outbox for good");
+  partner_discard->add_option("REF", local_ref, "its local ref (LOC-<n>)")->required();
+
   auto* answer = app.add_subcommand("answer", "answer the partner's question (restarts the clock)");
   answer->add_option("CASE", case_ref, "case id")->required();
   answer->add_option("--text", text, "the answer")->required();
@@ -272,6 +286,14 @@ int main(int argc, char** argv) {
   if (*ask) return aplus::cli::RunPartnerAsk(options, case_ref, question, key);
   if (*transfer) return aplus::cli::RunPartnerTransfer(options, case_ref, to_partner, reason, key);
   if (*answer) return aplus::cli::RunAnswer(options, case_ref, text, key);
+  if (*retry) return aplus::cli::RunLocalEntry(options, options.agent_gateway, local_ref, true);
+  if (*discard) return aplus::cli::RunLocalEntry(options, options.agent_gateway, local_ref, false);
+  if (*partner_retry) {
+    return aplus::cli::RunLocalEntry(options, options.partner_gateway, local_ref, true);
+  }
+  if (*partner_discard) {
+    return aplus::cli::RunLocalEntry(options, options.partner_gateway, local_ref, false);
+  }
   if (*deadline) return aplus::cli::RunDeadline(options, deadline_args);
   if (*alert_ack) return aplus::cli::RunAlertAck(options, alert_id, by);
   if (*alerts) {

@@ -11,7 +11,13 @@ constexpr size_t kInboxSubjectWidth = 40;
 }  // namespace
 
 std::string RenderInbox(const wire::Inbox& inbox) {
-  if (inbox.escalations().empty()) return "inbox empty\n";
+  std::string outbox =
+      inbox.outbox().empty()
+          ? ""
+          : "\nHeld by the partner gateway (`aplus partner retry|discard REF` for "
+            "FAILED_LOCALLY):\n" +
+                RenderLocalEntries(inbox.outbox());
+  if (inbox.escalations().empty()) return "inbox empty\n" + outbox;
   std::vector<std::vector<std::string>> rows;
   for (int i = 0; i < inbox.escalations_size(); ++i) {
     const auto& escalation = inbox.escalations(i);
@@ -21,7 +27,8 @@ std::string RenderInbox(const wire::Inbox& inbox) {
                     escalation.category(), Truncate(escalation.subject(), kInboxSubjectWidth),
                     FormatMinute(escalation.deadline_ms())});
   }
-  return RenderTable({"CASE", "STATE", "CONTACT POINT", "CATEGORY", "SUBJECT", "DEADLINE"}, rows);
+  return RenderTable({"CASE", "STATE", "CONTACT POINT", "CATEGORY", "SUBJECT", "DEADLINE"}, rows) +
+         outbox;
 }
 
 int RunPartnerInbox(const GlobalOptions& options, uint32_t limit) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "common/retry_policy.h"
 #include "common/wire.h"
 #include "tools/bench/broker_process.h"
 
@@ -48,6 +49,12 @@ struct LoadWorker::Connection {
   std::unordered_map<uint64_t, Pending> pending;
   uint32_t submits_in_flight = 0;
   bool ready = false;
+  bool counted_ready = false;    // counted in ready_connections (once, whatever the rehellos)
+  bool hello_in_flight = false;
+  std::string instance_id;       // the broker instance of the current session
+  wire::Envelope hello;          // sent again when the broker forgot the session
+  int64_t subscribe_retry_ns = 0;  // a transient Subscribe refusal: sent again then (0 = none)
+  Backoff subscribe_backoff;
   int64_t last_send_ns = 0;
   uint64_t flush_seen = 0;
   // Agent connections.
@@ -186,6 +193,13 @@ void LoadWorker::OnAnswer(Connection& connection, const wire::Envelope& envelope
     size_t code = static_cast<size_t>(envelope.error().code());
     LoadCounters::Add(counters_.errors_by_code[std::min(code, kErrorCodeSlots - 1)]);
   }
+  // The session heals like a gateway's (common/broker_link.h): a Pong from another broker
+  // instance, or NOT_AUTHENTICATED, means the broker restarted and forgot this session.
+  bool forgotten =
+      (envelope.has_error() && envelope.error().code() == wire::NOT_AUTHENTICATED) ||
+      (envelope.has_pong() && !envelope.pong().instance_id().empty() &&
+       !connection.instance_id.empty() && envelope.pong().instance_id() != connection.instance_id);
+  if (forgotten && !connection.hello_in_flight) Rehello(connection, now_ns);
   auto it = connection.pending.find(envelope.request_id());
   if (it == connection.pending.end()) {
     if (!envelope.has_error()) LoadCounters::Add(counters_.unexpected);
@@ -195,24 +209,28 @@ void LoadWorker::OnAnswer(Connection& connection, const wire::Envelope& envelope
   connection.pending.erase(it);
   switch (pending.kind) {
     case kHello:
+      connection.hello_in_flight = false;
       if (!envelope.has_welcome()) {
-        LoadCounters::Add(counters_.failed_connections);
-      } else if (connection.is_agent) {
-        connection.ready = true;
-        LoadCounters::Add(counters_.ready_connections);
+        if (!connection.counted_ready) LoadCounters::Add(counters_.failed_connections);
       } else {
-        wire::Envelope subscribe;
-        subscribe.mutable_subscribe()->set_window(workload_.window);
-        if (!SendRequest(connection, subscribe, kSubscribe, now_ns)) {
-          LoadCounters::Add(counters_.failed_connections);
+        connection.instance_id = envelope.welcome().instance_id();
+        if (connection.is_agent) {
+          MarkReady(connection);
+        } else {
+          connection.subscribe_backoff.Reset();
+          SendSubscribe(connection, now_ns);
         }
       }
       break;
     case kSubscribe:
       if (envelope.has_subscribed()) {
-        connection.ready = true;
-        LoadCounters::Add(counters_.ready_connections);
-      } else {
+        MarkReady(connection);
+      } else if (envelope.has_error() && envelope.error().code() == wire::NOT_AUTHENTICATED) {
+        // Rehello above already asked for a new session; it subscribes again.
+      } else if (IsTransient(StatusOf(envelope))) {
+        int64_t delay_ms = connection.subscribe_backoff.NextDelayMs(StatusOf(envelope));
+        connection.subscribe_retry_ns = now_ns + delay_ms * 1'000'000;
+      } else if (!connection.counted_ready) {
         LoadCounters::Add(counters_.failed_connections);
       }
       break;
@@ -237,6 +255,38 @@ void LoadWorker::OnAnswer(Connection& connection, const wire::Envelope& envelope
     case kKeepalive:
       break;
   }
+}
+
+void LoadWorker::MarkReady(Connection& connection) {
+  connection.ready = true;
+  if (!connection.counted_ready) LoadCounters::Add(counters_.ready_connections);
+  connection.counted_ready = true;
+}
+
+void LoadWorker::SendSubscribe(Connection& connection, int64_t now_ns) {
+  connection.subscribe_retry_ns = 0;
+  wire::Envelope subscribe;
+  subscribe.mutable_subscribe()->set_window(workload_.window);
+  if (!SendRequest(connection, subscribe, kSubscribe, now_ns) && !connection.counted_ready) {
+    LoadCounters::Add(counters_.failed_connections);
+  }
+}
+
+void LoadWorker::Rehello(Connection& connection, int64_t now_ns) {
+  connection.ready = false;
+  connection.subscribe_retry_ns = 0;
+  // Submits sent to the old session get no answer: forget them, as a gateway's link fails
+  // its pending requests, so that the pipeline refills on the new session.
+  for (auto it = connection.pending.begin(); it != connection.pending.end();) {
+    if (it->second.kind == kSubmit) {
+      --connection.submits_in_flight;
+      LoadCounters::Sub(counters_.outstanding);
+      it = connection.pending.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  connection.hello_in_flight = SendRequest(connection, connection.hello, kHello, now_ns);
 }
 
 void LoadWorker::Receive(Connection& connection, int64_t now_ns) {
@@ -323,9 +373,9 @@ void LoadWorker::Run() {
       body->set_principal(connection->partner->partner);
       body->set_territory(connection->partner->territory);
     }
-    if (!SendRequest(*connection, hello, kHello, SteadyNowNs())) {
-      LoadCounters::Add(counters_.failed_connections);
-    }
+    connection->hello = hello;
+    connection->hello_in_flight = SendRequest(*connection, hello, kHello, SteadyNowNs());
+    if (!connection->hello_in_flight) LoadCounters::Add(counters_.failed_connections);
     items.push_back(zmq::pollitem_t{connection->socket->handle(), 0, ZMQ_POLLIN, 0});
   }
   // The open-loop timer: wakes the loop at the next scheduled send with nanosecond precision
@@ -364,6 +414,9 @@ void LoadWorker::Run() {
     now = SteadyNowNs();
     uint64_t flush = control_.flush_generation.load(std::memory_order_relaxed);
     for (auto& connection : connections_) {
+      if (connection->subscribe_retry_ns != 0 && now >= connection->subscribe_retry_ns) {
+        SendSubscribe(*connection, now);
+      }
       if (!connection->is_agent) FlushAcks(*connection);
       SendSubmits(*connection, now);
       if (connection->flush_seen != flush && connection->ready) {

@@ -78,6 +78,10 @@ class LoadWorker {
   void OnAnswer(Connection& connection, const wire::Envelope& envelope, int64_t now_ns);
   void OnDelivery(Connection& connection, const wire::Delivery& delivery, int64_t now_ns);
   void FlushAcks(Connection& connection);
+  void MarkReady(Connection& connection);
+  void SendSubscribe(Connection& connection, int64_t now_ns);
+  // The broker forgot this session (a restart): Hello again, then Subscribe (partners).
+  void Rehello(Connection& connection, int64_t now_ns);
   void SendSubmits(Connection& connection, int64_t now_ns);
   bool SendSubmit(Connection& connection, int64_t scheduled_ns);
   bool SendRequest(Connection& connection, wire::Envelope& envelope, int kind, int64_t stamp_ns);

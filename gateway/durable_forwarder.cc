@@ -1,0 +1,260 @@
+#include "gateway/durable_forwarder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "common/wire.h"
+
+namespace aplus {
+namespace {
+
+// The case a forwarded request is about ("" for a submission).
+std::string CaseIdOf(const wire::Envelope& request) {
+  switch (request.body_case()) {
+    case wire::Envelope::kCloseCase: return request.close_case().case_id();
+    case wire::Envelope::kCancelCase: return request.cancel_case().case_id();
+    case wire::Envelope::kAnswerInfo: return request.answer_info().case_id();
+    case wire::Envelope::kAcknowledgeCase: return request.acknowledge_case().case_id();
+    case wire::Envelope::kReplyCase: return request.reply_case().case_id();
+    case wire::Envelope::kAskInfo: return request.ask_info().case_id();
+    case wire::Envelope::kTransferCase: return request.transfer_case().case_id();
+    default: return "";
+  }
+}
+
+// What a request asks, as LocalEntry.request says it: its message name ("CloseCase").
+std::string RequestName(const wire::Envelope& request) {
+  const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(request.body_case());
+  if (field == nullptr || field->message_type() == nullptr) return "nothing";
+  return field->message_type()->name();
+}
+
+}  // namespace
+
+DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail_stop,
+                                   Options options, Hooks hooks)
+    : outbox_(db),
+      link_(link),
+      fail_stop_(fail_stop),
+      options_(options),
+      hooks_(std::move(hooks)),
+      backoff_(options.backoff_base_ms, options.backoff_cap_ms) {
+  size_t failed = 0;
+  for (auto& [sequence, entry] : outbox_.All()) {
+    if (entry.failed()) ++failed;
+    entries_.push_back(Item{sequence, std::move(entry)});
+  }
+  if (!entries_.empty()) {
+    spdlog::info("outbox holds {} request(s) from before ({} set aside as FAILED_LOCALLY)",
+                 entries_.size(), failed);
+  }
+}
+
+Result<uint64_t> DurableForwarder::Enqueue(records::OutboxEntry entry, ReplyFn reply) {
+  entry.mutable_request()->set_request_id(0);
+  auto sequence = outbox_.Append(entry);
+  if (!sequence.ok()) {
+    fail_stop_.Trip("cannot append to the outbox", sequence.status());
+    return sequence;
+  }
+  entries_.push_back(Item{*sequence, std::move(entry)});
+  if (reply) {
+    waiters_[*sequence] = Waiter{SteadyNowMs() + options_.forward_timeout_ms, std::move(reply)};
+  }
+  Pump();
+  return sequence;
+}
+
+DurableForwarder::Item* DurableForwarder::Find(uint64_t sequence) {
+  for (auto& item : entries_) {
+    if (item.sequence == sequence) return &item;
+  }
+  return nullptr;
+}
+
+DurableForwarder::Item* DurableForwarder::FindRef(const std::string& local_ref) {
+  if (local_ref.empty()) return nullptr;
+  for (auto& item : entries_) {
+    if (item.entry.local_ref() == local_ref) return &item;
+  }
+  return nullptr;
+}
+
+const records::OutboxEntry* DurableForwarder::FindByLocalRef(const std::string& local_ref) const {
+  auto* item = const_cast<DurableForwarder*>(this)->FindRef(local_ref);
+  return item == nullptr ? nullptr : &item->entry;
+}
+
+wire::LocalEntry DurableForwarder::Describe(const records::OutboxEntry& entry) {
+  wire::LocalEntry local;
+  local.set_local_ref(entry.local_ref());
+  local.set_request(RequestName(entry.request()));
+  local.set_case_id(CaseIdOf(entry.request()));
+  local.set_state(entry.failed() ? wire::FAILED_LOCALLY : wire::QUEUED_LOCALLY);
+  if (entry.failed()) *local.mutable_error() = entry.error();
+  local.set_queued_at_ms(entry.queued_at_ms());
+  local.set_attempts(entry.attempts());
+  return local;
+}
+
+std::vector<wire::LocalEntry> DurableForwarder::LocalEntries() const {
+  std::vector<wire::LocalEntry> all;
+  for (const auto& item : entries_) all.push_back(Describe(item.entry));
+  return all;
+}
+
+Result<wire::LocalEntry> DurableForwarder::Retry(const std::string& local_ref) {
+  Item* item = FindRef(local_ref);
+  if (item == nullptr) return Status(wire::UNKNOWN_CASE, "no outbox entry " + local_ref);
+  if (!item->entry.failed()) return Describe(item->entry);
+  records::OutboxEntry updated = item->entry;
+  updated.set_failed(false);
+  updated.clear_error();
+  Status stored = outbox_.Put(item->sequence, updated);
+  if (!stored.ok()) {
+    fail_stop_.Trip("cannot put outbox entry " + local_ref + " back in line", stored);
+    return stored;
+  }
+  item->entry = std::move(updated);
+  spdlog::info("outbox entry {} put back in line", local_ref);
+  wire::LocalEntry answer = Describe(item->entry);
+  next_attempt_ms_ = 0;
+  backoff_.Reset();
+  Pump();
+  return answer;
+}
+
+Result<wire::LocalEntry> DurableForwarder::Discard(const std::string& local_ref) {
+  Item* item = FindRef(local_ref);
+  if (item == nullptr) return Status(wire::UNKNOWN_CASE, "no outbox entry " + local_ref);
+  if (!item->entry.failed()) {
+    return Status(wire::INVALID_ARGUMENT,
+                  local_ref + " is still waiting for the broker; only a FAILED_LOCALLY entry "
+                              "can be discarded");
+  }
+  wire::LocalEntry answer = Describe(item->entry);
+  answer.set_state(wire::STATE_UNSPECIFIED);
+  size_t index = 0;
+  while (&entries_[index] != item) ++index;
+  wire::Envelope error;
+  *error.mutable_error() = item->entry.error();
+  Remove(index, error);
+  if (fail_stop_.tripped()) return fail_stop_.status();
+  spdlog::info("outbox entry {} discarded", local_ref);
+  return answer;
+}
+
+void DurableForwarder::OnLinkReady() {
+  next_attempt_ms_ = 0;
+  backoff_.Reset();
+  Pump();
+}
+
+void DurableForwarder::Pump() {
+  while (!fail_stop_.tripped() && !in_flight_ && link_.ready() &&
+         SteadyNowMs() >= next_attempt_ms_) {
+    // The head: the oldest entry not set aside. Set-aside entries never block the others.
+    size_t index = 0;
+    while (index < entries_.size() && entries_[index].entry.failed()) ++index;
+    if (index == entries_.size()) return;
+    auto request = hooks_.prepare(entries_[index].entry);
+    if (!request.ok()) {
+      Settle(index, MakeErrorEnvelope(0, request.status()));
+      continue;
+    }
+    in_flight_ = true;
+    uint64_t sequence = entries_[index].sequence;
+    entries_[index].entry.set_attempts(entries_[index].entry.attempts() + 1);
+    // The handler may run before Request returns (link down): in_flight_ is already set.
+    link_.Request(std::move(request).value(), options_.request_timeout_ms,
+                  [this, sequence](Result<wire::Envelope> answer) {
+                    OnAnswer(sequence, std::move(answer));
+                  });
+  }
+}
+
+void DurableForwarder::OnAnswer(uint64_t sequence, Result<wire::Envelope> answer) {
+  in_flight_ = false;
+  if (fail_stop_.tripped()) return;
+  size_t index = 0;
+  while (index < entries_.size() && entries_[index].sequence != sequence) ++index;
+  if (index == entries_.size()) return;  // discarded meanwhile (cannot happen: not failed)
+  Status status = answer.ok() ? StatusOf(*answer) : answer.status();
+  if (IsTransient(status)) {
+    int64_t delay = backoff_.NextDelayMs(status);
+    // Say it once per outage; every attempt of a long outage is not news.
+    auto level = failed_attempts_++ == 0 ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(level, "broker did not take outbox entry {} ({} queued): {}; retrying in {} ms",
+                entries_[index].entry.local_ref(), entries_.size(), status.ToString(), delay);
+    next_attempt_ms_ = SteadyNowMs() + delay;
+    return;
+  }
+  failed_attempts_ = 0;
+  backoff_.Reset();
+  next_attempt_ms_ = 0;
+  Settle(index, *answer);
+}
+
+void DurableForwarder::Settle(size_t index, const wire::Envelope& answer) {
+  Item& item = entries_[index];
+  bool refused = answer.has_error();
+  if (!refused || waiters_.count(item.sequence) > 0) return Remove(index, answer);
+  // A permanent refusal and nobody waits for it: set aside, visible until someone acts.
+  records::OutboxEntry updated = item.entry;
+  updated.set_failed(true);
+  *updated.mutable_error() = answer.error();
+  Status stored = outbox_.Put(item.sequence, updated);
+  if (!stored.ok()) {
+    return fail_stop_.Trip("cannot set outbox entry " + item.entry.local_ref() + " aside", stored);
+  }
+  item.entry = std::move(updated);
+  spdlog::warn("outbox entry {} ({}) refused by the broker: {}; set aside as FAILED_LOCALLY "
+               "(retry or discard it)",
+               item.entry.local_ref(), BodyName(item.entry.request()),
+               StatusOf(answer).ToString());
+}
+
+void DurableForwarder::Remove(size_t index, const wire::Envelope& answer) {
+  Item item = entries_[index];
+  wire::Envelope reply = hooks_.on_final(item.sequence, item.entry, answer);
+  if (fail_stop_.tripped()) return;  // what the answer needed is not stored: keep the entry
+  Status removed = outbox_.Remove(item.sequence);
+  if (!removed.ok()) {
+    return fail_stop_.Trip("cannot remove answered outbox entry " + item.entry.local_ref(),
+                           removed);
+  }
+  entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(index));
+  auto waiter = waiters_.find(item.sequence);
+  if (waiter == waiters_.end()) return;
+  ReplyFn respond = std::move(waiter->second.reply);
+  waiters_.erase(waiter);
+  respond(std::move(reply));
+}
+
+void DurableForwarder::OnTick() {
+  int64_t now = SteadyNowMs();
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    // The request stays in the outbox; the client learns it is held locally.
+    Item* item = Find(it->first);
+    ReplyFn respond = std::move(it->second.reply);
+    it = waiters_.erase(it);
+    if (item != nullptr) respond(hooks_.queued_answer(item->entry));
+  }
+  Pump();
+}
+
+int DurableForwarder::NextWakeInMs() const {
+  int64_t now = SteadyNowMs();
+  int64_t wake = now + 100;
+  for (const auto& [sequence, waiter] : waiters_) wake = std::min(wake, waiter.deadline_ms);
+  if (!in_flight_ && next_attempt_ms_ > now) wake = std::min(wake, next_attempt_ms_);
+  return static_cast<int>(std::max<int64_t>(0, wake - now));
+}
+
+}  // namespace aplus
