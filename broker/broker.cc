@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <random>
 
 #include "common/wire.h"
@@ -63,6 +64,7 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       clock_(clock),
       store_(std::move(store)),
       socket_(context, zmq::socket_type::router),
+      connection_events_(context, zmq::socket_type::pair),
       alerts_socket_(context, zmq::socket_type::xpub),
       instance_id_(NewInstanceId()),
       sla_clock_(config),
@@ -85,9 +87,20 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
   socket_.set(zmq::sockopt::rcvhwm, 200000);
   socket_.set(zmq::sockopt::heartbeat_ivl, 1000);
   socket_.set(zmq::sockopt::heartbeat_timeout, 5000);
+  // Connection ends, so that a session never outlives its connection: once the connection is
+  // gone its routing id may be taken by another connection (a client may choose its routing
+  // id), which must not receive the session's deliveries (ReadConnectionEvents).
+  std::string monitor_endpoint = "inproc://aplus-broker-connections-" + instance_id_;
+  if (zmq_socket_monitor(socket_.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) == 0) {
+    connection_events_.set(zmq::sockopt::linger, 0);
+    connection_events_.connect(monitor_endpoint);
+  } else {
+    spdlog::warn("cannot monitor connections ({}): sessions end by silence only",
+                 zmq_strerror(zmq_errno()));
+  }
 }
 
-Broker::~Broker() = default;
+Broker::~Broker() { zmq_socket_monitor(socket_.handle(), nullptr, 0); }
 
 Status Broker::RebuildQueues() {
   // Every stored item was either never delivered or delivered without an ack before the
@@ -143,11 +156,12 @@ Status Broker::Run(const std::atomic<bool>& stop) {
 }
 
 void Broker::Turn(int timeout_ms) {
-  zmq::pollitem_t items[3] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+  zmq::pollitem_t items[4] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {alerts_socket_.handle(), 0, ZMQ_POLLIN, 0},
+                              {connection_events_.handle(), 0, ZMQ_POLLIN, 0},
                               {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   try {
-    zmq::poll(items, zap_ ? 3 : 2, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, zap_ ? 4 : 3, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
     return;  // a signal: let Run() look at the stop flag
@@ -156,6 +170,7 @@ void Broker::Turn(int timeout_ms) {
     zap_->AnswerRequests();  // handshakes wait on this thread: answer them first
   }
   if (items[1].revents & ZMQ_POLLIN) ReadAlertSubscriptions();
+  if (items[2].revents & ZMQ_POLLIN) ReadConnectionEvents();
   if (zap_) ApplyKeyringChanges();
   // Drain everything that is already here, up to one batch: this is what makes concurrent
   // senders share one fsync.
@@ -316,6 +331,41 @@ void Broker::OnPing(const std::string& routing_id, const wire::Envelope& request
   pong.set_request_id(request.request_id());
   pong.mutable_pong()->set_instance_id(instance_id_);
   Answer(routing_id, std::move(pong), false);
+}
+
+void Broker::ReadConnectionEvents() {
+  for (int read = 0; read < 10000; ++read) {
+    // An event is two frames: 16-bit event id + 32-bit value (the descriptor), then the
+    // endpoint.
+    zmq::message_t event;
+    if (!connection_events_.recv(event, zmq::recv_flags::dontwait)) return;
+    bool well_formed = event.size() == 6;
+    int fd = -1;
+    if (well_formed) {
+      uint16_t id;
+      uint32_t value;
+      std::memcpy(&id, event.data(), sizeof id);
+      std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+      well_formed = id == ZMQ_EVENT_DISCONNECTED;
+      fd = static_cast<int>(value);
+    }
+    while (event.more()) {
+      zmq::message_t rest;
+      if (!connection_events_.recv(rest, zmq::recv_flags::dontwait)) break;
+      event = std::move(rest);
+    }
+    if (!well_formed || fd < 0) continue;
+    // The descriptor may already belong to a new connection whose session opened before this
+    // event was read: a session whose peer is still the descriptor's is that one, and stays.
+    std::string peer_now = PeerOf(fd);
+    std::vector<std::string> ended;
+    for (const auto& [routing_id, session] : sessions_) {
+      if (session.fd == fd && (session.peer.empty() || session.peer != peer_now)) {
+        ended.push_back(routing_id);
+      }
+    }
+    for (const auto& routing_id : ended) DropSession(routing_id, "connection closed");
+  }
 }
 
 void Broker::Answer(const std::string& routing_id, wire::Envelope answer) {

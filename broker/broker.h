@@ -92,6 +92,8 @@ class Broker {
   // Re-reads the keyring when it changed and cuts the connections of revoked keys: their
   // sessions on the request socket and their subscriptions to the alert stream.
   void ApplyKeyringChanges();
+  // Drops the sessions whose connection ended (events of the request socket's monitor).
+  void ReadConnectionEvents();
   // Reads the subscription messages of the alert socket (an XPUB) and remembers each
   // subscriber connection's key, so that revoking the key cuts its alert stream too.
   void ReadAlertSubscriptions();
@@ -208,6 +210,8 @@ class Broker {
   std::unique_ptr<BrokerStore> store_;
   zmq::socket_t socket_;
   std::string endpoint_;
+  // Declared after socket_ (its monitor): ends of the request socket's connections.
+  zmq::socket_t connection_events_;
   zmq::socket_t alerts_socket_;  // XPUB: publishes alerts, hears subscriptions
   std::string alerts_endpoint_;
   // Connections subscribed to the alert stream, by descriptor (a reused descriptor replaces

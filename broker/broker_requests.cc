@@ -1,5 +1,6 @@
-// Request handlers. Each one validates against the session's principal (never against ids in
-// the payload), writes into the pending batch, and queues exactly one answer. Errors change
+// Request handlers. The table of requests (request_table.h) has already checked the session's
+// role; each handler validates against the session's principal (never against ids in the
+// payload), writes into the pending batch, and queues exactly one answer. Errors change
 // nothing: every check happens before the first write.
 #include <spdlog/spdlog.h>
 

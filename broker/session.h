@@ -1,5 +1,8 @@
 // One client connection known to the broker, keyed by its ZeroMQ routing id. The principal is
-// fixed by the Hello of that connection; every later request is authorised against it.
+// fixed by the Hello of that connection; every later request is authorised against it. A
+// routing id alone proves nothing (a client may choose it, and reuse it once the connection
+// that opened the session is gone): every message must carry the session's CURVE key
+// (Broker::HandleFrame), and the session ends with its connection (ReadConnectionEvents).
 #pragma once
 
 #include <cstdint>

@@ -161,13 +161,55 @@ TEST_CASE("a message whose key is not its session's is refused, and the session 
     }
   }
   REQUIRE_MESSAGE(answer.has_value(), "the impostor never got an answer");
+  // Whichever came first ended the session: the connection's end (the broker monitors its
+  // connections), or the first message carrying another key (the check of every message).
   CHECK(WaitUntil([&] {
-    return network->broker().Log().find("on the session of cp/mairie-perche-en-noce (another key)") !=
-           std::string::npos;
+    std::string log = network->broker().Log();
+    return log.find("on the session of cp/mairie-perche-en-noce (another key)") != std::string::npos ||
+           log.find("session closed: cp/mairie-perche-en-noce (connection closed)") != std::string::npos;
   }, 3000));
   // The agent's own key, saying Hello, is served as ever.
   auto agent = network->BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
   CHECK(agent->CallOk(GetCaseRequest(case_id), 5000).ok());
+}
+
+TEST_CASE("a session's deliveries never go to another connection that takes its routing id" *
+          doctest::timeout(90)) {
+  auto network = StartNetwork("identity-routing-id-deliveries");
+  REQUIRE(network);
+  auto victim = DealerWithRoutingId(*network, network->Keys(wire::PARTNER_GATEWAY, "france-travail"),
+                                    "partner-chosen-id");
+  auto welcome = Exchange(*victim, HelloAs(wire::PARTNER_GATEWAY, "france-travail"), 1, 5000);
+  REQUIRE(welcome.has_value());
+  REQUIRE_MESSAGE(welcome->has_welcome(), welcome->ShortDebugString());
+  auto subscribed = Exchange(*victim, SubscribeRequest(8), 2, 5000);
+  REQUIRE(subscribed.has_value());
+  REQUIRE_MESSAGE(subscribed->has_subscribed(), subscribed->ShortDebugString());
+  victim.reset();  // France Travail's gateway goes away
+
+  // MSA's key takes the routing id (a Ping needs no session: it proves the connection is up).
+  std::unique_ptr<zmq::socket_t> impostor;
+  int64_t deadline = SteadyNowMs() + 8000;
+  while (SteadyNowMs() < deadline) {
+    impostor = DealerWithRoutingId(*network, network->Keys(wire::PARTNER_GATEWAY, "msa"),
+                                   "partner-chosen-id");
+    if (Exchange(*impostor, PingRequest(), 3, 1000)) break;
+    impostor.reset();
+  }
+  REQUIRE_MESSAGE(impostor, "the second connection never got through");
+  auto agent = network->BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto accepted = agent->CallOk(SubmitRequest("Pour France Travail seulement"), 5000);
+  REQUIRE_MESSAGE(accepted.ok(), accepted.status().ToString());
+  // Nothing of France Travail's queue reaches MSA's connection.
+  zmq::pollitem_t item{impostor->handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(2000));
+  if (item.revents & ZMQ_POLLIN) {
+    zmq::message_t pushed;
+    REQUIRE(impostor->recv(pushed, zmq::recv_flags::dontwait));
+    auto decoded = DecodeEnvelope(pushed.data(), pushed.size(), 16 << 20);
+    CHECK_MESSAGE(!(decoded.ok() && decoded->has_delivery()),
+                  "another partner's delivery reached this connection");
+  }
 }
 
 TEST_CASE("revoking a key cuts its alert stream within 2 s, and only that key's" *
