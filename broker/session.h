@@ -29,8 +29,7 @@ struct Session {
   std::string peer;
 
   bool subscribed() const { return window > 0; }
-  // Operators and administrators share the coordination rights (alerts, reports, stats).
-  bool is_operator() const { return role == wire::OPERATOR || role == wire::ADMINISTRATOR; }
+  // (Who may send which request is the table's: broker/request_table.h, not the session's.)
   // Who may read a case's personal data beyond its parties: administrators only.
   bool reads_personal_data() const { return role != wire::OPERATOR; }
   bool has_credit() const { return in_flight < window; }
