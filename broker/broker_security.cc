@@ -101,7 +101,11 @@ void Broker::ReadAlertSubscriptions() {
       alert_followers_.erase(fd);
       continue;
     }
-    alert_followers_[fd] = AlertFollower{user_id, PeerOf(fd)};
+    // Without its peer address a descriptor could not be told from a reused one: such a
+    // connection (already gone) is not tracked.
+    std::string peer = PeerOf(fd);
+    if (peer.empty()) continue;
+    alert_followers_[fd] = AlertFollower{user_id, std::move(peer)};
   }
 }
 
