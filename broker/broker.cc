@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <random>
 
 #include "common/wire.h"
@@ -14,6 +15,8 @@ namespace {
 // Frames above this are cut by ZeroMQ itself (the connection is dropped) to protect memory;
 // frames between the configured limit and this are read and answered TOO_LARGE.
 constexpr int64_t kHardFrameLimitBytes = 16 << 20;
+// After a failed commit: how long the closing socket may still send the UNAVAILABLE answers.
+constexpr int kFailStopLingerMs = 300;
 
 // 128 random bits, hex: unique per start without any stored state.
 std::string NewInstanceId() {
@@ -47,7 +50,8 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
                   "cannot listen on " + broker->options_.listen_endpoint + " or " +
                       broker->options_.alerts_endpoint + ": " + e.what());
   }
-  broker->RebuildQueues();
+  Status rebuilt = broker->RebuildQueues();
+  if (!rebuilt.ok()) return rebuilt;
   broker->StartRetention();
   return broker;
 }
@@ -60,7 +64,8 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       clock_(clock),
       store_(std::move(store)),
       socket_(context, zmq::socket_type::router),
-      alerts_socket_(context, zmq::socket_type::pub),
+      connection_events_(context, zmq::socket_type::pair),
+      alerts_socket_(context, zmq::socket_type::xpub),
       instance_id_(NewInstanceId()),
       sla_clock_(config),
       rate_limiter_(options_.requests_per_second, options_.request_burst) {
@@ -68,6 +73,10 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
   // A catch-up can raise 100,000s of alerts at once; a subscriber that lags keeps them queued
   // (bounded) rather than losing them. `aplus alerts` lists them anyway.
   alerts_socket_.set(zmq::sockopt::sndhwm, 500000);
+  // An XPUB (a PUB that hears its subscribers): every subscription message, duplicates
+  // included, comes up with its connection's User-Id and descriptor, so the connections of a
+  // revoked key can be cut (ReadAlertSubscriptions, ApplyKeyringChanges).
+  alerts_socket_.set(zmq::sockopt::xpub_verbose, 1);
   socket_.set(zmq::sockopt::router_mandatory, 1);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::maxmsgsize, std::max<int64_t>(kHardFrameLimitBytes,
@@ -78,14 +87,27 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
   socket_.set(zmq::sockopt::rcvhwm, 200000);
   socket_.set(zmq::sockopt::heartbeat_ivl, 1000);
   socket_.set(zmq::sockopt::heartbeat_timeout, 5000);
+  // Connection ends, so that a session never outlives its connection: once the connection is
+  // gone its routing id may be taken by another connection (a client may choose its routing
+  // id), which must not receive the session's deliveries (ReadConnectionEvents).
+  std::string monitor_endpoint = "inproc://aplus-broker-connections-" + instance_id_;
+  if (zmq_socket_monitor(socket_.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) == 0) {
+    connection_events_.set(zmq::sockopt::linger, 0);
+    connection_events_.connect(monitor_endpoint);
+  } else {
+    spdlog::warn("cannot monitor connections ({}): sessions end by silence only",
+                 zmq_strerror(zmq_errno()));
+  }
 }
 
-Broker::~Broker() = default;
+Broker::~Broker() { zmq_socket_monitor(socket_.handle(), nullptr, 0); }
 
-void Broker::RebuildQueues() {
+Status Broker::RebuildQueues() {
   // Every stored item was either never delivered or delivered without an ack before the
   // restart: all of it is due for (re)delivery, oldest first.
-  for (auto& [name, info] : store_->ScanQueues()) {
+  auto scanned = store_->ScanQueues();
+  if (!scanned.ok()) return scanned.status();
+  for (auto& [name, info] : *scanned) {
     if (name.rfind(keys::kDeadLetterPrefix, 0) == 0) {
       QueueState& queue = Queue(name.substr(keys::kDeadLetterPrefix.size()));
       queue.dead_lettered = info.depth;
@@ -97,11 +119,14 @@ void Broker::RebuildQueues() {
     queue.depth = info.depth;
     queue.cursor = 1;
   }
-  next_due_ms_ = store_->EarliestTimerMs();
+  auto earliest = store_->EarliestTimerMs();
+  if (!earliest.ok()) return earliest.status();
+  next_due_ms_ = *earliest;
   size_t pending = 0;
   for (auto& [name, queue] : queues_) pending += queue.depth;
   spdlog::info("store open: {} case ids issued, {} items waiting in {} queues",
                store_->case_counter(), pending, queues_.size());
+  return Status::Ok();
 }
 
 QueueState& Broker::Queue(const std::string& name) {
@@ -112,8 +137,8 @@ QueueState& Broker::Queue(const std::string& name) {
   return queue;
 }
 
-void Broker::Run(const std::atomic<bool>& stop) {
-  while (!stop.load()) {
+Status Broker::Run(const std::atomic<bool>& stop) {
+  while (!stop.load() && !durability_failure_) {
     // Wake for the earliest SLA timer, but at least every 100 ms for leases and the stop flag.
     int timeout_ms = 100;
     if (next_due_ms_) {
@@ -122,22 +147,31 @@ void Broker::Run(const std::atomic<bool>& stop) {
     }
     Turn(timeout_ms);
   }
-  CommitAndFlush();
+  if (!durability_failure_) CommitAndFlush();
+  if (!durability_failure_) return Status::Ok();
+  // The UNAVAILABLE answers are queued in the socket: give them a moment to leave when the
+  // socket closes (linger is 0 otherwise), without delaying the exit by more than that.
+  socket_.set(zmq::sockopt::linger, kFailStopLingerMs);
+  return *durability_failure_;
 }
 
 void Broker::Turn(int timeout_ms) {
-  zmq::pollitem_t items[2] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+  zmq::pollitem_t items[4] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                              {alerts_socket_.handle(), 0, ZMQ_POLLIN, 0},
+                              {connection_events_.handle(), 0, ZMQ_POLLIN, 0},
                               {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   try {
-    zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, zap_ ? 4 : 3, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
     return;  // a signal: let Run() look at the stop flag
   }
   if (zap_) {
     zap_->AnswerRequests();  // handshakes wait on this thread: answer them first
-    ApplyKeyringChanges();
   }
+  if (items[1].revents & ZMQ_POLLIN) ReadAlertSubscriptions();
+  if (items[2].revents & ZMQ_POLLIN) ReadConnectionEvents();
+  if (zap_) ApplyKeyringChanges();
   // Drain everything that is already here, up to one batch: this is what makes concurrent
   // senders share one fsync.
   messages_in_batch_ = 0;
@@ -165,7 +199,9 @@ void Broker::Turn(int timeout_ms) {
     ++messages_in_batch_;
   }
   CommitAndFlush();
+  if (durability_failure_) return;  // fail-stop: Run() returns
   FireDueTimers();
+  if (durability_failure_) return;
   CollectPurgeCompactions();
   int64_t now = SteadyNowMs();
   if (now - last_expiry_check_ms_ >= 100) {
@@ -213,15 +249,28 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
   wire::Envelope& request = *decoded;
   auto session_it = sessions_.find(routing_id);
   Session* session = session_it == sessions_.end() ? nullptr : &session_it->second;
+  // Identity per message: the session found by routing id is this message's only if the
+  // message carries the session's key (a routing id can be chosen by a client, and reused once
+  // the connection that opened the session is gone). The one place this is checked.
+  if (session && key && key->public_key != session->public_key) {
+    spdlog::warn("message from key {} on the session of {} (another key): session dropped, "
+                 "answered NOT_AUTHENTICATED",
+                 key->name, session->DedupPrincipal());
+    DropSession(routing_id, "a message carried another key");
+    AnswerError(routing_id, request.request_id(),
+                Status(wire::NOT_AUTHENTICATED,
+                       "this message's key is not the one of the session it claims: say Hello"));
+    return;
+  }
   if (session) session->last_seen_ms = SteadyNowMs();
   Dispatch(session, routing_id, request, key, fd);
 }
 
 void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
                       const KeyringEntry* key, int fd) {
-  using Body = wire::Envelope::BodyCase;
-  // Hellos count too (a key that reconnects in a loop is throttled like any flood); acks only
-  // release credit the broker granted: throttling them would stall deliveries.
+  const RequestRule* rule = FindRequestRule(request.body_case());
+  // Hellos count too (a key that reconnects in a loop is throttled like any flood), and so do
+  // unknown messages; the row says which requests are exempt.
   std::string key_principal;  // before Hello: the bucket of the connection's key
   const std::string* limited = nullptr;
   if (session) {
@@ -230,8 +279,7 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
     key_principal = "key/" + key->name;
     limited = &key_principal;
   }
-  if (limited && request.body_case() != Body::kDeliveryAck &&
-      request.body_case() != Body::kPing) {
+  if (limited && (!rule || rule->rate_limited)) {
     const std::string& limited_principal = *limited;
     RateDecision decision = rate_limiter_.Take(limited_principal, SteadyNowMs());
     if (decision != RateDecision::kAllowed) {
@@ -253,15 +301,8 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
       return;
     }
   }
-  if (request.body_case() == Body::kHello) {
-    OnHello(routing_id, request, key, fd);
-    return;
-  }
-  if (request.body_case() == Body::kPing) {
-    wire::Envelope pong;
-    pong.set_request_id(request.request_id());
-    pong.mutable_pong()->set_instance_id(instance_id_);
-    Answer(routing_id, std::move(pong), false);
+  if (rule && rule->on_connection) {
+    (this->*rule->on_connection)(routing_id, request, key, fd);
     return;
   }
   if (!session) {
@@ -269,30 +310,66 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
                 Status(wire::NOT_AUTHENTICATED, "say Hello first: this connection has no session"));
     return;
   }
-  switch (request.body_case()) {
-    case Body::kSubmit: OnSubmit(*session, request); break;
-    case Body::kGetCase: OnGetCase(*session, request); break;
-    case Body::kListCases: OnListCases(*session, request); break;
-    case Body::kCloseCase:
-    case Body::kCancelCase: OnCloseOrCancel(*session, request); break;
-    case Body::kAcknowledgeCase:
-    case Body::kReplyCase: OnAcknowledgeOrReply(*session, request); break;
-    case Body::kSubscribe: OnSubscribe(*session, request); break;
-    case Body::kDeliveryAck: OnDeliveryAck(*session, request); break;
-    case Body::kGetStats: OnGetStats(*session, request); break;
-    case Body::kAskInfo: OnAskInfo(*session, request); break;
-    case Body::kAnswerInfo: OnAnswerInfo(*session, request); break;
-    case Body::kTransferCase: OnTransfer(*session, request); break;
-    case Body::kListAlerts: OnListAlerts(*session, request); break;
-    case Body::kAckAlert: OnAckAlert(*session, request); break;
-    case Body::kGetReport: OnGetReport(*session, request); break;
-    case Body::kExplainDeadline: OnExplainDeadline(*session, request); break;
-    case Body::kGetAudit: OnGetAudit(*session, request); break;
-    default:
-      AnswerError(routing_id, request.request_id(),
-                  Status(wire::UNKNOWN_MESSAGE,
-                         "the broker does not serve '" + BodyName(request) + "' messages"));
+  if (!rule) {
+    AnswerError(routing_id, request.request_id(),
+                Status(wire::UNKNOWN_MESSAGE,
+                       "the broker does not serve '" + BodyName(request) + "' messages"));
+    return;
   }
+  if (!rule->roles.Allows(session->role)) {
+    AnswerError(routing_id, request.request_id(), Status(wire::PERMISSION_DENIED, rule->denied));
+    return;
+  }
+  current_rule_ = rule;
+  (this->*rule->on_session)(*session, request);
+  current_rule_ = nullptr;
+}
+
+void Broker::OnPing(const std::string& routing_id, const wire::Envelope& request,
+                    const KeyringEntry* /*key*/, int /*fd*/) {
+  wire::Envelope pong;
+  pong.set_request_id(request.request_id());
+  pong.mutable_pong()->set_instance_id(instance_id_);
+  Answer(routing_id, std::move(pong), false);
+}
+
+void Broker::ReadConnectionEvents() {
+  for (int read = 0; read < 10000; ++read) {
+    // An event is two frames: 16-bit event id + 32-bit value (the descriptor), then the
+    // endpoint.
+    zmq::message_t event;
+    if (!connection_events_.recv(event, zmq::recv_flags::dontwait)) return;
+    bool well_formed = event.size() == 6;
+    int fd = -1;
+    if (well_formed) {
+      uint16_t id;
+      uint32_t value;
+      std::memcpy(&id, event.data(), sizeof id);
+      std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+      well_formed = id == ZMQ_EVENT_DISCONNECTED;
+      fd = static_cast<int>(value);
+    }
+    while (event.more()) {
+      zmq::message_t rest;
+      if (!connection_events_.recv(rest, zmq::recv_flags::dontwait)) break;
+      event = std::move(rest);
+    }
+    if (!well_formed || fd < 0) continue;
+    // The descriptor may already belong to a new connection whose session opened before this
+    // event was read: a session whose peer is still the descriptor's is that one, and stays.
+    std::string peer_now = PeerOf(fd);
+    std::vector<std::string> ended;
+    for (const auto& [routing_id, session] : sessions_) {
+      if (session.fd == fd && (session.peer.empty() || session.peer != peer_now)) {
+        ended.push_back(routing_id);
+      }
+    }
+    for (const auto& routing_id : ended) DropSession(routing_id, "connection closed");
+  }
+}
+
+void Broker::Answer(const std::string& routing_id, wire::Envelope answer) {
+  Answer(routing_id, std::move(answer), current_rule_ == nullptr || current_rule_->after_commit);
 }
 
 void Broker::Answer(const std::string& routing_id, wire::Envelope answer, bool needs_commit) {
@@ -310,35 +387,45 @@ void Broker::AnswerError(const std::string& routing_id, uint64_t request_id, con
 }
 
 void Broker::CommitAndFlush() {
-  bool commit_failed = durability_failed_;
-  if (store_->HasPendingWrites() && !durability_failed_) {
+  if (durability_failure_) {
+    // Never retried, never answered as durable: whatever a later step queued is refused.
+    FailPendingAnswers();
+    return;
+  }
+  if (store_->HasPendingWrites()) {
     size_t writes = store_->pending_writes();
+    // The store clears its batch and pending maps whatever the outcome: memory stays bounded.
     Status status = store_->Commit();
     if (status.ok()) {
       ++counters_.batches_committed;
       counters_.messages_committed += messages_in_batch_;
       spdlog::trace("committed batch of {} writes for {} messages", writes, messages_in_batch_);
     } else {
-      durability_failed_ = true;
-      commit_failed = true;
-      spdlog::critical("BROKER CANNOT WRITE DURABLY, no further acknowledgements: {}",
+      durability_failure_ = status;
+      spdlog::critical("BROKER CANNOT WRITE DURABLY: {}. Nothing more is acknowledged; the "
+                       "broker stops (exit status 75) so that a restart recovers from its log",
                        status.ToString());
+      FailPendingAnswers();
+      return;
     }
   }
+  for (auto& answer : answers_) SendTo(answer.routing_id, answer.envelope);
+  answers_.clear();
+  PublishAlerts();
+}
+
+void Broker::FailPendingAnswers() {
   for (auto& answer : answers_) {
-    if (answer.needs_commit && commit_failed) {
+    if (answer.needs_commit) {
       answer.envelope = MakeErrorEnvelope(
           answer.envelope.request_id(),
-          Status(wire::UNAVAILABLE, "the broker cannot write durably; nothing was recorded"));
+          Status(wire::UNAVAILABLE,
+                 "the broker cannot write durably and is stopping; nothing was recorded, retry"));
     }
     SendTo(answer.routing_id, answer.envelope);
   }
   answers_.clear();
-  if (commit_failed) {
-    alerts_to_publish_.clear();
-  } else {
-    PublishAlerts();
-  }
+  alerts_to_publish_.clear();  // they were not stored
 }
 
 bool Broker::SendTo(const std::string& routing_id, const wire::Envelope& envelope) {

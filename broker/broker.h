@@ -3,12 +3,19 @@
 // Each turn of the loop drains what has arrived (up to max_batch_messages), applies every
 // request to one pending WriteBatch, commits it with sync = true (group commit), and only then
 // sends the answers and the deliveries. Nothing is acknowledged before its batch is on disk.
-// After a failed commit the broker answers UNAVAILABLE to every mutating request, for good.
+//
+// Fail-stop on a failed write (as PostgreSQL since "fsyncgate"): a failed commit is never
+// retried (after a failed fsync the kernel may have dropped the dirty pages, so a retry that
+// "succeeds" proves nothing). The answers of that batch that needed the commit go out as
+// UNAVAILABLE (gateways retry them), nothing more is acknowledged, delivered or published, the
+// broker logs CRITICAL and Run() returns at once with the error: main exits with
+// kExitDurabilityLost (75) and the supervisor restarts it, RocksDB recovering from its log.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,6 +28,7 @@
 #include "broker/sla_clock.h"
 #include "broker/queue_state.h"
 #include "broker/rate_limiter.h"
+#include "broker/request_table.h"
 #include "broker/session.h"
 #include "broker/zap_authenticator.h"
 #include "common/clock.h"
@@ -55,33 +63,53 @@ class Broker {
   const std::string& alerts_endpoint() const { return alerts_endpoint_; }
   const std::string& instance_id() const { return instance_id_; }
 
-  // Serves until `stop` becomes true.
-  void Run(const std::atomic<bool>& stop);
+  // Fault injection: the next commit fails as a failed fsync would. Any thread may call it.
+  void FailNextCommitForTest() { store_->db().FailNextWriteForTest(); }
+
+  // Serves until `stop` becomes true (returns OK) or a commit fails (returns the UNAVAILABLE
+  // status of the failure, promptly: within the turn that failed). After a non-OK return the
+  // broker must not serve again: destroy it and exit with kExitDurabilityLost.
+  [[nodiscard]] Status Run(const std::atomic<bool>& stop);
 
  private:
+  // The table of requests names the handlers below.
+  friend std::span<const RequestRule> RequestRules();
+
   Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_t& context,
          const Clock& clock, std::unique_ptr<BrokerStore> store);
-  void RebuildQueues();
+  // Start-up: the queues' in-memory state from the store. An unreadable store is an error.
+  Status RebuildQueues();
 
   // One turn: receive, apply, commit, answer, deliver.
   void Turn(int timeout_ms);
   void HandleFrame(std::string routing_id, const zmq::message_t& payload, bool extra_frames);
-  // `key` is the keyring entry of the connection (nullptr under --insecure).
+  // Applies the request's row of the table (request_table.h): rate limit, session, role, then
+  // its handler. `key` is the keyring entry of the connection (nullptr under --insecure).
   void Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
                 const KeyringEntry* key, int fd);
 
   // Security (broker_security.cc).
   Status SetUpCurve();
-  // Re-reads the keyring when it changed and cuts the connections of revoked keys.
+  // Re-reads the keyring when it changed and cuts the connections of revoked keys: their
+  // sessions on the request socket and their subscriptions to the alert stream.
   void ApplyKeyringChanges();
+  // Drops the sessions whose connection ended (events of the request socket's monitor).
+  void ReadConnectionEvents();
+  // Reads the subscription messages of the alert socket (an XPUB) and remembers each
+  // subscriber connection's key, so that revoking the key cuts its alert stream too.
+  void ReadAlertSubscriptions();
   // Shuts the TCP connection down under libzmq (which then drops it); `expected_peer`, when
   // given, guards against a descriptor reused by another connection meanwhile.
   static void CutConnection(int fd, const std::string& expected_peer);
   static std::string PeerOf(int fd);
 
-  // Request handlers: each appends writes to the store's batch and one answer to answers_.
+  // Request handlers, named by the table of requests (request_table.cc), which has checked the
+  // session's role already: each appends writes to the store's batch and one answer to
+  // answers_ (Answer(routing_id, envelope): whether it waits for the commit is the row's).
   void OnHello(const std::string& routing_id, const wire::Envelope& request,
                const KeyringEntry* key, int fd);
+  void OnPing(const std::string& routing_id, const wire::Envelope& request,
+              const KeyringEntry* key, int fd);
   void OnSubmit(Session& session, const wire::Envelope& request);
   void OnGetCase(Session& session, const wire::Envelope& request);
   void OnListCases(Session& session, const wire::Envelope& request);
@@ -98,9 +126,10 @@ class Broker {
   void OnGetReport(Session& session, const wire::Envelope& request);
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
   void OnGetAudit(Session& session, const wire::Envelope& request);
-  // Answers a retried mutating request with its first outcome; true when it did.
-  bool AnswerFromDedup(Session& session, const wire::Envelope& request, const std::string& key);
-  void RememberOutcome(Session& session, const wire::Envelope& request, const std::string& key,
+  // Answers a retried mutating request with its first outcome; true when it did. The dedup
+  // key is the request's row's scope, case id and idempotency key (IdempotencyScopeOf).
+  bool AnswerFromDedup(Session& session, const wire::Envelope& request);
+  void RememberOutcome(Session& session, const wire::Envelope& request,
                        const records::CaseRecord& record);
   void AnswerCaseUpdated(Session& session, const wire::Envelope& request,
                          const records::CaseRecord& record);
@@ -146,16 +175,23 @@ class Broker {
                                      const std::string& actor, const std::string& detail);
   void AppendToQueue(const std::string& queue, const records::QueueItem& item);
   // Removes the case's item from its partner queue if it is waiting there and not in flight.
-  // Returns true when it did.
-  bool WithdrawUndelivered(const records::CaseRecord& record);
+  // Returns true when it did, false when there was nothing to withdraw, or the read error
+  // (then nothing was written).
+  Result<bool> WithdrawUndelivered(const records::CaseRecord& record);
   void PostToMailbox(const records::CaseRecord& record, wire::MailItem::Kind kind,
                      const std::string& text);
   // The case, if it exists and `session` may see it; otherwise the typed error.
   Result<records::CaseRecord> LoadCaseFor(const Session& session, const std::string& raw_case_id);
 
+  // The answer to the request being dispatched; it waits for the commit when its row says so
+  // (and always outside a dispatch, to be safe).
+  void Answer(const std::string& routing_id, wire::Envelope answer);
   void Answer(const std::string& routing_id, wire::Envelope answer, bool needs_commit);
   void AnswerError(const std::string& routing_id, uint64_t request_id, const Status& status);
   void CommitAndFlush();
+  // After a failed commit: the answers waiting for it become UNAVAILABLE, the others (errors,
+  // pongs) go as they are; unpublished alerts are dropped (not stored).
+  void FailPendingAnswers();
   bool SendTo(const std::string& routing_id, const wire::Envelope& envelope);
 
   // Deliveries.
@@ -175,8 +211,17 @@ class Broker {
   std::unique_ptr<BrokerStore> store_;
   zmq::socket_t socket_;
   std::string endpoint_;
-  zmq::socket_t alerts_socket_;
+  // Declared after socket_ (its monitor): ends of the request socket's connections.
+  zmq::socket_t connection_events_;
+  zmq::socket_t alerts_socket_;  // XPUB: publishes alerts, hears subscriptions
   std::string alerts_endpoint_;
+  // Connections subscribed to the alert stream, by descriptor (a reused descriptor replaces
+  // the entry, so this stays bounded by the open descriptors): their key and peer address.
+  struct AlertFollower {
+    std::string public_key;
+    std::string peer;
+  };
+  std::unordered_map<int, AlertFollower> alert_followers_;
   // Fresh at every start, sent in Welcome and Pong: a client that sees it change knows this
   // broker has forgotten its session and says Hello again at once.
   const std::string instance_id_;
@@ -202,9 +247,11 @@ class Broker {
     bool needs_commit;
   };
   std::vector<PendingAnswer> answers_;
+  const RequestRule* current_rule_ = nullptr;  // the row of the request being dispatched
   size_t messages_in_batch_ = 0;
   int64_t last_expiry_check_ms_ = 0;
-  bool durability_failed_ = false;
+  // Set by a failed commit; the loop stops at the end of that turn (fail-stop).
+  std::optional<Status> durability_failure_;
   BrokerCounters counters_;
 };
 

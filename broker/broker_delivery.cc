@@ -45,14 +45,27 @@ void Broker::PumpQueue(QueueState& queue) {
     uint64_t sequence = *queue.redeliver.begin();
     queue.redeliver.erase(queue.redeliver.begin());
     auto item = store_->GetQueueItem(queue.name, sequence);
-    if (!item) continue;  // acknowledged or cancelled meanwhile
-    if (!DeliverOne(queue, sequence, *item, *session)) return;
+    if (!item.ok()) {
+      // Skip the turn: the item stays due for redelivery and is read again at the next one.
+      spdlog::error("queue {} item {} unreadable: {}", queue.name, sequence,
+                    item.status().ToString());
+      queue.redeliver.insert(sequence);
+      return;
+    }
+    if (!item->has_value()) continue;  // acknowledged or cancelled meanwhile
+    if (!DeliverOne(queue, sequence, **item, *session)) return;
   }
   while (queue.cursor < queue.next_sequence) {
     uint32_t credit = 0;
     for (Session* session : takers) credit += session->window - std::min(session->window, session->in_flight);
     if (credit == 0) return;
-    auto entries = store_->ReadQueue(queue.name, queue.cursor, credit);
+    auto read = store_->ReadQueue(queue.name, queue.cursor, credit);
+    if (!read.ok()) {
+      spdlog::error("queue {} unreadable, retried at the next turn: {}", queue.name,
+                    read.status().ToString());
+      return;
+    }
+    auto& entries = *read;
     if (entries.empty()) {
       queue.cursor = queue.next_sequence;  // the rest was acknowledged or cancelled
       return;
@@ -182,8 +195,15 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
       queue.in_flight.erase(in_flight);
     }
     // An ack for an item no longer stored (acknowledged before, or a forged id) changes nothing.
-    auto item = store_->GetQueueItem(queue.name, sequence);
-    if (!item) continue;
+    auto found = store_->GetQueueItem(queue.name, sequence);
+    if (!found.ok()) {
+      // Not deleted: the item is delivered again later and its next ack tries again.
+      spdlog::error("ack of queue {} item {}: {}", queue.name, sequence, found.status().ToString());
+      queue.redeliver.insert(sequence);
+      continue;
+    }
+    if (!found->has_value()) continue;
+    const records::QueueItem* item = &**found;
     auto made = queue.attempts.find(sequence);
     uint32_t attempts_made =
         std::max<uint32_t>({item->attempts(), made == queue.attempts.end() ? 0u : made->second, 1u});
@@ -193,7 +213,12 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
     if (queue.depth > 0) --queue.depth;
     if (item->has_mail() || item->has_alert()) continue;
     auto record = store_->GetCase(item->case_id());
-    if (!record.ok() || !record->has_value()) continue;
+    if (!record.ok()) {
+      spdlog::error("ack of queue {} item {}: case {} unreadable, its state not updated: {}",
+                    queue.name, sequence, item->case_id(), record.status().ToString());
+      continue;
+    }
+    if (!record->has_value()) continue;
     // The partner gateway has stored the escalation: its content changed hands (also when
     // the case moved on meanwhile). An ack for an item already gone recorded nothing above.
     Audit(session, item->case_id(), "deliver", "attempt " + std::to_string(attempts_made));

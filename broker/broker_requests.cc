@@ -1,11 +1,13 @@
-// Request handlers. Each one validates against the session's principal (never against ids in
-// the payload), writes into the pending batch, and queues exactly one answer. Errors change
+// Request handlers. The table of requests (request_table.h) has already checked the session's
+// role; each handler validates against the session's principal (never against ids in the
+// payload), writes into the pending batch, and queues exactly one answer. Errors change
 // nothing: every check happens before the first write.
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
 #include "common/personal_data.h"
 #include "broker/request_support.h"
+#include "broker/request_table.h"
 #include "common/case_id.h"
 #include "common/wire.h"
 
@@ -26,24 +28,6 @@ Status CheckText(const std::string& value, const char* field, bool required, siz
   }
   return Status::Ok();
 }
-
-// An idempotency key identifies one request: the same key on another kind of request or on
-// another case is another request, never a replay of the first.
-std::string ScopedKey(const wire::Envelope& request, const std::string& key) {
-  const google::protobuf::Message* body = nullptr;
-  const auto* field = request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.body_case()));
-  if (field) body = &request.GetReflection()->GetMessage(request, field);
-  std::string case_id;
-  if (body) {
-    const auto* case_field = body->GetDescriptor()->FindFieldByName("case_id");
-    if (case_field && case_field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
-      case_id = body->GetReflection()->GetString(*body, case_field);
-      if (auto normalized = NormalizeCaseId(case_id)) case_id = *normalized;
-    }
-  }
-  return BodyName(request) + '\x1f' + case_id + '\x1f' + key;
-}
-
 
 }  // namespace
 
@@ -113,7 +97,7 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
   welcome->set_principal(session.principal);
   welcome->set_territory(session.territory);
   sessions_[routing_id] = std::move(session);
-  Answer(routing_id, std::move(answer), false);
+  Answer(routing_id, std::move(answer), /*needs_commit=*/false);
 }
 
 Result<wire::CaseState> Broker::ApplyEvent(records::CaseRecord& record, CaseEvent event,
@@ -135,14 +119,15 @@ Result<wire::CaseState> Broker::ApplyEvent(records::CaseRecord& record, CaseEven
   return *next;
 }
 
-bool Broker::WithdrawUndelivered(const records::CaseRecord& record) {
+Result<bool> Broker::WithdrawUndelivered(const records::CaseRecord& record) {
   if (record.queue().empty()) return false;
   QueueState& queue = Queue(record.queue());
   uint64_t sequence = record.queue_sequence();
   // In flight: the partner may be storing it right now; its ack will find the case moved on.
-  if (queue.in_flight.count(sequence) || !store_->GetQueueItem(record.queue(), sequence)) {
-    return false;
-  }
+  if (queue.in_flight.count(sequence)) return false;
+  auto item = store_->GetQueueItem(record.queue(), sequence);
+  if (!item.ok()) return item.status();
+  if (!item->has_value()) return false;
   store_->DeleteQueueItem(record.queue(), sequence);
   queue.redeliver.erase(sequence);
   if (queue.depth > 0) --queue.depth;
@@ -174,10 +159,6 @@ void Broker::PostToMailbox(const records::CaseRecord& record, wire::MailItem::Ki
 void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   const auto& submit = request.submit();
   const std::string& routing_id = session.routing_id;
-  if (session.role != wire::AGENT_GATEWAY) {
-    return AnswerError(routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only an agent gateway may submit"));
-  }
   const ContactPoint* contact_point = config_.FindContactPoint(session.principal);
   const Partner* partner = config_.FindPartner(submit.partner());
   for (const Status& check :
@@ -207,8 +188,9 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
                        Status(wire::INVALID_ARGUMENT, "no agent '" + submit.agent() + "' at " +
                                                           contact_point->id));
   }
-  if (!submit.idempotency_key().empty()) {
-    auto existing = store_->GetDedup(session.DedupPrincipal(), ScopedKey(request, submit.idempotency_key()));
+  std::optional<std::string> dedup_key = IdempotencyScopeOf(request);
+  if (dedup_key) {
+    auto existing = store_->GetDedup(session.DedupPrincipal(), *dedup_key);
     if (!existing.ok()) return AnswerError(routing_id, request.request_id(), existing.status());
     if (existing->has_value()) {
       auto record = store_->GetCase((*existing)->case_id());
@@ -221,7 +203,7 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
         accepted->set_deadline_ms((*record)->summary().deadline_ms());
       }
       // The first answer may still be in this very batch: answer only after the commit.
-      return Answer(routing_id, std::move(answer), true);
+      return Answer(routing_id, std::move(answer));
     }
   }
   if (options_.max_open_cases > 0 && store_->open_cases(contact_point->id) >= options_.max_open_cases) {
@@ -277,16 +259,14 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   dedup.set_case_id(summary->case_id());
   dedup.set_state(*state);
   dedup.set_deadline_ms(summary->deadline_ms());
-  if (!submit.idempotency_key().empty()) {
-    store_->PutDedup(session.DedupPrincipal(), ScopedKey(request, submit.idempotency_key()), dedup);
-  }
+  if (dedup_key) store_->PutDedup(session.DedupPrincipal(), *dedup_key, dedup);
   Audit(session, summary->case_id(), "submit", "to " + partner->id);
   wire::Envelope answer = AnswerTo(request);
   auto* accepted = answer.mutable_accepted();
   accepted->set_case_id(summary->case_id());
   accepted->set_state(*state);
   accepted->set_deadline_ms(summary->deadline_ms());
-  Answer(routing_id, std::move(answer), true);
+  Answer(routing_id, std::move(answer));
 }
 
 Result<records::CaseRecord> Broker::LoadCaseFor(const Session& session,
@@ -355,37 +335,33 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
   bool content = !view->body().empty() || !view->citizen_name().empty() || !view->reply_text().empty();
   // The answer leaves after the commit, so no read goes unrecorded.
   Audit(session, record->summary().case_id(), "read", content ? "content" : "metadata");
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnListCases(Session& session, const wire::Envelope& request) {
-  if (session.role != wire::AGENT_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only an agent gateway lists its cases"));
-  }
   size_t limit = request.list_cases().limit() == 0 ? 100 : std::min(request.list_cases().limit(), 1000u);
+  auto ids = store_->ListCaseIds(session.principal, request.list_cases().after_case_id(), limit);
+  if (!ids.ok()) return AnswerError(session.routing_id, request.request_id(), ids.status());
   wire::Envelope answer = AnswerTo(request);
   auto* list = answer.mutable_case_list();
-  for (const auto& id : store_->ListCaseIds(session.principal, request.list_cases().after_case_id(), limit)) {
+  for (const auto& id : *ids) {
     auto record = store_->GetCase(id);
-    if (!record.ok() || !record->has_value()) continue;
+    if (!record.ok()) {
+      return AnswerError(session.routing_id, request.request_id(), record.status());
+    }
+    if (!record->has_value()) continue;
     *list->add_cases() = (*record)->summary();
-    // A listing shows each case's subject, free text typed by the agent: it is a read.
-    Audit(session, id, "list", "summary");
   }
-  Answer(session.routing_id, std::move(answer), true);
+  // A listing shows each case's subject, free text typed by the agent: it is a read. Audited
+  // once every read succeeded, so that a failed listing records nothing.
+  for (const auto& summary : list->cases()) Audit(session, summary.case_id(), "list", "summary");
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
   bool close = request.has_close_case();
   const std::string& raw_id = close ? request.close_case().case_id() : request.cancel_case().case_id();
-  const std::string& key =
-      close ? request.close_case().idempotency_key() : request.cancel_case().idempotency_key();
-  if (session.role != wire::AGENT_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only the contact point's gateway may close or cancel"));
-  }
-  if (AnswerFromDedup(session, request, key)) return;
+  if (AnswerFromDedup(session, request)) return;
   auto record = LoadCaseFor(session, raw_id);
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   std::string detail = close ? "closed by the contact point" : request.cancel_case().reason();
@@ -398,12 +374,19 @@ void Broker::OnCloseOrCancel(Session& session, const wire::Envelope& request) {
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
   ScheduleRetention(*record);  // the personal data goes once the retention period is over
   Audit(session, record->summary().case_id(), close ? "close" : "cancel", wire::CaseState_Name(*state));
-  // Cancelled before the partner received it: it leaves the partner's queue.
-  if (!close && WithdrawUndelivered(*record)) {
-    record->clear_queue();
-    store_->PutCase(*record, *state);
+  // Cancelled before the partner received it: it leaves the partner's queue. (Unreadable: it
+  // stays there, and the partner learns from the case that it was cancelled.)
+  if (!close) {
+    auto withdrawn = WithdrawUndelivered(*record);
+    if (!withdrawn.ok()) {
+      spdlog::error("case {}: cancelled, but its queue item was left: {}",
+                    record->summary().case_id(), withdrawn.status().ToString());
+    } else if (*withdrawn) {
+      record->clear_queue();
+      store_->PutCase(*record, *state);
+    }
   }
-  RememberOutcome(session, request, key, *record);
+  RememberOutcome(session, request, *record);
   AnswerCaseUpdated(session, request, *record);
 }
 
@@ -411,17 +394,11 @@ void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& reques
   bool reply = request.has_reply_case();
   const std::string& raw_id =
       reply ? request.reply_case().case_id() : request.acknowledge_case().case_id();
-  const std::string& key =
-      reply ? request.reply_case().idempotency_key() : request.acknowledge_case().idempotency_key();
-  if (session.role != wire::PARTNER_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only the partner's gateway may do this"));
-  }
   if (reply) {
     Status check = CheckText(request.reply_case().text(), "text", true, kMaxTextBytes);
     if (!check.ok()) return AnswerError(session.routing_id, request.request_id(), check);
   }
-  if (AnswerFromDedup(session, request, key)) return;
+  if (AnswerFromDedup(session, request)) return;
   auto record = LoadCaseFor(session, raw_id);
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   wire::CaseState before = record->summary().state();
@@ -445,30 +422,31 @@ void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& reques
                 reply ? request.reply_case().text() : request.acknowledge_case().note());
   Audit(session, record->summary().case_id(), reply ? "reply" : "acknowledge",
         wire::CaseState_Name(*state));
-  RememberOutcome(session, request, key, *record);
+  RememberOutcome(session, request, *record);
   AnswerCaseUpdated(session, request, *record);
 }
 
-bool Broker::AnswerFromDedup(Session& session, const wire::Envelope& request,
-                             const std::string& key) {
-  if (key.empty()) return false;
-  auto existing = store_->GetDedup(session.DedupPrincipal(), ScopedKey(request, key));
+bool Broker::AnswerFromDedup(Session& session, const wire::Envelope& request) {
+  std::optional<std::string> key = IdempotencyScopeOf(request);
+  if (!key) return false;
+  auto existing = store_->GetDedup(session.DedupPrincipal(), *key);
   if (!existing.ok() || !existing->has_value()) return false;
   wire::Envelope answer = AnswerTo(request);
   answer.mutable_case_updated()->set_case_id((*existing)->case_id());
   answer.mutable_case_updated()->set_state((*existing)->state());
   // The first answer may still be in this very batch: answer only after the commit.
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
   return true;
 }
 
 void Broker::RememberOutcome(Session& session, const wire::Envelope& request,
-                             const std::string& key, const records::CaseRecord& record) {
-  if (key.empty()) return;
+                             const records::CaseRecord& record) {
+  std::optional<std::string> key = IdempotencyScopeOf(request);
+  if (!key) return;
   records::DedupEntry dedup;
   dedup.set_case_id(record.summary().case_id());
   dedup.set_state(record.summary().state());
-  store_->PutDedup(session.DedupPrincipal(), ScopedKey(request, key), dedup);
+  store_->PutDedup(session.DedupPrincipal(), *key, dedup);
 }
 
 void Broker::AnswerCaseUpdated(Session& session, const wire::Envelope& request,
@@ -476,14 +454,10 @@ void Broker::AnswerCaseUpdated(Session& session, const wire::Envelope& request,
   wire::Envelope answer = AnswerTo(request);
   answer.mutable_case_updated()->set_case_id(record.summary().case_id());
   answer.mutable_case_updated()->set_state(record.summary().state());
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnSubscribe(Session& session, const wire::Envelope& request) {
-  if (session.role != wire::AGENT_GATEWAY && session.role != wire::PARTNER_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only gateways take deliveries"));
-  }
   uint32_t window = request.subscribe().window();
   if (window == 0 || window > 10000) {
     return AnswerError(session.routing_id, request.request_id(),
@@ -495,14 +469,10 @@ void Broker::OnSubscribe(Session& session, const wire::Envelope& request) {
     Queue(queue);  // known from now on, so stats list it even when empty
     answer.mutable_subscribed()->add_queues(queue);
   }
-  Answer(session.routing_id, std::move(answer), false);
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnGetStats(Session& session, const wire::Envelope& request) {
-  if (!session.is_operator()) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "statistics are for operators"));
-  }
   wire::Envelope answer = AnswerTo(request);
   auto* stats = answer.mutable_stats();
   for (const auto& [state, count] : store_->state_counts()) {
@@ -524,7 +494,7 @@ void Broker::OnGetStats(Session& session, const wire::Envelope& request) {
   stats->set_batches_committed(counters_.batches_committed);
   stats->set_messages_committed(counters_.messages_committed);
   stats->set_errors_answered(counters_.errors_answered);
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
 }
 
 }  // namespace aplus

@@ -89,9 +89,16 @@ bool Broker::PurgePersonalData(records::CaseRecord& record) {
   for (const auto& queue : queues) {
     auto [index, fresh] = purge_mail_index_.try_emplace(queue);
     if (fresh) {
-      for (auto& entry : store_->MailItemsWithText(queue)) {
-        index->second.emplace(entry.item.case_id(), std::move(entry));
+      auto entries = store_->MailItemsWithText(queue);
+      if (!entries.ok()) {
+        // Unreadable queue: its texts about this case stay. Logged; the timeline and the
+        // record are still erased (the erasure is better partial than not at all).
+        spdlog::error("retention: queue {} unreadable, mail texts of case {} not erased: {}",
+                      queue, case_id, entries.status().ToString());
+        purge_mail_index_.erase(index);
+        continue;
       }
+      for (auto& entry : *entries) index->second.emplace(entry.item.case_id(), std::move(entry));
     }
     auto [first, last] = index->second.equal_range(case_id);
     for (auto it = first; it != last; ++it) {
@@ -138,7 +145,7 @@ void Broker::FinishPurgePass(size_t purged) {
   purge_mail_index_.clear();  // the next pass reads the queues as they are then
   if (purged == 0) return;
   // A failed commit stored nothing: there is nothing to compact (and the broker stops).
-  if (!durability_failed_) {
+  if (!durability_failure_) {
     spdlog::info("retention: personal data of {} case(s) erased", purged);
     ++purge_generation_;
     compactor_->Request(purge_generation_, std::move(purge_ranges_));
@@ -148,7 +155,7 @@ void Broker::FinishPurgePass(size_t purged) {
 
 void Broker::CollectPurgeCompactions() {
   uint64_t owed = store_->purge_compaction_owed();
-  if (owed == 0 || durability_failed_ || compactor_->completed() < owed) return;
+  if (owed == 0 || durability_failure_ || compactor_->completed() < owed) return;
   // Rides with the next batch; until it commits, a restart merely compacts once more.
   store_->SetPurgeCompactionOwed(0);
 }

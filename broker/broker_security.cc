@@ -53,6 +53,17 @@ void Broker::ApplyKeyringChanges() {
   std::vector<std::string> revoked = zap_->ReloadIfChanged();
   if (revoked.empty()) return;
   std::unordered_set<std::string> revoked_keys(revoked.begin(), revoked.end());
+  // The alert stream: a revoked operator's subscription connections go too (its reconnections
+  // are then refused at the handshake), and only that key's.
+  for (auto it = alert_followers_.begin(); it != alert_followers_.end();) {
+    if (revoked_keys.count(it->second.public_key)) {
+      spdlog::warn("cutting the alert stream of a revoked key from {}", it->second.peer);
+      CutConnection(it->first, it->second.peer);
+      it = alert_followers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   std::vector<std::string> cut;
   for (const auto& [routing_id, session] : sessions_) {
     if (revoked_keys.count(session.public_key)) cut.push_back(routing_id);
@@ -64,6 +75,37 @@ void Broker::ApplyKeyringChanges() {
     spdlog::warn("cutting {} from {}: its key left the keyring", session.DedupPrincipal(), peer);
     DropSession(routing_id, "key removed from the keyring");
     CutConnection(fd, peer);
+  }
+}
+
+void Broker::ReadAlertSubscriptions() {
+  // Bounded per turn: a flood of subscriptions cannot starve the requests.
+  for (int read = 0; read < 10000; ++read) {
+    zmq::message_t message;
+    std::optional<size_t> received;
+    try {
+      received = alerts_socket_.recv(message, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("alert socket: {}", e.what());
+      return;
+    }
+    if (!received) return;
+    // 1 = subscribe, 0 = unsubscribe (then the topic). Only subscriptions say who is there.
+    if (message.size() == 0 || message.data<uint8_t>()[0] != 1 || !zap_) continue;
+    int fd = zmq_msg_get(message.handle(), ZMQ_SRCFD);
+    const char* user_id = zmq_msg_gets(message.handle(), "User-Id");
+    if (fd < 0 || !user_id) continue;
+    if (!zap_->Find(user_id)) {
+      // Admitted at the handshake, revoked since (between two keyring polls).
+      CutConnection(fd, "");
+      alert_followers_.erase(fd);
+      continue;
+    }
+    // Without its peer address a descriptor could not be told from a reused one: such a
+    // connection (already gone) is not tracked.
+    std::string peer = PeerOf(fd);
+    if (peer.empty()) continue;
+    alert_followers_[fd] = AlertFollower{user_id, std::move(peer)};
   }
 }
 

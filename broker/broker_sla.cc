@@ -69,11 +69,16 @@ void Broker::ClosePause(records::CaseRecord& record) {
 }
 
 void Broker::FireDueTimers() {
-  if (!next_due_ms_ || durability_failed_) return;
+  if (!next_due_ms_ || durability_failure_) return;
   int64_t now = clock_.NowMs();
   if (*next_due_ms_ > now) return;
-  std::optional<int64_t> next_due;
-  auto timers = store_->DueTimers(*next_due_ms_, now, options_.max_alerts_per_turn, next_due);
+  auto found = store_->DueTimers(*next_due_ms_, now, options_.max_alerts_per_turn);
+  if (!found.ok()) {
+    // Skip the turn: the timers stay stored and are looked for again at the next one.
+    spdlog::error("SLA timers unreadable, retried at the next turn: {}", found.status().ToString());
+    return;
+  }
+  const auto& timers = found->timers;
   size_t raised = alerts_to_publish_.size();
   size_t purged = 0;
   for (const auto& timer : timers) {
@@ -99,7 +104,7 @@ void Broker::FireDueTimers() {
   raised = alerts_to_publish_.size() - raised;
   if (raised > 0) spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
   // Firing adds no timer, so the first timer after this batch is the earliest left.
-  next_due_ms_ = next_due;
+  next_due_ms_ = found->next_due_ms;
   CommitAndFlush();
   FinishPurgePass(purged);
 }

@@ -23,15 +23,11 @@ double Percentile(std::vector<double>& values, double fraction) {
 
 void Broker::OnAskInfo(Session& session, const wire::Envelope& request) {
   const auto& ask = request.ask_info();
-  if (session.role != wire::PARTNER_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only the partner's gateway may ask"));
-  }
   if (ask.question().empty() || ask.question().size() > kMaxTextBytes) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::INVALID_ARGUMENT, "a question of 1 to 262144 bytes is required"));
   }
-  if (AnswerFromDedup(session, request, ask.idempotency_key())) return;
+  if (AnswerFromDedup(session, request)) return;
   auto record = LoadCaseFor(session, ask.case_id());
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   wire::CaseState before = record->summary().state();
@@ -46,21 +42,17 @@ void Broker::OnAskInfo(Session& session, const wire::Envelope& request) {
   if (!state.ok()) return AnswerError(session.routing_id, request.request_id(), state.status());
   PostToMailbox(*record, wire::MailItem::INFO_REQUESTED, ask.question());
   Audit(session, record->summary().case_id(), "ask", wire::CaseState_Name(*state));
-  RememberOutcome(session, request, ask.idempotency_key(), *record);
+  RememberOutcome(session, request, *record);
   AnswerCaseUpdated(session, request, *record);
 }
 
 void Broker::OnAnswerInfo(Session& session, const wire::Envelope& request) {
   const auto& answer_info = request.answer_info();
-  if (session.role != wire::AGENT_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only the contact point's gateway may answer"));
-  }
   if (answer_info.text().empty() || answer_info.text().size() > kMaxTextBytes) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::INVALID_ARGUMENT, "an answer of 1 to 262144 bytes is required"));
   }
-  if (AnswerFromDedup(session, request, answer_info.idempotency_key())) return;
+  if (AnswerFromDedup(session, request)) return;
   auto record = LoadCaseFor(session, answer_info.case_id());
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   if (!NextState(record->summary().state(), CaseEvent::kAnswerInfo).ok()) {
@@ -89,16 +81,12 @@ void Broker::OnAnswerInfo(Session& session, const wire::Envelope& request) {
     AppendToQueue(PartnerQueueName(*partner, record->summary().territory()), item);
   }
   Audit(session, record->summary().case_id(), "answer", wire::CaseState_Name(*state));
-  RememberOutcome(session, request, answer_info.idempotency_key(), *record);
+  RememberOutcome(session, request, *record);
   AnswerCaseUpdated(session, request, *record);
 }
 
 void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   const auto& transfer = request.transfer_case();
-  if (session.role != wire::PARTNER_GATEWAY) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "only the partner's gateway may transfer"));
-  }
   const Partner* to = config_.FindPartner(transfer.to_partner());
   if (!to) {
     return AnswerError(session.routing_id, request.request_id(),
@@ -112,7 +100,7 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::INVALID_ARGUMENT, "a partner cannot transfer a case to itself"));
   }
-  if (AnswerFromDedup(session, request, transfer.idempotency_key())) return;
+  if (AnswerFromDedup(session, request)) return;
   auto record = LoadCaseFor(session, transfer.case_id());
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   if (!NextState(record->summary().state(), CaseEvent::kTransfer).ok()) {
@@ -121,7 +109,12 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   }
   std::string from = record->summary().partner();
   int64_t old_deadline = record->summary().deadline_ms();
-  WithdrawUndelivered(*record);  // leaves the old partner's queue if it never reached it
+  // Leaves the old partner's queue if it never reached it. The first write of the transfer:
+  // a read error here still changes nothing.
+  auto withdrawn = WithdrawUndelivered(*record);
+  if (!withdrawn.ok()) {
+    return AnswerError(session.routing_id, request.request_id(), withdrawn.status());
+  }
   ClearTimers(*record);
   ClosePause(*record);
   record->set_question("");
@@ -168,20 +161,18 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   PostToMailbox(*record, wire::MailItem::TRANSFERRED, transfer.reason());
   // One entry names both partners: the old one loses access, the new one gains it.
   Audit(session, summary->case_id(), "transfer", "from " + from + " to " + to->id);
-  RememberOutcome(session, request, transfer.idempotency_key(), *record);
+  RememberOutcome(session, request, *record);
   AnswerCaseUpdated(session, request, *record);
 }
 
 void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
-  if (!session.is_operator()) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "alerts are for operators"));
-  }
   const auto& filter = request.list_alerts();
   size_t limit = filter.limit() == 0 ? 100 : std::min<size_t>(filter.limit(), 10000);
   wire::Envelope answer = AnswerTo(request);
   auto* list = answer.mutable_alert_list();
-  auto alerts = store_->ListAlerts(filter.include_acked(), 1000000);
+  auto listed = store_->ListAlerts(filter.include_acked(), 1000000);
+  if (!listed.ok()) return AnswerError(session.routing_id, request.request_id(), listed.status());
+  std::vector<wire::Alert>& alerts = *listed;
   std::sort(alerts.begin(), alerts.end(),
             [](const wire::Alert& a, const wire::Alert& b) { return a.sequence() < b.sequence(); });
   for (auto& alert : alerts) {
@@ -191,14 +182,10 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
     *list->add_alerts() = std::move(alert);
     if (static_cast<size_t>(list->alerts_size()) >= limit) break;
   }
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
-  if (!session.is_operator()) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "alerts are acknowledged by operators"));
-  }
   const auto& ack = request.ack_alert();
   std::string by = ack.by().empty() ? session.principal : ack.by();
   if (by.size() > 256) {
@@ -219,14 +206,10 @@ void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
   }
   wire::Envelope answer = AnswerTo(request);
   *answer.mutable_alert_acked()->mutable_alert() = std::move(updated);
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
-  if (!session.is_operator()) {
-    return AnswerError(session.routing_id, request.request_id(),
-                       Status(wire::PERMISSION_DENIED, "reports are for operators"));
-  }
   const auto& filter = request.get_report();
   int64_t to_ms = filter.to_ms() == 0 ? INT64_MAX : filter.to_ms();
   struct Figures {
@@ -242,7 +225,7 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
   }
   // A report reads every case once; it runs on the broker's thread, between turns, and costs
   // about a second per million cases.
-  store_->ForEachCase([&](const records::CaseRecord& record) {
+  Status read = store_->ForEachCase([&](const records::CaseRecord& record) {
     const auto& summary = record.summary();
     if (summary.submitted_at_ms() < filter.from_ms() || summary.submitted_at_ms() >= to_ms) return true;
     if (!filter.territory().empty() && summary.territory() != filter.territory()) return true;
@@ -262,6 +245,7 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
     if (summary.breached()) report.set_breached(report.breached() + 1);
     return true;
   });
+  if (!read.ok()) return AnswerError(session.routing_id, request.request_id(), read);
   wire::Envelope answer = AnswerTo(request);
   answer.mutable_report();  // an empty report is still a report
   for (auto& [id, figures] : by_partner) {
@@ -276,7 +260,7 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
     report.set_p90_reply(Percentile(figures.reply_times, 0.9));
     *answer.mutable_report()->add_partners() = std::move(report);
   }
-  Answer(session.routing_id, std::move(answer), true);
+  Answer(session.routing_id, std::move(answer));
 }
 
 void Broker::OnExplainDeadline(Session& session, const wire::Envelope& request) {
@@ -303,7 +287,7 @@ void Broker::OnExplainDeadline(Session& session, const wire::Envelope& request) 
   out->set_warning_at_ms(sla_clock_.WarningAt(*explanation));
   out->set_reply_policy(sla::FormatReplyPolicy(explanation->policy));
   for (const auto& line : explanation->lines) out->add_lines(line);
-  Answer(session.routing_id, std::move(answer), false);
+  Answer(session.routing_id, std::move(answer));
 }
 
 }  // namespace aplus

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "broker/broker.h"
+#include "common/exit_codes.h"
 #include "common/network_config.h"
 
 namespace {
@@ -108,7 +109,13 @@ int main(int argc, char** argv) {
   std::cout << "aplus-broker ready on " << (*broker)->endpoint() << " (alerts: "
             << (*broker)->alerts_endpoint() << ", data: " << options.data_dir
             << (insecure ? ", INSECURE: no CURVE" : ", CURVE") << ")" << std::endl;
-  (*broker)->Run(g_stop);
+  aplus::Status served = (*broker)->Run(g_stop);
+  broker.value().reset();  // closes the sockets (the last answers leave) and the database
+  if (!served.ok()) {
+    spdlog::critical("stopped: {}; exit status {} (restart to recover from the log)",
+                     served.ToString(), aplus::kExitDurabilityLost);
+    return aplus::kExitDurabilityLost;
+  }
   spdlog::info("stopped cleanly");
-  return 0;
+  return aplus::kExitOk;
 }

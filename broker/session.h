@@ -1,5 +1,8 @@
 // One client connection known to the broker, keyed by its ZeroMQ routing id. The principal is
-// fixed by the Hello of that connection; every later request is authorised against it.
+// fixed by the Hello of that connection; every later request is authorised against it. A
+// routing id alone proves nothing (a client may choose it, and reuse it once the connection
+// that opened the session is gone): every message must carry the session's CURVE key
+// (Broker::HandleFrame), and the session ends with its connection (ReadConnectionEvents).
 #pragma once
 
 #include <cstdint>
@@ -26,8 +29,7 @@ struct Session {
   std::string peer;
 
   bool subscribed() const { return window > 0; }
-  // Operators and administrators share the coordination rights (alerts, reports, stats).
-  bool is_operator() const { return role == wire::OPERATOR || role == wire::ADMINISTRATOR; }
+  // (Who may send which request is the table's: broker/request_table.h, not the session's.)
   // Who may read a case's personal data beyond its parties: administrators only.
   bool reads_personal_data() const { return role != wire::OPERATOR; }
   bool has_credit() const { return in_flight < window; }

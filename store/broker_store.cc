@@ -1,5 +1,7 @@
 #include "store/broker_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include "store/key_layout.h"
 
 namespace aplus {
@@ -16,6 +18,29 @@ std::string BigEndian64(uint64_t value) {
   return out;
 }
 
+// A scan ends either at its bound or because the iterator failed (an I/O error, a corrupt
+// block): only the iterator's status tells which. Checked after every loop over an iterator.
+Status ScanStatus(const rocksdb::Iterator& it, const std::string& what) {
+  if (it.status().ok()) return Status::Ok();
+  return Status(wire::UNAVAILABLE, "reading " + what + " failed: " + it.status().ToString());
+}
+
+// A stored 8-byte counter, or why it cannot be trusted. Absent is 0 (a new database).
+Result<uint64_t> ReadCounter(const RocksDb& db, rocksdb::ColumnFamilyHandle* meta,
+                             std::string_view name) {
+  auto value = db.Get(meta, rocksdb::Slice(name.data(), name.size()));
+  if (!value.ok()) {
+    return Status(wire::INTERNAL,
+                  "counter '" + std::string(name) + "' cannot be read: " + value.status().message());
+  }
+  if (!value->has_value()) return uint64_t{0};
+  if ((*value)->size() != 8) {
+    return Status(wire::INTERNAL, "counter '" + std::string(name) + "' is malformed (" +
+                                      std::to_string((*value)->size()) + " bytes, not 8)");
+  }
+  return ReadBigEndian64((*value)->data());
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
@@ -24,7 +49,13 @@ Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) 
                                  keys::kOpenAlerts, keys::kAudit});
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
-  store->LoadCounters();
+  Status loaded = store->LoadCounters();
+  if (!loaded.ok()) {
+    return Status(loaded.code(), "the store at " + path + " cannot be served: " +
+                                     loaded.message() +
+                                     "; restore it from a backup rather than guess (case "
+                                     "numbers must never be handed out twice)");
+  }
   return store;
 }
 
@@ -41,39 +72,40 @@ BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
       open_alerts_(db_->Family(keys::kOpenAlerts)),
       audit_(db_->Family(keys::kAudit)) {}
 
-void BrokerStore::LoadCounters() {
-  auto counter = db_->Get(meta_, std::string(keys::kCaseCounter));
-  if (counter.ok() && counter->has_value() && (*counter)->size() == 8) {
-    case_counter_ = ReadBigEndian64((*counter)->data());
-  }
-  auto alerts = db_->Get(meta_, std::string(keys::kAlertCounter));
-  if (alerts.ok() && alerts->has_value() && (*alerts)->size() == 8) {
-    alert_counter_ = ReadBigEndian64((*alerts)->data());
-  }
-  auto audit = db_->Get(meta_, std::string(keys::kAuditCounter));
-  if (audit.ok() && audit->has_value() && (*audit)->size() == 8) {
-    audit_counter_ = ReadBigEndian64((*audit)->data());
-  }
-  auto owed = db_->Get(meta_, std::string(keys::kPurgeCompactionOwed));
-  if (owed.ok() && owed->has_value() && (*owed)->size() == 8) {
-    purge_compaction_owed_ = ReadBigEndian64((*owed)->data());
+Status BrokerStore::LoadCounters() {
+  struct Counter {
+    std::string_view name;
+    uint64_t* value;
+  };
+  for (const Counter& counter : {Counter{keys::kCaseCounter, &case_counter_},
+                                 Counter{keys::kAlertCounter, &alert_counter_},
+                                 Counter{keys::kAuditCounter, &audit_counter_},
+                                 Counter{keys::kPurgeCompactionOwed, &purge_compaction_owed_}}) {
+    auto value = ReadCounter(*db_, meta_, counter.name);
+    if (!value.ok()) return value.status();
+    *counter.value = *value;
   }
   auto it = db_->NewIterator(meta_);
   std::string prefix(keys::kStateCountPrefix);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string name = it->key().ToString().substr(prefix.size());
     wire::CaseState state;
-    if (wire::CaseState_Parse(name, &state) && it->value().size() == 8) {
-      state_counts_[state] = ReadBigEndian64(it->value().data());
+    if (!wire::CaseState_Parse(name, &state) || it->value().size() != 8) {
+      return Status(wire::INTERNAL, "counter '" + it->key().ToString() + "' is malformed");
     }
+    state_counts_[state] = ReadBigEndian64(it->value().data());
   }
+  Status scanned = ScanStatus(*it, "the per-state counters");
+  if (!scanned.ok()) return scanned;
   std::string open_prefix(keys::kOpenCasesPrefix);
   for (it->Seek(open_prefix); it->Valid() && it->key().starts_with(open_prefix); it->Next()) {
-    if (it->value().size() == 8) {
-      open_cases_[it->key().ToString().substr(open_prefix.size())] =
-          ReadBigEndian64(it->value().data());
+    if (it->value().size() != 8) {
+      return Status(wire::INTERNAL, "counter '" + it->key().ToString() + "' is malformed");
     }
+    open_cases_[it->key().ToString().substr(open_prefix.size())] =
+        ReadBigEndian64(it->value().data());
   }
+  return ScanStatus(*it, "the open-case counters");
 }
 
 namespace {
@@ -120,6 +152,8 @@ Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_
     }
     events.push_back(std::move(event));
   }
+  Status scanned = ScanStatus(*it, "the timeline of case " + case_id);
+  if (!scanned.ok()) return scanned;
   auto pending = pending_events_.find(case_id);
   if (pending != pending_events_.end()) {
     // A pending event either follows the stored ones or rewrites one of them (the retention
@@ -150,8 +184,9 @@ Result<std::optional<records::DedupEntry>> BrokerStore::GetDedup(const std::stri
   return std::optional(std::move(entry));
 }
 
-std::vector<std::string> BrokerStore::ListCaseIds(const std::string& contact_point,
-                                                  const std::string& after, size_t limit) {
+Result<std::vector<std::string>> BrokerStore::ListCaseIds(const std::string& contact_point,
+                                                          const std::string& after,
+                                                          size_t limit) {
   std::vector<std::string> ids;
   std::string prefix = keys::ByContactPointKey(contact_point, "");
   auto it = db_->NewIterator(by_contact_point_);
@@ -165,11 +200,14 @@ std::vector<std::string> BrokerStore::ListCaseIds(const std::string& contact_poi
   for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Next()) {
     ids.push_back(it->key().ToString().substr(prefix.size()));
   }
+  Status scanned = ScanStatus(*it, "the case index of " + contact_point);
+  if (!scanned.ok()) return scanned;
   return ids;
 }
 
-std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& queue,
-                                                            uint64_t from, size_t limit) {
+Result<std::vector<BrokerStore::QueueEntry>> BrokerStore::ReadQueue(const std::string& queue,
+                                                                    uint64_t from,
+                                                                    size_t limit) {
   std::vector<QueueEntry> entries;
   std::string prefix = keys::QueuePrefix(queue);
   // Stop at the end of this queue: without a bound, reading past its last item walks the next
@@ -188,27 +226,37 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::ReadQueue(const std::string& q
     }
     QueueEntry entry;
     entry.sequence = ReadBigEndian64(it->key().data() + prefix.size());
-    if (!ParseSlice(entry.item, it->value())) continue;  // unreadable: left for an operator
+    if (!ParseSlice(entry.item, it->value())) {
+      spdlog::error("queue {} item {} is unreadable: skipped, left stored for an operator", queue,
+                    entry.sequence);
+      continue;
+    }
     entries.push_back(std::move(entry));
   }
+  Status scanned = ScanStatus(*it, "queue " + queue);
+  if (!scanned.ok()) return scanned;
   return entries;
 }
 
-std::optional<records::QueueItem> BrokerStore::GetQueueItem(const std::string& queue,
-                                                            uint64_t sequence) {
+Result<std::optional<records::QueueItem>> BrokerStore::GetQueueItem(const std::string& queue,
+                                                                    uint64_t sequence) {
   std::string key = keys::QueueKey(queue, sequence);
   if (!pending_queue_items_.empty()) {
     auto pending = pending_queue_items_.find(key);
     if (pending != pending_queue_items_.end()) return pending->second;
   }
   auto value = db_->Get(queues_, key);
-  if (!value.ok() || !value->has_value()) return std::nullopt;
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<records::QueueItem>();
   records::QueueItem item;
-  if (!item.ParseFromString(**value)) return std::nullopt;
-  return item;
+  if (!item.ParseFromString(**value)) {
+    return Status(wire::INTERNAL, "queue " + queue + " item " + std::to_string(sequence) +
+                                      " is unreadable");
+  }
+  return std::optional(std::move(item));
 }
 
-std::map<std::string, BrokerStore::QueueInfo> BrokerStore::ScanQueues() {
+Result<std::map<std::string, BrokerStore::QueueInfo>> BrokerStore::ScanQueues() {
   std::map<std::string, QueueInfo> queues;
   auto it = db_->NewIterator(queues_);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -220,28 +268,35 @@ std::map<std::string, BrokerStore::QueueInfo> BrokerStore::ScanQueues() {
     info.depth += 1;
     info.next_sequence = std::max(info.next_sequence, sequence + 1);
   }
+  Status scanned = ScanStatus(*it, "the queues");
+  if (!scanned.ok()) return scanned;
   auto marks = db_->NewIterator(meta_);
   std::string prefix(keys::kQueueNextPrefix);
   for (marks->Seek(prefix); marks->Valid() && marks->key().starts_with(prefix); marks->Next()) {
-    if (marks->value().size() != 8) continue;
+    // A mark read wrong would hand out delivery ids again: refuse rather than guess.
+    if (marks->value().size() != 8) {
+      return Status(wire::INTERNAL, "queue mark '" + marks->key().ToString() + "' is malformed");
+    }
     auto& info = queues[marks->key().ToString().substr(prefix.size())];
     info.next_sequence = std::max(info.next_sequence, ReadBigEndian64(marks->value().data()));
   }
+  scanned = ScanStatus(*marks, "the queue marks");
+  if (!scanned.ok()) return scanned;
   return queues;
 }
 
-std::optional<int64_t> BrokerStore::EarliestTimerMs() {
+Result<std::optional<int64_t>> BrokerStore::EarliestTimerMs() {
   auto it = db_->NewIterator(due_);
   it->SeekToFirst();
-  if (!it->Valid() || it->key().size() < 8) return std::nullopt;
-  return static_cast<int64_t>(ReadBigEndian64(it->key().data()));
+  Status scanned = ScanStatus(*it, "the timers");
+  if (!scanned.ok()) return scanned;
+  if (!it->Valid() || it->key().size() < 8) return std::optional<int64_t>();
+  return std::optional<int64_t>(static_cast<int64_t>(ReadBigEndian64(it->key().data())));
 }
 
-std::vector<BrokerStore::Timer> BrokerStore::DueTimers(int64_t from_ms, int64_t now_ms,
-                                                       size_t limit,
-                                                       std::optional<int64_t>& next_due_ms) {
-  std::vector<Timer> timers;
-  next_due_ms.reset();
+Result<BrokerStore::DueTimersFound> BrokerStore::DueTimers(int64_t from_ms, int64_t now_ms,
+                                                           size_t limit) {
+  DueTimersFound found;
   auto it = db_->NewIterator(due_);
   std::string start;
   AppendBigEndian64(start, static_cast<uint64_t>(std::max<int64_t>(from_ms, 0)));
@@ -250,16 +305,18 @@ std::vector<BrokerStore::Timer> BrokerStore::DueTimers(int64_t from_ms, int64_t 
     if (key.size() < 10) continue;
     Timer timer;
     timer.due_ms = static_cast<int64_t>(ReadBigEndian64(key.data()));
-    if (timer.due_ms > now_ms || timers.size() >= limit) {
-      next_due_ms = timer.due_ms;
+    if (timer.due_ms > now_ms || found.timers.size() >= limit) {
+      found.next_due_ms = timer.due_ms;
       break;
     }
     timer.case_id.assign(key.data() + 8, key.size() - 10);
     timer.kind = key[key.size() - 1];
     timer.generation = it->value().size() == 4 ? ReadBigEndian32(it->value().data()) : 0;
-    timers.push_back(std::move(timer));
+    found.timers.push_back(std::move(timer));
   }
-  return timers;
+  Status scanned = ScanStatus(*it, "the timers");
+  if (!scanned.ok()) return scanned;
+  return found;
 }
 
 Result<std::optional<wire::Alert>> BrokerStore::GetAlert(const std::string& alert_id) {
@@ -273,31 +330,43 @@ Result<std::optional<wire::Alert>> BrokerStore::GetAlert(const std::string& aler
   return std::optional(std::move(alert));
 }
 
-std::vector<wire::Alert> BrokerStore::ListAlerts(bool include_acked, size_t scan_limit) {
+Result<std::vector<wire::Alert>> BrokerStore::ListAlerts(bool include_acked,
+                                                         size_t scan_limit) {
   std::vector<wire::Alert> alerts;
   auto it = db_->NewIterator(include_acked ? alerts_ : open_alerts_);
   for (it->SeekToFirst(); it->Valid() && alerts.size() < scan_limit; it->Next()) {
     if (include_acked) {
       wire::Alert alert;
-      if (ParseSlice(alert, it->value())) alerts.push_back(std::move(alert));
+      if (!ParseSlice(alert, it->value())) {
+        return Status(wire::INTERNAL, "stored alert " + it->key().ToString() + " is unreadable");
+      }
+      alerts.push_back(std::move(alert));
     } else {
       auto alert = GetAlert(it->key().ToString());
-      if (alert.ok() && alert->has_value()) alerts.push_back(std::move(**alert));
+      if (!alert.ok()) return alert.status();
+      if (alert->has_value()) alerts.push_back(std::move(**alert));
     }
   }
+  Status scanned = ScanStatus(*it, "the alerts");
+  if (!scanned.ok()) return scanned;
   return alerts;
 }
 
-void BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit) {
+Status BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit) {
   auto it = db_->NewIterator(cases_);
   records::CaseRecord record;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (!ParseSlice(record, it->value())) continue;
-    if (!visit(record)) return;
+    if (!ParseSlice(record, it->value())) {
+      return Status(wire::INTERNAL, "stored record of case " + it->key().ToString() +
+                                        " is unreadable");
+    }
+    if (!visit(record)) return Status::Ok();
   }
+  return ScanStatus(*it, "the cases");
 }
 
-std::vector<BrokerStore::QueueEntry> BrokerStore::MailItemsWithText(const std::string& queue) {
+Result<std::vector<BrokerStore::QueueEntry>> BrokerStore::MailItemsWithText(
+    const std::string& queue) {
   auto wanted = [](const records::QueueItem& item) {
     return item.has_mail() && !item.mail().text().empty();
   };
@@ -307,9 +376,12 @@ std::vector<BrokerStore::QueueEntry> BrokerStore::MailItemsWithText(const std::s
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8) continue;
     records::QueueItem item;
+    // Unparsable: not provably a mail item with a text; ReadQueue logs it for an operator.
     if (!ParseSlice(item, it->value()) || !wanted(item)) continue;
     found[ReadBigEndian64(it->key().data() + prefix.size())] = std::move(item);
   }
+  Status scanned = ScanStatus(*it, "queue " + queue);
+  if (!scanned.ok()) return scanned;
   for (const auto& [key, item] : pending_queue_items_) {
     if (key.size() != prefix.size() + 8 || key.compare(0, prefix.size(), prefix) != 0) continue;
     uint64_t sequence = ReadBigEndian64(key.data() + prefix.size());
@@ -350,6 +422,8 @@ Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& c
     }
     entries.push_back(std::move(entry));
   }
+  Status scanned = ScanStatus(*it, "the audit log of case " + case_id);
+  if (!scanned.ok()) return scanned;
   auto pending = pending_audit_.find(case_id);
   if (pending != pending_audit_.end()) {
     entries.insert(entries.end(), pending->second.begin(), pending->second.end());
@@ -493,6 +567,11 @@ Status BrokerStore::Commit() {
     }
   }
   Status status = db_->Write(batch_);
+  ClearPending();
+  return status;
+}
+
+void BrokerStore::ClearPending() {
   batch_.Clear();
   pending_writes_ = 0;
   counters_dirty_ = false;
@@ -504,7 +583,7 @@ Status BrokerStore::Commit() {
   pending_events_.clear();
   pending_alerts_.clear();
   pending_audit_.clear();
-  return status;
+  open_cases_dirty_.clear();
 }
 
 }  // namespace aplus

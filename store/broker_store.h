@@ -38,44 +38,58 @@ class BrokerStore {
     uint64_t depth = 0;          // items currently stored in the queue
   };
 
-  // Opens or creates the database in `path`. UNAVAILABLE when RocksDB cannot open it.
+  // Opens or creates the database in `path`. UNAVAILABLE when RocksDB cannot open it;
+  // INTERNAL when a stored counter (case, alert or audit counter, per-state counts, open cases
+  // per contact point, the compaction mark) cannot be read or is malformed: the broker must not
+  // serve then, since a case number read as 0 would be handed out again.
   static Result<std::unique_ptr<BrokerStore>> Open(const std::string& path);
 
   // --- reads (committed state plus this batch's pending writes) ---
+  // Every read returns its error as a value: UNAVAILABLE when RocksDB fails (a read error, an
+  // iterator whose status is not OK), INTERNAL when a stored value cannot be parsed where the
+  // read cannot go on without it. Nothing is ever read as "absent" or 0 because it failed.
   Result<std::optional<records::CaseRecord>> GetCase(const std::string& case_id);
   Result<std::vector<wire::Event>> GetEvents(const std::string& case_id);
   Result<std::optional<records::DedupEntry>> GetDedup(const std::string& principal,
                                                       const std::string& key);
   // Case ids of a contact point in id order, after `after` (exclusive), at most `limit`.
   // Committed state only.
-  std::vector<std::string> ListCaseIds(const std::string& contact_point, const std::string& after,
-                                       size_t limit);
-  // Up to `limit` committed items of `queue` with sequence >= `from`.
-  std::vector<QueueEntry> ReadQueue(const std::string& queue, uint64_t from, size_t limit);
-  // One committed item, if present.
-  std::optional<records::QueueItem> GetQueueItem(const std::string& queue, uint64_t sequence);
+  Result<std::vector<std::string>> ListCaseIds(const std::string& contact_point,
+                                               const std::string& after, size_t limit);
+  // Up to `limit` committed items of `queue` with sequence >= `from` (minus this batch's
+  // deletes). An item that cannot be parsed is skipped (and logged): it stays stored for an
+  // operator, and the items behind it are still served.
+  Result<std::vector<QueueEntry>> ReadQueue(const std::string& queue, uint64_t from,
+                                            size_t limit);
+  // One item (this batch's writes and deletes included), nullopt if absent. INTERNAL when
+  // stored but unparsable.
+  Result<std::optional<records::QueueItem>> GetQueueItem(const std::string& queue,
+                                                         uint64_t sequence);
   // Every queue with stored items or a recorded high-water mark: one pass over the queues
   // family and the marks, done once at start-up. next_sequence never goes back, so a sequence
-  // (the delivery id gateways deduplicate on) is never reused.
-  std::map<std::string, QueueInfo> ScanQueues();
+  // (the delivery id gateways deduplicate on) is never reused: a malformed mark is INTERNAL.
+  Result<std::map<std::string, QueueInfo>> ScanQueues();
 
   // The earliest committed timer's due time, if any.
-  std::optional<int64_t> EarliestTimerMs();
+  Result<std::optional<int64_t>> EarliestTimerMs();
+  struct DueTimersFound {
+    std::vector<Timer> timers;
+    std::optional<int64_t> next_due_ms;  // the first timer after the returned ones, if any
+  };
   // Committed timers due at or before `now_ms`, earliest first, at most `limit`, starting the
   // search at `from_ms` (no live timer is earlier: fired ones leave tombstones there that a
-  // seek from the start would walk). `next_due_ms` receives the due time of the first timer
-  // after the returned ones, if any.
-  std::vector<Timer> DueTimers(int64_t from_ms, int64_t now_ms, size_t limit,
-                               std::optional<int64_t>& next_due_ms);
+  // seek from the start would walk).
+  Result<DueTimersFound> DueTimers(int64_t from_ms, int64_t now_ms, size_t limit);
   Result<std::optional<wire::Alert>> GetAlert(const std::string& alert_id);
   // Alerts in id order; only the open (unacknowledged) ones unless `include_acked`.
-  std::vector<wire::Alert> ListAlerts(bool include_acked, size_t scan_limit);
+  Result<std::vector<wire::Alert>> ListAlerts(bool include_acked, size_t scan_limit);
   // Calls `visit` for every committed case record (reports). Stops when it returns false.
-  void ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
+  // An unparsable record is INTERNAL (a report would silently leave it out otherwise).
+  Status ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
   // The mail items of `queue` that carry a text (committed, with this batch's rewrites and
   // deletes applied), in queue order. Reads the whole queue: for the retention purge, which
   // reads each queue once per pass.
-  std::vector<QueueEntry> MailItemsWithText(const std::string& queue);
+  Result<std::vector<QueueEntry>> MailItemsWithText(const std::string& queue);
   // The audit log of `case_id` in the order it was written (committed entries, then this
   // batch's).
   Result<std::vector<wire::AuditEntry>> GetAudit(const std::string& case_id);
@@ -121,16 +135,21 @@ class BrokerStore {
 
   bool HasPendingWrites() const { return pending_writes_ > 0; }
   size_t pending_writes() const { return pending_writes_; }
-  // Writes the pending batch with sync = true. On failure the store is failed for good
-  // (RocksDb's sticky failure) and the in-memory counters may be ahead of the disk: the broker
-  // must stop acknowledging.
+  // Writes the pending batch with sync = true. Whatever the outcome, the batch and every
+  // pending map are cleared (memory stays bounded). On failure nothing of the batch was
+  // written, the store is failed for good (RocksDb's sticky failure: never retried) and the
+  // in-memory counters may be ahead of the disk: the broker must stop (fail-stop) and reopen.
   Status Commit();
 
   RocksDb& db() { return *db_; }
+  // Fault injection: the next Commit fails as a failed fsync would (see RocksDb).
+  void FailNextCommitForTest() { db_->FailNextWriteForTest(); }
 
  private:
   explicit BrokerStore(std::unique_ptr<RocksDb> db);
-  void LoadCounters();
+  Status LoadCounters();
+  // Clears the batch and every pending map (after each commit, whatever its outcome).
+  void ClearPending();
 
   std::unique_ptr<RocksDb> db_;
   rocksdb::ColumnFamilyHandle* cases_;

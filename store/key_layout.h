@@ -77,6 +77,34 @@ inline std::string DedupKey(std::string_view principal, std::string_view idempot
   return key;
 }
 
+// Idempotency scopes: the request kind part of a dedup key. These strings are stored, so they
+// never change, whatever the wire names become: they are today's (and the first release's)
+// protobuf field names of the requests, frozen here. A retried request finds its first outcome
+// only under the same scope, case id and key (broker/request_table.h says which request uses
+// which scope).
+inline constexpr std::string_view kScopeSubmit = "submit";
+inline constexpr std::string_view kScopeCloseCase = "close_case";
+inline constexpr std::string_view kScopeCancelCase = "cancel_case";
+inline constexpr std::string_view kScopeAcknowledgeCase = "acknowledge_case";
+inline constexpr std::string_view kScopeReplyCase = "reply_case";
+inline constexpr std::string_view kScopeAskInfo = "ask_info";
+inline constexpr std::string_view kScopeAnswerInfo = "answer_info";
+inline constexpr std::string_view kScopeTransferCase = "transfer_case";
+inline constexpr std::string_view kScopeRequeueDeadLetters = "requeue_dead_letters";
+
+// The idempotency key as stored under the principal (DedupKey): scope + `\x1f` + case id
+// (normalized; empty for a submission) + `\x1f` + the client's key. The same key on another
+// kind of request or on another case is another request, never a replay of the first.
+inline std::string ScopedIdempotencyKey(std::string_view scope, std::string_view case_id,
+                                        std::string_view idempotency_key) {
+  std::string key(scope);
+  key.push_back('\x1f');
+  key.append(case_id);
+  key.push_back('\x1f');
+  key.append(idempotency_key);
+  return key;
+}
+
 inline std::string ByContactPointKey(std::string_view contact_point, std::string_view case_id) {
   std::string key(contact_point);
   key.push_back('\0');

@@ -65,7 +65,9 @@ Status RocksDb::Write(rocksdb::WriteBatch& batch) {
   if (failed_.load()) return Status(wire::UNAVAILABLE, "storage failed earlier: " + failure_);
   rocksdb::WriteOptions options;
   options.sync = true;
-  auto status = db_->Write(options, &batch);
+  auto status = fail_next_write_.exchange(false)
+                    ? rocksdb::Status::IOError("injected write failure (test)")
+                    : db_->Write(options, &batch);
   if (!status.ok()) {
     failure_ = status.ToString();
     failed_.store(true);

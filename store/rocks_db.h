@@ -65,13 +65,18 @@ class RocksDb {
   rocksdb::DB* raw() const { return db_.get(); }
   bool failed() const { return failed_.load(); }
 
+  // Fault injection: the next Write fails as a failed WAL fsync would (UNAVAILABLE, and the
+  // failure is sticky), without writing anything. Any thread may call it.
+  void FailNextWriteForTest() { fail_next_write_.store(true); }
+
  private:
   RocksDb() = default;
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<bool> failed_{false};
-  std::string failure_;
+  std::atomic<bool> fail_next_write_{false};
+  std::string failure_;  // written by the thread that writes, before failed_ is set
 };
 
 // Big-endian encodings keep numeric keys in numeric order under RocksDB's bytewise comparator.

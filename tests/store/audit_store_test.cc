@@ -148,7 +148,9 @@ TEST_CASE("the mail items with a text, with this batch's rewrites and deletions"
   s.DeleteQueueItem("mailbox/mairie-berdhuis", 3);
   s.PutQueueItem("mailbox/mairie-berdhuis", 4, item("PER-AAAA-AAAA", ""));  // erased: not listed
   s.PutQueueItem("mailbox/mairie-berdhuis", 5, item("PER-AAAA-AAAA", "five, pending"));
-  auto items = s.MailItemsWithText("mailbox/mairie-berdhuis");
+  auto found = s.MailItemsWithText("mailbox/mairie-berdhuis");
+  REQUIRE(found.ok());
+  auto& items = *found;
   REQUIRE(items.size() == 3);
   CHECK(items[0].sequence == 1);
   CHECK(items[0].item.mail().text() == "one");
@@ -156,7 +158,7 @@ TEST_CASE("the mail items with a text, with this batch's rewrites and deletions"
   CHECK(items[1].item.case_id() == "PER-BBBB-BBBB");
   CHECK(items[2].sequence == 5);
   CHECK(items[2].item.mail().text() == "five, pending");
-  CHECK(s.MailItemsWithText("mailbox/nobody").empty());
+  CHECK(s.MailItemsWithText("mailbox/nobody")->empty());
 }
 
 TEST_CASE("the compaction owed by a purge pass is durable until cleared") {

@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <random>
+
 #include "store/broker_store.h"
+#include "store/key_layout.h"
 #include "tests/support/child_process.h"
 
 using namespace aplus;
@@ -54,12 +59,14 @@ TEST_CASE("pending writes are visible before commit and durable after reopen") {
   REQUIRE(record->has_value());
   CHECK((*record)->summary().contact_point() == "mairie-berdhuis");
   CHECK(s.GetEvents("PER-AAAA-AAAA")->at(0).kind() == "SUBMITTED");
-  CHECK(s.ListCaseIds("mairie-berdhuis", "", 10) == std::vector<std::string>{"PER-AAAA-AAAA"});
-  auto queues = s.ScanQueues();
+  CHECK(*s.ListCaseIds("mairie-berdhuis", "", 10) == std::vector<std::string>{"PER-AAAA-AAAA"});
+  auto scanned = s.ScanQueues();
+  REQUIRE(scanned.ok());
+  auto& queues = *scanned;
   REQUIRE(queues.count("partner/msa") == 1);
   CHECK(queues["partner/msa"].depth == 1);
   CHECK(queues["partner/msa"].next_sequence == 8);
-  CHECK(s.ReadQueue("partner/msa", 1, 10).at(0).sequence == 7);
+  CHECK(s.ReadQueue("partner/msa", 1, 10)->at(0).sequence == 7);
 }
 
 TEST_CASE("uncommitted writes vanish with the process, state counts follow transitions") {
@@ -87,4 +94,170 @@ TEST_CASE("a database directory that cannot be opened is an error value") {
   auto store = BrokerStore::Open("/proc/aplus-cannot-exist/db");
   CHECK_FALSE(store.ok());
   CHECK(store.status().code() == wire::UNAVAILABLE);
+}
+
+// Finding 7 of issue 8: a failed commit must not leave the batch and the pending maps behind
+// (they grew with every later request). Fail-stop: nothing of the failed batch is ever durable
+// nor visible, and the failure is sticky (never retried).
+TEST_CASE("a failed commit clears the batch and every pending map, and stays failed") {
+  testing::TempDir dir("store-failed-commit");
+  {
+    auto store = BrokerStore::Open(dir.Sub("db"));
+    REQUIRE(store.ok());
+    auto& s = **store;
+    s.PutCase(MakeCase("PER-AAAA-AAAA", wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+    REQUIRE(s.Commit().ok());
+
+    s.FailNextCommitForTest();
+    CHECK(s.NextCaseNumber() == 0);
+    s.PutCase(MakeCase("PER-BBBB-BBBB", wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+    wire::Event event;
+    event.set_sequence(0);
+    s.PutEvent("PER-BBBB-BBBB", event);
+    records::DedupEntry dedup;
+    dedup.set_case_id("PER-BBBB-BBBB");
+    s.PutDedup("cp/mairie-berdhuis", "k1", dedup);
+    records::QueueItem item;
+    item.set_case_id("PER-BBBB-BBBB");
+    s.PutQueueItem("partner/msa", 1, item);
+    s.SetQueueNext("partner/msa", 2);
+    wire::Alert alert;
+    alert.set_alert_id("PER-BBBB-BBBB/WARNING/1");
+    s.PutAlert(alert, true);
+    wire::AuditEntry audit;
+    audit.set_case_id("PER-BBBB-BBBB");
+    s.AppendAudit(audit);
+    REQUIRE(s.HasPendingWrites());
+
+    Status failed = s.Commit();
+    CHECK(failed.code() == wire::UNAVAILABLE);
+    CHECK_FALSE(s.HasPendingWrites());
+    CHECK(s.pending_writes() == 0);
+    // Nothing of the failed batch is visible any more.
+    CHECK_FALSE(s.GetCase("PER-BBBB-BBBB")->has_value());
+    CHECK(s.GetEvents("PER-BBBB-BBBB")->empty());
+    CHECK_FALSE(s.GetDedup("cp/mairie-berdhuis", "k1")->has_value());
+    CHECK_FALSE(s.GetQueueItem("partner/msa", 1)->has_value());
+    CHECK_FALSE(s.GetAlert("PER-BBBB-BBBB/WARNING/1")->has_value());
+    CHECK(s.GetAudit("PER-BBBB-BBBB")->empty());
+
+    // Sticky: a later batch fails too (never an fsync retried), and is cleared as well.
+    s.PutCase(MakeCase("PER-CCCC-CCCC", wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+    CHECK(s.Commit().code() == wire::UNAVAILABLE);
+    CHECK_FALSE(s.HasPendingWrites());
+    CHECK_FALSE(s.GetCase("PER-CCCC-CCCC")->has_value());
+  }
+  auto reopened = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(reopened.ok());
+  auto& s = **reopened;
+  CHECK(s.GetCase("PER-AAAA-AAAA")->has_value());
+  CHECK_FALSE(s.GetCase("PER-BBBB-BBBB")->has_value());
+  CHECK_FALSE(s.GetCase("PER-CCCC-CCCC")->has_value());
+  CHECK(s.case_counter() == 0);
+  CHECK(s.state_counts().at(wire::SUBMITTED) == 1);
+  CHECK(s.ScanQueues()->count("partner/msa") == 0);
+}
+
+namespace {
+// Writes `value` under `key` of the meta family of the store at `path`, bypassing the store's
+// own encoding (what a bug, a bad restore or a flipped bit could leave).
+void WriteRawMeta(const std::string& path, const std::string& key, const std::string& value) {
+  auto store = BrokerStore::Open(path);
+  REQUIRE(store.ok());
+  rocksdb::WriteBatch batch;
+  REQUIRE(batch.Put((*store)->db().Family(keys::kMeta), key, value).ok());
+  REQUIRE((*store)->db().Write(batch).ok());
+}
+}  // namespace
+
+// Finding 8 of issue 8: a malformed counter was read as 0, so case numbers could be handed out
+// again. Start-up must refuse, with a message naming the counter.
+TEST_CASE("a malformed counter makes Open fail with a readable error") {
+  struct Bad {
+    std::string key;
+    std::string value;
+  };
+  for (const Bad& bad : {Bad{std::string(keys::kCaseCounter), "12345"},
+                         Bad{std::string(keys::kAlertCounter), std::string(3, '\0')},
+                         Bad{std::string(keys::kAuditCounter), std::string(9, '\1')},
+                         Bad{std::string(keys::kPurgeCompactionOwed), "x"},
+                         Bad{keys::StateCountKey("SUBMITTED"), "1"},
+                         Bad{keys::StateCountKey("NOT_A_STATE"), std::string(8, '\0')},
+                         Bad{std::string(keys::kOpenCasesPrefix) + "mairie-berdhuis", "12"}}) {
+    CAPTURE(bad.key);
+    testing::TempDir dir("store-bad-counter");
+    {
+      auto store = BrokerStore::Open(dir.Sub("db"));
+      REQUIRE(store.ok());
+      (*store)->NextCaseNumber();
+      (*store)->PutCase(MakeCase("PER-AAAA-AAAA", wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+      REQUIRE((*store)->Commit().ok());
+    }
+    WriteRawMeta(dir.Sub("db"), bad.key, bad.value);
+    auto reopened = BrokerStore::Open(dir.Sub("db"));
+    REQUIRE_FALSE(reopened.ok());
+    CHECK(reopened.status().code() == wire::INTERNAL);
+    CHECK_MESSAGE(reopened.status().message().find(bad.key) != std::string::npos,
+                  reopened.status().message());
+    CHECK(reopened.status().message().find("cannot be served") != std::string::npos);
+  }
+}
+
+TEST_CASE("a malformed queue mark is an error of the start-up scan, not sequence 1 again") {
+  testing::TempDir dir("store-bad-mark");
+  WriteRawMeta(dir.Sub("db"), std::string(keys::kQueueNextPrefix) + "partner/msa", "seven");
+  auto store = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(store.ok());
+  auto scanned = (*store)->ScanQueues();
+  REQUIRE_FALSE(scanned.ok());
+  CHECK(scanned.status().code() == wire::INTERNAL);
+  CHECK(scanned.status().message().find("partner/msa") != std::string::npos);
+}
+
+// Scans used to end silently at a failed iterator (a corrupt block read as "no more cases").
+// A corrupt table file is the cheapest real iterator error: the checksum of a data block fails.
+TEST_CASE("an iterator error of a scan is an error value, not the end of the data") {
+  testing::TempDir dir("store-corrupt");
+  std::mt19937 random(7);
+  auto noise = [&](size_t n) {
+    std::string text(n, ' ');
+    for (auto& c : text) c = static_cast<char>('a' + random() % 26);
+    return text;
+  };
+  {
+    auto store = BrokerStore::Open(dir.Sub("db"));
+    REQUIRE(store.ok());
+    for (int i = 0; i < 300; ++i) {
+      records::CaseRecord record = MakeCase("PER-" + std::to_string(100000 + i), wire::SUBMITTED);
+      record.set_body(noise(4000));  // incompressible: the cases family holds the big file
+      (*store)->PutCase(record, wire::STATE_UNSPECIFIED);
+    }
+    REQUIRE((*store)->Commit().ok());
+    REQUIRE((*store)->db().FlushAll().ok());
+  }
+  std::filesystem::path largest;
+  uintmax_t largest_size = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Sub("db"))) {
+    if (entry.path().extension() == ".sst" && entry.file_size() > largest_size) {
+      largest = entry.path();
+      largest_size = entry.file_size();
+    }
+  }
+  REQUIRE(largest_size > 500000);
+  {
+    std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(largest_size / 3));
+    std::string garbage(20000, '\xA5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  auto store = BrokerStore::Open(dir.Sub("db"));  // the counters live elsewhere: it opens
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  size_t visited = 0;
+  Status scanned = (*store)->ForEachCase([&](const records::CaseRecord&) {
+    ++visited;
+    return true;
+  });
+  CHECK_FALSE(scanned.ok());
+  CHECK(visited < 300);
+  MESSAGE(scanned.ToString());
 }

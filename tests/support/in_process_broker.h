@@ -51,7 +51,11 @@ class InProcessBroker {
     auto created = Broker::Create(config_, options, context_, clock_);
     REQUIRE_MESSAGE(created.ok(), created.status().ToString());
     broker_ = std::move(created).value();
-    thread_ = std::thread([this] { broker_->Run(stop_); });
+    thread_ = std::thread([this] {
+      Status served = broker_->Run(stop_);
+      run_status_ = served;
+      stopped_.store(true);
+    });
     settler_ = Client(wire::OPERATOR, "operator");
   }
   ~InProcessBroker() {
@@ -59,6 +63,12 @@ class InProcessBroker {
     stop_.store(true);
     thread_.join();
   }
+
+  Broker& broker() { return *broker_; }
+  // True once Run() returned (stopped, or fail-stop after a failed commit).
+  bool stopped() const { return stopped_.load(); }
+  // What Run() returned; read only once stopped() is true.
+  const Status& run_status() const { return run_status_; }
 
   std::unique_ptr<SyncClient> Client(wire::Role role, const std::string& principal) {
     wire::Hello hello;
@@ -88,6 +98,8 @@ class InProcessBroker {
   zmq::context_t context_{1};
   std::unique_ptr<Broker> broker_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> stopped_{false};
+  Status run_status_;
   std::thread thread_;
   std::unique_ptr<SyncClient> settler_;
 };
