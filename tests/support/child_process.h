@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+extern char** environ;
+
 namespace aplus::testing {
 
 inline std::string BinPath(const std::string& program) { return std::string(APLUS_BIN_DIR) + "/" + program; }
@@ -62,11 +64,30 @@ inline std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_stri
 class ChildProcess {
  public:
   // Starts `program` (a name in build/bin) with `args`; output goes to `log_path`.
-  ChildProcess(const std::string& program, std::vector<std::string> args, std::string log_path)
+  // `environment` ("NAME=value" entries, e.g. LD_PRELOAD of the fsync shim) is added to this
+  // process's own environment, overriding a variable of the same name.
+  ChildProcess(const std::string& program, std::vector<std::string> args, std::string log_path,
+               std::vector<std::string> environment = {})
       : log_path_(std::move(log_path)) {
     std::vector<std::string> argv_storage;
     argv_storage.push_back(BinPath(program));
     for (auto& arg : args) argv_storage.push_back(std::move(arg));
+    // Built before fork: the child of a threaded process may only make async-signal-safe calls.
+    std::vector<std::string> env_storage;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      std::string text = *entry;
+      std::string name = text.substr(0, text.find('='));
+      bool overridden = false;
+      for (const auto& extra : environment) overridden |= extra.substr(0, extra.find('=')) == name;
+      if (!overridden) env_storage.push_back(std::move(text));
+    }
+    for (auto& extra : environment) env_storage.push_back(std::move(extra));
+    std::vector<char*> envp;
+    for (auto& entry : env_storage) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    std::vector<char*> argv;
+    for (auto& arg : argv_storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       FILE* log = std::fopen(log_path_.c_str(), "a");
@@ -74,10 +95,7 @@ class ChildProcess {
         ::dup2(fileno(log), 1);
         ::dup2(fileno(log), 2);
       }
-      std::vector<char*> argv;
-      for (auto& arg : argv_storage) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
+      ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }
   }
@@ -120,6 +138,13 @@ class ChildProcess {
     return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
   }
   pid_t pid() const { return pid_; }
+  // Once the process ended (Running() returned false, or Kill/Stop): its exit code, or -N
+  // when signal N ended it.
+  int ExitCode() const {
+    if (WIFEXITED(exit_status_)) return WEXITSTATUS(exit_status_);
+    if (WIFSIGNALED(exit_status_)) return -WTERMSIG(exit_status_);
+    return -1;
+  }
 
  private:
   void Signal(int signal) {

@@ -4,6 +4,7 @@
 // and every process and client gets the key of the principal it plays.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,12 @@ class TestNetwork {
   }
   std::string BrokerPublicKeyFile() const { return keys_->PublicFile("broker"); }
 
+  // Extra environment ("NAME=value") for the next starts of `program` (e.g. "aplus-broker"),
+  // such as LD_PRELOAD of the fsync shim; an empty list starts it with the test's own.
+  void SetEnvironment(const std::string& program, std::vector<std::string> environment) {
+    environments_[program] = std::move(environment);
+  }
+
   // Starts (or restarts) the broker; extra flags e.g. {"--ack-lease-ms", "500"}.
   bool StartBroker(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--listen", broker_endpoint_, "--alerts", alerts_endpoint_,
@@ -62,7 +69,8 @@ class TestNetwork {
     for (auto& arg : extra) args.push_back(arg);
     // A log per start, so that a restart waits for its own ready line.
     broker_ = std::make_unique<ChildProcess>("aplus-broker", args,
-                                             dir_.Sub("broker-" + std::to_string(++starts_) + ".log"));
+                                             dir_.Sub("broker-" + std::to_string(++starts_) + ".log"),
+                                             EnvironmentOf("aplus-broker"));
     return broker_->WaitForLog("aplus-broker ready on " + broker_endpoint_);
   }
   bool StartAgentGateway(const std::string& contact_point = "mairie-perche-en-noce",
@@ -74,7 +82,8 @@ class TestNetwork {
                                      "--broker-key", BrokerPublicKeyFile()};
     for (auto& arg : extra) args.push_back(arg);
     agent_gateway_ = std::make_unique<ChildProcess>("aplus-agent-gateway", args,
-                                                    dir_.Sub("agent-" + contact_point + "-" + std::to_string(++starts_) + ".log"));
+                                                    dir_.Sub("agent-" + contact_point + "-" + std::to_string(++starts_) + ".log"),
+                                                    EnvironmentOf("aplus-agent-gateway"));
     return agent_gateway_->WaitForLog("ready on " + agent_endpoint_);
   }
   bool StartPartnerGateway(const std::string& partner = "france-travail",
@@ -89,7 +98,8 @@ class TestNetwork {
                              "--broker-key", BrokerPublicKeyFile()});
     for (auto& arg : extra) args.push_back(arg);
     partner_gateway_ = std::make_unique<ChildProcess>("aplus-partner-gateway", args,
-                                                      dir_.Sub("partner-" + partner + "-" + std::to_string(++starts_) + ".log"));
+                                                      dir_.Sub("partner-" + partner + "-" + std::to_string(++starts_) + ".log"),
+                                                      EnvironmentOf("aplus-partner-gateway"));
     return partner_gateway_->WaitForLog("ready on " + partner_endpoint_);
   }
 
@@ -162,6 +172,11 @@ class TestNetwork {
   std::unique_ptr<ChildProcess> broker_, agent_gateway_, partner_gateway_;
   std::unique_ptr<NetworkKeys> keys_;
   int starts_ = 0;
+  std::map<std::string, std::vector<std::string>> environments_;
+  std::vector<std::string> EnvironmentOf(const std::string& program) const {
+    auto found = environments_.find(program);
+    return found == environments_.end() ? std::vector<std::string>{} : found->second;
+  }
 };
 
 // Convenience builders for requests.
