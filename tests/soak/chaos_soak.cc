@@ -231,6 +231,10 @@ void ChaosSoak::RunRound(int round) {
     RestartDeadOnes();
     SleepMs(std::min<int64_t>(50, kill_at - Now()));
   }
+  if (!options_.kill) {
+    std::cout << "round " << round << ": no kill" << std::endl;
+    return;
+  }
   Program victim = static_cast<Program>(which(random_));
   bool term = percent(random_) < options_.sigterm_percent;
   int down_ms = down(random_);
@@ -710,6 +714,10 @@ int ChaosSoak::Run() {
   std::cout << "aplus-soak: seed " << options_.seed << " (rerun with --seed " << options_.seed
             << "), " << options_.rounds << " rounds, data in " << network_.dir().path().string()
             << std::endl;
+  if (options_.broker_rate_limit >= 0) {
+    broker_flags_.insert(broker_flags_.end(),
+                         {"--rate-limit", std::to_string(options_.broker_rate_limit)});
+  }
   if (options_.short_sla) {
     std::string config = WriteShortSlaConfig(network_.dir().Sub("network.toml"));
     if (config.empty()) {

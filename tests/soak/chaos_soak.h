@@ -36,6 +36,8 @@ struct SoakOptions {
   int sigterm_percent = 25;         // the rest are SIGKILL
   int settle_seconds = 60;          // bound on the wait for quiescence after the last round
   bool short_sla = true;            // a 6-second reply window, so that alerts are raised too
+  bool kill = true;                 // false: rounds pass without killing (checks the checker)
+  int broker_rate_limit = -1;       // the broker's --rate-limit (-1 = its default)
 };
 
 // Runs the soak and prints its findings. Returns 0 when nothing was lost, duplicated or

@@ -35,7 +35,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   bool long_sla = false;
   app.add_flag("--no-alerts", long_sla, "keep the 4-working-day reply window (no SLA alerts)");
+  bool no_kill = false;
+  app.add_flag("--no-kill", no_kill,
+               "run the rounds without killing anything: the checker must then report nothing");
+  app.add_option("--broker-rate-limit", options.broker_rate_limit,
+                 "the broker's --rate-limit (requests per second per principal; 0 = none)")
+      ->check(CLI::Range(0, 1000000));
   CLI11_PARSE(app, argc, argv);
+  options.kill = !no_kill;
   if (options.kill_after_max_ms < options.kill_after_min_ms) {
     options.kill_after_max_ms = options.kill_after_min_ms;
   }
