@@ -461,7 +461,7 @@ Result<std::map<std::string, wire::CaseSummary>> ChaosSoak::AgentLocalView(
     wire::Envelope request;
     request.mutable_list_cases()->set_limit(1000);
     request.mutable_list_cases()->set_after_case_id(after);
-    auto answer = agent_local->CallOk(request, 10000);
+    auto answer = agent_local->CallOk(request, 5000);
     if (!answer.ok() || !answer->has_case_list()) {
       std::cout << "soak: the agent gateway's ListCases without the broker: "
                 << (answer.ok() ? "answered " + BodyName(*answer) : answer.status().ToString())
