@@ -69,6 +69,19 @@ wire::ErrorCode CodeOf(const Result<wire::Envelope>& answer) {
   return wire::ERROR_UNSPECIFIED;
 }
 
+// The checker's own calls: a transient refusal (the broker's rate limit, a restart) is retried
+// for up to 30 s; any other answer is returned, an Error body as the status.
+Result<wire::Envelope> CallRetrying(SyncClient& client, const wire::Envelope& request,
+                                    int timeout_ms) {
+  const int64_t give_up = Now() + 30000;
+  while (true) {
+    auto answer = client.CallOk(request, timeout_ms);
+    if (answer.ok() || !IsTransient(answer.status().code()) || Now() > give_up) return answer;
+    int64_t hint = answer.status().retry_after_ms();
+    SleepMs(hint > 0 ? std::min<int64_t>(hint, 2000) : 200);
+  }
+}
+
 std::string LogTail(const std::string& log, size_t lines) {
   size_t at = log.size();
   for (size_t n = 0; n <= lines && at > 0; ++n) {
@@ -176,6 +189,7 @@ class ChaosSoak {
   std::vector<std::string> never_accepted_;            // guarded by mutex_: key and last answer
   std::map<std::string, PartnerWork> partner_work_;    // guarded by mutex_: case id -> work
   std::map<std::string, std::set<int64_t>> published_; // guarded by mutex_: alert id -> raised at
+  std::map<std::string, uint64_t> transient_;          // guarded by mutex_: "who code" -> n
   std::vector<std::string> unexpected_exits_;          // main thread only
   std::map<std::string, int> kills_;                   // main thread only: "SIGKILL broker" -> n
   int64_t started_ms_ = 0;
@@ -291,6 +305,10 @@ void ChaosSoak::SubmitLoop(int thread) {
       }
       wire::ErrorCode code = CodeOf(answer);
       last = answer.ok() ? StatusOf(*answer).ToString() : answer.status().ToString();
+      {
+        std::lock_guard lock(mutex_);
+        transient_["submit " + wire::ErrorCode_Name(code)]++;
+      }
       if ((code != wire::ERROR_UNSPECIFIED && !IsTransient(code)) || Now() > give_up) {
         std::lock_guard lock(mutex_);
         never_accepted_.push_back(submission.key + " after " + std::to_string(submission.attempts) +
@@ -367,6 +385,7 @@ void ChaosSoak::PartnerLoop() {
                          (answer.ok() ? StatusOf(*answer).ToString() : answer.status().ToString());
         continue;
       }
+      transient_[std::string(work.acked ? "reply " : "ack ") + wire::ErrorCode_Name(code)]++;
       break;  // transient: try again next turn
     }
     SleepMs(100);
@@ -401,7 +420,7 @@ Result<std::vector<wire::CaseSummary>> ChaosSoak::BrokerCases(SyncClient& agent_
     wire::Envelope request;
     request.mutable_list_cases()->set_limit(1000);
     request.mutable_list_cases()->set_after_case_id(after);
-    auto answer = agent_session.CallOk(request, 10000);
+    auto answer = CallRetrying(agent_session, request, 10000);
     if (!answer.ok()) return answer.status();
     if (!answer->has_case_list()) return Status(wire::INTERNAL, "ListCases answered " + BodyName(*answer));
     const auto& cases = answer->case_list().cases();
@@ -437,7 +456,9 @@ bool ChaosSoak::Settled(SyncClient& agent_session, SyncClient& operator_session,
       }
     }
   }
-  auto stats = testing::OperatorStats(operator_session);
+  auto stats_answer = CallRetrying(operator_session, testing::StatsRequest(), 5000);
+  Result<wire::Stats> stats = stats_answer.ok() ? Result<wire::Stats>(stats_answer->stats())
+                                                : Result<wire::Stats>(stats_answer.status());
   if (!stats.ok()) {
     *why = "broker GetStats: " + stats.status().ToString();
     return false;
@@ -582,7 +603,7 @@ int ChaosSoak::Check() {
           summary.case_id() != submission.case_id) {
         impossible.push_back(label + ": the broker holds it as " + summary.case_id());
       }
-      auto stored = partner_local->CallOk(testing::GetCaseRequest(summary.case_id()), 5000);
+      auto stored = CallRetrying(*partner_local, testing::GetCaseRequest(summary.case_id()), 5000);
       if (!stored.ok()) {
         lost.push_back(label + ": " + summary.case_id() + " is " +
                        wire::CaseState_Name(summary.state()) + " at the broker but not in the "
@@ -604,12 +625,13 @@ int ChaosSoak::Check() {
 
   // Every case tells a legal story that ends in its summary's state.
   for (const auto& summary : *cases) {
-    auto view = testing::GetCaseView(*operator_session, summary.case_id(), 10000);
-    if (!view.ok()) {
-      impossible.push_back(summary.case_id() + ": listed but GetCase says " + view.status().ToString());
+    auto view = CallRetrying(*operator_session, testing::GetCaseRequest(summary.case_id()), 10000);
+    if (!view.ok() || !view->has_case_view()) {
+      impossible.push_back(summary.case_id() + ": listed but GetCase says " +
+                           (view.ok() ? BodyName(*view) : view.status().ToString()));
       continue;
     }
-    std::string problem = testing::TimelineProblem(*view);
+    std::string problem = testing::TimelineProblem(view->case_view());
     if (!problem.empty()) impossible.push_back(problem);
   }
 
@@ -617,7 +639,7 @@ int ChaosSoak::Check() {
   wire::Envelope list_alerts;
   list_alerts.mutable_list_alerts()->set_include_acked(true);
   list_alerts.mutable_list_alerts()->set_limit(10000);
-  auto alerts = operator_session->CallOk(list_alerts, 10000);
+  auto alerts = CallRetrying(*operator_session, list_alerts, 10000);
   size_t stored_alerts = 0;
   if (!alerts.ok()) {
     std::cout << "soak: cannot list the alerts: " << alerts.status().ToString() << std::endl;
@@ -694,6 +716,13 @@ int ChaosSoak::Check() {
             << std::endl;
   std::cout << "alerts: " << stored_alerts << " stored, " << published_alerts
             << " distinct ids published" << std::endl;
+  {
+    std::lock_guard lock(mutex_);
+    std::string retried;
+    for (const auto& [what, n] : transient_) retried += " " + what + " x" + std::to_string(n) + ";";
+    std::cout << "answers retried by the clients:" << (retried.empty() ? " none" : retried)
+              << std::endl;
+  }
   print("lost", lost);
   print("duplicated", duplicated);
   print("replies lost", replies_lost);
@@ -717,6 +746,10 @@ int ChaosSoak::Run() {
   if (options_.broker_rate_limit >= 0) {
     broker_flags_.insert(broker_flags_.end(),
                          {"--rate-limit", std::to_string(options_.broker_rate_limit)});
+  }
+  if (options_.broker_rate_burst >= 0) {
+    broker_flags_.insert(broker_flags_.end(),
+                         {"--rate-burst", std::to_string(options_.broker_rate_burst)});
   }
   if (options_.short_sla) {
     std::string config = WriteShortSlaConfig(network_.dir().Sub("network.toml"));

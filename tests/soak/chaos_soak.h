@@ -38,6 +38,7 @@ struct SoakOptions {
   bool short_sla = true;            // a 6-second reply window, so that alerts are raised too
   bool kill = true;                 // false: rounds pass without killing (checks the checker)
   int broker_rate_limit = -1;       // the broker's --rate-limit (-1 = its default)
+  int broker_rate_burst = -1;       // the broker's --rate-burst (-1 = its default)
 };
 
 // Runs the soak and prints its findings. Returns 0 when nothing was lost, duplicated or

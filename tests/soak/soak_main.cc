@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--broker-rate-limit", options.broker_rate_limit,
                  "the broker's --rate-limit (requests per second per principal; 0 = none)")
       ->check(CLI::Range(0, 1000000));
+  app.add_option("--broker-rate-burst", options.broker_rate_burst, "the broker's --rate-burst")
+      ->check(CLI::Range(1, 1000000));
   CLI11_PARSE(app, argc, argv);
   options.kill = !no_kill;
   if (options.kill_after_max_ms < options.kill_after_min_ms) {
