@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -121,10 +122,12 @@ struct Submission {
   std::string case_id;    // from Accepted (empty when answered QUEUED_LOCALLY)
   std::string local_ref;  // from QUEUED_LOCALLY
   int attempts = 0;
+  int64_t accepted_at_ms = 0;  // steady clock, when the client got its answer
 };
 
 // What the partner worker did to one case of its inbox.
 struct PartnerWork {
+  int64_t seen_at_ms = 0;  // steady clock, when the partner first saw it in its inbox
   bool acked = false;
   bool replied = false;
   bool reply_queued_locally = false;  // the partner gateway answered queued_locally
@@ -299,6 +302,7 @@ void ChaosSoak::SubmitLoop(int thread) {
         submission.case_id = answer->accepted().case_id();
         submission.local_ref = answer->accepted().local_ref();
         if (answer->accepted().state() == wire::QUEUED_LOCALLY) submission.case_id.clear();
+        submission.accepted_at_ms = Now();
         std::lock_guard lock(mutex_);
         accepted_.push_back(submission);
         break;
@@ -336,7 +340,9 @@ void ChaosSoak::PartnerLoop() {
     {
       std::lock_guard lock(mutex_);
       for (const auto& escalation : inbox->inbox().escalations()) {
-        if (partner_work_.emplace(escalation.case_id(), PartnerWork{}).second) {
+        PartnerWork fresh;
+        fresh.seen_at_ms = Now();
+        if (partner_work_.emplace(escalation.case_id(), fresh).second) {
           order.push_back(escalation.case_id());
         }
       }
@@ -580,6 +586,8 @@ int ChaosSoak::Check() {
     }
   }
   std::set<std::string> accepted_keys;
+  std::vector<int64_t> latencies;  // acceptance to the partner's inbox, ms
+  std::vector<std::pair<int64_t, std::string>> stalled;
   auto partner_local = network_.PartnerClient();
   size_t queued_locally = 0;
   for (const auto& submission : accepted) {
@@ -592,6 +600,17 @@ int ChaosSoak::Check() {
     if (found == by_key.end()) {
       lost.push_back(label + ": no case at the broker");
       continue;
+    }
+    if (found->second.size() == 1) {
+      auto work = partner_work.find(found->second.front().case_id());
+      if (work != partner_work.end()) {
+        int64_t latency = std::max<int64_t>(0, work->second.seen_at_ms - submission.accepted_at_ms);
+        latencies.push_back(latency);
+        if (latency > options_.max_delivery_seconds * 1000L) {
+          stalled.push_back({latency, label + " reached the partner's inbox " +
+                                          std::to_string(latency / 1000) + " s after its acceptance"});
+        }
+      }
     }
     if (found->second.size() > 1) {
       std::string ids;
@@ -723,7 +742,19 @@ int ChaosSoak::Check() {
     std::cout << "answers retried by the clients:" << (retried.empty() ? " none" : retried)
               << std::endl;
   }
+  if (!latencies.empty()) {
+    std::sort(latencies.begin(), latencies.end());
+    auto at = [&](double q) { return latencies[static_cast<size_t>(q * (latencies.size() - 1))]; };
+    std::cout << "acceptance to partner inbox: p50 " << at(0.5) << " ms, p99 " << at(0.99)
+              << " ms, max " << latencies.back() << " ms" << std::endl;
+  }
+  std::sort(stalled.rbegin(), stalled.rend());
+  std::vector<std::string> stalled_text;
+  for (const auto& item : stalled) stalled_text.push_back(item.second);
   print("lost", lost);
+  print("stalled (in the inbox more than " + std::to_string(options_.max_delivery_seconds) +
+            " s after acceptance)",
+        stalled_text);
   print("duplicated", duplicated);
   print("replies lost", replies_lost);
   print("alerts raised twice", alerts_twice);
@@ -732,7 +763,7 @@ int ChaosSoak::Check() {
   print("never accepted (gave up after 60 s or refused)", never_accepted);
   print("partner requests refused", partner_refusals);
   print("processes that stopped by themselves or badly", unexpected_exits_);
-  bool failed = !lost.empty() || !duplicated.empty() || !replies_lost.empty() ||
+  bool failed = !lost.empty() || !stalled.empty() || !duplicated.empty() || !replies_lost.empty() ||
                 !alerts_twice.empty() || !impossible.empty();
   std::cout << (failed ? "FAILED" : "PASSED") << std::endl;
   return failed ? 1 : 0;

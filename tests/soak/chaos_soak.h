@@ -8,6 +8,8 @@
 // the network to settle and checks what every user was promised:
 //   lost          a submission accepted (Accepted or QUEUED_LOCALLY) with no case at the broker
 //                 or no copy in the partner gateway's inbox;
+//   stalled       one that reached the inbox, but more than max_delivery_seconds after it was
+//                 accepted (deliveries that stop until something else wakes the link up);
 //   duplicated    one idempotency key, two cases;
 //   replies lost  a reply the partner gateway accepted that the agent gateway's own view (its
 //                 local cache, read with the broker stopped) does not show;
@@ -35,13 +37,16 @@ struct SoakOptions {
   int down_max_ms = 3000;           // restarted after a random 0..down_max_ms
   int sigterm_percent = 25;         // the rest are SIGKILL
   int settle_seconds = 60;          // bound on the wait for quiescence after the last round
+  // A case that reaches the partner's inbox later than this after its acceptance is "stalled"
+  // (a kill costs at most 3 s down, a restart and a 3 s ack lease).
+  int max_delivery_seconds = 20;
   bool short_sla = true;            // a 6-second reply window, so that alerts are raised too
   bool kill = true;                 // false: rounds pass without killing (checks the checker)
   int broker_rate_limit = -1;       // the broker's --rate-limit (-1 = its default)
   int broker_rate_burst = -1;       // the broker's --rate-burst (-1 = its default)
 };
 
-// Runs the soak and prints its findings. Returns 0 when nothing was lost, duplicated or
+// Runs the soak and prints its findings. Returns 0 when nothing was lost, stalled, duplicated or
 // impossible and no reply or alert went wrong, 1 when something did (the offending ids are
 // printed), 2 when the soak could not run (a program would not start).
 int RunChaosSoak(const SoakOptions& options);

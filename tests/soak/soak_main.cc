@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   bool long_sla = false;
   app.add_flag("--no-alerts", long_sla, "keep the 4-working-day reply window (no SLA alerts)");
+  app.add_option("--max-delivery-seconds", options.max_delivery_seconds,
+                 "a case in the partner's inbox later than this after its acceptance is stalled")
+      ->check(CLI::Range(1, 3600));
   bool no_kill = false;
   app.add_flag("--no-kill", no_kill,
                "run the rounds without killing anything: the checker must then report nothing");
