@@ -112,6 +112,9 @@ class Broker {
                        const sla::DeadlineExplanation* computed = nullptr);
   // Removes the case's pending timers (reply, cancel, pause).
   void ClearTimers(const records::CaseRecord& record);
+  // The partner replied: timers go, an open pause ends now, the deadline takes every pause into
+  // account, and answered_at / late_by are set against it.
+  void StopClockAtReply(records::CaseRecord& record);
   void OpenPause(records::CaseRecord& record);
   void ClosePause(records::CaseRecord& record);
   void FireDueTimers();

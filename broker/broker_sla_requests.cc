@@ -121,6 +121,13 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   }
   std::string from = record->summary().partner();
   int64_t old_deadline = record->summary().deadline_ms();
+  // Kept, the deadline is the current window's before pauses (read under the old partner):
+  // its pauses, already in old_deadline, must not count twice.
+  int64_t kept_base_deadline = old_deadline;
+  if (config_.sla.transfer_keeps_deadline) {
+    auto kept = sla_clock_.Explain(*record, clock_.NowMs(), /*write_lines=*/false);
+    if (kept.ok()) kept_base_deadline = kept->base_deadline_ms;
+  }
   WithdrawUndelivered(*record);  // leaves the old partner's queue if it never reached it
   ClearTimers(*record);
   ClosePause(*record);
@@ -131,7 +138,7 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   summary->set_warned(false);
   summary->set_breached(false);
   if (config_.sla.transfer_keeps_deadline) {
-    record->set_inherited_deadline_ms(old_deadline);
+    record->set_inherited_deadline_ms(kept_base_deadline);
   } else {
     record->set_clock_started_ms(clock_.NowMs());
     record->clear_pauses();
