@@ -288,6 +288,8 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
     case Body::kGetReport: OnGetReport(*session, request); break;
     case Body::kExplainDeadline: OnExplainDeadline(*session, request); break;
     case Body::kGetAudit: OnGetAudit(*session, request); break;
+    case Body::kListDeadLetters: OnListDeadLetters(*session, request); break;
+    case Body::kRequeueDeadLetters: OnRequeueDeadLetters(*session, request); break;
     default:
       AnswerError(routing_id, request.request_id(),
                   Status(wire::UNKNOWN_MESSAGE,

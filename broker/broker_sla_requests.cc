@@ -188,6 +188,27 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
   size_t limit = filter.limit() == 0 ? 100 : std::min<size_t>(filter.limit(), 10000);
   wire::Envelope answer = AnswerTo(request);
   auto* list = answer.mutable_alert_list();
+  if (filter.after_sequence() > 0) {
+    // A follower's catch-up: everything raised since, acknowledged or not, in order. Reads the
+    // sequence index in pages until `limit` alerts pass the filters.
+    uint64_t after = filter.after_sequence();
+    constexpr size_t kPage = 1000;
+    while (static_cast<size_t>(list->alerts_size()) < limit) {
+      auto page = store_->AlertsAfter(after, kPage);
+      if (!page.ok()) return AnswerError(session.routing_id, request.request_id(), page.status());
+      for (auto& alert : *page) {
+        after = alert.sequence();
+        list->set_scanned_to_sequence(after);
+        if (!filter.partner().empty() && alert.partner() != filter.partner()) continue;
+        if (!filter.territory().empty() && alert.territory() != filter.territory()) continue;
+        if (filter.kind() != wire::Alert::KIND_UNSPECIFIED && alert.kind() != filter.kind()) continue;
+        *list->add_alerts() = std::move(alert);
+        if (static_cast<size_t>(list->alerts_size()) >= limit) break;
+      }
+      if (page->size() < kPage) break;
+    }
+    return Answer(session.routing_id, std::move(answer), true);
+  }
   auto alerts = store_->ListAlerts(filter.include_acked(), 1000000);
   std::sort(alerts.begin(), alerts.end(),
             [](const wire::Alert& a, const wire::Alert& b) { return a.sequence() < b.sequence(); });
