@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/sync_client.h"
 #include "tools/aplus/output.h"
 
 namespace aplus::cli {
@@ -188,14 +189,15 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
   // The stream misses what is published while it is disconnected (a broker restart, a network
   // blip): every few seconds, the broker is asked for what was raised since the last alert
   // considered. A broker that does not answer is asked again at the next round.
-  GlobalOptions catch_up_options = options;
-  catch_up_options.timeout_ms = std::min(options.timeout_ms, kCatchUpTimeoutMs);
+  // One session for every catch-up (it says Hello again by itself after a broker restart).
+  SyncClient broker(context, options.broker, OperatorHello(options),
+                    keys->has_value() ? std::optional<CurveClientKeys>(**keys) : std::nullopt);
+  const int catch_up_timeout_ms = std::min(options.timeout_ms, kCatchUpTimeoutMs);
   int64_t next_catch_up_ms = SteadyNowMs() + kCatchUpEveryMs;
   auto catch_up = [&] {
     while (!stop_requested) {
-      auto answer = Exchange(catch_up_options, options.broker, OperatorHello(options),
-                             follower.CatchUpRequest(), wire::Envelope::kAlertList);
-      if (!answer.ok()) return;
+      auto answer = broker.CallOk(follower.CatchUpRequest(), catch_up_timeout_ms);
+      if (!answer.ok() || !answer->has_alert_list()) return;
       for (const auto& alert : answer->alert_list().alerts()) {
         if (follower.OfferCaughtUp(alert)) PrintAlertLine(options, alert);
       }
