@@ -124,7 +124,8 @@ void Broker::OnListDeadLetters(Session& session, const wire::Envelope& request) 
     out->set_attempts(entry.item.attempts());
     out->set_dead_lettered_at_ms(entry.item.dead_lettered_at_ms());
   }
-  Answer(session.routing_id, std::move(answer), false);
+  // It may show this batch's parking: it leaves once that is on disk.
+  Answer(session.routing_id, std::move(answer), true);
 }
 
 void Broker::OnRequeueDeadLetters(Session& session, const wire::Envelope& request) {
