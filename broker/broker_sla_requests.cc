@@ -209,6 +209,8 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
     }
     return Answer(session.routing_id, std::move(answer), true);
   }
+  // Read before the listing: alerts committed by then are all in it (open ones at least).
+  uint64_t covered = store_->committed_alert_sequence();
   auto alerts = store_->ListAlerts(filter.include_acked(), 1000000);
   std::sort(alerts.begin(), alerts.end(),
             [](const wire::Alert& a, const wire::Alert& b) { return a.sequence() < b.sequence(); });
@@ -217,8 +219,14 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
     if (!filter.territory().empty() && alert.territory() != filter.territory()) continue;
     if (filter.kind() != wire::Alert::KIND_UNSPECIFIED && alert.kind() != filter.kind()) continue;
     *list->add_alerts() = std::move(alert);
-    if (static_cast<size_t>(list->alerts_size()) >= limit) break;
+    if (static_cast<size_t>(list->alerts_size()) >= limit) {
+      covered = std::min(covered, list->alerts(list->alerts_size() - 1).sequence());
+      break;
+    }
   }
+  // A follower starts its catch-ups from here: nothing up to it is left to show (what is not
+  // listed is acknowledged, or filtered out).
+  list->set_scanned_to_sequence(covered);
   Answer(session.routing_id, std::move(answer), true);
 }
 

@@ -103,6 +103,12 @@ class BrokerStore {
   uint64_t purge_compaction_owed() const { return purge_compaction_owed_; }
 
   uint64_t case_counter() const { return case_counter_; }
+  // Every alert with a sequence up to this one is committed (a conservative bound while this
+  // batch holds alert writes): what a listing of the committed alerts covers.
+  uint64_t committed_alert_sequence() const {
+    return pending_alert_sequences_.empty() ? alert_counter_
+                                            : pending_alert_sequences_.begin()->first - 1;
+  }
   const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
   // Cases of `contact_point` still waiting for a partner (not answered, closed or cancelled),
   // pending writes included.

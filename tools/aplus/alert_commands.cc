@@ -185,6 +185,7 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
   for (const auto& alert : open->alert_list().alerts()) {
     if (follower.OfferCaughtUp(alert)) PrintAlertLine(options, alert);
   }
+  follower.Advance(open->alert_list().scanned_to_sequence());
 
   // The stream misses what is published while it is disconnected (a broker restart, a network
   // blip): every few seconds, the broker is asked for what was raised since the last alert
@@ -202,7 +203,7 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
         if (follower.OfferCaughtUp(alert)) PrintAlertLine(options, alert);
       }
       // What the broker looked at and filtered out needs no second look.
-      if (follower.watermark() > 0) follower.Advance(answer->alert_list().scanned_to_sequence());
+      follower.Advance(answer->alert_list().scanned_to_sequence());
       if (answer->alert_list().alerts_size() < static_cast<int>(kCatchUpPage)) return;
     }
   };
