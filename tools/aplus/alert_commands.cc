@@ -80,16 +80,21 @@ wire::Alert::Kind ParseAlertKind(const std::string& text) {
 }
 
 bool AlertFollower::Offer(const wire::Alert& alert) {
-  if (alert.sequence() != 0 && alert.sequence() <= watermark_) return false;  // considered
-  if (!AlertMatches(filter_, alert)) return false;
-  if (alert.sequence() == 0) return shown_ids_.insert(alert.alert_id()).second;  // older broker
-  return shown_above_.insert(alert.sequence()).second;
+  return AlertMatches(filter_, alert) && Remember(alert);
 }
 
 bool AlertFollower::OfferCaughtUp(const wire::Alert& alert) {
-  bool fresh = Offer(alert);
+  // The broker applied the filters; a catch-up also returns the alerts acknowledged since,
+  // which are not news unless --all.
+  bool fresh = (filter_.include_acked || alert.acked_by().empty()) && Remember(alert);
   Advance(alert.sequence());
   return fresh;
+}
+
+bool AlertFollower::Remember(const wire::Alert& alert) {
+  if (alert.sequence() == 0) return shown_ids_.insert(alert.alert_id()).second;  // older broker
+  if (alert.sequence() <= watermark_) return false;  // considered already
+  return shown_above_.insert(alert.sequence()).second;
 }
 
 void AlertFollower::Advance(uint64_t sequence) {

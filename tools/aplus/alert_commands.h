@@ -47,8 +47,9 @@ class AlertFollower {
   explicit AlertFollower(AlertFilter filter) : filter_(std::move(filter)) {}
   // An alert from the stream: true when it matches the filter and was not shown yet.
   bool Offer(const wire::Alert& alert);
-  // An alert from a listing or catch-up (in sequence order): as Offer, then everything up to
-  // its sequence counts as considered.
+  // An alert from a listing or catch-up (in sequence order, filtered by the broker): true when
+  // not shown yet (nor acknowledged, unless --all); everything up to its sequence then counts
+  // as considered.
   bool OfferCaughtUp(const wire::Alert& alert);
   // ListAlerts for what was raised after the watermark (the open alerts while it is 0).
   wire::Envelope CatchUpRequest() const;
@@ -57,6 +58,8 @@ class AlertFollower {
   uint64_t watermark() const { return watermark_; }
 
  private:
+  // True the first time this alert (by sequence; by id without one) is offered.
+  bool Remember(const wire::Alert& alert);
 
   AlertFilter filter_;
   uint64_t watermark_ = 0;
