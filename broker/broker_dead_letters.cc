@@ -245,6 +245,11 @@ void Broker::OnRequeueDeadLetters(Session& session, const wire::Envelope& reques
         store_->DeleteQueueItem(dead_queue, entry.sequence);
         if (queue.dead_lettered > 0) --queue.dead_lettered;
         ++outcome.dropped;
+        // The case's own slot, of a case that ended: nothing of it is parked any more.
+        if (record && owner && record->queue_sequence() == entry.sequence &&
+            PartnerQueueName(*owner, record->summary().territory()) == entry.queue) {
+          record->mutable_summary()->set_dead_lettered(false);
+        }
         continue;
       }
       record->set_queue(entry.queue);  // the case's queue slot again (queue_sequence kept)

@@ -239,3 +239,48 @@ TEST_CASE("dead letters: alerted once, listed, requeued at the head in order, id
   REQUIRE(emptied.ok());
   CHECK(emptied->items_size() == 0);
 }
+
+TEST_CASE("a parked escalation of a case cancelled since is dropped, not delivered" *
+          doctest::timeout(60)) {
+  auto started = StartNetwork("dead-letter-stale", kShortLease);
+  REQUIRE(started);
+  TestNetwork& network = *started;
+  auto agent = network.BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
+  auto op = network.BrokerClient(wire::OPERATOR, "operator");
+  std::string case_id = SubmitOne(*agent, "dl-stale");
+  {
+    auto partner = network.BrokerClient(wire::PARTNER_GATEWAY, "france-travail");
+    REQUIRE(partner->CallOk(SubscribeRequest(10), 5000).ok());
+    auto parked = [&] {
+      while (NextDelivery(*partner, 20)) {
+      }
+      auto stats = OperatorStats(*op);
+      return stats.ok() && QueueStatsOf(*stats, kQueue).dead_lettered() == 1;
+    };
+    REQUIRE(WaitUntil(parked, 15000));
+  }
+  wire::Envelope cancel;
+  cancel.mutable_cancel_case()->set_case_id(case_id);
+  cancel.mutable_cancel_case()->set_reason("le citoyen a renoncé");
+  cancel.mutable_cancel_case()->set_idempotency_key("cancel-stale");
+  REQUIRE(agent->CallOk(cancel, 5000).ok());
+
+  auto requeued = op->CallOk(RequeueCase(case_id, "requeue-stale"), 5000);
+  REQUIRE_MESSAGE(requeued.ok(), requeued.status().ToString());
+  CHECK(requeued->requeued().items() == 0);
+  auto stats = OperatorStats(*op);
+  REQUIRE(stats.ok());
+  CHECK(QueueStatsOf(*stats, kQueue).dead_lettered() == 0);
+  CHECK(QueueStatsOf(*stats, kQueue).depth() == 0);
+  auto partner = network.BrokerClient(wire::PARTNER_GATEWAY, "france-travail");
+  REQUIRE(partner->CallOk(SubscribeRequest(10), 5000).ok());
+  CHECK_FALSE(NextDelivery(*partner, 1000));
+  auto view = GetCaseView(*op, case_id);
+  REQUIRE(view.ok());
+  CHECK(view->summary().state() == wire::CANCELLED);
+  auto events = EventsOf(*view, "REQUEUED");
+  REQUIRE(events.size() == 1);
+  CHECK_MESSAGE(events[0].detail().find("stale") != std::string::npos, events[0].detail());
+  CHECK_FALSE(view->summary().dead_lettered());
+  CHECK_MESSAGE(TimelineProblem(*view).empty(), TimelineProblem(*view));
+}
