@@ -126,6 +126,9 @@ class Broker {
   void OnGetReport(Session& session, const wire::Envelope& request);
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
   void OnGetAudit(Session& session, const wire::Envelope& request);
+  // Dead letters (broker_dead_letters.cc): operators and administrators (table of requests).
+  void OnListDeadLetters(Session& session, const wire::Envelope& request);
+  void OnRequeueDeadLetters(Session& session, const wire::Envelope& request);
   // Answers a retried mutating request with its first outcome; true when it did. The dedup
   // key is the request's row's scope, case id and idempotency key (IdempotencyScopeOf).
   bool AnswerFromDedup(Session& session, const wire::Envelope& request);
@@ -141,6 +144,9 @@ class Broker {
                        const sla::DeadlineExplanation* computed = nullptr);
   // Removes the case's pending timers (reply, cancel, pause).
   void ClearTimers(const records::CaseRecord& record);
+  // The partner replied: timers go, an open pause ends now, the deadline takes every pause into
+  // account, and answered_at / late_by are set against it.
+  void StopClockAtReply(records::CaseRecord& record);
   void OpenPause(records::CaseRecord& record);
   void ClosePause(records::CaseRecord& record);
   void FireDueTimers();
@@ -200,7 +206,16 @@ class Broker {
   void PumpQueue(QueueState& queue);
   bool DeliverOne(QueueState& queue, uint64_t sequence, const records::QueueItem& item,
                   Session& session);
+  // Parks the item in the queue's dead-letter queue (same sequence), clears the case's queue
+  // slot when it was the case's escalation, and raises one DEAD_LETTER alert when a case id is
+  // known. All in the pending batch.
   void DeadLetter(QueueState& queue, uint64_t sequence, records::QueueItem item);
+  // The operator-only alert of a dead-lettering ("<case>/DEAD_LETTER/<n>"): stored and
+  // published after the commit, never queued to a partner or a contact point. `record` (when
+  // the case exists) gets its dead_letterings count bumped; the caller stores it.
+  void RaiseDeadLetterAlert(const std::string& case_id, records::CaseRecord* record,
+                            const std::string& queue, uint64_t sequence,
+                            const records::QueueItem& item);
   void ExpireLeasesAndSessions();
   void DropSession(const std::string& routing_id, const char* why);
 

@@ -149,32 +149,40 @@ void Broker::DeadLetter(QueueState& queue, uint64_t sequence, records::QueueItem
                 queue.name, sequence, item.case_id(), options_.max_delivery_attempts);
   store_->DeleteQueueItem(queue.name, sequence);
   item.set_dead_lettered(true);
+  item.set_attempts(std::max(item.attempts(), options_.max_delivery_attempts));
+  item.set_dead_lettered_at_ms(clock_.NowMs());
   store_->PutQueueItem(std::string(keys::kDeadLetterPrefix) + queue.name, sequence, item);
   queue.attempts.erase(sequence);
   if (queue.depth > 0) --queue.depth;
   ++queue.dead_lettered;
-  if (!item.has_mail() && !item.has_alert()) {
-    auto record = store_->GetCase(item.case_id());
-    // Only the case's current item speaks for it (not a copy left at a partner it was
-    // transferred away from).
-    if (record.ok() && record->has_value() && (*record)->queue() == queue.name &&
-        (*record)->queue_sequence() == sequence) {
-      records::CaseRecord updated = std::move(**record);
-      updated.clear_queue();
-      updated.mutable_summary()->set_dead_lettered(true);
-      wire::Event event;
-      event.set_sequence(updated.event_count());
-      event.set_at_ms(clock_.NowMs());
-      event.set_kind("DEAD_LETTERED");
-      event.set_actor("broker");
-      event.set_detail("not acknowledged after " + std::to_string(options_.max_delivery_attempts) +
-                       " deliveries; an operator must requeue it");
-      event.set_state_after(updated.summary().state());
-      updated.set_event_count(updated.event_count() + 1);
-      store_->PutEvent(updated.summary().case_id(), event);
-      store_->PutCase(updated, updated.summary().state());
-    }
+  if (item.case_id().empty()) return;  // nothing to tell an operator about (no case)
+  auto loaded = store_->GetCase(item.case_id());
+  if (!loaded.ok() || !loaded->has_value()) {
+    // A mail item or a reminder about a case no longer readable: still parked, still alerted.
+    RaiseDeadLetterAlert(item.case_id(), nullptr, queue.name, sequence, item);
+    return;
   }
+  records::CaseRecord updated = std::move(**loaded);
+  RaiseDeadLetterAlert(item.case_id(), &updated, queue.name, sequence, item);
+  // Only the case's current item speaks for it (not a copy left at a partner it was
+  // transferred away from, nor a mail item or a reminder).
+  if (!item.has_mail() && !item.has_alert() && updated.queue() == queue.name &&
+      updated.queue_sequence() == sequence) {
+    updated.clear_queue();  // queue_sequence stays: a requeue restores the slot from it
+    updated.mutable_summary()->set_dead_lettered(true);
+    wire::Event event;
+    event.set_sequence(updated.event_count());
+    event.set_at_ms(clock_.NowMs());
+    event.set_kind("DEAD_LETTERED");
+    event.set_actor("broker");
+    event.set_detail("not acknowledged after " + std::to_string(options_.max_delivery_attempts) +
+                     " deliveries; an operator must requeue it (aplus dlq requeue " +
+                     updated.summary().case_id() + ")");
+    event.set_state_after(updated.summary().state());
+    updated.set_event_count(updated.event_count() + 1);
+    store_->PutEvent(updated.summary().case_id(), event);
+  }
+  store_->PutCase(updated, updated.summary().state());
 }
 
 void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {

@@ -404,12 +404,7 @@ void Broker::OnAcknowledgeOrReply(Session& session, const wire::Envelope& reques
   wire::CaseState before = record->summary().state();
   if (reply && NextState(before, CaseEvent::kReply).ok()) {
     record->set_reply_text(request.reply_case().text());
-    int64_t now = clock_.NowMs();
-    ClearTimers(*record);
-    ClosePause(*record);
-    record->set_question("");
-    record->mutable_summary()->set_answered_at_ms(now);
-    record->mutable_summary()->set_late_by_ms(std::max<int64_t>(0, now - record->summary().deadline_ms()));
+    StopClockAtReply(*record);  // broker_sla.cc
   }
   std::string detail = reply ? "replied" : request.acknowledge_case().note();
   if (reply && record->summary().late_by_ms() > 0) {

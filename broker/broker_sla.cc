@@ -55,6 +55,25 @@ Status Broker::RescheduleSla(records::CaseRecord& record,
   return Status::Ok();
 }
 
+void Broker::StopClockAtReply(records::CaseRecord& record) {
+  int64_t now = clock_.NowMs();
+  ClearTimers(record);  // under the deadline they were set for
+  ClosePause(record);
+  // A reply to a case in INFO_REQUESTED: the pause ran up to now, so the deadline it is judged
+  // against is the one moved by that pause, not the one from before the question.
+  auto explanation = sla_clock_.Explain(record, now, /*write_lines=*/false);
+  auto* summary = record.mutable_summary();
+  if (explanation.ok()) {
+    summary->set_deadline_ms(explanation->deadline_ms);
+    summary->set_paused_ms(explanation->paused_ms);
+  } else {
+    spdlog::error("case {}: {}", summary->case_id(), explanation.status().ToString());
+  }
+  record.set_question("");
+  summary->set_answered_at_ms(now);
+  summary->set_late_by_ms(std::max<int64_t>(0, now - summary->deadline_ms()));
+}
+
 void Broker::OpenPause(records::CaseRecord& record) {
   ClearTimers(record);
   auto* pause = record.add_pauses();

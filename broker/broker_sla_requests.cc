@@ -109,6 +109,13 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   }
   std::string from = record->summary().partner();
   int64_t old_deadline = record->summary().deadline_ms();
+  // Kept, the deadline is the current window's before pauses (read under the old partner):
+  // its pauses, already in old_deadline, must not count twice.
+  int64_t kept_base_deadline = old_deadline;
+  if (config_.sla.transfer_keeps_deadline) {
+    auto kept = sla_clock_.Explain(*record, clock_.NowMs(), /*write_lines=*/false);
+    if (kept.ok()) kept_base_deadline = kept->base_deadline_ms;
+  }
   // Leaves the old partner's queue if it never reached it. The first write of the transfer:
   // a read error here still changes nothing.
   auto withdrawn = WithdrawUndelivered(*record);
@@ -124,7 +131,7 @@ void Broker::OnTransfer(Session& session, const wire::Envelope& request) {
   summary->set_warned(false);
   summary->set_breached(false);
   if (config_.sla.transfer_keeps_deadline) {
-    record->set_inherited_deadline_ms(old_deadline);
+    record->set_inherited_deadline_ms(kept_base_deadline);
   } else {
     record->set_clock_started_ms(clock_.NowMs());
     record->clear_pauses();
@@ -170,6 +177,29 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
   size_t limit = filter.limit() == 0 ? 100 : std::min<size_t>(filter.limit(), 10000);
   wire::Envelope answer = AnswerTo(request);
   auto* list = answer.mutable_alert_list();
+  if (filter.after_sequence() > 0) {
+    // A follower's catch-up: everything raised since, acknowledged or not, in order. Reads the
+    // sequence index in pages until `limit` alerts pass the filters.
+    uint64_t after = filter.after_sequence();
+    constexpr size_t kPage = 1000;
+    while (static_cast<size_t>(list->alerts_size()) < limit) {
+      auto page = store_->AlertsAfter(after, kPage);
+      if (!page.ok()) return AnswerError(session.routing_id, request.request_id(), page.status());
+      for (auto& alert : *page) {
+        after = alert.sequence();
+        list->set_scanned_to_sequence(after);
+        if (!filter.partner().empty() && alert.partner() != filter.partner()) continue;
+        if (!filter.territory().empty() && alert.territory() != filter.territory()) continue;
+        if (filter.kind() != wire::Alert::KIND_UNSPECIFIED && alert.kind() != filter.kind()) continue;
+        *list->add_alerts() = std::move(alert);
+        if (static_cast<size_t>(list->alerts_size()) >= limit) break;
+      }
+      if (page->size() < kPage) break;
+    }
+    return Answer(session.routing_id, std::move(answer));
+  }
+  // Read before the listing: alerts committed by then are all in it (open ones at least).
+  uint64_t covered = store_->committed_alert_sequence();
   auto listed = store_->ListAlerts(filter.include_acked(), 1000000);
   if (!listed.ok()) return AnswerError(session.routing_id, request.request_id(), listed.status());
   std::vector<wire::Alert>& alerts = *listed;
@@ -180,8 +210,14 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
     if (!filter.territory().empty() && alert.territory() != filter.territory()) continue;
     if (filter.kind() != wire::Alert::KIND_UNSPECIFIED && alert.kind() != filter.kind()) continue;
     *list->add_alerts() = std::move(alert);
-    if (static_cast<size_t>(list->alerts_size()) >= limit) break;
+    if (static_cast<size_t>(list->alerts_size()) >= limit) {
+      covered = std::min(covered, list->alerts(list->alerts_size() - 1).sequence());
+      break;
+    }
   }
+  // A follower starts its catch-ups from here: nothing up to it is left to show (what is not
+  // listed is acknowledged, or filtered out).
+  list->set_scanned_to_sequence(covered);
   Answer(session.routing_id, std::move(answer));
 }
 

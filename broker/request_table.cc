@@ -142,21 +142,20 @@ std::span<const RequestRule> RequestRules() {
          .denied = "the audit log is for the case's contact point and operators",
          .after_commit = true,  // entries of this very batch are in the answer
          .case_id = [](const E& e) -> const std::string& { return e.get_audit().case_id(); }},
-        // TODO(lead, at merge of the dead-letter package): uncomment these two rows, and
-        // remove both bodies from kNotYetServed in tests/broker/request_table_test.cc.
-        // {.body = Body::kListDeadLetters,
-        //  .on_session = &Broker::OnListDeadLetters,
-        //  .roles = kOperators,
-        //  .denied = "dead letters are for operators",
-        //  .after_commit = true},  // if the listing is audited; false otherwise
-        // {.body = Body::kRequeueDeadLetters,
-        //  .on_session = &Broker::OnRequeueDeadLetters,
-        //  .roles = kOperators,
-        //  .denied = "dead letters are requeued by operators",
-        //  .after_commit = true,
-        //  .case_id = [](const E& e) -> const std::string& { return e.requeue_dead_letters().case_id(); },
-        //  .idempotency_key = [](const E& e) -> const std::string& { return e.requeue_dead_letters().idempotency_key(); },
-        //  .scope = keys::kScopeRequeueDeadLetters},
+        {.body = Body::kListDeadLetters,
+         .on_session = &Broker::OnListDeadLetters,
+         .roles = kOperators,
+         .denied = "dead letters are for operators",
+         .after_commit = true},  // it may show this batch's parking
+        {.body = Body::kRequeueDeadLetters,
+         .on_session = &Broker::OnRequeueDeadLetters,
+         .roles = kOperators,
+         .denied = "dead letters are requeued by operators",
+         .after_commit = true,
+         .case_id = [](const E& e) -> const std::string& { return e.requeue_dead_letters().case_id(); },
+         // The handler scopes by partner too (a requeue of a partner's queues has no case id).
+         .idempotency_key = [](const E& e) -> const std::string& { return e.requeue_dead_letters().idempotency_key(); },
+         .scope = keys::kScopeRequeueDeadLetters},
     };
     std::sort(rules.begin(), rules.end(),
               [](const RequestRule& a, const RequestRule& b) { return a.body < b.body; });

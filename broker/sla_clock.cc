@@ -32,8 +32,10 @@ Result<sla::DeadlineExplanation> SlaClock::Explain(const records::CaseRecord& re
                                           write_lines);
   if (!explanation.ok()) return explanation;
   if (record.inherited_deadline_ms() != 0) {
-    explanation->base_deadline_ms = record.inherited_deadline_ms();
-    explanation->deadline_ms = record.inherited_deadline_ms() + explanation->paused_ms;
+    // The kept deadline is the original window's before pauses: every pause of the case, before
+    // or after the transfer, moves it once (adding this window's paused time to a deadline that
+    // already held the earlier pauses counted them twice).
+    sla::RebaseDeadline(*explanation, record.inherited_deadline_ms(), pauses);
     if (write_lines) explanation->lines.push_back("Transfert : le délai d'origine est conservé.");
   }
   return explanation;

@@ -18,7 +18,8 @@ class SlaClock {
   explicit SlaClock(const NetworkConfig& config) : config_(config) {}
 
   // The current window of `record` (an open pause counts up to `now_ms`). When a transfer kept
-  // the original deadline, that deadline (plus later pauses) wins over the computed one.
+  // the original deadline (record.inherited_deadline_ms, the original deadline before pauses),
+  // that deadline moved by the case's pauses, each counted once, wins over the computed one.
   // `write_lines = false` computes the instants only (the hot path of every submission).
   Result<sla::DeadlineExplanation> Explain(const records::CaseRecord& record, int64_t now_ms,
                                            bool write_lines = true) const;

@@ -241,6 +241,22 @@ Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t s
   return e;
 }
 
+void RebaseDeadline(DeadlineExplanation& e, int64_t base_deadline_ms,
+                    const std::vector<Pause>& pauses) {
+  e.base_deadline_ms = base_deadline_ms;
+  e.pauses_applied.clear();
+  e.pauses_ignored.clear();
+  const std::vector<Pause> merged = MergePauses(pauses, e.submitted_ms);
+  e.deadline_ms = ShiftByPauses(base_deadline_ms, merged, &e.pauses_applied);
+  for (const Pause& pause : merged) {
+    if (std::find(e.pauses_applied.begin(), e.pauses_applied.end(), pause) ==
+        e.pauses_applied.end()) {
+      e.pauses_ignored.push_back(pause);
+    }
+  }
+  e.paused_ms = e.deadline_ms - e.base_deadline_ms;
+}
+
 Result<int64_t> WarningAt(const DeadlineExplanation& explanation, const WarningLead& lead) {
   if (lead.value < 0) {
     return Invalid("warning lead must not be negative, got " + std::to_string(lead.value));

@@ -117,6 +117,14 @@ Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t s
                                             const std::vector<Pause>& pauses = {},
                                             bool write_lines = true);
 
+// Replaces the base deadline of `explanation` (as returned by ComputeDeadline for the same
+// start and pauses) with `base_deadline_ms`, and applies `pauses` to it by the rule of
+// convention 4: deadline_ms, paused_ms, pauses_applied and pauses_ignored follow; the lines and
+// the warning are left as they were. A transfer that keeps the original deadline rebases on
+// that deadline *before pauses*, so that each pause (before or after the transfer) counts once.
+void RebaseDeadline(DeadlineExplanation& explanation, int64_t base_deadline_ms,
+                    const std::vector<Pause>& pauses);
+
 // The warning instant for `explanation` (as returned by ComputeDeadline) with another lead.
 // INVALID_ARGUMENT for a negative lead.
 Result<int64_t> WarningAt(const DeadlineExplanation& explanation, const WarningLead& lead);

@@ -46,7 +46,7 @@ Result<uint64_t> ReadCounter(const RocksDb& db, rocksdb::ColumnFamilyHandle* met
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
   auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
                                  keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
-                                 keys::kOpenAlerts, keys::kAudit});
+                                 keys::kOpenAlerts, keys::kAudit, keys::kAlertsBySequence});
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   Status loaded = store->LoadCounters();
@@ -56,6 +56,8 @@ Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) 
                                      "; restore it from a backup rather than guess (case "
                                      "numbers must never be handed out twice)");
   }
+  Status indexed = store->BackfillAlertIndex();
+  if (!indexed.ok()) return indexed;
   return store;
 }
 
@@ -70,6 +72,7 @@ BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
       due_(db_->Family(keys::kDue)),
       alerts_(db_->Family(keys::kAlerts)),
       open_alerts_(db_->Family(keys::kOpenAlerts)),
+      alerts_by_sequence_(db_->Family(keys::kAlertsBySequence)),
       audit_(db_->Family(keys::kAudit)) {}
 
 Status BrokerStore::LoadCounters() {
@@ -106,6 +109,104 @@ Status BrokerStore::LoadCounters() {
         ReadBigEndian64(it->value().data());
   }
   return ScanStatus(*it, "the open-case counters");
+}
+
+Status BrokerStore::BackfillAlertIndex() {
+  auto index = db_->NewIterator(alerts_by_sequence_);
+  index->SeekToFirst();
+  if (!index->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the alert index: " + index->status().ToString());
+  }
+  if (index->Valid()) return Status::Ok();  // written since the index exists
+  rocksdb::WriteBatch batch;
+  size_t indexed = 0;
+  auto it = db_->NewIterator(alerts_);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    wire::Alert alert;
+    if (!ParseSlice(alert, it->value())) {
+      return Status(wire::INTERNAL, "stored alert " + it->key().ToString() + " is unreadable");
+    }
+    batch.Put(alerts_by_sequence_, keys::AlertSequenceKey(alert.sequence()), alert.alert_id());
+    ++indexed;
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the alerts: " + it->status().ToString());
+  }
+  return indexed == 0 ? Status::Ok() : db_->Write(batch);
+}
+
+Result<std::vector<wire::Alert>> BrokerStore::AlertsAfter(uint64_t after_sequence, size_t limit) {
+  std::vector<wire::Alert> alerts;
+  if (after_sequence == UINT64_MAX) return alerts;
+  // The committed index and this batch's entries, merged in sequence order.
+  auto pending = pending_alert_sequences_.upper_bound(after_sequence);
+  auto it = db_->NewIterator(alerts_by_sequence_);
+  it->Seek(keys::AlertSequenceKey(after_sequence + 1));
+  while (alerts.size() < limit) {
+    std::optional<uint64_t> committed;
+    if (it->Valid() && it->key().size() == 8) committed = ReadBigEndian64(it->key().data());
+    bool take_pending = pending != pending_alert_sequences_.end() &&
+                        (!committed || pending->first <= *committed);
+    if (!take_pending && !committed) break;
+    std::string alert_id;
+    if (take_pending) {
+      alert_id = pending->second;
+      if (committed && *committed == pending->first) it->Next();
+      ++pending;
+    } else {
+      alert_id = it->value().ToString();
+      it->Next();
+    }
+    auto alert = GetAlert(alert_id);
+    if (!alert.ok()) return alert.status();
+    if (!alert->has_value()) {
+      return Status(wire::INTERNAL, "the alert index names a missing alert " + alert_id);
+    }
+    alerts.push_back(std::move(**alert));
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the alert index: " + it->status().ToString());
+  }
+  return alerts;
+}
+
+Result<std::vector<BrokerStore::DeadLetterEntry>> BrokerStore::ReadDeadLetters(
+    const std::string& queue_prefix) {
+  std::string prefix = std::string(keys::kDeadLetterPrefix) + queue_prefix;
+  auto parse_key = [](std::string_view key, DeadLetterEntry& entry) {
+    if (key.size() < keys::kDeadLetterPrefix.size() + 9 || key[key.size() - 9] != '\0') return false;
+    entry.queue.assign(key.substr(keys::kDeadLetterPrefix.size(),
+                                  key.size() - 9 - keys::kDeadLetterPrefix.size()));
+    entry.sequence = ReadBigEndian64(key.data() + key.size() - 8);
+    return true;
+  };
+  std::map<std::pair<std::string, uint64_t>, records::QueueItem> found;
+  auto it = db_->NewIterator(queues_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    DeadLetterEntry entry;
+    if (!parse_key(std::string_view(it->key().data(), it->key().size()), entry)) continue;
+    if (!ParseSlice(entry.item, it->value())) {
+      return Status(wire::INTERNAL, "dead-lettered item " + std::to_string(entry.sequence) +
+                                        " of " + entry.queue + " is unreadable");
+    }
+    found[{entry.queue, entry.sequence}] = std::move(entry.item);
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the dead-letter queues: " + it->status().ToString());
+  }
+  for (const auto& [key, item] : pending_queue_items_) {
+    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    DeadLetterEntry entry;
+    if (!parse_key(key, entry)) continue;
+    if (item) {
+      found[{entry.queue, entry.sequence}] = *item;
+    } else {
+      found.erase({entry.queue, entry.sequence});
+    }
+  }
+  std::vector<DeadLetterEntry> entries;
+  for (auto& [key, item] : found) entries.push_back(DeadLetterEntry{key.first, key.second, std::move(item)});
+  return entries;
 }
 
 namespace {
@@ -450,8 +551,11 @@ void BrokerStore::PutAlert(const wire::Alert& alert, bool open) {
   } else {
     batch_.Delete(open_alerts_, alert.alert_id());
   }
+  // Rewritten on an acknowledgement too: same key, same value.
+  batch_.Put(alerts_by_sequence_, keys::AlertSequenceKey(alert.sequence()), alert.alert_id());
+  pending_alert_sequences_[alert.sequence()] = alert.alert_id();
   pending_alerts_[alert.alert_id()] = alert;
-  pending_writes_ += 2;
+  pending_writes_ += 3;
 }
 
 uint64_t BrokerStore::NextAlertSequence() {
@@ -582,6 +686,7 @@ void BrokerStore::ClearPending() {
   pending_queue_next_.clear();
   pending_events_.clear();
   pending_alerts_.clear();
+  pending_alert_sequences_.clear();
   pending_audit_.clear();
   open_cases_dirty_.clear();
 }

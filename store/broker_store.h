@@ -33,6 +33,11 @@ class BrokerStore {
     char kind = 0;           // keys::kTimerWarning, kTimerBreach or kTimerPurge
     uint32_t generation = 0; // deadline generation (SLA timers); 0 for purge timers
   };
+  struct DeadLetterEntry {
+    std::string queue;      // the live queue it was parked from (without the "dead/" prefix)
+    uint64_t sequence = 0;  // its sequence in that queue, kept in the dead-letter queue
+    records::QueueItem item;
+  };
   struct QueueInfo {
     uint64_t next_sequence = 1;  // sequence the next appended item gets
     uint64_t depth = 0;          // items currently stored in the queue
@@ -83,6 +88,16 @@ class BrokerStore {
   Result<std::optional<wire::Alert>> GetAlert(const std::string& alert_id);
   // Alerts in id order; only the open (unacknowledged) ones unless `include_acked`.
   Result<std::vector<wire::Alert>> ListAlerts(bool include_acked, size_t scan_limit);
+  // Alerts raised after `after_sequence`, in the order raised, at most `limit` (this batch's
+  // included: an answer built from them leaves after the commit). Reads the
+  // alerts_by_sequence index from that sequence on. INTERNAL on a read error or a dangling or
+  // unreadable entry.
+  Result<std::vector<wire::Alert>> AlertsAfter(uint64_t after_sequence, size_t limit);
+  // Dead-lettered items of the queues whose name starts with `queue_prefix` ("" = every
+  // queue), committed with this batch's writes applied, in (queue, sequence) order. Reads the
+  // matching dead-letter queues whole: dead letters are few (each one is an operator alert).
+  // INTERNAL on a read error or an unreadable item.
+  Result<std::vector<DeadLetterEntry>> ReadDeadLetters(const std::string& queue_prefix);
   // Calls `visit` for every committed case record (reports). Stops when it returns false.
   // An unparsable record is INTERNAL (a report would silently leave it out otherwise).
   Status ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
@@ -102,6 +117,12 @@ class BrokerStore {
   uint64_t purge_compaction_owed() const { return purge_compaction_owed_; }
 
   uint64_t case_counter() const { return case_counter_; }
+  // Every alert with a sequence up to this one is committed (a conservative bound while this
+  // batch holds alert writes): what a listing of the committed alerts covers.
+  uint64_t committed_alert_sequence() const {
+    return pending_alert_sequences_.empty() ? alert_counter_
+                                            : pending_alert_sequences_.begin()->first - 1;
+  }
   const std::map<wire::CaseState, uint64_t>& state_counts() const { return state_counts_; }
   // Cases of `contact_point` still waiting for a partner (not answered, closed or cancelled),
   // pending writes included.
@@ -150,6 +171,8 @@ class BrokerStore {
   Status LoadCounters();
   // Clears the batch and every pending map (after each commit, whatever its outcome).
   void ClearPending();
+  // Start-up: indexes by sequence the alerts of a database written before the index existed.
+  Status BackfillAlertIndex();
 
   std::unique_ptr<RocksDb> db_;
   rocksdb::ColumnFamilyHandle* cases_;
@@ -161,6 +184,7 @@ class BrokerStore {
   rocksdb::ColumnFamilyHandle* due_;
   rocksdb::ColumnFamilyHandle* alerts_;
   rocksdb::ColumnFamilyHandle* open_alerts_;
+  rocksdb::ColumnFamilyHandle* alerts_by_sequence_;
   rocksdb::ColumnFamilyHandle* audit_;
 
   rocksdb::WriteBatch batch_;
@@ -173,6 +197,7 @@ class BrokerStore {
   std::map<std::string, uint64_t> pending_queue_next_;
   std::unordered_map<std::string, std::vector<wire::Event>> pending_events_;
   std::unordered_map<std::string, wire::Alert> pending_alerts_;
+  std::map<uint64_t, std::string> pending_alert_sequences_;  // sequence -> alert id
   std::unordered_map<std::string, std::vector<wire::AuditEntry>> pending_audit_;
   bool compaction_owed_dirty_ = false;
   uint64_t purge_compaction_owed_ = 0;

@@ -19,6 +19,9 @@ inline constexpr const char* kDue = "due";
 inline constexpr const char* kAlerts = "alerts";
 inline constexpr const char* kOpenAlerts = "open_alerts";
 inline constexpr std::string_view kAlertCounter = "alert_counter";
+// be64(alert sequence) -> alert id: the order in which alerts were raised, for a follower's
+// catch-up (ListAlerts.after_sequence). Written in the same batch as the alert.
+inline constexpr const char* kAlertsBySequence = "alerts_by_sequence";
 // Kept apart from case data: the retention purge never touches this family.
 inline constexpr const char* kAudit = "audit";
 inline constexpr std::string_view kAuditCounter = "audit_counter";
@@ -115,6 +118,12 @@ inline std::string ByContactPointKey(std::string_view contact_point, std::string
 inline std::string StateCountKey(std::string_view state_name) {
   std::string key(kStateCountPrefix);
   key.append(state_name);
+  return key;
+}
+
+inline std::string AlertSequenceKey(uint64_t sequence) {
+  std::string key;
+  AppendBigEndian64(key, sequence);
   return key;
 }
 

@@ -330,6 +330,8 @@ std::optional<std::string> SuccessBodyFor(const std::string& request_body) {
       {"ack_alert", "alert_acked"},   {"get_report", "report"},
       {"explain_deadline", "deadline_explanation"},
       {"get_audit", "audit_log"},     // audit (proto grammar): who read or changed a case
+      {"list_dead_letters", "dead_letter_list"},  // dead letters (operators)
+      {"requeue_dead_letters", "requeued"},
   };
   auto it = kAnswers.find(request_body);
   if (it == kAnswers.end()) return std::nullopt;

@@ -461,3 +461,104 @@ TEST_CASE("acknowledging an alert records who took it, once") {
   REQUIRE(missing.ok());
   CHECK_FALSE(StatusOf(*missing).ok());
 }
+
+// Regression (issue 8, finding 6b): a reply given while the case waits for the contact point's
+// answer is judged against the deadline moved by that pause, up to the reply.
+TEST_CASE("a reply during INFO_REQUESTED counts the pause up to the reply") {
+  InProcessBroker broker("sla-component-reply-in-pause", kSubmittedMs, kConfig);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "reply-in-pause-1");
+
+  const int64_t asked_at = ParisWinterMs(2026, 12, 24, 10, 0);
+  broker.SetClock(asked_at);
+  REQUIRE(partner->CallOk(AskInfoRequest(case_id, "Numéro d'allocataire ?", "ask-1"), 5000).ok());
+
+  // The contact point never answers; the partner replies an hour after the old deadline, while
+  // the clock has been stopped since the question.
+  const int64_t replied_at = kDeadlineMs + kHourMs;
+  broker.SetClock(replied_at);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0);
+  auto replied = partner->CallOk(ReplyRequest(case_id, "Réglé sans la réponse.", "reply-1"), 5000);
+  REQUIRE_MESSAGE(replied.ok(), replied.status().ToString());
+  wire::CaseView view = View(*agent, case_id);
+  CHECK(view.summary().state() == wire::ANSWERED);
+  CHECK(view.summary().answered_at_ms() == replied_at);
+  const int64_t paused = replied_at - asked_at;
+  CHECK(view.summary().paused_ms() == paused);
+  CHECK(view.summary().deadline_ms() == kDeadlineMs + paused);
+  CHECK_MESSAGE(view.summary().late_by_ms() == 0, "late by " << view.summary().late_by_ms() << " ms");
+  REQUIRE(view.pauses_size() == 1);
+  CHECK(view.pauses(0).end_ms() == replied_at);
+  CHECK(EventsOf(view, "ANSWERED").size() == 1);
+  CHECK(EventsOf(view, "ANSWERED")[0].detail() == "replied");
+
+  broker.SetClock(kDeadlineMs + 30 * kDayMs);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0);
+  auto report = PartnerReportOf(*operator_client, "france-travail");
+  REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+  CHECK(report->answered_on_time() == 1);
+}
+
+// Regression (issue 8, finding 6a): with transfer_keeps_deadline, the pauses before the
+// transfer were already in the kept deadline and were added again.
+TEST_CASE("a transfer that keeps the deadline counts each pause once") {
+  std::string config(kConfig);
+  const std::string from = "transfer_keeps_deadline = false";
+  config.replace(config.find(from), from.size(), "transfer_keeps_deadline = true");
+  InProcessBroker broker("sla-component-keep-deadline", kSubmittedMs, config);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto france_travail = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+  auto msa = broker.Client(wire::PARTNER_GATEWAY, "msa");
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "keep-1");
+
+  // A two-day question with France Travail: the deadline moves by exactly two days.
+  const int64_t asked_at = ParisWinterMs(2026, 12, 24, 10, 0);
+  const int64_t first_pause = 2 * kDayMs;
+  broker.SetClock(asked_at);
+  REQUIRE(france_travail->CallOk(AskInfoRequest(case_id, "Question 1 ?", "ask-1"), 5000).ok());
+  broker.SetClock(asked_at + first_pause);
+  REQUIRE(agent->CallOk(AnswerInfoRequest(case_id, "Réponse 1.", "answer-1"), 5000).ok());
+  CHECK(View(*agent, case_id).summary().deadline_ms() == kDeadlineMs + first_pause);
+
+  // Transferred to the MSA, the case keeps that deadline: the first pause counts once.
+  const int64_t transferred_at = ParisWinterMs(2026, 12, 28, 9, 0);
+  broker.SetClock(transferred_at);
+  REQUIRE(france_travail->CallOk(TransferRequest(case_id, "msa", "relève de la MSA", "t-1"), 5000).ok());
+  wire::CaseView view = View(*operator_client, case_id);
+  CHECK(view.summary().partner() == "msa");
+  CHECK_MESSAGE(view.summary().deadline_ms() == kDeadlineMs + first_pause,
+                "deadline off by " << (view.summary().deadline_ms() - kDeadlineMs - first_pause) << " ms");
+  CHECK(view.summary().paused_ms() == first_pause);
+
+  // A one-day question from the MSA moves it by one more day, no more.
+  const int64_t second_asked_at = ParisWinterMs(2026, 12, 28, 11, 0);
+  const int64_t second_pause = kDayMs;
+  broker.SetClock(second_asked_at);
+  REQUIRE(msa->CallOk(AcknowledgeRequest(case_id, "pris en charge", "ack-msa"), 5000).ok());
+  REQUIRE(msa->CallOk(AskInfoRequest(case_id, "Question 2 ?", "ask-2"), 5000).ok());
+  broker.SetClock(second_asked_at + second_pause);
+  REQUIRE(agent->CallOk(AnswerInfoRequest(case_id, "Réponse 2.", "answer-2"), 5000).ok());
+  view = View(*operator_client, case_id);
+  const int64_t kept = kDeadlineMs + first_pause + second_pause;
+  CHECK_MESSAGE(view.summary().deadline_ms() == kept,
+                "deadline off by " << (view.summary().deadline_ms() - kept) << " ms");
+  CHECK(view.summary().paused_ms() == first_pause + second_pause);
+
+  // The breach falls at the kept deadline, not a pause later.
+  broker.SetClock(kept);
+  broker.Settle();
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0);
+  broker.SetClock(kept + 1);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+  auto alerts = AllAlerts(*operator_client);
+  REQUIRE(alerts.ok());
+  auto breaches = AlertsOf(*alerts, case_id, wire::Alert::BREACH);
+  REQUIRE(breaches.size() == 1);
+  CHECK(breaches[0].deadline_ms() == kept);
+  CHECK(breaches[0].partner() == "msa");
+}

@@ -191,7 +191,8 @@ inline Result<std::set<std::string>> ListAllCaseIds(SyncClient& agent_client) {
 
 // Empty when the timeline is a legal story consistent with the summary; otherwise what is
 // wrong. Legal: numbered 0, 1, 2...; starts with SUBMITTED; each lifecycle event is a transition
-// the lifecycle table allows; DEAD_LETTERED keeps the state and matches summary.dead_lettered;
+// the lifecycle table allows; DEAD_LETTERED (until a REQUEUED) keeps the state and matches
+// summary.dead_lettered;
 // the last state_after is the summary's state.
 inline std::string TimelineProblem(const wire::CaseView& view) {
   const auto& timeline = view.timeline();
@@ -214,6 +215,7 @@ inline std::string TimelineProblem(const wire::CaseView& view) {
     if (!names_a_state) {
       // A note that changes no state (DEAD_LETTERED, and whatever the SLA engine records).
       if (event.kind() == "DEAD_LETTERED") dead_lettered = true;
+      if (event.kind() == "REQUEUED") dead_lettered = false;  // an operator put it back
       if (event.state_after() != state) return id + event.kind() + " changed the state";
       continue;
     }

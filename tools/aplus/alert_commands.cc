@@ -6,10 +6,12 @@
 #include <cerrno>
 #include <csignal>
 #include <iostream>
+#include <algorithm>
 #include <set>
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/sync_client.h"
 #include "tools/aplus/output.h"
 
 namespace aplus::cli {
@@ -17,6 +19,12 @@ namespace {
 
 // Longest wait between two checks of the stop flag and the --for-seconds limit.
 constexpr int64_t kPollSliceMs = 200;
+// How often a follower asks the broker for what was raised since the last alert it
+// considered (the stored alerts are the source of truth; the stream is only fast).
+constexpr int64_t kCatchUpEveryMs = 2000;
+// A catch-up call waits no longer than this (the broker may be down: the next one retries).
+constexpr int kCatchUpTimeoutMs = 2000;
+constexpr uint32_t kCatchUpPage = 1000;
 
 volatile std::sig_atomic_t stop_requested = 0;
 
@@ -67,7 +75,40 @@ void PrintAlertLine(const GlobalOptions& options, const wire::Alert& alert) {
 wire::Alert::Kind ParseAlertKind(const std::string& text) {
   if (strcasecmp(text.c_str(), "warning") == 0) return wire::Alert::WARNING;
   if (strcasecmp(text.c_str(), "breach") == 0) return wire::Alert::BREACH;
+  if (strcasecmp(text.c_str(), "dead-letter") == 0) return wire::Alert::DEAD_LETTER;
   return wire::Alert::KIND_UNSPECIFIED;
+}
+
+bool AlertFollower::Offer(const wire::Alert& alert) {
+  return AlertMatches(filter_, alert) && Remember(alert);
+}
+
+bool AlertFollower::OfferCaughtUp(const wire::Alert& alert) {
+  // The broker applied the filters; a catch-up also returns the alerts acknowledged since,
+  // which are not news unless --all.
+  bool fresh = (filter_.include_acked || alert.acked_by().empty()) && Remember(alert);
+  Advance(alert.sequence());
+  return fresh;
+}
+
+bool AlertFollower::Remember(const wire::Alert& alert) {
+  if (alert.sequence() == 0) return shown_ids_.insert(alert.alert_id()).second;  // older broker
+  if (alert.sequence() <= watermark_) return false;  // considered already
+  return shown_above_.insert(alert.sequence()).second;
+}
+
+void AlertFollower::Advance(uint64_t sequence) {
+  if (sequence <= watermark_) return;
+  watermark_ = sequence;
+  shown_above_.erase(shown_above_.begin(), shown_above_.upper_bound(sequence));
+}
+
+wire::Envelope AlertFollower::CatchUpRequest() const {
+  wire::Envelope request = ListRequest(filter_);
+  request.mutable_list_alerts()->set_limit(kCatchUpPage);
+  // Nothing considered yet: the open alerts again (after_sequence 0 means that).
+  request.mutable_list_alerts()->set_after_sequence(watermark_);
+  return request;
 }
 
 std::vector<std::string> AlertTopicPrefixes(const AlertFilter& filter) {
@@ -140,23 +181,51 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
     return kExitUsage;
   }
 
-  // Subscribed first, listed second: an alert raised in between shows up in both, and the ids
-  // seen keep it to one line.
+  // Subscribed first, listed second: an alert raised in between shows up in both, and its
+  // sequence keeps it to one line.
+  AlertFollower follower(filter);
   auto open = Exchange(options, options.broker, OperatorHello(options), ListRequest(filter),
                        wire::Envelope::kAlertList);
   if (!open.ok()) return ReportFailure(options, open.status());
-  std::set<std::string> seen;
   for (const auto& alert : open->alert_list().alerts()) {
-    seen.insert(alert.alert_id());
-    PrintAlertLine(options, alert);
+    if (follower.OfferCaughtUp(alert)) PrintAlertLine(options, alert);
   }
+  follower.Advance(open->alert_list().scanned_to_sequence());
+
+  // The stream misses what is published while it is disconnected (a broker restart, a network
+  // blip): every few seconds, the broker is asked for what was raised since the last alert
+  // considered. A broker that does not answer is asked again at the next round.
+  // One session for every catch-up (it says Hello again by itself after a broker restart).
+  SyncClient broker(context, options.broker, OperatorHello(options),
+                    keys->has_value() ? std::optional<CurveClientKeys>(**keys) : std::nullopt);
+  const int catch_up_timeout_ms = std::min(options.timeout_ms, kCatchUpTimeoutMs);
+  int64_t next_catch_up_ms = SteadyNowMs() + kCatchUpEveryMs;
+  auto catch_up = [&] {
+    while (!stop_requested) {
+      auto answer = broker.CallOk(follower.CatchUpRequest(), catch_up_timeout_ms);
+      if (!answer.ok() || !answer->has_alert_list()) return;
+      for (const auto& alert : answer->alert_list().alerts()) {
+        if (follower.OfferCaughtUp(alert)) PrintAlertLine(options, alert);
+      }
+      // What the broker looked at and filtered out needs no second look.
+      follower.Advance(answer->alert_list().scanned_to_sequence());
+      if (answer->alert_list().alerts_size() < static_cast<int>(kCatchUpPage)) return;
+    }
+  };
 
   while (!stop_requested) {
-    int64_t left = end_ms - SteadyNowMs();
+    int64_t now = SteadyNowMs();
+    int64_t left = end_ms - now;
     if (left <= 0) break;
+    if (now >= next_catch_up_ms) {
+      catch_up();
+      next_catch_up_ms = SteadyNowMs() + kCatchUpEveryMs;
+      continue;
+    }
     zmq::pollitem_t item{subscriber.handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(std::min(left, kPollSliceMs)));
+      zmq::poll(&item, 1,
+                std::chrono::milliseconds(std::min({left, kPollSliceMs, next_catch_up_ms - now})));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;  // a signal: the loop condition decides
       return ReportFailure(options, Status(wire::INTERNAL, std::string("poll: ") + e.what()));
@@ -178,8 +247,7 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
         !alert.ParseFromArray(frames[1].data(), static_cast<int>(frames[1].size()))) {
       continue;
     }
-    if (!AlertMatches(filter, alert) || !seen.insert(alert.alert_id()).second) continue;
-    PrintAlertLine(options, alert);
+    if (follower.Offer(alert)) PrintAlertLine(options, alert);
   }
   return kExitOk;
 }

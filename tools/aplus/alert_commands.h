@@ -1,11 +1,12 @@
 // `aplus alerts [--follow] | alerts ack`: the SLA alerts of the broker, read by an operator
 // session (OperatorHello), and followed live on the broker's alert PUB socket (--alerts).
 //
-// Published alerts are two frames: the topic "alert.<WARNING|BREACH>.<partner>.<territory>" and
+// Published alerts are two frames: the topic "alert.<WARNING|BREACH|DEAD_LETTER>.<partner>.<territory>" and
 // a serialized wire::Alert (proto/aplus.proto).
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,10 +30,42 @@ wire::Alert::Kind ParseAlertKind(const std::string& text);
 int RunAlerts(const GlobalOptions& options, const AlertFilter& filter);
 
 // Subscribes to the alert topics of `filter`, prints the open alerts (ListAlerts), then every
-// published alert that matches, once per alert id, one line each (JSON Lines under --json),
-// until SIGINT/SIGTERM (exit 0) or `for_seconds` have elapsed (0 = no limit). The subscription
-// is made before the list is read, so an alert raised in between is not missed.
+// alert raised later that matches, once per alert sequence, one line each (JSON Lines under
+// --json), until SIGINT/SIGTERM (exit 0) or `for_seconds` have elapsed (0 = no limit). The
+// subscription is made before the list is read, so an alert raised in between is not missed;
+// every 2 s the broker is asked for the alerts raised since the last one considered
+// (ListAlerts.after_sequence), so alerts published while the stream was disconnected (a broker
+// restart, a network blip) are shown too. A broker that does not answer is asked again.
 int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int for_seconds);
+
+// What a follower has shown: alerts are considered in sequence order up to a watermark (what a
+// catch-up returned), and the stream's alerts above it are remembered by sequence until a
+// catch-up passes them. Each alert is shown once, whichever way it comes first.
+// Thread rules: one thread.
+class AlertFollower {
+ public:
+  explicit AlertFollower(AlertFilter filter) : filter_(std::move(filter)) {}
+  // An alert from the stream: true when it matches the filter and was not shown yet.
+  bool Offer(const wire::Alert& alert);
+  // An alert from a listing or catch-up (in sequence order, filtered by the broker): true when
+  // not shown yet (nor acknowledged, unless --all); everything up to its sequence then counts
+  // as considered.
+  bool OfferCaughtUp(const wire::Alert& alert);
+  // ListAlerts for what was raised after the watermark (the open alerts while it is 0).
+  wire::Envelope CatchUpRequest() const;
+  // Everything up to `sequence` counts as considered (a catch-up's scanned_to_sequence).
+  void Advance(uint64_t sequence);
+  uint64_t watermark() const { return watermark_; }
+
+ private:
+  // True the first time this alert (by sequence; by id without one) is offered.
+  bool Remember(const wire::Alert& alert);
+
+  AlertFilter filter_;
+  uint64_t watermark_ = 0;
+  std::set<uint64_t> shown_above_;    // sequences shown from the stream, above the watermark
+  std::set<std::string> shown_ids_;   // alerts without a sequence (an older broker)
+};
 
 // AckAlert; prints the alert with who took it. `by` "" = the operator id.
 int RunAlertAck(const GlobalOptions& options, const std::string& alert_id, const std::string& by);

@@ -11,6 +11,7 @@
 #include "tools/aplus/alert_commands.h"
 #include "tools/aplus/audit_command.h"
 #include "tools/aplus/deadline_command.h"
+#include "tools/aplus/dlq_commands.h"
 #include "tools/aplus/global_options.h"
 #include "tools/aplus/key_commands.h"
 #include "tools/aplus/operator_commands.h"
@@ -200,12 +201,13 @@ int main(int argc, char** argv) {
   auto* alerts = app.add_subcommand("alerts", "SLA alerts (operator session)");
   alerts->add_option("--partner", alert_filter.partner, "only this partner's");
   alerts->add_option("--territory", alert_filter.territory, "only this territory's");
-  alerts->add_option("--kind", kind, "warning or breach")
-      ->check(CLI::IsMember({"warning", "breach"}, CLI::ignore_case));
+  alerts->add_option("--kind", kind, "warning, breach or dead-letter")
+      ->check(CLI::IsMember({"warning", "breach", "dead-letter"}, CLI::ignore_case));
   alerts->add_flag("--all", alert_filter.include_acked, "also the alerts already taken");
   alerts->add_option("--limit", alert_filter.limit, "at most this many (default 100)");
   alerts->add_flag("--follow", follow,
-                   "print the open alerts, then each one as the broker raises it, until Ctrl-C");
+                   "print the open alerts, then each one as the broker raises it (caught up "
+                   "after a reconnection or a broker restart), until Ctrl-C");
   alerts->add_option("--for-seconds", for_seconds, "with --follow: stop after N seconds")
       ->check(CLI::Range(1, 365 * 24 * 3600));
   std::string alert_id;
@@ -223,6 +225,25 @@ int main(int argc, char** argv) {
   report->add_option("--territory", report_args.territory, "only this territory's cases");
 
   auto* stats = app.add_subcommand("stats", "the broker's counters (operator session)");
+
+  auto* case_command = app.add_subcommand(
+      "case", "a case's state, details and timeline, from the broker (operator session)");
+  case_command->add_option("CASE", case_ref, "case id")->required();
+
+  std::string dlq_partner;
+  bool dlq_all = false;
+  auto* dlq = app.add_subcommand("dlq", "dead-lettered items (operator session)");
+  dlq->require_subcommand(1);
+  auto* dlq_list = dlq->add_subcommand("list", "parked items, oldest first");
+  dlq_list->add_option("--partner", dlq_partner, "only this partner's queues");
+  dlq_list->add_option("--limit", limit, "at most this many (default 100)");
+  auto* dlq_requeue = dlq->add_subcommand(
+      "requeue", "put a case's parked items (or a partner's, with --all) back at the head of "
+                 "their queues");
+  dlq_requeue->add_option("CASE", case_ref, "case id");
+  dlq_requeue->add_option("--partner", dlq_partner, "with --all: this partner's queues");
+  dlq_requeue->add_flag("--all", dlq_all, "with --partner: every parked item of the partner");
+  AddKeyOption(*dlq_requeue, key);
 
   std::string key_prefix;
   bool force = false;
@@ -307,6 +328,18 @@ int main(int argc, char** argv) {
   }
   if (*report) return aplus::cli::RunReport(options, report_args);
   if (*stats) return aplus::cli::RunStats(options);
+  if (*case_command) return aplus::cli::RunCase(options, case_ref);
+  if (*dlq_list) return aplus::cli::RunDlqList(options, dlq_partner, limit);
+  if (*dlq_requeue) {
+    // Exactly one form: CASE, or --partner P --all.
+    bool by_case = !case_ref.empty() && dlq_partner.empty() && !dlq_all;
+    bool by_partner = case_ref.empty() && !dlq_partner.empty() && dlq_all;
+    if (!by_case && !by_partner) {
+      std::cerr << "aplus: dlq requeue takes a CASE, or --partner P --all" << std::endl;
+      return aplus::cli::kExitUsage;
+    }
+    return aplus::cli::RunDlqRequeue(options, case_ref, dlq_partner, dlq_all, key);
+  }
   if (*keygen) return aplus::cli::RunKeygen(options, key_prefix, force);
   if (*keyring_add) {
     keyring_add_args.keyring_dir = keyring_dir;

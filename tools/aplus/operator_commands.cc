@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "tools/aplus/agent_commands.h"
 #include "tools/aplus/output.h"
 
 namespace aplus::cli {
@@ -69,6 +70,15 @@ int RunStats(const GlobalOptions& options) {
                          wire::Envelope::kStats);
   if (!answer.ok()) return ReportFailure(options, answer.status());
   return PrintAnswer(options, answer->stats(), RenderStats(answer->stats()));
+}
+
+int RunCase(const GlobalOptions& options, const std::string& case_ref) {
+  wire::Envelope request;
+  request.mutable_get_case()->set_case_id(CaseRef(case_ref));
+  auto answer = Exchange(options, options.broker, OperatorHello(options), std::move(request),
+                         wire::Envelope::kCaseView);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->case_view(), RenderCaseView(answer->case_view()));
 }
 
 }  // namespace aplus::cli
