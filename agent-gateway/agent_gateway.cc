@@ -183,6 +183,21 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
     forwarder_->OnTick();
     SweepRetention();
   }
+  if (fail_stop_.tripped()) DrainAfterFailStop();
+}
+
+void AgentGateway::DrainAfterFailStop() {
+  forwarder_->AnswerAllWaitersQueued();
+  int64_t until = SteadyNowMs() + kFailStopDrainMs;
+  for (int64_t now = SteadyNowMs(); now < until; now = SteadyNowMs()) {
+    zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(until - now));
+    } catch (const zmq::error_t&) {
+      continue;  // a signal; the deadline still holds
+    }
+    if (items[0].revents & ZMQ_POLLIN) DrainLocal();  // HandleLocal answers UNAVAILABLE
+  }
 }
 
 int AgentGateway::ReadTimeoutMs() const {
@@ -228,6 +243,8 @@ void AgentGateway::DrainLocal() {
 }
 
 void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
+  // Stopping after a failed durable write: nothing new is accepted, but everyone is answered.
+  if (fail_stop_.tripped()) return ReplyError(client, fail_stop_.status());
   switch (request.body_case()) {
     case wire::Envelope::kSubmit:
       HandleSubmit(std::move(client), std::move(*request.mutable_submit()));

@@ -93,6 +93,9 @@ class AgentGateway {
   AgentGateway(AgentGatewayOptions options, RetentionSettings retention);
 
   void DrainLocal();
+  // After a fail-stop trip: answers what is queued and what still arrives, for
+  // kFailStopDrainMs, so that no client is left without an answer when the process exits.
+  void DrainAfterFailStop();
   void HandleLocal(Client client, wire::Envelope&& request);
   void HandleSubmit(Client client, wire::Submit&& submit);
   void HandleCaseMutation(Client client, wire::Envelope&& request);

@@ -17,6 +17,11 @@
 
 namespace aplus {
 
+// After a trip, how long a gateway keeps answering its local clients (UNAVAILABLE for new
+// requests, QUEUED_LOCALLY for requests already in the outbox) before it exits: the answers
+// must leave the socket before the process does. Every request gets an answer, even this one.
+inline constexpr int64_t kFailStopDrainMs = 500;
+
 // Thread rules: the owning loop thread only.
 class FailStop {
  public:

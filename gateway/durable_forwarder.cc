@@ -233,6 +233,14 @@ void DurableForwarder::Remove(size_t index, const wire::Envelope& answer) {
   respond(std::move(reply));
 }
 
+void DurableForwarder::AnswerAllWaitersQueued() {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& [sequence, waiter] : waiters) {
+    if (Item* item = Find(sequence)) waiter.reply(hooks_.queued_answer(item->entry));
+  }
+}
+
 void DurableForwarder::OnTick() {
   int64_t now = SteadyNowMs();
   for (auto it = waiters_.begin(); it != waiters_.end();) {

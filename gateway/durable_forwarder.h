@@ -104,6 +104,10 @@ class DurableForwarder {
   void OnLinkReady();
   // Answers expired waiters and sends the head when due. Call every loop turn.
   void OnTick();
+  // The gateway is stopping (fail-stop): every client still waiting gets the QueuedAnswer now.
+  // What they asked for is in the outbox, fsynced before the failure, and is forwarded after
+  // the restart.
+  void AnswerAllWaitersQueued();
   // How long the loop may sleep before OnTick has something to do (at most 100 ms).
   int NextWakeInMs() const;
 

@@ -160,6 +160,21 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
     forwarder_->OnTick();
     SweepRetention();
   }
+  if (fail_stop_.tripped()) DrainAfterFailStop();
+}
+
+void PartnerGateway::DrainAfterFailStop() {
+  forwarder_->AnswerAllWaitersQueued();
+  int64_t until = SteadyNowMs() + kFailStopDrainMs;
+  for (int64_t now = SteadyNowMs(); now < until; now = SteadyNowMs()) {
+    zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(until - now));
+    } catch (const zmq::error_t&) {
+      continue;  // a signal; the deadline still holds
+    }
+    if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();  // HandleLocal answers UNAVAILABLE
+  }
 }
 
 // --- deliveries ---------------------------------------------------------------------------
@@ -334,6 +349,11 @@ void PartnerGateway::HandleLocal(const LocalPeer& peer, const zmq::message_t& pa
   }
   wire::Envelope& request = *decoded;
   const uint64_t request_id = request.request_id();
+  // Stopping after a failed durable write: nothing new is accepted, but everyone is answered.
+  if (fail_stop_.tripped()) {
+    counters_.errors_answered++;
+    return SendLocal(peer, MakeErrorEnvelope(0, fail_stop_.status()), request_id);
+  }
   switch (request.body_case()) {
     case wire::Envelope::kGetInbox:
       SendLocal(peer, HandleGetInbox(request.get_inbox()), request_id);

@@ -117,6 +117,9 @@ class PartnerGateway {
   Status Init();
 
   void OnLocalReadable();
+  // After a fail-stop trip: answers what is queued and what still arrives, for
+  // kFailStopDrainMs, so that no client is left without an answer when the process exits.
+  void DrainAfterFailStop();
   void HandleLocal(const LocalPeer& peer, const zmq::message_t& payload);
   wire::Envelope HandleGetInbox(const wire::GetInbox& request);
   wire::Envelope HandleGetCase(const wire::GetCase& request);

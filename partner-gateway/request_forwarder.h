@@ -81,6 +81,8 @@ class RequestForwarder {
   void OnLinkReady() { forwarder_.OnLinkReady(); }
   // Answers expired waiters and retries the head when due.
   void OnTick() { forwarder_.OnTick(); }
+  // Fail-stop: every client still waiting is answered now (see DurableForwarder).
+  void AnswerAllWaitersQueued() { forwarder_.AnswerAllWaitersQueued(); }
   // Milliseconds until OnTick has something to do (at most 100).
   int NextWakeInMs() const { return forwarder_.NextWakeInMs(); }
 
