@@ -425,7 +425,16 @@ bool Broker::AnswerFromDedup(Session& session, const wire::Envelope& request) {
   std::optional<std::string> key = IdempotencyScopeOf(request);
   if (!key) return false;
   auto existing = store_->GetDedup(session.DedupPrincipal(), *key);
-  if (!existing.ok() || !existing->has_value()) return false;
+  if (!existing.ok()) {
+    // Unknown whether this is a retry: applying it again could refuse (or repeat) what already
+    // succeeded. The error is transient (UNAVAILABLE/INTERNAL travel as read), the client asks
+    // again.
+    AnswerError(session.routing_id, request.request_id(),
+                Status(wire::UNAVAILABLE, "cannot read the request's first outcome: " +
+                                              existing.status().message()));
+    return true;
+  }
+  if (!existing->has_value()) return false;
   wire::Envelope answer = AnswerTo(request);
   answer.mutable_case_updated()->set_case_id((*existing)->case_id());
   answer.mutable_case_updated()->set_state((*existing)->state());

@@ -141,6 +141,8 @@ void BrokerLink::OnWelcome(const wire::Welcome& welcome) {
                  welcome.instance_id());
   }
   instance_id_ = welcome.instance_id();
+  hello_backoff_.Reset();
+  hello_retry_at_ms_ = 0;
   ++sessions_;
   subscribed_ = false;
   subscribe_backoff_.Reset();
@@ -165,7 +167,11 @@ void BrokerLink::OnSubscribeAnswer(const wire::Envelope& envelope) {
     subscribe_retry_at_ms_ = SteadyNowMs() + delay;
     return;
   }
-  spdlog::error("subscribe refused: {}", status.ToString());
+  // A permanent refusal should not happen to a gateway's own queues; keep asking (slowly)
+  // rather than stay "ready" without deliveries until the next reconnection.
+  int64_t delay = std::max<int64_t>(Backoff::kDefaultCapMs, subscribe_backoff_.NextDelayMs(status));
+  spdlog::error("subscribe refused: {}; asking again in {} ms", status.ToString(), delay);
+  subscribe_retry_at_ms_ = SteadyNowMs() + delay;
 }
 
 void BrokerLink::Handle(wire::Envelope&& envelope) {
@@ -177,8 +183,12 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
   if (id != 0 && id == hello_request_id_) {
     hello_request_id_ = 0;
     if (!envelope.has_welcome()) {
-      spdlog::error("broker refused the session: {}", StatusOf(envelope).ToString());
-      hello_sent_at_ms_ = SteadyNowMs();  // retry later; the config may be fixed meanwhile
+      // Retry later (the keyring or config may be fixed meanwhile), never at once.
+      Status refused = StatusOf(envelope);
+      int64_t delay = std::max<int64_t>(kHelloRetryMs, hello_backoff_.NextDelayMs(refused));
+      hello_retry_at_ms_ = SteadyNowMs() + delay;
+      spdlog::error("broker refused the session: {}; saying Hello again in {} ms",
+                    refused.ToString(), delay);
       return;
     }
     OnWelcome(envelope.welcome());
@@ -229,7 +239,9 @@ void BrokerLink::OnTick() {
     }
   }
   if (!ready_) {
-    if (hello_request_id_ == 0 || now - hello_sent_at_ms_ >= kHelloRetryMs) SendHello();
+    bool due = hello_request_id_ == 0 ? now >= hello_retry_at_ms_
+                                      : now - hello_sent_at_ms_ >= kHelloRetryMs;  // lost
+    if (due) SendHello();
     return;
   }
   if (now - last_heard_ms_ > kSilenceLimitMs) {

@@ -115,6 +115,10 @@ class BrokerLink {
   std::string instance_id_;
   uint64_t sessions_ = 0;
   int64_t hello_sent_at_ms_ = 0;
+  // After a refused Hello (BAD_CREDENTIAL, RATE_LIMITED...): not again before this (steady
+  // clock), with backoff, so that a misconfigured or throttled gateway does not storm the broker.
+  int64_t hello_retry_at_ms_ = 0;
+  Backoff hello_backoff_;
   int64_t last_heard_ms_ = 0;
   int64_t last_ping_ms_ = 0;
   std::map<uint64_t, Pending> pending_;

@@ -52,7 +52,7 @@ int64_t Backoff::NextDelayMs(const Status& why) {
   int shift = static_cast<int>(std::min<uint32_t>(failures_ - 1, 30));
   int64_t ceiling = std::min(cap_ms_, base_ms_ << shift);
   int64_t delay = std::uniform_int_distribution<int64_t>(0, ceiling)(random_);
-  return std::max(delay, std::min(why.retry_after_ms(), cap_ms_));
+  return std::max(delay, std::min(why.retry_after_ms(), kMaxHintMs));
 }
 
 }  // namespace aplus

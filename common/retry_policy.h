@@ -41,13 +41,15 @@ inline bool IsTransient(const Status& status) { return !status.ok() && IsTransie
 
 // Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And
 // Jitter"): the n-th consecutive failure waits a uniform random time in [0, min(cap, base *
-// 2^(n-1))], and never less than the refusal's retry_after_ms hint (capped too: a hint is not a
-// reason to stall for hours).
+// 2^(n-1))], and never less than the refusal's retry_after_ms hint (honoured up to kMaxHintMs:
+// a hint is not a reason to stall for hours).
 // Thread rules: not thread-safe; one per retrying loop.
 class Backoff {
  public:
   static constexpr int64_t kDefaultBaseMs = 100;
   static constexpr int64_t kDefaultCapMs = 5000;
+  // The longest retry-after hint honoured (TOO_MANY_OPEN_CASES says a minute).
+  static constexpr int64_t kMaxHintMs = 5 * 60 * 1000;
 
   explicit Backoff(int64_t base_ms = kDefaultBaseMs, int64_t cap_ms = kDefaultCapMs,
                    uint64_t seed = std::random_device{}());

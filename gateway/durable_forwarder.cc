@@ -42,8 +42,18 @@ DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail
       hooks_(std::move(hooks)),
       backoff_(options.backoff_base_ms, options.backoff_cap_ms) {
   size_t failed = 0;
-  for (auto& [sequence, entry] : outbox_.All()) {
+  auto stored = outbox_.All();
+  if (!stored.ok()) {
+    // Serving without knowing what was accepted could lose or overwrite it: stop (exit 75)
+    // before the first request, and let an operator look at the store.
+    fail_stop_.Trip("cannot read the outbox at start-up", stored.status());
+    return;
+  }
+  for (auto& [sequence, entry] : *stored) {
     if (entry.failed()) ++failed;
+    // Entries written before outbox entries had refs (the partner gateway's) get one, so that
+    // `aplus partner retry/discard` can name them; it is stored with their next rewrite.
+    if (entry.local_ref().empty()) entry.set_local_ref("OUTBOX-" + std::to_string(sequence));
     entries_.push_back(Item{sequence, std::move(entry)});
   }
   if (!entries_.empty()) {
@@ -159,8 +169,21 @@ void DurableForwarder::Pump() {
     size_t index = 0;
     while (index < entries_.size() && entries_[index].entry.failed()) ++index;
     if (index == entries_.size()) return;
+    if (entries_[index].held_until_ms > SteadyNowMs()) {
+      // A submission held at the contact point's ceiling of open cases: what can lower the
+      // count (an answer to a question, a cancel, a close) must not wait behind it, or the
+      // ceiling would never drop. Submissions keep their order behind the held one.
+      index = NextOvertaker(index);
+      if (index == entries_.size()) return;
+    }
     auto request = hooks_.prepare(entries_[index].entry);
     if (!request.ok()) {
+      if (IsTransient(request.status())) {
+        // The gateway's own store could not answer (e.g. UNAVAILABLE): not a refusal of the
+        // entry, which stays where it is.
+        next_attempt_ms_ = SteadyNowMs() + backoff_.NextDelayMs(request.status());
+        return;
+      }
       Settle(index, MakeErrorEnvelope(0, request.status()));
       continue;
     }
@@ -173,6 +196,18 @@ void DurableForwarder::Pump() {
                     OnAnswer(sequence, std::move(answer));
                   });
   }
+}
+
+size_t DurableForwarder::NextOvertaker(size_t held) const {
+  for (size_t index = held + 1; index < entries_.size(); ++index) {
+    const auto& entry = entries_[index].entry;
+    if (entry.failed() || entry.request().has_submit()) continue;
+    // A request about a submission still in line (a LOC ref) needs that submission first.
+    const Item* about = const_cast<DurableForwarder*>(this)->FindRef(CaseIdOf(entry.request()));
+    if (about != nullptr && !about->entry.failed()) continue;
+    return index;
+  }
+  return entries_.size();
 }
 
 void DurableForwarder::OnAnswer(uint64_t sequence, Result<wire::Envelope> answer) {
@@ -188,13 +223,19 @@ void DurableForwarder::OnAnswer(uint64_t sequence, Result<wire::Envelope> answer
     auto level = failed_attempts_++ == 0 ? spdlog::level::info : spdlog::level::debug;
     spdlog::log(level, "broker did not take outbox entry {} ({} queued): {}; retrying in {} ms",
                 entries_[index].entry.local_ref(), entries_.size(), status.ToString(), delay);
+    if (status.code() == wire::TOO_MANY_OPEN_CASES && entries_[index].entry.request().has_submit()) {
+      entries_[index].held_until_ms = SteadyNowMs() + delay;  // the others go on meanwhile
+      Pump();
+      return;
+    }
     next_attempt_ms_ = SteadyNowMs() + delay;
     return;
   }
+  entries_[index].held_until_ms = 0;
   failed_attempts_ = 0;
   backoff_.Reset();
   next_attempt_ms_ = 0;
-  Settle(index, *answer);
+  Settle(index, answer.ok() ? *answer : MakeErrorEnvelope(0, answer.status()));
 }
 
 void DurableForwarder::Settle(size_t index, const wire::Envelope& answer) {
@@ -262,6 +303,9 @@ int DurableForwarder::NextWakeInMs() const {
   int64_t wake = now + 100;
   for (const auto& [sequence, waiter] : waiters_) wake = std::min(wake, waiter.deadline_ms);
   if (!in_flight_ && next_attempt_ms_ > now) wake = std::min(wake, next_attempt_ms_);
+  for (const auto& item : entries_) {
+    if (item.held_until_ms > now) wake = std::min(wake, item.held_until_ms);
+  }
   return static_cast<int>(std::max<int64_t>(0, wake - now));
 }
 

@@ -71,6 +71,9 @@ class DurableForwarder {
   struct Item {
     uint64_t sequence;
     records::OutboxEntry entry;
+    // A submission refused TOO_MANY_OPEN_CASES waits until then (steady clock) without blocking
+    // the requests that can lower the count (answers, cancels, closes): see Pump.
+    int64_t held_until_ms = 0;
   };
 
   // `db` (opened with kOutboxFamily), `link` and `fail_stop` must outlive the forwarder.
@@ -118,6 +121,9 @@ class DurableForwarder {
   };
 
   void Pump();
+  // The first entry after the held submission at `held` that may be sent before it (not a
+  // submission, not set aside, not about a submission still in line); entries_.size() if none.
+  size_t NextOvertaker(size_t held) const;
   void OnAnswer(uint64_t sequence, Result<wire::Envelope> answer);
   // A final answer for the entry at `index`: removed (answer to the waiter) or set aside.
   void Settle(size_t index, const wire::Envelope& answer);

@@ -4,12 +4,27 @@ namespace aplus {
 
 Outbox::Outbox(RocksDb& db) : db_(db), family_(db.Family(kOutboxFamily)) {
   auto it = db_.NewIterator(family_);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++size_;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      load_status_ = Status(wire::INTERNAL, "the outbox holds a malformed key");
+      return;
+    }
+    ++size_;
+  }
+  if (!it->status().ok()) {
+    load_status_ = Status(wire::UNAVAILABLE, "cannot read the outbox: " + it->status().ToString());
+    return;
+  }
   it->SeekToLast();
-  if (it->Valid() && it->key().size() == 8) next_sequence_ = ReadBigEndian64(it->key().data()) + 1;
+  if (it->Valid()) next_sequence_ = ReadBigEndian64(it->key().data()) + 1;
+  if (!it->status().ok()) {
+    load_status_ = Status(wire::UNAVAILABLE, "cannot read the outbox: " + it->status().ToString());
+  }
 }
 
 Result<uint64_t> Outbox::Append(const records::OutboxEntry& entry) {
+  // Not knowing the last sequence, an append could overwrite an accepted entry.
+  if (!load_status_.ok()) return load_status_;
   uint64_t sequence = next_sequence_;
   std::string key;
   AppendBigEndian64(key, sequence);
@@ -22,22 +37,20 @@ Result<uint64_t> Outbox::Append(const records::OutboxEntry& entry) {
   return sequence;
 }
 
-std::optional<std::pair<uint64_t, records::OutboxEntry>> Outbox::Front() const {
-  auto it = db_.NewIterator(family_);
-  it->SeekToFirst();
-  if (!it->Valid()) return std::nullopt;
-  records::OutboxEntry entry;
-  entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-  return std::make_pair(ReadBigEndian64(it->key().data()), std::move(entry));
-}
-
-std::vector<std::pair<uint64_t, records::OutboxEntry>> Outbox::All() const {
+Result<std::vector<std::pair<uint64_t, records::OutboxEntry>>> Outbox::All() const {
+  if (!load_status_.ok()) return load_status_;
   std::vector<std::pair<uint64_t, records::OutboxEntry>> entries;
   auto it = db_.NewIterator(family_);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     records::OutboxEntry entry;
-    entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-    entries.emplace_back(ReadBigEndian64(it->key().data()), std::move(entry));
+    uint64_t sequence = ReadBigEndian64(it->key().data());
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Status(wire::INTERNAL, "outbox entry " + std::to_string(sequence) + " is unreadable");
+    }
+    entries.emplace_back(sequence, std::move(entry));
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the outbox: " + it->status().ToString());
   }
   return entries;
 }

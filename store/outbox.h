@@ -18,15 +18,18 @@ inline constexpr const char* kOutboxFamily = "outbox";
 // Thread rules: used from the owning gateway's loop thread only.
 class Outbox {
  public:
-  // `db` must have been opened with kOutboxFamily and outlive the outbox.
+  // `db` must have been opened with kOutboxFamily and outlive the outbox. Reads where the
+  // sequence stands; load_status() says whether it could (see Append).
   explicit Outbox(RocksDb& db);
 
+  // Not OK when the outbox could not be read at start-up: every Append and All then returns
+  // this error (an append that does not know the last sequence could overwrite accepted work).
+  const Status& load_status() const { return load_status_; }
   // Appends `entry` durably (fsynced). Returns its sequence number.
   Result<uint64_t> Append(const records::OutboxEntry& entry);
-  // The oldest entry, if any, with its sequence number.
-  std::optional<std::pair<uint64_t, records::OutboxEntry>> Front() const;
-  // Every entry, oldest first.
-  std::vector<std::pair<uint64_t, records::OutboxEntry>> All() const;
+  // Every entry, oldest first, with its sequence number. INTERNAL for an unreadable entry,
+  // UNAVAILABLE on a read error: never a silently shorter or emptier list.
+  Result<std::vector<std::pair<uint64_t, records::OutboxEntry>>> All() const;
   // Rewrites the entry stored under `sequence` in place (fsynced): an entry set aside as
   // FAILED_LOCALLY, or put back in line, keeps its place.
   Status Put(uint64_t sequence, const records::OutboxEntry& entry);
@@ -39,6 +42,7 @@ class Outbox {
   rocksdb::ColumnFamilyHandle* family_;
   uint64_t next_sequence_ = 1;
   size_t size_ = 0;
+  Status load_status_;
 };
 
 }  // namespace aplus

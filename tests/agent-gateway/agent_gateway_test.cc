@@ -322,7 +322,9 @@ TEST_CASE("a submission is queued locally while the broker is unreachable and su
     auto db = RocksDb::Open(dir.path(), AgentGatewayFamilies());
     REQUIRE(db.ok());
     Outbox outbox(**db);
-    auto entries = outbox.All();
+    auto listed = outbox.All();
+    REQUIRE(listed.ok());
+    auto& entries = *listed;
     REQUIRE(entries.size() == 2);
     CHECK(entries[0].second.local_ref() == "LOC-1");
     CHECK(entries[0].second.request().submit().idempotency_key().size() == 32);
@@ -772,6 +774,43 @@ TEST_CASE("finding 2: transient refusals never remove accepted work from the out
   REQUIRE(list.has_case_list());
   CHECK(list.case_list().cases_size() == 0);  // nothing left in the outbox, nothing FAILED
   CHECK(broker.seen().refused == 10);
+}
+
+TEST_CASE("a submission held at the ceiling of open cases does not block the answers and "
+          "cancels behind it" *
+          doctest::timeout(60)) {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  // Every submission is refused TOO_MANY_OPEN_CASES for a minute: the contact point must be
+  // able to answer a question or cancel a case meanwhile (both can lower the count), or the
+  // ceiling would never drop.
+  broker.SetRefusal([](const wire::Envelope& request) {
+    if (request.has_submit()) {
+      return Status(wire::TOO_MANY_OPEN_CASES, "ceiling").WithRetryAfterMs(60000);
+    }
+    return Status::Ok();
+  });
+  broker.SetOnline(true);
+  RunningGateway gateway(dir.path(), broker.endpoint(), /*forward_timeout_ms=*/300);
+  SyncClient client(context, gateway.endpoint(), std::nullopt);
+  auto held = MustCall(client, SubmitRequest("Dossier au plafond"));
+  REQUIRE(held.has_accepted());
+  CHECK(held.accepted().state() == wire::QUEUED_LOCALLY);
+  // A close of the held submission waits for it: it is about a case not yet made.
+  wire::Envelope close;
+  close.mutable_close_case()->set_case_id(held.accepted().local_ref());
+  auto dependent = MustCall(client, close);
+  REQUIRE(dependent.has_case_updated());
+  CHECK(dependent.case_updated().queued_locally());
+  // An answer about a case the broker knows goes past the held submission at once.
+  auto answered = MustCall(client, AnswerInfoRequest("PER-TEST-0042", "Voici le justificatif"));
+  INFO(BodyName(answered));
+  REQUIRE(answered.has_case_updated());
+  CHECK_FALSE(answered.case_updated().queued_locally());
+  CHECK(answered.case_updated().state() == wire::ACKNOWLEDGED);
+  auto seen = broker.seen();
+  for (const auto& request : seen.requests) CHECK_FALSE(request.has_close_case());
 }
 
 TEST_CASE("a permanent refusal after the client left is set aside; retry and discard act on it" *

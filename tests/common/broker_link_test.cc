@@ -16,6 +16,10 @@ using namespace aplus;
 
 namespace {
 
+wire::Envelope ErrorAnswer(wire::ErrorCode code, int64_t retry_after_ms = 0) {
+  return MakeErrorEnvelope(0, Status(code, "scripted").WithRetryAfterMs(retry_after_ms));
+}
+
 // Answers what the link sends, as `script` says; counts what it saw.
 class ScriptedBroker {
  public:
@@ -33,6 +37,8 @@ class ScriptedBroker {
     answer.mutable_subscribed();
     return answer;
   };
+  // Hellos are refused with this code while it is set (a key the broker does not take).
+  wire::ErrorCode refuse_hello = wire::ERROR_UNSPECIFIED;
   int hellos = 0;
   int subscribes = 0;
 
@@ -48,7 +54,11 @@ class ScriptedBroker {
       wire::Envelope answer;
       if (request->has_hello()) {
         ++hellos;
-        answer.mutable_welcome()->set_instance_id(instance);
+        if (refuse_hello != wire::ERROR_UNSPECIFIED) {
+          answer = ErrorAnswer(refuse_hello);
+        } else {
+          answer.mutable_welcome()->set_instance_id(instance);
+        }
       } else if (request->has_subscribe()) {
         answer = subscribe_answer(subscribes++);
       } else if (request->has_ping()) {
@@ -80,10 +90,6 @@ bool RunUntil(BrokerLink& link, ScriptedBroker& broker, const std::function<bool
     if (done()) return true;
   }
   return false;
-}
-
-wire::Envelope ErrorAnswer(wire::ErrorCode code, int64_t retry_after_ms = 0) {
-  return MakeErrorEnvelope(0, Status(code, "scripted").WithRetryAfterMs(retry_after_ms));
 }
 
 wire::Hello PartnerHello() {
@@ -151,7 +157,7 @@ TEST_CASE("a Subscribe refused with a transient error is sent again after a back
   CHECK(broker.hellos == 1);  // the session itself was fine
 }
 
-TEST_CASE("a permanent Subscribe refusal is not retried" * doctest::timeout(30)) {
+TEST_CASE("a permanent Subscribe refusal is asked again only slowly" * doctest::timeout(30)) {
   zmq::context_t context;
   ScriptedBroker broker(context);
   broker.subscribe_answer = [](int) { return ErrorAnswer(wire::PERMISSION_DENIED); };
@@ -161,4 +167,23 @@ TEST_CASE("a permanent Subscribe refusal is not retried" * doctest::timeout(30))
   CHECK(broker.subscribes == 1);
   CHECK_FALSE(link.subscribed());
   CHECK(link.ready());  // requests still flow
+  // Not given up for good either: a link "ready" without deliveries would wait for a
+  // reconnection that may never come.
+  CHECK(RunUntil(link, broker, [&] { return broker.subscribes == 2; }, 10000));
+}
+
+TEST_CASE("a refused Hello is said again after a backoff, never in a storm" *
+          doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker broker(context);
+  broker.refuse_hello = wire::BAD_CREDENTIAL;
+  BrokerLink link(context, broker.endpoint(), PartnerHello(), 8, std::nullopt);
+  RunUntil(link, broker, [] { return false; }, 2000);
+  // Before the fix a refusal was answered by the next Hello at once (hundreds a second).
+  CHECK(broker.hellos >= 1);
+  CHECK(broker.hellos <= 5);
+  CHECK_FALSE(link.ready());
+  // Once the key is admitted the link comes up by itself.
+  broker.refuse_hello = wire::ERROR_UNSPECIFIED;
+  CHECK(RunUntil(link, broker, [&] { return link.subscribed(); }, 10000));
 }

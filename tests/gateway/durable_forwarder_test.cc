@@ -125,7 +125,9 @@ TEST_CASE("set-aside entries survive a restart; retry and discard act on them on
   auto db = RocksDb::Open(path, {kOutboxFamily});
   REQUIRE(db.ok());
   Outbox outbox(**db);
-  auto all = outbox.All();
+  auto listed = outbox.All();
+  REQUIRE(listed.ok());
+  auto& all = *listed;
   REQUIRE(all.size() == 2);
   CHECK(all[0].second.local_ref() == "LOC-2");
   CHECK(all[1].second.local_ref() == "LOC-3");

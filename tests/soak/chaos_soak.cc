@@ -791,12 +791,16 @@ int ChaosSoak::Run() {
     broker_flags_.insert(broker_flags_.end(), {"--config", config});
     gateway_flags_ = {"--config", config};
   }
+  // Outside the try: an exception must reach the handler below (which leaves with _Exit)
+  // without destroying running threads on the way (std::terminate).
+  std::vector<std::thread> threads;
+  std::thread partner;
+  std::thread alerts;
   try {
     if (!StartAll()) return 2;
-    std::vector<std::thread> threads;
     for (int t = 0; t < options_.submitters; ++t) threads.emplace_back([this, t] { SubmitLoop(t); });
-    std::thread partner([this] { PartnerLoop(); });
-    std::thread alerts([this] { AlertLoop(); });
+    partner = std::thread([this] { PartnerLoop(); });
+    alerts = std::thread([this] { AlertLoop(); });
     for (int round = 1; round <= options_.rounds; ++round) RunRound(round);
     // Let the last restart be seen working, then stop submitting (a submission being retried
     // is still retried to its end).

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,7 +21,12 @@ extern char** environ;
 
 namespace aplus::testing {
 
-inline std::string BinPath(const std::string& program) { return std::string(APLUS_BIN_DIR) + "/" + program; }
+// The programs under test: build/bin, or APLUS_BIN_DIR from the environment (a long soak runs
+// against a copy of the binaries, so that a rebuild meanwhile cannot pull them from under it).
+inline std::string BinPath(const std::string& program) {
+  const char* dir = std::getenv("APLUS_BIN_DIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : APLUS_BIN_DIR) + "/" + program;
+}
 
 // A fresh directory under /tmp, removed when the object dies.
 class TempDir {
