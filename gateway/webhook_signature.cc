@@ -114,9 +114,13 @@ Result<std::string> DecodeBase64(std::string_view text) {
 
 Result<WebhookSecret> WebhookSecret::Parse(std::string_view text) {
   text = Trim(text);
-  if (text.substr(0, kSecretPrefix.size()) == kSecretPrefix) text.remove_prefix(kSecretPrefix.size());
+  if (text.substr(0, kSecretPrefix.size()) == kSecretPrefix) {
+    text.remove_prefix(kSecretPrefix.size());
+  }
   auto key = DecodeBase64(text);
-  if (!key.ok()) return Invalid("webhook secret: " + key.status().message() + " (expected whsec_<base64>)");
+  if (!key.ok()) {
+    return Invalid("webhook secret: " + key.status().message() + " (expected whsec_<base64>)");
+  }
   if (key->size() < kMinSecretBytes || key->size() > kMaxSecretBytes) {
     return Invalid("webhook secret: " + std::to_string(key->size()) +
                    " bytes; a secret has 24 to 64 random bytes");
@@ -138,7 +142,8 @@ std::string WebhookSecret::ToString() const {
 
 std::string WebhookSecret::Sign(std::string_view id, int64_t timestamp_seconds,
                                 std::string_view body) const {
-  return std::string(kVersionPrefix) + EncodeBase64(Hmac(key_, id, std::to_string(timestamp_seconds), body));
+  return std::string(kVersionPrefix) +
+         EncodeBase64(Hmac(key_, id, std::to_string(timestamp_seconds), body));
 }
 
 Result<std::vector<WebhookSecret>> ParseWebhookSecrets(std::string_view text) {
@@ -159,7 +164,8 @@ Result<std::vector<WebhookSecret>> ParseWebhookSecrets(std::string_view text) {
   if (secrets.empty()) return Invalid("no webhook secret (expected one whsec_<base64> per line)");
   if (secrets.size() > kMaxSecrets) {
     return Invalid(std::to_string(secrets.size()) +
-                   " webhook secrets; at most two (the current one and the next) are valid at once");
+                   " webhook secrets; at most two (the current one and the next) are valid at "
+                   "once");
   }
   return secrets;
 }

@@ -74,7 +74,8 @@ Status VerifyWebhook(const std::vector<WebhookSecret>& secrets, std::string_view
                      std::string_view body, int64_t now_seconds,
                      int64_t tolerance_seconds = kWebhookToleranceSeconds);
 
-// Base64 (RFC 4648, with padding) as the specification uses it; exposed for the tests. DecodeBase64 refuses anything but canonical padded base64 (INVALID_ARGUMENT).
+// Base64 (RFC 4648, with padding) as the specification uses it; exposed for the tests.
+// DecodeBase64 refuses anything but canonical padded base64 (INVALID_ARGUMENT).
 std::string EncodeBase64(std::string_view bytes);
 Result<std::string> DecodeBase64(std::string_view text);
 

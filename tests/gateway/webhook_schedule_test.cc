@@ -141,7 +141,8 @@ TEST_CASE("the verdict table: 2xx done; timeout, connection error, 5xx, 408, 429
     CAPTURE(status);
     CHECK(Verdict(status) == WebhookVerdict::kPermanent);
   }
-  CHECK(aplus::ClassifyWebhookOutcome({WebhookTransport::kTimeout, 0, 0}) == WebhookVerdict::kRetry);
+  CHECK(aplus::ClassifyWebhookOutcome({WebhookTransport::kTimeout, 0, 0}) ==
+        WebhookVerdict::kRetry);
   CHECK(aplus::ClassifyWebhookOutcome({WebhookTransport::kConnectionError, 0, 0}) ==
         WebhookVerdict::kRetry);
   // A status code left over in a transport failure does not change its verdict.

@@ -133,8 +133,8 @@ TEST_CASE("secret files: one or two secrets, comments and blank lines skipped") 
 }
 
 TEST_CASE("malformed or weak secrets are refused") {
-  for (const char* text : {"", "whsec_", "whsec_abc", "whsec_!!!!", "whsec_AAAAAAAAAAAAAAAAAAAAAAA=",
-                           "whsec_QUJD"}) {
+  for (const char* text : {"", "whsec_", "whsec_abc", "whsec_!!!!",
+                           "whsec_AAAAAAAAAAAAAAAAAAAAAAA=", "whsec_QUJD"}) {
     CAPTURE(text);
     CHECK(WebhookSecret::Parse(text).status().code() == aplus::wire::INVALID_ARGUMENT);
   }
@@ -144,8 +144,8 @@ TEST_CASE("malformed or weak secrets are refused") {
 }
 
 TEST_CASE("base64 round-trips and refuses non-canonical text") {
-  for (std::string bytes : {std::string(), std::string("f"), std::string("fo"),
-                            std::string("foo"), std::string("foob"), std::string("\0\xff\x80", 3)}) {
+  for (std::string bytes : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                            std::string("foob"), std::string("\0\xff\x80", 3)}) {
     CAPTURE(bytes);
     auto decoded = aplus::DecodeBase64(aplus::EncodeBase64(bytes));
     REQUIRE(decoded.ok());
