@@ -218,4 +218,21 @@ Result<size_t> WebhookQueue::RedeliverFailed(std::string_view partner, int64_t n
   return moved;
 }
 
+Result<size_t> WebhookQueue::PurgeHistory(std::string_view partner, int64_t before_ms) {
+  auto past = Scan(kHistorySpace, partner, 0);
+  if (!past.ok()) return past.status();
+  rocksdb::WriteBatch batch;
+  size_t removed = 0;
+  for (const auto& webhook : *past) {
+    int64_t last = webhook.attempts.empty() ? webhook.queued_ms : webhook.attempts.back().at_ms;
+    if (last >= before_ms) continue;
+    batch.Delete(family_, Key(kHistorySpace, webhook.partner, webhook.sequence));
+    ++removed;
+  }
+  if (removed == 0) return size_t{0};
+  Status written = db_.Write(batch);
+  if (!written.ok()) return written;
+  return removed;
+}
+
 }  // namespace aplus

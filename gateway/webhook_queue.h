@@ -89,6 +89,10 @@ class WebhookQueue {
   // Every failed webhook of `partner` back in line; the number moved.
   Result<size_t> RedeliverFailed(std::string_view partner, int64_t now_ms);
 
+  // Retention: removes the partner's past webhooks (delivered or failed) whose last attempt
+  // was before `before_ms`, fsynced; the number removed. Pending ones are never removed.
+  Result<size_t> PurgeHistory(std::string_view partner, int64_t before_ms);
+
  private:
   Result<std::vector<Webhook>> Scan(char space, std::string_view partner, size_t limit) const;
 

@@ -139,6 +139,30 @@ TEST_CASE("redelivery puts a webhook back in line under its own sequence") {
   CHECK(*queue.RedeliverFailed("caf", 6000) == 0);
 }
 
+TEST_CASE("retention removes past webhooks only, by their last attempt") {
+  TempDir tmp("webhook-purge");
+  auto db = Open(tmp.Sub("db"));
+  WebhookQueue queue(*db);
+  for (uint64_t sequence : {1, 2, 3}) EnqueueWithEvent(*db, queue, Make("caf", sequence));
+  Webhook first = queue.Head("caf")->value();
+  first.attempts.push_back({2000, 200, "", 0});
+  first.state = WebhookState::kDelivered;
+  REQUIRE(queue.Record(first).ok());
+  Webhook second = queue.Head("caf")->value();
+  second.attempts.push_back({9000, 404, "", 0});
+  second.state = WebhookState::kFailed;
+  REQUIRE(queue.Record(second).ok());
+
+  CHECK(*queue.PurgeHistory("caf", 2000) == 0);
+  CHECK(*queue.PurgeHistory("caf", 5000) == 1);
+  auto left = queue.List("caf", false, 0);
+  REQUIRE(left->size() == 2);
+  CHECK((*left)[0].sequence == 2);
+  CHECK(*queue.PurgeHistory("caf", 100000) == 1);
+  CHECK(queue.List("caf", false, 0)->size() == 1);
+  CHECK(queue.Head("caf")->value().sequence == 3);  // pending: never purged
+}
+
 TEST_CASE("bad webhooks are refused, and a failed write is reported") {
   TempDir tmp("webhook-bad");
   auto db = Open(tmp.Sub("db"));
