@@ -13,9 +13,9 @@
 // File naming is the keyring's (common/keyring.h): files starting with '.' (temporary files of
 // atomic writes) or not ending in ".toml" are not entries, so common/keyring_watcher.h tells
 // cheaply when the directory changed; a server then reloads it with LoadTokenDirectory and
-// replaces its TokenStore snapshot whole (common/live_token_store.h does both). Since a file of the directory grants access, the
-// directory and its files must not be writable by group or others (as ssh's StrictModes): such
-// a directory loads no token, such a file is skipped.
+// replaces its TokenStore snapshot whole (common/live_token_store.h does both). Since a file
+// of the directory grants access, the directory and its files must not be writable by group or
+// others (as ssh's StrictModes): such a directory loads no token, such a file is skipped.
 //
 // Thread rules: the free functions share no state. A TokenStore is immutable after
 // construction: any number of threads may call Authenticate.
