@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "sla/civil_time.h"
 #include "tools/aplus/agent_commands.h"
@@ -18,6 +19,7 @@
 #include "tools/aplus/output.h"
 #include "tools/aplus/partner_commands.h"
 #include "tools/aplus/report_command.h"
+#include "tools/aplus/token_commands.h"
 
 namespace {
 
@@ -282,6 +284,23 @@ int main(int argc, char** argv) {
   auto* keyring_remove = keyring->add_subcommand("remove", "withdraw a key");
   keyring_remove->add_option("NAME", key_name, "the entry's name")->required();
   auto* keyring_list = keyring->add_subcommand("list", "the keys and who holds each");
+
+  // --dir belongs to `tokens` and, by fallthrough, is accepted after add/remove/list.
+  std::string token_dir = aplus::kDefaultTokenDir;
+  std::vector<std::string> token_agents;
+  auto* tokens = app.add_subcommand("tokens", "API tokens of the gateways' HTTP front doors");
+  tokens->require_subcommand(1);
+  tokens->add_option("--dir", token_dir, "the token directory")->capture_default_str();
+  auto* tokens_add =
+      tokens->add_subcommand("add", "make a token and print it (the only time it is shown)");
+  tokens_add->add_option("NAME", key_name, "the token's name (its file name)")->required();
+  tokens_add
+      ->add_option("--agents", token_agents,
+                   "agent gateway: only these agents (comma-separated; default every agent)")
+      ->delimiter(',');
+  auto* tokens_remove = tokens->add_subcommand("remove", "withdraw a token");
+  tokens_remove->add_option("NAME", key_name, "the token's name")->required();
+  auto* tokens_list = tokens->add_subcommand("list", "the tokens: names, agents, dates");
   bool via_agent_gateway = false;
   auto* audit = app.add_subcommand(
       "audit", "who read or changed a case's content, and when (operator session)");
@@ -347,6 +366,9 @@ int main(int argc, char** argv) {
   }
   if (*keyring_remove) return aplus::cli::RunKeyringRemove(options, keyring_dir, key_name);
   if (*keyring_list) return aplus::cli::RunKeyringList(options, keyring_dir);
+  if (*tokens_add) return aplus::cli::RunTokensAdd(options, token_dir, key_name, token_agents);
+  if (*tokens_remove) return aplus::cli::RunTokensRemove(options, token_dir, key_name);
+  if (*tokens_list) return aplus::cli::RunTokensList(options, token_dir);
   if (*audit) return aplus::cli::RunAudit(options, case_ref, via_agent_gateway);
   std::cerr << "aplus: no command given (see aplus --help)" << std::endl;
   return aplus::cli::kExitUsage;

@@ -1,0 +1,377 @@
+#include "common/token_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <toml++/toml.h>
+
+#include "common/atomic_file.h"
+#include "common/keyring.h"
+
+namespace aplus {
+namespace {
+
+constexpr std::string_view kTokenPrefix = "aplus_";
+constexpr size_t kTokenRandomBytes = 32;
+// A token is 70 characters; anything much longer is not one and is not hashed.
+constexpr size_t kMaxTokenLength = 256;
+constexpr size_t kMaxNameLength = 128;
+constexpr size_t kMaxAgentLength = 128;
+constexpr size_t kMaxAgents = 1000;
+constexpr size_t kMaxEntryBytes = 64 * 1024;
+constexpr mode_t kEntryFileMode = 0600;
+constexpr mode_t kTokenDirMode = 0700;
+constexpr std::string_view kKnownKeys[] = {"name", "sha256", "created-at", "agents"};
+
+Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
+
+bool IsAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// As the keyring's key names: a file name, no leading '.' or '-'.
+bool IsTokenName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength || !IsAlnum(name[0])) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// Agent ids as the network config writes them ("mairie-x/agent-1"); none of these characters
+// needs escaping in a TOML basic string.
+bool IsAgentId(std::string_view agent) {
+  if (agent.empty() || agent.size() > kMaxAgentLength) return false;
+  return std::all_of(agent.begin(), agent.end(), [](char c) {
+    return IsAlnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == '@' || c == ':';
+  });
+}
+
+bool IsLowerHex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Of a lowercase hex digit (IsLowerHex checked it).
+int HexDigit(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+std::string Hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    text += kDigits[bytes[i] >> 4];
+    text += kDigits[bytes[i] & 15];
+  }
+  return text;
+}
+
+std::string RawSha256(std::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
+
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+std::string Quoted(std::string_view text) { return "'" + std::string(text.substr(0, 64)) + "'"; }
+
+std::string UtcText(int64_t ms) {
+  time_t seconds = static_cast<time_t>(ms / 1000);
+  struct tm parts {};
+  ::gmtime_r(&seconds, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+std::string EntryText(const TokenEntry& entry) {
+  // Every value was checked by ValidateTokenEntry: no '"', '\\' or control character.
+  std::string text =
+      "# A+ API token. Written by `aplus tokens add`; only the token's SHA-256 is kept.\n";
+  text += "name = \"" + entry.name + "\"\n";
+  text += "sha256 = \"" + entry.sha256_hex + "\"\n";
+  text += "created-at = " + UtcText(entry.created_ms) + "\n";
+  if (!entry.agents.empty()) {
+    text += "agents = [";
+    for (size_t i = 0; i < entry.agents.size(); ++i) {
+      text += (i == 0 ? "\"" : ", \"") + entry.agents[i] + "\"";
+    }
+    text += "]\n";
+  }
+  return text;
+}
+
+Result<std::string> ReadEntryFile(int dir_fd, const std::string& file_name,
+                                  const std::string& path) {
+  int fd = ::openat(dir_fd, file_name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+  if (fd < 0) return Invalid(std::string("cannot read: ") + std::strerror(errno));
+  struct stat info {};
+  std::string contents;
+  Status status;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    status = Invalid("not a regular file");
+  } else if ((info.st_mode & 022) != 0) {
+    status = Invalid("writable by group or others (mode " + ModeText(info.st_mode) +
+                     "): anyone could grant a token; run chmod go-w " + path);
+  } else {
+    char buffer[4096];
+    while (status.ok()) {
+      ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) status = Invalid(std::string("cannot read: ") + std::strerror(errno));
+      if (n <= 0) break;
+      contents.append(buffer, static_cast<size_t>(n));
+      if (contents.size() > kMaxEntryBytes) status = Invalid("too large to be a token entry");
+    }
+  }
+  ::close(fd);
+  if (!status.ok()) return status;
+  return contents;
+}
+
+// Reads and checks one "<name>.toml": the entry, or the problem, starting with the path.
+Result<TokenEntry> ReadEntry(int dir_fd, const std::string& dir, const std::string& file_name) {
+  const std::string path = dir + "/" + file_name;
+  auto problem = [&path](const std::string& why) { return Invalid(path + ": " + why); };
+  auto text = ReadEntryFile(dir_fd, file_name, path);
+  if (!text.ok()) return problem(text.status().message());
+  toml::table table;
+  try {
+    table = toml::parse(std::string_view(*text), std::string_view(path));
+  } catch (const toml::parse_error& error) {
+    const auto& where = error.source().begin;
+    return Invalid(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                   ": " + std::string(error.description()));
+  }
+  // An unknown key is refused, not ignored: "agent" for "agents" ignored would give the token
+  // every agent.
+  for (const auto& [key, node] : table) {
+    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key.str()) ==
+        std::end(kKnownKeys)) {
+      return problem("unknown key '" + std::string(key.str()) + "'");
+    }
+  }
+  TokenEntry entry;
+  const auto* name = table.get_as<std::string>("name");
+  const auto* sha256 = table.get_as<std::string>("sha256");
+  const auto* created = table.get_as<toml::date_time>("created-at");
+  if (name == nullptr) return problem("'name' must be a string");
+  if (sha256 == nullptr) return problem("'sha256' must be a string");
+  if (created == nullptr || !created->get().offset) {
+    return problem("'created-at' must be a date-time with its offset (e.g. 2026-01-01T00:00:00Z)");
+  }
+  entry.name = name->get();
+  entry.sha256_hex = sha256->get();
+  const toml::date_time& when = created->get();
+  struct tm parts {};
+  parts.tm_year = when.date.year - 1900;
+  parts.tm_mon = when.date.month - 1;
+  parts.tm_mday = when.date.day;
+  parts.tm_hour = when.time.hour;
+  parts.tm_min = when.time.minute;
+  parts.tm_sec = when.time.second;
+  entry.created_ms =
+      (static_cast<int64_t>(::timegm(&parts)) - int64_t{when.offset->minutes} * 60) * 1000;
+  if (table.contains("agents")) {
+    const auto* agents = table.get_as<toml::array>("agents");
+    if (agents == nullptr) return problem("'agents' must be a list of agent ids");
+    for (const auto& agent : *agents) {
+      const auto* id = agent.as_string();
+      if (id == nullptr) return problem("'agents' must be a list of agent ids");
+      entry.agents.push_back(id->get());
+    }
+  }
+  Status valid = ValidateTokenEntry(entry);
+  if (!valid.ok()) return problem(valid.message());
+  std::string stem = file_name.substr(0, file_name.size() - 5);  // ".toml"
+  if (entry.name != stem) {
+    return problem("name '" + entry.name + "' is not the file name '" + stem + "'");
+  }
+  return entry;
+}
+
+struct DirectoryScan {
+  bool missing = false;
+  std::string dir_problem;  // "" = the directory is usable
+  std::vector<Result<TokenEntry>> files;  // sorted by file name
+};
+
+DirectoryScan ScanDirectory(const std::string& dir) {
+  DirectoryScan scan;
+  DIR* handle = ::opendir(dir.c_str());
+  if (handle == nullptr) {
+    int error = errno;
+    scan.missing = error == ENOENT;
+    scan.dir_problem = "tokens " + dir + ": " + std::strerror(error);
+    return scan;
+  }
+  int dir_fd = ::dirfd(handle);
+  struct stat info {};
+  if (::fstat(dir_fd, &info) == 0 && (info.st_mode & 022) != 0) {
+    scan.dir_problem = "tokens " + dir + " is writable by group or others (mode " +
+                       ModeText(info.st_mode) +
+                       "): anyone could add a token; no token loaded; run chmod go-w " + dir;
+    ::closedir(handle);
+    return scan;
+  }
+  std::vector<std::string> names;
+  errno = 0;  // readdir() tells its end from an error only by errno
+  while (const dirent* entry = ::readdir(handle)) {
+    if (IsKeyringEntryFileName(entry->d_name)) names.emplace_back(entry->d_name);
+  }
+  if (errno != 0) {
+    scan.dir_problem = "tokens " + dir + ": cannot list: " + std::strerror(errno);
+    ::closedir(handle);
+    return scan;
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) scan.files.push_back(ReadEntry(dir_fd, dir, name));
+  ::closedir(handle);
+  return scan;
+}
+
+}  // namespace
+
+bool TokenIdentity::AllowsAgent(std::string_view agent) const {
+  return agents.empty() || std::find(agents.begin(), agents.end(), agent) != agents.end();
+}
+
+Status ValidateTokenEntry(const TokenEntry& entry) {
+  if (!IsTokenName(entry.name)) {
+    return Invalid(Quoted(entry.name) +
+                   " is not a token name (letters, digits, '.', '_', '-', starting with a letter "
+                   "or digit, at most 128 characters)");
+  }
+  if (entry.sha256_hex.size() != 2 * SHA256_DIGEST_LENGTH || !IsLowerHex(entry.sha256_hex)) {
+    return Invalid("token " + entry.name + ": sha256 is not 64 lowercase hex digits");
+  }
+  if (entry.agents.size() > kMaxAgents) {
+    return Invalid("token " + entry.name + ": more than 1000 agents");
+  }
+  for (const auto& agent : entry.agents) {
+    if (!IsAgentId(agent)) {
+      return Invalid("token " + entry.name + ": " + Quoted(agent) +
+                     " is not an agent id (letters, digits, '.', '_', '-', '/', '@', ':')");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string TokenEntryPath(const std::string& dir, std::string_view name) {
+  return dir + "/" + std::string(name) + ".toml";
+}
+
+TokenLoad LoadTokenDirectory(const std::string& dir) {
+  TokenLoad load;
+  DirectoryScan scan = ScanDirectory(dir);
+  if (!scan.dir_problem.empty()) {
+    load.problems.push_back(scan.dir_problem);
+    return load;
+  }
+  for (auto& file : scan.files) {
+    if (file.ok()) {
+      load.entries.push_back(std::move(*file));
+    } else {
+      load.problems.push_back(file.status().message());
+    }
+  }
+  return load;
+}
+
+std::string HashToken(std::string_view token) {
+  std::string digest = RawSha256(token);
+  return Hex(reinterpret_cast<const unsigned char*>(digest.data()), digest.size());
+}
+
+Result<std::string> AddToken(const std::string& dir, const std::string& name,
+                             const std::vector<std::string>& agents, int64_t now_ms) {
+  unsigned char random[kTokenRandomBytes];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return Status(wire::INTERNAL, "no random bytes for a token");
+  }
+  std::string token = std::string(kTokenPrefix) + Hex(random, sizeof(random));
+  OPENSSL_cleanse(random, sizeof(random));
+  TokenEntry entry{name, HashToken(token), now_ms / 1000 * 1000, agents};
+  Status valid = ValidateTokenEntry(entry);
+  if (!valid.ok()) return valid;
+  DirectoryScan scan = ScanDirectory(dir);
+  if (scan.missing) {
+    std::error_code error;
+    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, error);
+    if (::mkdir(dir.c_str(), kTokenDirMode) != 0 && errno != EEXIST) {
+      return Invalid("cannot create token directory " + dir + ": " + std::strerror(errno));
+    }
+    scan = ScanDirectory(dir);
+  }
+  if (!scan.dir_problem.empty()) return Invalid(scan.dir_problem);
+  std::string path = TokenEntryPath(dir, name);
+  if (::access(path.c_str(), F_OK) == 0) {
+    return Invalid("a token named " + name + " already exists in " + dir);
+  }
+  // overwrite=false: a token of that name created since the check is still refused.
+  Status written = WriteFileAtomically(path, EntryText(entry), kEntryFileMode, false);
+  if (!written.ok()) {
+    if (::access(path.c_str(), F_OK) == 0) {
+      return Invalid("a token named " + name + " already exists in " + dir);
+    }
+    return written;
+  }
+  return token;
+}
+
+Status RemoveToken(const std::string& dir, const std::string& name) {
+  if (!IsTokenName(name)) return Invalid("no token named " + name.substr(0, 64) + " in " + dir);
+  std::string path = TokenEntryPath(dir, name);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Invalid("no token named " + name + " in " + dir);
+    return Invalid("cannot remove " + path + ": " + std::strerror(errno));
+  }
+  return SyncDirectory(dir);
+}
+
+TokenStore::TokenStore(std::vector<TokenEntry> entries) : entries_(std::move(entries)) {
+  digests_.reserve(entries_.size());
+  for (const auto& entry : entries_) {
+    // An entry that breaks ValidateTokenEntry keeps an all-zero digest: no token hashes to it
+    // (finding one would be a SHA-256 preimage).
+    std::string raw(SHA256_DIGEST_LENGTH, '\0');
+    if (ValidateTokenEntry(entry).ok()) {
+      for (size_t i = 0; i < raw.size(); ++i) {
+        raw[i] = static_cast<char>(HexDigit(entry.sha256_hex[2 * i]) * 16 +
+                                   HexDigit(entry.sha256_hex[2 * i + 1]));
+      }
+    }
+    digests_.push_back(std::move(raw));
+  }
+}
+
+Result<TokenIdentity> TokenStore::Authenticate(std::string_view token) const {
+  Status unknown(wire::NOT_AUTHENTICATED, "unknown token");
+  if (token.empty() || token.size() > kMaxTokenLength) return unknown;
+  std::string digest = RawSha256(token);
+  size_t match = entries_.size();
+  for (size_t i = 0; i < digests_.size(); ++i) {
+    // No early exit and no branch on secret data beyond this select.
+    bool equal = CRYPTO_memcmp(digest.data(), digests_[i].data(), digest.size()) == 0;
+    match = equal ? i : match;
+  }
+  if (match == entries_.size()) return unknown;
+  return TokenIdentity{entries_[match].name, entries_[match].agents};
+}
+
+}  // namespace aplus
