@@ -270,6 +270,39 @@ TEST_CASE("an idle keep-alive connection is closed after the idle timeout" * doc
   CHECK(client.ClosedWithin(10s));
 }
 
+TEST_CASE("a body that does not arrive in time is cut; others are served" * doctest::timeout(60)) {
+  HttpServerOptions options;
+  options.body_timeout = 1s;
+  auto server = StartServer(options, Echo());
+  RawClient slow(server->port());
+  auto start = std::chrono::steady_clock::now();
+  slow.Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab");
+  RawClient other(server->port());
+  CHECK(other.Request("GET", "/other").result_int() == 200);
+  CHECK(slow.ClosedWithin(10s));
+  CHECK(std::chrono::steady_clock::now() - start >= 900ms);
+}
+
+TEST_CASE("connections over the maximum are closed at once; a freed slot is reused" * doctest::timeout(60)) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  auto server = StartServer(options, Echo());
+  auto first = std::make_unique<RawClient>(server->port());
+  RawClient second(server->port());
+  CHECK(first->Request("GET", "/1").result_int() == 200);
+  CHECK(second.Request("GET", "/2").result_int() == 200);
+  RawClient third(server->port());
+  CHECK(third.ClosedWithin(10s));
+  CHECK(second.Request("GET", "/2again").result_int() == 200);  // the others are undisturbed
+  first.reset();
+  bool served = false;
+  for (int attempt = 0; attempt < 20 && !served; ++attempt) {
+    RawClient next(server->port());
+    if (!next.ClosedWithin(1s)) served = next.Request("GET", "/next").result_int() == 200;
+  }
+  CHECK(served);
+}
+
 TEST_CASE("a responder dropped without an answer answers 500; a late one is ignored" * doctest::timeout(60)) {
   std::mutex mutex;
   std::vector<Responder> kept;
