@@ -87,8 +87,9 @@ class HttpServer::Impl {
   const HttpServerOptions options_;
   const HttpHandler handler_;
   const std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
-  net::io_context io_{1};
+  // Before io_: the TLS context outlives the connections that handlers left in the io_context.
   std::optional<ssl::context> tls_;
+  net::io_context io_{1};
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;  // server thread
@@ -140,6 +141,7 @@ class Session : public HttpServer::Impl::SessionBase,
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void ReadRequest(bool first) {
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
@@ -223,6 +225,7 @@ class Session : public HttpServer::Impl::SessionBase,
     request.body = std::move(message.body());
     request.remote = remote_;
     keep_alive_ = message.keep_alive();
+    head_ = message.method() == bhttp::verb::head;
     version_ = message.version();
     awaiting_answer_ = true;
 
@@ -251,6 +254,8 @@ class Session : public HttpServer::Impl::SessionBase,
     response->body() = std::move(answer.body);
     response->keep_alive(!close);
     response->prepare_payload();
+    // A HEAD answer announces the length of the body it does not send.
+    if (head_) response->body().clear();
     Lowest().expires_after(options_.write_timeout);
     bhttp::async_write(stream_, *response,
                        [self = this->shared_from_this(), response, close](const error_code& ec, size_t) {
@@ -290,6 +295,7 @@ class Session : public HttpServer::Impl::SessionBase,
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
+  bool head_ = false;
   unsigned version_ = 11;
   bool awaiting_answer_ = false;
   bool closed_ = false;

@@ -42,8 +42,10 @@ class RawClient {
     socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   }
   void Send(std::string_view bytes) { net::write(socket_, net::buffer(bytes.data(), bytes.size())); }
-  bhttp::response<bhttp::string_body> Read(std::chrono::seconds limit = 15s) {
+  // `head`: the answer to a HEAD request (a Content-Length without a body).
+  bhttp::response<bhttp::string_body> Read(bool head = false, std::chrono::seconds limit = 15s) {
     bhttp::response_parser<bhttp::string_body> parser;
+    parser.skip(head);
     parser.body_limit(16 * 1024 * 1024);
     boost::system::error_code result = net::error::timed_out;
     bhttp::async_read(socket_, buffer_, parser,
@@ -174,6 +176,13 @@ TEST_CASE("keep-alive serves several requests on one connection, in order" * doc
   CHECK(first["remote"] == second["remote"]);
   auto third = client.Request("GET", "/c");
   CHECK(nlohmann::json::parse(third.body())["remote"] == first["remote"]);
+  // HEAD: the length of the body, no body; the connection goes on.
+  client.Send("HEAD /d HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto head = client.Read(true);
+  CHECK(head.result_int() == 200);
+  CHECK(head.body().empty());
+  CHECK(std::stoul(std::string(head[bhttp::field::content_length])) > 0);
+  CHECK(nlohmann::json::parse(client.Request("GET", "/e").body())["path"] == "/e");
 }
 
 TEST_CASE("an oversize header gets 431 and an oversize body 413, as problem documents" * doctest::timeout(60)) {
