@@ -13,14 +13,16 @@
 //   body larger than max_body_bytes              -> 413 TOO_LARGE, then close
 //   malformed request line, header or chunking   -> 400 MALFORMED, then close
 //   header not complete within header_timeout    -> close (a slowloris client); the window
-//                                                   starts at accept (after the TLS handshake
-//                                                   is included) or at the first byte of the
+//                                                   starts at accept (and also bounds the TLS
+//                                                   handshake) or at the first byte of the
 //                                                   next request of a kept-alive connection
 //   body not complete within body_timeout        -> close
 //   no new request within idle_timeout           -> close (keep-alive)
 //   more than max_connections open connections   -> a new connection is closed at once
 // While the handler has not answered, no timeout applies: long polls keep their Responder.
 // Requests on one connection are answered in order, one at a time (no pipelined processing).
+// A client that disconnects while its request waits for an answer is noticed only when the
+// answer is written: the connection keeps its slot (max_connections) until then.
 #pragma once
 
 #include <chrono>
