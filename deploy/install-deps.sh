@@ -3,7 +3,7 @@
 # when everything is already installed it does not touch apt at all.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config git iproute2 ccache
+  build-essential cmake pkg-config git iproute2 ccache curl openssl
   libboost-dev libboost-system-dev libssl-dev
   libzmq3-dev cppzmq-dev libsodium-dev
   libprotobuf-dev protobuf-compiler
