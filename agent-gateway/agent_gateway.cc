@@ -10,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/case_id.h"
+#include "gateway/fail_stop_drain.h"
 #include "common/wire.h"
 
 namespace aplus {
@@ -188,16 +189,7 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
 
 void AgentGateway::DrainAfterFailStop() {
   forwarder_->AnswerAllWaitersQueued();
-  int64_t until = SteadyNowMs() + kFailStopDrainMs;
-  for (int64_t now = SteadyNowMs(); now < until; now = SteadyNowMs()) {
-    zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, 1, std::chrono::milliseconds(until - now));
-    } catch (const zmq::error_t&) {
-      continue;  // a signal; the deadline still holds
-    }
-    if (items[0].revents & ZMQ_POLLIN) DrainLocal();  // HandleLocal answers UNAVAILABLE
-  }
+  AnswerLocalClientsBeforeExit(*local_, [this] { DrainLocal(); });
 }
 
 int AgentGateway::ReadTimeoutMs() const {

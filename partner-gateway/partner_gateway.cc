@@ -11,6 +11,7 @@
 
 #include "common/case_id.h"
 #include "common/wire.h"
+#include "gateway/fail_stop_drain.h"
 
 namespace aplus {
 namespace {
@@ -165,16 +166,7 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
 
 void PartnerGateway::DrainAfterFailStop() {
   forwarder_->AnswerAllWaitersQueued();
-  int64_t until = SteadyNowMs() + kFailStopDrainMs;
-  for (int64_t now = SteadyNowMs(); now < until; now = SteadyNowMs()) {
-    zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, 1, std::chrono::milliseconds(until - now));
-    } catch (const zmq::error_t&) {
-      continue;  // a signal; the deadline still holds
-    }
-    if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();  // HandleLocal answers UNAVAILABLE
-  }
+  AnswerLocalClientsBeforeExit(*local_, [this] { OnLocalReadable(); });
 }
 
 // --- deliveries ---------------------------------------------------------------------------
