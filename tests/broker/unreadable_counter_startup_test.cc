@@ -60,7 +60,8 @@ void WriteRawMeta(const std::string& path, const std::string& key, const std::st
 
 }  // namespace
 
-TEST_CASE("the broker refuses to start on a malformed counter or queue mark, naming it") {
+TEST_CASE("the broker refuses to start on a malformed counter or queue mark, naming it" *
+          doctest::timeout(60)) {
   for (const std::string& key : {std::string(keys::kCaseCounter),
                                  std::string(keys::kQueueNextPrefix) + "partner/france-travail"}) {
     CAPTURE(key);
