@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "broker/broker.h"
+#include "tests/support/one_partner_network.h"
 #include "tests/support/broker_test_helpers.h"
 #include "tests/support/in_process_broker.h"
 #include "tests/support/network.h"
@@ -15,27 +16,7 @@ using namespace aplus::testing;
 
 namespace {
 
-constexpr std::string_view kConfig = R"(
-name = "fail-stop"
-
-[[territories]]
-id = "perche"
-case_prefix = "PER"
-
-[[contact_points]]
-id = "mairie-perche-en-noce"
-kind = "mairie"
-territory = "perche"
-departement = "61"
-agents = [ { id = "agent-noce-1", name = "Agent 1" } ]
-
-[[partners]]
-id = "france-travail"
-reply_policy = "4 jours-ouvres"
-
-[[operators]]
-id = "operator"
-)";
+constexpr std::string_view kConfig = aplus::testing::kOnePartnerNetworkToml;
 
 constexpr int64_t kStartMs = 1798000000000;  // 2026-12-23, a Wednesday
 

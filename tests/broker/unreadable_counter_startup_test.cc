@@ -8,33 +8,14 @@
 #include "broker/broker.h"
 #include "store/broker_store.h"
 #include "store/key_layout.h"
+#include "tests/support/one_partner_network.h"
 #include "tests/support/child_process.h"
 
 using namespace aplus;
 
 namespace {
 
-constexpr std::string_view kConfig = R"(
-name = "startup-refusal"
-
-[[territories]]
-id = "perche"
-case_prefix = "PER"
-
-[[contact_points]]
-id = "mairie-perche-en-noce"
-kind = "mairie"
-territory = "perche"
-departement = "61"
-agents = [ { id = "agent-noce-1", name = "Agent 1" } ]
-
-[[partners]]
-id = "france-travail"
-reply_policy = "4 jours-ouvres"
-
-[[operators]]
-id = "operator"
-)";
+constexpr std::string_view kConfig = aplus::testing::kOnePartnerNetworkToml;
 
 Status CreateBroker(const std::string& data_dir) {
   auto config = ParseNetworkConfig(kConfig, "startup-refusal.toml");
