@@ -54,9 +54,10 @@ class RequestForwarder {
   // Every dependency must outlive the forwarder. `db` holds the outbox family; `actor` names
   // the partner in inbox events. `spool` may be null (no spool directory). A failed outbox or
   // inbox write trips `fail_stop`.
+  // `may_send` (may be null) is DurableForwarder::Hooks::may_send: the gateway's group commit.
   RequestForwarder(RocksDb& db, BrokerLink& link, PartnerInbox& inbox, const Clock& clock,
                    std::string actor, int forward_timeout_ms, FailStop& fail_stop,
-                   const SpoolWriter* spool = nullptr);
+                   const SpoolWriter* spool = nullptr, std::function<bool()> may_send = nullptr);
 
   // True for the requests this forwarder carries (AcknowledgeCase, ReplyCase, AskInfo,
   // TransferCase).
@@ -81,6 +82,8 @@ class RequestForwarder {
   void OnLinkReady() { forwarder_.OnLinkReady(); }
   // Answers expired waiters and retries the head when due.
   void OnTick() { forwarder_.OnTick(); }
+  // The gateway's group commit made every append so far durable (see DurableForwarder).
+  void MarkDurable() { forwarder_.MarkDurable(); }
   // Fail-stop: every client still waiting is answered now (see DurableForwarder).
   void AnswerAllWaitersQueued() { forwarder_.AnswerAllWaitersQueued(); }
   // Milliseconds until OnTick has something to do (at most 100).
