@@ -17,7 +17,7 @@
 //          the client gets the answer;
 //   a transient refusal (UNREACHABLE, UNAVAILABLE, NOT_AUTHENTICATED, RATE_LIMITED,
 //   TOO_MANY_OPEN_CASES) or no answer in time
-//       -> the entry stays at the head and is sent again after a backoff (exponential, full
+//       -> the entry stays in its place and is sent again after a backoff (exponential, full
 //          jitter, no sooner than the broker's retry-after hint), or at once when the session is
 //          re-established. Accepted work never leaves the outbox on a transient error;
 //   a permanent refusal after its client went away (it was told QUEUED_LOCALLY)
@@ -27,6 +27,9 @@
 //          entry leaves the outbox).
 // A client still waiting after forward_timeout_ms gets the QueuedAnswer (QUEUED_LOCALLY).
 // A failed outbox write trips the gateway's FailStop: nothing more is sent or answered.
+// An owner that group-commits (gateway/group_commit.h) gives Hooks::may_send and calls
+// MarkDurable after each commit: appends are then durable at the commit, not at Enqueue, and
+// nothing is sent before it.
 #pragma once
 
 #include <cstdint>

@@ -24,7 +24,8 @@ struct KeyRange {
 };
 
 // Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
-// the sticky write failure, which is atomic.
+// the sticky write failure, which is atomic, and the group commit's state (BeginGroup), which
+// belongs to the one thread that writes.
 class RocksDb {
  public:
   // Opens (creating if needed) the database at `path` with `column_families` (the default
