@@ -11,6 +11,7 @@
 
 #include "common/case_id.h"
 #include "gateway/fail_stop_drain.h"
+#include "gateway/start_up_errors.h"
 #include "common/wire.h"
 
 namespace aplus {
@@ -136,9 +137,8 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
         std::make_unique<BrokerLink>(self->context_, opts.broker_endpoint, hello, opts.window,
                                      opts.curve);
   } catch (const zmq::error_t& e) {
-    return Status(wire::UNAVAILABLE, "cannot listen on " + opts.listen_endpoint +
-                                         " or connect to " + opts.broker_endpoint + ": " +
-                                         e.what());
+    return ListenFailure(opts.listen_endpoint + " (broker " + opts.broker_endpoint + ")",
+                         e.what());
   }
   self->link_->SetDeliveryHandler([self](wire::Delivery&& delivery) {
     self->pending_deliveries_.push_back(std::move(delivery));
@@ -160,6 +160,8 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   hooks.queued_answer = [self](const records::OutboxEntry& entry) {
     return self->QueuedAnswer(entry);
   };
+  hooks.may_send = [self] { return !self->commit_->open(); };
+  self->commit_ = std::make_unique<GroupCommit>(*self->db_, self->fail_stop_);
   self->forwarder_ = std::make_unique<DurableForwarder>(*self->db_, *self->link_,
                                                         self->fail_stop_, forwarding, hooks);
   return gateway;
@@ -175,11 +177,15 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
       if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
       continue;
     }
+    // One group commit per turn (gateway/group_commit.h): what arrived together shares one
+    // fsync; answers, acknowledgements and forwarded requests leave after it.
+    commit_->Begin();
     if (items[1].revents & ZMQ_POLLIN) {
       link_->OnReadable();
       FlushDeliveries();
     }
     if (items[0].revents & ZMQ_POLLIN) DrainLocal();
+    if (commit_->Commit().ok()) forwarder_->MarkDurable();
     link_->OnTick();
     forwarder_->OnTick();
     SweepRetention();
@@ -272,6 +278,19 @@ void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
 }
 
 void AgentGateway::Reply(const Client& client, wire::Envelope answer) {
+  // Inside a turn the answer waits for the turn's commit: it may rest on this turn's writes.
+  if (commit_ != nullptr && commit_->open()) {
+    commit_->AfterCommit(
+        [this, client, answer = std::move(answer)](const Status& committed) mutable {
+          SendReply(client, committed.ok() ? std::move(answer)
+                                           : MakeErrorEnvelope(0, committed));
+        });
+    return;
+  }
+  SendReply(client, std::move(answer));
+}
+
+void AgentGateway::SendReply(const Client& client, wire::Envelope answer) {
   answer.set_request_id(client.request_id);
   auto payload = EncodeEnvelope(answer);
   try {
@@ -618,7 +637,10 @@ void AgentGateway::FlushDeliveries() {
   // Duplicates are acknowledged again: the broker resent them because an ack was lost.
   std::map<std::string, std::vector<uint64_t>> by_queue;
   for (const auto& delivery : items) by_queue[delivery.queue()].push_back(delivery.delivery_id());
-  for (const auto& [queue, ids] : by_queue) link_->AckDeliveries(queue, ids);
+  commit_->AfterCommit([this, by_queue = std::move(by_queue)](const Status& committed) {
+    if (!committed.ok()) return;  // not durable: the broker sends them again
+    for (const auto& [queue, ids] : by_queue) link_->AckDeliveries(queue, ids);
+  });
   if (*stored > 0) spdlog::info("stored {} new mailbox item(s)", *stored);
   for (const auto& delivery : items) {
     if (delivery.has_alert()) spdlog::warn("SLA alert: {}", delivery.alert().text());

@@ -30,10 +30,10 @@
 // `[retention] personal_data_after` after the case was closed or cancelled, like the broker's
 // (see local_case_cache.h). The gateway sweeps at start-up and then every
 // RetentionSweepIntervalMs; after a sweep that erased something, a PurgeCompactor flushes and
-// compacts the database (at most once per `[retention] compaction_interval`, off the loop
-// thread) so that the overwritten values leave the files; the outbox family is compacted with
-// them, for the submissions and answers it held. A compaction owed when the process stopped
-// runs at the next start.
+// compacts the database (gateway/retention_sweeper.h, shared with the partner gateway) so that
+// the overwritten values leave the files; the outbox family is compacted with them, for the
+// submissions and answers it held. A compaction owed when the process stopped runs at the
+// next start.
 #pragma once
 
 #include <atomic>
@@ -54,7 +54,8 @@
 #include "common/network_config.h"
 #include "common/status.h"
 #include "gateway/durable_forwarder.h"
-#include "store/compaction_debt.h"
+#include "gateway/group_commit.h"
+#include "gateway/retention_sweeper.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -110,7 +111,9 @@ class AgentGateway {
                      const Result<wire::Envelope>& answer);
   void AnswerListCases(const Client& client, const wire::ListCases& list,
                        const Result<wire::Envelope>& answer);
+  // Answers now, or after the turn's group commit inside a turn.
   void Reply(const Client& client, wire::Envelope answer);
+  void SendReply(const Client& client, wire::Envelope answer);
   void ReplyError(const Client& client, const Status& status);
 
   Result<wire::Envelope> PrepareForBroker(const records::OutboxEntry& entry);
@@ -141,8 +144,9 @@ class AgentGateway {
   // forwarder (which uses the link and the database) before both.
   zmq::context_t context_;
   std::unique_ptr<RocksDb> db_;
+  std::unique_ptr<GroupCommit> commit_;  // one fsync per loop turn
   std::unique_ptr<LocalCaseCache> cache_;
-  std::unique_ptr<CompactionDebt> compaction_debt_;  // uses the database: destroyed before it
+  std::unique_ptr<RetentionSweeper> retention_sweeper_;  // uses the database: destroyed before it
   std::unique_ptr<zmq::socket_t> local_;
   std::string bound_endpoint_;
   std::unique_ptr<BrokerLink> link_;
@@ -151,7 +155,6 @@ class AgentGateway {
   // Loop state.
   std::vector<wire::Delivery> pending_deliveries_;  // received this turn, not yet stored
   std::mt19937_64 random_;
-  int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn
 };
 
 }  // namespace aplus

@@ -1,118 +1,48 @@
-// aplus-agent-gateway: the A+ gateway of one contact point (flags in docs/PROGRAMS.md).
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
-#include <CLI/CLI.hpp>
+// aplus-agent-gateway: the A+ gateway of one contact point (flags in docs/PROGRAMS.md). The
+// start-up both gateways share is gateway/gateway_main.h.
 #include <algorithm>
-#include <atomic>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <iostream>
 #include <string>
 
 #include "agent-gateway/agent_gateway.h"
 #include "agent-gateway/agent_gateway_options.h"
-#include "common/broker_key_flags.h"
-#include "common/exit_codes.h"
-#include "common/network_config.h"
-
-namespace {
-
-constexpr const char* kProgram = "aplus-agent-gateway";
-
-// Lock-free, so setting it from a signal handler is safe.
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true); }
-
-int Fail(const std::string& reason) {
-  std::cerr << kProgram << ": " << reason << std::endl;
-  return 1;
-}
-
-}  // namespace
+#include "gateway/gateway_main.h"
 
 int main(int argc, char** argv) {
+  aplus::GatewayMain start("aplus-agent-gateway", "agent-gateway");
   CLI::App app{"A+ agent gateway: the contact point's durable link to the broker"};
+  aplus::GatewayCommonFlags flags;
   std::string contact_point;
-  std::string config_path;
-  std::string broker;
-  std::string listen;
-  std::string data_dir;
-  aplus::BrokerKeyFlags broker_keys;
-  std::string log_level = "info";
-  int forward_timeout_ms = 2000;
   app.add_option("--contact-point", contact_point, "contact point id (from the network config)")
       ->required();
-  app.add_option("--config", config_path,
-                 "network config (TOML); default: built-in Perche network");
-  app.add_option("--broker", broker, "broker endpoint (default: config endpoints.broker)");
-  app.add_option("--listen", listen, "local endpoint (default: config endpoints.agent_gateway)");
-  app.add_option("--data-dir", data_dir,
-                 "database directory (default ./aplus-data/agent-gateway-<ID>)");
-  broker_keys.AddTo(app);
-  app.add_option("--forward-timeout-ms", forward_timeout_ms,
-                 "how long a local request waits for the broker")
-      ->check(CLI::Range(1, 3600 * 1000));
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << kProgram << ": " << e.what() << std::endl;
-    return 2;
-  }
+  start.AddCommonFlags(app, flags, "config endpoints.agent_gateway",
+                       "./aplus-data/agent-gateway-<ID>");
+  if (auto exit_status = start.Parse(app, argc, argv)) return *exit_status;
 
-  spdlog::set_default_logger(spdlog::stderr_color_mt("agent-gateway"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
-
-  aplus::NetworkConfig config;
-  if (!config_path.empty()) {
-    auto loaded = aplus::LoadNetworkConfig(config_path);
-    if (!loaded.ok()) return Fail(loaded.status().message());
-    config = std::move(loaded).value();
-  } else {
-    config = aplus::DefaultNetworkConfig();
-  }
-  const aplus::ContactPoint* contact = config.FindContactPoint(contact_point);
-  if (contact == nullptr) return Fail("unknown contact point " + contact_point);
+  auto config = start.SetUp(flags);
+  if (!config.ok()) return start.Fail(config.status().message());
+  const aplus::ContactPoint* contact = config->FindContactPoint(contact_point);
+  if (contact == nullptr) return start.Fail("unknown contact point " + contact_point);
 
   aplus::AgentGatewayOptions options;
   options.contact_point = contact_point;
-  options.listen_endpoint = listen.empty() ? config.endpoints.agent_gateway : listen;
-  options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
-  auto curve = broker_keys.Resolve(options.broker_endpoint);
-  if (!curve.ok()) return Fail(curve.status().message());
+  options.listen_endpoint = flags.listen.empty() ? config->endpoints.agent_gateway : flags.listen;
+  options.broker_endpoint = flags.broker.empty() ? config->endpoints.broker : flags.broker;
+  auto curve = flags.broker_keys.Resolve(options.broker_endpoint);
+  if (!curve.ok()) return start.Fail(curve.status().message());
   options.curve = std::move(curve).value();
-  options.data_dir = data_dir.empty() ? "./aplus-data/agent-gateway-" + contact_point : data_dir;
-  options.forward_timeout_ms = forward_timeout_ms;
-  options.outbox_request_timeout_ms = std::max(forward_timeout_ms, 5000);
+  options.data_dir =
+      flags.data_dir.empty() ? "./aplus-data/agent-gateway-" + contact_point : flags.data_dir;
+  options.forward_timeout_ms = flags.forward_timeout_ms;
+  options.outbox_request_timeout_ms = std::max(flags.forward_timeout_ms, 5000);
 
-  std::error_code error;
-  std::filesystem::create_directories(options.data_dir, error);
-  if (error)
-    return Fail("cannot create data directory " + options.data_dir + ": " + error.message());
+  aplus::Status created = start.CreateDirectory(options.data_dir, "data directory");
+  if (!created.ok()) return start.Fail(created.message());
 
-  auto gateway = aplus::AgentGateway::Open(options, config);
-  if (!gateway.ok()) return Fail(gateway.status().message());
-
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  std::cout << kProgram << " " << contact_point << " ready on " << (*gateway)->bound_endpoint()
-            << " (broker: " << options.broker_endpoint << ")" << std::endl;
-  (*gateway)->Run(g_stop);
-  if (!(*gateway)->durability_lost().ok()) {
-    // Fail-stop (common/fail_stop.h): no clean close, no retried fsync; the supervisor
-    // restarts the gateway and RocksDB recovers from its write-ahead log.
-    std::_Exit(aplus::kExitDurabilityLost);
-  }
-  spdlog::info("stopping");
-  gateway.value().reset();  // closes the database before exit
-  return aplus::kExitOk;
+  auto gateway = aplus::AgentGateway::Open(options, *config);
+  if (!gateway.ok()) return start.Fail(gateway.status().message());
+  std::cout << "aplus-agent-gateway " << contact_point << " ready on "
+            << (*gateway)->bound_endpoint() << " (broker: " << options.broker_endpoint << ")"
+            << std::endl;
+  return start.Serve(std::move(gateway).value());
 }

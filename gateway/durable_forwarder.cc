@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "common/clock.h"
 #include "common/wire.h"
@@ -41,6 +42,8 @@ DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail
       options_(options),
       hooks_(std::move(hooks)),
       backoff_(options.backoff_base_ms, options.backoff_cap_ms) {
+  // An owner that holds sends for its group commit tells which appends are durable.
+  durability_tracked_ = static_cast<bool>(hooks_.may_send);
   size_t failed = 0;
   auto stored = outbox_.All();
   if (!stored.ok()) {
@@ -54,7 +57,7 @@ DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail
     // Entries written before outbox entries had refs (the partner gateway's) get one, so that
     // `aplus partner retry/discard` can name them; it is stored with their next rewrite.
     if (entry.local_ref().empty()) entry.set_local_ref("OUTBOX-" + std::to_string(sequence));
-    entries_.push_back(Item{sequence, std::move(entry)});
+    entries_.push_back(Item{sequence, std::move(entry), 0, false, {}});
   }
   if (!entries_.empty()) {
     spdlog::info("outbox holds {} request(s) from before ({} set aside as FAILED_LOCALLY)",
@@ -69,7 +72,8 @@ Result<uint64_t> DurableForwarder::Enqueue(records::OutboxEntry entry, ReplyFn r
     fail_stop_.Trip("cannot append to the outbox", sequence.status());
     return sequence;
   }
-  entries_.push_back(Item{*sequence, std::move(entry)});
+  entries_.push_back(Item{*sequence, std::move(entry), 0, false, {}});
+  last_sequence_ = *sequence;
   if (reply) {
     waiters_[*sequence] = Waiter{SteadyNowMs() + options_.forward_timeout_ms, std::move(reply)};
   }
@@ -162,60 +166,104 @@ void DurableForwarder::OnLinkReady() {
   Pump();
 }
 
+bool DurableForwarder::MaySend() const {
+  return !fail_stop_.tripped() && link_.ready() && SteadyNowMs() >= next_attempt_ms_ &&
+         (!hooks_.may_send || hooks_.may_send());
+}
+
 void DurableForwarder::Pump() {
-  while (!fail_stop_.tripped() && !in_flight_ && link_.ready() &&
-         SteadyNowMs() >= next_attempt_ms_) {
-    // The head: the oldest entry not set aside. Set-aside entries never block the others.
-    size_t index = 0;
-    while (index < entries_.size() && entries_[index].entry.failed()) ++index;
-    if (index == entries_.size()) return;
-    if (entries_[index].held_until_ms > SteadyNowMs()) {
+  // A handler run from inside (an answer given at once by a link that went down, a FinalHandler)
+  // may ask for another pump: it runs after this one, never nested, so that no index is held
+  // across a change of entries_.
+  if (pumping_) {
+    pump_again_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    pump_again_ = false;
+    while (in_flight_ < std::max(1, options_.window) && MaySend() && SendNext()) {
+    }
+  } while (pump_again_);
+  pumping_ = false;
+}
+
+bool DurableForwarder::SendNext() {
+  int64_t now = SteadyNowMs();
+  // What the entries before the candidate hold back, gathered in one pass in outbox order.
+  // Set-aside entries hold back nothing: they never block the others.
+  std::unordered_set<std::string> busy_cases;  // case ids of earlier entries still in line
+  std::unordered_set<std::string> busy_refs;   // local refs of earlier submissions in line
+  bool submissions_held = false;  // a held submission: the later ones keep their order behind it
+  for (size_t index = 0; index < entries_.size(); ++index) {
+    Item& item = entries_[index];
+    const auto& entry = item.entry;
+    if (entry.failed()) continue;
+    bool submission = entry.request().has_submit();
+    std::string case_id = CaseIdOf(entry.request());
+    bool blocked = item.in_flight;
+    if (!blocked && submission && (submissions_held || item.held_until_ms > now)) {
       // A submission held at the contact point's ceiling of open cases: what can lower the
       // count (an answer to a question, a cancel, a close) must not wait behind it, or the
       // ceiling would never drop. Submissions keep their order behind the held one.
-      index = NextOvertaker(index);
-      if (index == entries_.size()) return;
+      submissions_held = true;
+      blocked = true;
     }
-    auto request = hooks_.prepare(entries_[index].entry);
+    if (!blocked && !case_id.empty() &&
+        (busy_cases.count(case_id) > 0 || busy_refs.count(case_id) > 0)) {
+      blocked = true;  // an earlier request about the same case (or its submission) first
+    }
+    Result<wire::Envelope> request = Status::Ok();
+    if (!blocked) {
+      request = hooks_.prepare(entry);
+      if (request.ok()) {
+        // A local ref resolved to its case id: the same case as an earlier entry in flight?
+        std::string prepared = CaseIdOf(*request);
+        if (!prepared.empty() && prepared != case_id && busy_cases.count(prepared) > 0) {
+          blocked = true;
+        }
+      }
+    }
+    if (blocked) {
+      if (!case_id.empty()) busy_cases.insert(case_id);
+      if (!item.sent_case_id.empty()) busy_cases.insert(item.sent_case_id);
+      if (submission) busy_refs.insert(entry.local_ref());
+      continue;
+    }
     if (!request.ok()) {
       if (IsTransient(request.status())) {
         // The gateway's own store could not answer (e.g. UNAVAILABLE): not a refusal of the
         // entry, which stays where it is.
-        next_attempt_ms_ = SteadyNowMs() + backoff_.NextDelayMs(request.status());
-        return;
+        next_attempt_ms_ = now + backoff_.NextDelayMs(request.status());
+        return false;
       }
       Settle(index, MakeErrorEnvelope(0, request.status()));
-      continue;
+      return true;  // entries_ changed: look again from the start
     }
-    in_flight_ = true;
-    uint64_t sequence = entries_[index].sequence;
-    entries_[index].entry.set_attempts(entries_[index].entry.attempts() + 1);
-    // The handler may run before Request returns (link down): in_flight_ is already set.
+    item.in_flight = true;
+    item.sent_case_id = CaseIdOf(*request);
+    ++in_flight_;
+    uint64_t sequence = item.sequence;
+    item.entry.set_attempts(item.entry.attempts() + 1);
+    // The handler may run before Request returns (link down): the entry is already marked.
     link_.Request(std::move(request).value(), options_.request_timeout_ms,
                   [this, sequence](Result<wire::Envelope> answer) {
                     OnAnswer(sequence, std::move(answer));
                   });
+    return true;
   }
-}
-
-size_t DurableForwarder::NextOvertaker(size_t held) const {
-  for (size_t index = held + 1; index < entries_.size(); ++index) {
-    const auto& entry = entries_[index].entry;
-    if (entry.failed() || entry.request().has_submit()) continue;
-    // A request about a submission still in line (a LOC ref) needs that submission first.
-    const Item* about = const_cast<DurableForwarder*>(this)->FindRef(CaseIdOf(entry.request()));
-    if (about != nullptr && !about->entry.failed()) continue;
-    return index;
-  }
-  return entries_.size();
+  return false;
 }
 
 void DurableForwarder::OnAnswer(uint64_t sequence, Result<wire::Envelope> answer) {
-  in_flight_ = false;
-  if (fail_stop_.tripped()) return;
   size_t index = 0;
   while (index < entries_.size() && entries_[index].sequence != sequence) ++index;
   if (index == entries_.size()) return;  // discarded meanwhile (cannot happen: not failed)
+  if (entries_[index].in_flight) {
+    entries_[index].in_flight = false;
+    --in_flight_;
+  }
+  if (fail_stop_.tripped()) return;
   Status status = answer.ok() ? StatusOf(*answer) : answer.status();
   if (IsTransient(status)) {
     int64_t delay = backoff_.NextDelayMs(status);
@@ -228,14 +276,15 @@ void DurableForwarder::OnAnswer(uint64_t sequence, Result<wire::Envelope> answer
       Pump();
       return;
     }
-    next_attempt_ms_ = SteadyNowMs() + delay;
+    // Nothing new goes out before the backoff ends; what is in flight gets its answers.
+    next_attempt_ms_ = std::max(next_attempt_ms_, SteadyNowMs() + delay);
     return;
   }
   entries_[index].held_until_ms = 0;
   failed_attempts_ = 0;
   backoff_.Reset();
-  next_attempt_ms_ = 0;
   Settle(index, answer.ok() ? *answer : MakeErrorEnvelope(0, answer.status()));
+  Pump();
 }
 
 void DurableForwarder::Settle(size_t index, const wire::Envelope& answer) {
@@ -278,7 +327,16 @@ void DurableForwarder::AnswerAllWaitersQueued() {
   auto waiters = std::move(waiters_);
   waiters_.clear();
   for (auto& [sequence, waiter] : waiters) {
-    if (Item* item = Find(sequence)) waiter.reply(hooks_.queued_answer(item->entry));
+    Item* item = Find(sequence);
+    if (item == nullptr) continue;
+    if (durability_tracked_ && sequence > durable_sequence_) {
+      // Appended but never made durable: the client must not be told it is held here.
+      Status lost = fail_stop_.tripped() ? fail_stop_.status()
+                                         : Status(wire::UNAVAILABLE, "durability lost");
+      waiter.reply(MakeErrorEnvelope(0, lost));
+      continue;
+    }
+    waiter.reply(hooks_.queued_answer(item->entry));
   }
 }
 
@@ -302,7 +360,7 @@ int DurableForwarder::NextWakeInMs() const {
   int64_t now = SteadyNowMs();
   int64_t wake = now + 100;
   for (const auto& [sequence, waiter] : waiters_) wake = std::min(wake, waiter.deadline_ms);
-  if (!in_flight_ && next_attempt_ms_ > now) wake = std::min(wake, next_attempt_ms_);
+  if (next_attempt_ms_ > now) wake = std::min(wake, next_attempt_ms_);
   for (const auto& item : entries_) {
     if (item.held_until_ms > now) wake = std::min(wake, item.held_until_ms);
   }

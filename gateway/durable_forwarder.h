@@ -1,7 +1,15 @@
 // The durable forwarder both gateways share: requests accepted from a local client are appended
 // to the fsynced outbox before anyone is answered, then forwarded to the broker in arrival
-// order, one in flight at a time (so the broker sees them in the order they were made), across
-// broker outages and gateway restarts (the outbox is reloaded).
+// order across broker outages and gateway restarts (the outbox is reloaded).
+//
+// Pipelining: up to Options::window entries are in flight at once on the one broker
+// connection, sent in outbox order (the broker answers a connection's requests in order). An
+// entry waits for the answer to an earlier entry it depends on (DependsOn): one about the
+// same case (its case id as stored, or as prepared for sending), or one about a local ref
+// whose submission is still in the outbox. So the order of the requests about one case, and
+// of a submission and what follows about it, is the order they were made, whatever comes back;
+// entries about different cases may be answered out of their outbox order when one of them is
+// refused transiently and sent again.
 //
 // What happens to an entry (common/retry_policy.h is the one table of error codes):
 //   the broker's answer, or a permanent refusal while its client still waits
@@ -9,7 +17,7 @@
 //          the client gets the answer;
 //   a transient refusal (UNREACHABLE, UNAVAILABLE, NOT_AUTHENTICATED, RATE_LIMITED,
 //   TOO_MANY_OPEN_CASES) or no answer in time
-//       -> the entry stays at the head and is sent again after a backoff (exponential, full
+//       -> the entry stays in its place and is sent again after a backoff (exponential, full
 //          jitter, no sooner than the broker's retry-after hint), or at once when the session is
 //          re-established. Accepted work never leaves the outbox on a transient error;
 //   a permanent refusal after its client went away (it was told QUEUED_LOCALLY)
@@ -19,6 +27,9 @@
 //          entry leaves the outbox).
 // A client still waiting after forward_timeout_ms gets the QueuedAnswer (QUEUED_LOCALLY).
 // A failed outbox write trips the gateway's FailStop: nothing more is sent or answered.
+// An owner that group-commits (gateway/group_commit.h) gives Hooks::may_send and calls
+// MarkDurable after each commit: appends are then durable at the commit, not at Enqueue, and
+// nothing is sent before it.
 #pragma once
 
 #include <cstdint>
@@ -62,11 +73,18 @@ class DurableForwarder {
     int forward_timeout_ms = 2000;  // how long a local client waits for the broker's answer
     int64_t backoff_base_ms = 200;
     int64_t backoff_cap_ms = Backoff::kDefaultCapMs;
+    // Entries in flight at once (>= 1; 1 = one at a time, as before pipelining).
+    int window = kDefaultWindow;
   };
+  static constexpr int kDefaultWindow = 64;
   struct Hooks {
     Preparer prepare;
     FinalHandler on_final;
     QueuedAnswer queued_answer;
+    // False while the owner holds writes that are not durable yet (gateway/group_commit.h):
+    // nothing is sent to the broker then, since what is sent must be in the outbox for good.
+    // Null = always true. The owner calls OnTick (or OnLinkReady) once it may send again.
+    std::function<bool()> may_send;
   };
   struct Item {
     uint64_t sequence;
@@ -74,6 +92,9 @@ class DurableForwarder {
     // A submission refused TOO_MANY_OPEN_CASES waits until then (steady clock) without blocking
     // the requests that can lower the count (answers, cancels, closes): see Pump.
     int64_t held_until_ms = 0;
+    bool in_flight = false;
+    // The case id of the request as last sent (after Preparer), for DependsOn.
+    std::string sent_case_id;
   };
 
   // `db` (opened with kOutboxFamily), `link` and `fail_stop` must outlive the forwarder.
@@ -107,10 +128,16 @@ class DurableForwarder {
   void OnLinkReady();
   // Answers expired waiters and sends the head when due. Call every loop turn.
   void OnTick();
+  // The owner's group commit made everything appended so far durable (see Hooks::may_send).
+  // Owners without group commit need not call it: their appends are durable at once.
+  void MarkDurable() { durable_sequence_ = last_sequence_; }
   // The gateway is stopping (fail-stop): every client still waiting gets the QueuedAnswer now.
   // What they asked for is in the outbox, fsynced before the failure, and is forwarded after
-  // the restart.
+  // the restart. A client whose entry was appended after the last MarkDurable (when the owner
+  // calls it) gets the fail-stop error instead: its entry may not have reached the disk.
   void AnswerAllWaitersQueued();
+  // Entries sent and not answered yet; for tests and logs.
+  int in_flight() const { return in_flight_; }
   // How long the loop may sleep before OnTick has something to do (at most 100 ms).
   int NextWakeInMs() const;
 
@@ -121,9 +148,9 @@ class DurableForwarder {
   };
 
   void Pump();
-  // The first entry after the held submission at `held` that may be sent before it (not a
-  // submission, not set aside, not about a submission still in line); entries_.size() if none.
-  size_t NextOvertaker(size_t held) const;
+  // Sends one entry if one may go now (see the header comment); false if none may.
+  bool SendNext();
+  bool MaySend() const;
   void OnAnswer(uint64_t sequence, Result<wire::Envelope> answer);
   // A final answer for the entry at `index`: removed (answer to the waiter) or set aside.
   void Settle(size_t index, const wire::Envelope& answer);
@@ -139,7 +166,12 @@ class DurableForwarder {
   std::deque<Item> entries_;
   std::map<uint64_t, Waiter> waiters_;  // by sequence
   Backoff backoff_;
-  bool in_flight_ = false;
+  int in_flight_ = 0;
+  bool pumping_ = false;  // Pump is running (a handler may call it again from inside)
+  bool pump_again_ = false;
+  bool durability_tracked_ = false;  // the owner group-commits (Hooks::may_send): see MarkDurable
+  uint64_t last_sequence_ = 0;       // of the last Enqueue
+  uint64_t durable_sequence_ = 0;    // appended at or before it: durable
   int64_t next_attempt_ms_ = 0;  // steady clock; 0 = now
   uint64_t failed_attempts_ = 0;  // consecutive transient failures, for quieter logs
 };

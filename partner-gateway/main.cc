@@ -1,145 +1,77 @@
 // aplus-partner-gateway: the daemon at a partner. Flags and output are specified in
-// docs/PROGRAMS.md.
-#include <spdlog/sinks/stdout_color_sinks.h>
+// docs/PROGRAMS.md. The start-up both gateways share is gateway/gateway_main.h.
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <iostream>
 #include <string>
 
-#include "common/exit_codes.h"
 #include "common/clock.h"
-#include "common/broker_key_flags.h"
-#include "common/network_config.h"
+#include "gateway/gateway_main.h"
 #include "partner-gateway/partner_gateway.h"
 
-namespace {
-
-constexpr const char* kProgram = "aplus-partner-gateway";
-
-std::atomic<bool> stop_requested{false};
-
-void OnSignal(int) { stop_requested.store(true); }
-
-int Fail(const std::string& reason, int code = 1) {
-  std::cerr << kProgram << ": " << reason << std::endl;
-  return code;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  aplus::GatewayMain start("aplus-partner-gateway", "partner-gateway");
   CLI::App app{
       "A+ partner gateway: receives escalations for one partner and sends back its "
       "acknowledgements and replies"};
+  aplus::GatewayCommonFlags flags;
   std::string partner_id;
   std::string territory;
-  std::string config_path;
-  std::string broker;
-  std::string listen;
-  std::string data_dir;
-  aplus::BrokerKeyFlags broker_keys;
   std::string spool_dir;
   uint32_t window = 64;
-  int forward_timeout_ms = 2000;
-  std::string log_level = "info";
   app.add_option("--partner", partner_id, "partner id (from the network config)")->required();
   app.add_option("--territory", territory, "territory served, for per-territory partners");
-  app.add_option("--config", config_path, "network config (TOML); default: built-in Perche");
-  app.add_option("--broker", broker, "broker endpoint (default: config endpoints.broker)");
-  app.add_option("--listen", listen, "local endpoint (default: config endpoints.partner_gateway)");
-  app.add_option("--data-dir", data_dir,
-                 "database directory (default ./aplus-data/partner-gateway-<ID>)");
-  broker_keys.AddTo(app);
+  start.AddCommonFlags(app, flags, "config endpoints.partner_gateway",
+                       "./aplus-data/partner-gateway-<ID>");
   app.add_option("--window", window, "credit window: deliveries in flight at most")
       ->check(CLI::Range(1u, 100000u));
   app.add_option("--spool-dir", spool_dir,
                  "write each delivered escalation there as <case id>.json (and each SLA "
                  "reminder as <case id>.alert-<warning|breach>.json) before acking it");
-  app.add_option("--forward-timeout-ms", forward_timeout_ms,
-                 "how long a local ack/reply/question/transfer waits for the broker before "
-                 "answering queued")
-      ->check(CLI::Range(0, 3600000));
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return Fail(e.what(), 2);
-  }
+  if (auto exit_status = start.Parse(app, argc, argv)) return *exit_status;
 
-  spdlog::set_default_logger(spdlog::stderr_color_mt("partner-gateway"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
-
-  aplus::NetworkConfig config;
-  if (config_path.empty()) {
-    config = aplus::DefaultNetworkConfig();
-  } else {
-    auto loaded = aplus::LoadNetworkConfig(config_path);
-    if (!loaded.ok()) return Fail(loaded.status().message());
-    config = std::move(loaded).value();
-  }
-  const aplus::Partner* partner = config.FindPartner(partner_id);
-  if (partner == nullptr) return Fail("unknown partner " + partner_id);
-  if (!territory.empty() && config.FindTerritory(territory) == nullptr) {
-    return Fail("unknown territory " + territory);
+  auto config = start.SetUp(flags);
+  if (!config.ok()) return start.Fail(config.status().message());
+  const aplus::Partner* partner = config->FindPartner(partner_id);
+  if (partner == nullptr) return start.Fail("unknown partner " + partner_id);
+  if (!territory.empty() && config->FindTerritory(territory) == nullptr) {
+    return start.Fail("unknown territory " + territory);
   }
 
   aplus::PartnerGatewayOptions options;
   options.partner = partner_id;
   options.territory = territory;
-  options.broker_endpoint = broker.empty() ? config.endpoints.broker : broker;
-  auto curve = broker_keys.Resolve(options.broker_endpoint);
-  if (!curve.ok()) return Fail(curve.status().message());
+  options.broker_endpoint = flags.broker.empty() ? config->endpoints.broker : flags.broker;
+  auto curve = flags.broker_keys.Resolve(options.broker_endpoint);
+  if (!curve.ok()) return start.Fail(curve.status().message());
   options.curve = std::move(curve).value();
-  options.listen_endpoint = listen.empty() ? config.endpoints.partner_gateway : listen;
-  options.data_dir = data_dir.empty() ? "./aplus-data/partner-gateway-" + partner_id : data_dir;
+  options.listen_endpoint =
+      flags.listen.empty() ? config->endpoints.partner_gateway : flags.listen;
+  options.data_dir =
+      flags.data_dir.empty() ? "./aplus-data/partner-gateway-" + partner_id : flags.data_dir;
   options.spool_dir = spool_dir;
   options.window = window;
-  options.forward_timeout_ms = forward_timeout_ms;
-  options.max_frame_bytes = config.broker.max_frame_bytes;
-  options.retention = config.retention;
+  options.forward_timeout_ms = flags.forward_timeout_ms;
+  options.max_frame_bytes = config->broker.max_frame_bytes;
+  options.retention = config->retention;
 
-  std::error_code error;
-  std::filesystem::create_directories(options.data_dir, error);
-  if (error)
-    return Fail("cannot create data directory " + options.data_dir + ": " + error.message());
+  aplus::Status created = start.CreateDirectory(options.data_dir, "data directory");
+  if (!created.ok()) return start.Fail(created.message());
   if (!spool_dir.empty()) {
-    std::filesystem::create_directories(spool_dir, error);
-    if (error) return Fail("cannot create spool directory " + spool_dir + ": " + error.message());
+    created = start.CreateDirectory(spool_dir, "spool directory");
+    if (!created.ok()) return start.Fail(created.message());
   }
-
-  struct sigaction action {};
-  action.sa_handler = OnSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
 
   zmq::context_t context(1);
   aplus::SystemClock clock;
   auto gateway = aplus::PartnerGateway::Open(context, options, clock);
-  if (!gateway.ok()) return Fail(gateway.status().message());
+  if (!gateway.ok()) return start.Fail(gateway.status().message());
 
-  auto queues = aplus::PartnerQueuesFor(config, *partner, territory);
-  spdlog::info("partner {} ({} queue(s)), data in {}", partner_id, queues.size(), options.data_dir);
-  std::printf("%s %s ready on %s (broker: %s)\n", kProgram, partner_id.c_str(),
+  auto queues = aplus::PartnerQueuesFor(*config, *partner, territory);
+  spdlog::info("partner {} ({} queue(s)), data in {}", partner_id, queues.size(),
+               options.data_dir);
+  std::printf("aplus-partner-gateway %s ready on %s (broker: %s)\n", partner_id.c_str(),
               (*gateway)->local_endpoint().c_str(), options.broker_endpoint.c_str());
   std::fflush(stdout);
-
-  (*gateway)->Run(stop_requested);
-  if (!(*gateway)->durability_lost().ok()) {
-    // Fail-stop (common/fail_stop.h): no clean close, no retried fsync; the supervisor
-    // restarts the gateway and RocksDB recovers from its write-ahead log.
-    std::_Exit(aplus::kExitDurabilityLost);
-  }
-  spdlog::info("stopping");
-  gateway->reset();
-  return aplus::kExitOk;
+  return start.Serve(std::move(gateway).value());
 }

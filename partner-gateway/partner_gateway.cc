@@ -12,6 +12,7 @@
 #include "common/case_id.h"
 #include "common/wire.h"
 #include "gateway/fail_stop_drain.h"
+#include "gateway/start_up_errors.h"
 
 namespace aplus {
 namespace {
@@ -107,8 +108,7 @@ Status PartnerGateway::Init() {
     local_->bind(options_.listen_endpoint);
     local_endpoint_ = local_->get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
-    return Status(wire::INVALID_ARGUMENT,
-                  "cannot listen on " + options_.listen_endpoint + ": " + e.what());
+    return ListenFailure(options_.listen_endpoint, e.what());
   }
 
   wire::Hello hello;
@@ -120,13 +120,13 @@ Status PartnerGateway::Init() {
     link_ = std::make_unique<BrokerLink>(context_, options_.broker_endpoint, std::move(hello),
                                          options_.window, options_.curve);
   } catch (const zmq::error_t& e) {
-    return Status(wire::INVALID_ARGUMENT,
-                  "cannot connect to broker " + options_.broker_endpoint + ": " + e.what());
+    return ListenFailure(options_.broker_endpoint, e.what());
   }
   fail_stop_.SetHaltHook([this] { link_->Halt(); });
-  forwarder_ = std::make_unique<RequestForwarder>(*db_, *link_, *inbox_, clock_,
-                                                  options_.partner, options_.forward_timeout_ms,
-                                                  fail_stop_, spool_.get());
+  commit_ = std::make_unique<GroupCommit>(*db_, fail_stop_);
+  forwarder_ = std::make_unique<RequestForwarder>(
+      *db_, *link_, *inbox_, clock_, options_.partner, options_.forward_timeout_ms, fail_stop_,
+      spool_.get(), [this] { return !commit_->open(); });
   link_->SetDeliveryHandler(
       [this](wire::Delivery&& delivery) { arrived_.push_back(std::move(delivery)); });
   link_->SetReadyHandler([this] { forwarder_->OnLinkReady(); });
@@ -154,9 +154,13 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
       if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
       continue;  // a signal: look at `stop` again
     }
+    // One group commit per turn (gateway/group_commit.h): what arrived together shares one
+    // fsync; answers, acknowledgements and forwarded requests leave after it.
+    commit_->Begin();
     if (items[1].revents & ZMQ_POLLIN) link_->OnReadable();
     ProcessDeliveries();
     if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();
+    if (commit_->Commit().ok()) forwarder_->MarkDurable();
     link_->OnTick();
     forwarder_->OnTick();
     SweepRetention();
@@ -180,7 +184,7 @@ void PartnerGateway::ProcessDeliveries() {
     std::string queue;
     uint64_t delivery_id;
   };
-  std::map<std::string, std::vector<uint64_t>> acks;  // queue -> ids, durable already
+  std::map<std::string, std::vector<uint64_t>> acks;  // queue -> ids, acked after the commit
   std::vector<PartnerInbox::Arrival> fresh;
   std::vector<PendingAck> acks_if_stored;  // durable once `fresh` is written
   std::unordered_map<std::string, size_t> fresh_index;
@@ -264,10 +268,13 @@ void PartnerGateway::ProcessDeliveries() {
     if (StoreNotice(*notice)) acks[notice->queue()].push_back(notice->delivery_id());
     if (fail_stop_.tripped()) return;
   }
-  for (const auto& [queue, ids] : acks) {
-    link_->AckDeliveries(queue, ids);
-    counters_.deliveries_acked += ids.size();
-  }
+  commit_->AfterCommit([this, acks = std::move(acks)](const Status& committed) {
+    if (!committed.ok()) return;  // not durable: the broker delivers them again
+    for (const auto& [queue, ids] : acks) {
+      link_->AckDeliveries(queue, ids);
+      counters_.deliveries_acked += ids.size();
+    }
+  });
 }
 
 bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
@@ -526,6 +533,15 @@ Status PartnerGateway::CheckArguments(const wire::Envelope& request) const {
 }
 
 void PartnerGateway::SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id) {
+  // Inside a turn the answer waits for the turn's commit: it may rest on this turn's writes.
+  if (commit_ != nullptr && commit_->open()) {
+    commit_->AfterCommit([this, peer, answer = std::move(answer),
+                          request_id](const Status& committed) mutable {
+      SendLocal(peer, committed.ok() ? std::move(answer) : MakeErrorEnvelope(0, committed),
+                request_id);
+    });
+    return;
+  }
   answer.set_request_id(request_id);
   try {
     local_->send(zmq::buffer(peer.routing_id),

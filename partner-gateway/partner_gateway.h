@@ -59,7 +59,8 @@
 #include "partner-gateway/partner_inbox.h"
 #include "partner-gateway/request_forwarder.h"
 #include "partner-gateway/spool_writer.h"
-#include "store/compaction_debt.h"
+#include "gateway/group_commit.h"
+#include "gateway/retention_sweeper.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -162,8 +163,9 @@ class PartnerGateway {
   FailStop fail_stop_;
 
   std::unique_ptr<RocksDb> db_;
+  std::unique_ptr<GroupCommit> commit_;  // one fsync per loop turn
   std::unique_ptr<PartnerInbox> inbox_;
-  std::unique_ptr<CompactionDebt> compaction_debt_;  // uses the database: destroyed before it
+  std::unique_ptr<RetentionSweeper> retention_sweeper_;  // uses the database: destroyed before it
   std::unique_ptr<SpoolWriter> spool_;  // null without --spool-dir
   std::unique_ptr<zmq::socket_t> local_;
   std::unique_ptr<BrokerLink> link_;
@@ -172,7 +174,6 @@ class PartnerGateway {
   std::vector<wire::Delivery> arrived_;
   uint64_t key_counter_ = 0;
   std::string key_prefix_;
-  int64_t next_retention_sweep_ms_ = 0;  // steady clock; 0 = at the first loop turn
 };
 
 }  // namespace aplus

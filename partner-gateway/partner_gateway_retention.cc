@@ -1,8 +1,6 @@
-// Retention of the partner's copies: the sweep that erases the personal data of the inbox
-// cases whose period is over (and removes their spool files), and the compaction that makes
-// the overwritten values leave the files. The erasure's batch durably marks a compaction as
-// owed; the mark is cleared once the compactor has flushed and compacted (store/compaction_debt.h), so a stop in
-// between compacts again at start-up.
+// Retention of the partner's copies: the erasure of the personal data of the inbox cases whose
+// period is over (and of their spool files), scheduled and compacted by the sweeper both
+// gateways share (gateway/retention_sweeper.h).
 #include <spdlog/spdlog.h>
 
 #include "partner-gateway/partner_gateway.h"
@@ -12,34 +10,33 @@ namespace aplus {
 Status PartnerGateway::StartRetention() {
   Status indexed = inbox_->IndexAnsweredCases(clock_.NowMs());
   if (!indexed.ok()) return indexed;
-  compaction_debt_ = std::make_unique<CompactionDebt>(
-      *db_, FixedDurationMs(options_.retention.compaction_interval).value_or(3600 * 1000),
-      [this] { return inbox_->ClearCompactionOwed(); });
-  auto owed = inbox_->CompactionOwed();
-  if (!owed.ok()) return owed.status();
-  if (*owed) {
-    // Which ranges the interrupted erasure rewrote is not known any more: all of them.
-    spdlog::info("retention: a compaction after an erasure is still owed; running it");
-    compaction_debt_->Owe(
-        {inbox_->PersonalDataRange(), KeyRange{db_->Family(kOutboxFamily), {}, {}}});
-  }
+  RetentionSweeper::Hooks hooks;
+  hooks.erase_due = [this]() -> Result<RetentionSweeper::Erasure> {
+    auto due = inbox_->DueForErasure(clock_.NowMs());
+    if (!due.ok()) {
+      spdlog::error("retention: cannot read the cases due for erasure: {}",
+                    due.status().ToString());
+      return RetentionSweeper::Erasure{};
+    }
+    RetentionSweeper::Erasure erasure;
+    erasure.more = due->size() == PartnerInbox::kMaxErasuresPerSweep;
+    // EraseCases logs, counts and owes the compaction itself (it also serves erase notices).
+    if (!due->empty()) EraseCases(std::move(due).value());
+    return erasure;
+  };
+  hooks.compaction_owed = [this] { return inbox_->CompactionOwed(); };
+  hooks.clear_compaction_owed = [this] { return inbox_->ClearCompactionOwed(); };
+  hooks.personal_data_ranges = [this] {
+    return std::vector<KeyRange>{inbox_->PersonalDataRange()};
+  };
+  auto sweeper = RetentionSweeper::Start(*db_, fail_stop_, options_.retention,
+                                         "inbox case(s)", std::move(hooks));
+  if (!sweeper.ok()) return sweeper.status();
+  retention_sweeper_ = std::move(sweeper).value();
   return Status::Ok();
 }
 
-void PartnerGateway::SweepRetention() {
-  compaction_debt_->Settle();
-  const int64_t now = SteadyNowMs();
-  if (now < next_retention_sweep_ms_) return;
-  next_retention_sweep_ms_ = now + RetentionSweepIntervalMs(options_.retention.personal_data_after);
-  auto due = inbox_->DueForErasure(clock_.NowMs());
-  if (!due.ok()) {
-    spdlog::error("retention: cannot read the cases due for erasure: {}", due.status().ToString());
-    return;
-  }
-  if (due->empty()) return;
-  if (due->size() == PartnerInbox::kMaxErasuresPerSweep) next_retention_sweep_ms_ = now;
-  EraseCases(std::move(due).value());
-}
+void PartnerGateway::SweepRetention() { retention_sweeper_->Tick(); }
 
 bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
   auto found = inbox_->Find(case_id);
@@ -75,10 +72,8 @@ bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
   counters_.cases_erased += erasure->cases;
   spdlog::info("retention: personal data of {} inbox case(s) erased", erasure->cases);
   // The outbox held the replies and questions of these cases before they were forwarded:
-  // their deleted entries go with the compaction too.
-  std::vector<KeyRange> ranges = std::move(erasure->ranges);
-  ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
-  compaction_debt_->Owe(std::move(ranges));
+  // the sweeper compacts its family with these ranges.
+  retention_sweeper_->Owe(std::move(erasure->ranges));
   return erasable.size() == due.size();
 }
 

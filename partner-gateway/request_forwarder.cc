@@ -27,7 +27,8 @@ const std::string& CaseIdOf(const wire::Envelope& request) {
 
 RequestForwarder::RequestForwarder(RocksDb& db, BrokerLink& link, PartnerInbox& inbox,
                                    const Clock& clock, std::string actor, int forward_timeout_ms,
-                                   FailStop& fail_stop, const SpoolWriter* spool)
+                                   FailStop& fail_stop, const SpoolWriter* spool,
+                                   std::function<bool()> may_send)
     : inbox_(inbox),
       clock_(clock),
       actor_(std::move(actor)),
@@ -35,12 +36,14 @@ RequestForwarder::RequestForwarder(RocksDb& db, BrokerLink& link, PartnerInbox& 
       spool_(spool),
       forwarder_(db, link, fail_stop,
                  DurableForwarder::Options{kBrokerTimeoutMs, forward_timeout_ms, kRetryBaseMs,
-                                           Backoff::kDefaultCapMs},
+                                           Backoff::kDefaultCapMs,
+                                           DurableForwarder::kDefaultWindow},
                  DurableForwarder::Hooks{
                      [this](const records::OutboxEntry& entry) { return Prepare(entry); },
                      [this](uint64_t, const records::OutboxEntry& entry,
                             const wire::Envelope& answer) { return OnFinal(entry, answer); },
-                     [this](const records::OutboxEntry& entry) { return QueuedAnswer(entry); }}) {}
+                     [this](const records::OutboxEntry& entry) { return QueuedAnswer(entry); },
+                     std::move(may_send)}) {}
 
 bool RequestForwarder::IsForwarded(const wire::Envelope& request) {
   return request.has_acknowledge_case() || request.has_reply_case() || request.has_ask_info() ||

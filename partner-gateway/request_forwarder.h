@@ -1,8 +1,9 @@
 // Forwards the partner's AcknowledgeCase / ReplyCase / AskInfo / TransferCase requests to the
 // broker, durably and in order, through the DurableForwarder both gateways share
-// (gateway/durable_forwarder.h): appended to the fsynced outbox before anyone is answered, the
-// head of the outbox the only request in flight, so the broker sees them in the order the
-// partner made them, also across broker outages and gateway restarts. Every entry has a local
+// (gateway/durable_forwarder.h): appended to the outbox (durable before anyone is answered: the
+// gateway's group commit), pipelined on the broker connection, with the requests about one case
+// in flight one at a time, so the broker sees each case's requests in the order the partner
+// made them, also across broker outages and gateway restarts. Every entry has a local
 // ref (shown in Inbox.outbox; `aplus partner retry|discard REF`).
 //
 // Broker answers:
@@ -13,7 +14,7 @@
 //                               partner owns it now.
 //   a transient refusal (common/retry_policy.h: UNREACHABLE, UNAVAILABLE, NOT_AUTHENTICATED,
 //   RATE_LIMITED, TOO_MANY_OPEN_CASES), or no answer in time
-//                            -> the entry stays at the head and is sent again when the session
+//                            -> the entry stays in its place and is sent again when the session
 //                               is (re)established or after a backoff (exponential, jittered,
 //                               no sooner than the broker's retry-after hint).
 //   any other Error          -> final: logged; while the local client waits, the entry leaves
@@ -54,9 +55,10 @@ class RequestForwarder {
   // Every dependency must outlive the forwarder. `db` holds the outbox family; `actor` names
   // the partner in inbox events. `spool` may be null (no spool directory). A failed outbox or
   // inbox write trips `fail_stop`.
+  // `may_send` (may be null) is DurableForwarder::Hooks::may_send: the gateway's group commit.
   RequestForwarder(RocksDb& db, BrokerLink& link, PartnerInbox& inbox, const Clock& clock,
                    std::string actor, int forward_timeout_ms, FailStop& fail_stop,
-                   const SpoolWriter* spool = nullptr);
+                   const SpoolWriter* spool = nullptr, std::function<bool()> may_send = nullptr);
 
   // True for the requests this forwarder carries (AcknowledgeCase, ReplyCase, AskInfo,
   // TransferCase).
@@ -81,6 +83,8 @@ class RequestForwarder {
   void OnLinkReady() { forwarder_.OnLinkReady(); }
   // Answers expired waiters and retries the head when due.
   void OnTick() { forwarder_.OnTick(); }
+  // The gateway's group commit made every append so far durable (see DurableForwarder).
+  void MarkDurable() { forwarder_.MarkDurable(); }
   // Fail-stop: every client still waiting is answered now (see DurableForwarder).
   void AnswerAllWaitersQueued() { forwarder_.AnswerAllWaitersQueued(); }
   // Milliseconds until OnTick has something to do (at most 100).

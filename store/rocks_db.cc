@@ -64,7 +64,7 @@ rocksdb::ColumnFamilyHandle* RocksDb::Family(const std::string& name) const {
 Status RocksDb::Write(rocksdb::WriteBatch& batch) {
   if (failed_.load()) return Status(wire::UNAVAILABLE, "storage failed earlier: " + failure_);
   rocksdb::WriteOptions options;
-  options.sync = true;
+  options.sync = !group_open_;
   auto status = fail_next_write_.exchange(false)
                     ? rocksdb::Status::IOError("injected write failure (test)")
                     : db_->Write(options, &batch);
@@ -72,6 +72,25 @@ Status RocksDb::Write(rocksdb::WriteBatch& batch) {
     failure_ = status.ToString();
     failed_.store(true);
     spdlog::critical("durable write failed, refusing all further writes: {}", failure_);
+    return Status(wire::UNAVAILABLE, "durable write failed: " + failure_);
+  }
+  if (group_open_) group_dirty_ = true;
+  return Status::Ok();
+}
+
+Status RocksDb::CommitGroup() {
+  bool dirty = group_dirty_;
+  group_open_ = false;
+  group_dirty_ = false;
+  if (failed_.load()) return Status(wire::UNAVAILABLE, "storage failed earlier: " + failure_);
+  if (!dirty) return Status::Ok();
+  auto status = db_->SyncWAL();
+  if (!status.ok()) {
+    failure_ = status.ToString();
+    failed_.store(true);
+    spdlog::critical("group commit (write-ahead log fsync) failed, refusing all further "
+                     "writes: {}",
+                     failure_);
     return Status(wire::UNAVAILABLE, "durable write failed: " + failure_);
   }
   return Status::Ok();

@@ -24,7 +24,8 @@ struct KeyRange {
 };
 
 // Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
-// the sticky write failure, which is atomic.
+// the sticky write failure, which is atomic, and the group commit's state (BeginGroup), which
+// belongs to the one thread that writes.
 class RocksDb {
  public:
   // Opens (creating if needed) the database at `path` with `column_families` (the default
@@ -40,7 +41,17 @@ class RocksDb {
 
   // Writes `batch` with sync = true: when this returns OK the batch is on disk. A failed
   // write is sticky: every later Write fails too, so nothing is acknowledged after a lost fsync.
+  // Inside a group (BeginGroup), the batch is written without sync and is on disk only once
+  // CommitGroup returns OK: the caller acts on it (answers, acknowledges) only then.
   Status Write(rocksdb::WriteBatch& batch);
+
+  // Group commit (gateway/group_commit.h): the writes until CommitGroup share one fsync of the
+  // write-ahead log. Reads see them at once. Not nested; one writing thread at a time.
+  void BeginGroup() { group_open_ = true; }
+  bool group_open() const { return group_open_; }
+  // Ends the group: fsyncs the write-ahead log if anything was written in it. A failure is
+  // sticky as for Write (never retried: see common/fail_stop.h).
+  Status CommitGroup();
 
   // Returns the value, nullopt when absent, or an error status.
   Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* family,
@@ -76,6 +87,8 @@ class RocksDb {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> fail_next_write_{false};
+  bool group_open_ = false;
+  bool group_dirty_ = false;  // written without sync in the open group
   std::string failure_;  // written by the thread that writes, before failed_ is set
 };
 
