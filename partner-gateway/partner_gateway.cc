@@ -318,63 +318,66 @@ void PartnerGateway::OnLocalReadable() {
       return;
     }
     if (frames.empty()) continue;
-    LocalPeer peer{frames[0].to_string(), false};
-    // DEALER peers send [id][payload]; REQ peers [id][""][payload].
+    LocalClient client;
+    client.route.push_back(frames[0].to_string());
+    // DEALER peers send [id][payload]; REQ peers [id][""][payload] (the delimiter is echoed).
     if (frames.size() == 3 && frames[1].size() == 0) {
-      peer.delimited = true;
-      HandleLocal(peer, frames[2]);
+      client.route.emplace_back();
+      HandleLocal(std::move(client), frames[2]);
     } else if (frames.size() == 2) {
-      HandleLocal(peer, frames[1]);
+      HandleLocal(std::move(client), frames[1]);
     } else {
       counters_.errors_answered++;
-      SendLocal(peer, MakeErrorEnvelope(0, Status(wire::MALFORMED, "expected one frame")), 0);
+      SendLocal(client, MakeErrorEnvelope(0, Status(wire::MALFORMED, "expected one frame")));
     }
   }
 }
 
-void PartnerGateway::HandleLocal(const LocalPeer& peer, const zmq::message_t& payload) {
+void PartnerGateway::HandleLocal(LocalClient client, const zmq::message_t& payload) {
   auto decoded = DecodeEnvelope(payload.data(), payload.size(), options_.max_frame_bytes);
   if (!decoded.ok()) {
     counters_.errors_answered++;
-    SendLocal(peer, MakeErrorEnvelope(0, decoded.status()), 0);
+    SendLocal(client, MakeErrorEnvelope(0, decoded.status()));
     return;
   }
-  wire::Envelope& request = *decoded;
-  const uint64_t request_id = request.request_id();
+  client.request_id = decoded->request_id();
+  Serve(std::move(decoded).value(), std::move(client));
+}
+
+void PartnerGateway::Serve(wire::Envelope request, LocalClient client) {
   // Stopping after a failed durable write: nothing new is accepted, but everyone is answered.
   if (fail_stop_.tripped()) {
     counters_.errors_answered++;
-    return SendLocal(peer, MakeErrorEnvelope(0, fail_stop_.status()), request_id);
+    return SendLocal(client, MakeErrorEnvelope(0, fail_stop_.status()));
   }
   switch (request.body_case()) {
     case wire::Envelope::kGetInbox:
-      SendLocal(peer, HandleGetInbox(request.get_inbox()), request_id);
+      SendLocal(client, HandleGetInbox(request.get_inbox()));
       return;
     case wire::Envelope::kGetCase:
-      SendLocal(peer, HandleGetCase(request.get_case()), request_id);
+      SendLocal(client, HandleGetCase(request.get_case()));
       return;
     case wire::Envelope::kAcknowledgeCase:
     case wire::Envelope::kReplyCase:
     case wire::Envelope::kAskInfo:
     case wire::Envelope::kTransferCase:
-      HandleMutation(peer, std::move(request));
+      HandleMutation(std::move(client), std::move(request));
       return;
     case wire::Envelope::kRetryLocal:
     case wire::Envelope::kDiscardLocal:
-      SendLocal(peer, HandleLocalEntry(request), request_id);
+      SendLocal(client, HandleLocalEntry(request));
       return;
     case wire::Envelope::kPing: {
       wire::Envelope pong;
       pong.mutable_pong();
-      SendLocal(peer, std::move(pong), request_id);
+      SendLocal(client, std::move(pong));
       return;
     }
     default:
-      SendLocal(
-          peer,
-          MakeErrorEnvelope(0, Status(wire::UNKNOWN_MESSAGE,
-                                      "the partner gateway does not serve " + BodyName(request))),
-          request_id);
+      SendLocal(client,
+                MakeErrorEnvelope(0, Status(wire::UNKNOWN_MESSAGE,
+                                            "the partner gateway does not serve " +
+                                                BodyName(request))));
   }
 }
 
@@ -442,18 +445,17 @@ wire::Envelope PartnerGateway::HandleGetCase(const wire::GetCase& request) {
   return answer;
 }
 
-void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& request) {
-  const uint64_t request_id = request.request_id();
+void PartnerGateway::HandleMutation(LocalClient client, wire::Envelope&& request) {
   MutationFields fields = FieldsOf(request);
   const std::string typed = *fields.case_id;
   *fields.case_id = CanonicalCaseId(typed);
   auto refuse = [&](const Status& status) {
     counters_.errors_answered++;
-    SendLocal(peer, MakeErrorEnvelope(0, status), request_id);
+    SendLocal(client, MakeErrorEnvelope(0, status));
   };
   auto found = inbox_->Find(*fields.case_id);
   if (!found.ok()) {
-    SendLocal(peer, MakeErrorEnvelope(0, found.status()), request_id);
+    SendLocal(client, MakeErrorEnvelope(0, found.status()));
     return;
   }
   if (!found->has_value()) {
@@ -472,8 +474,8 @@ void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& requ
   auto local_ref = AllocateLocalRef();
   if (!local_ref.ok()) return refuse(local_ref.status());
   forwarder_->Enqueue(std::move(request), std::move(local_ref).value(),
-                      [this, peer, request_id](wire::Envelope answer) {
-                        SendLocal(peer, std::move(answer), request_id);
+                      [this, client = std::move(client)](wire::Envelope answer) {
+                        SendLocal(client, std::move(answer));
                       });
 }
 
@@ -525,13 +527,16 @@ Status PartnerGateway::CheckArguments(const wire::Envelope& request) const {
   return Status::Ok();
 }
 
-void PartnerGateway::SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id) {
-  answer.set_request_id(request_id);
+void PartnerGateway::SendLocal(const LocalClient& client, wire::Envelope answer) {
+  answer.set_request_id(client.request_id);
+  if (client.answer) {
+    client.answer(std::move(answer));
+    return;
+  }
   try {
-    local_->send(zmq::buffer(peer.routing_id),
-                 zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    if (peer.delimited)
-      local_->send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    for (const auto& frame : client.route) {
+      local_->send(zmq::buffer(frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
     local_->send(EncodeEnvelope(answer), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     // The client left; its answer is not needed (the request itself is durable).

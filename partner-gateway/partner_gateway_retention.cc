@@ -7,6 +7,8 @@
 
 #include "partner-gateway/partner_gateway.h"
 
+#include "gateway/case_json.h"
+
 namespace aplus {
 
 Status PartnerGateway::StartRetention() {
@@ -49,10 +51,17 @@ bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
   }
   if (!found->has_value() || (*found)->summary().personal_data_erased()) return true;
   spdlog::info("retention: the broker erased {}; erasing this gateway's copy", case_id);
-  return EraseCases({PartnerInbox::Due{case_id, (*found)->summary().personal_data_erase_at_ms()}});
+  // The partner's systems hear of it in the same batch (feed event, webhook).
+  nlohmann::json event = {{"type", "case.erase_personal_data"},
+                          {"at", Rfc3339(clock_.NowMs())},
+                          {"caseId", case_id},
+                          {"partner", options_.partner}};
+  return EraseCases({PartnerInbox::Due{case_id, (*found)->summary().personal_data_erase_at_ms()}},
+                    [this, &event](rocksdb::WriteBatch& batch) { AppendEvent(batch, event); });
 }
 
-bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
+bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due,
+                                const PartnerInbox::BatchExtra& extra) {
   // The spool files first: a case whose files cannot be removed stays due, and both are tried
   // again at the next sweep.
   std::vector<PartnerInbox::Due> erasable;
@@ -65,12 +74,13 @@ bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
                     item.case_id, removed.ToString());
     }
   }
-  auto erasure = inbox_->ErasePersonalData(erasable);
+  auto erasure = inbox_->ErasePersonalData(erasable, extra);
   if (!erasure.ok()) {
     // A failed write of the erasure is a lost fsync like any other (common/fail_stop.h).
     fail_stop_.Trip("retention: cannot erase the personal data due", erasure.status());
     return false;
   }
+  if (extra && !erasable.empty()) EventsPublished();
   if (erasure->cases == 0) return erasable.size() == due.size();
   counters_.cases_erased += erasure->cases;
   spdlog::info("retention: personal data of {} inbox case(s) erased", erasure->cases);
