@@ -11,7 +11,9 @@
 
 #include "common/case_id.h"
 #include "common/wire.h"
+#include "gateway/case_json.h"
 #include "gateway/fail_stop_drain.h"
+#include "partner-gateway/partner_http_routes.h"
 
 namespace aplus {
 namespace {
@@ -19,6 +21,28 @@ namespace {
 constexpr int kMaxLocalMessagesPerTurn = 256;  // then serve the broker link again
 constexpr char kMetaPartnerKey[] = "partner";
 constexpr char kMetaNextLocalRefKey[] = "next_local_ref";
+constexpr char kMetaInstanceKey[] = "instance";
+
+// The feed event of an SLA reminder or a notice (the contact point's answer); nullopt for a
+// delivery the feed does not report.
+std::optional<nlohmann::json> NoticeEvent(const wire::Delivery& delivery,
+                                          const std::string& partner) {
+  nlohmann::json event;
+  if (delivery.has_alert()) {
+    const auto& alert = delivery.alert();
+    event["type"] = alert.kind() == wire::Alert::BREACH ? "sla.breach" : "sla.warning";
+    event["caseId"] = alert.case_id();
+    if (!alert.text().empty()) event["text"] = alert.text();
+  } else if (delivery.has_mail() && delivery.mail().kind() == wire::MailItem::NOTICE) {
+    event["type"] = "case.info_answered";
+    event["caseId"] = delivery.mail().case_id();
+    if (!delivery.mail().text().empty()) event["text"] = delivery.mail().text();
+  } else {
+    return std::nullopt;
+  }
+  event["partner"] = partner;
+  return event;
+}
 
 // What a person typed ("per-7k3m-q9xd") becomes the stored id; anything else is looked up
 // as sent (an unknown id then answers UNKNOWN_CASE).
@@ -73,7 +97,8 @@ PartnerGateway::PartnerGateway(zmq::context_t& context, PartnerGatewayOptions op
 PartnerGateway::~PartnerGateway() = default;
 
 Status PartnerGateway::Init() {
-  auto db = RocksDb::Open(options_.data_dir, {kInboxFamily, kOutboxFamily, kPartnerMetaFamily});
+  auto db = RocksDb::Open(options_.data_dir, {kInboxFamily, kOutboxFamily, kPartnerMetaFamily,
+                                             kEventFeedFamily, kWebhookFamily});
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
 
@@ -92,6 +117,11 @@ Status PartnerGateway::Init() {
     Status written = db_->Write(batch);
     if (!written.ok()) return written;
   }
+
+  if (Status loaded = LoadInstanceId(); !loaded.ok()) return loaded;
+  auto feed = EventFeed::Open(*db_);
+  if (!feed.ok()) return feed.status();
+  feed_ = std::move(feed).value();
 
   inbox_ = std::make_unique<PartnerInbox>(*db_, options_.retention.personal_data_after);
   if (!options_.spool_dir.empty()) spool_ = std::make_unique<SpoolWriter>(options_.spool_dir);
@@ -139,17 +169,84 @@ Status PartnerGateway::Init() {
     spdlog::info("{} request(s) in the outbox will be forwarded once the broker is reachable",
                  forwarder_->queued());
   }
+
+  if (!options_.webhook_url.empty()) {
+    WebhookSenderOptions sender;
+    sender.partner = options_.partner;
+    sender.url = options_.webhook_url;
+    sender.secrets = options_.webhook_secrets;
+    sender.schedule = options_.webhook_schedule;
+    sender.timeout = std::chrono::milliseconds(options_.webhook_timeout_ms);
+    auto started = WebhookSender::Start(*db_, std::move(sender), clock_, nullptr);
+    if (!started.ok()) return started.status();
+    webhooks_ = std::move(started).value();
+    spdlog::info("webhooks to {} ({})", options_.webhook_url, options_.webhook_schedule.ToString());
+  }
+  if (options_.http) {
+    HttpFrontDoorOptions door;
+    door.server = *options_.http;
+    door.token_dir = options_.token_dir;
+    auto started = HttpFrontDoor::Start(std::move(door), PartnerHttpRoutes(*this));
+    if (!started.ok()) return started.status();
+    front_door_ = std::move(started).value();
+  }
   return Status::Ok();
+}
+
+Status PartnerGateway::LoadInstanceId() {
+  auto* meta = db_->Family(kPartnerMetaFamily);
+  auto stored = db_->Get(meta, kMetaInstanceKey);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    instance_id_ = **stored;
+    return Status::Ok();
+  }
+  std::random_device entropy;
+  instance_id_ = fmt::format("{:08x}{:08x}", entropy(), entropy());
+  rocksdb::WriteBatch batch;
+  batch.Put(meta, kMetaInstanceKey, instance_id_);
+  return db_->Write(batch);
+}
+
+void PartnerGateway::AppendEvent(rocksdb::WriteBatch& batch, const nlohmann::json& event,
+                                 int64_t at_ms) {
+  uint64_t sequence = feed_->Append(batch, event, at_ms);
+  if (!webhooks_) return;
+  Webhook webhook;
+  webhook.partner = options_.partner;
+  webhook.sequence = sequence;
+  webhook.id = "msg_" + instance_id_ + "_" + std::to_string(sequence);
+  webhook.body = EventFeed::PublicForm(sequence, event, at_ms).dump();
+  webhook.queued_ms = at_ms;
+  webhook.next_try_ms = at_ms;
+  // Only fails for an empty partner or id, which cannot happen here.
+  Status queued = WebhookQueue(*db_).Enqueue(batch, webhook);
+  if (!queued.ok()) spdlog::error("cannot queue webhook {}: {}", webhook.id, queued.ToString());
+}
+
+void PartnerGateway::EventsPublished() {
+  feed_->Published();
+  if (webhooks_) webhooks_->Wake();
+}
+
+Result<PartnerInbox::Page> PartnerGateway::ListInbox(uint64_t after, size_t limit,
+                                                     std::optional<wire::CaseState> state) {
+  return inbox_->ListAfter(after, limit, state);
 }
 
 void PartnerGateway::Run(const std::atomic<bool>& stop) {
   while (!stop.load() && !fail_stop_.tripped()) {
     int timeout_ms = std::min(link_->NextWakeInMs(), forwarder_->NextWakeInMs());
+    if (int64_t deadline = feed_->NextWaiterDeadlineMs(); deadline > 0) {
+      int64_t until = deadline - SteadyNowMs();
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(until, 0, timeout_ms));
+    }
     // The link may replace its socket on any tick: take the handle afresh every turn.
     zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
-                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, front_door_ ? front_door_->fd() : -1, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+      zmq::poll(items, front_door_ ? 3 : 2, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
       continue;  // a signal: look at `stop` again
@@ -157,6 +254,8 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
     if (items[1].revents & ZMQ_POLLIN) link_->OnReadable();
     ProcessDeliveries();
     if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();
+    if (front_door_ && (items[2].revents & ZMQ_POLLIN)) front_door_->Dispatch();
+    feed_->ExpireWaiters(SteadyNowMs());
     link_->OnTick();
     forwarder_->OnTick();
     SweepRetention();
@@ -245,8 +344,20 @@ void PartnerGateway::ProcessDeliveries() {
   }
 
   if (!fresh.empty()) {
-    Status status = inbox_->StoreNew(fresh, clock_.NowMs());
+    const int64_t now_ms = clock_.NowMs();
+    // The partner's systems hear of each new case in the same batch (feed event, webhook).
+    Status status = inbox_->StoreNew(fresh, now_ms, [&](rocksdb::WriteBatch& batch) {
+      for (const auto& item : fresh) {
+        nlohmann::json event = {
+            {"type", "case.delivered"},
+            {"caseId", item.escalation.case_id()},
+            {"partner", options_.partner},
+            {"case", CaseViewJson(PartnerInbox::ViewOf(item.escalation, item.attempt, now_ms))}};
+        AppendEvent(batch, event, now_ms);
+      }
+    });
     if (status.ok()) {
+      EventsPublished();
       counters_.deliveries_stored += fresh.size();
       for (const auto& item : fresh) {
         spdlog::info("stored {} ({} from {}, attempt {})", item.escalation.case_id(),
@@ -285,7 +396,16 @@ bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
       return false;
     }
   }
-  auto stored = inbox_->StoreNotice(delivery, clock_.NowMs());
+  const int64_t now_ms = clock_.NowMs();
+  auto stored = inbox_->StoreNotice(
+      delivery, now_ms,
+      [&](rocksdb::WriteBatch& batch, const std::optional<wire::CaseView>& view) {
+        auto event = NoticeEvent(delivery, options_.partner);
+        if (!event) return;
+        // A case whose personal data is erased here: its news comes without the text.
+        if (view && view->summary().personal_data_erased()) event->erase("text");
+        AppendEvent(batch, *event, now_ms);
+      });
   if (!stored.ok()) {
     fail_stop_.Trip("cannot store the " + DescribeDelivery(delivery) + " of " + case_id,
                     stored.status());
@@ -295,6 +415,7 @@ bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
     counters_.duplicate_deliveries++;
     return true;  // stored before; the broker did not see our ack
   }
+  EventsPublished();
   counters_.notices_stored++;
   if (delivery.has_alert()) {
     spdlog::warn("SLA reminder for {}: {}", case_id, delivery.alert().text());

@@ -160,10 +160,10 @@ class PartnerGateway : public PartnerHttpBackend {
   // for a compaction. False when the erasure could not be written (they stay due).
   bool EraseCases(std::vector<PartnerInbox::Due> due,
                   const PartnerInbox::BatchExtra& extra = nullptr);
-  // The partner's feed: adds `event` (a FeedEvent without cursor) to `batch`, and its webhook
+  // The partner's feed: adds `event` (a FeedEvent without cursor and at) at `at_ms` to `batch`, and its webhook
   // when webhooks are on, so that both are durable with what they report. After the batch is
   // written, EventsPublished() answers the long polls and wakes the webhook sender.
-  void AppendEvent(rocksdb::WriteBatch& batch, const nlohmann::json& event);
+  void AppendEvent(rocksdb::WriteBatch& batch, const nlohmann::json& event, int64_t at_ms);
   void EventsPublished();
   // The id of this database's webhooks ("msg_<instance>_<sequence>"): a random instance id
   // drawn once per database, so that ids never repeat for the receiver, also when a partner

@@ -7,8 +7,6 @@
 
 #include "partner-gateway/partner_gateway.h"
 
-#include "gateway/case_json.h"
-
 namespace aplus {
 
 Status PartnerGateway::StartRetention() {
@@ -52,12 +50,11 @@ bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
   if (!found->has_value() || (*found)->summary().personal_data_erased()) return true;
   spdlog::info("retention: the broker erased {}; erasing this gateway's copy", case_id);
   // The partner's systems hear of it in the same batch (feed event, webhook).
-  nlohmann::json event = {{"type", "case.erase_personal_data"},
-                          {"at", Rfc3339(clock_.NowMs())},
-                          {"caseId", case_id},
-                          {"partner", options_.partner}};
+  nlohmann::json event = {
+      {"type", "case.erase_personal_data"}, {"caseId", case_id}, {"partner", options_.partner}};
+  const int64_t now_ms = clock_.NowMs();
   return EraseCases({PartnerInbox::Due{case_id, (*found)->summary().personal_data_erase_at_ms()}},
-                    [this, &event](rocksdb::WriteBatch& batch) { AppendEvent(batch, event); });
+                    [&](rocksdb::WriteBatch& batch) { AppendEvent(batch, event, now_ms); });
 }
 
 bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due,

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/wire.h"
 #include "gateway/case_json.h"
 
@@ -178,10 +179,7 @@ void ReadEvents(PartnerHttpBackend& backend, HttpCall&& call) {
     if (!parsed.ok()) return SendProblem(call.responder, parsed.status());
     after = *parsed;
   }
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                       .count();
-  backend.feed().Wait(after, static_cast<size_t>(*limit), now_ms + *wait * 1000, nullptr,
+  backend.feed().Wait(after, static_cast<size_t>(*limit), SteadyNowMs() + *wait * 1000, nullptr,
                       std::move(call.responder),
                       [](const http::Responder& responder, const FeedPage& page) {
                         nlohmann::json events = nlohmann::json::array();
