@@ -78,6 +78,11 @@ Result<size_t> WebhookSender::RedeliverFailed() {
   return moved;
 }
 
+Result<size_t> WebhookSender::PurgeHistory(int64_t before_ms) {
+  std::lock_guard lock(mutex_);
+  return queue_.PurgeHistory(options_.partner, before_ms);
+}
+
 void WebhookSender::Loop() {
   while (true) {
     int64_t sleep_ms = Step();

@@ -14,7 +14,7 @@
 // again after a restart, with the same webhook-id, which the receiver deduplicates on); the
 // gateway is told through `on_durability_lost`.
 //
-// Thread rules: Start, Wake, List, Redeliver*, failing_since_ms and counters on any thread.
+// Thread rules: Start, Wake, List, Redeliver*, PurgeHistory, failing_since_ms and counters on any thread.
 // The queue is read and written by the sender thread and by List/Redeliver under one mutex,
 // never held during an HTTP exchange. The destructor stops the thread (waiting at most for the
 // exchange in progress, bounded by the timeout) and joins it.
@@ -75,6 +75,8 @@ class WebhookSender {
   // WebhookQueue::Redeliver / RedeliverFailed, then Wake.
   Status Redeliver(const std::string& id);
   Result<size_t> RedeliverFailed();
+  // Retention: WebhookQueue::PurgeHistory (delivered or failed webhooks last tried before).
+  Result<size_t> PurgeHistory(int64_t before_ms);
 
   // When the oldest pending webhook started failing, once that has lasted the schedule's
   // `report` time; 0 otherwise.

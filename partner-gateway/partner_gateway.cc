@@ -180,6 +180,12 @@ Status PartnerGateway::Init() {
     auto started = WebhookSender::Start(*db_, std::move(sender), clock_, nullptr);
     if (!started.ok()) return started.status();
     webhooks_ = std::move(started).value();
+    std::string host = WebhookUrl::Parse(options_.webhook_url)->host;
+    link_->SetPingFiller([this, host](wire::Ping& ping) {
+      int64_t since = webhooks_->failing_since_ms();
+      ping.set_webhooks_failing_since_ms(since);
+      if (since != 0) ping.set_webhook_url_host(host);
+    });
     spdlog::info("webhooks to {} ({})", options_.webhook_url, options_.webhook_schedule.ToString());
   }
   if (options_.http) {
@@ -227,6 +233,61 @@ void PartnerGateway::AppendEvent(rocksdb::WriteBatch& batch, const nlohmann::jso
 void PartnerGateway::EventsPublished() {
   feed_->Published();
   if (webhooks_) webhooks_->Wake();
+}
+
+wire::Envelope PartnerGateway::HandleWebhooks(const wire::Envelope& request) {
+  if (!webhooks_) {
+    counters_.errors_answered++;
+    return MakeErrorEnvelope(
+        0, Status(wire::UNAVAILABLE, "this partner gateway sends no webhooks (no --webhook-url)"));
+  }
+  wire::Envelope answer;
+  if (request.has_redeliver_webhooks()) {
+    const auto& redeliver = request.redeliver_webhooks();
+    uint32_t count = 0;
+    if (redeliver.failed()) {
+      auto moved = webhooks_->RedeliverFailed();
+      if (!moved.ok()) return MakeErrorEnvelope(0, moved.status());
+      count = static_cast<uint32_t>(*moved);
+    } else {
+      if (redeliver.id().empty()) {
+        counters_.errors_answered++;
+        return MakeErrorEnvelope(0, Status(wire::INVALID_ARGUMENT, "a webhook id is required"));
+      }
+      Status status = webhooks_->Redeliver(redeliver.id());
+      if (!status.ok()) return MakeErrorEnvelope(0, status);
+      count = 1;
+    }
+    answer.mutable_webhooks_redelivered()->set_count(count);
+    return answer;
+  }
+  const auto& list = request.list_webhooks();
+  uint32_t limit = list.limit() == 0 ? kDefaultInboxLimit : std::min(list.limit(), kMaxInboxLimit);
+  auto webhooks = webhooks_->List(list.failed_only(), 0);
+  if (!webhooks.ok()) return MakeErrorEnvelope(0, webhooks.status());
+  auto* out = answer.mutable_webhook_list();
+  out->set_url(options_.webhook_url);
+  out->set_failing_since_ms(webhooks_->failing_since_ms());
+  size_t skip = webhooks->size() > limit ? webhooks->size() - limit : 0;  // the newest
+  for (size_t i = skip; i < webhooks->size(); ++i) {
+    const Webhook& webhook = (*webhooks)[i];
+    auto* info = out->add_webhooks();
+    info->set_id(webhook.id);
+    info->set_sequence(webhook.sequence);
+    info->set_state(std::string(WebhookStateName(webhook.state)));
+    info->set_queued_ms(webhook.queued_ms);
+    if (webhook.state == WebhookState::kPending) info->set_next_try_ms(webhook.next_try_ms);
+    auto body = nlohmann::json::parse(webhook.body, nullptr, false);
+    if (body.is_object()) info->set_event_type(body.value("type", ""));
+    for (const auto& attempt : webhook.attempts) {
+      auto* a = info->add_attempts();
+      a->set_at_ms(attempt.at_ms);
+      a->set_status_code(static_cast<uint32_t>(attempt.status_code));
+      a->set_error(attempt.error);
+      a->set_next_try_ms(attempt.next_try_ms);
+    }
+  }
+  return answer;
 }
 
 Result<PartnerInbox::Page> PartnerGateway::ListInbox(uint64_t after, size_t limit,
@@ -487,6 +548,10 @@ void PartnerGateway::Serve(wire::Envelope request, LocalClient client) {
     case wire::Envelope::kRetryLocal:
     case wire::Envelope::kDiscardLocal:
       SendLocal(client, HandleLocalEntry(request));
+      return;
+    case wire::Envelope::kListWebhooks:
+    case wire::Envelope::kRedeliverWebhooks:
+      SendLocal(client, HandleWebhooks(request));
       return;
     case wire::Envelope::kPing: {
       wire::Envelope pong;

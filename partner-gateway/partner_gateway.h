@@ -25,6 +25,9 @@
 //   RetryLocal{ref}      -> LocalEntry: a FAILED_LOCALLY outbox entry goes back in line
 //   DiscardLocal{ref}       (retry) or is dropped for good (discard); UNKNOWN_CASE for an
 //                           unknown ref. GetInbox's Inbox.outbox lists the outbox entries.
+//   ListWebhooks         -> WebhookList: the webhooks and every attempt (UNAVAILABLE without
+//                           --webhook-url)
+//   RedeliverWebhooks    -> WebhooksRedelivered: one webhook, or every failed one, back in line
 //   Ping                 -> Pong
 //   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
 //                           (or TOO_LARGE)
@@ -130,6 +133,8 @@ class PartnerGateway : public PartnerHttpBackend {
   void HandleLocal(LocalClient client, const zmq::message_t& payload);
   wire::Envelope HandleGetInbox(const wire::GetInbox& request);
   wire::Envelope HandleGetCase(const wire::GetCase& request);
+  // ListWebhooks / RedeliverWebhooks (`aplus partner webhooks`).
+  wire::Envelope HandleWebhooks(const wire::Envelope& request);
   // RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry: LocalEntry or an Error.
   wire::Envelope HandleLocalEntry(const wire::Envelope& request);
   // The next "LOC-<n>" of this gateway's outbox entries (a counter in the meta family).
@@ -156,6 +161,8 @@ class PartnerGateway : public PartnerHttpBackend {
   // returns at once unless a sweep is due).
   Status StartRetention();
   void SweepRetention();
+  // Removes the feed events and past webhooks older than the feed's retention.
+  void TrimFeed();
   // Removes the spool files of `due` cases, erases their personal data in the inbox and asks
   // for a compaction. False when the erasure could not be written (they stay due).
   bool EraseCases(std::vector<PartnerInbox::Due> due,

@@ -5,6 +5,8 @@
 // between compacts again at start-up.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "partner-gateway/partner_gateway.h"
 
 namespace aplus {
@@ -31,6 +33,7 @@ void PartnerGateway::SweepRetention() {
   const int64_t now = SteadyNowMs();
   if (now < next_retention_sweep_ms_) return;
   next_retention_sweep_ms_ = now + RetentionSweepIntervalMs(options_.retention.personal_data_after);
+  TrimFeed();
   auto due = inbox_->DueForErasure(clock_.NowMs());
   if (!due.ok()) {
     spdlog::error("retention: cannot read the cases due for erasure: {}", due.status().ToString());
@@ -39,6 +42,31 @@ void PartnerGateway::SweepRetention() {
   if (due->empty()) return;
   if (due->size() == PartnerInbox::kMaxErasuresPerSweep) next_retention_sweep_ms_ = now;
   EraseCases(std::move(due).value());
+}
+
+void PartnerGateway::TrimFeed() {
+  // Feed events and webhook bodies carry the case as delivered: they are kept 7 days, and
+  // never longer than the network's personal-data period.
+  constexpr int64_t kFeedKeepMs = 7LL * 24 * 3600 * 1000;
+  int64_t keep_ms = std::min(
+      kFeedKeepMs,
+      FixedDurationMs(options_.retention.personal_data_after).value_or(kFeedKeepMs));
+  const int64_t cutoff = clock_.NowMs() - keep_ms;
+  rocksdb::WriteBatch batch;
+  auto trimmed = feed_->TrimBefore(batch, cutoff);
+  if (!trimmed.ok()) {
+    spdlog::error("retention: cannot trim the event feed: {}", trimmed.status().ToString());
+  } else if (*trimmed > 0) {
+    Status written = db_->Write(batch);
+    if (!written.ok()) return fail_stop_.Trip("retention: cannot trim the event feed", written);
+    spdlog::info("retention: {} feed event(s) older than {} ms removed", *trimmed, keep_ms);
+  }
+  if (webhooks_) {
+    auto purged = webhooks_->PurgeHistory(cutoff);
+    if (!purged.ok()) {
+      spdlog::error("retention: cannot purge past webhooks: {}", purged.status().ToString());
+    }
+  }
 }
 
 bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
