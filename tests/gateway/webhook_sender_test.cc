@@ -127,7 +127,9 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms = 20000) {
   return false;
 }
 
-constexpr const char* kFast = "0s,100ms;every=100ms;until=1m;jitter=0;report=1 seconds";
+constexpr const char* kFast =
+    "0s,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms;every=1s;until=1m;jitter=0;"
+    "report=1 seconds";
 
 }  // namespace
 

@@ -163,8 +163,7 @@ std::string SubmitCase(TestNetwork& network, const std::string& subject) {
   auto start = output.find('{');
   REQUIRE(start != std::string::npos);
   json answer = json::parse(output.substr(start));
-  std::string id = answer.value("case_id", "");
-  if (id.empty() && answer.contains("summary")) id = answer["summary"].value("case_id", "");
+  std::string id = answer.value("caseId", "");
   REQUIRE_MESSAGE(!id.empty(), output);
   return id;
 }
@@ -194,7 +193,7 @@ struct PartnerSetup {
             "--token-dir", network.dir().Sub("tokens"),
             "--webhook-url", "http://127.0.0.1:" + std::to_string(receiver_port) + "/hooks/aplus",
             "--webhook-secret-file", secret_file,
-            "--webhook-schedule", "0s,200ms,400ms;every=500ms;until=5m;jitter=0",
+            "--webhook-schedule", "0s,200ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms;every=1s;until=5m;jitter=0",
             "--webhook-failing-after", "2 seconds",
             "--webhook-timeout-ms", "700"};
   }
@@ -315,7 +314,8 @@ TEST_CASE("failing webhooks (500, timeout, connection refused) are retried acros
   CHECK(network.partner_gateway().Stop() == 0);
   receiver.Stop();
   REQUIRE(network.StartPartnerGateway("france-travail", setup.Flags(network)));
-  REQUIRE(network.partner_gateway().WaitForLog("connection refused", 30000));
+  bool refused = network.partner_gateway().WaitForLog("connection refused", 30000);
+  REQUIRE_MESSAGE(refused, network.partner_gateway().Log());
 
   // `aplus partner webhooks` lists the attempts, with their errors.
   auto [list_code, listing] = network.Aplus("partner webhooks");
