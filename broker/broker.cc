@@ -327,6 +327,11 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
 
 void Broker::OnPing(const std::string& routing_id, const wire::Envelope& request,
                     const KeyringEntry* /*key*/, int /*fd*/) {
+  // A partner gateway's pings carry the state of its webhooks: the latest is kept per session.
+  if (auto it = sessions_.find(routing_id); it != sessions_.end()) {
+    it->second.webhooks_failing_since_ms = request.ping().webhooks_failing_since_ms();
+    it->second.webhook_url_host = request.ping().webhook_url_host();
+  }
   wire::Envelope pong;
   pong.set_request_id(request.request_id());
   pong.mutable_pong()->set_instance_id(instance_id_);

@@ -498,6 +498,14 @@ void Broker::OnGetStats(Session& session, const wire::Envelope& request) {
   stats->set_batches_committed(counters_.batches_committed);
   stats->set_messages_committed(counters_.messages_committed);
   stats->set_errors_answered(counters_.errors_answered);
+  for (const auto& [id, peer] : sessions_) {
+    if (peer.webhooks_failing_since_ms == 0) continue;
+    auto* failing = stats->add_failing_webhooks();
+    failing->set_partner(peer.principal);
+    failing->set_territory(peer.territory);
+    failing->set_failing_since_ms(peer.webhooks_failing_since_ms);
+    failing->set_url_host(peer.webhook_url_host);
+  }
   Answer(session.routing_id, std::move(answer));
 }
 

@@ -27,6 +27,9 @@ struct Session {
   std::string public_key;
   int fd = -1;
   std::string peer;
+  // Partner gateways: their latest Ping's report of failing webhooks (0 = none), for GetStats.
+  int64_t webhooks_failing_since_ms = 0;
+  std::string webhook_url_host;
 
   bool subscribed() const { return window > 0; }
   // (Who may send which request is the table's: broker/request_table.h, not the session's.)

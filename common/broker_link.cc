@@ -258,7 +258,8 @@ void BrokerLink::OnTick() {
   if (now - last_ping_ms_ >= kPingEveryMs) {
     wire::Envelope ping;
     ping.set_request_id(next_request_id_++);
-    ping.mutable_ping();
+    auto* body = ping.mutable_ping();
+    if (fill_ping_) fill_ping_(*body);
     SendEnvelope(ping);
     last_ping_ms_ = now;
   }

@@ -51,6 +51,9 @@ class BrokerLink {
   void SetDeliveryHandler(DeliveryHandler handler) { on_delivery_ = std::move(handler); }
   // Called each time a session is (re)established with the broker: flush outboxes then.
   void SetReadyHandler(ReadyHandler handler) { on_ready_ = std::move(handler); }
+  // Fills each Ping before it is sent (a partner gateway reports its failing webhooks there).
+  using PingFiller = std::function<void(wire::Ping&)>;
+  void SetPingFiller(PingFiller filler) { fill_ping_ = std::move(filler); }
 
   // True once the broker welcomed this session and it has heard from the broker recently.
   bool ready() const { return ready_; }
@@ -103,6 +106,7 @@ class BrokerLink {
   std::unique_ptr<zmq::socket_t> socket_;
   DeliveryHandler on_delivery_;
   ReadyHandler on_ready_;
+  PingFiller fill_ping_;
   bool ready_ = false;
   uint64_t next_request_id_ = 1;
   uint64_t hello_request_id_ = 0;

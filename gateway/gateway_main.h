@@ -22,6 +22,8 @@
 #include "common/exit_codes.h"
 #include "common/network_config.h"
 #include "common/status.h"
+#include "common/token_store.h"
+#include "http/http_server.h"
 
 namespace aplus {
 
@@ -34,6 +36,14 @@ struct GatewayCommonFlags {
   BrokerKeyFlags broker_keys;
   int forward_timeout_ms = 2000;
   std::string log_level = "info";
+};
+
+// The HTTP API flags both gateways take (gateway/http_front_door.h).
+struct GatewayHttpFlags {
+  std::string listen;  // HOST:PORT or "off"; the default is the gateway's own
+  std::string tls_cert;
+  std::string tls_key;
+  std::string token_dir = kDefaultTokenDir;
 };
 
 // Thread rules: main's thread; the signal handler only sets the stop flag (lock-free).
@@ -62,6 +72,49 @@ class GatewayMain {
         ->check(CLI::Range(0, kMaxForwardTimeoutMs));
     app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  }
+
+  // Adds --http-listen (default `http.listen` as given), --http-tls-cert/--http-tls-key and
+  // --token-dir; `clients` says who the API is for, in the help text.
+  static void AddHttpFlags(CLI::App& app, GatewayHttpFlags& http, const std::string& clients) {
+    app.add_option("--http-listen", http.listen,
+                   "HTTP API for " + clients + ", HOST:PORT, or `off` (default " + http.listen +
+                       ")");
+    app.add_option("--http-tls-cert", http.tls_cert,
+                   "serve HTTPS with this PEM certificate chain (with --http-tls-key)");
+    app.add_option("--http-tls-key", http.tls_key, "the PEM private key of --http-tls-cert");
+    app.add_option("--token-dir", http.token_dir,
+                   "API tokens made by `aplus tokens add` (default " + http.token_dir +
+                       "; created 0700 when missing)");
+  }
+
+  // The HTTP server's options, or nullopt for `--http-listen off`. Creates the token directory
+  // (0700) when missing, so that a fresh gateway starts and answers 401 until a token is added.
+  // INVALID_ARGUMENT for a malformed address or a directory that cannot be made.
+  static Result<std::optional<http::HttpServerOptions>> ResolveHttp(const GatewayHttpFlags& http) {
+    if (http.listen == "off") return std::optional<http::HttpServerOptions>();
+    auto address = http::ParseListenAddress(http.listen);
+    if (!address.ok()) {
+      return Status(wire::INVALID_ARGUMENT, "--http-listen: " + address.status().message());
+    }
+    http::HttpServerOptions server;
+    server.host = address->first;
+    server.port = address->second;
+    server.tls_cert_file = http.tls_cert;
+    server.tls_key_file = http.tls_key;
+    std::error_code error;
+    if (!std::filesystem::exists(http.token_dir, error)) {
+      std::filesystem::create_directories(http.token_dir, error);
+      if (!error) {
+        std::filesystem::permissions(http.token_dir, std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, error);
+      }
+      if (error) {
+        return Status(wire::INVALID_ARGUMENT,
+                      "cannot create token directory " + http.token_dir + ": " + error.message());
+      }
+    }
+    return std::optional<http::HttpServerOptions>(std::move(server));
   }
 
   // Parses the command line. nullopt: go on; otherwise main returns this status (0 after

@@ -1,5 +1,7 @@
 #include "http/http_server.h"
 
+#include <fcntl.h>
+
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -339,6 +341,10 @@ Status HttpServer::Impl::Open() {
   tcp::endpoint endpoint(address, options_.port);
   std::string where = options_.host + ":" + std::to_string(options_.port);
   acceptor_.open(endpoint.protocol(), ec);
+  // Not inherited by programs this process starts (a test's child processes, a supervisor's
+  // hooks): a listener kept open by a child would accept into a backlog nobody reads, and
+  // clients would time out instead of being refused once this server stops.
+  if (!ec) ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
@@ -352,6 +358,7 @@ void HttpServer::Impl::Accept() {
   acceptor_.async_accept(io_, [this](const error_code& ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
       if (sessions_.size() >= options_.max_connections) {
         error_code ignored;
         socket.close(ignored);

@@ -11,8 +11,10 @@
 
 #include "common/case_id.h"
 #include "common/wire.h"
+#include "gateway/case_json.h"
 #include "gateway/fail_stop_drain.h"
 #include "gateway/start_up_errors.h"
+#include "partner-gateway/partner_http_routes.h"
 
 namespace aplus {
 namespace {
@@ -20,6 +22,28 @@ namespace {
 constexpr int kMaxLocalMessagesPerTurn = 256;  // then serve the broker link again
 constexpr char kMetaPartnerKey[] = "partner";
 constexpr char kMetaNextLocalRefKey[] = "next_local_ref";
+constexpr char kMetaInstanceKey[] = "instance";
+
+// The feed event of an SLA reminder or a notice (the contact point's answer); nullopt for a
+// delivery the feed does not report.
+std::optional<nlohmann::json> NoticeEvent(const wire::Delivery& delivery,
+                                          const std::string& partner) {
+  nlohmann::json event;
+  if (delivery.has_alert()) {
+    const auto& alert = delivery.alert();
+    event["type"] = alert.kind() == wire::Alert::BREACH ? "sla.breach" : "sla.warning";
+    event["caseId"] = alert.case_id();
+    if (!alert.text().empty()) event["text"] = alert.text();
+  } else if (delivery.has_mail() && delivery.mail().kind() == wire::MailItem::NOTICE) {
+    event["type"] = "case.info_answered";
+    event["caseId"] = delivery.mail().case_id();
+    if (!delivery.mail().text().empty()) event["text"] = delivery.mail().text();
+  } else {
+    return std::nullopt;
+  }
+  event["partner"] = partner;
+  return event;
+}
 
 // What a person typed ("per-7k3m-q9xd") becomes the stored id; anything else is looked up
 // as sent (an unknown id then answers UNKNOWN_CASE).
@@ -74,7 +98,8 @@ PartnerGateway::PartnerGateway(zmq::context_t& context, PartnerGatewayOptions op
 PartnerGateway::~PartnerGateway() = default;
 
 Status PartnerGateway::Init() {
-  auto db = RocksDb::Open(options_.data_dir, {kInboxFamily, kOutboxFamily, kPartnerMetaFamily});
+  auto db = RocksDb::Open(options_.data_dir, {kInboxFamily, kOutboxFamily, kPartnerMetaFamily,
+                                             kEventFeedFamily, kWebhookFamily});
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
 
@@ -93,6 +118,11 @@ Status PartnerGateway::Init() {
     Status written = db_->Write(batch);
     if (!written.ok()) return written;
   }
+
+  if (Status loaded = LoadInstanceId(); !loaded.ok()) return loaded;
+  auto feed = EventFeed::Open(*db_);
+  if (!feed.ok()) return feed.status();
+  feed_ = std::move(feed).value();
 
   inbox_ = std::make_unique<PartnerInbox>(*db_, options_.retention.personal_data_after);
   if (!options_.spool_dir.empty()) spool_ = std::make_unique<SpoolWriter>(options_.spool_dir);
@@ -139,17 +169,159 @@ Status PartnerGateway::Init() {
     spdlog::info("{} request(s) in the outbox will be forwarded once the broker is reachable",
                  forwarder_->queued());
   }
+
+  if (!options_.webhook_url.empty()) {
+    WebhookSenderOptions sender;
+    sender.partner = options_.partner;
+    sender.url = options_.webhook_url;
+    sender.secrets = options_.webhook_secrets;
+    sender.schedule = options_.webhook_schedule;
+    sender.timeout = std::chrono::milliseconds(options_.webhook_timeout_ms);
+    auto started = WebhookSender::Start(*db_, std::move(sender), clock_, nullptr);
+    if (!started.ok()) return started.status();
+    webhooks_ = std::move(started).value();
+    webhooks_->SetDurableSequence(feed_->last_sequence());  // everything on disk at start
+    webhooks_->Wake();
+    std::string host = WebhookUrl::Parse(options_.webhook_url)->host;
+    link_->SetPingFiller([this, host](wire::Ping& ping) {
+      int64_t since = webhooks_->failing_since_ms();
+      ping.set_webhooks_failing_since_ms(since);
+      if (since != 0) ping.set_webhook_url_host(host);
+    });
+    spdlog::info("webhooks to {} ({})", options_.webhook_url, options_.webhook_schedule.ToString());
+  }
+  if (options_.http) {
+    HttpFrontDoorOptions door;
+    door.server = *options_.http;
+    door.token_dir = options_.token_dir;
+    auto started = HttpFrontDoor::Start(std::move(door), PartnerHttpRoutes(*this));
+    if (!started.ok()) return started.status();
+    front_door_ = std::move(started).value();
+  }
   return Status::Ok();
+}
+
+Status PartnerGateway::LoadInstanceId() {
+  auto* meta = db_->Family(kPartnerMetaFamily);
+  auto stored = db_->Get(meta, kMetaInstanceKey);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    instance_id_ = **stored;
+    return Status::Ok();
+  }
+  std::random_device entropy;
+  instance_id_ = fmt::format("{:08x}{:08x}", entropy(), entropy());
+  rocksdb::WriteBatch batch;
+  batch.Put(meta, kMetaInstanceKey, instance_id_);
+  return db_->Write(batch);
+}
+
+void PartnerGateway::AppendEvent(rocksdb::WriteBatch& batch, const nlohmann::json& event,
+                                 int64_t at_ms) {
+  uint64_t sequence = feed_->Append(batch, event, at_ms);
+  if (!webhooks_) return;
+  Webhook webhook;
+  webhook.partner = options_.partner;
+  webhook.sequence = sequence;
+  webhook.id = "msg_" + instance_id_ + "_" + std::to_string(sequence);
+  webhook.body = EventFeed::PublicForm(sequence, event, at_ms).dump();
+  webhook.queued_ms = at_ms;
+  webhook.next_try_ms = at_ms;
+  // Only fails for an empty partner or id, which cannot happen here.
+  Status queued = WebhookQueue(*db_).Enqueue(batch, webhook);
+  if (!queued.ok()) spdlog::error("cannot queue webhook {}: {}", webhook.id, queued.ToString());
+}
+
+void PartnerGateway::EventsPublished() {
+  // Readers (long polls, the webhook sender's thread) see an event only once its turn's group
+  // commit made it durable: a cursor or webhook-id handed out before the fsync could be given
+  // to another event after a crash.
+  if (commit_ != nullptr && commit_->open()) {
+    commit_->AfterCommit([this](const Status& committed) {
+      if (committed.ok()) EventsPublished();
+    });
+    return;
+  }
+  feed_->Published();
+  if (webhooks_) {
+    webhooks_->SetDurableSequence(feed_->last_sequence());
+    webhooks_->Wake();
+  }
+}
+
+wire::Envelope PartnerGateway::HandleWebhooks(const wire::Envelope& request) {
+  if (!webhooks_) {
+    counters_.errors_answered++;
+    return MakeErrorEnvelope(
+        0, Status(wire::UNAVAILABLE, "this partner gateway sends no webhooks (no --webhook-url)"));
+  }
+  wire::Envelope answer;
+  if (request.has_redeliver_webhooks()) {
+    const auto& redeliver = request.redeliver_webhooks();
+    uint32_t count = 0;
+    if (redeliver.failed()) {
+      auto moved = webhooks_->RedeliverFailed();
+      if (!moved.ok()) return MakeErrorEnvelope(0, moved.status());
+      count = static_cast<uint32_t>(*moved);
+    } else {
+      if (redeliver.id().empty()) {
+        counters_.errors_answered++;
+        return MakeErrorEnvelope(0, Status(wire::INVALID_ARGUMENT, "a webhook id is required"));
+      }
+      Status status = webhooks_->Redeliver(redeliver.id());
+      if (!status.ok()) return MakeErrorEnvelope(0, status);
+      count = 1;
+    }
+    answer.mutable_webhooks_redelivered()->set_count(count);
+    return answer;
+  }
+  const auto& list = request.list_webhooks();
+  uint32_t limit = list.limit() == 0 ? kDefaultInboxLimit : std::min(list.limit(), kMaxInboxLimit);
+  auto webhooks = webhooks_->List(list.failed_only(), 0);
+  if (!webhooks.ok()) return MakeErrorEnvelope(0, webhooks.status());
+  auto* out = answer.mutable_webhook_list();
+  out->set_url(options_.webhook_url);
+  out->set_failing_since_ms(webhooks_->failing_since_ms());
+  size_t skip = webhooks->size() > limit ? webhooks->size() - limit : 0;  // the newest
+  for (size_t i = skip; i < webhooks->size(); ++i) {
+    const Webhook& webhook = (*webhooks)[i];
+    auto* info = out->add_webhooks();
+    info->set_id(webhook.id);
+    info->set_sequence(webhook.sequence);
+    info->set_state(std::string(WebhookStateName(webhook.state)));
+    info->set_queued_ms(webhook.queued_ms);
+    if (webhook.state == WebhookState::kPending) info->set_next_try_ms(webhook.next_try_ms);
+    auto body = nlohmann::json::parse(webhook.body, nullptr, false);
+    if (body.is_object()) info->set_event_type(body.value("type", ""));
+    for (const auto& attempt : webhook.attempts) {
+      auto* a = info->add_attempts();
+      a->set_at_ms(attempt.at_ms);
+      a->set_status_code(static_cast<uint32_t>(attempt.status_code));
+      a->set_error(attempt.error);
+      a->set_next_try_ms(attempt.next_try_ms);
+    }
+  }
+  return answer;
+}
+
+Result<PartnerInbox::Page> PartnerGateway::ListInbox(uint64_t after, size_t limit,
+                                                     std::optional<wire::CaseState> state) {
+  return inbox_->ListAfter(after, limit, state);
 }
 
 void PartnerGateway::Run(const std::atomic<bool>& stop) {
   while (!stop.load() && !fail_stop_.tripped()) {
     int timeout_ms = std::min(link_->NextWakeInMs(), forwarder_->NextWakeInMs());
+    if (int64_t deadline = feed_->NextWaiterDeadlineMs(); deadline > 0) {
+      int64_t until = deadline - SteadyNowMs();
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(until, 0, timeout_ms));
+    }
     // The link may replace its socket on any tick: take the handle afresh every turn.
     zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
-                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, front_door_ ? front_door_->fd() : -1, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+      zmq::poll(items, front_door_ ? 3 : 2, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
       continue;  // a signal: look at `stop` again
@@ -160,7 +332,9 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
     if (items[1].revents & ZMQ_POLLIN) link_->OnReadable();
     ProcessDeliveries();
     if (items[0].revents & ZMQ_POLLIN) OnLocalReadable();
+    if (front_door_ && (items[2].revents & ZMQ_POLLIN)) front_door_->Dispatch();
     if (commit_->Commit().ok()) forwarder_->MarkDurable();
+    feed_->ExpireWaiters(SteadyNowMs());
     link_->OnTick();
     forwarder_->OnTick();
     SweepRetention();
@@ -249,8 +423,20 @@ void PartnerGateway::ProcessDeliveries() {
   }
 
   if (!fresh.empty()) {
-    Status status = inbox_->StoreNew(fresh, clock_.NowMs());
+    const int64_t now_ms = clock_.NowMs();
+    // The partner's systems hear of each new case in the same batch (feed event, webhook).
+    Status status = inbox_->StoreNew(fresh, now_ms, [&](rocksdb::WriteBatch& batch) {
+      for (const auto& item : fresh) {
+        nlohmann::json event = {
+            {"type", "case.delivered"},
+            {"caseId", item.escalation.case_id()},
+            {"partner", options_.partner},
+            {"case", CaseViewJson(PartnerInbox::ViewOf(item.escalation, item.attempt, now_ms))}};
+        AppendEvent(batch, event, now_ms);
+      }
+    });
     if (status.ok()) {
+      EventsPublished();
       counters_.deliveries_stored += fresh.size();
       for (const auto& item : fresh) {
         spdlog::info("stored {} ({} from {}, attempt {})", item.escalation.case_id(),
@@ -292,7 +478,16 @@ bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
       return false;
     }
   }
-  auto stored = inbox_->StoreNotice(delivery, clock_.NowMs());
+  const int64_t now_ms = clock_.NowMs();
+  auto stored = inbox_->StoreNotice(
+      delivery, now_ms,
+      [&](rocksdb::WriteBatch& batch, const std::optional<wire::CaseView>& view) {
+        auto event = NoticeEvent(delivery, options_.partner);
+        if (!event) return;
+        // A case whose personal data is erased here: its news comes without the text.
+        if (view && view->summary().personal_data_erased()) event->erase("text");
+        AppendEvent(batch, *event, now_ms);
+      });
   if (!stored.ok()) {
     fail_stop_.Trip("cannot store the " + DescribeDelivery(delivery) + " of " + case_id,
                     stored.status());
@@ -302,6 +497,7 @@ bool PartnerGateway::StoreNotice(const wire::Delivery& delivery) {
     counters_.duplicate_deliveries++;
     return true;  // stored before; the broker did not see our ack
   }
+  EventsPublished();
   counters_.notices_stored++;
   if (delivery.has_alert()) {
     spdlog::warn("SLA reminder for {}: {}", case_id, delivery.alert().text());
@@ -325,63 +521,70 @@ void PartnerGateway::OnLocalReadable() {
       return;
     }
     if (frames.empty()) continue;
-    LocalPeer peer{frames[0].to_string(), false};
-    // DEALER peers send [id][payload]; REQ peers [id][""][payload].
+    LocalClient client;
+    client.route.push_back(frames[0].to_string());
+    // DEALER peers send [id][payload]; REQ peers [id][""][payload] (the delimiter is echoed).
     if (frames.size() == 3 && frames[1].size() == 0) {
-      peer.delimited = true;
-      HandleLocal(peer, frames[2]);
+      client.route.emplace_back();
+      HandleLocal(std::move(client), frames[2]);
     } else if (frames.size() == 2) {
-      HandleLocal(peer, frames[1]);
+      HandleLocal(std::move(client), frames[1]);
     } else {
       counters_.errors_answered++;
-      SendLocal(peer, MakeErrorEnvelope(0, Status(wire::MALFORMED, "expected one frame")), 0);
+      SendLocal(client, MakeErrorEnvelope(0, Status(wire::MALFORMED, "expected one frame")));
     }
   }
 }
 
-void PartnerGateway::HandleLocal(const LocalPeer& peer, const zmq::message_t& payload) {
+void PartnerGateway::HandleLocal(LocalClient client, const zmq::message_t& payload) {
   auto decoded = DecodeEnvelope(payload.data(), payload.size(), options_.max_frame_bytes);
   if (!decoded.ok()) {
     counters_.errors_answered++;
-    SendLocal(peer, MakeErrorEnvelope(0, decoded.status()), 0);
+    SendLocal(client, MakeErrorEnvelope(0, decoded.status()));
     return;
   }
-  wire::Envelope& request = *decoded;
-  const uint64_t request_id = request.request_id();
+  client.request_id = decoded->request_id();
+  Serve(std::move(decoded).value(), std::move(client));
+}
+
+void PartnerGateway::Serve(wire::Envelope request, LocalClient client) {
   // Stopping after a failed durable write: nothing new is accepted, but everyone is answered.
   if (fail_stop_.tripped()) {
     counters_.errors_answered++;
-    return SendLocal(peer, MakeErrorEnvelope(0, fail_stop_.status()), request_id);
+    return SendLocal(client, MakeErrorEnvelope(0, fail_stop_.status()));
   }
   switch (request.body_case()) {
     case wire::Envelope::kGetInbox:
-      SendLocal(peer, HandleGetInbox(request.get_inbox()), request_id);
+      SendLocal(client, HandleGetInbox(request.get_inbox()));
       return;
     case wire::Envelope::kGetCase:
-      SendLocal(peer, HandleGetCase(request.get_case()), request_id);
+      SendLocal(client, HandleGetCase(request.get_case()));
       return;
     case wire::Envelope::kAcknowledgeCase:
     case wire::Envelope::kReplyCase:
     case wire::Envelope::kAskInfo:
     case wire::Envelope::kTransferCase:
-      HandleMutation(peer, std::move(request));
+      HandleMutation(std::move(client), std::move(request));
       return;
     case wire::Envelope::kRetryLocal:
     case wire::Envelope::kDiscardLocal:
-      SendLocal(peer, HandleLocalEntry(request), request_id);
+      SendLocal(client, HandleLocalEntry(request));
+      return;
+    case wire::Envelope::kListWebhooks:
+    case wire::Envelope::kRedeliverWebhooks:
+      SendLocal(client, HandleWebhooks(request));
       return;
     case wire::Envelope::kPing: {
       wire::Envelope pong;
       pong.mutable_pong();
-      SendLocal(peer, std::move(pong), request_id);
+      SendLocal(client, std::move(pong));
       return;
     }
     default:
-      SendLocal(
-          peer,
-          MakeErrorEnvelope(0, Status(wire::UNKNOWN_MESSAGE,
-                                      "the partner gateway does not serve " + BodyName(request))),
-          request_id);
+      SendLocal(client,
+                MakeErrorEnvelope(0, Status(wire::UNKNOWN_MESSAGE,
+                                            "the partner gateway does not serve " +
+                                                BodyName(request))));
   }
 }
 
@@ -449,18 +652,17 @@ wire::Envelope PartnerGateway::HandleGetCase(const wire::GetCase& request) {
   return answer;
 }
 
-void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& request) {
-  const uint64_t request_id = request.request_id();
+void PartnerGateway::HandleMutation(LocalClient client, wire::Envelope&& request) {
   MutationFields fields = FieldsOf(request);
   const std::string typed = *fields.case_id;
   *fields.case_id = CanonicalCaseId(typed);
   auto refuse = [&](const Status& status) {
     counters_.errors_answered++;
-    SendLocal(peer, MakeErrorEnvelope(0, status), request_id);
+    SendLocal(client, MakeErrorEnvelope(0, status));
   };
   auto found = inbox_->Find(*fields.case_id);
   if (!found.ok()) {
-    SendLocal(peer, MakeErrorEnvelope(0, found.status()), request_id);
+    SendLocal(client, MakeErrorEnvelope(0, found.status()));
     return;
   }
   if (!found->has_value()) {
@@ -479,8 +681,8 @@ void PartnerGateway::HandleMutation(const LocalPeer& peer, wire::Envelope&& requ
   auto local_ref = AllocateLocalRef();
   if (!local_ref.ok()) return refuse(local_ref.status());
   forwarder_->Enqueue(std::move(request), std::move(local_ref).value(),
-                      [this, peer, request_id](wire::Envelope answer) {
-                        SendLocal(peer, std::move(answer), request_id);
+                      [this, client = std::move(client)](wire::Envelope answer) {
+                        SendLocal(client, std::move(answer));
                       });
 }
 
@@ -532,22 +734,25 @@ Status PartnerGateway::CheckArguments(const wire::Envelope& request) const {
   return Status::Ok();
 }
 
-void PartnerGateway::SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id) {
+void PartnerGateway::SendLocal(const LocalClient& client, wire::Envelope answer) {
   // Inside a turn the answer waits for the turn's commit: it may rest on this turn's writes.
   if (commit_ != nullptr && commit_->open()) {
-    commit_->AfterCommit([this, peer, answer = std::move(answer),
-                          request_id](const Status& committed) mutable {
-      SendLocal(peer, committed.ok() ? std::move(answer) : MakeErrorEnvelope(0, committed),
-                request_id);
+    commit_->AfterCommit([this, client, answer = std::move(answer)](
+                             const Status& committed) mutable {
+      SendLocal(client, committed.ok() ? std::move(answer)
+                                       : MakeErrorEnvelope(client.request_id, committed));
     });
     return;
   }
-  answer.set_request_id(request_id);
+  answer.set_request_id(client.request_id);
+  if (client.answer) {
+    client.answer(std::move(answer));
+    return;
+  }
   try {
-    local_->send(zmq::buffer(peer.routing_id),
-                 zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    if (peer.delimited)
-      local_->send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    for (const auto& frame : client.route) {
+      local_->send(zmq::buffer(frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
     local_->send(EncodeEnvelope(answer), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     // The client left; its answer is not needed (the request itself is durable).

@@ -25,6 +25,9 @@
 //   RetryLocal{ref}      -> LocalEntry: a FAILED_LOCALLY outbox entry goes back in line
 //   DiscardLocal{ref}       (retry) or is dropped for good (discard); UNKNOWN_CASE for an
 //                           unknown ref. GetInbox's Inbox.outbox lists the outbox entries.
+//   ListWebhooks         -> WebhookList: the webhooks and every attempt (UNAVAILABLE without
+//                           --webhook-url)
+//   RedeliverWebhooks    -> WebhooksRedelivered: one webhook, or every failed one, back in line
 //   Ping                 -> Pong
 //   anything else        -> Error UNKNOWN_MESSAGE; an undecodable frame -> Error MALFORMED
 //                           (or TOO_LARGE)
@@ -55,6 +58,11 @@
 #include "common/clock.h"
 #include "common/fail_stop.h"
 #include "common/status.h"
+#include "gateway/event_feed.h"
+#include "gateway/http_front_door.h"
+#include "gateway/local_client.h"
+#include "gateway/webhook_sender.h"
+#include "partner-gateway/partner_http_backend.h"
 #include "partner-gateway/partner_gateway_options.h"
 #include "partner-gateway/partner_inbox.h"
 #include "partner-gateway/request_forwarder.h"
@@ -83,7 +91,7 @@ struct PartnerGatewayCounters {
 // Thread rules: Open on any thread, then Run on exactly one thread (the loop owns every
 // socket and the database from then on). `stop` may be set from any thread or a signal
 // handler; Run returns within about 100 ms.
-class PartnerGateway {
+class PartnerGateway : public PartnerHttpBackend {
  public:
   // Opens the database in options.data_dir (which must exist), binds the local endpoint and
   // starts connecting to the broker. UNAVAILABLE when the database cannot be opened or holds
@@ -99,6 +107,15 @@ class PartnerGateway {
   // The bound local endpoint (the real port when the option asked for "*").
   const std::string& local_endpoint() const { return local_endpoint_; }
   const PartnerGatewayCounters& counters() const { return counters_; }
+  // The HTTP API's port (0 when it is off) and scheme.
+  uint16_t http_port() const { return front_door_ ? front_door_->port() : 0; }
+  bool http_tls() const { return front_door_ && front_door_->tls(); }
+
+  // PartnerHttpBackend (loop thread).
+  void Serve(wire::Envelope request, LocalClient client) override;
+  Result<PartnerInbox::Page> ListInbox(uint64_t after, size_t limit,
+                                       std::optional<wire::CaseState> state) override;
+  EventFeed& feed() override { return *feed_; }
 
   // Serves until `stop` becomes true or a durable write fails (see durability_lost()).
   void Run(const std::atomic<bool>& stop);
@@ -107,13 +124,6 @@ class PartnerGateway {
   const Status& durability_lost() const { return fail_stop_.status(); }
 
  private:
-  // Who sent a local request: ROUTER routing id, and whether a REQ-style empty delimiter
-  // frame must be echoed.
-  struct LocalPeer {
-    std::string routing_id;
-    bool delimited = false;
-  };
-
   PartnerGateway(zmq::context_t& context, PartnerGatewayOptions options, const Clock& clock);
   Status Init();
 
@@ -121,9 +131,11 @@ class PartnerGateway {
   // After a fail-stop trip: answers what is queued and what still arrives, for
   // kFailStopDrainMs, so that no client is left without an answer when the process exits.
   void DrainAfterFailStop();
-  void HandleLocal(const LocalPeer& peer, const zmq::message_t& payload);
+  void HandleLocal(LocalClient client, const zmq::message_t& payload);
   wire::Envelope HandleGetInbox(const wire::GetInbox& request);
   wire::Envelope HandleGetCase(const wire::GetCase& request);
+  // ListWebhooks / RedeliverWebhooks (`aplus partner webhooks`).
+  wire::Envelope HandleWebhooks(const wire::Envelope& request);
   // RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry: LocalEntry or an Error.
   wire::Envelope HandleLocalEntry(const wire::Envelope& request);
   // The next "LOC-<n>" of this gateway's outbox entries (a counter in the meta family).
@@ -133,12 +145,14 @@ class PartnerGateway {
     std::string* case_id;
     std::string* idempotency_key;
   };
-  void HandleMutation(const LocalPeer& peer, wire::Envelope&& request);
+  void HandleMutation(LocalClient client, wire::Envelope&& request);
   static MutationFields FieldsOf(wire::Envelope& request);
   // INVALID_ARGUMENT for what the broker would refuse anyway (empty text, question, reason or
   // target partner; a transfer to this partner itself).
   Status CheckArguments(const wire::Envelope& request) const;
-  void SendLocal(const LocalPeer& peer, wire::Envelope answer, uint64_t request_id);
+  // The answer goes to client.answer when set (HTTP), else on the ROUTER; with the client's
+  // request id.
+  void SendLocal(const LocalClient& client, wire::Envelope answer);
 
   void ProcessDeliveries();
   // Stores (and spools) a notice or alert delivery; true when it may be acknowledged.
@@ -148,9 +162,23 @@ class PartnerGateway {
   // returns at once unless a sweep is due).
   Status StartRetention();
   void SweepRetention();
+  // Removes the feed events and past webhooks older than the feed's retention.
+  // Removes feed events and past webhooks older than 7 days (at most personal_data_after);
+  // returns how many (they are then compacted away).
+  size_t TrimFeed();
   // Removes the spool files of `due` cases, erases their personal data in the inbox and asks
   // for a compaction. False when the erasure could not be written (they stay due).
-  bool EraseCases(std::vector<PartnerInbox::Due> due);
+  bool EraseCases(std::vector<PartnerInbox::Due> due,
+                  const PartnerInbox::BatchExtra& extra = nullptr);
+  // The partner's feed: adds `event` (a FeedEvent without cursor and at) at `at_ms` to `batch`, and its webhook
+  // when webhooks are on, so that both are durable with what they report. After the batch is
+  // written, EventsPublished() answers the long polls and wakes the webhook sender.
+  void AppendEvent(rocksdb::WriteBatch& batch, const nlohmann::json& event, int64_t at_ms);
+  void EventsPublished();
+  // The id of this database's webhooks ("msg_<instance>_<sequence>"): a random instance id
+  // drawn once per database, so that ids never repeat for the receiver, also when a partner
+  // starts over with a new data directory.
+  Status LoadInstanceId();
   // The broker's ERASE_PERSONAL_DATA notice: the case's copy is erased now. True once done
   // (or nothing was here), so that the notice may be acknowledged.
   bool EraseOnNotice(const std::string& case_id);
@@ -174,6 +202,11 @@ class PartnerGateway {
   std::vector<wire::Delivery> arrived_;
   uint64_t key_counter_ = 0;
   std::string key_prefix_;
+  std::string instance_id_;
+  std::unique_ptr<EventFeed> feed_;
+  std::unique_ptr<WebhookSender> webhooks_;        // null without --webhook-url
+  std::unique_ptr<HttpFrontDoor> front_door_;      // null with --http-listen off; last: its
+                                                   // routes use the members above
 };
 
 }  // namespace aplus

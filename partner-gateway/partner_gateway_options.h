@@ -5,10 +5,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/curve_client.h"
 #include "common/network_config.h"
+#include "common/token_store.h"
 #include "common/wire.h"
+#include "gateway/webhook_schedule.h"
+#include "gateway/webhook_signature.h"
+#include "http/http_server.h"
 
 namespace aplus {
 
@@ -32,6 +37,18 @@ struct PartnerGatewayOptions {
   // partner's reply was accepted, and how often the erased values are compacted away.
   RetentionSettings retention;
   std::string software = "aplus-partner-gateway";
+
+  // The HTTP API for the partner's systems (gateway/http_front_door.h, docs/openapi.yaml);
+  // nullopt = no listener (`--http-listen off`).
+  std::optional<http::HttpServerOptions> http;
+  std::string token_dir = kDefaultTokenDir;  // `aplus tokens add` writes there
+  // Webhooks: every event of the partner's feed POSTed to this URL ("" = none), signed with
+  // these secrets (one, or two during a rotation), retried by `webhook_schedule`.
+  std::string webhook_url;
+  std::vector<WebhookSecret> webhook_secrets;
+  WebhookSchedule webhook_schedule;
+  // Connect / whole-exchange timeout of one webhook attempt.
+  int webhook_timeout_ms = 10000;
 };
 
 }  // namespace aplus

@@ -3,6 +3,8 @@
 // gateways share (gateway/retention_sweeper.h).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "partner-gateway/partner_gateway.h"
 
 namespace aplus {
@@ -12,6 +14,8 @@ Status PartnerGateway::StartRetention() {
   if (!indexed.ok()) return indexed;
   RetentionSweeper::Hooks hooks;
   hooks.erase_due = [this]() -> Result<RetentionSweeper::Erasure> {
+    size_t trimmed = TrimFeed();
+    if (!fail_stop_.status().ok()) return fail_stop_.status();
     auto due = inbox_->DueForErasure(clock_.NowMs());
     if (!due.ok()) {
       spdlog::error("retention: cannot read the cases due for erasure: {}",
@@ -19,6 +23,12 @@ Status PartnerGateway::StartRetention() {
       return RetentionSweeper::Erasure{};
     }
     RetentionSweeper::Erasure erasure;
+    if (trimmed > 0) {
+      // The trimmed events and webhooks carried cases as delivered: compact them away too.
+      erasure.cases = trimmed;
+      erasure.ranges.push_back(KeyRange{db_->Family(kEventFeedFamily), {}, {}});
+      erasure.ranges.push_back(KeyRange{db_->Family(kWebhookFamily), {}, {}});
+    }
     erasure.more = due->size() == PartnerInbox::kMaxErasuresPerSweep;
     // EraseCases logs, counts and owes the compaction itself (it also serves erase notices).
     if (!due->empty()) EraseCases(std::move(due).value());
@@ -38,6 +48,39 @@ Status PartnerGateway::StartRetention() {
 
 void PartnerGateway::SweepRetention() { retention_sweeper_->Tick(); }
 
+size_t PartnerGateway::TrimFeed() {
+  // Feed events and webhook bodies carry the case as delivered: they are kept 7 days, and
+  // never longer than the network's personal-data period.
+  constexpr int64_t kFeedKeepMs = 7LL * 24 * 3600 * 1000;
+  int64_t keep_ms = std::min(
+      kFeedKeepMs,
+      FixedDurationMs(options_.retention.personal_data_after).value_or(kFeedKeepMs));
+  const int64_t cutoff = clock_.NowMs() - keep_ms;
+  rocksdb::WriteBatch batch;
+  auto trimmed = feed_->TrimBefore(batch, cutoff);
+  size_t removed = 0;
+  if (!trimmed.ok()) {
+    spdlog::error("retention: cannot trim the event feed: {}", trimmed.status().ToString());
+  } else if (*trimmed > 0) {
+    Status written = db_->Write(batch);
+    if (!written.ok()) {
+      fail_stop_.Trip("retention: cannot trim the event feed", written);
+      return 0;
+    }
+    removed = *trimmed;
+    spdlog::info("retention: {} feed event(s) older than {} ms removed", *trimmed, keep_ms);
+  }
+  if (webhooks_) {
+    auto purged = webhooks_->PurgeHistory(cutoff);
+    if (!purged.ok()) {
+      spdlog::error("retention: cannot purge past webhooks: {}", purged.status().ToString());
+    } else {
+      removed += *purged;
+    }
+  }
+  return removed;
+}
+
 bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
   auto found = inbox_->Find(case_id);
   if (!found.ok()) {
@@ -46,10 +89,16 @@ bool PartnerGateway::EraseOnNotice(const std::string& case_id) {
   }
   if (!found->has_value() || (*found)->summary().personal_data_erased()) return true;
   spdlog::info("retention: the broker erased {}; erasing this gateway's copy", case_id);
-  return EraseCases({PartnerInbox::Due{case_id, (*found)->summary().personal_data_erase_at_ms()}});
+  // The partner's systems hear of it in the same batch (feed event, webhook).
+  nlohmann::json event = {
+      {"type", "case.erase_personal_data"}, {"caseId", case_id}, {"partner", options_.partner}};
+  const int64_t now_ms = clock_.NowMs();
+  return EraseCases({PartnerInbox::Due{case_id, (*found)->summary().personal_data_erase_at_ms()}},
+                    [&](rocksdb::WriteBatch& batch) { AppendEvent(batch, event, now_ms); });
 }
 
-bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
+bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due,
+                                const PartnerInbox::BatchExtra& extra) {
   // The spool files first: a case whose files cannot be removed stays due, and both are tried
   // again at the next sweep.
   std::vector<PartnerInbox::Due> erasable;
@@ -62,12 +111,13 @@ bool PartnerGateway::EraseCases(std::vector<PartnerInbox::Due> due) {
                     item.case_id, removed.ToString());
     }
   }
-  auto erasure = inbox_->ErasePersonalData(erasable);
+  auto erasure = inbox_->ErasePersonalData(erasable, extra);
   if (!erasure.ok()) {
     // A failed write of the erasure is a lost fsync like any other (common/fail_stop.h).
     fail_stop_.Trip("retention: cannot erase the personal data due", erasure.status());
     return false;
   }
+  if (extra && !erasable.empty()) EventsPublished();
   if (erasure->cases == 0) return erasable.size() == due.size();
   counters_.cases_erased += erasure->cases;
   spdlog::info("retention: personal data of {} inbox case(s) erased", erasure->cases);

@@ -131,7 +131,8 @@ Result<std::optional<wire::CaseView>> PartnerInbox::Find(const std::string& case
   return std::optional<wire::CaseView>(std::move(view));
 }
 
-Status PartnerInbox::StoreNew(const std::vector<Arrival>& arrivals, int64_t received_at_ms) {
+Status PartnerInbox::StoreNew(const std::vector<Arrival>& arrivals, int64_t received_at_ms,
+                              const BatchExtra& extra) {
   if (arrivals.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
   uint64_t arrival = next_arrival_;
@@ -151,6 +152,7 @@ Status PartnerInbox::StoreNew(const std::vector<Arrival>& arrivals, int64_t rece
     batch.Put(family_, CaseKey(case_id), view.SerializeAsString());
     batch.Put(family_, ArrivalKey(arrival++), case_id);
   }
+  if (extra) extra(batch);
   Status status = db_.Write(batch);
   if (status.ok()) next_arrival_ = arrival;
   return status;
@@ -240,7 +242,8 @@ Status PartnerInbox::RecordTransfer(const std::string& case_id, wire::CaseState 
   return db_.Write(batch);
 }
 
-Result<bool> PartnerInbox::StoreNotice(const wire::Delivery& delivery, int64_t received_at_ms) {
+Result<bool> PartnerInbox::StoreNotice(const wire::Delivery& delivery, int64_t received_at_ms,
+                                       const NoticeExtra& extra) {
   bool usable = (delivery.has_alert() || delivery.has_mail()) && !NoticeCaseId(delivery).empty();
   if (!usable) return Status(wire::INVALID_ARGUMENT, "delivery carries no notice or alert");
   const std::string key = NoticeKey(delivery.queue(), delivery.delivery_id());
@@ -258,15 +261,45 @@ Result<bool> PartnerInbox::StoreNotice(const wire::Delivery& delivery, int64_t r
   } else {
     batch.Put(family_, key, delivery.SerializeAsString());
   }
+  std::optional<wire::CaseView> stored;
   if (found->has_value()) {
     wire::CaseView view = std::move(**found);
     ApplyNotice(view, delivery, received_at_ms);
     if (view.summary().personal_data_erased()) WithholdPersonalData(view);
     batch.Put(family_, CaseKey(view.summary().case_id()), view.SerializeAsString());
+    stored = std::move(view);
   }
+  if (extra) extra(batch, stored);
   Status status = db_.Write(batch);
   if (!status.ok()) return status;
   return true;
+}
+
+Result<PartnerInbox::Page> PartnerInbox::ListAfter(uint64_t after, size_t limit,
+                                                   std::optional<wire::CaseState> state) const {
+  Page page;
+  page.next_after = after;
+  const size_t max_scanned = 10 * limit + 100;
+  size_t scanned = 0;
+  auto it = db_.NewIterator(family_);
+  for (it->Seek(ArrivalKey(after + 1));
+       it->Valid() && it->key().size() == 9 && it->key()[0] == kArrivalPrefix; it->Next()) {
+    if (page.views.size() >= limit || scanned >= max_scanned) {
+      page.more = true;
+      break;
+    }
+    ++scanned;
+    page.next_after = ReadBigEndian64(it->key().data() + 1);
+    auto found = Find(it->value().ToString());
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) continue;
+    if (state && (**found).summary().state() != *state) continue;
+    page.views.push_back(std::move(**found));
+  }
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());
+  }
+  return page;
 }
 
 Result<std::vector<wire::CaseView>> PartnerInbox::Newest(size_t limit) const {
@@ -403,7 +436,8 @@ Result<std::vector<PartnerInbox::Due>> PartnerInbox::DueForErasure(int64_t now_m
   return due;
 }
 
-Result<PartnerInbox::Erasure> PartnerInbox::ErasePersonalData(const std::vector<Due>& due) {
+Result<PartnerInbox::Erasure> PartnerInbox::ErasePersonalData(const std::vector<Due>& due,
+                                                              const BatchExtra& extra) {
   Erasure erasure;
   if (due.empty()) return erasure;
   rocksdb::WriteBatch batch;
@@ -440,6 +474,7 @@ Result<PartnerInbox::Erasure> PartnerInbox::ErasePersonalData(const std::vector<
     return Status(wire::UNAVAILABLE, "cannot read the inbox: " + it->status().ToString());
   }
   batch.Put(family_, kCompactionOwedKey, "1");
+  if (extra) extra(batch);
   Status status = db_.Write(batch);
   if (!status.ok()) return status;
   erasure.cases = case_ids.size();

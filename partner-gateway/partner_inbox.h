@@ -42,6 +42,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,16 @@ class PartnerInbox {
     // timeline is kept in front of the new DELIVERED event.
     std::optional<wire::CaseView> previous;
   };
+
+  // One page of the inbox in arrival order (GET /v1/inbox).
+  struct Page {
+    std::vector<wire::CaseView> views;
+    uint64_t next_after = 0;  // the last arrival scanned: pass back as `after`
+    bool more = false;        // arrivals remain after next_after
+  };
+  // Adds the caller's own writes (a feed event, a webhook) to an inbox batch, so that they are
+  // durable together or not at all.
+  using BatchExtra = std::function<void(rocksdb::WriteBatch& batch)>;
 
   // A case whose personal data is due for erasure.
   struct Due {
@@ -92,7 +103,9 @@ class PartnerInbox {
   // Stores every arrival (case ids must be distinct and either not yet stored or stored as
   // TRANSFERRED away) in ONE fsynced batch, in state DELIVERED, received at `received_at_ms`.
   // Nothing is stored on error.
-  Status StoreNew(const std::vector<Arrival>& arrivals, int64_t received_at_ms);
+  // `extra` adds the caller's writes to the same batch.
+  Status StoreNew(const std::vector<Arrival>& arrivals, int64_t received_at_ms,
+                  const BatchExtra& extra = nullptr);
 
   // Records what the broker confirmed: the new state, the reply text when `reply_text` is set,
   // and an event by `actor` at `at_ms`. A case that leaves the partner's hands (ANSWERED,
@@ -118,7 +131,19 @@ class PartnerInbox {
   // false (and stores nothing) when this delivery (same queue and id) was stored before.
   // INVALID_ARGUMENT when it carries neither a mail item nor an alert with a case id. A notice
   // about a case already erased is stored without its text.
-  Result<bool> StoreNotice(const wire::Delivery& delivery, int64_t received_at_ms);
+  // `extra` adds the caller's writes to the same batch (not called for a redelivery); it gets
+  // the case record as stored (nullopt when the case is not here).
+  using NoticeExtra =
+      std::function<void(rocksdb::WriteBatch& batch, const std::optional<wire::CaseView>& view)>;
+  Result<bool> StoreNotice(const wire::Delivery& delivery, int64_t received_at_ms,
+                           const NoticeExtra& extra = nullptr);
+
+  // Up to `limit` cases that arrived after arrival number `after` (0 = from the first), oldest
+  // first, in `state` when set. Arrival numbers only grow, so a page is stable under new
+  // arrivals. Scans at most 10 * limit + 100 arrivals per call (a page may then be short with
+  // `more` set). A case transferred back here arrived twice and is listed at both arrivals.
+  Result<Page> ListAfter(uint64_t after, size_t limit,
+                         std::optional<wire::CaseState> state) const;
 
   // The last `limit` arrivals, oldest first (newest last), each case once.
   Result<std::vector<wire::CaseView>> Newest(size_t limit) const;
@@ -129,7 +154,9 @@ class PartnerInbox {
                                          size_t limit = kMaxErasuresPerSweep) const;
   // Erases the personal data of `due` cases (as DueForErasure returned them) in one fsynced
   // batch, drops them from the index and marks a compaction as owed.
-  Result<Erasure> ErasePersonalData(const std::vector<Due>& due);
+  // `extra` adds the caller's writes to the same batch (called only when something is erased).
+  Result<Erasure> ErasePersonalData(const std::vector<Due>& due,
+                                    const BatchExtra& extra = nullptr);
   // Whether the files still hold what an erasure overwrote: set by ErasePersonalData, cleared
   // by ClearCompactionOwed once a flush and compaction of the ranges has completed.
   Result<bool> CompactionOwed() const;

@@ -64,7 +64,8 @@ rocksdb::ColumnFamilyHandle* RocksDb::Family(const std::string& name) const {
 Status RocksDb::Write(rocksdb::WriteBatch& batch) {
   if (failed_.load()) return Status(wire::UNAVAILABLE, "storage failed earlier: " + failure_);
   rocksdb::WriteOptions options;
-  options.sync = !group_open_;
+  const bool in_group = group_open();
+  options.sync = !in_group;
   auto status = fail_next_write_.exchange(false)
                     ? rocksdb::Status::IOError("injected write failure (test)")
                     : db_->Write(options, &batch);
@@ -74,13 +75,13 @@ Status RocksDb::Write(rocksdb::WriteBatch& batch) {
     spdlog::critical("durable write failed, refusing all further writes: {}", failure_);
     return Status(wire::UNAVAILABLE, "durable write failed: " + failure_);
   }
-  if (group_open_) group_dirty_ = true;
+  if (in_group) group_dirty_ = true;
   return Status::Ok();
 }
 
 Status RocksDb::CommitGroup() {
   bool dirty = group_dirty_;
-  group_open_ = false;
+  group_owner_.store(std::thread::id());
   group_dirty_ = false;
   if (failed_.load()) return Status(wire::UNAVAILABLE, "storage failed earlier: " + failure_);
   if (!dirty) return Status::Ok();

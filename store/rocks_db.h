@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -45,10 +46,11 @@ class RocksDb {
   // CommitGroup returns OK: the caller acts on it (answers, acknowledges) only then.
   Status Write(rocksdb::WriteBatch& batch);
 
-  // Group commit (gateway/group_commit.h): the writes until CommitGroup share one fsync of the
-  // write-ahead log. Reads see them at once. Not nested; one writing thread at a time.
-  void BeginGroup() { group_open_ = true; }
-  bool group_open() const { return group_open_; }
+  // Group commit (gateway/group_commit.h): the writes of the calling thread until CommitGroup
+  // share one fsync of the write-ahead log. Reads see them at once. Not nested. Writes from any
+  // other thread meanwhile (the partner gateway's webhook sender) stay synced one by one.
+  void BeginGroup() { group_owner_.store(std::this_thread::get_id()); }
+  bool group_open() const { return group_owner_.load() == std::this_thread::get_id(); }
   // Ends the group: fsyncs the write-ahead log if anything was written in it. A failure is
   // sticky as for Write (never retried: see common/fail_stop.h).
   Status CommitGroup();
@@ -87,8 +89,9 @@ class RocksDb {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> fail_next_write_{false};
-  bool group_open_ = false;
-  bool group_dirty_ = false;  // written without sync in the open group
+  // The thread whose writes go without sync until CommitGroup (none: every write is synced).
+  std::atomic<std::thread::id> group_owner_{};
+  bool group_dirty_ = false;  // the owner wrote without sync in the open group (owner only)
   std::string failure_;  // written by the thread that writes, before failed_ is set
 };
 

@@ -74,6 +74,37 @@ TEST_CASE(
   CHECK(Ids(*inbox.Newest(2)) == std::vector<std::string>{"PER-B", "PER-0"});
 }
 
+TEST_CASE("pages in arrival order are stable under new arrivals, filter by state, and write "
+          "the caller's extra in the same batch") {
+  TempDir dir;
+  auto db = OpenDb(dir);
+  PartnerInbox inbox(*db);
+  bool extra_called = false;
+  REQUIRE(inbox
+              .StoreNew({ArrivalOf("PER-C"), ArrivalOf("PER-A"), ArrivalOf("PER-B")}, 1000,
+                        [&](rocksdb::WriteBatch& batch) {
+                          extra_called = true;
+                          batch.Put(db->Family(kInboxFamily), "zz-extra", "1");
+                        })
+              .ok());
+  CHECK(extra_called);
+  CHECK(db->Get(db->Family(kInboxFamily), "zz-extra")->has_value());
+  auto first = inbox.ListAfter(0, 2, std::nullopt);
+  REQUIRE(first.ok());
+  CHECK(Ids(first->views) == std::vector<std::string>{"PER-C", "PER-A"});
+  CHECK(first->more);
+  // A new arrival does not shift the next page.
+  REQUIRE(inbox.StoreNew({ArrivalOf("PER-0")}, 2000).ok());
+  auto second = inbox.ListAfter(first->next_after, 2, std::nullopt);
+  REQUIRE(second.ok());
+  CHECK(Ids(second->views) == std::vector<std::string>{"PER-B", "PER-0"});
+  CHECK_FALSE(second->more);
+  REQUIRE(inbox.ApplyUpdate("PER-A", wire::ANSWERED, "ok", "partner", 3000).ok());
+  auto answered = inbox.ListAfter(0, 10, wire::ANSWERED);
+  REQUIRE(answered.ok());
+  CHECK(Ids(answered->views) == std::vector<std::string>{"PER-A"});
+}
+
 TEST_CASE("an update records the broker's state, the reply and an event") {
   TempDir dir;
   auto db = OpenDb(dir);

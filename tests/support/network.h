@@ -4,6 +4,7 @@
 // and every process and client gets the key of the principal it plays.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,11 @@ class TestNetwork {
     }
     args.insert(args.end(), {"--key", KeyFile(wire::PARTNER_GATEWAY, partner, territory),
                              "--broker-key", BrokerPublicKeyFile()});
+    // No HTTP listener unless the test asks for one (`--http-listen 127.0.0.1:<FreePort()>`):
+    // the default port would collide between tests running in parallel.
+    if (std::find(extra.begin(), extra.end(), "--http-listen") == extra.end()) {
+      args.insert(args.end(), {"--http-listen", "off"});
+    }
     for (auto& arg : extra) args.push_back(arg);
     partner_gateway_ = std::make_unique<ChildProcess>("aplus-partner-gateway", args,
                                                       dir_.Sub("partner-" + partner + "-" + std::to_string(++starts_) + ".log"),

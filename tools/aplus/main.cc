@@ -177,6 +177,17 @@ int main(int argc, char** argv) {
       "discard", "drop a FAILED_LOCALLY request from the partner gateway's outbox for good");
   partner_discard->add_option("REF", local_ref, "its local ref (LOC-<n>)")->required();
 
+  bool webhooks_failed = false;
+  std::string webhook_id;
+  auto* webhooks = partner->add_subcommand(
+      "webhooks", "the webhooks POSTed to the partner's URL: attempts, status, next try");
+  webhooks->add_flag("--failed", webhooks_failed, "only those that failed for good");
+  webhooks->add_option("--limit", limit, "at most this many (the newest)");
+  auto* webhooks_redeliver =
+      webhooks->add_subcommand("redeliver", "send a webhook (or every failed one) again");
+  webhooks_redeliver->add_option("ID", webhook_id, "its webhook-id (msg_...)");
+  webhooks_redeliver->add_flag("--failed", webhooks_failed, "every failed webhook");
+
   auto* answer = app.add_subcommand("answer", "answer the partner's question (restarts the clock)");
   answer->add_option("CASE", case_ref, "case id")->required();
   answer->add_option("--text", text, "the answer")->required();
@@ -321,6 +332,10 @@ int main(int argc, char** argv) {
   if (*close) return aplus::cli::RunClose(options, case_ref, key);
   if (*cancel) return aplus::cli::RunCancel(options, case_ref, reason, key);
   if (*inbox) return aplus::cli::RunPartnerInbox(options, limit);
+  if (*webhooks_redeliver) {
+    return aplus::cli::RunPartnerRedeliverWebhooks(options, webhook_id, webhooks_failed);
+  }
+  if (*webhooks) return aplus::cli::RunPartnerWebhooks(options, webhooks_failed, limit);
   if (*ack) return aplus::cli::RunPartnerAck(options, case_ref, note, key);
   if (*reply) return aplus::cli::RunPartnerReply(options, case_ref, text, key);
   if (*ask) return aplus::cli::RunPartnerAsk(options, case_ref, question, key);

@@ -60,6 +60,11 @@ std::string RenderStats(const wire::Stats& stats) {
   out += "Committed: " + std::to_string(stats.batches_committed()) + " batches, " +
          std::to_string(stats.messages_committed()) + " messages; " +
          std::to_string(stats.errors_answered()) + " errors answered\n";
+  for (const auto& failing : stats.failing_webhooks()) {
+    out += "FAILING WEBHOOKS: partner " + failing.partner() +
+           (failing.territory().empty() ? "" : " (" + failing.territory() + ")") + " to " +
+           failing.url_host() + " since " + FormatSecond(failing.failing_since_ms()) + "\n";
+  }
   return out;
 }
 

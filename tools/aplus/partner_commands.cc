@@ -40,6 +40,59 @@ int RunPartnerInbox(const GlobalOptions& options, uint32_t limit) {
   return PrintAnswer(options, answer->inbox(), RenderInbox(answer->inbox()));
 }
 
+std::string RenderWebhooks(const wire::WebhookList& list) {
+  std::string text = "webhooks to " + list.url() + "\n";
+  if (list.failing_since_ms() != 0) {
+    text += "FAILING since " + FormatSecond(list.failing_since_ms()) + "\n";
+  }
+  if (list.webhooks().empty()) return text + "no webhooks\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& webhook : list.webhooks()) {
+    std::string next = webhook.next_try_ms() ? FormatSecond(webhook.next_try_ms()) : "-";
+    rows.push_back({webhook.id(), webhook.event_type(), webhook.state(),
+                    std::to_string(webhook.attempts_size()), next});
+    for (const auto& attempt : webhook.attempts()) {
+      std::string outcome =
+          attempt.error().empty() ? std::to_string(attempt.status_code()) : attempt.error();
+      if (!attempt.error().empty() && attempt.status_code() != 0) {
+        outcome = std::to_string(attempt.status_code()) + " " + attempt.error();
+      }
+      rows.push_back({"  " + FormatSecond(attempt.at_ms()), outcome, "", "",
+                      attempt.next_try_ms() ? FormatSecond(attempt.next_try_ms()) : "-"});
+    }
+  }
+  return text + RenderTable({"WEBHOOK / ATTEMPT", "EVENT / OUTCOME", "STATE", "ATTEMPTS",
+                             "NEXT TRY"},
+                            rows);
+}
+
+int RunPartnerWebhooks(const GlobalOptions& options, bool failed_only, uint32_t limit) {
+  wire::Envelope request;
+  request.mutable_list_webhooks()->set_failed_only(failed_only);
+  request.mutable_list_webhooks()->set_limit(limit);
+  auto answer = Exchange(options, options.partner_gateway, std::nullopt, std::move(request),
+                         wire::Envelope::kWebhookList);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->webhook_list(), RenderWebhooks(answer->webhook_list()));
+}
+
+int RunPartnerRedeliverWebhooks(const GlobalOptions& options, const std::string& id,
+                                bool all_failed) {
+  if (id.empty() == !all_failed) {
+    return ReportFailure(options, Status(wire::INVALID_ARGUMENT,
+                                         "give a webhook id or --failed (one of them)"));
+  }
+  wire::Envelope request;
+  request.mutable_redeliver_webhooks()->set_id(id);
+  request.mutable_redeliver_webhooks()->set_failed(all_failed);
+  auto answer = Exchange(options, options.partner_gateway, std::nullopt, std::move(request),
+                         wire::Envelope::kWebhooksRedelivered);
+  if (!answer.ok()) return ReportFailure(options, answer.status());
+  return PrintAnswer(options, answer->webhooks_redelivered(),
+                     std::to_string(answer->webhooks_redelivered().count()) +
+                         " webhook(s) back in line\n");
+}
+
 int RunPartnerAck(const GlobalOptions& options, const std::string& case_ref,
                   const std::string& note, const std::string& idempotency_key) {
   wire::Envelope request;

@@ -24,6 +24,14 @@ int RunPartnerTransfer(const GlobalOptions& options, const std::string& case_ref
                        const std::string& to_partner, const std::string& reason,
                        const std::string& idempotency_key);
 
+// `aplus partner webhooks [--failed] [--limit N]`: every webhook with its attempts (time,
+// status code or error, next try).
+int RunPartnerWebhooks(const GlobalOptions& options, bool failed_only, uint32_t limit);
+// `aplus partner webhooks redeliver ID|--failed`.
+int RunPartnerRedeliverWebhooks(const GlobalOptions& options, const std::string& id,
+                                bool all_failed);
+std::string RenderWebhooks(const wire::WebhookList& list);
+
 // The inbox as a table (case, state, contact point, category, subject, deadline).
 std::string RenderInbox(const wire::Inbox& inbox);
 
