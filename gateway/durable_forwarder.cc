@@ -62,9 +62,10 @@ DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail
   }
 }
 
-Result<uint64_t> DurableForwarder::Enqueue(records::OutboxEntry entry, ReplyFn reply) {
+Result<uint64_t> DurableForwarder::Enqueue(records::OutboxEntry entry, ReplyFn reply,
+                                           rocksdb::WriteBatch* also) {
   entry.mutable_request()->set_request_id(0);
-  auto sequence = outbox_.Append(entry);
+  auto sequence = outbox_.Append(entry, also);
   if (!sequence.ok()) {
     fail_stop_.Trip("cannot append to the outbox", sequence.status());
     return sequence;

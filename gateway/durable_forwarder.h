@@ -83,8 +83,10 @@ class DurableForwarder {
 
   // Appends `entry` durably (fsynced) behind the others; `reply` (may be null: nobody waits)
   // gets its answer later. An error (the fail-stop has tripped) means nothing was appended and
-  // `reply` will not be called.
-  Result<uint64_t> Enqueue(records::OutboxEntry entry, ReplyFn reply);
+  // `reply` will not be called. `also` (may be null): writes made durable in the same batch as
+  // the entry (Outbox::Append).
+  Result<uint64_t> Enqueue(records::OutboxEntry entry, ReplyFn reply,
+                           rocksdb::WriteBatch* also = nullptr);
 
   // Every entry, oldest first, set-aside ones included.
   const std::deque<Item>& entries() const { return entries_; }
