@@ -4,6 +4,8 @@
 // compactor has flushed and compacted (store/compaction_debt.h), so a stop in between compacts again at start-up.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "agent-gateway/agent_gateway.h"
 #include "store/outbox.h"
 
@@ -39,6 +41,7 @@ void AgentGateway::SweepRetention() {
     return;
   }
   if (erasure->more) next_retention_sweep_ms_ = now;  // the rest at the next turn
+  TrimEventFeed();
   if (erasure->cases == 0) return;
   spdlog::info("retention: personal data of {} cached case(s) erased", erasure->cases);
   // The outbox held the submissions and answers of these cases before they were forwarded:
@@ -46,6 +49,24 @@ void AgentGateway::SweepRetention() {
   std::vector<KeyRange> ranges = std::move(erasure->ranges);
   ranges.push_back(KeyRange{db_->Family(kOutboxFamily), {}, {}});
   compaction_debt_->Owe(std::move(ranges));
+}
+
+void AgentGateway::TrimEventFeed() {
+  // The feed carries texts (replies, questions): kept 7 days, never longer than the network's
+  // personal-data period (gateway/event_feed.h).
+  constexpr int64_t kFeedKeepMs = 7LL * 24 * 3600 * 1000;
+  int64_t keep = std::min<int64_t>(
+      kFeedKeepMs, FixedDurationMs(retention_.personal_data_after).value_or(kFeedKeepMs));
+  rocksdb::WriteBatch batch;
+  auto trimmed = feed_->TrimBefore(batch, clock_.NowMs() - keep);
+  if (!trimmed.ok()) {
+    spdlog::error("retention: cannot read the event feed: {}", trimmed.status().ToString());
+    return;
+  }
+  if (*trimmed == 0) return;
+  Status written = db_->Write(batch);
+  if (!written.ok()) return fail_stop_.Trip("retention: cannot trim the event feed", written);
+  spdlog::info("retention: {} event(s) of the feed trimmed", *trimmed);
 }
 
 }  // namespace aplus

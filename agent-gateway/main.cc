@@ -17,6 +17,7 @@
 #include "common/broker_key_flags.h"
 #include "common/exit_codes.h"
 #include "common/network_config.h"
+#include "common/token_store.h"
 
 namespace {
 
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
   aplus::BrokerKeyFlags broker_keys;
   std::string log_level = "info";
   int forward_timeout_ms = 2000;
+  std::string http_listen = "127.0.0.1:7411";
+  std::string http_tls_cert;
+  std::string http_tls_key;
+  std::string token_dir = aplus::kDefaultTokenDir;
   app.add_option("--contact-point", contact_point, "contact point id (from the network config)")
       ->required();
   app.add_option("--config", config_path,
@@ -56,6 +61,13 @@ int main(int argc, char** argv) {
   app.add_option("--forward-timeout-ms", forward_timeout_ms,
                  "how long a local request waits for the broker")
       ->check(CLI::Range(1, 3600 * 1000));
+  app.add_option("--http-listen", http_listen,
+                 "HTTP API address HOST:PORT (port 0 = any free port), or off")
+      ->capture_default_str();
+  app.add_option("--http-tls-cert", http_tls_cert, "serve HTTPS with this PEM certificate chain");
+  app.add_option("--http-tls-key", http_tls_key, "the PEM private key of --http-tls-cert");
+  app.add_option("--token-dir", token_dir, "API tokens made by `aplus tokens add` (created 0700)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   try {
@@ -98,12 +110,29 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(options.data_dir, error);
   if (error)
     return Fail("cannot create data directory " + options.data_dir + ": " + error.message());
+  if (http_listen != "off") {
+    options.http_listen = http_listen;
+    options.http_tls_cert_file = http_tls_cert;
+    options.http_tls_key_file = http_tls_key;
+    options.token_dir = token_dir;
+    // A fresh gateway starts and answers 401 until `aplus tokens add` makes a token.
+    if (!std::filesystem::exists(token_dir)) {
+      std::filesystem::create_directories(token_dir, error);
+      if (error) return Fail("cannot create token directory " + token_dir + ": " + error.message());
+      std::filesystem::permissions(token_dir, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, error);
+      if (error) return Fail("cannot restrict token directory " + token_dir + ": " + error.message());
+    }
+  }
 
   auto gateway = aplus::AgentGateway::Open(options, config);
   if (!gateway.ok()) return Fail(gateway.status().message());
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
+  if (!(*gateway)->http_url().empty()) {
+    std::cout << "HTTP API on " << (*gateway)->http_url() << std::endl;
+  }
   std::cout << kProgram << " " << contact_point << " ready on " << (*gateway)->bound_endpoint()
             << " (broker: " << options.broker_endpoint << ")" << std::endl;
   (*gateway)->Run(g_stop);
