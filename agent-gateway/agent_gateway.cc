@@ -525,6 +525,8 @@ wire::CaseView AgentGateway::QueuedView(const records::OutboxEntry& entry) const
   summary->set_category(submit.category());
   summary->set_subject(submit.subject());
   summary->set_submitted_at_ms(entry.queued_at_ms());
+  summary->set_mandate_reference(submit.mandate_reference());
+  summary->set_citizen_consent(submit.citizen_consent());
   view.set_body(submit.body());
   view.set_citizen_name(submit.citizen_name());
   view.set_from_local_cache(true);

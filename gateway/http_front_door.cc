@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 #include <utility>
@@ -218,6 +219,9 @@ void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
       auto response = http::ProblemResponse(
           Status(wire::NOT_AUTHENTICATED, token.ok() ? "unknown or revoked token"
                                                      : token.status().message()));
+      // One challenge (RFC 9110 11.6.1): the problem response's plain "Bearer" gets the realm.
+      std::erase_if(response.headers,
+                    [](const auto& header) { return header.first == "WWW-Authenticate"; });
       response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aplus\"");
       call.responder.Send(std::move(response));
       return;

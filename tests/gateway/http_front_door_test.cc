@@ -145,6 +145,8 @@ TEST_CASE("what the front door answers itself" * doctest::timeout(30)) {
   CHECK(no_token.status == 401);
   CHECK(no_token.body["code"] == "NOT_AUTHENTICATED");
   CHECK(no_token.head.find("WWW-Authenticate: Bearer") != std::string::npos);
+  // One challenge only.
+  CHECK(no_token.head.find("WWW-Authenticate") == no_token.head.rfind("WWW-Authenticate"));
 
   auto bad_token = door.Raw(
       "GET /v1/things/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "

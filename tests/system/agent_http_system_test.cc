@@ -28,10 +28,9 @@ struct HttpReply {
   int status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
-  json Json() const {
-    auto parsed = json::parse(body, nullptr, false);
-    return parsed;
-  }
+  json parsed;  // the body as JSON (discarded when it is not)
+  // A reference into the reply, so that range-for over Json()["..."] is safe.
+  const json& Json() const { return parsed; }
 };
 
 // One request with curl (-i: status line and headers before the body). `body` goes through a
@@ -59,6 +58,7 @@ HttpReply Curl(TempDir& dir, const std::string& method, const std::string& url,
   if (end == std::string::npos) return reply;  // no answer: status 0
   std::string head = output.substr(0, end);
   reply.body = output.substr(end + 4);
+  reply.parsed = json::parse(reply.body, nullptr, false);
   std::sscanf(head.c_str(), "HTTP/%*s %d", &reply.status);
   size_t line = head.find("\r\n");
   while (line != std::string::npos) {
