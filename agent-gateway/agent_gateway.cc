@@ -161,6 +161,18 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   hooks.queued_answer = [self](const records::OutboxEntry& entry) {
     return self->QueuedAnswer(entry);
   };
+  // A held submission the broker refused for good: the feed says so (case.refused), in the
+  // batch that sets it aside.
+  hooks.set_aside = [self](rocksdb::WriteBatch& batch, const records::OutboxEntry& entry) {
+    if (!entry.request().has_submit()) return;
+    nlohmann::json event = {{"type", "case.refused"},
+                            {"localRef", entry.local_ref()},
+                            {"partner", entry.request().submit().partner()},
+                            {"agent", entry.request().submit().agent()},
+                            {"problem", ProblemJson(entry.error())}};
+    self->feed_->Append(batch, event, self->clock_.NowMs());
+  };
+  hooks.set_aside_durable = [self] { self->feed_->Published(); };
   self->forwarder_ = std::make_unique<DurableForwarder>(*self->db_, *self->link_,
                                                         self->fail_stop_, forwarding, hooks);
   self->idempotency_family_ = self->db_->Family(kIdempotencyFamily);
@@ -444,7 +456,8 @@ wire::Envelope AgentGateway::OnFinalAnswer(uint64_t sequence, const records::Out
     bool was_held = clock_.NowMs() - entry.queued_at_ms() >= options_.forward_timeout_ms;
     bool appended = false;
     auto feed_event = [&](rocksdb::WriteBatch& batch) {
-      if (!was_held) return;
+      // A discarded entry's refusal was in the feed when it was set aside.
+      if (!was_held || (entry.failed() && !reply.has_accepted())) return;
       nlohmann::json event = {{"localRef", entry.local_ref()},
                               {"partner", request.submit().partner()},
                               {"agent", request.submit().agent()}};

@@ -247,10 +247,13 @@ void DurableForwarder::Settle(size_t index, const wire::Envelope& answer) {
   records::OutboxEntry updated = item.entry;
   updated.set_failed(true);
   *updated.mutable_error() = answer.error();
-  Status stored = outbox_.Put(item.sequence, updated);
+  rocksdb::WriteBatch also;
+  if (hooks_.set_aside) hooks_.set_aside(also, updated);
+  Status stored = outbox_.Put(item.sequence, updated, &also);
   if (!stored.ok()) {
     return fail_stop_.Trip("cannot set outbox entry " + item.entry.local_ref() + " aside", stored);
   }
+  if (hooks_.set_aside_durable) hooks_.set_aside_durable();
   item.entry = std::move(updated);
   spdlog::warn("outbox entry {} ({}) refused by the broker: {}; set aside as FAILED_LOCALLY "
                "(retry or discard it)",

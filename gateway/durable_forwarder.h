@@ -54,6 +54,11 @@ class DurableForwarder {
                                                     const wire::Envelope& answer)>;
   // The answer for a client still waiting after forward_timeout_ms (QUEUED_LOCALLY).
   using QueuedAnswer = std::function<wire::Envelope(const records::OutboxEntry& entry)>;
+  // Optional: adds to `batch` what must become durable with an entry being set aside as
+  // FAILED_LOCALLY (the agent gateway's case.refused feed event); `durable` is then called
+  // once that batch is written.
+  using SetAsideHook = std::function<void(rocksdb::WriteBatch& batch,
+                                          const records::OutboxEntry& entry)>;
   // Gets a client's answer; called at most once.
   using ReplyFn = std::function<void(wire::Envelope answer)>;
 
@@ -67,6 +72,8 @@ class DurableForwarder {
     Preparer prepare;
     FinalHandler on_final;
     QueuedAnswer queued_answer;
+    SetAsideHook set_aside;                   // may be null
+    std::function<void()> set_aside_durable;  // may be null
   };
   struct Item {
     uint64_t sequence;

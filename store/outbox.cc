@@ -56,10 +56,12 @@ Result<std::vector<std::pair<uint64_t, records::OutboxEntry>>> Outbox::All() con
   return entries;
 }
 
-Status Outbox::Put(uint64_t sequence, const records::OutboxEntry& entry) {
+Status Outbox::Put(uint64_t sequence, const records::OutboxEntry& entry,
+                   rocksdb::WriteBatch* also) {
   std::string key;
   AppendBigEndian64(key, sequence);
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch own;
+  rocksdb::WriteBatch& batch = also != nullptr ? *also : own;
   batch.Put(family_, key, entry.SerializeAsString());
   return db_.Write(batch);
 }

@@ -33,8 +33,9 @@ class Outbox {
   // UNAVAILABLE on a read error: never a silently shorter or emptier list.
   Result<std::vector<std::pair<uint64_t, records::OutboxEntry>>> All() const;
   // Rewrites the entry stored under `sequence` in place (fsynced): an entry set aside as
-  // FAILED_LOCALLY, or put back in line, keeps its place.
-  Status Put(uint64_t sequence, const records::OutboxEntry& entry);
+  // FAILED_LOCALLY, or put back in line, keeps its place. `also`: as for Append.
+  Status Put(uint64_t sequence, const records::OutboxEntry& entry,
+             rocksdb::WriteBatch* also = nullptr);
   // Removes the entry once the broker answered it (fsynced).
   Status Remove(uint64_t sequence);
   size_t size() const { return size_; }

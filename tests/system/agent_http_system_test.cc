@@ -230,12 +230,17 @@ TEST_CASE("broker down: 202 QUEUED_LOCALLY, the retried POST keeps its localRef,
   CHECK(held.Json()["state"] == "QUEUED_LOCALLY");
   CHECK(held.headers["location"] == "/v1/cases/" + local_ref);
 
+  // One the broker will refuse for good: set aside as FAILED_LOCALLY, reported in the feed.
+  HttpReply doomed = net.Post("/v1/cases", SubmitBody("partenaire inconnu", "nobody"), "held-2");
+  REQUIRE(doomed.status == 202);
+  std::string doomed_ref = doomed.Json()["localRef"];
+
   HttpReply retried = net.Post("/v1/cases", SubmitBody("pendant la panne"), "held-1");
   CHECK(retried.status == 202);
   CHECK(retried.Json()["localRef"] == local_ref);
   HttpReply listed = net.Get("/v1/cases");
   CHECK(listed.status == 200);
-  CHECK(listed.Json()["items"].size() == 1);
+  CHECK(listed.Json()["items"].size() == 2);
   CHECK(listed.Json()["items"][0]["localRef"] == local_ref);
 
   REQUIRE(net.network.StartBroker());
@@ -254,18 +259,31 @@ TEST_CASE("broker down: 202 QUEUED_LOCALLY, the retried POST keeps its localRef,
   CHECK(after.Json()["caseId"] == case_id);
   CHECK(after.headers["location"] == "/v1/cases/" + case_id);
 
-  // The feed tells the client how its held submission ended.
-  HttpReply events = net.Get("/v1/events?wait=5");
-  INFO(events.body);
-  REQUIRE(events.status == 200);
+  // The feed tells the client how its held submissions ended.
   bool submitted = false;
-  for (const auto& event : events.Json()["events"]) {
-    if (event["type"] == "case.submitted" && event["localRef"] == local_ref &&
-        event["caseId"] == case_id) {
-      submitted = true;
-    }
-  }
-  CHECK(submitted);
+  bool refused = false;
+  std::string cursor = "0";
+  REQUIRE(WaitFor(
+      [&] {
+        HttpReply events = net.Get("/v1/events?wait=5&after=" + cursor);
+        if (events.status != 200) return false;
+        for (const auto& event : events.Json()["events"]) {
+          if (event["type"] == "case.submitted" && event["localRef"] == local_ref &&
+              event["caseId"] == case_id) {
+            submitted = true;
+          }
+          if (event["type"] == "case.refused" && event["localRef"] == doomed_ref &&
+              event["problem"]["code"] == "UNKNOWN_PARTNER") {
+            refused = true;
+          }
+        }
+        cursor = events.Json()["nextCursor"];
+        return submitted && refused;
+      },
+      30000));
+  HttpReply failed = net.Get("/v1/cases?state=FAILED_LOCALLY");
+  CHECK(failed.Json()["items"].size() == 1);
+  CHECK(failed.Json()["items"][0]["localRef"] == doomed_ref);
 }
 
 TEST_CASE("GET /v1/cases pages are stable under inserts; state and partner filters" *
