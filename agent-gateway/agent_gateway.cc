@@ -10,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/case_id.h"
+#include "gateway/case_json.h"
 #include "gateway/fail_stop_drain.h"
 #include "gateway/start_up_errors.h"
 #include "common/wire.h"
@@ -162,17 +163,59 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   };
   hooks.may_send = [self] { return !self->commit_->open(); };
   self->commit_ = std::make_unique<GroupCommit>(*self->db_, self->fail_stop_);
+  // A held submission the broker refused for good: the feed says so (case.refused), in the
+  // batch that sets it aside.
+  hooks.set_aside = [self](rocksdb::WriteBatch& batch, const records::OutboxEntry& entry) {
+    if (!entry.request().has_submit()) return;
+    nlohmann::json event = {{"type", "case.refused"},
+                            {"localRef", entry.local_ref()},
+                            {"partner", entry.request().submit().partner()},
+                            {"agent", entry.request().submit().agent()},
+                            {"problem", ProblemJson(entry.error())}};
+    self->feed_->Append(batch, event, self->clock_.NowMs());
+  };
+  hooks.set_aside_durable = [self] { self->EventsPublished(); };
   self->forwarder_ = std::make_unique<DurableForwarder>(*self->db_, *self->link_,
                                                         self->fail_stop_, forwarding, hooks);
+  self->idempotency_family_ = self->db_->Family(kIdempotencyFamily);
+  auto feed = EventFeed::Open(*self->db_);
+  if (!feed.ok()) return feed.status();
+  self->feed_ = std::move(feed).value();
+  if (!opts.http_listen.empty()) {
+    auto address = http::ParseListenAddress(opts.http_listen);
+    if (!address.ok()) return address.status();
+    HttpFrontDoorOptions front_door;
+    front_door.server.host = address->first;
+    front_door.server.port = address->second;
+    front_door.server.tls_cert_file = opts.http_tls_cert_file;
+    front_door.server.tls_key_file = opts.http_tls_key_file;
+    front_door.token_dir = opts.token_dir;
+    auto door = HttpFrontDoor::Start(std::move(front_door), self->HttpRoutes());
+    if (!door.ok()) {
+      return Status(door.status().code(),
+                    "HTTP API on " + opts.http_listen + ": " + door.status().message());
+    }
+    self->http_ = std::move(door).value();
+  }
   return gateway;
+}
+
+std::string AgentGateway::http_url() const {
+  if (!http_) return "";
+  auto address = http::ParseListenAddress(options_.http_listen);
+  std::string host = address.ok() ? address->first : "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(http_->tls() ? "https" : "http") + "://" + host + ":" +
+         std::to_string(http_->port());
 }
 
 void AgentGateway::Run(const std::atomic<bool>& stop) {
   while (!stop.load() && !fail_stop_.tripped()) {
     zmq::pollitem_t items[] = {{local_->handle(), 0, ZMQ_POLLIN, 0},
-                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+                               {link_->socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, http_ ? http_->fd() : -1, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(PollTimeoutMs()));
+      zmq::poll(items, http_ ? 3 : 2, std::chrono::milliseconds(PollTimeoutMs()));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
       continue;
@@ -185,9 +228,11 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
       FlushDeliveries();
     }
     if (items[0].revents & ZMQ_POLLIN) DrainLocal();
+    if (http_ && (items[2].revents & ZMQ_POLLIN)) http_->Dispatch();
     if (commit_->Commit().ok()) forwarder_->MarkDurable();
     link_->OnTick();
     forwarder_->OnTick();
+    feed_->ExpireWaiters(SteadyNowMs());
     SweepRetention();
   }
   if (fail_stop_.tripped()) DrainAfterFailStop();
@@ -195,7 +240,11 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
 
 void AgentGateway::DrainAfterFailStop() {
   forwarder_->AnswerAllWaitersQueued();
-  AnswerLocalClientsBeforeExit(*local_, [this] { DrainLocal(); });
+  if (http_) http_->Dispatch();
+  AnswerLocalClientsBeforeExit(*local_, [this] {
+    DrainLocal();
+    if (http_) http_->Dispatch();
+  });
 }
 
 int AgentGateway::ReadTimeoutMs() const {
@@ -203,7 +252,11 @@ int AgentGateway::ReadTimeoutMs() const {
 }
 
 int AgentGateway::PollTimeoutMs() const {
-  return std::max(0, std::min({kMaxPollMs, link_->NextWakeInMs(), forwarder_->NextWakeInMs()}));
+  int wake = std::min({kMaxPollMs, link_->NextWakeInMs(), forwarder_->NextWakeInMs()});
+  if (int64_t waiter = feed_->NextWaiterDeadlineMs(); waiter > 0) {
+    wake = static_cast<int>(std::min<int64_t>(wake, waiter - SteadyNowMs()));
+  }
+  return std::max(0, wake);
 }
 
 // --- local endpoint ------------------------------------------------------------------------
@@ -265,6 +318,9 @@ void AgentGateway::HandleLocal(Client client, wire::Envelope&& request) {
     case wire::Envelope::kGetAudit:
       HandleGetAudit(std::move(client), request.get_audit().case_id());
       return;
+    case wire::Envelope::kExplainDeadline:
+      HandleExplainDeadline(std::move(client), std::move(*request.mutable_explain_deadline()));
+      return;
     case wire::Envelope::kPing: {
       wire::Envelope pong;
       pong.mutable_pong();
@@ -292,6 +348,7 @@ void AgentGateway::Reply(const Client& client, wire::Envelope answer) {
 
 void AgentGateway::SendReply(const Client& client, wire::Envelope answer) {
   answer.set_request_id(client.request_id);
+  if (client.answer) return client.answer(std::move(answer));
   auto payload = EncodeEnvelope(answer);
   try {
     for (const auto& frame : client.route) {
@@ -303,13 +360,25 @@ void AgentGateway::SendReply(const Client& client, wire::Envelope answer) {
   }
 }
 
+void AgentGateway::EventsPublished() {
+  // Long polls see an event only once its turn's group commit made it durable: a cursor
+  // handed out before the fsync could be given to another event after a crash.
+  if (commit_ != nullptr && commit_->open()) {
+    commit_->AfterCommit([this](const Status& committed) {
+      if (committed.ok()) EventsPublished();
+    });
+    return;
+  }
+  feed_->Published();
+}
+
 void AgentGateway::ReplyError(const Client& client, const Status& status) {
   Reply(client, MakeErrorEnvelope(client.request_id, status));
 }
 
 // --- requests through the outbox -----------------------------------------------------------
 
-void AgentGateway::HandleSubmit(Client client, wire::Submit&& submit) {
+void AgentGateway::HandleSubmit(Client client, wire::Submit&& submit, AlsoWrite also) {
   // Light checks only: the broker is the authority on agents, partners and categories.
   if (submit.agent().empty() || submit.partner().empty()) {
     ReplyError(client, Status(wire::INVALID_ARGUMENT, "a submission needs an agent and a partner"));
@@ -330,7 +399,7 @@ void AgentGateway::HandleSubmit(Client client, wire::Submit&& submit) {
   if (submit.idempotency_key().empty()) submit.set_idempotency_key(NewIdempotencyKey());
   wire::Envelope request;
   *request.mutable_submit() = std::move(submit);
-  Enqueue(std::move(client), std::move(request));
+  Enqueue(std::move(client), std::move(request), std::move(also));
 }
 
 void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
@@ -367,7 +436,7 @@ void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
   Enqueue(std::move(client), std::move(request));
 }
 
-void AgentGateway::Enqueue(Client client, wire::Envelope&& request) {
+void AgentGateway::Enqueue(Client client, wire::Envelope&& request, AlsoWrite also) {
   auto local_ref = cache_->AllocateLocalRef();
   if (!local_ref.ok()) {
     fail_stop_.Trip("cannot allocate a local reference", local_ref.status());
@@ -378,10 +447,12 @@ void AgentGateway::Enqueue(Client client, wire::Envelope&& request) {
   *entry.mutable_request() = std::move(request);
   entry.set_local_ref(*local_ref);
   entry.set_queued_at_ms(clock_.NowMs());
+  rocksdb::WriteBatch batch;
+  if (also) also(batch, *local_ref);
   // Durable before anything is answered: an accepted request survives a crash.
   auto sequence = forwarder_->Enqueue(
       std::move(entry),
-      [this, client](wire::Envelope answer) { Reply(client, std::move(answer)); });
+      [this, client](wire::Envelope answer) { Reply(client, std::move(answer)); }, &batch);
   if (!sequence.ok()) return ReplyError(client, sequence.status());
 }
 
@@ -411,8 +482,29 @@ wire::Envelope AgentGateway::OnFinalAnswer(uint64_t sequence, const records::Out
       reply = MakeErrorEnvelope(
           0, Status(wire::INTERNAL, "broker answered a submission with " + BodyName(answer)));
     }
+    // A client that waited longer than the forward timeout was told QUEUED_LOCALLY (or went
+    // away): the feed tells it how the submission ended.
+    bool was_held = clock_.NowMs() - entry.queued_at_ms() >= options_.forward_timeout_ms;
+    bool appended = false;
+    auto feed_event = [&](rocksdb::WriteBatch& batch) {
+      // A discarded entry's refusal was in the feed when it was set aside.
+      if (!was_held || (entry.failed() && !reply.has_accepted())) return;
+      nlohmann::json event = {{"localRef", entry.local_ref()},
+                              {"partner", request.submit().partner()},
+                              {"agent", request.submit().agent()}};
+      if (reply.has_accepted()) {
+        event["type"] = "case.submitted";
+        event["caseId"] = reply.accepted().case_id();
+      } else {
+        event["type"] = "case.refused";
+        event["problem"] = ProblemJson(reply.error());
+      }
+      feed_->Append(batch, event, clock_.NowMs());
+      appended = true;
+    };
     Status recorded = cache_->RecordSubmitAnswer(entry.local_ref(), request.submit(),
-                                                 entry.queued_at_ms(), reply);
+                                                 entry.queued_at_ms(), reply, feed_event);
+    if (recorded.ok() && appended) EventsPublished();
     if (!recorded.ok()) {
       fail_stop_.Trip("cannot record the outcome of " + entry.local_ref(), recorded);
       return reply;  // the entry stays in the outbox: after a restart it is sent again
@@ -477,6 +569,8 @@ wire::CaseView AgentGateway::QueuedView(const records::OutboxEntry& entry) const
   summary->set_category(submit.category());
   summary->set_subject(submit.subject());
   summary->set_submitted_at_ms(entry.queued_at_ms());
+  summary->set_mandate_reference(submit.mandate_reference());
+  summary->set_citizen_consent(submit.citizen_consent());
   view.set_body(submit.body());
   view.set_citizen_name(submit.citizen_name());
   view.set_from_local_cache(true);
@@ -611,6 +705,21 @@ void AgentGateway::HandleGetAudit(Client client, const std::string& id) {
                  });
 }
 
+void AgentGateway::HandleExplainDeadline(Client client, wire::ExplainDeadline&& explain) {
+  if (explain.partner().empty()) {
+    return ReplyError(client, Status(wire::INVALID_ARGUMENT, "a partner is required"));
+  }
+  wire::Envelope request;
+  explain.set_contact_point(options_.contact_point);
+  *request.mutable_explain_deadline() = std::move(explain);
+  link_->Request(std::move(request), ReadTimeoutMs(),
+                 [this, client](Result<wire::Envelope> answer) {
+                   // Computed at the broker (calendars, policies): its answer or why there is none.
+                   if (answer.ok()) return Reply(client, std::move(answer).value());
+                   ReplyError(client, answer.status());
+                 });
+}
+
 // --- mailbox -------------------------------------------------------------------------------
 
 void AgentGateway::FlushDeliveries() {
@@ -629,11 +738,23 @@ void AgentGateway::FlushDeliveries() {
     }
   }
   if (items.empty()) return;
-  auto stored = cache_->StoreDeliveries(items);
+  const int64_t now = clock_.NowMs();
+  size_t events = 0;
+  auto stored = cache_->StoreDeliveries(
+      items, [this, now, &events](rocksdb::WriteBatch& batch, const wire::Delivery& delivery,
+                                  const wire::CaseView& view) {
+        if (auto event = FeedEventOf(delivery, view)) {
+          int64_t at = delivery.has_alert() ? delivery.alert().raised_at_ms()
+                                            : delivery.mail().at_ms();
+          feed_->Append(batch, *event, at > 0 ? at : now);
+          ++events;
+        }
+      });
   if (!stored.ok()) {
     return fail_stop_.Trip("cannot store " + std::to_string(items.size()) + " mailbox item(s)",
                            stored.status());
   }
+  if (events > 0) EventsPublished();
   // Duplicates are acknowledged again: the broker resent them because an ack was lost.
   std::map<std::string, std::vector<uint64_t>> by_queue;
   for (const auto& delivery : items) by_queue[delivery.queue()].push_back(delivery.delivery_id());
@@ -645,6 +766,47 @@ void AgentGateway::FlushDeliveries() {
   for (const auto& delivery : items) {
     if (delivery.has_alert()) spdlog::warn("SLA alert: {}", delivery.alert().text());
   }
+}
+
+namespace {
+
+// The feed type of each mailbox item (docs/openapi.yaml, FeedEvent.type); a kind without a row
+// (NOTICE: a broker's note, not a change of the case) is not in the feed.
+struct FeedTypeRow {
+  bool alert;
+  int kind;  // wire::MailItem::Kind or wire::Alert::Kind
+  const char* type;
+};
+constexpr FeedTypeRow kFeedTypes[] = {
+    {false, wire::MailItem::ACKNOWLEDGED, "case.acknowledged"},
+    {false, wire::MailItem::REPLY, "case.answered"},
+    {false, wire::MailItem::INFO_REQUESTED, "case.info_requested"},
+    {false, wire::MailItem::TRANSFERRED, "case.transferred"},
+    {false, wire::MailItem::ERASE_PERSONAL_DATA, "case.erase_personal_data"},
+    {true, wire::Alert::WARNING, "sla.warning"},
+    {true, wire::Alert::BREACH, "sla.breach"},
+};
+
+}  // namespace
+
+std::optional<nlohmann::json> AgentGateway::FeedEventOf(const wire::Delivery& delivery,
+                                                        const wire::CaseView& view) {
+  bool alert = delivery.has_alert();
+  int kind = alert ? delivery.alert().kind() : delivery.mail().kind();
+  const char* type = nullptr;
+  for (const auto& row : kFeedTypes) {
+    if (row.alert == alert && row.kind == kind) type = row.type;
+  }
+  if (type == nullptr) return std::nullopt;
+  nlohmann::json event = {{"type", type}};
+  event["caseId"] = alert ? delivery.alert().case_id() : delivery.mail().case_id();
+  const std::string& partner = alert ? delivery.alert().partner() : delivery.mail().partner();
+  if (!partner.empty()) event["partner"] = partner;
+  const std::string& text = alert ? delivery.alert().text() : delivery.mail().text();
+  if (!text.empty()) event["text"] = text;
+  if (!view.summary().local_ref().empty()) event["localRef"] = view.summary().local_ref();
+  if (!view.summary().agent().empty()) event["agent"] = view.summary().agent();
+  return event;
 }
 
 std::string AgentGateway::NewIdempotencyKey() {

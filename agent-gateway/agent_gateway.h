@@ -56,6 +56,9 @@
 #include "gateway/durable_forwarder.h"
 #include "gateway/group_commit.h"
 #include "gateway/retention_sweeper.h"
+#include "gateway/event_feed.h"
+#include "gateway/http_front_door.h"
+#include "gateway/local_client.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -76,6 +79,8 @@ class AgentGateway {
 
   // The endpoint actually bound (the port filled in when the options said "*").
   const std::string& bound_endpoint() const { return bound_endpoint_; }
+  // "http://127.0.0.1:7411" (https when TLS) when the HTTP API listens, else "".
+  std::string http_url() const;
 
   // Serves until `stop` becomes true (checked at least every 100 ms) or a durable write fails
   // (see durability_lost()), then returns. Open requests still waiting are dropped
@@ -86,11 +91,10 @@ class AgentGateway {
   const Status& durability_lost() const { return fail_stop_.status(); }
 
  private:
-  // Where to send an answer: the ROUTER's routing frames and the request's id.
-  struct Client {
-    std::vector<std::string> route;
-    uint64_t request_id = 0;
-  };
+  // Where to send an answer: the ROUTER, or the HTTP front door's callback.
+  using Client = LocalClient;
+  // Extra writes for the batch of an enqueued entry, given the entry's local ref.
+  using AlsoWrite = std::function<void(rocksdb::WriteBatch& batch, const std::string& local_ref)>;
   AgentGateway(AgentGatewayOptions options, RetentionSettings retention);
 
   void DrainLocal();
@@ -98,12 +102,33 @@ class AgentGateway {
   // kFailStopDrainMs, so that no client is left without an answer when the process exits.
   void DrainAfterFailStop();
   void HandleLocal(Client client, wire::Envelope&& request);
-  void HandleSubmit(Client client, wire::Submit&& submit);
+  void HandleSubmit(Client client, wire::Submit&& submit, AlsoWrite also = nullptr);
   void HandleCaseMutation(Client client, wire::Envelope&& request);
-  void Enqueue(Client client, wire::Envelope&& request);
+  void Enqueue(Client client, wire::Envelope&& request, AlsoWrite also = nullptr);
   void HandleGetCase(Client client, const std::string& id);
   void HandleListCases(Client client, const wire::ListCases& list);
   void HandleGetAudit(Client client, const std::string& id);
+  void HandleExplainDeadline(Client client, wire::ExplainDeadline&& explain);
+
+  // The HTTP API (agent_http_routes.cc): the route table, one handler per operation of
+  // docs/openapi.yaml served by the agent gateway. Each builds the wire request and hands it to
+  // HandleLocal with a Client whose `answer` renders the answer Envelope as JSON.
+  std::vector<HttpRoute> HttpRoutes();
+  void HttpSubmit(HttpCall&& call);
+  void HttpGetCase(HttpCall&& call);
+  void HttpListCases(HttpCall&& call);
+  void HttpCaseMutation(HttpCall&& call, wire::Envelope::BodyCase body);
+  void HttpGetAudit(HttpCall&& call);
+  void HttpEvents(HttpCall&& call);
+  // Runs `next` when the call's token may see case `id` (at once for a token of every agent;
+  // after a GetCase for an agent-restricted one), else answers 404 UNKNOWN_CASE.
+  void IfVisible(HttpCall&& call, const std::string& id, std::function<void(HttpCall&&)> next);
+  void HttpExplainDeadline(HttpCall&& call);
+  // Whether `call`'s token may see the case of `agent` (an agent-restricted token: its agents).
+  static bool MaySee(const HttpCall& call, const std::string& agent);
+  // Answers a retried POST /v1/cases from the Idempotency-Key index: the case (201), the held
+  // submission (202) or the refusal.
+  void AnswerKnownSubmission(http::Responder responder, const std::string& local_ref);
   // RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry: answered by LocalEntry.
   void HandleLocalEntry(Client client, wire::Envelope&& request);
   // Called with the broker's answer (or UNREACHABLE) to a forwarded read.
@@ -115,6 +140,8 @@ class AgentGateway {
   void Reply(const Client& client, wire::Envelope answer);
   void SendReply(const Client& client, wire::Envelope answer);
   void ReplyError(const Client& client, const Status& status);
+  // New feed events are in this turn's writes: wakes the long polls once they are durable.
+  void EventsPublished();
 
   Result<wire::Envelope> PrepareForBroker(const records::OutboxEntry& entry);
   wire::Envelope OnFinalAnswer(uint64_t sequence, const records::OutboxEntry& entry,
@@ -123,6 +150,10 @@ class AgentGateway {
   // Outbox entries that are not submissions (close, cancel, answer), for CaseList.
   void AddLocalEntries(wire::CaseList& list) const;
   void FlushDeliveries();
+  // The event feed's item for a new mailbox item, without "at" (nullopt: none, e.g. a NOTICE).
+  // It carries "agent" for the filters of agent-restricted tokens; pages drop it.
+  static std::optional<nlohmann::json> FeedEventOf(const wire::Delivery& delivery,
+                                                   const wire::CaseView& view);
   int PollTimeoutMs() const;
   // How long a forwarded read waits for the broker: forward_timeout_ms, at most 3 s.
   int ReadTimeoutMs() const;
@@ -131,6 +162,7 @@ class AgentGateway {
   // SweepRetention every loop turn (it returns at once unless a sweep is due).
   Status StartRetention();
   void SweepRetention();
+
   wire::CaseView QueuedView(const records::OutboxEntry& entry) const;
   std::vector<wire::CaseSummary> QueuedSummaries() const;
 
@@ -151,6 +183,9 @@ class AgentGateway {
   std::string bound_endpoint_;
   std::unique_ptr<BrokerLink> link_;
   std::unique_ptr<DurableForwarder> forwarder_;
+  std::unique_ptr<EventFeed> feed_;      // GET /v1/events: the mailbox as a feed
+  std::unique_ptr<HttpFrontDoor> http_;  // null when the HTTP API is off
+  rocksdb::ColumnFamilyHandle* idempotency_family_ = nullptr;
 
   // Loop state.
   std::vector<wire::Delivery> pending_deliveries_;  // received this turn, not yet stored

@@ -27,6 +27,13 @@ struct AgentGatewayOptions {
   // First pause after a transient refusal; it doubles (with jitter) up to 5 s
   // (common/retry_policy.h), never shorter than the broker's retry-after hint.
   int outbox_retry_ms = 200;
+  // The HTTP API (docs/openapi.yaml, agent_http_routes.cc): "HOST:PORT" ("127.0.0.1:0" picks a
+  // free port); empty = no HTTP listener (main's default is 127.0.0.1:7411, `--http-listen off`
+  // turns it off). A non-loopback host needs the TLS files.
+  std::string http_listen;
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
+  std::string token_dir;  // the API tokens (common/token_store.h); must exist when http_listen
   uint32_t window = 64;        // credit window for mailbox deliveries
   size_t max_frame_bytes = 0;  // 0 = the config's broker.max_frame_bytes
 };

@@ -1,5 +1,7 @@
-// Retention of the local cache's copies: the cache's own erasure, scheduled and compacted by
-// the sweeper both gateways share (gateway/retention_sweeper.h).
+// Retention of the local cache's copies: the cache's own erasure and the trimming of the event
+// feed, scheduled and compacted by the sweeper both gateways share (gateway/retention_sweeper.h).
+#include <spdlog/spdlog.h>
+
 #include "agent-gateway/agent_gateway.h"
 
 namespace aplus {
@@ -9,9 +11,18 @@ Status AgentGateway::StartRetention() {
   if (!indexed.ok()) return indexed;
   RetentionSweeper::Hooks hooks;
   hooks.erase_due = [this]() -> Result<RetentionSweeper::Erasure> {
+    // The feed carries texts (replies, questions): trimmed with the same sweep.
+    auto trimmed = feed_->TrimExpired(clock_.NowMs(), retention_.personal_data_after);
+    if (!trimmed.ok()) return trimmed.status();
     auto erasure = cache_->ErasePersonalDataDue();
     if (!erasure.ok()) return erasure.status();
-    return RetentionSweeper::Erasure{erasure->cases, std::move(erasure->ranges), erasure->more};
+    RetentionSweeper::Erasure done{erasure->cases, std::move(erasure->ranges), erasure->more};
+    if (*trimmed > 0) {
+      spdlog::info("retention: {} event(s) of the feed trimmed", *trimmed);
+      done.cases += *trimmed;
+      done.ranges.push_back(KeyRange{db_->Family(kEventFeedFamily), {}, {}});
+    }
+    return done;
   };
   hooks.compaction_owed = [this] { return cache_->CompactionOwed(); };
   hooks.clear_compaction_owed = [this] { return cache_->ClearCompactionOwed(); };
@@ -24,5 +35,6 @@ Status AgentGateway::StartRetention() {
 }
 
 void AgentGateway::SweepRetention() { retention_sweeper_->Tick(); }
+
 
 }  // namespace aplus

@@ -1,5 +1,7 @@
 #include "agent-gateway/local_case_cache.h"
 
+#include "gateway/event_feed.h"
+
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -134,7 +136,8 @@ const std::string& CaseIdOf(const wire::Delivery& delivery) {
 }  // namespace
 
 std::vector<std::string> AgentGatewayFamilies() {
-  return {kOutboxFamily, kRefsFamily, kCasesFamily, kMailboxFamily, kMetaFamily, kRetentionFamily};
+  return {kOutboxFamily, kMetaFamily,       kRefsFamily,       kCasesFamily,
+          kMailboxFamily, kRetentionFamily, kIdempotencyFamily, kEventFeedFamily};
 }
 
 LocalCaseCache::LocalCaseCache(RocksDb& db, const Clock& clock,
@@ -163,8 +166,10 @@ Result<std::string> LocalCaseCache::AllocateLocalRef() {
 }
 
 Status LocalCaseCache::RecordSubmitAnswer(const std::string& local_ref, const wire::Submit& submit,
-                                          int64_t submitted_at_ms, const wire::Envelope& answer) {
+                                          int64_t submitted_at_ms, const wire::Envelope& answer,
+                                          const std::function<void(rocksdb::WriteBatch&)>& also) {
   rocksdb::WriteBatch batch;
+  if (also) also(batch);
   wire::Envelope recorded = answer;
   recorded.set_request_id(0);
   batch.Put(refs_, local_ref, recorded.SerializeAsString());
@@ -283,7 +288,8 @@ std::vector<wire::CaseSummary> LocalCaseCache::ListCases(const std::string& afte
   return summaries;
 }
 
-Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>& deliveries) {
+Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>& deliveries,
+                                               const OnNewDelivery& on_new) {
   rocksdb::WriteBatch batch;
   std::set<std::string> keys_in_batch;
   // Cases changed by this batch: as cached before it (nullopt when not cached), and as they
@@ -333,6 +339,7 @@ Result<size_t> LocalCaseCache::StoreDeliveries(const std::vector<wire::Delivery>
       ApplyMail(view, delivery.mail());
       view_it->second.last_mail_at_ms = delivery.mail().at_ms();
     }
+    if (on_new) on_new(batch, delivery, view);
     ++stored;
   }
   if (stored == 0) return size_t{0};

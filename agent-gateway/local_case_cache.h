@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ inline constexpr const char* kCasesFamily = "cases";
 inline constexpr const char* kMailboxFamily = "mailbox";
 inline constexpr const char* kMetaFamily = "meta";
 inline constexpr const char* kRetentionFamily = "retention";
+// The HTTP API's Idempotency-Key index (agent_http_routes.cc): token name, 0x00, key ->
+// "LOC-<n>" 0x00 SHA-256 hex of the request body. Written in the same batch as the outbox entry.
+inline constexpr const char* kIdempotencyFamily = "http_keys";
 
 // Every column family of an agent gateway database (RocksDB must open them all).
 std::vector<std::string> AgentGatewayFamilies();
@@ -78,8 +82,11 @@ class LocalCaseCache {
 
   // Records the broker's final answer to the Submit known locally as `local_ref` (Accepted or
   // Error) and, for Accepted, caches the case built from `submit` and the answer.
+  // `also` (may be null) adds writes that must be durable with the record (the event feed's
+  // case.submitted / case.refused, gateway/event_feed.h): same batch.
   Status RecordSubmitAnswer(const std::string& local_ref, const wire::Submit& submit,
-                            int64_t submitted_at_ms, const wire::Envelope& answer);
+                            int64_t submitted_at_ms, const wire::Envelope& answer,
+                            const std::function<void(rocksdb::WriteBatch&)>& also = nullptr);
   // The recorded answer for `local_ref`, nullopt when none is recorded.
   Result<std::optional<wire::Envelope>> FindRef(const std::string& local_ref) const;
 
@@ -100,7 +107,13 @@ class LocalCaseCache {
   // with the new partner, ...), summary.warned / breached for an alert, and a timeline event
   // for each. A delivery already stored (same queue and delivery id) is skipped. Returns how
   // many were new.
-  Result<size_t> StoreDeliveries(const std::vector<wire::Delivery>& deliveries);
+  // `on_new` (may be null) is called for each new item with the batch that stores it and the
+  // case as it becomes, to add writes that must be durable with it (the event feed).
+  using OnNewDelivery = std::function<void(rocksdb::WriteBatch& batch,
+                                           const wire::Delivery& delivery,
+                                           const wire::CaseView& view)>;
+  Result<size_t> StoreDeliveries(const std::vector<wire::Delivery>& deliveries,
+                                 const OnNewDelivery& on_new = nullptr);
   // Mailbox items (mail and alerts) stored for `case_id`, in delivery order.
   std::vector<wire::Delivery> Mailbox(const std::string& case_id) const;
 

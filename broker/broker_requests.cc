@@ -2,6 +2,7 @@
 // role; each handler validates against the session's principal (never against ids in the
 // payload), writes into the pending batch, and queues exactly one answer. Errors change
 // nothing: every check happens before the first write.
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
@@ -339,19 +340,46 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
 }
 
 void Broker::OnListCases(Session& session, const wire::Envelope& request) {
-  size_t limit = request.list_cases().limit() == 0 ? 100 : std::min(request.list_cases().limit(), 1000u);
-  auto ids = store_->ListCaseIds(session.principal, request.list_cases().after_case_id(), limit);
-  if (!ids.ok()) return AnswerError(session.routing_id, request.request_id(), ids.status());
+  const auto& ask = request.list_cases();
+  size_t limit = ask.limit() == 0 ? 100 : std::min(ask.limit(), 1000u);
+  bool filtered = ask.state() != wire::STATE_UNSPECIFIED || !ask.partner().empty() ||
+                  ask.agents_size() > 0;
+  auto wanted = [&ask](const wire::CaseSummary& summary) {
+    if (ask.state() != wire::STATE_UNSPECIFIED && summary.state() != ask.state()) return false;
+    if (!ask.partner().empty() && summary.partner() != ask.partner()) return false;
+    if (ask.agents_size() == 0) return true;
+    return std::find(ask.agents().begin(), ask.agents().end(), summary.agent()) !=
+           ask.agents().end();
+  };
+  // A filtered listing scans a bounded number of cases per request (see ListCases in
+  // proto/aplus.proto), so that a rare filter cannot stall the broker's loop.
+  const size_t max_scanned = filtered ? 10 * limit + 100 : limit;
   wire::Envelope answer = AnswerTo(request);
   auto* list = answer.mutable_case_list();
-  for (const auto& id : *ids) {
-    auto record = store_->GetCase(id);
-    if (!record.ok()) {
-      return AnswerError(session.routing_id, request.request_id(), record.status());
+  std::string after = ask.after_case_id();
+  size_t scanned = 0;
+  bool more = true;
+  while (more && static_cast<size_t>(list->cases_size()) < limit && scanned < max_scanned) {
+    size_t chunk = std::min(limit, max_scanned - scanned);
+    auto ids = store_->ListCaseIds(session.principal, after, chunk);
+    if (!ids.ok()) return AnswerError(session.routing_id, request.request_id(), ids.status());
+    more = ids->size() == chunk;
+    for (const auto& id : *ids) {
+      ++scanned;
+      after = id;
+      auto record = store_->GetCase(id);
+      if (!record.ok()) {
+        return AnswerError(session.routing_id, request.request_id(), record.status());
+      }
+      if (!record->has_value() || !wanted((*record)->summary())) continue;
+      *list->add_cases() = (*record)->summary();
+      if (static_cast<size_t>(list->cases_size()) == limit) {
+        more = more || &id != &ids->back();
+        break;
+      }
     }
-    if (!record->has_value()) continue;
-    *list->add_cases() = (*record)->summary();
   }
+  if (more) list->set_next_after_case_id(after);
   // A listing shows each case's subject, free text typed by the agent: it is a read. Audited
   // once every read succeeded, so that a failed listing records nothing.
   for (const auto& summary : list->cases()) Audit(session, summary.case_id(), "list", "summary");

@@ -65,9 +65,10 @@ DurableForwarder::DurableForwarder(RocksDb& db, BrokerLink& link, FailStop& fail
   }
 }
 
-Result<uint64_t> DurableForwarder::Enqueue(records::OutboxEntry entry, ReplyFn reply) {
+Result<uint64_t> DurableForwarder::Enqueue(records::OutboxEntry entry, ReplyFn reply,
+                                           rocksdb::WriteBatch* also) {
   entry.mutable_request()->set_request_id(0);
-  auto sequence = outbox_.Append(entry);
+  auto sequence = outbox_.Append(entry, also);
   if (!sequence.ok()) {
     fail_stop_.Trip("cannot append to the outbox", sequence.status());
     return sequence;
@@ -295,10 +296,13 @@ void DurableForwarder::Settle(size_t index, const wire::Envelope& answer) {
   records::OutboxEntry updated = item.entry;
   updated.set_failed(true);
   *updated.mutable_error() = answer.error();
-  Status stored = outbox_.Put(item.sequence, updated);
+  rocksdb::WriteBatch also;
+  if (hooks_.set_aside) hooks_.set_aside(also, updated);
+  Status stored = outbox_.Put(item.sequence, updated, &also);
   if (!stored.ok()) {
     return fail_stop_.Trip("cannot set outbox entry " + item.entry.local_ref() + " aside", stored);
   }
+  if (hooks_.set_aside_durable) hooks_.set_aside_durable();
   item.entry = std::move(updated);
   spdlog::warn("outbox entry {} ({}) refused by the broker: {}; set aside as FAILED_LOCALLY "
                "(retry or discard it)",

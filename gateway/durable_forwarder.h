@@ -65,6 +65,11 @@ class DurableForwarder {
                                                     const wire::Envelope& answer)>;
   // The answer for a client still waiting after forward_timeout_ms (QUEUED_LOCALLY).
   using QueuedAnswer = std::function<wire::Envelope(const records::OutboxEntry& entry)>;
+  // Optional: adds to `batch` what must become durable with an entry being set aside as
+  // FAILED_LOCALLY (the agent gateway's case.refused feed event); `durable` is then called
+  // once that batch is written.
+  using SetAsideHook = std::function<void(rocksdb::WriteBatch& batch,
+                                          const records::OutboxEntry& entry)>;
   // Gets a client's answer; called at most once.
   using ReplyFn = std::function<void(wire::Envelope answer)>;
 
@@ -85,6 +90,8 @@ class DurableForwarder {
     // nothing is sent to the broker then, since what is sent must be in the outbox for good.
     // Null = always true. The owner calls OnTick (or OnLinkReady) once it may send again.
     std::function<bool()> may_send;
+    SetAsideHook set_aside;                   // may be null
+    std::function<void()> set_aside_durable;  // may be null
   };
   struct Item {
     uint64_t sequence;
@@ -104,8 +111,10 @@ class DurableForwarder {
 
   // Appends `entry` durably (fsynced) behind the others; `reply` (may be null: nobody waits)
   // gets its answer later. An error (the fail-stop has tripped) means nothing was appended and
-  // `reply` will not be called.
-  Result<uint64_t> Enqueue(records::OutboxEntry entry, ReplyFn reply);
+  // `reply` will not be called. `also` (may be null): writes made durable in the same batch as
+  // the entry (Outbox::Append).
+  Result<uint64_t> Enqueue(records::OutboxEntry entry, ReplyFn reply,
+                           rocksdb::WriteBatch* also = nullptr);
 
   // Every entry, oldest first, set-aside ones included.
   const std::deque<Item>& entries() const { return entries_; }

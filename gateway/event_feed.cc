@@ -171,4 +171,19 @@ Result<size_t> EventFeed::TrimBefore(rocksdb::WriteBatch& batch, int64_t cutoff_
   return trimmed;
 }
 
+int64_t EventFeed::RetentionMs(const RetentionPeriod& personal_data_after) {
+  constexpr int64_t kKeepMs = 7LL * 24 * 3600 * 1000;
+  return std::min(kKeepMs, FixedDurationMs(personal_data_after).value_or(kKeepMs));
+}
+
+Result<size_t> EventFeed::TrimExpired(int64_t now_unix_ms,
+                                      const RetentionPeriod& personal_data_after) {
+  rocksdb::WriteBatch batch;
+  auto trimmed = TrimBefore(batch, now_unix_ms - RetentionMs(personal_data_after));
+  if (!trimmed.ok() || *trimmed == 0) return trimmed;
+  Status written = db_.Write(batch);
+  if (!written.ok()) return written;
+  return trimmed;
+}
+
 }  // namespace aplus

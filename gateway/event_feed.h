@@ -32,6 +32,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include "common/retention_period.h"
 #include "common/status.h"
 #include "http/responder.h"
 #include "store/rocks_db.h"
@@ -90,6 +91,15 @@ class EventFeed {
   // Adds to `batch` the deletion of every event whose "at" is before `cutoff_unix_ms` (events
   // are in time order, so a prefix of the feed); returns how many.
   Result<size_t> TrimBefore(rocksdb::WriteBatch& batch, int64_t cutoff_unix_ms) const;
+
+  // How long events are kept: 7 days, never longer than the network's personal_data_after
+  // (a calendar period that is not a fixed duration counts as 7 days).
+  static int64_t RetentionMs(const RetentionPeriod& personal_data_after);
+
+  // The retention sweep's part (both gateways): deletes, in one durable write, the events
+  // older than RetentionMs at `now_unix_ms`. Returns how many; a failed write is returned as is
+  // (the gateway fail-stops).
+  Result<size_t> TrimExpired(int64_t now_unix_ms, const RetentionPeriod& personal_data_after);
 
   uint64_t last_sequence() const { return last_sequence_; }
 

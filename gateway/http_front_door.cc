@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <set>
 #include <utility>
 
 #include "common/clock.h"
@@ -217,6 +219,9 @@ void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
       auto response = http::ProblemResponse(
           Status(wire::NOT_AUTHENTICATED, token.ok() ? "unknown or revoked token"
                                                      : token.status().message()));
+      // One challenge (RFC 9110 11.6.1): the problem response's plain "Bearer" gets the realm.
+      std::erase_if(response.headers,
+                    [](const auto& header) { return header.first == "WWW-Authenticate"; });
       response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aplus\"");
       call.responder.Send(std::move(response));
       return;
@@ -243,9 +248,29 @@ std::optional<nlohmann::json> ReadJsonBody(const HttpCall& call,
                                                 "send the body as application/json"));
       return std::nullopt;
     }
-    body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    // A name given twice in one object would silently keep the last value: refused, so that
+    // what the client meant is never guessed (RFC 8259 leaves it undefined).
+    std::vector<std::set<std::string>> names;
+    bool duplicate = false;
+    nlohmann::json::parser_callback_t check = [&](int, nlohmann::json::parse_event_t event,
+                                                  nlohmann::json& parsed) {
+      using Event = nlohmann::json::parse_event_t;
+      if (event == Event::object_start) names.emplace_back();
+      if (event == Event::object_end && !names.empty()) names.pop_back();
+      if (event == Event::key && !names.empty() &&
+          !names.back().insert(parsed.get<std::string>()).second) {
+        duplicate = true;
+      }
+      return true;
+    };
+    body = nlohmann::json::parse(request.body, check, /*allow_exceptions=*/false);
     if (body.is_discarded()) {
       SendProblem(call.responder, Status(wire::MALFORMED, "the body is not valid JSON"));
+      return std::nullopt;
+    }
+    if (duplicate) {
+      SendProblem(call.responder,
+                  Status(wire::MALFORMED, "the body names a field twice in one object"));
       return std::nullopt;
     }
     if (!body.is_object()) {

@@ -51,6 +51,8 @@ constexpr std::array kHttpProblems = {
     HttpProblem{HttpOnlyProblem::kUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE",
                 "Unsupported media type"},
     HttpProblem{HttpOnlyProblem::kHeaderTooLarge, 431, "TOO_LARGE", "Request header too large"},
+    HttpProblem{HttpOnlyProblem::kIdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED",
+                "Idempotency key reused"},
 };
 
 HttpResponse Build(int http_status, std::string_view code, std::string_view title,

@@ -35,6 +35,7 @@ enum class HttpOnlyProblem {
   kMethodNotAllowed,      // 405 METHOD_NOT_ALLOWED: the path exists, the method does not
   kUnsupportedMediaType,  // 415 UNSUPPORTED_MEDIA_TYPE: a body that is not application/json
   kHeaderTooLarge,        // 431 TOO_LARGE: the request header exceeds the server's limit
+  kIdempotencyKeyReused,  // 422 IDEMPOTENCY_KEY_REUSED: the key was used with another body
 };
 
 // The problem response for `status` (which must not be OK: an OK status becomes INTERNAL). When

@@ -3,8 +3,6 @@
 // gateways share (gateway/retention_sweeper.h).
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "partner-gateway/partner_gateway.h"
 
 namespace aplus {
@@ -49,28 +47,17 @@ Status PartnerGateway::StartRetention() {
 void PartnerGateway::SweepRetention() { retention_sweeper_->Tick(); }
 
 size_t PartnerGateway::TrimFeed() {
-  // Feed events and webhook bodies carry the case as delivered: they are kept 7 days, and
-  // never longer than the network's personal-data period.
-  constexpr int64_t kFeedKeepMs = 7LL * 24 * 3600 * 1000;
-  int64_t keep_ms = std::min(
-      kFeedKeepMs,
-      FixedDurationMs(options_.retention.personal_data_after).value_or(kFeedKeepMs));
-  const int64_t cutoff = clock_.NowMs() - keep_ms;
-  rocksdb::WriteBatch batch;
-  auto trimmed = feed_->TrimBefore(batch, cutoff);
-  size_t removed = 0;
+  // Feed events and webhook bodies carry the case as delivered (gateway/event_feed.h).
+  auto trimmed = feed_->TrimExpired(clock_.NowMs(), options_.retention.personal_data_after);
   if (!trimmed.ok()) {
-    spdlog::error("retention: cannot trim the event feed: {}", trimmed.status().ToString());
-  } else if (*trimmed > 0) {
-    Status written = db_->Write(batch);
-    if (!written.ok()) {
-      fail_stop_.Trip("retention: cannot trim the event feed", written);
-      return 0;
-    }
-    removed = *trimmed;
-    spdlog::info("retention: {} feed event(s) older than {} ms removed", *trimmed, keep_ms);
+    fail_stop_.Trip("retention: cannot trim the event feed", trimmed.status());
+    return 0;
   }
+  size_t removed = *trimmed;
+  if (removed > 0) spdlog::info("retention: {} feed event(s) removed", removed);
   if (webhooks_) {
+    int64_t cutoff =
+        clock_.NowMs() - EventFeed::RetentionMs(options_.retention.personal_data_after);
     auto purged = webhooks_->PurgeHistory(cutoff);
     if (!purged.ok()) {
       spdlog::error("retention: cannot purge past webhooks: {}", purged.status().ToString());

@@ -22,13 +22,14 @@ Outbox::Outbox(RocksDb& db) : db_(db), family_(db.Family(kOutboxFamily)) {
   }
 }
 
-Result<uint64_t> Outbox::Append(const records::OutboxEntry& entry) {
+Result<uint64_t> Outbox::Append(const records::OutboxEntry& entry, rocksdb::WriteBatch* also) {
   // Not knowing the last sequence, an append could overwrite an accepted entry.
   if (!load_status_.ok()) return load_status_;
   uint64_t sequence = next_sequence_;
   std::string key;
   AppendBigEndian64(key, sequence);
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch own;
+  rocksdb::WriteBatch& batch = also != nullptr ? *also : own;
   batch.Put(family_, key, entry.SerializeAsString());
   Status status = db_.Write(batch);
   if (!status.ok()) return status;
@@ -55,10 +56,12 @@ Result<std::vector<std::pair<uint64_t, records::OutboxEntry>>> Outbox::All() con
   return entries;
 }
 
-Status Outbox::Put(uint64_t sequence, const records::OutboxEntry& entry) {
+Status Outbox::Put(uint64_t sequence, const records::OutboxEntry& entry,
+                   rocksdb::WriteBatch* also) {
   std::string key;
   AppendBigEndian64(key, sequence);
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch own;
+  rocksdb::WriteBatch& batch = also != nullptr ? *also : own;
   batch.Put(family_, key, entry.SerializeAsString());
   return db_.Write(batch);
 }

@@ -25,14 +25,17 @@ class Outbox {
   // Not OK when the outbox could not be read at start-up: every Append and All then returns
   // this error (an append that does not know the last sequence could overwrite accepted work).
   const Status& load_status() const { return load_status_; }
-  // Appends `entry` durably (fsynced). Returns its sequence number.
-  Result<uint64_t> Append(const records::OutboxEntry& entry);
+  // Appends `entry` durably (fsynced). Returns its sequence number. `also` (may be null) holds
+  // writes that must become durable with the entry or not at all (e.g. the agent gateway's
+  // Idempotency-Key index): they go in the same WriteBatch, one fsync.
+  Result<uint64_t> Append(const records::OutboxEntry& entry, rocksdb::WriteBatch* also = nullptr);
   // Every entry, oldest first, with its sequence number. INTERNAL for an unreadable entry,
   // UNAVAILABLE on a read error: never a silently shorter or emptier list.
   Result<std::vector<std::pair<uint64_t, records::OutboxEntry>>> All() const;
   // Rewrites the entry stored under `sequence` in place (fsynced): an entry set aside as
-  // FAILED_LOCALLY, or put back in line, keeps its place.
-  Status Put(uint64_t sequence, const records::OutboxEntry& entry);
+  // FAILED_LOCALLY, or put back in line, keeps its place. `also`: as for Append.
+  Status Put(uint64_t sequence, const records::OutboxEntry& entry,
+             rocksdb::WriteBatch* also = nullptr);
   // Removes the entry once the broker answered it (fsynced).
   Status Remove(uint64_t sequence);
   size_t size() const { return size_; }

@@ -81,6 +81,15 @@ class TestNetwork {
                                      dir_.Sub("agent-" + contact_point),
                                      "--key", KeyFile(wire::AGENT_GATEWAY, contact_point),
                                      "--broker-key", BrokerPublicKeyFile()};
+    // Several gateways run on one test machine: the HTTP API (default 127.0.0.1:7411) is off
+    // unless the test asked for it (EnableAgentHttp) or passes its own --http-listen.
+    bool own_http = std::find(extra.begin(), extra.end(), "--http-listen") != extra.end();
+    if (!own_http && agent_http_port_ == 0) {
+      args.insert(args.end(), {"--http-listen", "off"});
+    } else if (!own_http) {
+      args.insert(args.end(), {"--http-listen", "127.0.0.1:" + std::to_string(agent_http_port_),
+                               "--token-dir", AgentTokenDir()});
+    }
     for (auto& arg : extra) args.push_back(arg);
     agent_gateway_ = std::make_unique<ChildProcess>("aplus-agent-gateway", args,
                                                     dir_.Sub("agent-" + contact_point + "-" + std::to_string(++starts_) + ".log"),
@@ -108,6 +117,17 @@ class TestNetwork {
                                                       EnvironmentOf("aplus-partner-gateway"));
     return partner_gateway_->WaitForLog("ready on " + partner_endpoint_);
   }
+
+  // The next StartAgentGateway serves the HTTP API on a free loopback port (the same one at
+  // every restart) with tokens in AgentTokenDir(); returns its base URL ("http://127.0.0.1:N").
+  std::string EnableAgentHttp() {
+    if (agent_http_port_ == 0) agent_http_port_ = FreePort();
+    return AgentHttpUrl();
+  }
+  std::string AgentHttpUrl() const {
+    return "http://127.0.0.1:" + std::to_string(agent_http_port_);
+  }
+  std::string AgentTokenDir() { return dir_.Sub("agent-tokens"); }
 
   // A client of the broker as a given principal (a fake gateway, or an operator).
   std::unique_ptr<SyncClient> BrokerClient(wire::Role role, const std::string& principal,
@@ -178,6 +198,7 @@ class TestNetwork {
   std::unique_ptr<ChildProcess> broker_, agent_gateway_, partner_gateway_;
   std::unique_ptr<NetworkKeys> keys_;
   int starts_ = 0;
+  int agent_http_port_ = 0;  // 0 = no HTTP API
   std::map<std::string, std::vector<std::string>> environments_;
   std::vector<std::string> EnvironmentOf(const std::string& program) const {
     auto found = environments_.find(program);
