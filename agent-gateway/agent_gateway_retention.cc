@@ -16,10 +16,10 @@ Status AgentGateway::StartRetention() {
     if (!trimmed.ok()) return trimmed.status();
     auto erasure = cache_->ErasePersonalDataDue();
     if (!erasure.ok()) return erasure.status();
-    RetentionSweeper::Erasure done{erasure->cases, std::move(erasure->ranges), erasure->more};
+    RetentionSweeper::Erasure done{erasure->cases, {}, erasure->more};
+    if (erasure->cases > 0) done.ranges = std::move(erasure->ranges);
     if (*trimmed > 0) {
       spdlog::info("retention: {} event(s) of the feed trimmed", *trimmed);
-      done.cases += *trimmed;
       done.ranges.push_back(KeyRange{db_->Family(kEventFeedFamily), {}, {}});
     }
     return done;

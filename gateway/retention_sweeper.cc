@@ -51,8 +51,10 @@ void RetentionSweeper::Tick() {
     return;
   }
   if (erasure->more) next_sweep_ms_ = now;  // the rest at the next turn
-  if (erasure->cases == 0) return;
-  spdlog::info("retention: personal data of {} {} erased", erasure->cases, what_);
+  if (erasure->cases > 0) {
+    spdlog::info("retention: personal data of {} {} erased", erasure->cases, what_);
+  }
+  if (erasure->ranges.empty()) return;
   Owe(std::move(erasure->ranges));
 }
 

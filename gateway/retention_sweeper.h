@@ -28,8 +28,8 @@ class RetentionSweeper {
  public:
   // What one run of the gateway's erasure did.
   struct Erasure {
-    size_t cases = 0;              // cases erased (logged; 0 = nothing to compact)
-    std::vector<KeyRange> ranges;  // what the erasure rewrote
+    size_t cases = 0;              // cases erased (logged)
+    std::vector<KeyRange> ranges;  // what the erasure rewrote (empty = nothing to compact)
     bool more = false;             // more is due already: sweep again at the next turn
   };
   struct Hooks {

@@ -23,7 +23,6 @@ Status PartnerGateway::StartRetention() {
     RetentionSweeper::Erasure erasure;
     if (trimmed > 0) {
       // The trimmed events and webhooks carried cases as delivered: compact them away too.
-      erasure.cases = trimmed;
       erasure.ranges.push_back(KeyRange{db_->Family(kEventFeedFamily), {}, {}});
       erasure.ranges.push_back(KeyRange{db_->Family(kWebhookFamily), {}, {}});
     }

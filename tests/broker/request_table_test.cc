@@ -23,9 +23,11 @@ const std::set<Body> kAnswersAndPushes = {
     Body::kCaseList,    Body::kCaseUpdated,   Body::kSubscribed, Body::kDelivery,
     Body::kStats,       Body::kInbox,         Body::kPong,       Body::kAlertList,
     Body::kAlertAcked,  Body::kReport,        Body::kDeadlineExplanation,
-    Body::kAuditLog,    Body::kDeadLetterList, Body::kRequeued,  Body::kLocalEntry};
+    Body::kAuditLog,    Body::kDeadLetterList, Body::kRequeued,  Body::kLocalEntry,
+    Body::kWebhookList, Body::kWebhooksRedelivered};
 // Requests served by a gateway's local endpoint, never by the broker.
-const std::set<Body> kGatewayLocal = {Body::kGetInbox, Body::kRetryLocal, Body::kDiscardLocal};
+const std::set<Body> kGatewayLocal = {Body::kGetInbox, Body::kRetryLocal, Body::kDiscardLocal,
+                                      Body::kListWebhooks, Body::kRedeliverWebhooks};
 
 // The dedup scope as the first release built it: the body's protobuf field name, and the body's
 // `case_id` field found by name (normalized when it is a case id).

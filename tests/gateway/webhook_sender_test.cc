@@ -127,6 +127,18 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms = 20000) {
   return false;
 }
 
+// A sender whose gateway has made every queued webhook durable (SetDurableSequence).
+Result<std::unique_ptr<WebhookSender>> StartSender(RocksDb& db, WebhookSenderOptions options,
+                                                   const Clock& clock,
+                                                   std::function<void(const Status&)> lost) {
+  auto sender = WebhookSender::Start(db, std::move(options), clock, std::move(lost));
+  if (sender.ok()) {
+    (*sender)->SetDurableSequence(UINT64_MAX);
+    (*sender)->Wake();
+  }
+  return sender;
+}
+
 constexpr const char* kFast =
     "0s,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms;every=1s;until=1m;jitter=0;"
     "report=1 seconds";
@@ -143,7 +155,7 @@ TEST_CASE("500 and timeouts are retried with the same id, in feed order, until t
   Enqueue(*db, 1);
   Enqueue(*db, 2);
   SystemClock clock;
-  auto sender = WebhookSender::Start(*db, Options(receiver.url(), secrets, kFast), clock, nullptr);
+  auto sender = StartSender(*db, Options(receiver.url(), secrets, kFast), clock, nullptr);
   REQUIRE(sender.ok());
   REQUIRE(receiver.WaitSeen(3));
   receiver.Answer(0);  // hang: the sender times out
@@ -189,7 +201,7 @@ TEST_CASE("a 4xx fails for good; redelivery sends it again; connection refused i
     receiver.Answer(410);
     Enqueue(*db, 1);
     auto sender =
-        WebhookSender::Start(*db, Options(receiver.url(), secrets, kFast), clock, nullptr);
+        StartSender(*db, Options(receiver.url(), secrets, kFast), clock, nullptr);
     REQUIRE(sender.ok());
     REQUIRE(WaitFor([&] { return (*sender)->counters().failed.load() == 1; }));
     CHECK(receiver.seen().size() == 1);
@@ -209,7 +221,7 @@ TEST_CASE("a 4xx fails for good; redelivery sends it again; connection refused i
   // Nobody listens on this port any more: connection refused, retried, recorded.
   int port = aplus::testing::FreePort();
   Enqueue(*db, 2);
-  auto sender = WebhookSender::Start(
+  auto sender = StartSender(
       *db, Options("http://127.0.0.1:" + std::to_string(port) + "/h", secrets, kFast), clock,
       nullptr);
   REQUIRE(sender.ok());
@@ -238,4 +250,26 @@ TEST_CASE("webhook URLs are checked") {
   CHECK(local->host == "::1");
   CHECK(local->port == "8080");
   CHECK(local->target == "/");
+}
+
+TEST_CASE("webhooks past the durable feed sequence wait for it" * doctest::timeout(60)) {
+  TempDir dir("webhook-sender-durable");
+  auto db = OpenDb(dir.Sub("db"));
+  auto secrets = TwoSecrets();
+  Receiver receiver(secrets);
+  receiver.Answer(200);
+  Enqueue(*db, 1);
+  Enqueue(*db, 2);
+  SystemClock clock;
+  auto sender = WebhookSender::Start(*db, Options(receiver.url(), secrets, kFast), clock, nullptr);
+  REQUIRE(sender.ok());
+  (*sender)->SetDurableSequence(1);  // the gateway's group commit covered the first only
+  (*sender)->Wake();
+  REQUIRE(WaitFor([&] { return (*sender)->counters().delivered.load() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(receiver.seen().size() == 1);
+  (*sender)->SetDurableSequence(2);
+  (*sender)->Wake();
+  REQUIRE(WaitFor([&] { return (*sender)->counters().delivered.load() == 2; }));
+  CHECK(receiver.seen().back().id == "msg_test_2");
 }
