@@ -4,7 +4,8 @@
 // reminders, answers and erase notices, as #/components/schemas/FeedEvent of docs/openapi.yaml.
 //
 // Layout: column family kEventFeedFamily, key be64(sequence) -> the event's JSON without its
-// cursor (the cursor is the decimal sequence, added when read). Sequences start at 1 and only
+// cursor (the cursor is the decimal sequence, added when read), plus "at_ms" (its instant in
+// Unix ms, for trimming; removed when read). Sequences start at 1 and only
 // grow; the cursor "0" (or none) reads from the oldest event kept.
 //
 // Durability: Append only adds to the caller's WriteBatch, so an event is written in the same
@@ -54,10 +55,14 @@ class EventFeed {
   // INTERNAL when the family cannot be read.
   static Result<std::unique_ptr<EventFeed>> Open(RocksDb& db);
 
-  // Adds `event` (a FeedEvent without "cursor"; "at" must be set) to `batch` under the next
-  // sequence, which it returns. Sequences handed out by Appends whose batch is then not written
-  // are skipped (the feed has gaps, never reuses a number) — see the fail-stop note above.
-  uint64_t Append(rocksdb::WriteBatch& batch, const nlohmann::json& event);
+  // Adds `event` (a FeedEvent without "cursor" and "at") at `at_unix_ms` to `batch` under the
+  // next sequence, which it returns. Sequences handed out by Appends whose batch is then not
+  // written are skipped (the feed has gaps, never reuses a number) — see the fail-stop note.
+  uint64_t Append(rocksdb::WriteBatch& batch, nlohmann::json event, int64_t at_unix_ms);
+
+  // The event as clients see it (in pages and webhook bodies): `event` as given to Append, with
+  // its "at" and its "cursor".
+  static nlohmann::json PublicForm(uint64_t sequence, nlohmann::json event, int64_t at_unix_ms);
 
   // After the batch holding the last Appends is durable: answers the waiting long polls that
   // now have events.
