@@ -4,8 +4,12 @@
 // processes (with the python3 that has python3-requests, python3-yaml and python3-jsonschema).
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -48,6 +52,23 @@ inline std::pair<int, std::string> RunPythonScript(const std::string& script,
                         ShellQuote(std::string(APLUS_SOURCE_DIR) + "/tests/http/" + script);
   for (const auto& arg : args) command += " " + ShellQuote(arg);
   return RunCommand(command);
+}
+
+// Whether something accepts TCP connections on 127.0.0.1:`port` within `timeout_ms`.
+inline bool WaitForPort(int port, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    if (connected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 // The network of the HTTP tests: the broker, an agent gateway and a partner gateway
@@ -98,7 +119,7 @@ class HttpNetwork {
                                      "--token-dir", AgentTokenDir()};
     args.insert(args.end(), extra.begin(), extra.end());
     return network_.StartAgentGateway("mairie-perche-en-noce", args) &&
-           network_.agent_gateway().WaitForLog("HTTP API on");
+           WaitForPort(agent_http_port_, 15000);
   }
   bool StartPartnerGateway(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--http-listen",
@@ -106,7 +127,7 @@ class HttpNetwork {
                                      "--token-dir", PartnerTokenDir()};
     args.insert(args.end(), extra.begin(), extra.end());
     return network_.StartPartnerGateway("france-travail", args) &&
-           network_.partner_gateway().WaitForLog("HTTP API on");
+           WaitForPort(partner_http_port_, 15000);
   }
 
  private:

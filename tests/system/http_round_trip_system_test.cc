@@ -33,7 +33,9 @@ TEST_CASE("HTTP round trip: submit, signed webhook, ack and reply, long poll; fa
   int receiver_port = FreePort();
   std::vector<std::string> webhook_flags = {
       "--webhook-url", "http://127.0.0.1:" + std::to_string(receiver_port) + "/hooks/aplus",
-      "--webhook-secret-file", secret_file, "--webhook-schedule", kTestSchedule};
+      "--webhook-secret-file", secret_file, "--webhook-schedule", kTestSchedule,
+      // The held attempt (the receiver's "timeout" case) ends after 1 s.
+      "--webhook-timeout-ms", "1000"};
   REQUIRE(net.StartBroker());
   REQUIRE(net.StartPartnerGateway(webhook_flags));
   REQUIRE(net.StartAgentGateway());
