@@ -411,6 +411,41 @@ class Normal:
         self.call(self.agent, self.agent_url, "readEvents", "GET", "/v1/events", 200,
                   params={"after": ""})
 
+    def round_trip(self):
+        """A whole round trip after the fuzz: submit, the partner finds the case in its inbox,
+        acknowledges and replies, the contact point's feed brings the reply."""
+        case_id = self.submit("After the fuzz")
+        if case_id is None:
+            return
+        deadline = time.time() + 30
+        found = False
+        while time.time() < deadline and not found:
+            inbox = self.call(self.partner, self.partner_url, "listInbox", "GET", "/v1/inbox",
+                              200, params={"limit": 1000})
+            found = inbox is not None and any(c.get("caseId") == case_id
+                                              for c in inbox.json()["items"])
+            if not found:
+                time.sleep(0.2)
+        if not found:
+            self.failures.add("round trip after the fuzz: %s never reached the inbox" % case_id)
+            return
+        self.call(self.partner, self.partner_url, "acknowledgeCase", "POST",
+                  "/v1/cases/%s/ack" % case_id, 200, json={})
+        self.call(self.partner, self.partner_url, "replyCase", "POST",
+                  "/v1/cases/%s/reply" % case_id, 200, json={"text": "Réglé après le fuzz."})
+        after, deadline = "", time.time() + 30
+        while time.time() < deadline:
+            page = self.call(self.agent, self.agent_url, "readEvents", "GET", "/v1/events", 200,
+                             params={"after": after, "wait": 5}, timeout=15)
+            if page is None:
+                return
+            if any(e.get("caseId") == case_id and e["type"] == "case.answered"
+                   for e in page.json()["events"]):
+                return
+            after = page.json().get("nextCursor") or after
+        self.failures.add("round trip after the fuzz: the reply of %s never reached the "
+                          "contact point's feed" % case_id)
+
     def all_cases(self):
         """Every case id the agent gateway lists (following cursors)."""
         ids, cursor = [], None
@@ -476,6 +511,7 @@ def main():
 
     # After: a normal round, the stored cases unchanged, and no case from an ill-formed request.
     normal.round(rounds)
+    normal.round_trip()
     for case_id, view in before.items():
         after = normal.get_case(case_id)
         if after != view:
