@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -344,45 +345,58 @@ json BenchRunner::BrokerStats() {
 // broker with its HTTP API on a free loopback port and a token of its own; then a closed-loop
 // run (--seconds, --http-connections keep-alive connections) and an open-loop run at --rate.
 Result<json> BenchRunner::RunHttp() {
-  if (!broker_) {
-    return Status(wire::INVALID_ARGUMENT,
-                  "--mode http starts its own broker and agent gateway: do not give --broker");
-  }
-  const auto& contact_point = config_.contact_points.front();
-  if (contact_point.agents.empty()) {
-    return Status(wire::INVALID_ARGUMENT, "contact point " + contact_point.id + " has no agent");
-  }
-  std::string base = std::filesystem::path(broker_->data_dir()).parent_path().string();
-  std::string token_dir = base + "/tokens";
-  auto token = AddToken(token_dir, "bench", {}, WallNowMs());
-  if (!token.ok()) return token.status();
-  int zmq_port = PickFreeLoopbackPort();
-  int http_port = PickFreeLoopbackPort();
-  if (zmq_port == 0 || http_port == 0 || zmq_port == http_port) {
-    return Status(wire::INTERNAL, "no free loopback port");
-  }
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::string listen = "tcp://127.0.0.1:" + std::to_string(zmq_port);
-  std::string key_name = KeyNameFor(wire::AGENT_GATEWAY, contact_point.id, "");
-  ChildProgram gateway(
-      (self.parent_path() / "aplus-agent-gateway").string(),
-      {"--contact-point", contact_point.id, "--broker", endpoint_, "--listen", listen,
-       "--data-dir", base + "/agent-gateway", "--key", keys_->KeyFile(key_name), "--broker-key",
-       keys_->PublicFile("broker"), "--http-listen", "127.0.0.1:" + std::to_string(http_port),
-       "--token-dir", token_dir},
-      base + "/agent-gateway.log");
-  Status started = gateway.Start();
-  if (!started.ok()) return started;
-  Status ready = gateway.WaitForLog("HTTP API on", 60000);
-  if (!ready.ok()) return ready;
-  Progress("agent gateway ready, HTTP API on 127.0.0.1:" + std::to_string(http_port));
-
   HttpLoadOptions load;
-  load.port = static_cast<uint16_t>(http_port);
-  load.token = *token;
+  std::unique_ptr<ChildProgram> gateway;
+  if (!options_.http_target.empty()) {
+    auto colon = options_.http_target.rfind(':');
+    if (colon == std::string::npos || options_.http_token.empty()) {
+      return Status(wire::INVALID_ARGUMENT, "--http-target HOST:PORT needs --http-token");
+    }
+    load.host = options_.http_target.substr(0, colon);
+    load.port = static_cast<uint16_t>(std::atoi(options_.http_target.c_str() + colon + 1));
+    load.token = options_.http_token;
+    load.agent = options_.http_agent;
+  } else {
+    if (!broker_) {
+      return Status(wire::INVALID_ARGUMENT,
+                    "--mode http starts its own broker and agent gateway (or give --http-target)");
+    }
+    const auto& contact_point = config_.contact_points.front();
+    if (contact_point.agents.empty()) {
+      return Status(wire::INVALID_ARGUMENT, "contact point " + contact_point.id + " has no agent");
+    }
+    std::string base = std::filesystem::path(broker_->data_dir()).parent_path().string();
+    std::string token_dir = base + "/tokens";
+    auto token = AddToken(token_dir, "bench", {}, WallNowMs());
+    if (!token.ok()) return token.status();
+    int zmq_port = PickFreeLoopbackPort();
+    int http_port = PickFreeLoopbackPort();
+    if (zmq_port == 0 || http_port == 0 || zmq_port == http_port) {
+      return Status(wire::INTERNAL, "no free loopback port");
+    }
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    std::string listen = "tcp://127.0.0.1:" + std::to_string(zmq_port);
+    std::string key_name = KeyNameFor(wire::AGENT_GATEWAY, contact_point.id, "");
+    gateway = std::make_unique<ChildProgram>(
+        (self.parent_path() / "aplus-agent-gateway").string(),
+        std::vector<std::string>{"--contact-point", contact_point.id, "--broker", endpoint_,
+                                 "--listen", listen, "--data-dir", base + "/agent-gateway",
+                                 "--key", keys_->KeyFile(key_name), "--broker-key",
+                                 keys_->PublicFile("broker"), "--http-listen",
+                                 "127.0.0.1:" + std::to_string(http_port), "--token-dir",
+                                 token_dir},
+        base + "/agent-gateway.log");
+    Status started = gateway->Start();
+    if (!started.ok()) return started;
+    Status ready = gateway->WaitForLog("HTTP API on", 60000);
+    if (!ready.ok()) return ready;
+    Progress("agent gateway ready, HTTP API on 127.0.0.1:" + std::to_string(http_port));
+    load.port = static_cast<uint16_t>(http_port);
+    load.token = *token;
+    load.agent = contact_point.agents.front().id;
+  }
   load.connections = options_.http_connections;
-  load.agent = contact_point.agents.front().id;
   load.partners = PartnerIds(config_);
   load.body_bytes = options_.body_bytes;
   load.run_tag = RandomTag();
@@ -395,12 +409,15 @@ Result<json> BenchRunner::RunHttp() {
     load.window_end_ns = load.window_start_ns + static_cast<int64_t>(options_.seconds * 1e9);
     CpuMeter meter(broker_pid());
     std::optional<double> gateway_start;
-    if (auto cpu = ProcessCpuSeconds(gateway.pid()); cpu.ok()) gateway_start = *cpu;
+    pid_t gateway_pid = gateway ? gateway->pid() : 0;
+    if (gateway_pid > 0) {
+      if (auto cpu = ProcessCpuSeconds(gateway_pid); cpu.ok()) gateway_start = *cpu;
+    }
     meter.Start();
     auto result = RunHttpLoad(load);
     if (!result.ok()) return result.status();
     json cpu = meter.Finish(result->created);
-    if (auto now = ProcessCpuSeconds(gateway.pid()); now.ok() && gateway_start) {
+    if (auto now = ProcessCpuSeconds(gateway_pid); gateway_start && now.ok()) {
       cpu["agent_gateway_cores"] =
           (*now - *gateway_start) / (static_cast<double>(SteadyNowNs() - load.start_ns) / 1e9);
     }
@@ -424,18 +441,21 @@ Result<json> BenchRunner::RunHttp() {
   Progress("closed loop: " + std::to_string(load.connections) + " keep-alive connections");
   auto closed = run(false);
   if (!closed.ok()) return closed.status();
-  Progress("open loop at " + std::to_string(options_.rate) + " submissions/s");
+  Progress("open loop at " + Fixed(options_.rate, 0) + " submissions/s");
   auto open = run(true);
   if (!open.ok()) return open.status();
   json result = {{"mode", "http"},
                  {"warmup_seconds", options_.warmup_seconds},
                  {"body_bytes", options_.body_bytes},
-                 {"broker", BrokerSetupJson()},
-                 {"agent_gateway", {{"log", gateway.log_path()}, {"pid", gateway.pid()}}},
+                 {"broker", broker_ ? BrokerSetupJson() : json(nullptr)},
                  {"throughput", *closed},
                  {"open_loop", *open}};
-  int stopped = gateway.Stop(10000);
-  result["agent_gateway"]["exit"] = stopped;
+  if (gateway) {
+    result["agent_gateway"] = {{"log", gateway->log_path()}, {"pid", gateway->pid()}};
+    result["agent_gateway"]["exit"] = gateway->Stop(10000);
+  } else {
+    result["agent_gateway"] = {{"target", options_.http_target}};
+  }
   return result;
 }
 
@@ -1273,7 +1293,8 @@ int BenchRunner::Run() {
       return 1;
     }
   }
-  Status ready = SetUpBroker();
+  bool external_http = options_.mode == BenchMode::kHttp && !options_.http_target.empty();
+  Status ready = external_http ? Status::Ok() : SetUpBroker();
   if (!ready.ok()) {
     std::cerr << "aplus-bench: " << ready.message() << std::endl;
     return 1;

@@ -71,6 +71,12 @@ int main(int argc, char** argv) {
   app.add_option("--http-connections", options.http_connections,
                  "http mode: keep-alive connections to the agent gateway (default 32)")
       ->check(CLI::Range(1, 1000));
+  app.add_option("--http-target", options.http_target,
+                 "http mode: HOST:PORT of a running agent gateway's API (then no broker or "
+                 "gateway is started; needs --http-token)");
+  app.add_option("--http-token", options.http_token, "http mode with --http-target: its token");
+  app.add_option("--http-agent", options.http_agent,
+                 "http mode with --http-target: the submitting agent (default agent-noce-1)");
   app.add_option("--body-bytes", options.body_bytes, "escalation body size (default 900)")
       ->check(CLI::Range(1, 200000));
   app.add_option("--drain-seconds", options.drain_seconds,
