@@ -1123,8 +1123,10 @@ void PrintText(const json& r, std::ostream& out) {
   if (mode == "http") {
     for (const char* part : {"throughput", "open_loop"}) {
       const json& run = r[part];
-      out << "aplus-bench http " << (run["loop"] == "open" ? "open loop at " + Fixed(run["offered_rate"], 0) + "/s" : std::string("closed loop"))
-          << ": " << Fixed(run["seconds"], 1) << " s, " << run["connections"]
+      std::string loop = run["loop"] == "open"
+                             ? "open loop at " + Fixed(run["offered_rate"], 0) + "/s"
+                             : std::string("closed loop");
+      out << "aplus-bench http " << loop << ": " << Fixed(run["seconds"], 1) << " s, " << run["connections"]
           << " keep-alive connections; " << run["created_201"] << " cases created (201), "
           << Fixed(run["created_per_second"], 0) << "/s; latency "
           << run["latency_text"].get<std::string>() << "\n";
