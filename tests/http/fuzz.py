@@ -289,7 +289,10 @@ def well_formed(raw, token):
     if not sep:
         return False
     lines = head.split(b"\r\n")
-    if lines[0] != b"POST /v1/cases HTTP/1.1":
+    # Query parameters are not part of submitCase: a gateway may ignore them.
+    request_line = lines[0].split(b" ")
+    if len(request_line) != 3 or request_line[0] != b"POST" or \
+            request_line[1].split(b"?")[0] != b"/v1/cases" or request_line[2] != b"HTTP/1.1":
         return False
     headers = {}
     for line in lines[1:]:

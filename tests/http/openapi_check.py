@@ -66,7 +66,9 @@ class OpenApiContract:
         self._checker = _format_checker()
 
     @classmethod
-    def load(cls, path=DEFAULT_DOCUMENT):
+    def load(cls, path=None):
+        """docs/openapi.yaml of this tree, or the file named by APLUS_OPENAPI."""
+        path = path or os.environ.get("APLUS_OPENAPI") or DEFAULT_DOCUMENT
         with open(path, encoding="utf-8") as stream:
             return cls(yaml.safe_load(stream))
 
@@ -198,7 +200,7 @@ def main(argv):
         name, value = rest[1].split(":", 1)
         headers[name.strip()] = value.strip()
         rest = rest[2:]
-    contract = OpenApiContract.load(os.environ.get("APLUS_OPENAPI", DEFAULT_DOCUMENT))
+    contract = OpenApiContract.load()
     errors = contract.check_response(operation_id, status, content_type,
                                      sys.stdin.buffer.read(), headers)
     for error in errors:
