@@ -36,6 +36,7 @@ TEST_CASE("HTTP fuzz of both listeners: bad clients get 4xx or a closed connecti
       120);
   INFO("fuzz.py:\n" << output);
   CHECK(code == 0);
+  MESSAGE(output);  // the counts, also when it passed
   CHECK(net.network().broker().Running());
   CHECK(net.network().agent_gateway().Running());
   CHECK(net.network().partner_gateway().Running());

@@ -57,6 +57,7 @@ TEST_CASE("HTTP round trip: submit, signed webhook, ack and reply, long poll; fa
   auto [code, output] = RunPythonScript("round_trip.py", args("round-trip"), 150);
   INFO("round_trip.py round-trip:\n" << output);
   REQUIRE(code == 0);
+  MESSAGE(output);
 
   // The receiver is down now: the sender's attempts are refused. Restart the partner gateway
   // meanwhile (SIGKILL, the crash the durable webhook queue is about); the pending webhook must
@@ -69,6 +70,7 @@ TEST_CASE("HTTP round trip: submit, signed webhook, ack and reply, long poll; fa
   auto [recovered, recover_output] = RunPythonScript("round_trip.py", args("recover"), 90);
   INFO("round_trip.py recover:\n" << recover_output);
   CHECK(recovered == 0);
+  MESSAGE(recover_output);
   CHECK(net.network().broker().Running());
   CHECK(net.network().agent_gateway().Running());
   CHECK(net.network().partner_gateway().Running());
