@@ -7,8 +7,13 @@
 // Every answer the script receives is checked against docs/openapi.yaml.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <fstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/support/http_network.h"
 
@@ -72,6 +77,27 @@ TEST_CASE("HTTP round trip: submit, signed webhook, ack and reply, long poll; fa
   } else {
     MESSAGE(recover_output);
   }
+  // The partner gateway recorded each kind of failure of that webhook: 500, a timeout, and a
+  // refused connection while the receiver was down (`aplus partner webhooks`).
+  std::string webhook_id =
+      nlohmann::json::parse(std::ifstream(state)).value("second_webhook_id", "");
+  auto [listed, listing] = net.network().Aplus("--json partner webhooks");
+  INFO("aplus partner webhooks: " << listing);
+  CHECK(listed == 0);
+  auto start = listing.find('{');
+  REQUIRE(start != std::string::npos);
+  std::string attempts;
+  for (const auto& webhook : nlohmann::json::parse(listing.substr(start)).value(
+           "webhooks", nlohmann::json::array())) {
+    if (webhook.value("id", "") == webhook_id) attempts = webhook.dump();
+  }
+  std::transform(attempts.begin(), attempts.end(), attempts.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  INFO("webhook " << webhook_id << ": " << attempts);
+  CHECK(attempts.find("500") != std::string::npos);
+  CHECK((attempts.find("timeout") != std::string::npos ||
+         attempts.find("timed out") != std::string::npos));
+  CHECK(attempts.find("refused") != std::string::npos);
   CHECK(net.network().broker().Running());
   CHECK(net.network().agent_gateway().Running());
   CHECK(net.network().partner_gateway().Running());
