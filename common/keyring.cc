@@ -15,6 +15,7 @@
 
 #include "common/atomic_file.h"
 #include "common/curve_keys.h"
+#include "common/entry_directory.h"
 
 namespace aplus {
 namespace {
@@ -64,13 +65,6 @@ std::string Quoted(std::string_view text) {
   return quoted;
 }
 
-std::string ModeText(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
-// "Xk3mQ9a2...": enough to tell keys apart in a log, too little to matter.
 std::string KeyPrefix(std::string_view key) {
   return std::string(key.substr(0, 8)) + (key.size() > 8 ? "..." : "");
 }
@@ -97,39 +91,12 @@ struct FileRead {
   std::string public_key;  // as written in the file, "" when unreadable
 };
 
-Result<std::string> ReadEntryFile(int dir_fd, const std::string& file_name,
-                                  const std::string& path) {
-  int fd = ::openat(dir_fd, file_name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return Invalid(std::string("cannot read: ") + std::strerror(errno));
-  struct stat info {};
-  std::string contents;
-  Status status;
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    status = Invalid("not a regular file");
-  } else if ((info.st_mode & 022) != 0) {
-    status = Invalid("writable by group or others (mode " + ModeText(info.st_mode) +
-                     "): anyone could change who this key is; run chmod go-w " + path);
-  } else {
-    char buffer[4096];
-    while (status.ok()) {
-      ssize_t n = ::read(fd, buffer, sizeof(buffer));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) status = Invalid(std::string("cannot read: ") + std::strerror(errno));
-      if (n <= 0) break;
-      contents.append(buffer, static_cast<size_t>(n));
-      if (contents.size() > kMaxEntryBytes) status = Invalid("too large to be a keyring entry");
-    }
-  }
-  ::close(fd);
-  if (!status.ok()) return status;
-  return contents;
-}
-
 // Reads and checks one "<name>.toml". Problems start with the path, or "path:line:column".
-FileRead ReadEntry(int dir_fd, const std::string& dir, const std::string& file_name) {
+FileRead ReadEntry(const EntryFile& file) {
   FileRead read;
-  read.path = dir + "/" + file_name;
-  auto text = ReadEntryFile(dir_fd, file_name, read.path);
+  read.path = file.path;
+  const std::string& file_name = file.file_name;
+  const auto& text = file.text;
   if (!text.ok()) {
     read.problem = read.path + ": " + text.status().message();
     return read;
@@ -196,37 +163,14 @@ struct DirectoryScan {
   std::vector<FileRead> files;  // sorted by file name
 };
 
+constexpr EntryDirectoryRules kKeyringDirectoryRules{
+    "keyring", "add a key", "change who this key is", "keyring entry",
+    /*follow_symlinks=*/true, kMaxEntryBytes};
+
 DirectoryScan ScanDirectory(const std::string& dir) {
-  DirectoryScan scan;
-  DIR* handle = ::opendir(dir.c_str());
-  if (handle == nullptr) {
-    int error = errno;
-    scan.missing = error == ENOENT;
-    scan.dir_problem = "keyring " + dir + ": " + std::strerror(error);
-    return scan;
-  }
-  int dir_fd = ::dirfd(handle);
-  struct stat info {};
-  if (::fstat(dir_fd, &info) == 0 && (info.st_mode & 022) != 0) {
-    scan.dir_problem = "keyring " + dir + " is writable by group or others (mode " +
-                       ModeText(info.st_mode) +
-                       "): anyone could add a key; no entry loaded; run chmod go-w " + dir;
-    ::closedir(handle);
-    return scan;
-  }
-  std::vector<std::string> names;
-  errno = 0;  // readdir() tells its end from an error only by errno
-  while (const dirent* entry = ::readdir(handle)) {
-    if (IsKeyringEntryFileName(entry->d_name)) names.emplace_back(entry->d_name);
-  }
-  if (errno != 0) {
-    scan.dir_problem = "keyring " + dir + ": cannot list: " + std::strerror(errno);
-    ::closedir(handle);
-    return scan;
-  }
-  std::sort(names.begin(), names.end());
-  for (const auto& name : names) scan.files.push_back(ReadEntry(dir_fd, dir, name));
-  ::closedir(handle);
+  EntryDirectoryScan entries = ScanEntryDirectory(dir, kKeyringDirectoryRules);
+  DirectoryScan scan{entries.missing, std::move(entries.dir_problem), {}};
+  for (const auto& file : entries.files) scan.files.push_back(ReadEntry(file));
   return scan;
 }
 

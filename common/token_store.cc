@@ -17,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include "common/atomic_file.h"
+#include "common/entry_directory.h"
 #include "common/keyring.h"
 
 namespace aplus {
@@ -81,12 +82,6 @@ std::string RawSha256(std::string_view text) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
-std::string ModeText(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
 std::string Quoted(std::string_view text) { return "'" + std::string(text.substr(0, 64)) + "'"; }
 
 std::string UtcText(int64_t ms) {
@@ -115,39 +110,12 @@ std::string EntryText(const TokenEntry& entry) {
   return text;
 }
 
-Result<std::string> ReadEntryFile(int dir_fd, const std::string& file_name,
-                                  const std::string& path) {
-  int fd = ::openat(dir_fd, file_name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-  if (fd < 0) return Invalid(std::string("cannot read: ") + std::strerror(errno));
-  struct stat info {};
-  std::string contents;
-  Status status;
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    status = Invalid("not a regular file");
-  } else if ((info.st_mode & 022) != 0) {
-    status = Invalid("writable by group or others (mode " + ModeText(info.st_mode) +
-                     "): anyone could grant a token; run chmod go-w " + path);
-  } else {
-    char buffer[4096];
-    while (status.ok()) {
-      ssize_t n = ::read(fd, buffer, sizeof(buffer));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) status = Invalid(std::string("cannot read: ") + std::strerror(errno));
-      if (n <= 0) break;
-      contents.append(buffer, static_cast<size_t>(n));
-      if (contents.size() > kMaxEntryBytes) status = Invalid("too large to be a token entry");
-    }
-  }
-  ::close(fd);
-  if (!status.ok()) return status;
-  return contents;
-}
-
 // Reads and checks one "<name>.toml": the entry, or the problem, starting with the path.
-Result<TokenEntry> ReadEntry(int dir_fd, const std::string& dir, const std::string& file_name) {
-  const std::string path = dir + "/" + file_name;
+Result<TokenEntry> ReadEntry(const EntryFile& file) {
+  const std::string& path = file.path;
+  const std::string& file_name = file.file_name;
+  const auto& text = file.text;
   auto problem = [&path](const std::string& why) { return Invalid(path + ": " + why); };
-  auto text = ReadEntryFile(dir_fd, file_name, path);
   if (!text.ok()) return problem(text.status().message());
   toml::table table;
   try {
@@ -210,37 +178,14 @@ struct DirectoryScan {
   std::vector<Result<TokenEntry>> files;  // sorted by file name
 };
 
+constexpr EntryDirectoryRules kTokenDirectoryRules{
+    "tokens", "add a token", "grant a token", "token entry", /*follow_symlinks=*/false,
+    kMaxEntryBytes};
+
 DirectoryScan ScanDirectory(const std::string& dir) {
-  DirectoryScan scan;
-  DIR* handle = ::opendir(dir.c_str());
-  if (handle == nullptr) {
-    int error = errno;
-    scan.missing = error == ENOENT;
-    scan.dir_problem = "tokens " + dir + ": " + std::strerror(error);
-    return scan;
-  }
-  int dir_fd = ::dirfd(handle);
-  struct stat info {};
-  if (::fstat(dir_fd, &info) == 0 && (info.st_mode & 022) != 0) {
-    scan.dir_problem = "tokens " + dir + " is writable by group or others (mode " +
-                       ModeText(info.st_mode) +
-                       "): anyone could add a token; no token loaded; run chmod go-w " + dir;
-    ::closedir(handle);
-    return scan;
-  }
-  std::vector<std::string> names;
-  errno = 0;  // readdir() tells its end from an error only by errno
-  while (const dirent* entry = ::readdir(handle)) {
-    if (IsKeyringEntryFileName(entry->d_name)) names.emplace_back(entry->d_name);
-  }
-  if (errno != 0) {
-    scan.dir_problem = "tokens " + dir + ": cannot list: " + std::strerror(errno);
-    ::closedir(handle);
-    return scan;
-  }
-  std::sort(names.begin(), names.end());
-  for (const auto& name : names) scan.files.push_back(ReadEntry(dir_fd, dir, name));
-  ::closedir(handle);
+  EntryDirectoryScan entries = ScanEntryDirectory(dir, kTokenDirectoryRules);
+  DirectoryScan scan{entries.missing, std::move(entries.dir_problem), {}};
+  for (const auto& file : entries.files) scan.files.push_back(ReadEntry(file));
   return scan;
 }
 
