@@ -34,6 +34,7 @@ import uuid
 
 import requests
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openapi_check  # noqa: E402  pylint: disable=wrong-import-position
 
