@@ -8,6 +8,7 @@ packages=(
   libzmq3-dev cppzmq-dev libsodium-dev
   libprotobuf-dev protobuf-compiler
   librocksdb-dev
+  python3 python3-yaml python3-jsonschema python3-requests
   doctest-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 )
 missing=()

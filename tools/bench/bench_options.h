@@ -6,7 +6,7 @@
 
 namespace aplus::bench {
 
-enum class BenchMode { kThroughput, kLatency, kRestart, kSlaMemory, kSlaCatchup };
+enum class BenchMode { kThroughput, kLatency, kRestart, kSlaMemory, kSlaCatchup, kHttp };
 
 struct BenchOptions {
   BenchMode mode = BenchMode::kThroughput;
@@ -22,6 +22,12 @@ struct BenchOptions {
   uint32_t window = 256;          // partner connections' credit window
   uint32_t threads = 2;           // client threads; connections are spread over them
   uint32_t connections_per_contact_point = 1;
+  uint32_t http_connections = 32;  // http: keep-alive connections to the agent gateway
+  // http: a running agent gateway's API ("127.0.0.1:7411") and a token of it; empty: the bench
+  // starts a broker and an agent gateway of its own.
+  std::string http_target;
+  std::string http_token;
+  std::string http_agent = "agent-noce-1";  // with http_target: the submitting agent
   size_t body_bytes = 900;        // escalation body; the whole Submit is about 1 KB
   double drain_seconds = 60;      // how long to wait for answers and deliveries at the end
 

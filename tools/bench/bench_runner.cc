@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,7 +17,10 @@
 #include <vector>
 
 #include "common/sync_client.h"
+#include "common/token_store.h"
 #include "common/wire.h"
+#include "tools/bench/child_program.h"
+#include "tools/bench/http_load.h"
 #include "tools/bench/latency_summary.h"
 #include "tools/bench/proc_stats.h"
 
@@ -336,6 +340,124 @@ json BenchRunner::BrokerStats() {
 }
 
 // --- throughput ------------------------------------------------------------------------------
+
+// --mode http: an agent gateway of the network's first contact point, started next to the
+// broker with its HTTP API on a free loopback port and a token of its own; then a closed-loop
+// run (--seconds, --http-connections keep-alive connections) and an open-loop run at --rate.
+Result<json> BenchRunner::RunHttp() {
+  HttpLoadOptions load;
+  std::unique_ptr<ChildProgram> gateway;
+  if (!options_.http_target.empty()) {
+    auto colon = options_.http_target.rfind(':');
+    if (colon == std::string::npos || options_.http_token.empty()) {
+      return Status(wire::INVALID_ARGUMENT, "--http-target HOST:PORT needs --http-token");
+    }
+    load.host = options_.http_target.substr(0, colon);
+    load.port = static_cast<uint16_t>(std::atoi(options_.http_target.c_str() + colon + 1));
+    load.token = options_.http_token;
+    load.agent = options_.http_agent;
+  } else {
+    if (!broker_) {
+      return Status(wire::INVALID_ARGUMENT,
+                    "--mode http starts its own broker and agent gateway (or give --http-target)");
+    }
+    const auto& contact_point = config_.contact_points.front();
+    if (contact_point.agents.empty()) {
+      return Status(wire::INVALID_ARGUMENT, "contact point " + contact_point.id + " has no agent");
+    }
+    std::string base = std::filesystem::path(broker_->data_dir()).parent_path().string();
+    std::string token_dir = base + "/tokens";
+    auto token = AddToken(token_dir, "bench", {}, WallNowMs());
+    if (!token.ok()) return token.status();
+    int zmq_port = PickFreeLoopbackPort();
+    int http_port = PickFreeLoopbackPort();
+    if (zmq_port == 0 || http_port == 0 || zmq_port == http_port) {
+      return Status(wire::INTERNAL, "no free loopback port");
+    }
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    std::string listen = "tcp://127.0.0.1:" + std::to_string(zmq_port);
+    std::string key_name = KeyNameFor(wire::AGENT_GATEWAY, contact_point.id, "");
+    gateway = std::make_unique<ChildProgram>(
+        (self.parent_path() / "aplus-agent-gateway").string(),
+        std::vector<std::string>{"--contact-point", contact_point.id, "--broker", endpoint_,
+                                 "--listen", listen, "--data-dir", base + "/agent-gateway",
+                                 "--key", keys_->KeyFile(key_name), "--broker-key",
+                                 keys_->PublicFile("broker"), "--http-listen",
+                                 "127.0.0.1:" + std::to_string(http_port), "--token-dir",
+                                 token_dir},
+        base + "/agent-gateway.log");
+    Status started = gateway->Start();
+    if (!started.ok()) return started;
+    Status ready = gateway->WaitForLog("HTTP API on", 60000);
+    if (!ready.ok()) return ready;
+    Progress("agent gateway ready, HTTP API on 127.0.0.1:" + std::to_string(http_port));
+    load.port = static_cast<uint16_t>(http_port);
+    load.token = *token;
+    load.agent = contact_point.agents.front().id;
+  }
+  load.connections = options_.http_connections;
+  load.partners = PartnerIds(config_);
+  load.body_bytes = options_.body_bytes;
+  load.run_tag = RandomTag();
+  auto run = [&](bool open_loop) -> Result<json> {
+    load.open_loop = open_loop;
+    load.rate = options_.rate;
+    load.run_tag += open_loop ? "-o" : "-c";
+    load.start_ns = SteadyNowNs() + 50'000'000;
+    load.window_start_ns = load.start_ns + static_cast<int64_t>(options_.warmup_seconds * 1e9);
+    load.window_end_ns = load.window_start_ns + static_cast<int64_t>(options_.seconds * 1e9);
+    CpuMeter meter(broker_pid());
+    std::optional<double> gateway_start;
+    pid_t gateway_pid = gateway ? gateway->pid() : 0;
+    if (gateway_pid > 0) {
+      if (auto cpu = ProcessCpuSeconds(gateway_pid); cpu.ok()) gateway_start = *cpu;
+    }
+    meter.Start();
+    auto result = RunHttpLoad(load);
+    if (!result.ok()) return result.status();
+    json cpu = meter.Finish(result->created);
+    if (auto now = ProcessCpuSeconds(gateway_pid); gateway_start && now.ok()) {
+      cpu["agent_gateway_cores"] =
+          (*now - *gateway_start) / (static_cast<double>(SteadyNowNs() - load.start_ns) / 1e9);
+    }
+    double seconds = static_cast<double>(load.window_end_ns - load.window_start_ns) / 1e9;
+    LatencySummary latency = LatencySummary::Of(result->latencies_ns);
+    json errors = json::object();
+    for (const auto& [kind, count] : result->other) errors[kind] = count;
+    json out = {{"loop", open_loop ? "open" : "closed"},
+                {"seconds", seconds},
+                {"connections", load.connections},
+                {"sent", result->sent},
+                {"created_201", result->created},
+                {"created_per_second", static_cast<double>(result->created) / seconds},
+                {"latency", latency.ToJson()},
+                {"latency_text", latency.ToString()},
+                {"errors", errors},
+                {"cpu", cpu}};
+    if (open_loop) out["offered_rate"] = options_.rate;
+    return out;
+  };
+  Progress("closed loop: " + std::to_string(load.connections) + " keep-alive connections");
+  auto closed = run(false);
+  if (!closed.ok()) return closed.status();
+  Progress("open loop at " + Fixed(options_.rate, 0) + " submissions/s");
+  auto open = run(true);
+  if (!open.ok()) return open.status();
+  json result = {{"mode", "http"},
+                 {"warmup_seconds", options_.warmup_seconds},
+                 {"body_bytes", options_.body_bytes},
+                 {"broker", broker_ ? BrokerSetupJson() : json(nullptr)},
+                 {"throughput", *closed},
+                 {"open_loop", *open}};
+  if (gateway) {
+    result["agent_gateway"] = {{"log", gateway->log_path()}, {"pid", gateway->pid()}};
+    result["agent_gateway"]["exit"] = gateway->Stop(10000);
+  } else {
+    result["agent_gateway"] = {{"target", options_.http_target}};
+  }
+  return result;
+}
 
 Result<json> BenchRunner::RunThroughput() {
   auto generator = MakeGenerator(false);
@@ -998,6 +1120,20 @@ void PrintBroker(const json& setup, std::ostream& out) {
 
 void PrintText(const json& r, std::ostream& out) {
   std::string mode = r["mode"];
+  if (mode == "http") {
+    for (const char* part : {"throughput", "open_loop"}) {
+      const json& run = r[part];
+      std::string loop = run["loop"] == "open"
+                             ? "open loop at " + Fixed(run["offered_rate"], 0) + "/s"
+                             : std::string("closed loop");
+      out << "aplus-bench http " << loop << ": " << Fixed(run["seconds"], 1) << " s, " << run["connections"]
+          << " keep-alive connections; " << run["created_201"] << " cases created (201), "
+          << Fixed(run["created_per_second"], 0) << "/s; latency "
+          << run["latency_text"].get<std::string>() << "\n";
+      out << "  errors: " << run["errors"].dump() << "; cpu: " << run["cpu"].dump() << "\n";
+    }
+    return;
+  }
   if (mode == "throughput") {
     out << "aplus-bench throughput: " << Fixed(r["seconds"], 1) << " s measured after "
         << Fixed(r["warmup_seconds"], 1) << " s warm-up; " << r["agent_connections"]
@@ -1159,7 +1295,8 @@ int BenchRunner::Run() {
       return 1;
     }
   }
-  Status ready = SetUpBroker();
+  bool external_http = options_.mode == BenchMode::kHttp && !options_.http_target.empty();
+  Status ready = external_http ? Status::Ok() : SetUpBroker();
   if (!ready.ok()) {
     std::cerr << "aplus-bench: " << ready.message() << std::endl;
     return 1;
@@ -1171,6 +1308,7 @@ int BenchRunner::Run() {
     case BenchMode::kRestart:
     case BenchMode::kSlaMemory: result = RunRestart(); break;
     case BenchMode::kSlaCatchup: result = RunSlaCatchup(); break;
+    case BenchMode::kHttp: result = RunHttp(); break;
   }
   if (!result.ok()) {
     std::cerr << "aplus-bench: " << result.status().ToString() << std::endl;

@@ -36,6 +36,7 @@ class BenchRunner {
   Status SetUpBroker();
   Result<nlohmann::json> RunThroughput();
   Result<nlohmann::json> RunLatency();
+  Result<nlohmann::json> RunHttp();
   Result<nlohmann::json> RunRestart();
   Result<nlohmann::json> RunSlaCatchup();
   // sla-catchup: the network (built-in, or --config) with every partner's reply_policy and the

@@ -25,14 +25,18 @@ int main(int argc, char** argv) {
                                             {"latency", BenchMode::kLatency},
                                             {"restart", BenchMode::kRestart},
                                             {"sla-memory", BenchMode::kSlaMemory},
-                                            {"sla-catchup", BenchMode::kSlaCatchup}};
+                                            {"sla-catchup", BenchMode::kSlaCatchup},
+                                            {"http", BenchMode::kHttp}};
   app.add_option("--mode", mode,
                  "throughput (closed loop), latency (open loop at --rate), restart (fill "
                  "--cases, restart, time until ready), sla-memory (restart with --cases open "
                  "cases and their SLA timers: RSS, start-up), sla-catchup (--catchup-cases cases "
                  "under a short reply policy, stop, let every deadline pass, restart: time until "
-                 "every warning and breach alert is raised)")
-      ->check(CLI::IsMember({"throughput", "latency", "restart", "sla-memory", "sla-catchup"}));
+                 "every warning and breach alert is raised), http (an agent gateway started too: "
+                 "submissions through its HTTP API, a closed-loop run then an open-loop run at "
+                 "--rate)")
+      ->check(CLI::IsMember(
+          {"throughput", "latency", "restart", "sla-memory", "sla-catchup", "http"}));
   app.add_option("--seconds", options.seconds, "measured window (default 10)")
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", options.warmup_seconds, "warm-up before the window (default 1)")
@@ -40,7 +44,7 @@ int main(int argc, char** argv) {
   app.add_option("--pipeline", options.pipeline,
                  "closed loop: submits in flight per agent connection (default 64)")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--rate", options.rate, "latency mode: offered submits per second (default 2000)")
+  app.add_option("--rate", options.rate, "latency and http modes: offered submits per second (default 2000)")
       ->check(CLI::PositiveNumber);
   app.add_option("--cases", options.cases, "restart mode: cases stored before the restart (default 1000000)")
       ->check(CLI::PositiveNumber);
@@ -64,6 +68,15 @@ int main(int argc, char** argv) {
   app.add_option("--connections-per-contact-point", options.connections_per_contact_point,
                  "agent connections per contact point (default 1)")
       ->check(CLI::Range(1, 64));
+  app.add_option("--http-connections", options.http_connections,
+                 "http mode: keep-alive connections to the agent gateway (default 32)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--http-target", options.http_target,
+                 "http mode: HOST:PORT of a running agent gateway's API (then no broker or "
+                 "gateway is started; needs --http-token)");
+  app.add_option("--http-token", options.http_token, "http mode with --http-target: its token");
+  app.add_option("--http-agent", options.http_agent,
+                 "http mode with --http-target: the submitting agent (default agent-noce-1)");
   app.add_option("--body-bytes", options.body_bytes, "escalation body size (default 900)")
       ->check(CLI::Range(1, 200000));
   app.add_option("--drain-seconds", options.drain_seconds,
