@@ -295,8 +295,16 @@ def well_formed(raw, token):
     if len(request_line) != 3 or request_line[0] != b"POST" or \
             request_line[1].split(b"?")[0] != b"/v1/cases" or request_line[2] != b"HTTP/1.1":
         return False
-    headers = {}
+    # RFC 9112, 5.2: a server may replace an obs-fold (a line starting with a space or a tab)
+    # by a space, as Beast does: the folded value belongs to the header before it.
+    unfolded = []
     for line in lines[1:]:
+        if line[:1] in (b" ", b"\t") and unfolded:
+            unfolded[-1] += b" " + line.strip()
+        else:
+            unfolded.append(line)
+    headers = {}
+    for line in unfolded:
         name, colon, value = line.partition(b":")
         if not colon:
             return False
