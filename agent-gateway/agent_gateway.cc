@@ -190,6 +190,9 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
     front_door.server.tls_cert_file = opts.http_tls_cert_file;
     front_door.server.tls_key_file = opts.http_tls_key_file;
     front_door.token_dir = opts.token_dir;
+    front_door.after_commit = [self](GroupCommit::Effect effect) {
+      self->commit_->AfterCommit(std::move(effect));
+    };
     auto door = HttpFrontDoor::Start(std::move(front_door), self->HttpRoutes());
     if (!door.ok()) {
       return Status(door.status().code(),
@@ -240,6 +243,7 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
 
 void AgentGateway::DrainAfterFailStop() {
   forwarder_->AnswerAllWaitersQueued();
+  feed_->AnswerAllWaiters(fail_stop_.status());
   if (http_) http_->Dispatch();
   AnswerLocalClientsBeforeExit(*local_, [this] {
     DrainLocal();

@@ -345,6 +345,9 @@ void DurableForwarder::AnswerAllWaitersQueued() {
 }
 
 void DurableForwarder::OnTick() {
+  // After a failed commit nothing may be answered as queued from here: the entry may not be
+  // on disk (AnswerAllWaitersQueued answers only the durable ones, at the drain).
+  if (fail_stop_.tripped()) return;
   int64_t now = SteadyNowMs();
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.deadline_ms > now) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "common/clock.h"
 #include "gateway/case_json.h"
@@ -11,6 +12,9 @@
 
 namespace aplus {
 namespace {
+
+// Under the empty key (it sorts before every be64 sequence): the last sequence handed out.
+const std::string kHighWaterKey;
 
 std::string KeyOf(uint64_t sequence) {
   std::string key;
@@ -27,22 +31,28 @@ int64_t AtMs(const nlohmann::json& event) {
 }  // namespace
 
 EventFeed::EventFeed(RocksDb& db, uint64_t last_sequence)
-    : db_(db), family_(db.Family(kEventFeedFamily)), last_sequence_(last_sequence) {}
+    : db_(db),
+      family_(db.Family(kEventFeedFamily)),
+      last_sequence_(last_sequence),
+      published_sequence_(last_sequence) {}
 
 Result<std::unique_ptr<EventFeed>> EventFeed::Open(RocksDb& db) {
   auto* family = db.Family(kEventFeedFamily);
   if (family == nullptr) {
     return Status(wire::INTERNAL, std::string("the database has no family ") + kEventFeedFamily);
   }
+  // The high-water mark survives the trimming of every event: a restart never hands out a
+  // sequence (a cursor, a webhook-id) again.
+  uint64_t last = 0;
+  auto mark = db.Get(family, kHighWaterKey);
+  if (!mark.ok()) return Status(wire::INTERNAL, "cannot read the event feed: " + mark.status().message());
+  if (mark->has_value()) {
+    if ((*mark)->size() != 8) return Status(wire::INTERNAL, "malformed event feed mark");
+    last = ReadBigEndian64((*mark)->data());
+  }
   auto it = db.NewIterator(family);
   it->SeekToLast();
-  uint64_t last = 0;
-  if (it->Valid()) {
-    if (it->key().size() != 8) {
-      return Status(wire::INTERNAL, "malformed key in the event feed");
-    }
-    last = ReadBigEndian64(it->key().data());
-  }
+  if (it->Valid() && it->key().size() == 8) last = std::max(last, ReadBigEndian64(it->key().data()));
   if (!it->status().ok()) {
     return Status(wire::INTERNAL, "cannot read the event feed: " + it->status().ToString());
   }
@@ -52,8 +62,13 @@ Result<std::unique_ptr<EventFeed>> EventFeed::Open(RocksDb& db) {
 uint64_t EventFeed::Append(rocksdb::WriteBatch& batch, nlohmann::json event, int64_t at_unix_ms) {
   uint64_t sequence = ++last_sequence_;
   event["at"] = Rfc3339(at_unix_ms);
-  event["at_ms"] = at_unix_ms;
+  // Trimming goes by when the event was appended (feed order), not by its own instant (a mail
+  // delivered late carries an old one).
+  event["at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   batch.Put(family_, KeyOf(sequence), event.dump());
+  batch.Put(family_, kHighWaterKey, KeyOf(sequence));
   return sequence;
 }
 
@@ -78,7 +93,9 @@ Result<uint64_t> EventFeed::ParseCursor(const std::string& text) {
 Result<FeedPage> EventFeed::Read(uint64_t after, size_t limit, const FeedFilter& filter) const {
   FeedPage page;
   page.next_after = after;
-  if (limit == 0 || after >= last_sequence_) return page;
+  // Only what a group commit made durable (Published): a cursor seen before the fsync could be
+  // handed to another event after a crash.
+  if (limit == 0 || after >= published_sequence_) return page;
   const size_t max_scanned = 10 * limit + 100;
   size_t scanned = 0;
   auto it = db_.NewIterator(family_);
@@ -88,6 +105,7 @@ Result<FeedPage> EventFeed::Read(uint64_t after, size_t limit, const FeedFilter&
     ++scanned;
     if (it->key().size() != 8) return Status(wire::INTERNAL, "malformed key in the event feed");
     uint64_t sequence = ReadBigEndian64(it->key().data());
+    if (sequence > published_sequence_) break;
     page.next_after = sequence;
     auto event = nlohmann::json::parse(it->value().ToStringView(), nullptr, false);
     if (event.is_discarded() || !event.is_object()) {
@@ -105,7 +123,7 @@ Result<FeedPage> EventFeed::Read(uint64_t after, size_t limit, const FeedFilter&
 }
 
 bool EventFeed::TryAnswer(Waiter& waiter) const {
-  if (waiter.after >= last_sequence_) return false;
+  if (waiter.after >= published_sequence_) return false;
   auto page = Read(waiter.after, waiter.limit, waiter.filter);
   if (!page.ok()) {
     waiter.responder.Send(http::ProblemResponse(page.status()));
@@ -133,6 +151,7 @@ void EventFeed::Wait(uint64_t after, size_t limit, int64_t deadline_ms, FeedFilt
 }
 
 void EventFeed::Published() {
+  published_sequence_ = last_sequence_;
   std::erase_if(waiters_, [this](Waiter& waiter) {
     return waiter.responder.answered() || TryAnswer(waiter);
   });
@@ -158,7 +177,7 @@ int64_t EventFeed::NextWaiterDeadlineMs() const {
 Result<size_t> EventFeed::TrimBefore(rocksdb::WriteBatch& batch, int64_t cutoff_unix_ms) const {
   size_t trimmed = 0;
   auto it = db_.NewIterator(family_);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->Seek(KeyOf(0)); it->Valid(); it->Next()) {
     auto event = nlohmann::json::parse(it->value().ToStringView(), nullptr, false);
     int64_t at = event.is_object() ? AtMs(event) : 0;
     if (at >= cutoff_unix_ms) break;
@@ -169,6 +188,11 @@ Result<size_t> EventFeed::TrimBefore(rocksdb::WriteBatch& batch, int64_t cutoff_
     return Status(wire::INTERNAL, "cannot read the event feed: " + it->status().ToString());
   }
   return trimmed;
+}
+
+void EventFeed::AnswerAllWaiters(const Status& status) {
+  for (auto& waiter : waiters_) waiter.responder.Send(http::ProblemResponse(status));
+  waiters_.clear();
 }
 
 int64_t EventFeed::RetentionMs(const RetentionPeriod& personal_data_after) {

@@ -4,9 +4,11 @@
 // reminders, answers and erase notices, as #/components/schemas/FeedEvent of docs/openapi.yaml.
 //
 // Layout: column family kEventFeedFamily, key be64(sequence) -> the event's JSON without its
-// cursor (the cursor is the decimal sequence, added when read), plus "at_ms" (its instant in
-// Unix ms, for trimming; removed when read). Sequences start at 1 and only
-// grow; the cursor "0" (or none) reads from the oldest event kept.
+// cursor (the cursor is the decimal sequence, added when read), plus "at_ms" (when it was
+// appended, Unix ms, for trimming; removed when read). The empty key holds be64 of the last
+// sequence handed out, so that trimming every event and restarting never reuses a sequence.
+// Readers see events only up to the last Published() (what a group commit made durable).
+// Sequences start at 1 and only grow; the cursor "0" (or none) reads from the oldest event kept.
 //
 // Durability: Append only adds to the caller's WriteBatch, so an event is written in the same
 // batch (one fsync) as the state it reports (the mailbox item, the inbox entry, the webhook):
@@ -103,6 +105,10 @@ class EventFeed {
 
   uint64_t last_sequence() const { return last_sequence_; }
 
+  // After a fail-stop: answers every waiting long poll with `status` (a problem), so that no
+  // client is left hanging when the process exits.
+  void AnswerAllWaiters(const Status& status);
+
   // The cursor text of a sequence, and back (INVALID_ARGUMENT when not a decimal number).
   static std::string Cursor(uint64_t sequence);
   static Result<uint64_t> ParseCursor(const std::string& text);
@@ -122,7 +128,8 @@ class EventFeed {
 
   RocksDb& db_;
   rocksdb::ColumnFamilyHandle* family_;
-  uint64_t last_sequence_;
+  uint64_t last_sequence_;       // the last sequence handed out (also kept durably: a mark)
+  uint64_t published_sequence_;  // the last one readers may see (durable: Published was called)
   std::vector<Waiter> waiters_;
 };
 

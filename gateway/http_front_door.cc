@@ -135,8 +135,11 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
   return out;
 }
 
-HttpFrontDoor::HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir)
-    : routes_(std::move(routes)), tokens_(std::move(token_dir)) {}
+HttpFrontDoor::HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
+                             std::function<void(std::function<void(const Status&)>)> after_commit)
+    : routes_(std::move(routes)),
+      after_commit_(std::move(after_commit)),
+      tokens_(std::move(token_dir)) {}
 
 HttpFrontDoor::~HttpFrontDoor() {
   // The server first: no request may be pushed into a queue that is gone.
@@ -145,8 +148,8 @@ HttpFrontDoor::~HttpFrontDoor() {
 
 Result<std::unique_ptr<HttpFrontDoor>> HttpFrontDoor::Start(HttpFrontDoorOptions options,
                                                             std::vector<HttpRoute> routes) {
-  std::unique_ptr<HttpFrontDoor> door(
-      new HttpFrontDoor(std::move(routes), std::move(options.token_dir)));
+  std::unique_ptr<HttpFrontDoor> door(new HttpFrontDoor(
+      std::move(routes), std::move(options.token_dir), std::move(options.after_commit)));
   Status tokens = door->tokens_.Start();
   if (!tokens.ok()) return tokens;
   auto server = http::HttpServer::Start(std::move(options.server), door->queue_.AsHandler());
@@ -210,7 +213,17 @@ void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
     }
     return;
   }
-  HttpCall call{std::move(pending.request), std::move(params), {}, {}, pending.responder};
+  http::Responder responder = pending.responder;
+  if (after_commit_) {
+    // The route's answer leaves after this turn's group commit (or as its error).
+    responder = http::Responder([original = pending.responder,
+                                 after_commit = after_commit_](http::HttpResponse&& response) {
+      after_commit([original, response = std::move(response)](const Status& committed) mutable {
+        original.Send(committed.ok() ? std::move(response) : http::ProblemResponse(committed));
+      });
+    });
+  }
+  HttpCall call{std::move(pending.request), std::move(params), {}, {}, std::move(responder)};
   if (route->needs_token) {
     auto token = http::BearerToken(call.request);
     Result<TokenIdentity> identity =

@@ -59,6 +59,10 @@ struct HttpRoute {
 struct HttpFrontDoorOptions {
   http::HttpServerOptions server;
   std::string token_dir;  // the tokens made by `aplus tokens add` (common/token_store.h)
+  // The gateway's group commit (gateway/group_commit.h): every answer a route sends waits for
+  // the current turn's fsync (a read may show this turn's writes), and becomes the commit's
+  // error when the fsync failed. Null: answers leave at once.
+  std::function<void(std::function<void(const Status& committed)>)> after_commit;
 };
 
 class HttpFrontDoor {
@@ -82,10 +86,12 @@ class HttpFrontDoor {
   bool tls() const;
 
  private:
-  HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir);
+  HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
+                std::function<void(std::function<void(const Status&)>)> after_commit);
   void DispatchOne(http::PendingRequest&& pending);
 
   const std::vector<HttpRoute> routes_;
+  const std::function<void(std::function<void(const Status&)>)> after_commit_;
   LiveTokenStore tokens_;
   int64_t next_token_check_ms_ = 0;
   http::RequestQueue queue_;  // outlives nothing: the server (declared after) is stopped first

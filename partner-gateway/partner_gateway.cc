@@ -177,7 +177,9 @@ Status PartnerGateway::Init() {
     sender.secrets = options_.webhook_secrets;
     sender.schedule = options_.webhook_schedule;
     sender.timeout = std::chrono::milliseconds(options_.webhook_timeout_ms);
-    auto started = WebhookSender::Start(*db_, std::move(sender), clock_, nullptr);
+    // Called on the sender's thread: the loop trips the FailStop at its next turn.
+    auto started = WebhookSender::Start(*db_, std::move(sender), clock_,
+                                        [this](const Status&) { webhook_record_failed_ = true; });
     if (!started.ok()) return started.status();
     webhooks_ = std::move(started).value();
     webhooks_->SetDurableSequence(feed_->last_sequence());  // everything on disk at start
@@ -194,6 +196,9 @@ Status PartnerGateway::Init() {
     HttpFrontDoorOptions door;
     door.server = *options_.http;
     door.token_dir = options_.token_dir;
+    door.after_commit = [this](GroupCommit::Effect effect) {
+      commit_->AfterCommit(std::move(effect));
+    };
     auto started = HttpFrontDoor::Start(std::move(door), PartnerHttpRoutes(*this));
     if (!started.ok()) return started.status();
     front_door_ = std::move(started).value();
@@ -328,6 +333,11 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
     }
     // One group commit per turn (gateway/group_commit.h): what arrived together shares one
     // fsync; answers, acknowledgements and forwarded requests leave after it.
+    if (webhook_record_failed_.load()) {
+      fail_stop_.Trip("webhooks: cannot record an attempt",
+                      Status(wire::UNAVAILABLE, "the webhook queue's write failed"));
+      break;
+    }
     commit_->Begin();
     if (items[1].revents & ZMQ_POLLIN) link_->OnReadable();
     ProcessDeliveries();
@@ -344,7 +354,12 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
 
 void PartnerGateway::DrainAfterFailStop() {
   forwarder_->AnswerAllWaitersQueued();
-  AnswerLocalClientsBeforeExit(*local_, [this] { OnLocalReadable(); });
+  feed_->AnswerAllWaiters(fail_stop_.status());
+  if (front_door_) front_door_->Dispatch();
+  AnswerLocalClientsBeforeExit(*local_, [this] {
+    OnLocalReadable();
+    if (front_door_) front_door_->Dispatch();
+  });
 }
 
 // --- deliveries ---------------------------------------------------------------------------

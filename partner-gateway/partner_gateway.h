@@ -204,6 +204,7 @@ class PartnerGateway : public PartnerHttpBackend {
   std::string key_prefix_;
   std::string instance_id_;
   std::unique_ptr<EventFeed> feed_;
+  std::atomic<bool> webhook_record_failed_{false};  // set by the sender's thread
   std::unique_ptr<WebhookSender> webhooks_;        // null without --webhook-url
   std::unique_ptr<HttpFrontDoor> front_door_;      // null with --http-listen off; last: its
                                                    // routes use the members above

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "common/clock.h"
@@ -44,6 +45,12 @@ struct FeedFixture {
     return sequence;
   }
 };
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // A Responder whose answer lands in `out`.
 http::Responder Capture(std::shared_ptr<http::HttpResponse> out) {
@@ -141,20 +148,54 @@ TEST_CASE("a filtered waiter keeps waiting past events it may not see") {
   CHECK(body["events"][0]["cursor"] == "2");
 }
 
-TEST_CASE("trimming removes the events before the cutoff, and only them") {
+TEST_CASE("trimming goes by append time; the sequence never restarts, even when all is trimmed") {
   FeedFixture f("trim");
-  f.Add("a", 1000);
+  f.Add("a", 1000);  // an old instant (a mail delivered late): kept, it was appended now
   f.Add("b", 2000);
-  f.Add("c", 3000);
+  rocksdb::WriteBatch keep;
+  auto none = f.feed->TrimBefore(keep, SystemNowMs() - 60'000);
+  REQUIRE(none.ok());
+  CHECK(*none == 0);
   rocksdb::WriteBatch batch;
-  auto trimmed = f.feed->TrimBefore(batch, 2500);
+  auto trimmed = f.feed->TrimBefore(batch, SystemNowMs() + 1);
   REQUIRE(trimmed.ok());
   CHECK(*trimmed == 2);
   REQUIRE(f.db->Write(batch).ok());
   auto page = f.feed->Read(0, 10);
   REQUIRE(page.ok());
-  REQUIRE(page->events.size() == 1);
-  CHECK(page->events[0]["type"] == "c");
+  CHECK(page->events.empty());
+  f.Reopen();
+  CHECK(f.feed->last_sequence() == 2);  // a client's cursor 2 stays meaningful
+  CHECK(f.Add("c", 3000) == 3);
+  auto after = f.feed->Read(2, 10);
+  REQUIRE(after.ok());
+  REQUIRE(after->events.size() == 1);
+  CHECK(after->events[0]["type"] == "c");
+}
+
+TEST_CASE("events are invisible to readers until published (durable)") {
+  FeedFixture f("unpublished");
+  rocksdb::WriteBatch batch;
+  f.feed->Append(batch, {{"type", "case.answered"}}, 1'780'000'000'000);
+  REQUIRE(f.db->Write(batch).ok());
+  auto before = f.feed->Read(0, 10);
+  REQUIRE(before.ok());
+  CHECK(before->events.empty());
+  auto out = std::make_shared<http::HttpResponse>();
+  f.feed->Wait(0, 10, SteadyNowMs() + 60'000, nullptr, Capture(out), RenderPage);
+  CHECK(f.feed->waiter_count() == 1);
+  f.feed->Published();
+  CHECK(f.feed->waiter_count() == 0);
+  CHECK(nlohmann::json::parse(out->body)["events"].size() == 1);
+}
+
+TEST_CASE("after a fail-stop every waiting long poll gets the problem") {
+  FeedFixture f("fail-stop");
+  auto out = std::make_shared<http::HttpResponse>();
+  f.feed->Wait(0, 10, SteadyNowMs() + 60'000, nullptr, Capture(out), RenderPage);
+  f.feed->AnswerAllWaiters(Status(wire::UNAVAILABLE, "durability lost"));
+  CHECK(out->status == 503);
+  CHECK(f.feed->waiter_count() == 0);
 }
 
 TEST_CASE("cursors: decimal only") {

@@ -17,6 +17,8 @@ As a module:
 As a command (for tests written in C++ or shell), body on stdin; exit 0 when valid, 1 with the
 errors on stderr otherwise:
     openapi_check.py OPERATION_ID STATUS CONTENT_TYPE [--header NAME:VALUE ...] < body
+    openapi_check.py --request "METHOD /target?query" STATUS CONTENT_TYPE [...] < body
+(the second form finds the operation by method and path template, e.g. GET /v1/cases/{id}).
 
 Needs python3-yaml and python3-jsonschema (deploy/install-deps.sh); standard library otherwise.
 """
@@ -101,6 +103,19 @@ class OpenApiContract:
             errors.append("%s: %s" % (where, error.message))
         return errors
 
+    def operation_for(self, method, target):
+        """The operationId serving `method` on `target` (its query ignored), or None."""
+        segments = target.split("?", 1)[0].strip("/").split("/")
+        for operation_id, (op_method, template, _) in self.operations.items():
+            if op_method != method.upper():
+                continue
+            parts = template.strip("/").split("/")
+            if len(parts) == len(segments) and all(
+                    p == s or (p.startswith("{") and p.endswith("}") and s)
+                    for p, s in zip(parts, segments)):
+                return operation_id
+        return None
+
     def response_for(self, operation_id, status):
         """The response object an answer with `status` falls under, or None."""
         if operation_id not in self.operations:
@@ -156,6 +171,25 @@ class OpenApiContract:
                 errors.append("%s: header %s missing" % (label, name))
         return errors
 
+    def check_unrouted(self, status, content_type, body):
+        """An answer to a request no operation serves (no such path, wrong method): it must be
+        a problem document (#/components/schemas/Problem) with the HTTP status."""
+        label = "(no operation) %d" % status
+        if status < 400:
+            return ["%s: a request no operation serves was not refused" % label]
+        if _media_type(content_type) != "application/problem+json":
+            return ["%s: Content-Type %r is not application/problem+json" % (label, content_type)]
+        try:
+            instance = json.loads(body)
+        except ValueError as error:
+            return ["%s: body is not JSON (%s)" % (label, error)]
+        schema = {"$ref": "#/components/schemas/Problem"}
+        errors = ["%s: %s" % (label, e) for e in self.schema_errors(schema, instance)]
+        if isinstance(instance, dict) and instance.get("status") != status:
+            errors.append("%s: problem status %r is not the HTTP status" %
+                          (label, instance.get("status")))
+        return errors
+
     def check_webhook(self, headers, body, name="partnerEvent"):
         """A webhook request as the partner's receiver gets it: its headers and JSON body."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -190,6 +224,19 @@ def main(argv):
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)
         return 2
+    contract = OpenApiContract.load()
+    if argv[1] == "--request":
+        if len(argv) < 5 or " " not in argv[2]:
+            print(__doc__, file=sys.stderr)
+            return 2
+        method, target = argv[2].split(" ", 1)
+        operation_id = contract.operation_for(method, target)
+        if operation_id is None:
+            errors = contract.check_unrouted(int(argv[3]), argv[4], sys.stdin.buffer.read())
+            for error in errors:
+                print("%s %s: %s" % (method, target, error), file=sys.stderr)
+            return 1 if errors else 0
+        argv = argv[:1] + [operation_id] + argv[3:]
     operation_id, status, content_type = argv[1], int(argv[2]), argv[3]
     headers = {}
     rest = argv[4:]
@@ -200,7 +247,6 @@ def main(argv):
         name, value = rest[1].split(":", 1)
         headers[name.strip()] = value.strip()
         rest = rest[2:]
-    contract = OpenApiContract.load()
     errors = contract.check_response(operation_id, status, content_type,
                                      sys.stdin.buffer.read(), headers)
     for error in errors:

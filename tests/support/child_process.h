@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <cstdlib>
 #include <string>
@@ -57,10 +58,16 @@ inline int FreePort() {
                              static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
   // Below the kernel's ephemeral range (32768-60999), so no outgoing connection takes it.
   std::uniform_int_distribution<int> pick(20000, 32767);
+  // A port handed out earlier in this process may not be bound yet: never hand it out twice.
+  static std::set<int> handed_out;
   for (int tries = 0; tries < 200; ++tries) {
     int port = pick(random);
+    if (handed_out.count(port)) continue;
     std::string check = "ss -ltnH 'sport = :" + std::to_string(port) + "' 2>/dev/null | grep -q .";
-    if (std::system(check.c_str()) != 0) return port;
+    if (std::system(check.c_str()) != 0) {
+      handed_out.insert(port);
+      return port;
+    }
   }
   return pick(random);
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/token_store.h"
+#include "tests/support/curl_client.h"
 #include "tests/support/network.h"
 
 using namespace aplus;
@@ -24,58 +25,14 @@ using nlohmann::json;
 
 namespace {
 
-struct HttpReply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-  json parsed;  // the body as JSON (discarded when it is not)
-  // A reference into the reply, so that range-for over Json()["..."] is safe.
-  const json& Json() const { return parsed; }
-};
-
-// One request with curl (-i: status line and headers before the body). `body` goes through a
-// file so that no shell quoting touches it. Bounded by curl's --max-time.
+// The shared curl client (tests/support/curl_client.h): every answer is checked against
+// docs/openapi.yaml.
 HttpReply Curl(TempDir& dir, const std::string& method, const std::string& url,
                const std::string& token, const std::string& body = "",
                std::vector<std::string> headers = {}, int max_seconds = 20) {
-  static std::atomic<int> counter{0};
-  std::string command = "curl -s -i --max-time " + std::to_string(max_seconds) + " -X " + method;
-  if (!token.empty()) command += " -H 'Authorization: Bearer " + token + "'";
-  for (const auto& header : headers) command += " -H '" + header + "'";
-  if (!body.empty()) {
-    std::string file = dir.Sub("body-" + std::to_string(++counter));
-    std::ofstream(file) << body;
-    command += " -H 'Content-Type: application/json' --data-binary @" + file;
-  }
-  command += " '" + url + "'";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  ::pclose(pipe);
-  HttpReply reply;
-  size_t end = output.find("\r\n\r\n");
-  if (end == std::string::npos) return reply;  // no answer: status 0
-  std::string head = output.substr(0, end);
-  reply.body = output.substr(end + 4);
-  reply.parsed = json::parse(reply.body, nullptr, false);
-  std::sscanf(head.c_str(), "HTTP/%*s %d", &reply.status);
-  size_t line = head.find("\r\n");
-  while (line != std::string::npos) {
-    size_t next = head.find("\r\n", line + 2);
-    std::string text = head.substr(line + 2, next == std::string::npos ? std::string::npos
-                                                                       : next - line - 2);
-    size_t colon = text.find(':');
-    if (colon != std::string::npos) {
-      std::string name = text.substr(0, colon);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string value = text.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      reply.headers[name] = value;
-    }
-    line = next;
-  }
-  return reply;
+  size_t path = url.find('/', url.find("//") + 2);
+  return CurlRequest(dir.path().string(), method, url.substr(0, path), url.substr(path), token,
+                     body, std::move(headers), max_seconds);
 }
 
 json SubmitBody(const std::string& subject, const std::string& partner = "france-travail",

@@ -16,6 +16,7 @@
 #include "common/token_store.h"
 #include "gateway/webhook_signature.h"
 #include "http/http_server.h"
+#include "tests/support/curl_client.h"
 #include "tests/support/network.h"
 
 using namespace aplus;
@@ -130,26 +131,19 @@ std::pair<int, std::string> Run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-// The partner's HTTP client: curl, with the token; returns (HTTP status, body).
+// The partner's HTTP client: the shared curl client (tests/support/curl_client.h, every answer
+// checked against docs/openapi.yaml), with the token; returns (HTTP status, body).
 struct Curl {
   int port;
   std::string token;
+  std::string scratch_dir = std::filesystem::temp_directory_path().string();
   std::pair<int, json> Call(const std::string& method, const std::string& path,
                             const std::string& body = "") {
-    std::string command = "curl -s -m 20 -o - -w '\\n%{http_code}' -X " + method +
-                          " -H 'Authorization: Bearer " + token + "'";
-    if (!body.empty()) {
-      command += " -H 'Content-Type: application/json' --data-binary '" + body + "'";
-    }
-    command += " 'http://127.0.0.1:" + std::to_string(port) + path + "'";
-    auto [code, output] = Run(command);
-    INFO(command << " -> " << output);
-    REQUIRE(code == 0);
-    size_t newline = output.rfind('\n');
-    REQUIRE(newline != std::string::npos);
-    int status = std::stoi(output.substr(newline + 1));
-    std::string text = output.substr(0, newline);
-    return {status, text.empty() ? json() : json::parse(text)};
+    HttpReply reply = CurlRequest(scratch_dir, method, "http://127.0.0.1:" + std::to_string(port),
+                                  path, token, body);
+    INFO(method << " " << path << " -> " << reply.status << " " << reply.body);
+    REQUIRE(reply.status != 0);
+    return {reply.status, reply.body.empty() ? json() : json::parse(reply.body)};
   }
 };
 
