@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git iproute2 ccache curl openssl
-  libboost-dev libboost-system-dev libssl-dev
+  libboost-dev libboost-system-dev libssl-dev prometheus-cpp-dev prometheus
   libzmq3-dev cppzmq-dev libsodium-dev
   libprotobuf-dev protobuf-compiler
   librocksdb-dev
