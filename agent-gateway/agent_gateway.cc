@@ -10,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/case_id.h"
+#include "gateway/openapi_document.h"
 #include "gateway/case_json.h"
 #include "gateway/fail_stop_drain.h"
 #include "gateway/start_up_errors.h"
@@ -190,6 +191,7 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
     front_door.server.tls_cert_file = opts.http_tls_cert_file;
     front_door.server.tls_key_file = opts.http_tls_key_file;
     front_door.token_dir = opts.token_dir;
+    front_door.contract_yaml = OpenApiDocument();
     front_door.after_commit = [self](GroupCommit::Effect effect) {
       self->commit_->AfterCommit(std::move(effect));
     };

@@ -57,7 +57,7 @@
 #include "gateway/group_commit.h"
 #include "gateway/retention_sweeper.h"
 #include "gateway/event_feed.h"
-#include "gateway/http_front_door.h"
+#include "http/http_front_door.h"
 #include "gateway/local_client.h"
 #include "store/rocks_db.h"
 

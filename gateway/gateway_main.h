@@ -38,7 +38,7 @@ struct GatewayCommonFlags {
   std::string log_level = "info";
 };
 
-// The HTTP API flags both gateways take (gateway/http_front_door.h).
+// The HTTP API flags both gateways take (http/http_front_door.h).
 struct GatewayHttpFlags {
   std::string listen;  // HOST:PORT or "off"; the default is the gateway's own
   std::string tls_cert;

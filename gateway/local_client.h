@@ -1,6 +1,6 @@
 // Where the answer to one local request goes. A gateway serves two kinds of local clients with
 // the same handlers: programs on its local ROUTER (the Envelope protocol: routing frames and the
-// request's id) and the HTTP front door (gateway/http_front_door.h), which passes a callback
+// request's id) and the HTTP front door (http/http_front_door.h), which passes a callback
 // that turns the answer Envelope into an HTTP response. Reply paths call `answer` when it is set
 // and send on the ROUTER otherwise: one dispatch, two transports.
 #pragma once

@@ -11,6 +11,7 @@
 
 #include "common/case_id.h"
 #include "common/wire.h"
+#include "gateway/openapi_document.h"
 #include "gateway/case_json.h"
 #include "gateway/fail_stop_drain.h"
 #include "gateway/start_up_errors.h"
@@ -196,6 +197,7 @@ Status PartnerGateway::Init() {
     HttpFrontDoorOptions door;
     door.server = *options_.http;
     door.token_dir = options_.token_dir;
+    door.contract_yaml = OpenApiDocument();
     door.after_commit = [this](GroupCommit::Effect effect) {
       commit_->AfterCommit(std::move(effect));
     };

@@ -59,7 +59,7 @@
 #include "common/fail_stop.h"
 #include "common/status.h"
 #include "gateway/event_feed.h"
-#include "gateway/http_front_door.h"
+#include "http/http_front_door.h"
 #include "gateway/local_client.h"
 #include "gateway/webhook_sender.h"
 #include "partner-gateway/partner_http_backend.h"

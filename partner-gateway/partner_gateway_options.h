@@ -38,7 +38,7 @@ struct PartnerGatewayOptions {
   RetentionSettings retention;
   std::string software = "aplus-partner-gateway";
 
-  // The HTTP API for the partner's systems (gateway/http_front_door.h, docs/openapi.yaml);
+  // The HTTP API for the partner's systems (http/http_front_door.h, docs/openapi.yaml);
   // nullopt = no listener (`--http-listen off`).
   std::optional<http::HttpServerOptions> http;
   std::string token_dir = kDefaultTokenDir;  // `aplus tokens add` writes there

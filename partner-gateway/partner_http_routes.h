@@ -1,5 +1,5 @@
 // The partner gateway's HTTP API (docs/openapi.yaml, operations with x-served-by: partner), as a
-// route table for the shared front door (gateway/http_front_door.h):
+// route table for the shared front door (http/http_front_door.h):
 //   GET  /v1/inbox?state=&limit=&cursor=  -> 200 CaseList (arrival order, oldest first; the
 //                                            cursor is the last arrival number of the page)
 //   GET  /v1/cases/{id}                   -> 200 CaseView (the inbox copy)
@@ -15,7 +15,7 @@
 
 #include <vector>
 
-#include "gateway/http_front_door.h"
+#include "http/http_front_door.h"
 #include "partner-gateway/partner_http_backend.h"
 
 namespace aplus {

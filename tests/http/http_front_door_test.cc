@@ -1,4 +1,4 @@
-// The shared HTTP front door (gateway/http_front_door.h) over a real socket: what it answers
+// The shared HTTP front door (http/http_front_door.h) over a real socket: what it answers
 // itself (401, 404, 405, 400 for a bad query or path, /v1/openapi.yaml) and the strict JSON
 // bodies of ReadJsonBody (415, 400 for malformed JSON, unknown fields, wrong types, missing or
 // too long fields).
@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "common/token_store.h"
-#include "gateway/http_front_door.h"
+#include "http/http_front_door.h"
 #include "tests/support/child_process.h"
 
 using namespace aplus;
@@ -51,6 +51,9 @@ class Door {
            if (!body) return;
            SendJson(call.responder, 201, *body);
          }},
+        {"GET", "/metrics",
+         [](HttpCall&& call) { SendJson(call.responder, 200, {{"token", call.token.name}}); },
+         /*needs_token=*/true, /*open_on_loopback=*/true},
         {"GET", "/v1/limits",
          [](HttpCall&& call) {
            auto limit = QueryInteger(call, "limit", 10, 1, 100);
@@ -60,6 +63,7 @@ class Door {
     };
     HttpFrontDoorOptions options;
     options.token_dir = dir_.Sub("tokens");
+    options.contract_yaml = "openapi: 3.1.0\n";
     auto door = HttpFrontDoor::Start(std::move(options), std::move(routes));
     REQUIRE(door.ok());
     door_ = std::move(door).value();
@@ -175,6 +179,16 @@ TEST_CASE("what the front door answers itself" * doctest::timeout(30)) {
   auto contract = door.Raw("GET /v1/openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   CHECK(contract.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(contract.find("openapi: 3.1") != std::string::npos);
+}
+
+TEST_CASE("a route open on loopback needs no token there, and still reads one" *
+          doctest::timeout(30)) {
+  Door door;  // listens on 127.0.0.1
+  auto open = door.Call("GET", "/metrics", "", "", false);
+  CHECK(open.status == 200);
+  CHECK(open.body["token"] == "");
+  // The ordinary routes of the same door still need their token.
+  CHECK(door.Call("GET", "/v1/things/1", "", "", false).status == 401);
 }
 
 TEST_CASE("strict JSON bodies" * doctest::timeout(30)) {

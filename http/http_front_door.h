@@ -1,9 +1,10 @@
-// The HTTP front door of a gateway (docs/openapi.yaml): one HttpServer (http/http_server.h) whose
-// requests are handed to the gateway's loop thread (http/request_queue.h), authenticated with
-// bearer tokens (common/live_token_store.h, reloaded live), matched against the gateway's route
-// table, and given to the route's handler on that thread. Written once for both gateways: each
-// gateway only supplies its routes (agent-gateway/agent_http_routes.cc,
-// partner-gateway/partner_http_routes.cc).
+// The HTTP front door of a program: one HttpServer (http/http_server.h) whose requests are
+// handed to the program's loop thread (http/request_queue.h), authenticated with bearer tokens
+// (common/live_token_store.h, reloaded live), matched against the program's route table, and
+// given to the route's handler on that thread. Written once for every program that serves HTTP:
+// the gateways' APIs (docs/openapi.yaml; agent-gateway/agent_http_routes.cc,
+// partner-gateway/partner_http_routes.cc), the broker's metrics and health listener, the
+// operator console. Each program only supplies its routes.
 //
 // What the front door answers itself (every answer an RFC 9457 problem, http/problem.h):
 //   no or unknown token            -> 401 NOT_AUTHENTICATED (WWW-Authenticate: Bearer)
@@ -11,7 +12,7 @@
 //   a route, not for this method   -> 405 METHOD_NOT_ALLOWED (Allow: ...)
 //   a query parameter given twice, a malformed percent-escape in the path or the query
 //                                  -> 400 INVALID_ARGUMENT
-//   GET /v1/openapi.yaml           -> the contract (no token needed: it holds no data)
+//   GET /v1/openapi.yaml           -> options.contract_yaml when set (no token: it holds no data)
 // Limits (header and body sizes, slow clients, connection count) are the HttpServer's.
 //
 // Thread rules: Start on any thread; fd() and Dispatch() on the one loop thread that owns the
@@ -54,6 +55,10 @@ struct HttpRoute {
   std::string pattern;  // "/v1/cases/{id}/close": literal segments and {name} segments
   std::function<void(HttpCall&&)> handle;
   bool needs_token = true;
+  // A route that needs a token only when the listener is not on loopback (GET /metrics: a
+  // scraper on the same host needs no secret; across the network Prometheus sends a bearer
+  // token). Ignored when needs_token is false.
+  bool open_on_loopback = false;
 };
 
 struct HttpFrontDoorOptions {
@@ -63,6 +68,8 @@ struct HttpFrontDoorOptions {
   // the current turn's fsync (a read may show this turn's writes), and becomes the commit's
   // error when the fsync failed. Null: answers leave at once.
   std::function<void(std::function<void(const Status& committed)>)> after_commit;
+  // Served as GET /v1/openapi.yaml (application/yaml) when not empty; must outlive the door.
+  std::string_view contract_yaml;
 };
 
 class HttpFrontDoor {
@@ -87,11 +94,14 @@ class HttpFrontDoor {
 
  private:
   HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
-                std::function<void(std::function<void(const Status&)>)> after_commit);
+                std::function<void(std::function<void(const Status&)>)> after_commit,
+                std::string_view contract_yaml, bool loopback);
   void DispatchOne(http::PendingRequest&& pending);
 
   const std::vector<HttpRoute> routes_;
   const std::function<void(std::function<void(const Status&)>)> after_commit_;
+  const std::string_view contract_yaml_;
+  const bool loopback_;  // the listener's host is loopback (HttpRoute::open_on_loopback)
   LiveTokenStore tokens_;
   int64_t next_token_check_ms_ = 0;
   http::RequestQueue queue_;  // outlives nothing: the server (declared after) is stopped first

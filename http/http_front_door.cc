@@ -1,4 +1,4 @@
-#include "gateway/http_front_door.h"
+#include "http/http_front_door.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "common/clock.h"
-#include "gateway/openapi_document.h"
 #include "http/bearer_token.h"
 #include "http/problem.h"
 
@@ -136,9 +135,12 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
 }
 
 HttpFrontDoor::HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
-                             std::function<void(std::function<void(const Status&)>)> after_commit)
+                             std::function<void(std::function<void(const Status&)>)> after_commit,
+                             std::string_view contract_yaml, bool loopback)
     : routes_(std::move(routes)),
       after_commit_(std::move(after_commit)),
+      contract_yaml_(contract_yaml),
+      loopback_(loopback),
       tokens_(std::move(token_dir)) {}
 
 HttpFrontDoor::~HttpFrontDoor() {
@@ -148,8 +150,10 @@ HttpFrontDoor::~HttpFrontDoor() {
 
 Result<std::unique_ptr<HttpFrontDoor>> HttpFrontDoor::Start(HttpFrontDoorOptions options,
                                                             std::vector<HttpRoute> routes) {
-  std::unique_ptr<HttpFrontDoor> door(new HttpFrontDoor(
-      std::move(routes), std::move(options.token_dir), std::move(options.after_commit)));
+  bool loopback = http::IsLoopbackHost(options.server.host);
+  std::unique_ptr<HttpFrontDoor> door(
+      new HttpFrontDoor(std::move(routes), std::move(options.token_dir),
+                        std::move(options.after_commit), options.contract_yaml, loopback));
   Status tokens = door->tokens_.Start();
   if (!tokens.ok()) return tokens;
   auto server = http::HttpServer::Start(std::move(options.server), door->queue_.AsHandler());
@@ -173,10 +177,10 @@ void HttpFrontDoor::Dispatch() {
 
 void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
   const http::HttpRequest& request = pending.request;
-  if (request.method == "GET" && request.path == "/v1/openapi.yaml") {
+  if (!contract_yaml_.empty() && request.method == "GET" && request.path == "/v1/openapi.yaml") {
     http::HttpResponse response;
     response.content_type = "application/yaml";
-    response.body = std::string(OpenApiDocument());
+    response.body = std::string(contract_yaml_);
     pending.responder.Send(std::move(response));
     return;
   }
@@ -224,7 +228,7 @@ void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
     });
   }
   HttpCall call{std::move(pending.request), std::move(params), {}, {}, std::move(responder)};
-  if (route->needs_token) {
+  if (route->needs_token && !(route->open_on_loopback && loopback_)) {
     auto token = http::BearerToken(call.request);
     Result<TokenIdentity> identity =
         token.ok() ? tokens_.Authenticate(*token) : Result<TokenIdentity>(token.status());
