@@ -9,6 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   librocksdb-dev
   python3 python3-yaml python3-jsonschema python3-requests
+  chromium chromium-driver python3-selenium fonts-dejavu-core lintian dpkg-dev fakeroot
   doctest-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 )
 missing=()
