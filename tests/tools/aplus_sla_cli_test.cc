@@ -115,6 +115,40 @@ Envelope Broker(const Envelope& request) {
     *answer.mutable_alert_acked()->mutable_alert() = alert;
     return answer;
   }
+  if (request.has_get_sla_board()) {
+    auto* board = answer.mutable_sla_board();
+    board->set_now_ms(kWarningMs);
+    auto* breached = board->add_breached();
+    breached->set_case_id("PER-4242-0001");
+    breached->set_partner("france-travail");
+    breached->set_territory("perche");
+    breached->set_contact_point("mairie-perche-en-noce");
+    breached->set_state(aplus::wire::DELIVERED);
+    breached->set_deadline_ms(kWarningMs - 3600 * 1000);
+    auto* due = board->add_due_soon();
+    *due = *breached;
+    due->set_case_id("PER-4242-0002");
+    due->set_deadline_ms(kWarningMs + 3600 * 1000);
+    return answer;
+  }
+  if (request.has_get_report() &&
+      request.get_report().group_by() == aplus::wire::GetReport::CONTACT_POINT) {
+    auto* noce = answer.mutable_report()->add_partners();
+    noce->set_contact_point("mairie-perche-en-noce");
+    noce->set_received(3);
+    noce->set_answered(2);
+    noce->set_answered_on_time(2);
+    noce->set_on_time_percent(100);
+    noce->set_reply_unit("jours-ouvres");
+    const double bounds[] = {0.5, 1, 2, 3, 4, 5, 8, 0};
+    const uint64_t counts[] = {1, 0, 1, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 8; ++i) {
+      auto* bucket = noce->add_reply_times();
+      bucket->set_up_to(bounds[i]);
+      bucket->set_count(counts[i]);
+    }
+    return answer;
+  }
   if (request.has_get_report()) {
     auto* france_travail = answer.mutable_report()->add_partners();
     france_travail->set_partner("france-travail");
@@ -630,6 +664,46 @@ TEST_CASE("report: one row per partner, dates as Paris midnights, --to inclusive
 
   CHECK(RunAplus({"report", "--from", "2026-12-32"}).exit_code == 2);
   CHECK(RunAplus({"report", "--from", "2026-12-10", "--to", "2026-12-01"}).exit_code == 2);
+}
+
+TEST_CASE("report --by contact-point: one row per contact point and the reply-time distribution") {
+  FakeEndpoint broker(Broker);
+  Run run = RunAplus({"report", "--by", "contact-point", "--broker", broker.endpoint()});
+  CHECK(run.exit_code == 0);
+  CHECK(broker.requests().back().get_report().group_by() == aplus::wire::GetReport::CONTACT_POINT);
+  auto lines = Lines(run.out);
+  REQUIRE(lines.size() == 7);
+  CHECK(Contains(lines[1], "CONTACT POINT"));
+  CHECK(Contains(lines[2], "mairie-perche-en-noce"));
+  CHECK(Contains(lines[4], "Reply times of the answered cases, in jours-ouvres"));
+  for (const char* column : {"<=0.5", "<=1", "<=2", "<=8", ">8"}) CHECK(Contains(lines[5], column));
+  CHECK(Contains(lines[6], "mairie-perche-en-noce"));
+  // The default stays one row per partner.
+  RunAplus({"report", "--broker", broker.endpoint()});
+  CHECK(broker.requests().back().get_report().group_by() == aplus::wire::GetReport::PARTNER);
+  CHECK(RunAplus({"report", "--by", "agent"}).exit_code == 2);
+}
+
+TEST_CASE("sla-board: breached, at risk and due soon, with the horizon and filters asked") {
+  FakeEndpoint broker(Broker);
+  Run run = RunAplus({"sla-board", "--partner", "france-travail", "--horizon-hours", "36",
+                      "--broker", broker.endpoint()});
+  CHECK(run.exit_code == 0);
+  CHECK(Contains(run.out, "BREACHED (1)"));
+  CHECK(Contains(run.out, "AT RISK (0)"));
+  CHECK(Contains(run.out, "DUE SOON (1)"));
+  CHECK(Contains(run.out, "PER-4242-0001"));
+  CHECK(Contains(run.out, "PER-4242-0002"));
+  CHECK(run.out.find("PER-4242-0001") < run.out.find("PER-4242-0002"));
+  const aplus::wire::GetSlaBoard asked = broker.requests().back().get_sla_board();
+  CHECK(asked.partner() == "france-travail");
+  CHECK(asked.horizon_ms() == 36 * 3600 * 1000);
+  Run json = RunAplus({"sla-board", "--json", "--broker", broker.endpoint()});
+  CHECK(json.exit_code == 0);
+  auto parsed = nlohmann::json::parse(json.out);
+  CHECK(parsed["breached"][0]["caseId"] == "PER-4242-0001");
+  CHECK(broker.requests().back().get_sla_board().horizon_ms() == 0);
+  CHECK(RunAplus({"sla-board", "--horizon-hours", "-1"}).exit_code == 2);
 }
 
 TEST_CASE("alerts --follow prints the open alerts, then each published one once") {

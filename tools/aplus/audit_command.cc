@@ -13,6 +13,7 @@ std::string RoleName(wire::Role role) {
     case wire::PARTNER_GATEWAY: return "partner";
     case wire::OPERATOR: return "operator";
     case wire::ADMINISTRATOR: return "administrator";
+    case wire::CONSOLE: return "console";
     default: return "-";  // the broker's own actions (retention)
   }
 }

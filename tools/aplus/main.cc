@@ -230,12 +230,28 @@ int main(int argc, char** argv) {
   alert_ack->add_option("--by", by, "who takes it (default: the --operator id)");
 
   aplus::cli::ReportArgs report_args;
-  auto* report = app.add_subcommand("report", "per-partner SLA figures (operator session)");
+  auto* report = app.add_subcommand(
+      "report", "per-partner (or per-contact-point) SLA figures (operator session)");
   report->add_option("--from", report_args.from, "cases submitted from this day (Europe/Paris)")
       ->check(kDate);
   report->add_option("--to", report_args.to, "up to and including this day")->check(kDate);
   report->add_option("--partner", report_args.partner, "only this partner");
   report->add_option("--territory", report_args.territory, "only this territory's cases");
+  report->add_option("--by", report_args.by,
+                     "one row per partner (default) or per contact-point")
+      ->check(CLI::IsMember({"partner", "contact-point"}));
+
+  aplus::cli::SlaBoardArgs sla_board_args;
+  auto* sla_board = app.add_subcommand(
+      "sla-board", "open cases due within one working day, at risk, breached (operator session)");
+  sla_board->add_option("--partner", sla_board_args.partner, "only this partner's cases");
+  sla_board->add_option("--territory", sla_board_args.territory, "only this territory's cases");
+  sla_board->add_option("--horizon-hours", sla_board_args.horizon_hours,
+                        "due soon = deadline within H hours (default: by the end of the next "
+                        "working day of each case's partner)")
+      ->check(CLI::Range(0.0, 366.0 * 24));
+  sla_board->add_option("--limit", sla_board_args.limit, "at most N cases per list (default 100)")
+      ->check(CLI::Range(1, 1000));
 
   auto* stats = app.add_subcommand("stats", "the broker's counters (operator session)");
 
@@ -278,9 +294,10 @@ int main(int argc, char** argv) {
       ->required();
   keyring_add
       ->add_option("--role", keyring_add_args.role,
-                   "agent-gateway, partner-gateway, operator or administrator")
+                   "agent-gateway, partner-gateway, operator, administrator or console")
       ->required()
-      ->check(CLI::IsMember({"agent-gateway", "partner-gateway", "operator", "administrator"}));
+      ->check(CLI::IsMember(
+          {"agent-gateway", "partner-gateway", "operator", "administrator", "console"}));
   keyring_add
       ->add_option("--principal", keyring_add_args.principal,
                    "contact point id, partner id or operator id")
@@ -361,6 +378,7 @@ int main(int argc, char** argv) {
     return aplus::cli::RunAlerts(options, alert_filter);
   }
   if (*report) return aplus::cli::RunReport(options, report_args);
+  if (*sla_board) return aplus::cli::RunSlaBoard(options, sla_board_args);
   if (*stats) return aplus::cli::RunStats(options);
   if (*case_command) return aplus::cli::RunCase(options, case_ref);
   if (*dlq_list) return aplus::cli::RunDlqList(options, dlq_partner, limit);
