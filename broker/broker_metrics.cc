@@ -110,9 +110,15 @@ void BrokerMetrics::ObserveCommit(double seconds, size_t requests) {
   if (requests > 0) group_commit_requests_->Observe(static_cast<double>(requests));
 }
 
-uint64_t BrokerMetrics::SubmittedTotal() const { return Sum(partners_, &PartnerCounters::submitted); }
-uint64_t BrokerMetrics::DeliveredTotal() const { return Sum(partners_, &PartnerCounters::delivered); }
-uint64_t BrokerMetrics::AnsweredTotal() const { return Sum(partners_, &PartnerCounters::answered); }
+uint64_t BrokerMetrics::SubmittedTotal() const {
+  return Sum(partners_, &PartnerCounters::submitted);
+}
+uint64_t BrokerMetrics::DeliveredTotal() const {
+  return Sum(partners_, &PartnerCounters::delivered);
+}
+uint64_t BrokerMetrics::AnsweredTotal() const {
+  return Sum(partners_, &PartnerCounters::answered);
+}
 
 std::string BrokerMetrics::Render(const wire::Stats& stats,
                                   const std::map<std::string, uint64_t>& at_risk) {
