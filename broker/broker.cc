@@ -4,10 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstring>
 #include <random>
 
 #include "common/wire.h"
+#include "http/http_front_door.h"
 #include "store/key_layout.h"
 
 namespace aplus {
@@ -17,6 +19,23 @@ namespace {
 constexpr int64_t kHardFrameLimitBytes = 16 << 20;
 // After a failed commit: how long the closing socket may still send the UNAVAILABLE answers.
 constexpr int kFailStopLingerMs = 300;
+
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// When a queue item stored before this start entered its queue, as far as the item says:
+// an alert when it was raised, a mail item when it was posted, an escalation when its case
+// was submitted (or last changed hands: the latest event). 0 when it does not say.
+int64_t EnqueuedAtMsOf(const records::QueueItem& item, BrokerStore& store) {
+  if (item.has_alert()) return item.alert().raised_at_ms();
+  if (item.has_mail()) return item.mail().at_ms();
+  auto record = store.GetCase(item.case_id());
+  if (!record.ok() || !record->has_value()) return 0;
+  return (*record)->summary().submitted_at_ms();
+}
 
 // 128 random bits, hex: unique per start without any stored state.
 std::string NewInstanceId() {
@@ -53,6 +72,9 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
   Status rebuilt = broker->RebuildQueues();
   if (!rebuilt.ok()) return rebuilt;
   broker->StartRetention();
+  // Last: /health says "ok" only once the broker can serve.
+  Status http = broker->StartHttp();
+  if (!http.ok()) return http;
   return broker;
 }
 
@@ -68,7 +90,9 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       alerts_socket_(context, zmq::socket_type::xpub),
       instance_id_(NewInstanceId()),
       sla_clock_(config),
-      rate_limiter_(options_.requests_per_second, options_.request_burst) {
+      rate_limiter_(options_.requests_per_second, options_.request_burst),
+      started_at_ms_(clock.NowMs()),
+      metrics_(config, APLUS_VERSION, started_at_ms_) {
   alerts_socket_.set(zmq::sockopt::linger, 0);
   // A catch-up can raise 100,000s of alerts at once; a subscriber that lags keeps them queued
   // (bounded) rather than losing them. `aplus alerts` lists them anyway.
@@ -118,6 +142,16 @@ Status Broker::RebuildQueues() {
     queue.next_sequence = std::max(queue.next_sequence, info.next_sequence);
     queue.depth = info.depth;
     queue.cursor = 1;
+    // The queue's items have no stored enqueue time (none is written per message): the
+    // oldest one's content says roughly when it came (QueueState::restored_oldest_ms).
+    queue.restored_below = queue.next_sequence;
+    queue.restored_left = queue.depth;
+    if (queue.depth > 0) {
+      auto first = store_->ReadQueue(name, 1, 1);
+      if (!first.ok()) return first.status();
+      int64_t at_ms = first->empty() ? 0 : EnqueuedAtMsOf(first->front().item, *store_);
+      queue.restored_oldest_ms = at_ms > 0 ? at_ms : clock_.NowMs();
+    }
   }
   auto earliest = store_->EarliestTimerMs();
   if (!earliest.ok()) return earliest.status();
@@ -134,6 +168,16 @@ QueueState& Broker::Queue(const std::string& name) {
   if (it != queues_.end()) return it->second;
   QueueState& queue = queues_[name];
   queue.name = name;
+  // "partner/<id>[/<territory>]" (common/network_config.h); a mailbox serves no partner.
+  queue.metrics = metrics_.PartnerOfQueue(name);
+  static constexpr std::string_view kPartnerPrefix = "partner/";
+  if (name.compare(0, kPartnerPrefix.size(), kPartnerPrefix) == 0) {
+    size_t slash = name.find('/', kPartnerPrefix.size());
+    queue.partner = name.substr(kPartnerPrefix.size(), slash == std::string::npos
+                                                           ? std::string::npos
+                                                           : slash - kPartnerPrefix.size());
+    if (slash != std::string::npos) queue.territory = name.substr(slash + 1);
+  }
   return queue;
 }
 
@@ -156,12 +200,16 @@ Status Broker::Run(const std::atomic<bool>& stop) {
 }
 
 void Broker::Turn(int timeout_ms) {
-  zmq::pollitem_t items[4] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+  zmq::pollitem_t items[5] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {alerts_socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {connection_events_.handle(), 0, ZMQ_POLLIN, 0},
-                              {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+                              {nullptr, 0, ZMQ_POLLIN, 0},
+                              {nullptr, 0, ZMQ_POLLIN, 0}};
+  size_t polled = 3;
+  if (http_) items[polled++] = {nullptr, http_->fd(), ZMQ_POLLIN, 0};
+  if (zap_) items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
   try {
-    zmq::poll(items, zap_ ? 4 : 3, std::chrono::milliseconds(timeout_ms));
+    zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
     return;  // a signal: let Run() look at the stop flag
@@ -195,8 +243,10 @@ void Broker::Turn(int timeout_ms) {
       extra_frames = true;
       if (!extra.more()) break;
     }
+    receipt_ns_ = SteadyNowNs();
     HandleFrame(routing_id.to_string(), payload, extra_frames);
     ++messages_in_batch_;
+    ++requests_uncommitted_;
   }
   CommitAndFlush();
   if (durability_failure_) return;  // fail-stop: Run() returns
@@ -211,6 +261,9 @@ void Broker::Turn(int timeout_ms) {
   PumpDeliveries();
   // Deliveries may have recorded attempt counts; they ride with the next batch, or now if idle.
   if (store_->HasPendingWrites() && messages_in_batch_ == 0) CommitAndFlush();
+  if (durability_failure_) return;
+  // Last in the turn: a scrape sees what this turn committed.
+  if (http_) http_->Dispatch();
 }
 
 void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, bool extra_frames) {
@@ -439,11 +492,14 @@ void Broker::CommitAndFlush() {
   if (store_->HasPendingWrites()) {
     size_t writes = store_->pending_writes();
     // The store clears its batch and pending maps whatever the outcome: memory stays bounded.
+    int64_t commit_started_ns = SteadyNowNs();
     Status status = store_->Commit();
     if (status.ok()) {
       ++counters_.batches_committed;
-      counters_.messages_committed += messages_in_batch_;
-      spdlog::trace("committed batch of {} writes for {} messages", writes, messages_in_batch_);
+      counters_.messages_committed += requests_uncommitted_;
+      metrics_.ObserveCommit(static_cast<double>(SteadyNowNs() - commit_started_ns) / 1e9,
+                             requests_uncommitted_);
+      spdlog::trace("committed batch of {} writes for {} messages", writes, requests_uncommitted_);
     } else {
       durability_failure_ = status;
       spdlog::critical("BROKER CANNOT WRITE DURABLY: {}. Nothing more is acknowledged; the "
@@ -453,8 +509,18 @@ void Broker::CommitAndFlush() {
       return;
     }
   }
-  for (auto& answer : answers_) SendTo(answer.routing_id, answer.envelope);
+  int64_t sent_ns = 0;
+  for (auto& answer : answers_) {
+    SendTo(answer.routing_id, answer.envelope);
+    if (answer.submitted_to) {
+      // Durable now, and its Accepted has left: counted once, here.
+      if (sent_ns == 0) sent_ns = SteadyNowNs();
+      answer.submitted_to->submitted->Increment();
+      metrics_.ObserveSubmitDurable(static_cast<double>(sent_ns - answer.received_ns) / 1e9);
+    }
+  }
   answers_.clear();
+  requests_uncommitted_ = 0;  // a later commit in this turn (timers) carries no request
   PublishAlerts();
 }
 

@@ -23,6 +23,7 @@
 #include <zmq.hpp>
 
 #include "aplus.pb.h"
+#include "broker/broker_metrics.h"
 #include "broker/broker_options.h"
 #include "broker/case_lifecycle.h"
 #include "broker/sla_clock.h"
@@ -38,6 +39,10 @@
 #include "store/purge_compactor.h"
 
 namespace aplus {
+
+class HttpFrontDoor;
+struct HttpCall;
+struct HttpRoute;
 
 // Counters read by `aplus stats`, tests and the benchmark.
 struct BrokerCounters {
@@ -62,6 +67,8 @@ class Broker {
   const std::string& endpoint() const { return endpoint_; }
   const std::string& alerts_endpoint() const { return alerts_endpoint_; }
   const std::string& instance_id() const { return instance_id_; }
+  // The HTTP listener's base URL ("http://127.0.0.1:7402"), or "" with --http-listen off.
+  std::string http_url() const;
 
   // Fault injection: the next commit fails as a failed fsync would. Any thread may call it.
   void FailNextCommitForTest() { store_->db().FailNextWriteForTest(); }
@@ -94,6 +101,18 @@ class Broker {
   // INVALID_ARGUMENT for on_behalf_of from any other role.
   Result<std::optional<Session>> ActingIdentity(const Session& session,
                                                 const wire::Envelope& request) const;
+
+  // Metrics and health over HTTP (broker_http.cc).
+  // Starts the front door when options_.http_listen is set; its errors are start-up errors.
+  Status StartHttp();
+  std::vector<HttpRoute> HttpRoutes();
+  void ServeMetrics(HttpCall&& call);
+  void ServeHealth(HttpCall&& call);
+  // The broker's figures, for GetStats and (as gauges) for /metrics: one source for both.
+  void FillStats(wire::Stats& stats) const;
+  // Open cases warned and not breached, by partner: a scan of the cases, so recomputed at
+  // most every kAtRiskRefreshMs (a scrape every 15 s must not scan a large store each time).
+  const std::map<std::string, uint64_t>& CasesAtRisk();
 
   // Security (broker_security.cc).
   Status SetUpCurve();
@@ -268,14 +287,29 @@ class Broker {
     std::string routing_id;
     wire::Envelope envelope;
     bool needs_commit;
+    // A fresh submission's Accepted: counted (aplus_escalations_submitted_total) and timed
+    // once the commit made it durable. Null otherwise.
+    BrokerMetrics::PartnerCounters* submitted_to = nullptr;
+    int64_t received_ns = 0;
   };
   std::vector<PendingAnswer> answers_;
+  // The submission being dispatched was received at this instant (steady clock, ns): its
+  // Accepted answer observes aplus_submit_durable_seconds when it leaves after the commit.
+  int64_t receipt_ns_ = 0;
   const RequestRule* current_rule_ = nullptr;  // the row of the request being dispatched
   size_t messages_in_batch_ = 0;
   int64_t last_expiry_check_ms_ = 0;
   // Set by a failed commit; the loop stops at the end of that turn (fail-stop).
   std::optional<Status> durability_failure_;
   BrokerCounters counters_;
+  // Requests drained since the last commit (aplus_group_commit_requests, messages_committed).
+  size_t requests_uncommitted_ = 0;
+  const int64_t started_at_ms_;  // wall clock
+  BrokerMetrics metrics_;
+  std::map<std::string, uint64_t> at_risk_;
+  std::optional<int64_t> at_risk_computed_ms_;  // steady clock
+  // Declared last: destroyed first, so no handler runs on a half-destroyed broker.
+  std::unique_ptr<HttpFrontDoor> http_;
 };
 
 }  // namespace aplus

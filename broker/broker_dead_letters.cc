@@ -254,6 +254,7 @@ void Broker::OnRequeueDeadLetters(Session& session, const wire::Envelope& reques
     store_->PutQueueItem(entry.queue, entry.sequence, item);
     if (queue.dead_lettered > 0) --queue.dead_lettered;
     ++queue.depth;
+    queue.Enqueued(entry.sequence, clock_.NowMs());
     queue.attempts.erase(entry.sequence);
     // Below the cursor (always, unless a restart reset it): first in line among redeliveries.
     if (entry.sequence < queue.cursor) queue.redeliver.insert(entry.sequence);

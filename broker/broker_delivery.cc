@@ -136,6 +136,7 @@ bool Broker::DeliverOne(QueueState& queue, uint64_t sequence, const records::Que
     counted.set_attempts(attempt);
     store_->PutQueueItem(queue.name, sequence, counted);
     ++counters_.redeliveries;
+    if (queue.metrics) queue.metrics->redelivered->Increment();
   }
   queue.in_flight[sequence] = InFlightDelivery{session.routing_id,
                                                SteadyNowMs() + options_.ack_lease_ms, attempt};
@@ -148,6 +149,8 @@ void Broker::DeadLetter(QueueState& queue, uint64_t sequence, records::QueueItem
   spdlog::error("queue {} item {} (case {}) failed {} deliveries: parked in the dead-letter queue",
                 queue.name, sequence, item.case_id(), options_.max_delivery_attempts);
   store_->DeleteQueueItem(queue.name, sequence);
+  queue.Removed(sequence);
+  if (queue.metrics) queue.metrics->dead_lettered->Increment();
   item.set_dead_lettered(true);
   item.set_attempts(std::max(item.attempts(), options_.max_delivery_attempts));
   item.set_dead_lettered_at_ms(clock_.NowMs());
@@ -218,6 +221,7 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
     queue.redeliver.erase(sequence);
     queue.attempts.erase(sequence);
     store_->DeleteQueueItem(queue.name, sequence);
+    queue.Removed(sequence);
     if (queue.depth > 0) --queue.depth;
     if (item->has_mail() || item->has_alert()) continue;
     auto record = store_->GetCase(item->case_id());
@@ -233,6 +237,7 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
     records::CaseRecord updated = std::move(**record);
     // A receipt from a partner the case has since been transferred away from is history only.
     if (updated.queue() != queue.name || updated.queue_sequence() != sequence) continue;
+    if (queue.metrics) queue.metrics->delivered->Increment();
     updated.clear_queue();
     updated.mutable_summary()->set_delivery_attempts(attempts_made);
     if (NextState(updated.summary().state(), CaseEvent::kDeliver).ok()) {

@@ -27,6 +27,12 @@ struct BrokerOptions {
   double requests_per_second = 200;  // per principal, sustained
   uint32_t request_burst = 2000;     // per principal, at once after a quiet period
   uint64_t max_open_cases = 20000;   // per contact point: cases still waiting for a partner
+  // Metrics and health (GET /metrics, GET /health): HOST:PORT, empty = no listener. A
+  // non-loopback address needs both TLS files (http/http_server.h).
+  std::string http_listen;
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
+  std::string token_dir;  // bearer tokens for /metrics off loopback (`aplus tokens add`)
 };
 
 }  // namespace aplus

@@ -120,6 +120,13 @@ Result<wire::CaseState> Broker::ApplyEvent(records::CaseRecord& record, CaseEven
   record.set_event_count(record.event_count() + 1);
   store_->PutEvent(record.summary().case_id(), timeline_event);
   store_->PutCase(record, before);
+  // Counted where the transition happens, for the case's partner of the moment (a transition
+  // happens once: acknowledging an acknowledged case is no transition).
+  if (event == CaseEvent::kAcknowledge || event == CaseEvent::kReply) {
+    if (auto* counters = metrics_.Partner(record.summary().partner())) {
+      (event == CaseEvent::kReply ? counters->answered : counters->acknowledged)->Increment();
+    }
+  }
   return *next;
 }
 
@@ -133,6 +140,7 @@ Result<bool> Broker::WithdrawUndelivered(const records::CaseRecord& record) {
   if (!item.ok()) return item.status();
   if (!item->has_value()) return false;
   store_->DeleteQueueItem(record.queue(), sequence);
+  queue.Removed(sequence);
   queue.redeliver.erase(sequence);
   if (queue.depth > 0) --queue.depth;
   return true;
@@ -142,6 +150,7 @@ void Broker::AppendToQueue(const std::string& queue_name, const records::QueueIt
   QueueState& queue = Queue(queue_name);
   uint64_t sequence = queue.next_sequence++;
   queue.depth += 1;
+  queue.Enqueued(sequence, clock_.NowMs());
   store_->PutQueueItem(queue_name, sequence, item);
   store_->SetQueueNext(queue_name, queue.next_sequence);
 }
@@ -271,6 +280,9 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   accepted->set_state(*state);
   accepted->set_deadline_ms(summary->deadline_ms());
   Answer(routing_id, std::move(answer));
+  // Counted and timed when this answer leaves after the commit (CommitAndFlush).
+  answers_.back().submitted_to = metrics_.Partner(partner->id);
+  answers_.back().received_ns = receipt_ns_;
 }
 
 Result<records::CaseRecord> Broker::LoadCaseFor(const Session& session,
@@ -509,34 +521,7 @@ void Broker::OnSubscribe(Session& session, const wire::Envelope& request) {
 
 void Broker::OnGetStats(Session& session, const wire::Envelope& request) {
   wire::Envelope answer = AnswerTo(request);
-  auto* stats = answer.mutable_stats();
-  for (const auto& [state, count] : store_->state_counts()) {
-    (*stats->mutable_cases_by_state())[wire::CaseState_Name(state)] = count;
-  }
-  uint64_t in_flight = 0, dead = 0;
-  for (const auto& [name, queue] : queues_) {
-    auto* q = stats->add_queues();
-    q->set_queue(name);
-    q->set_depth(queue.depth);
-    q->set_in_flight(queue.in_flight.size());
-    q->set_dead_lettered(queue.dead_lettered);
-    in_flight += queue.in_flight.size();
-    dead += queue.dead_lettered;
-  }
-  stats->set_in_flight(in_flight);
-  stats->set_dead_lettered(dead);
-  stats->set_sessions(sessions_.size());
-  stats->set_batches_committed(counters_.batches_committed);
-  stats->set_messages_committed(counters_.messages_committed);
-  stats->set_errors_answered(counters_.errors_answered);
-  for (const auto& [id, peer] : sessions_) {
-    if (peer.webhooks_failing_since_ms == 0) continue;
-    auto* failing = stats->add_failing_webhooks();
-    failing->set_partner(peer.principal);
-    failing->set_territory(peer.territory);
-    failing->set_failing_since_ms(peer.webhooks_failing_since_ms);
-    failing->set_url_host(peer.webhook_url_host);
-  }
+  FillStats(*answer.mutable_stats());  // broker_http.cc: the same figures as /metrics
   Answer(session.routing_id, std::move(answer));
 }
 

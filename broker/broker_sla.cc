@@ -154,6 +154,9 @@ void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {
                    "): the reply window has lapsed without an answer");
   }
   store_->PutAlert(alert, /*open=*/true);
+  if (auto* counters = metrics_.Partner(summary->partner())) {
+    (kind == wire::Alert::WARNING ? counters->warnings : counters->breaches)->Increment();
+  }
   wire::Event event;
   event.set_sequence(record.event_count());
   event.set_at_ms(now);

@@ -10,6 +10,7 @@
 #include "broker/broker.h"
 #include "common/exit_codes.h"
 #include "common/network_config.h"
+#include "gateway/gateway_main.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -62,6 +63,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-open-cases", max_open_cases,
                  "cases one contact point may have waiting for partners (0 = no limit)")
       ->capture_default_str();
+  // The metrics and health listener: the same flags (and checks) as the gateways' HTTP API.
+  aplus::GatewayHttpFlags http;
+  http.listen = "127.0.0.1:7402";
+  http.token_dir = "./aplus-data/tokens-broker";
+  aplus::GatewayMain::AddHttpFlags(app, http, "GET /metrics (Prometheus) and GET /health");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -99,6 +105,15 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Fail("cannot create data directory " + options.data_dir + ": " + ec.message());
+  // Checks the address and makes the token directory (0700) when missing.
+  auto http_server = aplus::GatewayMain::ResolveHttp(http);
+  if (!http_server.ok()) return Fail(http_server.status().message());
+  if (http_server->has_value()) {
+    options.http_listen = http.listen;
+    options.http_tls_cert_file = http.tls_cert;
+    options.http_tls_key_file = http.tls_key;
+    options.token_dir = http.token_dir;
+  }
 
   zmq::context_t context(1);
   aplus::SystemClock clock;
@@ -106,6 +121,9 @@ int main(int argc, char** argv) {
   if (!broker.ok()) return Fail(broker.status().message());
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  if (!(*broker)->http_url().empty()) {
+    std::cout << "metrics and health on " << (*broker)->http_url() << std::endl;
+  }
   std::cout << "aplus-broker ready on " << (*broker)->endpoint() << " (alerts: "
             << (*broker)->alerts_endpoint() << ", data: " << options.data_dir
             << (insecure ? ", INSECURE: no CURVE" : ", CURVE") << ")" << std::endl;

@@ -2,10 +2,14 @@
 // items themselves. Rebuilt at start-up from one pass over the queues family.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+
+#include "broker/broker_metrics.h"
 
 namespace aplus {
 
@@ -29,7 +33,41 @@ struct QueueState {
   // Attempts made in this run for items not yet acknowledged.
   std::map<uint64_t, uint32_t> attempts;
 
+  // The partner this queue serves ("" for a mailbox) and its counters (null for a mailbox):
+  // looked up once when the queue is first seen.
+  std::string partner;
+  std::string territory;
+  BrokerMetrics::PartnerCounters* metrics = nullptr;
+
+  // Enqueue times (wall clock, ms), for the oldest item's age (metrics, Stats). Kept in memory
+  // only: no write per message. Items stored before this start have no recorded time: they
+  // all count as old as the oldest of them (read once at start-up), an upper bound that
+  // errs towards an alert, until the last of them has left.
+  std::map<uint64_t, int64_t> enqueued_ms;  // items added (or requeued) in this run
+  uint64_t restored_below = 0;     // items with a smaller sequence were stored at start-up
+  uint64_t restored_left = 0;      // ... of which this many are still stored
+  int64_t restored_oldest_ms = 0;  // the oldest of them, when it was enqueued
+
   bool HasWork() const { return !redeliver.empty() || cursor < next_sequence; }
+  // An item entered the queue (appended, or requeued from its dead letters).
+  void Enqueued(uint64_t sequence, int64_t now_ms) { enqueued_ms[sequence] = now_ms; }
+  // A stored item left the queue (acknowledged, withdrawn, dead-lettered).
+  void Removed(uint64_t sequence) {
+    if (enqueued_ms.erase(sequence) == 0 && sequence < restored_below && restored_left > 0) {
+      --restored_left;
+    }
+  }
+  // When the oldest stored item was enqueued; nullopt when the queue is empty.
+  std::optional<int64_t> OldestEnqueuedMs() const {
+    std::optional<int64_t> oldest;
+    if (restored_left > 0) oldest = restored_oldest_ms;
+    if (!enqueued_ms.empty()) {
+      // Sequences grow with time, but a requeued item keeps its old sequence with a new time.
+      int64_t first = enqueued_ms.begin()->second;
+      oldest = oldest ? std::min(*oldest, first) : first;
+    }
+    return oldest;
+  }
 };
 
 }  // namespace aplus

@@ -241,21 +241,23 @@ TEST_CASE("--insecure is refused off loopback and logged loudly on it") {
   ChildProcess exposed("aplus-broker",
                        {"--insecure", "--listen", "tcp://0.0.0.0:" + std::to_string(FreePort()),
                         "--alerts", network.alerts_endpoint(), "--data-dir",
-                        network.dir().Sub("exposed")},
+                        network.dir().Sub("exposed"), "--http-listen", "off"},
                        network.dir().Sub("exposed.log"));
   CHECK(WaitUntil([&] { return !exposed.Running(); }, 10000));
   CHECK(exposed.Log().find("--insecure is allowed only on loopback") != std::string::npos);
 
   ChildProcess missing_key("aplus-broker",
                            {"--listen", network.broker_endpoint(), "--alerts",
-                            network.alerts_endpoint(), "--data-dir", network.dir().Sub("nokey")},
+                            network.alerts_endpoint(), "--data-dir", network.dir().Sub("nokey"),
+                            "--http-listen", "off"},
                            network.dir().Sub("nokey.log"));
   CHECK(WaitUntil([&] { return !missing_key.Running(); }, 10000));
   CHECK(missing_key.Log().find("--key FILE") != std::string::npos);
 
   ChildProcess local("aplus-broker",
                      {"--insecure", "--listen", network.broker_endpoint(), "--alerts",
-                      network.alerts_endpoint(), "--data-dir", network.dir().Sub("local")},
+                      network.alerts_endpoint(), "--data-dir", network.dir().Sub("local"),
+                      "--http-listen", "off"},
                      network.dir().Sub("local.log"));
   REQUIRE(local.WaitForLog("ready on"));
   CHECK(local.Log().find("INSECURE MODE") != std::string::npos);

@@ -67,6 +67,16 @@ class TestNetwork {
                                      "--key", keys_->KeyFile("broker"),
                                      "--keyring", keys_->keyring_dir(),
                                      "--keyring-poll-ms", "100"};
+    // Metrics and health (default 127.0.0.1:7402) are off unless the test asked for them
+    // (EnableBrokerHttp) or passes its own --http-listen: parallel tests would collide.
+    if (std::find(extra.begin(), extra.end(), "--http-listen") == extra.end()) {
+      if (broker_http_port_ == 0) {
+        args.insert(args.end(), {"--http-listen", "off"});
+      } else {
+        args.insert(args.end(), {"--http-listen", "127.0.0.1:" + std::to_string(broker_http_port_),
+                                 "--token-dir", BrokerTokenDir()});
+      }
+    }
     for (auto& arg : extra) args.push_back(arg);
     // A log per start, so that a restart waits for its own ready line.
     broker_ = std::make_unique<ChildProcess>("aplus-broker", args,
@@ -117,6 +127,17 @@ class TestNetwork {
                                                       EnvironmentOf("aplus-partner-gateway"));
     return partner_gateway_->WaitForLog("ready on " + partner_endpoint_);
   }
+
+  // The next StartBroker serves GET /metrics and GET /health on a free loopback port (the same
+  // one at every restart) with tokens in BrokerTokenDir(); returns its base URL.
+  std::string EnableBrokerHttp() {
+    if (broker_http_port_ == 0) broker_http_port_ = FreePort();
+    return BrokerHttpUrl();
+  }
+  std::string BrokerHttpUrl() const {
+    return "http://127.0.0.1:" + std::to_string(broker_http_port_);
+  }
+  std::string BrokerTokenDir() { return dir_.Sub("broker-tokens"); }
 
   // The next StartAgentGateway serves the HTTP API on a free loopback port (the same one at
   // every restart) with tokens in AgentTokenDir(); returns its base URL ("http://127.0.0.1:N").
@@ -199,6 +220,7 @@ class TestNetwork {
   std::unique_ptr<NetworkKeys> keys_;
   int starts_ = 0;
   int agent_http_port_ = 0;  // 0 = no HTTP API
+  int broker_http_port_ = 0;  // 0 = no metrics and health listener
   std::map<std::string, std::vector<std::string>> environments_;
   std::vector<std::string> EnvironmentOf(const std::string& program) const {
     auto found = environments_.find(program);

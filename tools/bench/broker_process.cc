@@ -64,10 +64,12 @@ Status BrokerProcess::Start() {
   if (::access(binary_.c_str(), X_OK) != 0) {
     return Status(wire::INVALID_ARGUMENT, "cannot execute broker binary " + binary_);
   }
-  // --alerts always: the default PUB port (7401) would collide with any other broker here.
+  // --alerts always: the default PUB port (7401) would collide with any other broker here;
+  // likewise no metrics listener (default 7402). The counters still count: their cost is in
+  // the figures.
   std::vector<std::string> args = {binary_,   "--listen",   endpoint_,   "--alerts",
                                    alerts_endpoint_, "--data-dir", data_dir_, "--log-level",
-                                   "info",
+                                   "info", "--http-listen", "off",
                                    // The benchmark is one principal per simulated gateway,
                                    // each far above a real contact point's pace.
                                    "--rate-limit", "0", "--max-open-cases", "0"};

@@ -1,0 +1,143 @@
+#include "broker/broker_metrics.h"
+
+namespace aplus {
+namespace {
+
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& registry,
+                                                       const char* name, const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Gauge>& GaugeFamily(prometheus::Registry& registry,
+                                                   const char* name, const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Histogram* HistogramOf(prometheus::Registry& registry, const char* name,
+                                   const char* help, const std::vector<double>& buckets) {
+  return &prometheus::BuildHistogram().Name(name).Help(help).Register(registry).Add({}, buckets);
+}
+
+uint64_t Sum(const std::unordered_map<std::string, BrokerMetrics::PartnerCounters>& partners,
+             prometheus::Counter* BrokerMetrics::PartnerCounters::*which) {
+  double total = 0;
+  for (const auto& [id, counters] : partners) total += (counters.*which)->Value();
+  return static_cast<uint64_t>(total);
+}
+
+// Sets a gauge family to exactly `values`: a label seen before and absent now reads 0 (a
+// queue emptied, a role with no session left), never a stale figure.
+void SetAll(prometheus::Family<prometheus::Gauge>& family, const std::string& label,
+            const std::map<std::string, double>& values,
+            std::map<std::string, prometheus::Gauge*>& known) {
+  for (auto& [value, gauge] : known) gauge->Set(0);
+  for (const auto& [value, figure] : values) {
+    auto it = known.find(value);
+    if (it == known.end()) it = known.emplace(value, &family.Add({{label, value}})).first;
+    it->second->Set(figure);
+  }
+}
+
+}  // namespace
+
+BrokerMetrics::BrokerMetrics(const NetworkConfig& config, const std::string& version,
+                             int64_t start_unix_ms)
+    : program_("aplus-broker", version, start_unix_ms),
+      submitted_(CounterFamily(program_.registry(), "aplus_escalations_submitted_total",
+                               "Escalations accepted durably by the broker.")),
+      delivered_(CounterFamily(program_.registry(), "aplus_escalations_delivered_total",
+                               "Escalations stored by the partner gateway (delivery confirmed).")),
+      acknowledged_(CounterFamily(program_.registry(), "aplus_escalations_acknowledged_total",
+                                  "Escalations taken by the partner.")),
+      answered_(CounterFamily(program_.registry(), "aplus_escalations_answered_total",
+                              "Escalations replied to by the partner.")),
+      redelivered_(CounterFamily(program_.registry(), "aplus_escalations_redelivered_total",
+                                 "Items of a partner's queue sent again after a lease timeout or "
+                                 "a reconnection.")),
+      dead_lettered_(CounterFamily(program_.registry(), "aplus_escalations_dead_lettered_total",
+                                   "Items of a partner's queue parked after too many failed "
+                                   "deliveries.")),
+      sla_alerts_(CounterFamily(program_.registry(), "aplus_sla_alerts_total",
+                                "SLA alerts raised, by kind (warning, breach) and partner.")),
+      ready_(GaugeFamily(program_.registry(), "aplus_queue_messages_ready",
+                         "Items waiting to be sent, by queue.")),
+      unacked_(GaugeFamily(program_.registry(), "aplus_queue_messages_unacked",
+                           "Items sent and not yet stored by the gateway, by queue.")),
+      oldest_age_(GaugeFamily(program_.registry(), "aplus_queue_oldest_message_age_seconds",
+                              "Age of the oldest ready or unacked item, by queue.")),
+      cases_(GaugeFamily(program_.registry(), "aplus_cases", "Cases by state.")),
+      at_risk_(GaugeFamily(program_.registry(), "aplus_cases_at_risk",
+                           "Open cases warned and not yet breached, by partner.")),
+      sessions_(GaugeFamily(program_.registry(), "aplus_sessions",
+                            "Authenticated sessions, by role.")),
+      submit_durable_(HistogramOf(program_.registry(), "aplus_submit_durable_seconds",
+                                  "From a submission's receipt to its Accepted answer leaving "
+                                  "after the commit.",
+                                  LatencyBucketsSeconds())),
+      commit_seconds_(HistogramOf(program_.registry(), "aplus_commit_seconds",
+                                  "One group commit: write and fsync.", LatencyBucketsSeconds())),
+      group_commit_requests_(HistogramOf(program_.registry(), "aplus_group_commit_requests",
+                                         "Requests made durable by one group commit.",
+                                         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})) {
+  for (const auto& partner : config.partners) {
+    const prometheus::Labels labels = {{"partner", partner.id}};
+    partners_.emplace(
+        partner.id,
+        PartnerCounters{&submitted_.Add(labels), &delivered_.Add(labels),
+                        &acknowledged_.Add(labels), &answered_.Add(labels),
+                        &redelivered_.Add(labels), &dead_lettered_.Add(labels),
+                        &sla_alerts_.Add({{"kind", "warning"}, {"partner", partner.id}}),
+                        &sla_alerts_.Add({{"kind", "breach"}, {"partner", partner.id}})});
+  }
+}
+
+BrokerMetrics::PartnerCounters* BrokerMetrics::Partner(const std::string& partner) {
+  auto it = partners_.find(partner);
+  return it == partners_.end() ? nullptr : &it->second;
+}
+
+BrokerMetrics::PartnerCounters* BrokerMetrics::PartnerOfQueue(const std::string& queue) {
+  // "partner/<id>" or "partner/<id>/<territory>" (common/network_config.h).
+  static constexpr std::string_view kPrefix = "partner/";
+  if (queue.compare(0, kPrefix.size(), kPrefix) != 0) return nullptr;
+  size_t end = queue.find('/', kPrefix.size());
+  return Partner(queue.substr(kPrefix.size(), end == std::string::npos ? std::string::npos
+                                                                       : end - kPrefix.size()));
+}
+
+void BrokerMetrics::ObserveCommit(double seconds, size_t requests) {
+  commit_seconds_->Observe(seconds);
+  if (requests > 0) group_commit_requests_->Observe(static_cast<double>(requests));
+}
+
+uint64_t BrokerMetrics::SubmittedTotal() const {
+  return Sum(partners_, &PartnerCounters::submitted);
+}
+uint64_t BrokerMetrics::DeliveredTotal() const {
+  return Sum(partners_, &PartnerCounters::delivered);
+}
+uint64_t BrokerMetrics::AnsweredTotal() const {
+  return Sum(partners_, &PartnerCounters::answered);
+}
+
+std::string BrokerMetrics::Render(const wire::Stats& stats,
+                                  const std::map<std::string, uint64_t>& at_risk) {
+  std::map<std::string, double> ready, unacked, oldest, cases, risk, sessions;
+  for (const auto& queue : stats.queues()) {
+    ready[queue.queue()] = static_cast<double>(queue.ready());
+    unacked[queue.queue()] = static_cast<double>(queue.in_flight());
+    oldest[queue.queue()] = static_cast<double>(queue.oldest_age_ms()) / 1000.0;
+  }
+  for (const auto& [state, count] : stats.cases_by_state()) cases[state] = count;
+  for (const auto& [partner, count] : at_risk) risk[partner] = static_cast<double>(count);
+  for (const auto& [role, count] : stats.sessions_by_role()) sessions[role] = count;
+  SetAll(ready_, "queue", ready, known_ready_);
+  SetAll(unacked_, "queue", unacked, known_unacked_);
+  SetAll(oldest_age_, "queue", oldest, known_oldest_);
+  SetAll(cases_, "state", cases, known_cases_);
+  SetAll(at_risk_, "partner", risk, known_risk_);
+  SetAll(sessions_, "role", sessions, known_sessions_);
+  return program_.Text();
+}
+
+}  // namespace aplus
