@@ -57,6 +57,7 @@
 #include "gateway/group_commit.h"
 #include "gateway/retention_sweeper.h"
 #include "gateway/event_feed.h"
+#include "gateway/gateway_metrics.h"
 #include "http/http_front_door.h"
 #include "gateway/local_client.h"
 #include "store/rocks_db.h"
@@ -171,6 +172,10 @@ class AgentGateway {
   const RetentionSettings retention_;
   SystemClock clock_;
   FailStop fail_stop_;
+  // GET /metrics (gateway/gateway_metrics.h) and aplus_submit_durable_seconds; before
+  // everything that reports to it (the group commit, the front door), so destroyed after them.
+  GatewayMetrics metrics_;
+  prometheus::Histogram& submit_durable_seconds_;
 
   // Declaration order is destruction order in reverse: sockets before the context, the
   // forwarder (which uses the link and the database) before both.
