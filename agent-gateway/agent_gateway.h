@@ -34,6 +34,11 @@
 // the overwritten values leave the files; the outbox family is compacted with them, for the
 // submissions and answers it held. A compaction owed when the process stopped runs at the
 // next start.
+//
+// Metrics: GET /metrics on the HTTP API listener (gateway/gateway_metrics.h: commits, outbox,
+// HTTP requests), plus aplus_submit_durable_seconds: from a submission's receipt to its Accepted
+// answer leaving after the group commit (the broker's, or QUEUED_LOCALLY after the forward
+// timeout: both are durable accepts); refusals are not observed.
 #pragma once
 
 #include <atomic>

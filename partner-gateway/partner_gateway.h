@@ -46,6 +46,9 @@
 // once per `compaction_interval`, off the loop thread), the outbox family with the inbox (it
 // held the replies and questions before they were forwarded), so that the overwritten values
 // leave the files. A compaction owed when the process stopped runs at the next start.
+//
+// Metrics: GET /metrics on the HTTP API listener (gateway/gateway_metrics.h: commits, outbox,
+// HTTP requests; gateway/webhook_metrics.h: webhook outcomes, failing and pending webhooks).
 #pragma once
 
 #include <atomic>
