@@ -100,7 +100,16 @@ Status DependsOnFailed(const records::OutboxEntry& submission) {
 }  // namespace
 
 AgentGateway::AgentGateway(AgentGatewayOptions options, RetentionSettings retention)
-    : options_(std::move(options)), retention_(retention), context_(1) {
+    : options_(std::move(options)),
+      retention_(retention),
+      metrics_("aplus-agent-gateway", clock_.NowMs()),
+      submit_durable_seconds_(prometheus::BuildHistogram()
+                                  .Name("aplus_submit_durable_seconds")
+                                  .Help("From the receipt of a submission to its Accepted "
+                                        "answer, sent after the group commit.")
+                                  .Register(metrics_.registry())
+                                  .Add({}, LatencyBucketsSeconds())),
+      context_(1) {
   std::random_device device;
   std::seed_seq seed{device(), device(), device(), device()};
   random_.seed(seed);
@@ -164,6 +173,7 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   };
   hooks.may_send = [self] { return !self->commit_->open(); };
   self->commit_ = std::make_unique<GroupCommit>(*self->db_, self->fail_stop_);
+  self->commit_->SetCommitObserver(self->metrics_.CommitObserver());
   // A held submission the broker refused for good: the feed says so (case.refused), in the
   // batch that sets it aside.
   hooks.set_aside = [self](rocksdb::WriteBatch& batch, const records::OutboxEntry& entry) {
@@ -195,7 +205,10 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
     front_door.after_commit = [self](GroupCommit::Effect effect) {
       self->commit_->AfterCommit(std::move(effect));
     };
-    auto door = HttpFrontDoor::Start(std::move(front_door), self->HttpRoutes());
+    front_door.count_answer = self->metrics_.HttpCounter();
+    auto routes = self->HttpRoutes();
+    routes.push_back(self->metrics_.Route([self] { self->metrics_.SetOutbox(*self->forwarder_); }));
+    auto door = HttpFrontDoor::Start(std::move(front_door), std::move(routes));
     if (!door.ok()) {
       return Status(door.status().code(),
                     "HTTP API on " + opts.http_listen + ": " + door.status().message());
@@ -456,9 +469,24 @@ void AgentGateway::Enqueue(Client client, wire::Envelope&& request, AlsoWrite al
   rocksdb::WriteBatch batch;
   if (also) also(batch, *local_ref);
   // Durable before anything is answered: an accepted request survives a crash.
+  const bool submission = entry.request().has_submit();
+  const auto received = std::chrono::steady_clock::now();
   auto sequence = forwarder_->Enqueue(
       std::move(entry),
-      [this, client](wire::Envelope answer) { Reply(client, std::move(answer)); }, &batch);
+      [this, client, submission, received](wire::Envelope answer) {
+        bool accepted = submission && answer.has_accepted();
+        Reply(client, std::move(answer));
+        if (!accepted) return;
+        // aplus_submit_durable_seconds: runs right after the Reply's own effect (effects run
+        // in order), i.e. once the answer left after the commit.
+        commit_->AfterCommit([this, received](const Status& committed) {
+          if (!committed.ok()) return;
+          submit_durable_seconds_.Observe(std::chrono::duration<double>(
+                                              std::chrono::steady_clock::now() - received)
+                                              .count());
+        });
+      },
+      &batch);
   if (!sequence.ok()) return ReplyError(client, sequence.status());
 }
 

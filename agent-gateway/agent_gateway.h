@@ -34,6 +34,11 @@
 // the overwritten values leave the files; the outbox family is compacted with them, for the
 // submissions and answers it held. A compaction owed when the process stopped runs at the
 // next start.
+//
+// Metrics: GET /metrics on the HTTP API listener (gateway/gateway_metrics.h: commits, outbox,
+// HTTP requests), plus aplus_submit_durable_seconds: from a submission's receipt to its Accepted
+// answer leaving after the group commit (the broker's, or QUEUED_LOCALLY after the forward
+// timeout: both are durable accepts); refusals are not observed.
 #pragma once
 
 #include <atomic>
@@ -57,6 +62,7 @@
 #include "gateway/group_commit.h"
 #include "gateway/retention_sweeper.h"
 #include "gateway/event_feed.h"
+#include "gateway/gateway_metrics.h"
 #include "http/http_front_door.h"
 #include "gateway/local_client.h"
 #include "store/rocks_db.h"
@@ -171,6 +177,10 @@ class AgentGateway {
   const RetentionSettings retention_;
   SystemClock clock_;
   FailStop fail_stop_;
+  // GET /metrics (gateway/gateway_metrics.h) and aplus_submit_durable_seconds; before
+  // everything that reports to it (the group commit, the front door), so destroyed after them.
+  GatewayMetrics metrics_;
+  prometheus::Histogram& submit_durable_seconds_;
 
   // Declaration order is destruction order in reverse: sockets before the context, the
   // forwarder (which uses the link and the database) before both.

@@ -10,8 +10,11 @@
 // fsync succeeded, or with the failure (the FailStop has tripped then: nothing is acknowledged,
 // and a client gets the error instead of its answer: its request may not be on disk).
 // Outside a turn, writes are synced one by one (RocksDb::Write) and effects run at once.
+// A turn that wrote something is timed (its fsync, CommitGroup) for the commit observer
+// (aplus_commit_seconds, gateway/gateway_metrics.h); a turn without writes is not a commit.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <utility>
@@ -48,7 +51,12 @@ class GroupCommit {
   // Ends the turn: one fsync for its writes, then the effects. A failed fsync trips the
   // FailStop (never retried). Returns the outcome.
   Status Commit() {
+    const bool timed = observer_ && db_.group_dirty();
+    const auto started = std::chrono::steady_clock::now();
     Status committed = db_.CommitGroup();
+    if (timed) {
+      observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     if (!committed.ok()) fail_stop_.Trip("cannot commit this turn's writes", committed);
     if (committed.ok() && fail_stop_.tripped()) committed = fail_stop_.status();
     ++commits_;
@@ -59,6 +67,12 @@ class GroupCommit {
     return committed;
   }
 
+  // Called after each commit that had writes, with how long its fsync took (seconds); null:
+  // none. Runs on the loop thread, before the effects.
+  void SetCommitObserver(std::function<void(double seconds)> observer) {
+    observer_ = std::move(observer);
+  }
+
   // Turns committed so far; for tests and logs.
   uint64_t commits() const { return commits_; }
 
@@ -66,6 +80,7 @@ class GroupCommit {
   RocksDb& db_;
   FailStop& fail_stop_;
   std::vector<Effect> effects_;
+  std::function<void(double seconds)> observer_;
   uint64_t commits_ = 0;
 };
 

@@ -140,6 +140,17 @@ Result<std::vector<Webhook>> WebhookQueue::Scan(char space, std::string_view par
   return webhooks;
 }
 
+Result<size_t> WebhookQueue::CountPending(std::string_view partner) const {
+  size_t count = 0;
+  std::string prefix = Prefix(kPendingSpace, partner);
+  auto it = db_.NewIterator(family_);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++count;
+  if (!it->status().ok()) {
+    return Status(wire::UNAVAILABLE, "webhook queue: " + it->status().ToString());
+  }
+  return count;
+}
+
 Result<std::optional<Webhook>> WebhookQueue::Head(std::string_view partner) const {
   auto first = Scan(kPendingSpace, partner, 1);
   if (!first.ok()) return first.status();

@@ -73,6 +73,10 @@ class WebhookQueue {
   // The partner's oldest pending webhook: the one to send next. nullopt when none.
   Result<std::optional<Webhook>> Head(std::string_view partner) const;
 
+  // How many of the partner's webhooks are pending (aplus_webhooks_pending); keys only, no value
+  // is parsed. UNAVAILABLE when the scan fails.
+  Result<size_t> CountPending(std::string_view partner) const;
+
   // Writes `webhook` back after an attempt (fsynced): under "p" while pending, under "h" once
   // delivered or failed (removed from "p" in the same batch).
   Status Record(const Webhook& webhook);

@@ -78,6 +78,11 @@ Result<size_t> WebhookSender::RedeliverFailed() {
   return moved;
 }
 
+Result<size_t> WebhookSender::PendingCount() const {
+  std::lock_guard lock(mutex_);
+  return queue_.CountPending(options_.partner);
+}
+
 Result<size_t> WebhookSender::PurgeHistory(int64_t before_ms) {
   std::lock_guard lock(mutex_);
   return queue_.PurgeHistory(options_.partner, before_ms);
@@ -184,6 +189,7 @@ bool WebhookSender::Attempt(Webhook webhook) {
     if (on_durability_lost_) on_durability_lost_(recorded);
     return false;
   }
+  if (options_.on_attempt) options_.on_attempt(webhook.state);
   std::string outcome = attempt.error.empty() ? std::to_string(attempt.status_code)
                                               : attempt.error;
   switch (webhook.state) {

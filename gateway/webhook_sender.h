@@ -14,7 +14,8 @@
 // again after a restart, with the same webhook-id, which the receiver deduplicates on); the
 // gateway is told through `on_durability_lost`.
 //
-// Thread rules: Start, Wake, List, Redeliver*, PurgeHistory, failing_since_ms and counters on any thread.
+// Thread rules: Start, Wake, List, Redeliver*, PurgeHistory, PendingCount, failing_since_ms and
+// counters on any thread.
 // The queue is read and written by the sender thread and by List/Redeliver under one mutex,
 // never held during an HTTP exchange. The destructor stops the thread (waiting at most for the
 // exchange in progress, bounded by the timeout) and joins it.
@@ -47,6 +48,10 @@ struct WebhookSenderOptions {
   WebhookSchedule schedule;
   std::string departement;  // the calendar of `report` ("" = national holidays only)
   std::chrono::milliseconds timeout{10000};
+  // Told of every recorded attempt with the webhook's state after it: kDelivered, kPending (to
+  // be retried) or kFailed (given up) (aplus_webhook_deliveries_total{outcome}). Called on the
+  // sender's thread; null: nobody is told.
+  std::function<void(WebhookState after)> on_attempt;
 };
 
 struct WebhookSenderCounters {
@@ -82,6 +87,9 @@ class WebhookSender {
   Result<size_t> RedeliverFailed();
   // Retention: WebhookQueue::PurgeHistory (delivered or failed webhooks last tried before).
   Result<size_t> PurgeHistory(int64_t before_ms);
+
+  // How many webhooks wait to be sent (WebhookQueue::CountPending), under the queue's mutex.
+  Result<size_t> PendingCount() const;
 
   // When the oldest pending webhook started failing, once that has lasted the schedule's
   // `report` time; 0 otherwise.

@@ -136,11 +136,13 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
 
 HttpFrontDoor::HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
                              std::function<void(std::function<void(const Status&)>)> after_commit,
-                             std::string_view contract_yaml, bool loopback)
+                             std::string_view contract_yaml, bool loopback,
+                             std::function<void(const std::string&, int)> count_answer)
     : routes_(std::move(routes)),
       after_commit_(std::move(after_commit)),
       contract_yaml_(contract_yaml),
       loopback_(loopback),
+      count_answer_(std::move(count_answer)),
       tokens_(std::move(token_dir)) {}
 
 HttpFrontDoor::~HttpFrontDoor() {
@@ -153,7 +155,8 @@ Result<std::unique_ptr<HttpFrontDoor>> HttpFrontDoor::Start(HttpFrontDoorOptions
   bool loopback = http::IsLoopbackHost(options.server.host);
   std::unique_ptr<HttpFrontDoor> door(
       new HttpFrontDoor(std::move(routes), std::move(options.token_dir),
-                        std::move(options.after_commit), options.contract_yaml, loopback));
+                        std::move(options.after_commit), options.contract_yaml, loopback,
+                        std::move(options.count_answer)));
   Status tokens = door->tokens_.Start();
   if (!tokens.ok()) return tokens;
   auto server = http::HttpServer::Start(std::move(options.server), door->queue_.AsHandler());
@@ -175,13 +178,23 @@ void HttpFrontDoor::Dispatch() {
   for (auto& pending : queue_.Drain()) DispatchOne(std::move(pending));
 }
 
+http::Responder HttpFrontDoor::Counted(const http::Responder& responder,
+                                       std::string route) const {
+  if (!count_answer_) return responder;
+  return http::Responder([responder, route = std::move(route),
+                          count = count_answer_](http::HttpResponse&& response) {
+    int status = response.status;
+    if (responder.Send(std::move(response))) count(route, status);
+  });
+}
+
 void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
   const http::HttpRequest& request = pending.request;
   if (!contract_yaml_.empty() && request.method == "GET" && request.path == "/v1/openapi.yaml") {
     http::HttpResponse response;
     response.content_type = "application/yaml";
     response.body = std::string(contract_yaml_);
-    pending.responder.Send(std::move(response));
+    Counted(pending.responder, "/v1/openapi.yaml").Send(std::move(response));
     return;
   }
   const HttpRoute* route = nullptr;
@@ -191,7 +204,7 @@ void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
     std::map<std::string, std::string> found;
     Match match = MatchPattern(candidate.pattern, request.path, found);
     if (match == Match::kMalformed) {
-      SendProblem(pending.responder,
+      SendProblem(Counted(pending.responder, kUnmatchedRoute),
                   Status(wire::INVALID_ARGUMENT, "malformed percent-escape in the path"));
       return;
     }
@@ -206,21 +219,24 @@ void HttpFrontDoor::DispatchOne(http::PendingRequest&& pending) {
     }
   }
   if (route == nullptr) {
+    http::Responder responder = Counted(pending.responder, kUnmatchedRoute);
     if (!allowed.empty()) {
       auto response = http::ProblemResponse(http::HttpOnlyProblem::kMethodNotAllowed,
                                             request.method + " is not served on " + request.path);
       response.headers.emplace_back("Allow", allowed);
-      pending.responder.Send(std::move(response));
+      responder.Send(std::move(response));
     } else {
-      pending.responder.Send(
+      responder.Send(
           http::ProblemResponse(http::HttpOnlyProblem::kNotFound, "no resource " + request.path));
     }
     return;
   }
-  http::Responder responder = pending.responder;
+  // Counted innermost: the status counted is the one sent, after the commit's verdict.
+  http::Responder counted = Counted(pending.responder, route->pattern);
+  http::Responder responder = counted;
   if (after_commit_) {
     // The route's answer leaves after this turn's group commit (or as its error).
-    responder = http::Responder([original = pending.responder,
+    responder = http::Responder([original = counted,
                                  after_commit = after_commit_](http::HttpResponse&& response) {
       after_commit([original, response = std::move(response)](const Status& committed) mutable {
         original.Send(committed.ok() ? std::move(response) : http::ProblemResponse(committed));

@@ -70,7 +70,16 @@ struct HttpFrontDoorOptions {
   std::function<void(std::function<void(const Status& committed)>)> after_commit;
   // Served as GET /v1/openapi.yaml (application/yaml) when not empty; must outlive the door.
   std::string_view contract_yaml;
+  // Told of every answer as it is sent (aplus_http_requests_total, metrics/http_request_metrics.h):
+  // `route` is the PATTERN of the route that matched ("/v1/cases/{id}", never the raw path, so
+  // that no case id reaches a label), "/v1/openapi.yaml", or kUnmatchedRoute when no route
+  // matched; `status` is the status really sent (after the group commit's verdict). Called on
+  // the thread that answers (the loop thread). Null: nothing is counted.
+  std::function<void(const std::string& route, int status)> count_answer;
 };
+
+// The route label of requests no route matched (404, and 400 for a malformed path).
+inline constexpr const char* kUnmatchedRoute = "unmatched";
 
 class HttpFrontDoor {
  public:
@@ -95,13 +104,17 @@ class HttpFrontDoor {
  private:
   HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
                 std::function<void(std::function<void(const Status&)>)> after_commit,
-                std::string_view contract_yaml, bool loopback);
+                std::string_view contract_yaml, bool loopback,
+                std::function<void(const std::string&, int)> count_answer);
   void DispatchOne(http::PendingRequest&& pending);
+  // `responder`, telling count_answer_ of its answer under `route` (itself when not counting).
+  http::Responder Counted(const http::Responder& responder, std::string route) const;
 
   const std::vector<HttpRoute> routes_;
   const std::function<void(std::function<void(const Status&)>)> after_commit_;
   const std::string_view contract_yaml_;
   const bool loopback_;  // the listener's host is loopback (HttpRoute::open_on_loopback)
+  const std::function<void(const std::string&, int)> count_answer_;
   LiveTokenStore tokens_;
   int64_t next_token_check_ms_ = 0;
   http::RequestQueue queue_;  // outlives nothing: the server (declared after) is stopped first

@@ -94,7 +94,11 @@ Result<std::unique_ptr<PartnerGateway>> PartnerGateway::Open(zmq::context_t& con
 
 PartnerGateway::PartnerGateway(zmq::context_t& context, PartnerGatewayOptions options,
                                const Clock& clock)
-    : context_(context), options_(std::move(options)), clock_(clock) {}
+    : context_(context),
+      options_(std::move(options)),
+      clock_(clock),
+      metrics_("aplus-partner-gateway", SystemClock().NowMs()),
+      webhook_metrics_(metrics_.registry()) {}
 
 PartnerGateway::~PartnerGateway() = default;
 
@@ -155,6 +159,7 @@ Status PartnerGateway::Init() {
   }
   fail_stop_.SetHaltHook([this] { link_->Halt(); });
   commit_ = std::make_unique<GroupCommit>(*db_, fail_stop_);
+  commit_->SetCommitObserver(metrics_.CommitObserver());
   forwarder_ = std::make_unique<RequestForwarder>(
       *db_, *link_, *inbox_, clock_, options_.partner, options_.forward_timeout_ms, fail_stop_,
       spool_.get(), [this] { return !commit_->open(); });
@@ -178,6 +183,7 @@ Status PartnerGateway::Init() {
     sender.secrets = options_.webhook_secrets;
     sender.schedule = options_.webhook_schedule;
     sender.timeout = std::chrono::milliseconds(options_.webhook_timeout_ms);
+    sender.on_attempt = [this](WebhookState after) { webhook_metrics_.OnAttempt(after); };
     // Called on the sender's thread: the loop trips the FailStop at its next turn.
     auto started = WebhookSender::Start(*db_, std::move(sender), clock_,
                                         [this](const Status&) { webhook_record_failed_ = true; });
@@ -201,7 +207,13 @@ Status PartnerGateway::Init() {
     door.after_commit = [this](GroupCommit::Effect effect) {
       commit_->AfterCommit(std::move(effect));
     };
-    auto started = HttpFrontDoor::Start(std::move(door), PartnerHttpRoutes(*this));
+    door.count_answer = metrics_.HttpCounter();
+    auto routes = PartnerHttpRoutes(*this);
+    routes.push_back(metrics_.Route([this] {
+      metrics_.SetOutbox(forwarder_->outbox());
+      webhook_metrics_.Update(webhooks_.get());
+    }));
+    auto started = HttpFrontDoor::Start(std::move(door), std::move(routes));
     if (!started.ok()) return started.status();
     front_door_ = std::move(started).value();
   }

@@ -46,6 +46,9 @@
 // once per `compaction_interval`, off the loop thread), the outbox family with the inbox (it
 // held the replies and questions before they were forwarded), so that the overwritten values
 // leave the files. A compaction owed when the process stopped runs at the next start.
+//
+// Metrics: GET /metrics on the HTTP API listener (gateway/gateway_metrics.h: commits, outbox,
+// HTTP requests; gateway/webhook_metrics.h: webhook outcomes, failing and pending webhooks).
 #pragma once
 
 #include <atomic>
@@ -59,6 +62,8 @@
 #include "common/fail_stop.h"
 #include "common/status.h"
 #include "gateway/event_feed.h"
+#include "gateway/gateway_metrics.h"
+#include "gateway/webhook_metrics.h"
 #include "http/http_front_door.h"
 #include "gateway/local_client.h"
 #include "gateway/webhook_sender.h"
@@ -189,6 +194,10 @@ class PartnerGateway : public PartnerHttpBackend {
   std::string local_endpoint_;
   PartnerGatewayCounters counters_;
   FailStop fail_stop_;
+  // GET /metrics (gateway/gateway_metrics.h, gateway/webhook_metrics.h); before everything
+  // that reports to them (group commit, webhook sender, front door): destroyed after them.
+  GatewayMetrics metrics_;
+  WebhookMetrics webhook_metrics_;
 
   std::unique_ptr<RocksDb> db_;
   std::unique_ptr<GroupCommit> commit_;  // one fsync per loop turn

@@ -91,6 +91,8 @@ class RequestForwarder {
   int NextWakeInMs() const { return forwarder_.NextWakeInMs(); }
 
   size_t queued() const { return forwarder_.size(); }
+  // The outbox itself, for its metrics (aplus_outbox_entries).
+  const DurableForwarder& outbox() const { return forwarder_; }
 
  private:
   Result<wire::Envelope> Prepare(const records::OutboxEntry& entry) const;

@@ -51,6 +51,8 @@ class RocksDb {
   // other thread meanwhile (the partner gateway's webhook sender) stay synced one by one.
   void BeginGroup() { group_owner_.store(std::this_thread::get_id()); }
   bool group_open() const { return group_owner_.load() == std::this_thread::get_id(); }
+  // The open group has writes, so CommitGroup will fsync (the owner thread only).
+  bool group_dirty() const { return group_dirty_; }
   // Ends the group: fsyncs the write-ahead log if anything was written in it. A failure is
   // sticky as for Write (never retried: see common/fail_stop.h).
   Status CommitGroup();

@@ -90,3 +90,26 @@ TEST_CASE("a failed write in a turn: every deferred effect gets the error, the F
   CHECK_FALSE(Put(**db, "c", "3").ok());
   CHECK_FALSE(commit.Commit().ok());
 }
+
+TEST_CASE("the commit observer times the turns that wrote something, and only those "
+          "(aplus_commit_seconds)") {
+  testing::TempDir dir("group-commit-observer");
+  auto db = RocksDb::Open(dir.Sub("db"), {"things"});
+  REQUIRE(db.ok());
+  FailStop fail_stop;
+  GroupCommit commit(**db, fail_stop);
+  std::vector<double> observed;
+  commit.SetCommitObserver([&](double seconds) { observed.push_back(seconds); });
+  commit.Begin();  // nothing written: no fsync, nothing observed
+  CHECK(commit.Commit().ok());
+  CHECK(observed.empty());
+  commit.Begin();
+  REQUIRE(Put(**db, "a", "1").ok());
+  REQUIRE(Put(**db, "b", "2").ok());
+  CHECK(commit.Commit().ok());
+  REQUIRE(observed.size() == 1);  // one turn, one commit
+  CHECK(observed[0] >= 0.0);
+  CHECK(observed[0] < 60.0);
+  REQUIRE(Put(**db, "c", "3").ok());  // outside a turn: synced on its own, not a group commit
+  CHECK(observed.size() == 1);
+}

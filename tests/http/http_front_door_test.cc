@@ -16,8 +16,14 @@
 #include <string>
 #include <thread>
 
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
 #include "common/token_store.h"
 #include "http/http_front_door.h"
+#include "metrics/http_request_metrics.h"
 #include "tests/support/child_process.h"
 
 using namespace aplus;
@@ -34,7 +40,9 @@ const std::vector<JsonField> kFields = {
 // A front door with two routes, dispatched by its own loop thread (the "gateway's" thread).
 class Door {
  public:
-  Door() : dir_("http-front-door") {
+  // `count_answer`: HttpFrontDoorOptions::count_answer (null: nothing counted).
+  explicit Door(std::function<void(const std::string&, int)> count_answer = nullptr)
+      : dir_("http-front-door") {
     auto token = AddToken(dir_.Sub("tokens"), "tester", {"agent-1"}, 0);
     REQUIRE(token.ok());
     token_ = *token;
@@ -64,6 +72,7 @@ class Door {
     HttpFrontDoorOptions options;
     options.token_dir = dir_.Sub("tokens");
     options.contract_yaml = "openapi: 3.1.0\n";
+    options.count_answer = std::move(count_answer);
     auto door = HttpFrontDoor::Start(std::move(options), std::move(routes));
     REQUIRE(door.ok());
     door_ = std::move(door).value();
@@ -223,4 +232,38 @@ TEST_CASE("strict JSON bodies" * doctest::timeout(30)) {
   CHECK(missing.body["detail"].get<std::string>().find("name") != std::string::npos);
   // A body given twice under one name: the last would win silently; refused instead.
   CHECK(door.Call("POST", "/v1/things", R"({"name":"a","name":"b"})").status == 400);
+}
+
+TEST_CASE("aplus_http_requests_total counts each answer under its route's pattern, never the raw "
+          "path" * doctest::timeout(30)) {
+  prometheus::Registry registry;
+  HttpRequestMetrics metrics(registry);
+  {
+    Door door(metrics.Hook());
+    CHECK(door.Call("GET", "/v1/things/PER-7K3M-Q9XD").status == 200);
+    CHECK(door.Call("GET", "/v1/things/PER-AAAA-BBBB").status == 200);
+    CHECK(door.Call("GET", "/v1/things/PER-AAAA-BBBB", "", "", false).status == 401);
+    CHECK(door.Call("POST", "/v1/things", R"({"nme":"x"})").status == 400);
+    CHECK(door.Call("GET", "/v1/nothing/PER-7K3M-Q9XD").status == 404);
+    CHECK(door.Call("DELETE", "/v1/things/PER-7K3M-Q9XD").status == 405);
+    CHECK(door.Call("GET", "/metrics", "", "", false).status == 200);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry.Collect());
+  std::string text = out.str();
+  INFO(text);
+  CHECK(text.find(R"(aplus_http_requests_total{code="200",route="/v1/things/{id}"} 2)") !=
+        std::string::npos);
+  CHECK(text.find(R"(aplus_http_requests_total{code="401",route="/v1/things/{id}"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(aplus_http_requests_total{code="400",route="/v1/things"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(aplus_http_requests_total{code="404",route="unmatched"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(aplus_http_requests_total{code="405",route="unmatched"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(aplus_http_requests_total{code="200",route="/metrics"} 1)") !=
+        std::string::npos);
+  // No case id in any label.
+  CHECK(text.find("PER-") == std::string::npos);
 }
