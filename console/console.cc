@@ -20,10 +20,14 @@ int64_t UnixNowMs() {
       .count();
 }
 
-wire::Hello ConsoleHello(const std::string& console_id) {
+// With CURVE the broker takes the role and principal from the key (the Hello restates
+// nothing, as `aplus` does); a broker run with --insecure takes them from the Hello.
+wire::Hello ConsoleHello(const std::string& console_id, bool curve) {
   wire::Hello hello;
-  hello.set_role(wire::CONSOLE);
-  hello.set_principal(console_id);
+  if (!curve) {
+    hello.set_role(wire::CONSOLE);
+    hello.set_principal(console_id);
+  }
   hello.set_software("aplus-console");
   return hello;
 }
@@ -46,7 +50,7 @@ Result<std::unique_ptr<Console>> Console::Open(ConsoleOptions options, NetworkCo
   try {
     // window 0: the console takes no deliveries, it only asks.
     console->link_ = std::make_unique<BrokerLink>(console->context_, o.broker_endpoint,
-                                                  ConsoleHello(o.console_id), 0, o.curve);
+                                                  ConsoleHello(o.console_id, o.curve.has_value()), 0, o.curve);
     console->feed_ = std::make_unique<AlertFeed>(console->context_, o.alerts_endpoint, o.curve,
                                                  *console->link_, o.request_timeout_ms,
                                                  o.stream_hold_ms);
