@@ -269,11 +269,18 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
 void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
                       const KeyringEntry* key, int fd) {
   const RequestRule* rule = FindRequestRule(request.body_case());
+  // Who this session request acts as: the session itself, or for a console the person it
+  // names (resolved here, before the rate limit, whose bucket is the person's through the
+  // console). A refusal is answered below, after the rate limit and the basic checks.
+  Result<std::optional<Session>> acting = std::optional<Session>();
+  if (session && rule && rule->on_session) acting = ActingIdentity(*session, request);
   // Hellos count too (a key that reconnects in a loop is throttled like any flood), and so do
   // unknown messages; the row says which requests are exempt.
   std::string key_principal;  // before Hello: the bucket of the connection's key
   const std::string* limited = nullptr;
-  if (session) {
+  if (acting.ok() && acting->has_value()) {
+    limited = &(*acting)->DedupPrincipal();
+  } else if (session) {
     limited = &session->DedupPrincipal();
   } else if (key) {
     key_principal = "key/" + key->name;
@@ -316,13 +323,45 @@ void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Env
                        "the broker does not serve '" + BodyName(request) + "' messages"));
     return;
   }
-  if (!rule->roles.Allows(session->role)) {
+  if (!acting.ok()) {
+    AnswerError(routing_id, request.request_id(), acting.status());
+    return;
+  }
+  // The handler sees the acting identity: a console's view as the person, or the session.
+  Session& actor = acting->has_value() ? **acting : *session;
+  if (!rule->roles.Allows(actor.role)) {
     AnswerError(routing_id, request.request_id(), Status(wire::PERMISSION_DENIED, rule->denied));
     return;
   }
   current_rule_ = rule;
-  (this->*rule->on_session)(*session, request);
+  (this->*rule->on_session)(actor, request);
   current_rule_ = nullptr;
+}
+
+Result<std::optional<Session>> Broker::ActingIdentity(const Session& session,
+                                                      const wire::Envelope& request) const {
+  const std::string& person = request.on_behalf_of();
+  if (session.role != wire::CONSOLE) {
+    if (person.empty()) return std::optional<Session>();
+    return Status(wire::INVALID_ARGUMENT,
+                  "on_behalf_of is for the operator console's requests only; this session is " +
+                      session.DedupPrincipal() + "'s own");
+  }
+  if (person.empty()) {
+    return Status(wire::PERMISSION_DENIED,
+                  "a console acts only on behalf of someone: name the person (on_behalf_of)");
+  }
+  const Operator* op = config_.FindOperator(person);
+  if (!op) {
+    // The name is the client's text: quoted, and cut, in the answer and the log.
+    constexpr size_t kShown = 64;
+    return Status(wire::PERMISSION_DENIED,
+                  "'" + person.substr(0, kShown) + (person.size() > kShown ? "..." : "") +
+                      "' is not an operator of network " + config_.name +
+                      ": the console acts only for the persons of [[operators]]");
+  }
+  return std::optional<Session>(
+      session.ActingFor(op->administrator ? wire::ADMINISTRATOR : wire::OPERATOR, op->id));
 }
 
 void Broker::OnPing(const std::string& routing_id, const wire::Envelope& request,

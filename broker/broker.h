@@ -87,6 +87,13 @@ class Broker {
   // its handler. `key` is the keyring entry of the connection (nullptr under --insecure).
   void Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,
                 const KeyringEntry* key, int fd);
+  // The acting identity of a session request (the one place a console's requests are
+  // resolved; proto Role.CONSOLE): nullopt = the session acts as itself; for a console
+  // session, its view as the [[operators]] person named by on_behalf_of (Session::ActingFor).
+  // PERMISSION_DENIED for a console request naming nobody, or nobody of the config;
+  // INVALID_ARGUMENT for on_behalf_of from any other role.
+  Result<std::optional<Session>> ActingIdentity(const Session& session,
+                                                const wire::Envelope& request) const;
 
   // Security (broker_security.cc).
   Status SetUpCurve();
@@ -124,6 +131,7 @@ class Broker {
   void OnListAlerts(Session& session, const wire::Envelope& request);
   void OnAckAlert(Session& session, const wire::Envelope& request);
   void OnGetReport(Session& session, const wire::Envelope& request);
+  void OnGetSlaBoard(Session& session, const wire::Envelope& request);
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
   void OnGetAudit(Session& session, const wire::Envelope& request);
   // Dead letters (broker_dead_letters.cc): operators and administrators (table of requests).

@@ -81,6 +81,9 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
       if (!op) return refuse("unknown operator '" + session.principal + "'");
       break;
     }
+    case wire::CONSOLE:
+      // Any console id: the console holds no rights of its own (Broker::ActingIdentity).
+      break;
     default:
       return refuse("Hello must name a role");
   }

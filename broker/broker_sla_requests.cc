@@ -1,6 +1,7 @@
 // Requests that move the SLA clock (questions, answers, transfers) and the operators' view of
 // it (alerts, acknowledgements, reports, deadline explanations).
 #include <algorithm>
+#include <span>
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,37 @@ double Percentile(std::vector<double>& values, double fraction) {
   std::sort(values.begin(), values.end());
   size_t index = static_cast<size_t>(fraction * static_cast<double>(values.size() - 1) + 0.5);
   return values[std::min(index, values.size() - 1)];
+}
+
+// The upper bounds (inclusive) of the reply-time buckets, in the report's unit, ascending; a
+// last bucket without bound follows (proto ReplyTimeBucket). Day units are whole counted days
+// (0 = replied on the day of submission, under the first bound).
+std::span<const double> ReplyTimeBounds(sla::ReplyUnit unit) {
+  static constexpr double kDays[] = {0.5, 1, 2, 3, 4, 5, 8};
+  static constexpr double kHours[] = {1, 2, 4, 8, 12, 24, 48};
+  static constexpr double kMinutes[] = {5, 15, 30, 60, 120, 240, 480};
+  static constexpr double kSeconds[] = {30, 60, 300, 900, 1800, 3600, 7200};
+  switch (unit) {
+    case sla::ReplyUnit::kHours: return kHours;
+    case sla::ReplyUnit::kMinutes: return kMinutes;
+    case sla::ReplyUnit::kSeconds: return kSeconds;
+    default: return kDays;
+  }
+}
+
+void FillReplyTimeBuckets(const std::vector<double>& reply_times, sla::ReplyUnit unit,
+                          wire::PartnerReport& report) {
+  std::span<const double> bounds = ReplyTimeBounds(unit);
+  std::vector<uint64_t> counts(bounds.size() + 1, 0);
+  for (double time : reply_times) {
+    size_t at = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), time) - bounds.begin());
+    ++counts[at];
+  }
+  for (size_t i = 0; i < counts.size(); ++i) {
+    auto* bucket = report.add_reply_times();
+    bucket->set_up_to(i < bounds.size() ? bounds[i] : 0);
+    bucket->set_count(counts[i]);
+  }
 }
 
 }  // namespace
@@ -223,7 +255,8 @@ void Broker::OnListAlerts(Session& session, const wire::Envelope& request) {
 
 void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
   const auto& ack = request.ack_alert();
-  std::string by = ack.by().empty() ? session.principal : ack.by();
+  // Through the console the person signed in acknowledges, whatever a form typed in `by`.
+  std::string by = ack.by().empty() || !session.console.empty() ? session.principal : ack.by();
   if (by.size() > 256) {
     return AnswerError(session.routing_id, request.request_id(),
                        Status(wire::INVALID_ARGUMENT, "the name is too long"));
@@ -248,16 +281,30 @@ void Broker::OnAckAlert(Session& session, const wire::Envelope& request) {
 void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
   const auto& filter = request.get_report();
   int64_t to_ms = filter.to_ms() == 0 ? INT64_MAX : filter.to_ms();
+  const bool by_contact_point = filter.group_by() == wire::GetReport::CONTACT_POINT;
   struct Figures {
     wire::PartnerReport report;
+    sla::ReplyUnit unit = sla::ReplyUnit::kWorkingDays;
     std::vector<double> reply_times;
   };
+  // One row per partner, or per contact point. A contact point's cases go to partners of
+  // different units: its rows speak working days (jours ouvrés, the default policy's unit), the
+  // one unit every case can be counted in.
   std::map<std::string, Figures> by_partner;
-  for (const auto& partner : config_.partners) {
-    if (!filter.partner().empty() && partner.id != filter.partner()) continue;
-    auto& figures = by_partner[partner.id];
-    figures.report.set_partner(partner.id);
-    figures.report.set_reply_unit(std::string(sla::ReplyUnitConfigName(partner.reply_policy.unit)));
+  if (by_contact_point) {
+    for (const auto& contact_point : config_.contact_points) {
+      auto& figures = by_partner[contact_point.id];
+      figures.report.set_contact_point(contact_point.id);
+      figures.report.set_reply_unit(std::string(sla::ReplyUnitConfigName(figures.unit)));
+    }
+  } else {
+    for (const auto& partner : config_.partners) {
+      if (!filter.partner().empty() && partner.id != filter.partner()) continue;
+      auto& figures = by_partner[partner.id];
+      figures.report.set_partner(partner.id);
+      figures.unit = partner.reply_policy.unit;
+      figures.report.set_reply_unit(std::string(sla::ReplyUnitConfigName(figures.unit)));
+    }
   }
   // A report reads every case once; it runs on the broker's thread, between turns, and costs
   // about a second per million cases.
@@ -265,7 +312,8 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
     const auto& summary = record.summary();
     if (summary.submitted_at_ms() < filter.from_ms() || summary.submitted_at_ms() >= to_ms) return true;
     if (!filter.territory().empty() && summary.territory() != filter.territory()) return true;
-    auto it = by_partner.find(summary.partner());
+    if (!filter.partner().empty() && summary.partner() != filter.partner()) return true;
+    auto it = by_partner.find(by_contact_point ? summary.contact_point() : summary.partner());
     if (it == by_partner.end()) return true;
     auto& report = it->second.report;
     report.set_received(report.received() + 1);
@@ -273,7 +321,9 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
     if (answered) {
       report.set_answered(report.answered() + 1);
       if (summary.late_by_ms() == 0) report.set_answered_on_time(report.answered_on_time() + 1);
-      it->second.reply_times.push_back(sla_clock_.ReplyTimeInUnit(record, summary.answered_at_ms()));
+      it->second.reply_times.push_back(sla_clock_.ReplyTimeInUnit(
+          record, summary.answered_at_ms(),
+          by_contact_point ? std::optional(it->second.unit) : std::nullopt));
     } else if (summary.state() != wire::CANCELLED && summary.state() != wire::CLOSED) {
       report.set_open(report.open() + 1);
       if (summary.warned() && !summary.breached()) report.set_at_risk(report.at_risk() + 1);
@@ -286,16 +336,114 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
   answer.mutable_report();  // an empty report is still a report
   for (auto& [id, figures] : by_partner) {
     auto& report = figures.report;
-    // Partners that received nothing in the period are left out unless asked for by name.
-    if (report.received() == 0 && filter.partner().empty()) continue;
+    // Rows that received nothing in the period are left out, unless a partner asked for by name.
+    if (report.received() == 0 && (filter.partner().empty() || by_contact_point)) continue;
     if (report.answered() > 0) {
       report.set_on_time_percent(100.0 * static_cast<double>(report.answered_on_time()) /
                                  static_cast<double>(report.answered()));
     }
     report.set_median_reply(Percentile(figures.reply_times, 0.5));
     report.set_p90_reply(Percentile(figures.reply_times, 0.9));
+    FillReplyTimeBuckets(figures.reply_times, figures.unit, report);
     *answer.mutable_report()->add_partners() = std::move(report);
   }
+  Answer(session.routing_id, std::move(answer));
+}
+
+void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
+  const auto& ask = request.get_sla_board();
+  if (ask.horizon_ms() < 0) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::INVALID_ARGUMENT, "horizon_ms must be 0 (one working day) or more"));
+  }
+  if (!ask.partner().empty() && !config_.FindPartner(ask.partner())) {
+    return AnswerError(session.routing_id, request.request_id(),
+                       Status(wire::UNKNOWN_PARTNER, "no partner '" + ask.partner().substr(0, 128) + "'"));
+  }
+  constexpr uint32_t kDefaultLimit = 100, kMaxLimit = 1000;
+  size_t limit = ask.limit() == 0 ? kDefaultLimit : std::min(ask.limit(), kMaxLimit);
+  int64_t now = clock_.NowMs();
+  // The default horizon depends on the case's partner (closures) and contact point (holidays,
+  // zone): computed once per pair.
+  std::map<std::pair<std::string, std::string>, int64_t> horizon_end;
+  auto due_by = [&](const wire::CaseSummary& summary) -> Result<int64_t> {
+    if (ask.horizon_ms() > 0) {
+      return ask.horizon_ms() > INT64_MAX - now ? INT64_MAX : now + ask.horizon_ms();
+    }
+    auto key = std::make_pair(summary.partner(), summary.contact_point());
+    if (auto it = horizon_end.find(key); it != horizon_end.end()) return it->second;
+    const Partner* partner = config_.FindPartner(summary.partner());
+    const ContactPoint* contact_point = config_.FindContactPoint(summary.contact_point());
+    if (!partner || !contact_point) {
+      return Status(wire::INTERNAL, "case " + summary.case_id() + " names a partner or contact " +
+                                        "point that is no longer in the network config");
+    }
+    auto end = sla_clock_.EndOfNextWorkingDay(*partner, *contact_point, now);
+    if (!end.ok()) return end.status();
+    return horizon_end[key] = *end;
+  };
+  std::vector<wire::CaseSummary> due_soon, at_risk, breached;
+  Status failed = Status::Ok();
+  // A board reads every case once, like a report (store/broker_store.h ForEachCase): a few
+  // hundred ms per million cases, on the broker's thread.
+  Status read = store_->ForEachCase([&](const records::CaseRecord& record) {
+    const auto& summary = record.summary();
+    // Open for the SLA: the partner has not replied and the case has not ended.
+    switch (summary.state()) {
+      case wire::ANSWERED:
+      case wire::CLOSED:
+      case wire::CANCELLED:
+      case wire::QUEUED_LOCALLY:
+      case wire::FAILED_LOCALLY:
+      case wire::STATE_UNSPECIFIED:
+        return true;
+      default:
+        break;
+    }
+    if (summary.answered_at_ms() > 0 || summary.deadline_ms() <= 0) return true;
+    if (!ask.partner().empty() && summary.partner() != ask.partner()) return true;
+    if (!ask.territory().empty() && summary.territory() != ask.territory()) return true;
+    std::vector<wire::CaseSummary>* list = nullptr;
+    if (summary.breached()) {
+      list = &breached;
+    } else if (summary.warned()) {
+      list = &at_risk;
+    } else if (summary.state() != wire::INFO_REQUESTED) {
+      // (A paused case is not due: its clock stands still until the contact point answers.)
+      auto by = due_by(summary);
+      if (!by.ok()) {
+        failed = by.status();
+        return false;
+      }
+      if (summary.deadline_ms() <= *by) list = &due_soon;
+    }
+    if (list) list->push_back(summary);
+    return true;
+  });
+  if (!read.ok()) return AnswerError(session.routing_id, request.request_id(), read);
+  if (!failed.ok()) return AnswerError(session.routing_id, request.request_id(), failed);
+  wire::Envelope answer = AnswerTo(request);
+  auto* board = answer.mutable_sla_board();
+  board->set_now_ms(now);
+  auto fill = [&](std::vector<wire::CaseSummary>& list,
+                  google::protobuf::RepeatedPtrField<wire::CaseSummary>* out) {
+    auto soonest = [](const wire::CaseSummary& a, const wire::CaseSummary& b) {
+      return a.deadline_ms() != b.deadline_ms() ? a.deadline_ms() < b.deadline_ms()
+                                                : a.case_id() < b.case_id();
+    };
+    size_t kept = std::min(limit, list.size());
+    std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(kept), list.end(), soonest);
+    for (size_t i = 0; i < kept; ++i) {
+      wire::CaseSummary* summary = out->Add();
+      *summary = std::move(list[i]);
+      // Metadata only, as GetCase shows operators (common/personal_data.h): the subject is
+      // free text typed by the agent.
+      summary->clear_subject();
+    }
+  };
+  fill(due_soon, board->mutable_due_soon());
+  fill(at_risk, board->mutable_at_risk());
+  fill(breached, board->mutable_breached());
   Answer(session.routing_id, std::move(answer));
 }
 

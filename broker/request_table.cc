@@ -129,6 +129,13 @@ std::span<const RequestRule> RequestRules() {
          .roles = kOperators,
          .denied = "reports are for operators",
          .after_commit = true},
+        {.body = Body::kGetSlaBoard,
+         .on_session = &Broker::OnGetSlaBoard,
+         .roles = kOperators,
+         .denied = "the SLA board is for operators",
+         // Metadata only: not audited as a read. After the commit as reports are, so that it
+         // never shows a state a failed commit would take back.
+         .after_commit = true},
         {.body = Body::kPing,
          .on_connection = &Broker::OnPing,
          .roles = kEveryRole,

@@ -30,11 +30,16 @@ struct Session {
   // Partner gateways: their latest Ping's report of failing webhooks (0 = none), for GetStats.
   int64_t webhooks_failing_since_ms = 0;
   std::string webhook_url_host;
+  // Set only in a console request's acting view (ActingFor): the console's id. Handlers read it
+  // where a console's request differs from the person's own (AckAlert ignores `by`).
+  std::string console;
 
   bool subscribed() const { return window > 0; }
   // (Who may send which request is the table's: broker/request_table.h, not the session's.)
-  // Who may read a case's personal data beyond its parties: administrators only.
-  bool reads_personal_data() const { return role != wire::OPERATOR; }
+  // Who may read a case's personal data beyond its parties: administrators only (directly,
+  // or a console's view acting for an administrator). A console session itself reads nothing:
+  // its requests reach handlers only as a view (ActingFor).
+  bool reads_personal_data() const { return role != wire::OPERATOR && role != wire::CONSOLE; }
   bool has_credit() const { return in_flight < window; }
   // Fixes who this session is (once, at Hello).
   void Identify(wire::Role new_role, std::string new_principal, std::string new_territory) {
@@ -44,8 +49,31 @@ struct Session {
     dedup_principal_ = (role == wire::AGENT_GATEWAY     ? "cp/"
                         : role == wire::PARTNER_GATEWAY ? "partner/"
                         : role == wire::ADMINISTRATOR   ? "admin/"
+                        : role == wire::CONSOLE         ? "console/"
                                                         : "op/") +
                        principal;
+  }
+  // The acting identity of a console's request (the one place a console's requests get their
+  // rights: Broker::Dispatch). A copy of this console session seen as `person`, an id of
+  // [[operators]], with `person_role` (ADMINISTRATOR when the person's entry says
+  // administrator = true, else OPERATOR): handlers authorise, filter personal data
+  // (reads_personal_data) and attribute actions (principal = the person) as for that person's
+  // own key, and `console` says the request came through a console.
+  //
+  // Namespace choice: the view's DedupPrincipal, "console/<console> for op/<person>" (or
+  // "... for admin/<person>"), is at once its audit principal, its idempotency namespace and its
+  // rate-limit bucket: per person through this console. Two persons signed in to one console
+  // never share idempotency keys nor a rate bucket, and a person's requests through the console
+  // stay apart from those of the person's own key (and are audited as such).
+  Session ActingFor(wire::Role person_role, const std::string& person) const {
+    Session view = *this;
+    view.console = principal;
+    view.role = person_role;
+    view.principal = person;
+    view.dedup_principal_ = dedup_principal_ +
+                            (person_role == wire::ADMINISTRATOR ? " for admin/" : " for op/") +
+                            person;
+    return view;
   }
   // The idempotency, audit and rate-limit namespace of this principal ("cp/<id>",
   // "partner/<id>", ...): built once, read on every request.

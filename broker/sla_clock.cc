@@ -41,19 +41,33 @@ Result<sla::DeadlineExplanation> SlaClock::Explain(const records::CaseRecord& re
   return explanation;
 }
 
+Result<int64_t> SlaClock::EndOfNextWorkingDay(const Partner& partner,
+                                              const ContactPoint& contact_point,
+                                              int64_t now_ms) const {
+  // Exactly the deadline of a "1 jour ouvré" window opened now (the day of `now_ms` is never
+  // counted): one rule for deadlines and for the board.
+  auto explanation = sla::ComputeDeadline(sla::ReplyPolicy{1, sla::ReplyUnit::kWorkingDays}, now_ms,
+                                          contact_point.departement, partner.calendar, {},
+                                          /*write_lines=*/false);
+  if (!explanation.ok()) return explanation.status();
+  return explanation->deadline_ms;
+}
+
 int64_t SlaClock::WarningAt(const sla::DeadlineExplanation& explanation) const {
   auto warning = sla::WarningAt(explanation, config_.sla.warning_lead);
   int64_t at = warning.ok() ? *warning : explanation.warning_at_ms;
   return std::min(at, explanation.deadline_ms);
 }
 
-double SlaClock::ReplyTimeInUnit(const records::CaseRecord& record, int64_t answered_at_ms) const {
+double SlaClock::ReplyTimeInUnit(const records::CaseRecord& record, int64_t answered_at_ms,
+                                 std::optional<sla::ReplyUnit> unit) const {
   const auto& summary = record.summary();
   const Partner* partner = config_.FindPartner(summary.partner());
   const ContactPoint* contact_point = config_.FindContactPoint(summary.contact_point());
   if (!partner || !contact_point) return 0;
   // Reports add up cases of every category: they speak the partner's default unit.
-  const sla::ReplyPolicy& policy = partner->reply_policy;
+  sla::ReplyPolicy policy = partner->reply_policy;
+  if (unit) policy.unit = *unit;
   int64_t started = record.clock_started_ms() ? record.clock_started_ms() : summary.submitted_at_ms();
   if (!sla::CountsDays(policy.unit)) {
     int64_t elapsed = answered_at_ms - started - summary.paused_ms();

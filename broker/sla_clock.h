@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/network_config.h"
@@ -29,13 +30,21 @@ class SlaClock {
                                              const ContactPoint& contact_point,
                                              const std::string& category, int64_t at_ms) const;
 
+  // The end (23:59:59.000 local) of the next working day after `now_ms` under `partner`'s
+  // calendar at `contact_point` (weekends, the département's holidays and the partner's
+  // closures skipped): the SLA board's default horizon, "due within one working day".
+  Result<int64_t> EndOfNextWorkingDay(const Partner& partner, const ContactPoint& contact_point,
+                                      int64_t now_ms) const;
+
   // The warning instant under the network's configured lead.
   int64_t WarningAt(const sla::DeadlineExplanation& explanation) const;
 
   // How long a reply took, in the unit of the partner's default policy (a report adds up
-  // every category): counted days from the window's start to the reply (a reply on the day of
-  // submission is 0), or the un-paused duration in the unit.
-  double ReplyTimeInUnit(const records::CaseRecord& record, int64_t answered_at_ms) const;
+  // every category), or in `unit` when given (reports by contact point, which mix partners):
+  // counted days from the window's start to the reply (a reply on the day of submission is 0),
+  // or the un-paused duration in the unit.
+  double ReplyTimeInUnit(const records::CaseRecord& record, int64_t answered_at_ms,
+                         std::optional<sla::ReplyUnit> unit = std::nullopt) const;
 
  private:
   const NetworkConfig& config_;

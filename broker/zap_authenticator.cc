@@ -137,7 +137,8 @@ void ZapAuthenticator::AnswerRequests() {
           text = "unknown key";
           LogRefusal(key, address, "not in the keyring");
         } else if (domain == kAlertsZapDomain && entry->role != wire::OPERATOR &&
-                   entry->role != wire::ADMINISTRATOR) {
+                   entry->role != wire::ADMINISTRATOR && entry->role != wire::CONSOLE) {
+          // (The console shows the alert stream to the operators signed in to it.)
           text = "the alert stream is for operators";
           LogRefusal(key, address, DescribeEntry(*entry) + " may not follow the alert stream");
         } else {

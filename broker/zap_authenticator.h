@@ -9,7 +9,8 @@
 // the broker binds any socket, and fails the start-up when it cannot.
 //
 // Two ZAP domains: "aplus" (the request socket) admits every key of the keyring;
-// "aplus-alerts" (the alert publication socket) only operators' and administrators' keys.
+// "aplus-alerts" (the alert publication socket) only operators', administrators' and consoles'
+// keys.
 //
 // Thread rules: owned and driven by the broker's loop thread, which polls socket().
 #pragma once

@@ -34,7 +34,8 @@ struct RoleSpelling {
 constexpr RoleSpelling kRoles[] = {{wire::AGENT_GATEWAY, "agent-gateway"},
                                    {wire::PARTNER_GATEWAY, "partner-gateway"},
                                    {wire::OPERATOR, "operator"},
-                                   {wire::ADMINISTRATOR, "administrator"}};
+                                   {wire::ADMINISTRATOR, "administrator"},
+                                   {wire::CONSOLE, "console"}};
 
 constexpr std::string_view kKnownKeys[] = {"name", "public-key", "role", "principal", "territory"};
 
@@ -181,7 +182,7 @@ Result<wire::Role> ParseRoleName(std::string_view name) {
     if (spelling.name == name) return spelling.role;
   }
   return Invalid("unknown role " + Quoted(name) +
-                 " (expected agent-gateway, partner-gateway, operator or administrator)");
+                  " (expected agent-gateway, partner-gateway, operator, administrator or console)");
 }
 
 std::string RoleName(wire::Role role) {
@@ -255,6 +256,10 @@ Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& 
       if (config.FindOperator(entry.principal) == nullptr) {
         return Invalid("no operator '" + entry.principal + "'" + in_network);
       }
+      return Status::Ok();
+    case wire::CONSOLE:
+      // Any id: a console holds no rights of its own, each of its requests names a person of
+      // [[operators]] and is granted that person's role (proto Role.CONSOLE).
       return Status::Ok();
     default:
       return Invalid("key " + entry.name + ": no role");

@@ -7,8 +7,9 @@
 //   name = "mairie-perche-en-noce"        # = the file name without ".toml"
 //   public-key = "<40 chars of Z85>"
 //   role = "agent-gateway"                # agent-gateway | partner-gateway | operator |
-//                                         # administrator
-//   principal = "mairie-perche-en-noce"   # contact point id, partner id, or operator id
+//                                         # administrator | console
+//   principal = "mairie-perche-en-noce"   # contact point id, partner id, operator id, or
+//                                         # console id (any id: aplus-console)
 //   territory = "perche"                  # optional: partner gateways of per-territory
 //                                         # partners only
 // Files whose name starts with '.' (temporary files of atomic writes) or does not end in
@@ -42,8 +43,8 @@ struct KeyringEntry {
   std::string territory;  // "" = none (always "" for roles other than PARTNER_GATEWAY)
 };
 
-// "agent-gateway" | "partner-gateway" | "operator" | "administrator" -> the role (exact
-// spelling); INVALID_ARGUMENT naming the four otherwise.
+// "agent-gateway" | "partner-gateway" | "operator" | "administrator" | "console" -> the role
+// (exact spelling); INVALID_ARGUMENT naming the five otherwise.
 Result<wire::Role> ParseRoleName(std::string_view name);
 // The name ParseRoleName reads; "unspecified" for ROLE_UNSPECIFIED and unknown values.
 std::string RoleName(wire::Role role);
@@ -60,7 +61,8 @@ Status ValidateKeyringEntry(const KeyringEntry& entry);
 // Whether `entry` names someone `config` knows: a contact point for an agent gateway
 // (UNKNOWN_CONTACT_POINT), a partner for a partner gateway (UNKNOWN_PARTNER), and then its
 // territory must be a territory of the network served per territory by that partner
-// (INVALID_ARGUMENT), an operator for operators and administrators (INVALID_ARGUMENT).
+// (INVALID_ARGUMENT), an operator for operators and administrators (INVALID_ARGUMENT); a
+// console's id is any id (it acts only for the persons its requests name).
 Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& config);
 
 // Whether a file of the keyring directory is an entry: "*.toml" not starting with '.'.

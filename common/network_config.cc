@@ -397,8 +397,9 @@ class ConfigReader {
       Operator op;
       op.id = Id(table, "operator", Entry("operators", i), ids);
       std::string context = "operator '" + op.id + "'";
-      WarnUnknownKeys(table, context, {"id", "name"});
+      WarnUnknownKeys(table, context, {"id", "name", "administrator"});
       op.name = String(table, "name", context, false, op.id);
+      op.administrator = Boolean(table, "administrator", context, op.administrator);
       config.operators.push_back(std::move(op));
     }
   }

@@ -69,9 +69,14 @@ struct RetentionSettings {
   RetentionPeriod compaction_interval{1, RetentionPeriod::Unit::kHours};  // never in months
 };
 
+// A person who watches the network ([[operators]]): with an operator's key (op.<id>) or an
+// administrator's (admin.<id>), or through the operator console (aplus-console), which acts on
+// behalf of the person and is granted exactly the person's role: ADMINISTRATOR (personal data,
+// each read audited) when `administrator` is true, else OPERATOR (metadata only).
 struct Operator {
   std::string id;
   std::string name;
+  bool administrator = false;  // `administrator = true`; default false
 };
 
 struct Endpoints {

@@ -16,6 +16,7 @@ std::string KeyNameFor(wire::Role role, const std::string& principal,
       return "partner." + principal + (territory.empty() ? "" : "." + territory);
     case wire::OPERATOR: return "op." + principal;
     case wire::ADMINISTRATOR: return "admin." + principal;
+    case wire::CONSOLE: return "console." + principal;
     default: return "";
   }
 }
@@ -79,6 +80,8 @@ Result<NetworkKeys> NetworkKeys::Provision(const NetworkConfig& config,
     if (Status s = add(wire::OPERATOR, op.id, ""); !s.ok()) return s;
     if (Status s = add(wire::ADMINISTRATOR, op.id, ""); !s.ok()) return s;
   }
+  // The operator console (aplus-console --console-id console, its default).
+  if (Status s = add(wire::CONSOLE, std::string(kDefaultConsoleId), ""); !s.ok()) return s;
   return keys;
 }
 

@@ -9,11 +9,14 @@
 //   partner.<partner>.<territory>  partner gateway of one territory (per-territory partners)
 //   op.<operator>                  operator (metadata, alerts, reports)
 //   admin.<operator>               the same person as administrator (reads personal data)
+//   console.<id>                   the operator console, acting for the persons of [[operators]]
+//                                  (Provision makes console.console)
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "aplus.pb.h"
 #include "common/curve_client.h"
@@ -21,6 +24,9 @@
 #include "common/status.h"
 
 namespace aplus {
+
+// The console id Provision makes a key for ("console.console").
+inline constexpr std::string_view kDefaultConsoleId = "console";
 
 // The key name of a principal, as listed above ("" for a role without keys).
 std::string KeyNameFor(wire::Role role, const std::string& principal,

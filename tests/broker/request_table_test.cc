@@ -24,7 +24,7 @@ const std::set<Body> kAnswersAndPushes = {
     Body::kStats,       Body::kInbox,         Body::kPong,       Body::kAlertList,
     Body::kAlertAcked,  Body::kReport,        Body::kDeadlineExplanation,
     Body::kAuditLog,    Body::kDeadLetterList, Body::kRequeued,  Body::kLocalEntry,
-    Body::kWebhookList, Body::kWebhooksRedelivered};
+    Body::kWebhookList, Body::kWebhooksRedelivered, Body::kSlaBoard};
 // Requests served by a gateway's local endpoint, never by the broker.
 const std::set<Body> kGatewayLocal = {Body::kGetInbox, Body::kRetryLocal, Body::kDiscardLocal,
                                       Body::kListWebhooks, Body::kRedeliverWebhooks};

@@ -79,8 +79,11 @@ TEST_CASE("the default network is the Perche territory") {
   }
   CHECK(per_territory == 1);
 
-  REQUIRE(config.operators.size() == 1);
+  REQUIRE(config.operators.size() == 2);
   CHECK(config.operators[0].id == "operator");
+  CHECK_FALSE(config.operators[0].administrator);  // the default
+  CHECK(config.operators[1].id == "administration");
+  CHECK(config.operators[1].administrator);
 
   // The ids the README tells users to type.
   CHECK(config.contact_points.front().id == "mairie-perche-en-noce");

@@ -77,6 +77,12 @@ inline bool WaitUntil(const std::function<bool()>& condition, int timeout_ms, in
   }
 }
 
+// `request` as the operator console sends it: acting for `person` (an [[operators]] id).
+inline wire::Envelope OnBehalfOf(const std::string& person, wire::Envelope request) {
+  request.set_on_behalf_of(person);
+  return request;
+}
+
 inline wire::Envelope SubscribeRequest(uint32_t window) {
   wire::Envelope envelope;
   envelope.mutable_subscribe()->set_window(window);
