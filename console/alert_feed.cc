@@ -65,6 +65,11 @@ void AlertFeed::Keep(const wire::Alert& alert) {
   while (recent_.size() > kKeep) recent_.erase(recent_.begin());
 }
 
+void AlertFeed::Update(const wire::Alert& alert) {
+  auto it = recent_.find(alert.sequence());
+  if (it != recent_.end() && it->second.alert_id() == alert.alert_id()) it->second = alert;
+}
+
 void AlertFeed::OnTick(int64_t now_ms) {
   Answer(now_ms, /*only_news=*/false);
   if (!waiters_.empty() && now_ms >= next_catch_up_ms_) {

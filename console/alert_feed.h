@@ -53,6 +53,10 @@ class AlertFeed {
   // `person`: answered at once when newer alerts are known, else held.
   void Wait(http::Responder responder, uint64_t after, const std::string& person, int64_t now_ms);
 
+  // An alert the console saw change (acknowledged through it): the kept copy is replaced, so
+  // that reconnecting browsers get the new state. Alerts not kept are ignored.
+  void Update(const wire::Alert& alert);
+
   // The newest alert sequence known (0 before any).
   uint64_t newest() const { return recent_.empty() ? 0 : recent_.rbegin()->first; }
   size_t waiting() const { return waiters_.size(); }

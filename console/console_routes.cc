@@ -262,7 +262,8 @@ void Console::AckAlert(HttpCall&& call, const ConsoleSession& session) {
   // The broker takes the person from on_behalf_of, never from a name in a form.
   request.mutable_ack_alert()->set_by(session.person);
   Ask(session, std::move(request), call.responder, wire::Envelope::kAlertAcked,
-      [responder = call.responder](const wire::Envelope& answer) {
+      [this, responder = call.responder](const wire::Envelope& answer) {
+        feed_->Update(answer.alert_acked().alert());
         Reply(responder, ProtoJson(answer.alert_acked()));
       });
 }

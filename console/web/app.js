@@ -296,6 +296,10 @@ async function startStream() {
   stream.addEventListener("alert", (event) => {
     try {
       const alert = JSON.parse(event.data);
+      // An alert is taken once and for good: a copy sent before it was taken (events race
+      // with the click) must not make it look open again.
+      const known = state.alerts.get(alert.alert_id);
+      if (known && known.acked_by && !alert.acked_by) return;
       state.alerts.set(alert.alert_id, alert);
       renderAlerts();
     } catch (e) { /* a malformed event is skipped */ }
