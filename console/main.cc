@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   aplus::BrokerKeyFlags keys;
   aplus::GatewayHttpFlags http;
   http.listen = "127.0.0.1:7430";
+  // People's tokens apart from the gateways' API tokens: a token of one never opens the other.
+  http.token_dir = "./aplus-data/tokens-console";
   app.add_option("--network,--config", config_path,
                  "network config (TOML): its [[operators]] may sign in; default: built-in Perche "
                  "network");

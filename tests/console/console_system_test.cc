@@ -190,3 +190,35 @@ TEST_CASE("console: sign in, find a case, acknowledge an alert, requeue a dead l
   INFO(dead_audit);
   CHECK(Contains(dead_audit, "console/console for op/operator"));
 }
+
+TEST_CASE("console: a listener off loopback without TLS is refused; /metrics passes promtool" *
+          doctest::timeout(60)) {
+  TempDir scratch("console-start");
+  auto [refused, why] = RunCommand(ShellQuote(BinPath("aplus-console")) +
+                                   " --insecure --http-listen 0.0.0.0:7999 --token-dir " +
+                                   ShellQuote(scratch.Sub("tokens")) + " 2>&1");
+  CHECK(refused == 2);
+  CHECK(Contains(why, "not loopback"));
+
+  // No broker needed to start (broker data would answer 503) nor to serve its metrics.
+  int port = FreePort();
+  ChildProcess console("aplus-console",
+                       {"--insecure", "--broker", "tcp://127.0.0.1:" + std::to_string(FreePort()),
+                        "--http-listen", "127.0.0.1:" + std::to_string(port), "--token-dir",
+                        scratch.Sub("tokens")},
+                       scratch.Sub("console.log"));
+  REQUIRE_MESSAGE(console.WaitForLog("aplus-console console ready"), console.Log());
+  std::string metrics = scratch.Sub("metrics.txt");
+  auto [fetched, fetch_out] = RunCommand("curl -sf --max-time 10 http://127.0.0.1:" +
+                                         std::to_string(port) + "/metrics -o " +
+                                         ShellQuote(metrics) + " 2>&1");
+  REQUIRE_MESSAGE(fetched == 0, fetch_out);
+  std::ifstream in(metrics);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(Contains(text.str(), "aplus_build_info{program=\"aplus-console\""));
+  CHECK(Contains(text.str(), "process_start_time_seconds"));
+  auto [checked, promtool] = RunCommand("promtool check metrics < " + ShellQuote(metrics) + " 2>&1");
+  INFO(promtool);
+  CHECK(checked == 0);
+}
