@@ -168,9 +168,18 @@ void Console::Queues(HttpCall&& call, const ConsoleSession& session) {
         for (const auto& queue : answer.stats().queues()) {
           // Mailboxes of contact points are not an operator's worry here: partner queues only.
           if (queue.queue().rfind("partner/", 0) != 0) continue;
+          // A broker that does not fill partner/territory yet: read them from the queue's name,
+          // "partner/<partner>[/<territory>]" (common/network_config.h).
+          std::string partner = queue.partner(), territory = queue.territory();
+          if (partner.empty()) {
+            std::string rest = queue.queue().substr(8);
+            size_t slash = rest.find('/');
+            partner = rest.substr(0, slash);
+            if (slash != std::string::npos) territory = rest.substr(slash + 1);
+          }
           queues.push_back({{"queue", queue.queue()},
-                            {"partner", queue.partner()},
-                            {"territory", queue.territory()},
+                            {"partner", partner},
+                            {"territory", territory},
                             {"ready", queue.ready()},
                             {"unacked", queue.in_flight()},
                             {"oldest_age_ms", queue.oldest_age_ms()},

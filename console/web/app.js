@@ -158,7 +158,8 @@ async function loadOverview() {
     $("ov-rate-delivered").textContent = rate(o.rates_per_second.delivered);
     $("ov-backlog").textContent = String(o.backlog);
     $("ov-commits").textContent = o.stats.batches_committed + " (" + o.stats.messages_committed + " messages)";
-    $("ov-broker").textContent = "en service depuis " + when(o.broker.started_at_ms);
+    $("ov-broker").textContent = Number(o.broker.started_at_ms)
+      ? "en service depuis " + when(o.broker.started_at_ms) : "joignable";
     const roles = Object.entries(o.stats.sessions_by_role || {});
     fillRows($("ov-sessions").tBodies[0], roles.map(([role, n]) => el("tr", {}, el("td", {}, role), el("td", { class: "num" }, n))));
     const states = Object.entries(o.stats.cases_by_state || {});
