@@ -82,7 +82,7 @@ def start_browser():
     options.add_argument("--headless=new")
     options.add_argument("--window-size=1280,900")
     options.add_argument("--disable-gpu")
-    options.add_argument("--lang=fr-FR")  # the public the console is for; date inputs follow it
+    options.add_argument("--lang=fr-FR")  # the public the console is for
     options.add_argument("--disable-dev-shm-usage")
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")
