@@ -121,11 +121,31 @@ void Broker::FireDueTimers() {
     RaiseAlert(record, kind);
   }
   raised = alerts_to_publish_.size() - raised;
-  if (raised > 0) spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
+  // A full batch means more timers are already due: a catch-up after downtime, which can take
+  // many turns; its progress is logged when it is slow (common/progress_log.h).
+  bool more_due = timers.size() >= options_.max_alerts_per_turn;
+  if (more_due && !sla_catch_up_.running()) {
+    sla_catch_up_.Begin();
+    catch_up_timers_ = catch_up_alerts_ = 0;
+  }
+  if (!sla_catch_up_.running() && raised > 0) {
+    spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
+  }
   // Firing adds no timer, so the first timer after this batch is the earliest left.
   next_due_ms_ = found->next_due_ms;
   CommitAndFlush();
   FinishPurgePass(purged);
+  if (sla_catch_up_.running()) {
+    catch_up_timers_ += timers.size();
+    catch_up_alerts_ += raised;
+    std::string counts = std::to_string(catch_up_timers_) + " overdue timers handled, " +
+                         std::to_string(catch_up_alerts_) + " alerts raised";
+    if (more_due) {
+      sla_catch_up_.Update(counts);
+    } else if (!sla_catch_up_.Finish(counts) && catch_up_alerts_ > 0) {
+      spdlog::info("SLA: {} alert(s) raised ({} timers due)", catch_up_alerts_, catch_up_timers_);
+    }
+  }
 }
 
 void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {
