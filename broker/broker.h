@@ -34,6 +34,7 @@
 #include "broker/zap_authenticator.h"
 #include "common/clock.h"
 #include "common/network_config.h"
+#include "common/progress_log.h"
 #include "common/status.h"
 #include "store/broker_store.h"
 #include "store/purge_compactor.h"
@@ -273,6 +274,11 @@ class Broker {
   int64_t last_keyring_poll_ms_ = 0;
   std::optional<int64_t> next_due_ms_;  // earliest stored timer; nothing else is kept in memory
   std::vector<wire::Alert> alerts_to_publish_;  // raised in this batch, published after commit
+  // A catch-up after downtime (more timers due than one turn handles): logged every few
+  // seconds when it takes longer than 2 s (FireDueTimers), with these counts.
+  ProgressLog sla_catch_up_{"SLA catch-up"};
+  size_t catch_up_timers_ = 0;
+  size_t catch_up_alerts_ = 0;
   // Declared after store_: destroyed (cancelled and joined) before the database closes.
   std::unique_ptr<PurgeCompactor> compactor_;
   uint64_t purge_generation_ = 0;         // the last purge pass committed (or owed at start-up)

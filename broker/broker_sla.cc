@@ -88,9 +88,23 @@ void Broker::ClosePause(records::CaseRecord& record) {
 }
 
 void Broker::FireDueTimers() {
-  if (!next_due_ms_ || durability_failure_) return;
+  // The counts of a catch-up (below), and its last line once nothing more is due.
+  auto catch_up_counts = [this] {
+    return std::to_string(catch_up_timers_) + " overdue timers handled, " +
+           std::to_string(catch_up_alerts_) + " alerts raised";
+  };
+  auto finish_catch_up = [&] {
+    if (!sla_catch_up_.running()) return;
+    if (!sla_catch_up_.Finish(catch_up_counts()) && catch_up_alerts_ > 0) {
+      spdlog::info("SLA: {} alert(s) raised ({} timers due)", catch_up_alerts_, catch_up_timers_);
+    }
+  };
+  if (durability_failure_) return;
   int64_t now = clock_.NowMs();
-  if (*next_due_ms_ > now) return;
+  if (!next_due_ms_ || *next_due_ms_ > now) {
+    finish_catch_up();  // the last full batch emptied the overdue timers
+    return;
+  }
   auto found = store_->DueTimers(*next_due_ms_, now, options_.max_alerts_per_turn);
   if (!found.ok()) {
     // Skip the turn: the timers stay stored and are looked for again at the next one.
@@ -121,11 +135,29 @@ void Broker::FireDueTimers() {
     RaiseAlert(record, kind);
   }
   raised = alerts_to_publish_.size() - raised;
-  if (raised > 0) spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
+  // A full batch means more timers are already due: a catch-up after downtime, which can take
+  // many turns; its progress is logged when it is slow (common/progress_log.h).
+  bool more_due = timers.size() >= options_.max_alerts_per_turn;
+  if (more_due && !sla_catch_up_.running()) {
+    sla_catch_up_.Begin();
+    catch_up_timers_ = catch_up_alerts_ = 0;
+  }
+  if (!sla_catch_up_.running() && raised > 0) {
+    spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
+  }
   // Firing adds no timer, so the first timer after this batch is the earliest left.
   next_due_ms_ = found->next_due_ms;
   CommitAndFlush();
   FinishPurgePass(purged);
+  if (sla_catch_up_.running()) {
+    catch_up_timers_ += timers.size();
+    catch_up_alerts_ += raised;
+    if (more_due) {
+      sla_catch_up_.Update(catch_up_counts());
+    } else {
+      finish_catch_up();
+    }
+  }
 }
 
 void Broker::RaiseAlert(records::CaseRecord& record, wire::Alert::Kind kind) {

@@ -17,9 +17,15 @@ for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
+  echo "installing ${#missing[@]} Debian packages (and what they need): ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # apt's own progress: a line per index and per package fetched, unpacked and set up (-q drops
+  # only the redrawn bars, which a log would garble); on a terminal also dpkg's progress bar.
+  fancy=()
+  [ -t 1 ] && fancy=(-o Dpkg::Progress-Fancy=1)
+  echo "  apt-get update"
+  $SUDO apt-get update -q
+  echo "  apt-get install (the first time: a few minutes, mostly downloads)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${fancy[@]}" "${missing[@]}"
 fi

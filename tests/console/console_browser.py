@@ -173,9 +173,8 @@ def browser_checks(args):
         c.sign_in(args.operator_token, "operator")
         c.until(lambda: c.visible("#view-overview") and c.find("#ov-backlog").text not in ("", "–"), "the overview")
         check("transmis" in c.find("#ov-states tbody").text, "the overview counts cases by state")
-        # Stats.sessions_by_role comes with the broker's metrics work: said, not failed, until then.
-        if c.find("#ov-sessions tbody").text == "":
-            print("note: the broker sent no sessions_by_role (Stats field 10) yet", flush=True)
+        # Sessions by role (Stats.sessions_by_role): the console's own session at least.
+        c.until(lambda: "console" in c.find("#ov-sessions tbody").text, "the sessions by role")
         c.shot("overview")
 
         # Queues: the dead letter is listed with its button; requeue it.

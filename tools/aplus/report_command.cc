@@ -1,10 +1,14 @@
 #include "tools/aplus/report_command.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/progress_line.h"
 #include "sla/civil_time.h"
 #include "tools/aplus/output.h"
 
@@ -134,8 +138,27 @@ int RunReport(const GlobalOptions& options, const ReportArgs& args) {
   }
   wire::Envelope request;
   *request.mutable_get_report() = *report_request;
-  auto answer = Exchange(options, options.broker, OperatorHello(options), std::move(request),
-                         wire::Envelope::kReport);
+  // A report over a long period can keep the broker busy for a while: on a terminal, the
+  // wait is shown (after a second, redrawn with the seconds spent) and erased when the answer
+  // comes; elsewhere nothing is added to the output. The exchange runs on its own thread with
+  // its own ZeroMQ context; this thread only draws.
+  auto pending = std::async(std::launch::async, [&options, request = std::move(request)]() mutable {
+    return Exchange(options, options.broker, OperatorHello(options), std::move(request),
+                    wire::Envelope::kReport);
+  });
+  {
+    ProgressLine progress(stderr);
+    int64_t started = SteadyNowMs();
+    while (pending.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      int64_t waited_ms = SteadyNowMs() - started;
+      if (waited_ms >= 1000) {
+        progress.Update("aplus report: waiting for the broker's report (" +
+                        std::to_string(waited_ms / 1000) + " s of at most " +
+                        std::to_string((options.timeout_ms + 999) / 1000) + " s)");
+      }
+    }
+  }
+  auto answer = pending.get();
   if (!answer.ok()) return ReportFailure(options, answer.status());
   return PrintAnswer(options, answer->report(), Period(args) + RenderReport(answer->report()));
 }

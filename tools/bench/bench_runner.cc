@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/progress_line.h"
 #include "common/sync_client.h"
 #include "common/token_store.h"
 #include "common/wire.h"
@@ -197,6 +198,13 @@ BenchRunner::~BenchRunner() {
 }
 
 void BenchRunner::Progress(const std::string& line) const { std::cerr << "aplus-bench: " << line << std::endl; }
+
+// "aplus-bench: filled 12,000 / 100,000 cases (12%)": the fills' progress line.
+std::string BenchRunner::FillProgress(uint64_t accepted, uint64_t cases) {
+  uint64_t percent = cases == 0 ? 100 : accepted * 100 / cases;
+  return "aplus-bench: filled " + Grouped(static_cast<double>(accepted)) + " / " +
+         Grouped(static_cast<double>(cases)) + " cases (" + std::to_string(percent) + "%)";
+}
 
 pid_t BenchRunner::broker_pid() const {
   if (broker_ && broker_->running()) return broker_->pid();
@@ -684,17 +692,16 @@ Result<json> BenchRunner::RunRestart() {
   meter.Start();
   int64_t fill_start = SteadyNowNs();
   filler->control().sending = true;
-  int64_t next_report = fill_start + 5'000'000'000;
-  while (true) {
-    LoadTotals totals = filler->Totals();
-    if (totals.accepted + totals.errors >= options_.cases && totals.outstanding == 0) break;
-    if (SteadyNowNs() >= next_report) {
-      Progress("filled " + Grouped(static_cast<double>(totals.accepted)) + " / " +
-               Grouped(static_cast<double>(options_.cases)) + " cases, delivered " +
-               Grouped(static_cast<double>(totals.deliveries)));
-      next_report += 5'000'000'000;
+  {
+    // On a terminal: one line redrawn in place; in a log or a pipe: nothing (the result says it).
+    ProgressLine progress(stderr);
+    while (true) {
+      LoadTotals totals = filler->Totals();
+      if (totals.accepted + totals.errors >= options_.cases && totals.outstanding == 0) break;
+      progress.Update(FillProgress(totals.accepted, options_.cases) + ", delivered " +
+                      Grouped(static_cast<double>(totals.deliveries)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   int64_t fill_end = SteadyNowNs();
   bool drained = false;
@@ -983,16 +990,14 @@ Result<json> BenchRunner::RunSlaCatchup() {
   int64_t fill_start = SteadyNowNs();
   int64_t fill_start_wall = WallNowMs();
   filler->control().sending = true;
-  int64_t next_report = fill_start + 5'000'000'000;
-  while (true) {
-    LoadTotals totals = filler->Totals();
-    if (totals.accepted + totals.errors >= cases && totals.outstanding == 0) break;
-    if (SteadyNowNs() >= next_report) {
-      Progress("filled " + Grouped(static_cast<double>(totals.accepted)) + " / " +
-               Grouped(static_cast<double>(cases)) + " cases");
-      next_report += 5'000'000'000;
+  {
+    ProgressLine progress(stderr);  // on a terminal only, as in the throughput fill
+    while (true) {
+      LoadTotals totals = filler->Totals();
+      if (totals.accepted + totals.errors >= cases && totals.outstanding == 0) break;
+      progress.Update(FillProgress(totals.accepted, cases));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   int64_t fill_end = SteadyNowNs();
   int64_t fill_end_wall = WallNowMs();

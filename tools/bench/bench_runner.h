@@ -56,6 +56,7 @@ class BenchRunner {
   nlohmann::json BrokerSetupJson();
   pid_t broker_pid() const;
   void Progress(const std::string& line) const;
+  static std::string FillProgress(uint64_t accepted, uint64_t cases);
 
   BenchOptions options_;
   NetworkConfig config_;
