@@ -28,7 +28,8 @@ int64_t SteadyNowNs() {
 
 // When a queue item stored before this start entered its queue, as far as the item says:
 // an alert when it was raised, a mail item when it was posted, an escalation when its case
-// was submitted (or last changed hands: the latest event). 0 when it does not say.
+// was submitted (for a transferred or requeued one an upper bound of its wait, which errs
+// towards an alert). 0 when it does not say.
 int64_t EnqueuedAtMsOf(const records::QueueItem& item, BrokerStore& store) {
   if (item.has_alert()) return item.alert().raised_at_ms();
   if (item.has_mail()) return item.mail().at_ms();
@@ -168,15 +169,11 @@ QueueState& Broker::Queue(const std::string& name) {
   if (it != queues_.end()) return it->second;
   QueueState& queue = queues_[name];
   queue.name = name;
-  // "partner/<id>[/<territory>]" (common/network_config.h); a mailbox serves no partner.
-  queue.metrics = metrics_.PartnerOfQueue(name);
-  static constexpr std::string_view kPartnerPrefix = "partner/";
-  if (name.compare(0, kPartnerPrefix.size(), kPartnerPrefix) == 0) {
-    size_t slash = name.find('/', kPartnerPrefix.size());
-    queue.partner = name.substr(kPartnerPrefix.size(), slash == std::string::npos
-                                                           ? std::string::npos
-                                                           : slash - kPartnerPrefix.size());
-    if (slash != std::string::npos) queue.territory = name.substr(slash + 1);
+  // A mailbox serves no partner.
+  if (auto parts = ParsePartnerQueueName(name)) {
+    queue.partner = std::move(parts->partner);
+    queue.territory = std::move(parts->territory);
+    queue.metrics = metrics_.Partner(queue.partner);
   }
   return queue;
 }

@@ -96,15 +96,6 @@ BrokerMetrics::PartnerCounters* BrokerMetrics::Partner(const std::string& partne
   return it == partners_.end() ? nullptr : &it->second;
 }
 
-BrokerMetrics::PartnerCounters* BrokerMetrics::PartnerOfQueue(const std::string& queue) {
-  // "partner/<id>" or "partner/<id>/<territory>" (common/network_config.h).
-  static constexpr std::string_view kPrefix = "partner/";
-  if (queue.compare(0, kPrefix.size(), kPrefix) != 0) return nullptr;
-  size_t end = queue.find('/', kPrefix.size());
-  return Partner(queue.substr(kPrefix.size(), end == std::string::npos ? std::string::npos
-                                                                       : end - kPrefix.size()));
-}
-
 void BrokerMetrics::ObserveCommit(double seconds, size_t requests) {
   commit_seconds_->Observe(seconds);
   if (requests > 0) group_commit_requests_->Observe(static_cast<double>(requests));

@@ -51,9 +51,6 @@ class BrokerMetrics {
   // The counters of `partner`: nullptr for an id the network config does not know (no label
   // is ever made from unchecked input).
   PartnerCounters* Partner(const std::string& partner);
-  // The counters of the partner a queue serves ("partner/<id>[/<territory>]"); nullptr for a
-  // contact point's mailbox (its items are not escalations) or an unknown partner.
-  PartnerCounters* PartnerOfQueue(const std::string& queue);
 
   // One group commit (write + fsync) that took `seconds` for `requests` requests.
   void ObserveCommit(double seconds, size_t requests);

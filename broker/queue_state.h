@@ -44,16 +44,30 @@ struct QueueState {
   // all count as old as the oldest of them (read once at start-up), an upper bound that
   // errs towards an alert, until the last of them has left.
   std::map<uint64_t, int64_t> enqueued_ms;  // items added (or requeued) in this run
+  // The same times, ordered: a requeued item keeps its old (small) sequence with a new time,
+  // so the smallest sequence is not the oldest time.
+  std::multiset<int64_t> enqueue_times;
   uint64_t restored_below = 0;     // items with a smaller sequence were stored at start-up
   uint64_t restored_left = 0;      // ... of which this many are still stored
   int64_t restored_oldest_ms = 0;  // the oldest of them, when it was enqueued
 
   bool HasWork() const { return !redeliver.empty() || cursor < next_sequence; }
   // An item entered the queue (appended, or requeued from its dead letters).
-  void Enqueued(uint64_t sequence, int64_t now_ms) { enqueued_ms[sequence] = now_ms; }
+  void Enqueued(uint64_t sequence, int64_t now_ms) {
+    auto [it, inserted] = enqueued_ms.try_emplace(sequence, now_ms);
+    if (!inserted) {
+      enqueue_times.erase(enqueue_times.find(it->second));
+      it->second = now_ms;
+    }
+    enqueue_times.insert(now_ms);
+  }
   // A stored item left the queue (acknowledged, withdrawn, dead-lettered).
   void Removed(uint64_t sequence) {
-    if (enqueued_ms.erase(sequence) == 0 && sequence < restored_below && restored_left > 0) {
+    auto it = enqueued_ms.find(sequence);
+    if (it != enqueued_ms.end()) {
+      enqueue_times.erase(enqueue_times.find(it->second));
+      enqueued_ms.erase(it);
+    } else if (sequence < restored_below && restored_left > 0) {
       --restored_left;
     }
   }
@@ -61,9 +75,8 @@ struct QueueState {
   std::optional<int64_t> OldestEnqueuedMs() const {
     std::optional<int64_t> oldest;
     if (restored_left > 0) oldest = restored_oldest_ms;
-    if (!enqueued_ms.empty()) {
-      // Sequences grow with time, but a requeued item keeps its old sequence with a new time.
-      int64_t first = enqueued_ms.begin()->second;
+    if (!enqueue_times.empty()) {
+      int64_t first = *enqueue_times.begin();
       oldest = oldest ? std::min(*oldest, first) : first;
     }
     return oldest;

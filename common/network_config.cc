@@ -438,6 +438,17 @@ const Agent* NetworkConfig::FindAgent(const ContactPoint& contact_point,
   return FindById(contact_point.agents, agent_id);
 }
 
+std::optional<PartnerQueueParts> ParsePartnerQueueName(std::string_view queue) {
+  static constexpr std::string_view kPrefix = "partner/";
+  if (queue.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::string_view rest = queue.substr(kPrefix.size());
+  size_t slash = rest.find('/');
+  PartnerQueueParts parts;
+  parts.partner = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) parts.territory = std::string(rest.substr(slash + 1));
+  return parts;
+}
+
 std::string PartnerQueueName(const Partner& partner, std::string_view territory) {
   std::string name = "partner/" + partner.id;
   if (partner.per_territory) {

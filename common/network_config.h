@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -119,6 +120,12 @@ struct NetworkConfig {
 //   mailbox        "mailbox/<contact point>"
 std::string PartnerQueueName(const Partner& partner, std::string_view territory);
 std::string MailboxQueueName(std::string_view contact_point);
+// The partner and territory a partner queue's name says; nullopt for any other queue.
+struct PartnerQueueParts {
+  std::string partner;
+  std::string territory;  // "" for a national partner
+};
+std::optional<PartnerQueueParts> ParsePartnerQueueName(std::string_view queue);
 // Every queue that a gateway of `partner` may take; `territory` narrows a per-territory
 // partner to one territory ("" = all of them; an unknown territory gives an empty list). A
 // national partner always has exactly its one queue, whatever `territory` says.

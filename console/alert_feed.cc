@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "console/proto_json.h"
 
 namespace aplus {
@@ -101,11 +103,44 @@ void AlertFeed::CatchUp(const std::string& person) {
 }
 
 void AlertFeed::Wait(http::Responder responder, uint64_t after, const std::string& person,
-                     int64_t now_ms) {
-  waiters_.push_back(Waiter{std::move(responder), after, person, now_ms + hold_ms_});
+                     const std::string& session_id, int64_t now_ms) {
+  size_t of_session = 0;
+  for (const Waiter& waiter : waiters_) of_session += waiter.session_id == session_id ? 1 : 0;
+  if (of_session >= kMaxStreamsPerSession) {
+    auto oldest = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& waiter) {
+      return waiter.session_id == session_id;
+    });
+    Release(*oldest, After(oldest->after));
+    waiters_.erase(oldest);
+  }
+  if (waiters_.size() >= kMaxWaiters) {
+    Release(waiters_.front(), After(waiters_.front().after));
+    waiters_.pop_front();
+  }
+  waiters_.push_back(Waiter{std::move(responder), after, person, session_id, now_ms + hold_ms_});
   // Known news leaves at once; otherwise ask the broker what this feed may have missed.
   Answer(now_ms, /*only_news=*/true);
   if (!waiters_.empty()) CatchUp(person);
+}
+
+void AlertFeed::Forget(const std::string& session_id) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->session_id == session_id) {
+      Release(*it, After(it->after));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void AlertFeed::Release(Waiter& waiter, const std::vector<wire::Alert>& alerts) {
+  uint64_t cursor = alerts.empty() ? waiter.after : alerts.back().sequence();
+  http::HttpResponse response;
+  response.content_type = "text/event-stream; charset=utf-8";
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.body = EventStreamBody(alerts, cursor);
+  waiter.responder.Send(std::move(response));
 }
 
 std::vector<wire::Alert> AlertFeed::After(uint64_t after) const {
@@ -120,12 +155,7 @@ void AlertFeed::Answer(int64_t now_ms, bool only_news) {
     bool expired = !only_news && now_ms >= it->deadline_ms;
     // A browser gone away meanwhile: its responder drops the answer quietly.
     if (!alerts.empty() || expired) {
-      uint64_t cursor = alerts.empty() ? it->after : alerts.back().sequence();
-      http::HttpResponse response;
-      response.content_type = "text/event-stream; charset=utf-8";
-      response.headers.emplace_back("Cache-Control", "no-store");
-      response.body = EventStreamBody(alerts, cursor);
-      it->responder.Send(std::move(response));
+      Release(*it, alerts);
       it = waiters_.erase(it);
     } else {
       ++it;

@@ -50,8 +50,17 @@ class AlertFeed {
   void OnTick(int64_t now_ms);
 
   // A browser's stream request for the alerts after `after` (its Last-Event-ID), acting for
-  // `person`: answered at once when newer alerts are known, else held.
-  void Wait(http::Responder responder, uint64_t after, const std::string& person, int64_t now_ms);
+  // `person` in console session `session_id`: answered at once when newer alerts are known,
+  // else held. At most kMaxStreamsPerSession held streams per session (a few tabs; a newer one
+  // answers the session's oldest at once: a browser has only about six connections per host)
+  // and kMaxWaiters in all (the oldest answered first), so held streams cannot use up the
+  // server's connections.
+  static constexpr size_t kMaxStreamsPerSession = 3;
+  static constexpr size_t kMaxWaiters = 128;
+  void Wait(http::Responder responder, uint64_t after, const std::string& person,
+            const std::string& session_id, int64_t now_ms);
+  // Answers the held stream of a session that ended (sign-out).
+  void Forget(const std::string& session_id);
 
   // An alert the console saw change (acknowledged through it): the kept copy is replaced, so
   // that reconnecting browsers get the new state. Alerts not kept are ignored.
@@ -71,8 +80,11 @@ class AlertFeed {
     http::Responder responder;
     uint64_t after;
     std::string person;
+    std::string session_id;
     int64_t deadline_ms;
   };
+  // Answers `waiter` now with what it has (possibly no news).
+  static void Release(Waiter& waiter, const std::vector<wire::Alert>& alerts);
   void Keep(const wire::Alert& alert);
   void CatchUp(const std::string& person);
   // Answers every waiter that has news (or, with `expired_at` set, whose hold ran out).

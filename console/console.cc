@@ -1,5 +1,6 @@
 #include "console/console.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -61,6 +62,7 @@ Result<std::unique_ptr<Console>> Console::Open(ConsoleOptions options, NetworkCo
   HttpFrontDoorOptions door;
   door.server = o.http;
   door.token_dir = o.token_dir;
+  door.count_answer = console->http_requests_.Hook();
   auto started = HttpFrontDoor::Start(std::move(door), console->Routes());
   if (!started.ok()) return started.status();
   console->door_ = std::move(started).value();
@@ -94,19 +96,43 @@ void Console::Run(const std::atomic<bool>& stop) {
   }
 }
 
+namespace {
+
+// Compares two secrets without telling, by its timing, how much of a guess was right.
+bool SameSecret(const std::string& given, const std::string& expected) {
+  return given.size() == expected.size() &&
+         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
+}  // namespace
+
 HttpRoute Console::Signed(std::string method, std::string pattern, Handler handler) {
   bool post = method == "POST";
   HttpRoute route;
   route.method = std::move(method);
   route.pattern = std::move(pattern);
   route.needs_token = false;  // people use a session cookie, not a bearer token
-  route.handle = [this, post, handler = std::move(handler)](HttpCall&& call) {
-    auto session = sessions_.Find(call.request, SteadyNowMs());
+  // The live alert stream reconnects by itself every ~20 s: it must not keep a tab signed in.
+  bool touch = route.pattern != "/api/alerts/stream";
+  route.handle = [this, post, touch, handler = std::move(handler)](HttpCall&& call) {
+    int64_t now = SteadyNowMs();
+    auto session = sessions_.Find(call.request, now, touch);
     if (!session) {
       SendProblem(call.responder, Status(wire::NOT_AUTHENTICATED, "sign in first"));
       return;
     }
-    if (post && call.request.Header("x-csrf-token").value_or("") != session->csrf) {
+    if (now >= next_token_check_ms_) {
+      tokens_.ReloadIfChanged();
+      next_token_check_ms_ = now + 1000;
+    }
+    if (!TokenStillValid(*session)) {
+      // The person's token was removed or replaced: the session it opened ends now.
+      sessions_.Close(session->id);
+      feed_->Forget(session->id);
+      SendProblem(call.responder, Status(wire::NOT_AUTHENTICATED, "token revoked: sign in again"));
+      return;
+    }
+    if (post && !SameSecret(call.request.Header("x-csrf-token").value_or(""), session->csrf)) {
       SendProblem(call.responder,
                   Status(wire::PERMISSION_DENIED, "missing or wrong X-CSRF-Token header"));
       return;
@@ -114,6 +140,14 @@ HttpRoute Console::Signed(std::string method, std::string pattern, Handler handl
     handler(std::move(call), *session);
   };
   return route;
+}
+
+bool Console::TokenStillValid(const ConsoleSession& session) const {
+  auto snapshot = tokens_.Snapshot();
+  for (const TokenEntry& entry : snapshot->entries()) {
+    if (entry.name == session.person && entry.sha256_hex == session.token_sha256) return true;
+  }
+  return false;
 }
 
 void Console::Ask(const ConsoleSession& session, wire::Envelope request,

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -29,6 +30,7 @@
 #include "console/console_sessions.h"
 #include "console/rate_meter.h"
 #include "http/http_front_door.h"
+#include "metrics/http_request_metrics.h"
 #include "metrics/program_metrics.h"
 
 namespace aplus {
@@ -65,6 +67,8 @@ class Console {
 
   // Route handlers (console_routes.cc).
   void SignIn(HttpCall&& call);
+  // Whether the token `session` was opened with is still in the token directory.
+  bool TokenStillValid(const ConsoleSession& session) const;
   void SignOut(HttpCall&& call, const ConsoleSession& session);
   void Me(HttpCall&& call, const ConsoleSession& session);
   void Overview(HttpCall&& call, const ConsoleSession& session);
@@ -87,9 +91,21 @@ class Console {
   std::unique_ptr<BrokerLink> link_;  // before feed_: the feed holds a reference to it
   std::unique_ptr<AlertFeed> feed_;
   LiveTokenStore tokens_;             // the people's sign-in tokens
+  int64_t next_token_check_ms_ = 0;   // tokens_ reloaded at most once a second
+  // The latest report (Console::Reports): one computation at a time, kept kReportCacheMs.
+  static constexpr int64_t kReportCacheMs = 60'000;
+  struct ReportCache {
+    std::string key;  // "<from_ms>/<to_ms>"
+    int64_t made_ms = 0;
+    http::HttpResponse response;
+    bool computing = false;
+    std::vector<http::Responder> waiting;
+  };
+  ReportCache report_cache_;
   ConsoleSessions sessions_;
   RateMeter rates_;
   ProgramMetrics metrics_;
+  HttpRequestMetrics http_requests_{metrics_.registry()};  // aplus_http_requests_total
   std::unique_ptr<HttpFrontDoor> door_;
 };
 

@@ -115,7 +115,11 @@ void Console::SignIn(HttpCall&& call) {
                                        "unknown token, or not an operator of this network"));
     return;
   }
-  const ConsoleSession& session = sessions_.Open(person->id, SteadyNowMs());
+  std::string token_sha256;
+  for (const TokenEntry& entry : tokens_.Snapshot()->entries()) {
+    if (entry.name == identity->name) token_sha256 = entry.sha256_hex;
+  }
+  const ConsoleSession& session = sessions_.Open(person->id, token_sha256, SteadyNowMs());
   Reply(call.responder,
         {{"person", person->id}, {"name", person->name}, {"csrf_token", session.csrf}},
         {{"Set-Cookie", ConsoleSessions::CookieHeader(session.id, door_->tls())}});
@@ -130,6 +134,7 @@ void Console::Me(HttpCall&& call, const ConsoleSession& session) {
 
 void Console::SignOut(HttpCall&& call, const ConsoleSession& session) {
   sessions_.Close(session.id);
+  feed_->Forget(session.id);
   Reply(call.responder, {{"signed_out", true}},
         {{"Set-Cookie", ConsoleSessions::CookieHeader("", door_->tls())}});
 }
@@ -167,16 +172,9 @@ void Console::Queues(HttpCall&& call, const ConsoleSession& session) {
         nlohmann::json queues = nlohmann::json::array();
         for (const auto& queue : answer.stats().queues()) {
           // Mailboxes of contact points are not an operator's worry here: partner queues only.
-          if (queue.queue().rfind("partner/", 0) != 0) continue;
-          // A broker that does not fill partner/territory yet: read them from the queue's name,
-          // "partner/<partner>[/<territory>]" (common/network_config.h).
-          std::string partner = queue.partner(), territory = queue.territory();
-          if (partner.empty()) {
-            std::string rest = queue.queue().substr(8);
-            size_t slash = rest.find('/');
-            partner = rest.substr(0, slash);
-            if (slash != std::string::npos) territory = rest.substr(slash + 1);
-          }
+          if (queue.partner().empty()) continue;
+          const std::string& partner = queue.partner();
+          const std::string& territory = queue.territory();
           queues.push_back({{"queue", queue.queue()},
                             {"partner", partner},
                             {"territory", territory},
@@ -260,7 +258,7 @@ void Console::AlertStream(HttpCall&& call, const ConsoleSession& session) {
   } else {
     after = feed_->newest();
   }
-  feed_->Wait(call.responder, after, session.person, SteadyNowMs());
+  feed_->Wait(call.responder, after, session.person, session.id, SteadyNowMs());
 }
 
 void Console::AckAlert(HttpCall&& call, const ConsoleSession& session) {
@@ -296,7 +294,8 @@ void Console::CaseAudit(HttpCall&& call, const ConsoleSession& session) {
 }
 
 void Console::Reports(HttpCall&& call, const ConsoleSession& session) {
-  int64_t now = UnixNowMs();
+  // Whole minutes, so that the default period of repeated page loads is one cache entry.
+  int64_t now = UnixNowMs() / 60'000 * 60'000;
   auto to = QueryInteger(call, "to", now, 1, INT64_MAX / 2);
   if (!to.ok()) return SendProblem(call.responder, to.status());
   auto from = QueryInteger(call, "from", *to - 8 * kWeekMs, 0, *to - 1);
@@ -306,6 +305,39 @@ void Console::Reports(HttpCall&& call, const ConsoleSession& session) {
     return SendProblem(call.responder,
                        Status(wire::INVALID_ARGUMENT, "from/to: at most 53 weeks at a time"));
   }
+  // A report reads every case on the broker's loop thread: the console computes one period at
+  // a time, shares it with everyone asking for the same period meanwhile, and keeps it for
+  // kReportCacheMs; a different period asked during a computation is told to retry.
+  std::string key = std::to_string(*from) + "/" + std::to_string(*to);
+  ReportCache& cache = report_cache_;
+  if (cache.computing) {
+    if (cache.key == key) {
+      cache.waiting.push_back(call.responder);
+      return;
+    }
+    return SendProblem(call.responder,
+                       Status(wire::UNAVAILABLE, "another report is being computed; retry")
+                           .WithRetryAfterMs(5000));
+  }
+  if (cache.key == key && SteadyNowMs() - cache.made_ms < kReportCacheMs) {
+    call.responder.Send(http::HttpResponse(cache.response));
+    return;
+  }
+  cache = ReportCache{key, 0, {}, true, {call.responder}};
+  // Every answer of this computation (the report, or the first refusal) goes to every waiter.
+  http::Responder fan_out([this, key](http::HttpResponse&& response) {
+    ReportCache& cache = report_cache_;
+    if (!cache.computing || cache.key != key) return;
+    cache.computing = false;
+    if (response.status == 200) {
+      cache.response = response;
+      cache.made_ms = SteadyNowMs();
+    } else {
+      cache.key.clear();  // a refusal is not kept
+    }
+    for (const http::Responder& waiter : cache.waiting) waiter.Send(http::HttpResponse(response));
+    cache.waiting.clear();
+  });
   // One GetReport per week, one for the whole period by partner (reply-time distribution) and
   // one by contact point; the answer leaves when the last arrives (or with the first refusal).
   struct Gather {
@@ -318,7 +350,7 @@ void Console::Reports(HttpCall&& call, const ConsoleSession& session) {
   gather->missing = static_cast<int>(weeks) + 2;
   gather->weeks = nlohmann::json::array();
   for (int64_t i = 0; i < weeks; ++i) gather->weeks.push_back(nullptr);
-  http::Responder responder = call.responder;
+  http::Responder responder = fan_out;
   auto finish = [gather, responder, from = *from, to = *to] {
     if (--gather->missing > 0) return;
     Reply(responder, {{"from_ms", from}, {"to_ms", to}, {"weeks", gather->weeks},

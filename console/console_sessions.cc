@@ -20,24 +20,37 @@ std::string RandomHex256() {
   return out;
 }
 
-const ConsoleSession& ConsoleSessions::Open(const std::string& person, int64_t now_ms) {
+const ConsoleSession& ConsoleSessions::Open(const std::string& person,
+                                            const std::string& token_sha256, int64_t now_ms) {
   ForgetIdle(now_ms);
-  ConsoleSession session{RandomHex256(), person, RandomHex256(), now_ms};
+  size_t open = 0;
+  auto oldest = sessions_.end();
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (it->second.person != person) continue;
+    ++open;
+    if (oldest == sessions_.end() || it->second.opened_ms < oldest->second.opened_ms) oldest = it;
+  }
+  if (open >= kMaxSessionsPerPerson) sessions_.erase(oldest);
+  ConsoleSession session{RandomHex256(), person, RandomHex256(), token_sha256, now_ms, now_ms};
   auto [it, inserted] = sessions_.emplace(session.id, session);
   return it->second;
 }
 
+bool ConsoleSessions::Expired(const ConsoleSession& session, int64_t now_ms) const {
+  return now_ms - session.last_used_ms > kIdleLimitMs || now_ms - session.opened_ms > kLifetimeMs;
+}
+
 std::optional<ConsoleSession> ConsoleSessions::Find(const http::HttpRequest& request,
-                                                    int64_t now_ms) {
+                                                    int64_t now_ms, bool touch) {
   std::string id = CookieValue(request, kCookieName);
   if (id.empty()) return std::nullopt;
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
-  if (now_ms - it->second.last_used_ms > kIdleLimitMs) {
+  if (Expired(it->second, now_ms)) {
     sessions_.erase(it);
     return std::nullopt;
   }
-  it->second.last_used_ms = now_ms;
+  if (touch) it->second.last_used_ms = now_ms;
   return it->second;
 }
 
@@ -45,7 +58,7 @@ void ConsoleSessions::Close(const std::string& id) { sessions_.erase(id); }
 
 void ConsoleSessions::ForgetIdle(int64_t now_ms) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (now_ms - it->second.last_used_ms > kIdleLimitMs) {
+    if (Expired(it->second, now_ms)) {
       it = sessions_.erase(it);
     } else {
       ++it;

@@ -2,10 +2,6 @@
 
 namespace aplus {
 
-#ifndef APLUS_VERSION
-#define APLUS_VERSION "unknown"
-#endif
-
 const char* AplusVersion() { return APLUS_VERSION; }
 
 namespace {

@@ -21,6 +21,7 @@
 
 #include "common/exit_codes.h"
 #include "tests/support/broker_test_helpers.h"
+#include "tests/support/prometheus_text.h"
 #include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
@@ -67,24 +68,6 @@ Scrape Get(const std::string& url) {
   }
   scrape.body = output.substr(head_end + 4);
   return scrape;
-}
-
-// The value of the sample `series` ("name" or "name{label=\"v\",...}" exactly as rendered),
-// or -1 when the text has no such sample.
-double Sample(const std::string& text, const std::string& series) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
-// `promtool check metrics` on `text`: its exit status and output.
-std::pair<int, std::string> PromtoolCheck(const std::string& text, const TempDir& dir) {
-  std::string path = dir.Sub("metrics.txt");
-  std::ofstream(path) << text;
-  return Run("promtool check metrics < " + path);
 }
 
 // deploy/perche.toml with France Travail's window at 8 seconds, warned 4 seconds before.
@@ -200,11 +183,11 @@ TEST_CASE("the broker's /metrics counts what happened, promtool accepts it, Stat
   CHECK(Sample(text, "aplus_commit_seconds_count") >= 1);
   CHECK(Sample(text, "aplus_group_commit_requests_count") >= 1);
   CHECK(Sample(text, "aplus_build_info{program=\"aplus-broker\",version=\"0.1.0\"}") == 1);
-  double started_at = Sample(text, "process_start_time_seconds");
+  double started_at = Sample(text, "process_start_time_seconds").value_or(-1);
   CHECK(started_at > 1.7e9);
   CHECK(text.find(case_a) == std::string::npos);  // no case id in any label
   {
-    auto [code, output] = PromtoolCheck(text, config_dir);
+    auto [code, output] = PromtoolCheck(text);
     INFO(output);
     CHECK(code == 0);
   }

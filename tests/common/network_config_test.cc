@@ -214,6 +214,13 @@ TEST_CASE("queue names for national and per-territory partners") {
   CHECK(PartnerQueueName(national, "") == "partner/national");
   CHECK(PartnerQueueName(regional, "north") == "partner/regional/north");
   CHECK(MailboxQueueName("cp-1") == "mailbox/cp-1");
+  // ...and read back, in one place for the broker, its metrics and the console.
+  auto parts = ParsePartnerQueueName(PartnerQueueName(regional, "north"));
+  REQUIRE(parts);
+  CHECK(parts->partner == "regional");
+  CHECK(parts->territory == "north");
+  CHECK(ParsePartnerQueueName("partner/national")->territory == "");
+  CHECK_FALSE(ParsePartnerQueueName("mailbox/cp-1"));
 
   CHECK(PartnerQueuesFor(config, national, "") == std::vector<std::string>{"partner/national"});
   CHECK(PartnerQueuesFor(config, national, "south") ==

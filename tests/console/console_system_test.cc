@@ -12,11 +12,14 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/audit_test_helpers.h"
 #include "tests/support/broker_test_helpers.h"
 #include "tests/support/http_network.h"
+#include "tests/support/prometheus_text.h"
 
 using namespace aplus;
 using namespace aplus::testing;
@@ -201,13 +204,46 @@ TEST_CASE("console: a listener off loopback without TLS is refused; /metrics pas
   CHECK(Contains(why, "not loopback"));
 
   // No broker needed to start (broker data would answer 503) nor to serve its metrics.
+  std::string token = AddToken(scratch.Sub("tokens"), "operator");
   int port = FreePort();
   ChildProcess console("aplus-console",
                        {"--insecure", "--broker", "tcp://127.0.0.1:" + std::to_string(FreePort()),
                         "--http-listen", "127.0.0.1:" + std::to_string(port), "--token-dir",
-                        scratch.Sub("tokens")},
+                        scratch.Sub("tokens"), "--request-timeout-ms", "2000"},
                        scratch.Sub("console.log"));
   REQUIRE_MESSAGE(console.WaitForLog("aplus-console console ready"), console.Log());
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  std::string jar = ShellQuote(scratch.Sub("cookies.txt"));
+
+  // Signed in while the broker is unreachable: a typed 503 problem within the request timeout.
+  auto [signed_in, sign_in_status] = RunCommand(
+      "curl -s -o /dev/null -w '%{http_code}' --max-time 10 -c " + jar +
+      " -H 'Content-Type: application/json' -d '{\"token\":\"" + token + "\"}' " + base +
+      "/api/session");
+  REQUIRE(sign_in_status == "200");
+  auto [asked, overview] = RunCommand("curl -s --max-time 10 -w ' %{http_code} %{time_total}' -b " +
+                                      jar + " " + base + "/api/overview");
+  INFO(overview);
+  CHECK(Contains(overview, "\"code\""));
+  std::istringstream tail(overview.substr(overview.rfind('}') + 1));
+  int overview_status = 0;
+  double seconds = 99;
+  tail >> overview_status >> seconds;
+  CHECK(overview_status == 503);
+  CHECK(seconds < 6.0);  // 2 s request timeout, room for a loaded machine
+
+  // The person's token removed: the session it opened ends at the next request.
+  auto [removed, removed_out] = RunCommand(ShellQuote(BinPath("aplus")) + " tokens --dir " +
+                                           ShellQuote(scratch.Sub("tokens")) +
+                                           " remove operator 2>&1");
+  REQUIRE_MESSAGE(removed == 0, removed_out);
+  std::string session_status;
+  for (int i = 0; i < 50 && session_status != "401"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    session_status = RunCommand("curl -s -o /dev/null -w '%{http_code}' --max-time 10 -b " + jar +
+                                " " + base + "/api/session").second;
+  }
+  CHECK(session_status == "401");
   std::string metrics = scratch.Sub("metrics.txt");
   auto [fetched, fetch_out] = RunCommand("curl -sf --max-time 10 http://127.0.0.1:" +
                                          std::to_string(port) + "/metrics -o " +
@@ -218,7 +254,13 @@ TEST_CASE("console: a listener off loopback without TLS is refused; /metrics pas
   text << in.rdbuf();
   CHECK(Contains(text.str(), "aplus_build_info{program=\"aplus-console\""));
   CHECK(Contains(text.str(), "process_start_time_seconds"));
-  auto [checked, promtool] = RunCommand("promtool check metrics < " + ShellQuote(metrics) + " 2>&1");
+  auto [checked, promtool] = PromtoolCheck(text.str());
   INFO(promtool);
   CHECK(checked == 0);
+  // The first scrape is counted by route pattern (aplus_http_requests_total).
+  auto [again, second] = RunCommand("curl -sf --max-time 10 http://127.0.0.1:" +
+                                    std::to_string(port) + "/metrics 2>&1");
+  REQUIRE(again == 0);
+  CHECK(Contains(second, "aplus_http_requests_total{"));
+  CHECK(Contains(second, "route=\"/metrics\""));
 }

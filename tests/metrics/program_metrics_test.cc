@@ -1,4 +1,5 @@
 #include "metrics/program_metrics.h"
+#include "tests/support/prometheus_text.h"
 
 #include <doctest/doctest.h>
 #include <prometheus/counter.h>
@@ -11,22 +12,6 @@
 
 namespace aplus {
 namespace {
-
-// `promtool check metrics` on `text` (Debian's prometheus package): its exit status and output.
-std::pair<int, std::string> PromtoolCheck(const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("aplus-metrics-" + std::to_string(::getpid()) + ".txt");
-  std::ofstream(path) << text;
-  std::string command = "promtool check metrics < " + path.string() + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  int status = ::pclose(pipe);
-  std::filesystem::remove(path);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 }  // namespace
 

@@ -22,6 +22,7 @@
 #include "http/http_server.h"
 #include "tests/support/curl_client.h"
 #include "tests/support/network.h"
+#include "tests/support/prometheus_text.h"
 
 using namespace aplus;
 using namespace aplus::testing;
@@ -52,32 +53,6 @@ class Receiver {
   std::atomic<int> attempts_{0};
   std::unique_ptr<http::HttpServer> server_;
 };
-
-// `promtool check metrics` on `text`: its exit status and output.
-std::pair<int, std::string> PromtoolCheck(const std::string& text, const std::string& dir) {
-  std::string path = dir + "/metrics-" + std::to_string(::getpid()) + ".txt";
-  std::ofstream(path) << text;
-  FILE* pipe = ::popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = ::pclose(pipe);
-  std::remove(path.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-// The value of the sample `series` (name and labels exactly as exposed), or nullopt.
-std::optional<double> Sample(const std::string& text, const std::string& series) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
 
 // One scrape of `base_url`/metrics without a token (checked against docs/openapi.yaml).
 std::string Scrape(TestNetwork& network, const std::string& base_url) {
@@ -219,7 +194,7 @@ TEST_CASE("both gateways serve /metrics on loopback without a token: commits, ou
   CHECK(Sample(agent_text, R"(aplus_http_requests_total{code="200",route="/metrics"})") >= 1);
 
   for (const auto& text : {agent_text, partner_text}) {
-    auto [code, output] = PromtoolCheck(text, network.dir().path().string());
+    auto [code, output] = PromtoolCheck(text);
     INFO(output);
     CHECK(code == 0);
   }
