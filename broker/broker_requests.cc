@@ -79,6 +79,10 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
     case wire::ADMINISTRATOR: {
       const Operator* op = config_.FindOperator(session.principal);
       if (!op) return refuse("unknown operator '" + session.principal + "'");
+      // (Under CURVE the ZAP handler already refused such a key: CheckEntryAgainstNetwork.)
+      if (session.role == wire::ADMINISTRATOR && !op->administrator) {
+        return refuse("operator '" + session.principal + "' is not an administrator");
+      }
       break;
     }
     case wire::CONSOLE:

@@ -21,7 +21,7 @@ std::string_view DefaultNetworkToml() {
 #   [[territories]]   one per territory; case_prefix (2 to 5 letters A-Z) starts its case ids
 #   [[contact_points]] the places where agents receive citizens, each with its agents
 #   [[partners]]      the organisations cases are escalated to
-#   [[operators]]     who may read the broker's statistics (administrator = true: personal data too, through the console)
+#   [[operators]]     who may read the broker's statistics (administrator = true: personal data too)
 #
 # Ids are short ASCII (letters, digits, '-', '_', '.'): they appear in queue names and on
 # command lines. Every id is unique in its section; agent ids are unique in their contact
@@ -272,9 +272,9 @@ id = "operator"
 name = "Coordination préfecture de l'Orne"
 
 # administrator = true: through the operator console (aplus-console) this person reads cases'
-# personal data (each read audited); the others see metadata only. Default false. From the
-# command line the key decides: an administrator key (admin.<id>) reads personal data, so give
-# one only to the people marked here.
+# personal data (each read audited); the others see metadata only. Default false. The same
+# rule holds from the command line: the broker admits an administrator key (admin.<id>) only
+# for a person marked here.
 [[operators]]
 id = "administration"
 name = "Administration du réseau (préfecture de l'Orne)"

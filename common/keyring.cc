@@ -252,11 +252,16 @@ Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& 
       return Status::Ok();
     }
     case wire::OPERATOR:
-    case wire::ADMINISTRATOR:
-      if (config.FindOperator(entry.principal) == nullptr) {
-        return Invalid("no operator '" + entry.principal + "'" + in_network);
+    case wire::ADMINISTRATOR: {
+      const Operator* op = config.FindOperator(entry.principal);
+      if (op == nullptr) return Invalid("no operator '" + entry.principal + "'" + in_network);
+      // The config is the one source of who reads personal data, for keys as for the console.
+      if (entry.role == wire::ADMINISTRATOR && !op->administrator) {
+        return Invalid("operator '" + entry.principal +
+                       "' is not an administrator (administrator = true in [[operators]])");
       }
       return Status::Ok();
+    }
     case wire::CONSOLE:
       // Any id: a console holds no rights of its own, each of its requests names a person of
       // [[operators]] and is granted that person's role (proto Role.CONSOLE).

@@ -78,6 +78,7 @@ Result<NetworkKeys> NetworkKeys::Provision(const NetworkConfig& config,
   }
   for (const auto& op : config.operators) {
     if (Status s = add(wire::OPERATOR, op.id, ""); !s.ok()) return s;
+    if (!op.administrator) continue;  // administrator keys only for administrators
     if (Status s = add(wire::ADMINISTRATOR, op.id, ""); !s.ok()) return s;
   }
   // The operator console (aplus-console --console-id console, its default).

@@ -332,6 +332,7 @@ std::optional<std::string> SuccessBodyFor(const std::string& request_body) {
       {"get_audit", "audit_log"},     // audit (proto grammar): who read or changed a case
       {"list_dead_letters", "dead_letter_list"},  // dead letters (operators)
       {"requeue_dead_letters", "requeued"},
+      {"get_sla_board", "sla_board"},  // SLA board (operators)
   };
   auto it = kAnswers.find(request_body);
   if (it == kAnswers.end()) return std::nullopt;

@@ -70,26 +70,6 @@ Scrape Get(const std::string& url) {
   return scrape;
 }
 
-// deploy/perche.toml with France Travail's window at 8 seconds, warned 4 seconds before.
-std::string WriteShortWindowConfig(const TempDir& dir) {
-  std::ifstream in(std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml");
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string toml = content.str();
-  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
-    size_t at = toml.find(from, start);
-    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
-    toml.replace(at, from.size(), to);
-  };
-  replace("warning_lead = \"default\"", "warning_lead = \"4 secondes\"", 0);
-  size_t partner = toml.find("id = \"france-travail\"");
-  REQUIRE(partner != std::string::npos);
-  replace("reply_policy = \"4 jours-ouvres\"\n", "reply_policy = \"8 secondes\"\n", partner);
-  std::string path = dir.Sub("network.toml");
-  std::ofstream(path) << toml;
-  return path;
-}
-
 std::string SubmitOne(SyncClient& agent, const std::string& key,
                       const std::string& partner = kPartner) {
   auto accepted = agent.CallOk(SubmitRequest("Dossier " + key, key, partner), 5000);
@@ -106,7 +86,7 @@ std::string Counter(const std::string& name, const std::string& partner = kPartn
 TEST_CASE("the broker's /metrics counts what happened, promtool accepts it, Stats agrees" *
           doctest::timeout(120)) {
   TempDir config_dir("broker-metrics-config");
-  std::string config = WriteShortWindowConfig(config_dir);
+  std::string config = testing::WriteShortWindowConfig(config_dir, "8 secondes", "4 secondes");
   auto network = std::make_unique<TestNetwork>("broker-metrics");
   std::string url = network->EnableBrokerHttp();
   std::vector<std::string> flags = {"--config", config, "--ack-lease-ms", "1000",

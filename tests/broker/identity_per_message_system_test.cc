@@ -218,7 +218,7 @@ TEST_CASE("revoking a key cuts its alert stream within 2 s, and only that key's"
   REQUIRE(network.StartBroker({"--config", ShortWindowConfig(network.dir())}));
   // Two followers with two keys: the operator's and the administrator's.
   AlertFollower kept(network, network.Keys(wire::OPERATOR, "operator"), "kept");
-  AlertFollower revoked(network, network.Keys(wire::ADMINISTRATOR, "operator"), "revoked");
+  AlertFollower revoked(network, network.Keys(wire::ADMINISTRATOR, "administration"), "revoked");
   auto agent = network.BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
 
   // Both follow: the first case's warning reaches both (3 s window: warned within seconds).
@@ -231,7 +231,7 @@ TEST_CASE("revoking a key cuts its alert stream within 2 s, and only that key's"
 
   auto [removed, output] = network.Aplus(
       "keyring remove --keyring " + network.keys().keyring_dir() + " " +
-      KeyNameFor(wire::ADMINISTRATOR, "operator", ""));
+      KeyNameFor(wire::ADMINISTRATOR, "administration", ""));
   REQUIRE_MESSAGE(removed == 0, output);
   // Cut within 2 s (the keyring is polled every 100 ms here).
   CHECK(revoked.WaitDisconnected(2000));

@@ -171,7 +171,7 @@ TEST_CASE("an operator sees no personal data; an administrator does") {
   CHECK(op->Call(SubmitRequest("x"), 5000)->error().code() == wire::PERMISSION_DENIED);
   CHECK(op->Call(AcknowledgeRequest(case_id, "x"), 5000)->error().code() == wire::PERMISSION_DENIED);
 
-  auto admin = network->BrokerClient(wire::ADMINISTRATOR, "operator");
+  auto admin = network->BrokerClient(wire::ADMINISTRATOR, "administration");
   auto full = admin->CallOk(GetCaseRequest(case_id), 5000);
   REQUIRE(full.ok());
   CHECK(full->case_view().citizen_name() == "Jeanne Martin");

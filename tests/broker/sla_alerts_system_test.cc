@@ -27,33 +27,12 @@ constexpr int64_t kUrgentWindowMs = 2000;
 
 int64_t WallNowMs() { return SystemClock().NowMs(); }
 
-// deploy/perche.toml with short windows for France Travail, written to `dir`.
-std::string WriteShortWindowConfig(const TempDir& dir) {
-  std::ifstream in(std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml");
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string toml = content.str();
-  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
-    size_t at = toml.find(from, start);
-    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
-    toml.replace(at, from.size(), to);
-  };
-  replace("warning_lead = \"default\"", "warning_lead = \"4 secondes\"", 0);
-  size_t partner = toml.find("id = \"france-travail\"");
-  REQUIRE(partner != std::string::npos);
-  replace("reply_policy = \"4 jours-ouvres\"\n",
-          "reply_policy = \"8 secondes\"\n\n"
-          "[partners.category_policies]\nurgent = \"2 secondes\"\n",
-          partner);
-  std::string path = dir.Sub("network.toml");
-  std::ofstream(path) << toml;
-  return path;
-}
-
 // A network whose broker serves the short-window config.
 struct SlaNetwork {
   explicit SlaNetwork(const std::string& label) : config_dir(label + "-config") {
-    config_path = WriteShortWindowConfig(config_dir);
+    config_path = testing::WriteShortWindowConfig(
+        config_dir, "8 secondes", "4 secondes",
+        "\n[partners.category_policies]\nurgent = \"2 secondes\"\n");
     network = StartNetwork(label, BrokerFlags());
     REQUIRE(network);
     operator_client = network->BrokerClient(wire::OPERATOR, "operator");

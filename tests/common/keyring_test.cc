@@ -309,7 +309,9 @@ TEST_CASE("CheckEntryAgainstNetwork finds the principal for its role") {
   CHECK(national.code() == wire::INVALID_ARGUMENT);
   CHECK(Contains(national.message(), "national"));
   CHECK(check(wire::OPERATOR, "operator").ok());
-  CHECK(check(wire::ADMINISTRATOR, "operator").ok());
+  CHECK(check(wire::ADMINISTRATOR, "administration").ok());
+  // An administrator key only for a person the config marks administrator = true.
+  CHECK(check(wire::ADMINISTRATOR, "operator").code() == wire::INVALID_ARGUMENT);
   CHECK(check(wire::OPERATOR, "nobody").code() == wire::INVALID_ARGUMENT);
   CHECK(check(wire::ADMINISTRATOR, "mairie-perche-en-noce").code() == wire::INVALID_ARGUMENT);
 }

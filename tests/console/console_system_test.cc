@@ -20,6 +20,7 @@
 #include "tests/support/broker_test_helpers.h"
 #include "tests/support/http_network.h"
 #include "tests/support/prometheus_text.h"
+#include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
 using namespace aplus::testing;
@@ -33,29 +34,6 @@ constexpr int kSkipped = 77;
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// deploy/perche.toml where France Travail has 3 seconds to reply (warning 1 s before), with an
-// administrator among the operators.
-std::string WriteConsoleConfig(const TempDir& dir) {
-  std::ifstream in(std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml");
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string toml = content.str();
-  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
-    size_t at = toml.find(from, start);
-    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
-    toml.replace(at, from.size(), to);
-  };
-  replace("warning_lead = \"default\"", "warning_lead = \"1 secondes\"", 0);
-  size_t partner = toml.find("id = \"france-travail\"");
-  REQUIRE(partner != std::string::npos);
-  replace("reply_policy = \"4 jours-ouvres\"\n", "reply_policy = \"3 secondes\"\n", partner);
-  toml += "\n[[operators]]\nid = \"" + kAdmin +
-          "\"\nname = \"Administratrice du réseau\"\nadministrator = true\n";
-  std::string path = dir.Sub("network.toml");
-  std::ofstream(path) << toml;
-  return path;
 }
 
 // `aplus tokens add NAME --dir DIR`: the token, shown this once.
@@ -80,7 +58,12 @@ std::pair<int, std::string> Aplus(TestNetwork& network, const std::string& argum
 TEST_CASE("console: sign in, find a case, acknowledge an alert, requeue a dead letter in Chromium" *
           doctest::timeout(240)) {
   TempDir scratch("console-browser");
-  std::string config = WriteConsoleConfig(scratch);
+  // France Travail has 3 seconds to reply (warning 1 s before), and an administrator is
+  // among the operators.
+  std::string config = testing::WriteShortWindowConfig(
+      scratch, "3 secondes", "1 secondes", "",
+      "\n[[operators]]\nid = \"" + kAdmin +
+          "\"\nname = \"Administratrice du réseau\"\nadministrator = true\n");
   auto started = StartNetwork("console-browser",
                               {"--config", config, "--ack-lease-ms", "300", "--max-attempts", "1"});
   REQUIRE(started);

@@ -4,8 +4,12 @@
 // Thread rules: free functions; a SyncClient passed in must be used by one thread at a time.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <chrono>
 #include <cstdint>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +18,34 @@
 #include "tests/support/broker_test_helpers.h"
 
 namespace aplus::testing {
+
+// deploy/perche.toml, written to `dir`/network.toml, with France Travail's reply window set to
+// `window` (e.g. "8 secondes"), the network's warning `lead` before deadlines (e.g.
+// "4 secondes"), `after_policy` inserted right after France Travail's policy line (e.g. its
+// [partners.category_policies]) and `appended` at the end (e.g. one more [[operators]]).
+inline std::string WriteShortWindowConfig(const TempDir& dir, const std::string& window,
+                                          const std::string& lead,
+                                          const std::string& after_policy = "",
+                                          const std::string& appended = "") {
+  std::ifstream in(std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml");
+  std::stringstream content;
+  content << in.rdbuf();
+  std::string toml = content.str();
+  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
+    size_t at = toml.find(from, start);
+    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
+    toml.replace(at, from.size(), to);
+  };
+  replace("warning_lead = \"default\"", "warning_lead = \"" + lead + "\"", 0);
+  size_t partner = toml.find("id = \"france-travail\"");
+  REQUIRE(partner != std::string::npos);
+  replace("reply_policy = \"4 jours-ouvres\"\n",
+          "reply_policy = \"" + window + "\"\n" + after_policy, partner);
+  toml += appended;
+  std::string path = dir.Sub("network.toml");
+  std::ofstream(path) << toml;
+  return path;
+}
 
 // Unix ms of a local Paris instant in winter (UTC+1: every date these tests use is between the
 // last Sunday of October and the last Sunday of March).

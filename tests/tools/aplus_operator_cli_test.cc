@@ -30,7 +30,7 @@ std::pair<int, std::string> AplusAs(TestNetwork& network, wire::Role role,
                                     const std::string& arguments) {
   std::string command = BinPath("aplus") + " --broker " + network.broker_endpoint() +
                         " --alerts " + network.alerts_endpoint() + " --key " +
-                        network.KeyFile(role, "operator") + " --broker-key " +
+                        network.KeyFile(role, role == wire::ADMINISTRATOR ? "administration" : "operator") + " --broker-key " +
                         network.BrokerPublicKeyFile() + " --timeout-ms 10000 " + arguments +
                         " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
@@ -47,27 +47,6 @@ std::string SubmitOne(SyncClient& agent, const std::string& key) {
       5000);
   REQUIRE_MESSAGE(accepted.ok(), accepted.status().ToString());
   return accepted->accepted().case_id();
-}
-
-// deploy/perche.toml where France Travail has 3 seconds to reply and the warning comes 1 second
-// before the deadline.
-std::string WriteShortWindowConfig(const TempDir& dir) {
-  std::ifstream in(std::string(APLUS_SOURCE_DIR) + "/deploy/perche.toml");
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string toml = content.str();
-  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
-    size_t at = toml.find(from, start);
-    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
-    toml.replace(at, from.size(), to);
-  };
-  replace("warning_lead = \"default\"", "warning_lead = \"1 secondes\"", 0);
-  size_t partner = toml.find("id = \"france-travail\"");
-  REQUIRE(partner != std::string::npos);
-  replace("reply_policy = \"4 jours-ouvres\"\n", "reply_policy = \"3 secondes\"\n", partner);
-  std::string path = dir.Sub("network.toml");
-  std::ofstream(path) << toml;
-  return path;
 }
 
 // The JSON lines of a follower's log that parse as alerts, by alert id, with their count.
@@ -196,7 +175,7 @@ TEST_CASE("aplus dlq: list the parked items, requeue a case, then a partner's qu
 TEST_CASE("aplus alerts --follow shows every alert exactly once across broker restarts" *
           doctest::timeout(150)) {
   TempDir config_dir("operator-follow-config");
-  std::vector<std::string> flags = {"--config", WriteShortWindowConfig(config_dir)};
+  std::vector<std::string> flags = {"--config", testing::WriteShortWindowConfig(config_dir, "3 secondes", "1 secondes")};
   auto started = StartNetwork("operator-follow", flags);
   REQUIRE(started);
   TestNetwork& network = *started;
