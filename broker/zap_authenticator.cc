@@ -56,7 +56,7 @@ Keyring ZapAuthenticator::LoadChecked(bool* readable) {
   for (auto& entry : load.entries) {
     Status known = CheckEntryAgainstNetwork(entry, config_);
     if (!known.ok()) {
-      spdlog::error("keyring: {} names nobody of this network: {} (skipped)",
+      spdlog::error("keyring: {} does not fit this network: {} (skipped)",
                     DescribeEntry(entry), known.message());
       continue;
     }

@@ -31,7 +31,8 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
              ${APLUS_DEBIAN_DIR}/service.postrm.in ${APLUS_DEBIAN_DIR}/changelog.in
              ${CMAKE_SOURCE_DIR}/deploy/systemd/aplus-broker.service
              ${CMAKE_SOURCE_DIR}/deploy/systemd/aplus-agent-gateway@.service
-             ${CMAKE_SOURCE_DIR}/deploy/systemd/aplus-partner-gateway@.service)
+             ${CMAKE_SOURCE_DIR}/deploy/systemd/aplus-partner-gateway@.service
+             ${CMAKE_SOURCE_DIR}/deploy/systemd/aplus-console.service)
 
 # The units of deploy/systemd/ name /usr/local/bin (a hand install, deploy/README.md); the
 # packaged copies name /usr/bin and the packaged documentation. Everything else (hardening,

@@ -110,11 +110,11 @@ void AlertFeed::Wait(http::Responder responder, uint64_t after, const std::strin
     auto oldest = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& waiter) {
       return waiter.session_id == session_id;
     });
-    Release(*oldest, After(oldest->after));
+    Release(*oldest, After(oldest->after), kEvictedRetryMs);
     waiters_.erase(oldest);
   }
   if (waiters_.size() >= kMaxWaiters) {
-    Release(waiters_.front(), After(waiters_.front().after));
+    Release(waiters_.front(), After(waiters_.front().after), kEvictedRetryMs);
     waiters_.pop_front();
   }
   waiters_.push_back(Waiter{std::move(responder), after, person, session_id, now_ms + hold_ms_});
@@ -134,12 +134,13 @@ void AlertFeed::Forget(const std::string& session_id) {
   }
 }
 
-void AlertFeed::Release(Waiter& waiter, const std::vector<wire::Alert>& alerts) {
+void AlertFeed::Release(Waiter& waiter, const std::vector<wire::Alert>& alerts,
+                        int64_t retry_ms) {
   uint64_t cursor = alerts.empty() ? waiter.after : alerts.back().sequence();
   http::HttpResponse response;
   response.content_type = "text/event-stream; charset=utf-8";
   response.headers.emplace_back("Cache-Control", "no-store");
-  response.body = EventStreamBody(alerts, cursor);
+  response.body = EventStreamBody(alerts, cursor, retry_ms);
   waiter.responder.Send(std::move(response));
 }
 
@@ -163,8 +164,9 @@ void AlertFeed::Answer(int64_t now_ms, bool only_news) {
   }
 }
 
-std::string AlertFeed::EventStreamBody(const std::vector<wire::Alert>& alerts, uint64_t cursor) {
-  std::string body = "retry: 1000\n\n";
+std::string AlertFeed::EventStreamBody(const std::vector<wire::Alert>& alerts, uint64_t cursor,
+                                       int64_t retry_ms) {
+  std::string body = "retry: " + std::to_string(retry_ms) + "\n\n";
   for (const auto& alert : alerts) {
     // One line of JSON: dump() escapes newlines, so the data field cannot be split.
     body += "id: " + std::to_string(alert.sequence()) + "\nevent: alert\ndata: " +

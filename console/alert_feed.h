@@ -73,7 +73,13 @@ class AlertFeed {
   // The text/event-stream body of `alerts` (sequence order), ending with `cursor` as the last
   // event id; an empty list says only the cursor. Each alert is one event "alert" whose data is
   // its JSON (proto field names).
-  static std::string EventStreamBody(const std::vector<wire::Alert>& alerts, uint64_t cursor);
+  // `retry_ms` is how long the browser waits before it reconnects.
+  static std::string EventStreamBody(const std::vector<wire::Alert>& alerts, uint64_t cursor,
+                                     int64_t retry_ms = kRetryMs);
+  static constexpr int64_t kRetryMs = 1000;
+  // A stream ended to make room (the caps above) reconnects this much later, so that tabs over
+  // the cap take turns slowly instead of ending each other every second.
+  static constexpr int64_t kEvictedRetryMs = 15000;
 
  private:
   struct Waiter {
@@ -84,7 +90,8 @@ class AlertFeed {
     int64_t deadline_ms;
   };
   // Answers `waiter` now with what it has (possibly no news).
-  static void Release(Waiter& waiter, const std::vector<wire::Alert>& alerts);
+  static void Release(Waiter& waiter, const std::vector<wire::Alert>& alerts,
+                      int64_t retry_ms = kRetryMs);
   void Keep(const wire::Alert& alert);
   void CatchUp(const std::string& person);
   // Answers every waiter that has news (or, with `expired_at` set, whose hold ran out).

@@ -41,7 +41,16 @@ Console::Console(ConsoleOptions options, NetworkConfig config)
       tokens_(options_.token_dir),
       metrics_("aplus-console", APLUS_VERSION, UnixNowMs()) {}
 
-Console::~Console() = default;
+Console::~Console() {
+  // Responders still held (an open tab's alert stream, a report being computed, requests
+  // waiting for the broker) answer when their last copy goes, and that answer is counted
+  // (http_requests_) and may read report_cache_: they must go while those members live. So the
+  // HTTP door first (no new requests), then the feed and the link, before the members declared
+  // after them are destroyed.
+  door_.reset();
+  feed_.reset();
+  link_.reset();
+}
 
 Result<std::unique_ptr<Console>> Console::Open(ConsoleOptions options, NetworkConfig config) {
   std::unique_ptr<Console> console(new Console(std::move(options), std::move(config)));

@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages A+ builds with (nothing else is downloaded). Safe to re-run:
 # when everything is already installed it does not touch apt at all.
+#
+#   install-deps.sh               what the build and every test need (deploy/run-tests.sh)
+#   install-deps.sh --build-only  what building the programs needs (deploy/quickstart.sh): no
+#                                 browser, promtool, lintian or Python test modules
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git iproute2 ccache curl openssl
-  libboost-dev libboost-system-dev libssl-dev prometheus-cpp-dev prometheus
+  libboost-dev libboost-system-dev libssl-dev prometheus-cpp-dev
   libzmq3-dev cppzmq-dev libsodium-dev
   libprotobuf-dev protobuf-compiler
   librocksdb-dev
-  python3 python3-yaml python3-jsonschema python3-requests
-  chromium chromium-driver python3-selenium fonts-dejavu-core lintian dpkg-dev fakeroot
+  python3 dpkg-dev
   doctest-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 )
+if [ "${1:-}" != "--build-only" ]; then
+  packages+=(
+    prometheus python3-yaml python3-jsonschema python3-requests
+    chromium chromium-driver python3-selenium fonts-dejavu-core lintian fakeroot
+  )
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 echo "[1/3] Debian packages this needs (deploy/install-deps.sh; nothing to do when present)"
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --build-only
 # Only the programs run below: the tests are built by deploy/run-tests.sh. With ccache a rebuild
 # of unchanged files is free; the first build compiles everything once. Measured: a cold build
 # of these four targets (clean build dir, CCACHE_DISABLE=1) took 833 s user + 46 s system of CPU,

@@ -21,4 +21,7 @@ TEST_CASE("the event stream: one event per alert with its sequence as id, or onl
 
   std::string quiet = AlertFeed::EventStreamBody({}, 7);
   CHECK(quiet == "retry: 1000\n\n: no news\nid: 7\n\n");
+  // A stream ended to make room asks the browser to come back later.
+  CHECK(AlertFeed::EventStreamBody({}, 7, AlertFeed::kEvictedRetryMs).rfind("retry: 15000\n", 0) ==
+        0);
 }

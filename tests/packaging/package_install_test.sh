@@ -10,8 +10,9 @@
 # Needs root (dpkg -i); exits 77 (ctest's skip code, SKIP_RETURN_CODE) with a reason when not
 # root, when dpkg is missing, or when A+ packages are already installed here (a real
 # deployment is never touched). Whatever happens after the install, a trap purges what this
-# test installed and stops what it started. Wall-clock bound: every wait is bounded; ctest's
-# TIMEOUT is the outer cap.
+# test installed and stops what it started. Wall-clock bound: every step runs under `timeout`
+# and the whole test gives up by itself (through the trap) well before ctest's TIMEOUT, whose
+# SIGKILL would skip the trap and leave the packages installed.
 set -euo pipefail
 
 build_dir=$(cd "${1:?usage: package_install_test.sh BUILD_DIR}" && pwd)
@@ -22,11 +23,16 @@ skip() { echo "SKIPPED: $*"; exit 77; }
 for tool in dpkg cpack lintian dpkg-shlibdeps python3 setpriv flock; do
   command -v "$tool" > /dev/null || skip "$tool is not installed (deploy/install-deps.sh installs it)"
 done
-installed() { dpkg-query -W -f='${Status}' "$1" 2> /dev/null | grep -q "ok installed\|config-files"; }
+# Anything dpkg knows of the package (installed, unpacked, half-configured, config files...).
+installed() {
+  local state
+  state=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2> /dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != "not-installed" ]
+}
 
 # One run at a time on a machine (dpkg has one lock; several build trees may run this test).
 exec 9> /tmp/aplus-package-install-test.lock
-flock -w 120 9 || { echo "FAIL: another package install test held the lock for 120 s"; exit 1; }
+flock -w 60 9 || { echo "FAIL: another package install test held the lock for 60 s"; exit 1; }
 for package in "${packages[@]}"; do
   installed "$package" && skip "$package is already installed on this machine: not touching it"
 done
@@ -36,8 +42,10 @@ work=$(mktemp -d /tmp/aplus-package-test.XXXXXX)
 chmod 755 "$work"
 pids=()
 we_installed=0
+watchdog=""
 cleanup() {
   local status=$?
+  [ -n "$watchdog" ] && kill "$watchdog" 2> /dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
   if [ "$we_installed" -eq 1 ]; then
@@ -45,7 +53,8 @@ cleanup() {
     for package in "${packages[@]}"; do installed "$package" && present+=("$package"); done
     if [ ${#present[@]} -gt 0 ]; then
       echo "cleanup: purging ${present[*]}"
-      dpkg --purge "${present[@]}" > "$work/cleanup-purge.log" 2>&1 || cat "$work/cleanup-purge.log"
+      timeout 60 dpkg --purge --force-remove-reinstreq --force-depends "${present[@]}" \
+        > "$work/cleanup-purge.log" 2>&1 || cat "$work/cleanup-purge.log"
     fi
   fi
   if [ "$status" -ne 0 ]; then
@@ -56,15 +65,28 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+# Our own deadline, inside ctest's 240 s: TERM reaches the trap (each step is bounded by
+# `timeout`, so bash is never stuck in a foreground command for long).
+# (`wait` is interrupted by the TERM trap, so the watchdog itself ends at once when cleanup
+# stops it.)
+(
+  sleep 170 &
+  sleeper=$!
+  trap 'kill $sleeper 2> /dev/null; exit 0' TERM
+  wait $sleeper
+  echo "FAIL: the package test took over 170 s; giving up (cleanup follows)"
+  kill -TERM $$
+) &
+watchdog=$!
 fail() { echo "FAIL: $*"; exit 1; }
 step() { echo "[$(date +%T)] $*"; }
 
 step "cpack -G DEB in $build_dir"
-(cd "$build_dir" && cpack -G DEB -B "$work/debs" > "$work/cpack.log" 2>&1) \
+(cd "$build_dir" && timeout 100 cpack -G DEB -B "$work/debs" > "$work/cpack.log" 2>&1) \
   || { cat "$work/cpack.log"; fail "cpack failed"; }
 debs=("$work"/debs/*.deb)
 [ -f "${debs[0]}" ] || fail "cpack made no .deb"
-for package in aplus-common aplus-broker aplus-gateways aplus-tools; do
+for package in aplus-common aplus-broker aplus-gateways aplus-tools aplus-console; do
   ls "$work"/debs/"${package}"_*.deb > /dev/null 2>&1 || fail "no $package package"
 done
 printf '  %s\n' "${debs[@]##*/}"
@@ -72,14 +94,14 @@ printf '  %s\n' "${debs[@]##*/}"
 step "lintian"
 # Errors and warnings fail; every accepted exception is in deploy/debian/*.lintian-overrides
 # with its reason (installed into the package, where lintian reads it).
-lintian --fail-on error,warning --tag-display-limit 0 "${debs[@]}" > "$work/lintian.log" 2>&1 \
+timeout 100 lintian --fail-on error,warning --tag-display-limit 0 "${debs[@]}" > "$work/lintian.log" 2>&1 \
   || { cat "$work/lintian.log"; fail "lintian found problems"; }
 cat "$work/lintian.log"
 
 step "dpkg -i"
 we_installed=1
-dpkg -i "${debs[@]}" > "$work/dpkg-install.log" 2>&1 || { cat "$work/dpkg-install.log"; fail "dpkg -i failed"; }
-for program in aplus-broker aplus-agent-gateway aplus-partner-gateway aplus aplus-bench; do
+timeout 60 dpkg -i "${debs[@]}" > "$work/dpkg-install.log" 2>&1 || { cat "$work/dpkg-install.log"; fail "dpkg -i failed"; }
+for program in aplus-broker aplus-agent-gateway aplus-partner-gateway aplus aplus-bench aplus-console; do
   [ -x "/usr/bin/$program" ] || fail "/usr/bin/$program is not installed"
 done
 getent passwd aplus > /dev/null || fail "the user aplus was not created"
@@ -87,7 +109,7 @@ getent passwd aplus > /dev/null || fail "the user aplus was not created"
 grep -qx /etc/aplus/network.toml /var/lib/dpkg/info/aplus-common.conffiles \
   || fail "/etc/aplus/network.toml is not a conffile"
 [ "$(stat -c %U /var/lib/aplus)" = aplus ] || fail "/var/lib/aplus is not owned by aplus"
-for unit in aplus-broker.service aplus-agent-gateway@.service aplus-partner-gateway@.service; do
+for unit in aplus-broker.service aplus-agent-gateway@.service aplus-partner-gateway@.service aplus-console.service; do
   [ -f "/usr/lib/systemd/system/$unit" ] || fail "unit $unit is not installed"
   grep -q '^ExecStart=/usr/bin/' "/usr/lib/systemd/system/$unit" || fail "$unit does not start /usr/bin/..."
 done
@@ -180,7 +202,7 @@ step "dpkg --purge"
 rm -rf "$work/run"  # files owned by aplus: a purge keeps the user while such files remain elsewhere
 present=()
 for package in "${packages[@]}"; do installed "$package" && present+=("$package"); done
-dpkg --purge "${present[@]}" > "$work/dpkg-purge.log" 2>&1 || { cat "$work/dpkg-purge.log"; fail "dpkg --purge failed"; }
+timeout 60 dpkg --purge "${present[@]}" > "$work/dpkg-purge.log" 2>&1 || { cat "$work/dpkg-purge.log"; fail "dpkg --purge failed"; }
 for package in "${packages[@]}"; do installed "$package" && fail "$package is still known to dpkg"; done
 for program in aplus-broker aplus-agent-gateway aplus-partner-gateway aplus aplus-bench aplus-console; do
   [ ! -e "/usr/bin/$program" ] || fail "/usr/bin/$program is still there"
