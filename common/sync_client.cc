@@ -1,10 +1,30 @@
 #include "common/sync_client.h"
 
+#include <cerrno>
 #include <thread>
 
 #include "common/clock.h"
 
 namespace aplus {
+namespace {
+
+// Whether `socket` became readable within `timeout_ms`. A signal (EINTR: a program with
+// SIGINT/SIGTERM handlers, as `aplus alerts --follow`) counts as "not yet": the caller's loop
+// goes on to its deadline and the program reads its stop flag once the call returns, instead
+// of dying of an uncaught zmq::error_t.
+bool WaitReadable(zmq::socket_t& socket, int64_t timeout_ms) {
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;
+    throw;
+  }
+  return (item.revents & ZMQ_POLLIN) != 0;
+}
+
+}  // namespace
+
 
 SyncClient::SyncClient(zmq::context_t& context, std::string endpoint,
                        std::optional<wire::Hello> hello, std::optional<CurveClientKeys> curve)
@@ -51,9 +71,7 @@ std::optional<wire::Envelope> SyncClient::Receive(int timeout_ms) {
   while (true) {
     int64_t left = deadline - SteadyNowMs();
     if (left < 0) return std::nullopt;
-    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(left));
-    if (!(item.revents & ZMQ_POLLIN)) continue;
+    if (!WaitReadable(*socket_, left)) continue;
     zmq::message_t message;
     if (!socket_->recv(message, zmq::recv_flags::dontwait)) continue;
     auto decoded = DecodeEnvelope(message.data(), message.size(), SIZE_MAX);
@@ -81,9 +99,7 @@ Result<wire::Envelope> SyncClient::RoundTrip(wire::Envelope request, int64_t dea
       Reset();
       return Status(wire::UNREACHABLE, "no answer from " + endpoint_ + " in time");
     }
-    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(left));
-    if (!(item.revents & ZMQ_POLLIN)) continue;
+    if (!WaitReadable(*socket_, left)) continue;
     zmq::message_t message;
     if (!socket_->recv(message, zmq::recv_flags::dontwait)) continue;
     auto decoded = DecodeEnvelope(message.data(), message.size(), SIZE_MAX);
