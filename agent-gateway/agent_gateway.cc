@@ -218,14 +218,7 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   return gateway;
 }
 
-std::string AgentGateway::http_url() const {
-  if (!http_) return "";
-  auto address = http::ParseListenAddress(options_.http_listen);
-  std::string host = address.ok() ? address->first : "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(http_->tls() ? "https" : "http") + "://" + host + ":" +
-         std::to_string(http_->port());
-}
+std::string AgentGateway::http_url() const { return http_ ? http_->Url() : ""; }
 
 void AgentGateway::Run(const std::atomic<bool>& stop) {
   while (!stop.load() && !fail_stop_.tripped()) {

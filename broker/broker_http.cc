@@ -57,14 +57,7 @@ Status Broker::StartHttp() {
   return Status::Ok();
 }
 
-std::string Broker::http_url() const {
-  if (!http_) return "";
-  auto address = http::ParseListenAddress(options_.http_listen);
-  std::string host = address.ok() ? address->first : "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(http_->tls() ? "https" : "http") + "://" + host + ":" +
-         std::to_string(http_->port());
-}
+std::string Broker::http_url() const { return http_ ? http_->Url() : ""; }
 
 std::vector<HttpRoute> Broker::HttpRoutes() {
   // Handlers run on the loop thread (Turn calls Dispatch), so they read the broker directly.

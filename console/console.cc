@@ -78,12 +78,7 @@ Result<std::unique_ptr<Console>> Console::Open(ConsoleOptions options, NetworkCo
   return console;
 }
 
-std::string Console::url() const {
-  std::string host = options_.http.host;
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(door_->tls() ? "https" : "http") + "://" + host + ":" +
-         std::to_string(door_->port());
-}
+std::string Console::url() const { return door_->Url(); }
 
 void Console::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {

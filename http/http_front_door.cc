@@ -157,6 +157,7 @@ Result<std::unique_ptr<HttpFrontDoor>> HttpFrontDoor::Start(HttpFrontDoorOptions
       new HttpFrontDoor(std::move(routes), std::move(options.token_dir),
                         std::move(options.after_commit), options.contract_yaml, loopback,
                         std::move(options.count_answer)));
+  door->host_ = options.server.host;
   Status tokens = door->tokens_.Start();
   if (!tokens.ok()) return tokens;
   auto server = http::HttpServer::Start(std::move(options.server), door->queue_.AsHandler());
@@ -168,6 +169,11 @@ Result<std::unique_ptr<HttpFrontDoor>> HttpFrontDoor::Start(HttpFrontDoorOptions
 int HttpFrontDoor::fd() const { return queue_.fd(); }
 uint16_t HttpFrontDoor::port() const { return server_->port(); }
 bool HttpFrontDoor::tls() const { return server_->tls(); }
+
+std::string HttpFrontDoor::Url() const {
+  std::string host = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
+  return std::string(tls() ? "https" : "http") + "://" + host + ":" + std::to_string(port());
+}
 
 void HttpFrontDoor::Dispatch() {
   int64_t now = SteadyNowMs();

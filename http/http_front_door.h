@@ -100,6 +100,8 @@ class HttpFrontDoor {
 
   uint16_t port() const;
   bool tls() const;
+  // "http://127.0.0.1:7411" (https under TLS; an IPv6 host in brackets), for start-up lines.
+  std::string Url() const;
 
  private:
   HttpFrontDoor(std::vector<HttpRoute> routes, std::string token_dir,
@@ -114,6 +116,7 @@ class HttpFrontDoor {
   const std::function<void(std::function<void(const Status&)>)> after_commit_;
   const std::string_view contract_yaml_;
   const bool loopback_;  // the listener's host is loopback (HttpRoute::open_on_loopback)
+  std::string host_;     // the listener's host as given (set once by Start)
   const std::function<void(const std::string&, int)> count_answer_;
   LiveTokenStore tokens_;
   int64_t next_token_check_ms_ = 0;

@@ -133,9 +133,8 @@ int main(int argc, char** argv) {
   std::printf("aplus-partner-gateway %s ready on %s (broker: %s)\n", partner_id.c_str(),
               (*gateway)->local_endpoint().c_str(), options.broker_endpoint.c_str());
   if ((*gateway)->http_port() != 0) {
-    std::printf("aplus-partner-gateway %s HTTP API on %s://%s:%u\n", partner_id.c_str(),
-                (*gateway)->http_tls() ? "https" : "http", options.http->host.c_str(),
-                static_cast<unsigned>((*gateway)->http_port()));
+    std::printf("aplus-partner-gateway %s HTTP API on %s\n", partner_id.c_str(),
+                (*gateway)->http_url().c_str());
   }
   std::fflush(stdout);
   return start.Serve(std::move(gateway).value());

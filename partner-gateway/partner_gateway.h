@@ -115,6 +115,7 @@ class PartnerGateway : public PartnerHttpBackend {
   // The HTTP API's port (0 when it is off) and scheme.
   uint16_t http_port() const { return front_door_ ? front_door_->port() : 0; }
   bool http_tls() const { return front_door_ && front_door_->tls(); }
+  std::string http_url() const { return front_door_ ? front_door_->Url() : ""; }
 
   // PartnerHttpBackend (loop thread).
   void Serve(wire::Envelope request, LocalClient client) override;
