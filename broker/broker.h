@@ -215,6 +215,9 @@ class Broker {
   void PostToMailbox(const records::CaseRecord& record, wire::MailItem::Kind kind,
                      const std::string& text);
   // The case, if it exists and `session` may see it; otherwise the typed error.
+  // The case's body and citizen name: from the content family, or from the record itself for a
+  // case stored before that family existed. Empty once purged.
+  Result<records::CaseContent> ContentOf(const records::CaseRecord& record);
   Result<records::CaseRecord> LoadCaseFor(const Session& session, const std::string& raw_case_id);
 
   // The answer to the request being dispatched; it waits for the commit when its row says so

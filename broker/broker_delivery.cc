@@ -59,6 +59,27 @@ void Broker::PumpQueue(QueueState& queue) {
     uint32_t credit = 0;
     for (Session* session : takers) credit += session->window - std::min(session->window, session->in_flight);
     if (credit == 0) return;
+    // Items this broker appended lately are still in the store's recent values: served from
+    // there in order, without opening an iterator per queue and turn. The first one missing
+    // there (evicted, withdrawn, or written by an earlier run) sends us to the stored queue.
+    bool scan_needed = false;
+    while (queue.cursor < queue.next_sequence && credit > 0) {
+      const records::QueueItem* recent = store_->RecentQueueItem(queue.name, queue.cursor);
+      if (!recent) {
+        scan_needed = true;
+        break;
+      }
+      uint64_t sequence = queue.cursor++;
+      if (queue.in_flight.count(sequence)) continue;
+      Session* session = pick_taker();
+      if (!session) {
+        queue.cursor = sequence;
+        return;
+      }
+      if (!DeliverOne(queue, sequence, *recent, *session)) return;
+      --credit;
+    }
+    if (!scan_needed) continue;
     auto read = store_->ReadQueue(queue.name, queue.cursor, credit);
     if (!read.ok()) {
       spdlog::error("queue {} unreadable, retried at the next turn: {}", queue.name,
@@ -107,6 +128,14 @@ bool Broker::DeliverOne(QueueState& queue, uint64_t sequence, const records::Que
       DeadLetter(queue, sequence, item);
       return true;
     }
+    auto content = ContentOf(**record);
+    if (!content.ok()) {
+      // A read error, not a bad item: the item stays first in line and is tried again.
+      spdlog::error("queue {} item {}: content of case {} unreadable: {}", queue.name, sequence,
+                    item.case_id(), content.status().ToString());
+      queue.redeliver.insert(sequence);
+      return false;
+    }
     const auto& summary = (*record)->summary();
     auto* escalation = delivery->mutable_escalation();
     escalation->set_case_id(summary.case_id());
@@ -116,8 +145,8 @@ bool Broker::DeliverOne(QueueState& queue, uint64_t sequence, const records::Que
     escalation->set_territory(summary.territory());
     escalation->set_category(summary.category());
     escalation->set_subject(summary.subject());
-    escalation->set_body((*record)->body());
-    escalation->set_citizen_name((*record)->citizen_name());
+    escalation->set_body(std::move(*content->mutable_body()));
+    escalation->set_citizen_name(std::move(*content->mutable_citizen_name()));
     escalation->set_mandate_reference((*record)->summary().mandate_reference());
     escalation->set_citizen_consent((*record)->summary().citizen_consent());
     escalation->set_submitted_at_ms(summary.submitted_at_ms());

@@ -249,8 +249,6 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   summary->set_mandate_reference(submit.mandate_reference());
   summary->set_citizen_consent(submit.citizen_consent());
   record.set_clock_started_ms(now);
-  record.set_body(submit.body());
-  record.set_citizen_name(submit.citizen_name());
   record.set_idempotency_key(submit.idempotency_key());
   std::string queue = PartnerQueueName(*partner, contact_point->territory);
   record.set_queue(queue);
@@ -268,6 +266,10 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   auto state = ApplyEvent(record, CaseEvent::kSubmit, contact_point->id,
                           "by " + submit.agent() + " to " + partner->id);
   if (!state.ok()) return AnswerError(routing_id, request.request_id(), state.status());
+  records::CaseContent content;
+  content.set_body(submit.body());
+  content.set_citizen_name(submit.citizen_name());
+  store_->PutContent(summary->case_id(), content);
   records::QueueItem item;
   item.set_case_id(summary->case_id());
   AppendToQueue(queue, item);
@@ -287,6 +289,19 @@ void Broker::OnSubmit(Session& session, const wire::Envelope& request) {
   // Counted and timed when this answer leaves after the commit (CommitAndFlush).
   answers_.back().submitted_to = metrics_.Partner(partner->id);
   answers_.back().received_ns = receipt_ns_;
+}
+
+Result<records::CaseContent> Broker::ContentOf(const records::CaseRecord& record) {
+  records::CaseContent content;
+  if (!record.body().empty() || !record.citizen_name().empty()) {
+    content.set_body(record.body());
+    content.set_citizen_name(record.citizen_name());
+    return content;
+  }
+  auto stored = store_->GetContent(record.summary().case_id());
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) content = std::move(**stored);
+  return content;
 }
 
 Result<records::CaseRecord> Broker::LoadCaseFor(const Session& session,
@@ -337,11 +352,13 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   auto events = store_->GetEvents(record->summary().case_id());
   if (!events.ok()) return AnswerError(session.routing_id, request.request_id(), events.status());
+  auto content = ContentOf(*record);
+  if (!content.ok()) return AnswerError(session.routing_id, request.request_id(), content.status());
   wire::Envelope answer = AnswerTo(request);
   auto* view = answer.mutable_case_view();
   *view->mutable_summary() = record->summary();
-  view->set_body(record->body());
-  view->set_citizen_name(record->citizen_name());
+  view->set_body(std::move(*content->mutable_body()));
+  view->set_citizen_name(std::move(*content->mutable_citizen_name()));
   view->set_reply_text(record->reply_text());
   for (auto& event : *events) *view->add_timeline() = std::move(event);
   *view->mutable_pauses() = record->pauses();
@@ -352,9 +369,10 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
   if (explanation.ok()) {
     for (const auto& line : explanation->lines) view->add_deadline_explanation(line);
   }
-  bool content = !view->body().empty() || !view->citizen_name().empty() || !view->reply_text().empty();
+  bool has_content =
+      !view->body().empty() || !view->citizen_name().empty() || !view->reply_text().empty();
   // The answer leaves after the commit, so no read goes unrecorded.
-  Audit(session, record->summary().case_id(), "read", content ? "content" : "metadata");
+  Audit(session, record->summary().case_id(), "read", has_content ? "content" : "metadata");
   Answer(session.routing_id, std::move(answer));
 }
 

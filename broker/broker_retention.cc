@@ -128,6 +128,7 @@ bool Broker::PurgePersonalData(records::CaseRecord& record) {
   summary->clear_subject();
   record.clear_body();
   record.clear_citizen_name();
+  store_->DeleteContent(case_id);
   record.clear_reply_text();
   record.clear_question();
   summary->set_personal_data_erased(true);

@@ -11,7 +11,7 @@ packages=(
   libboost-dev libboost-system-dev libssl-dev prometheus-cpp-dev
   libzmq3-dev cppzmq-dev libsodium-dev
   libprotobuf-dev protobuf-compiler
-  librocksdb-dev
+  librocksdb-dev libjemalloc-dev
   python3 dpkg-dev
   doctest-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 )

@@ -46,7 +46,7 @@ Result<uint64_t> ReadCounter(const RocksDb& db, rocksdb::ColumnFamilyHandle* met
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
   auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
                                  keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
-                                 keys::kOpenAlerts, keys::kAudit, keys::kAlertsBySequence});
+                                 keys::kOpenAlerts, keys::kAudit, keys::kAlertsBySequence, keys::kContent});
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   Status loaded = store->LoadCounters();
@@ -65,6 +65,7 @@ BrokerStore::BrokerStore(std::unique_ptr<RocksDb> db)
     : db_(std::move(db)),
       cases_(db_->Family(keys::kCases)),
       events_(db_->Family(keys::kEvents)),
+      content_(db_->Family(keys::kContent)),
       queues_(db_->Family(keys::kQueues)),
       dedup_(db_->Family(keys::kDedup)),
       by_contact_point_(db_->Family(keys::kByContactPoint)),
@@ -232,6 +233,7 @@ uint64_t BrokerStore::open_cases(const std::string& contact_point) const {
 Result<std::optional<records::CaseRecord>> BrokerStore::GetCase(const std::string& case_id) {
   auto pending = pending_cases_.find(case_id);
   if (pending != pending_cases_.end()) return std::optional(pending->second);
+  if (const auto* recent = recent_cases_.Find(case_id)) return std::optional(*recent);
   auto value = db_->Get(cases_, case_id);
   if (!value.ok()) return value.status();
   if (!value->has_value()) return std::optional<records::CaseRecord>();
@@ -240,6 +242,20 @@ Result<std::optional<records::CaseRecord>> BrokerStore::GetCase(const std::strin
     return Status(wire::INTERNAL, "stored record of case " + case_id + " is unreadable");
   }
   return std::optional(std::move(record));
+}
+
+Result<std::optional<records::CaseContent>> BrokerStore::GetContent(const std::string& case_id) {
+  auto pending = pending_content_.find(case_id);
+  if (pending != pending_content_.end()) return pending->second;
+  if (const auto* recent = recent_content_.Find(case_id)) return std::optional(*recent);
+  auto value = db_->Get(content_, case_id);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<records::CaseContent>();
+  records::CaseContent content;
+  if (!content.ParseFromString(**value)) {
+    return Status(wire::INTERNAL, "stored content of case " + case_id + " is unreadable");
+  }
+  return std::optional(std::move(content));
 }
 
 Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_id) {
@@ -346,6 +362,7 @@ Result<std::optional<records::QueueItem>> BrokerStore::GetQueueItem(const std::s
     auto pending = pending_queue_items_.find(key);
     if (pending != pending_queue_items_.end()) return pending->second;
   }
+  if (const auto* recent = recent_queue_items_.Find(key)) return std::optional(*recent);
   auto value = db_->Get(queues_, key);
   if (!value.ok()) return value.status();
   if (!value->has_value()) return std::optional<records::QueueItem>();
@@ -355,6 +372,13 @@ Result<std::optional<records::QueueItem>> BrokerStore::GetQueueItem(const std::s
                                       " is unreadable");
   }
   return std::optional(std::move(item));
+}
+
+const records::QueueItem* BrokerStore::RecentQueueItem(const std::string& queue,
+                                                       uint64_t sequence) const {
+  std::string key = keys::QueueKey(queue, sequence);
+  if (pending_queue_items_.count(key)) return nullptr;
+  return recent_queue_items_.Find(key);
 }
 
 Result<std::map<std::string, BrokerStore::QueueInfo>> BrokerStore::ScanQueues() {
@@ -499,7 +523,7 @@ Result<std::vector<BrokerStore::QueueEntry>> BrokerStore::MailItemsWithText(
 
 std::vector<KeyRange> BrokerStore::CaseRanges(const std::string& case_id) const {
   std::string last_event = keys::EventKey(case_id, UINT32_MAX);
-  return {KeyRange{cases_, case_id, case_id},
+  return {KeyRange{cases_, case_id, case_id}, KeyRange{content_, case_id, case_id},
           KeyRange{events_, keys::EventPrefix(case_id), last_event}};
 }
 
@@ -509,7 +533,8 @@ KeyRange BrokerStore::QueueItemRange(const std::string& queue, uint64_t sequence
 }
 
 std::vector<KeyRange> BrokerStore::CaseDataFamilies() const {
-  return {KeyRange{cases_, {}, {}}, KeyRange{events_, {}, {}}, KeyRange{queues_, {}, {}}};
+  return {KeyRange{cases_, {}, {}}, KeyRange{content_, {}, {}}, KeyRange{events_, {}, {}},
+          KeyRange{queues_, {}, {}}};
 }
 
 Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& case_id) {
@@ -535,24 +560,24 @@ Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& c
 void BrokerStore::PutTimer(const Timer& timer) {
   std::string value;
   AppendBigEndian32(value, timer.generation);
-  batch_.Put(due_, keys::DueKey(timer.due_ms, timer.case_id, timer.kind), value);
+  staged_.Put(due_, keys::DueKey(timer.due_ms, timer.case_id, timer.kind), value);
   ++pending_writes_;
 }
 
 void BrokerStore::DeleteTimer(int64_t due_ms, const std::string& case_id, char kind) {
-  batch_.Delete(due_, keys::DueKey(due_ms, case_id, kind));
+  staged_.Delete(due_, keys::DueKey(due_ms, case_id, kind));
   ++pending_writes_;
 }
 
 void BrokerStore::PutAlert(const wire::Alert& alert, bool open) {
-  batch_.Put(alerts_, alert.alert_id(), alert.SerializeAsString());
+  staged_.Put(alerts_, alert.alert_id(), alert.SerializeAsString());
   if (open) {
-    batch_.Put(open_alerts_, alert.alert_id(), "");
+    staged_.Put(open_alerts_, alert.alert_id(), "");
   } else {
-    batch_.Delete(open_alerts_, alert.alert_id());
+    staged_.Delete(open_alerts_, alert.alert_id());
   }
   // Rewritten on an acknowledgement too: same key, same value.
-  batch_.Put(alerts_by_sequence_, keys::AlertSequenceKey(alert.sequence()), alert.alert_id());
+  staged_.Put(alerts_by_sequence_, keys::AlertSequenceKey(alert.sequence()), alert.alert_id());
   pending_alert_sequences_[alert.sequence()] = alert.alert_id();
   pending_alerts_[alert.alert_id()] = alert;
   pending_writes_ += 3;
@@ -565,7 +590,7 @@ uint64_t BrokerStore::NextAlertSequence() {
 
 void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState previous_state) {
   const std::string& id = record.summary().case_id();
-  batch_.Put(cases_, id, record.SerializeAsString());
+  staged_.Put(cases_, id, record.SerializeAsString());
   pending_cases_[id] = record;
   ++pending_writes_;
   wire::CaseState state = record.summary().state();
@@ -586,14 +611,26 @@ void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState pre
 }
 
 void BrokerStore::PutEvent(const std::string& case_id, const wire::Event& event) {
-  batch_.Put(events_, keys::EventKey(case_id, event.sequence()), event.SerializeAsString());
+  staged_.Put(events_, keys::EventKey(case_id, event.sequence()), event.SerializeAsString());
   pending_events_[case_id].push_back(event);
+  ++pending_writes_;
+}
+
+void BrokerStore::PutContent(const std::string& case_id, const records::CaseContent& content) {
+  staged_.Put(content_, case_id, content.SerializeAsString());
+  pending_content_[case_id] = content;
+  ++pending_writes_;
+}
+
+void BrokerStore::DeleteContent(const std::string& case_id) {
+  staged_.Delete(content_, case_id);
+  pending_content_[case_id] = std::nullopt;
   ++pending_writes_;
 }
 
 void BrokerStore::PutQueueItem(const std::string& queue, uint64_t sequence,
                                const records::QueueItem& item) {
-  batch_.Put(queues_, keys::QueueKey(queue, sequence), item.SerializeAsString());
+  staged_.Put(queues_, keys::QueueKey(queue, sequence), item.SerializeAsString());
   pending_queue_items_[keys::QueueKey(queue, sequence)] = item;
   ++pending_writes_;
 }
@@ -604,7 +641,7 @@ void BrokerStore::SetQueueNext(const std::string& queue, uint64_t next_sequence)
 }
 
 void BrokerStore::DeleteQueueItem(const std::string& queue, uint64_t sequence) {
-  batch_.Delete(queues_, keys::QueueKey(queue, sequence));
+  staged_.Delete(queues_, keys::QueueKey(queue, sequence));
   pending_queue_items_[keys::QueueKey(queue, sequence)] = std::nullopt;
   ++pending_writes_;
 }
@@ -612,14 +649,14 @@ void BrokerStore::DeleteQueueItem(const std::string& queue, uint64_t sequence) {
 void BrokerStore::PutDedup(const std::string& principal, const std::string& key,
                            const records::DedupEntry& entry) {
   std::string dedup_key = keys::DedupKey(principal, key);
-  batch_.Put(dedup_, dedup_key, entry.SerializeAsString());
+  staged_.Put(dedup_, dedup_key, entry.SerializeAsString());
   pending_dedup_[dedup_key] = entry;
   ++pending_writes_;
 }
 
 void BrokerStore::IndexCaseForContactPoint(const std::string& contact_point,
                                            const std::string& case_id) {
-  batch_.Put(by_contact_point_, keys::ByContactPointKey(contact_point, case_id), "");
+  staged_.Put(by_contact_point_, keys::ByContactPointKey(contact_point, case_id), "");
   ++pending_writes_;
 }
 
@@ -627,7 +664,7 @@ uint64_t BrokerStore::AppendAudit(wire::AuditEntry entry) {
   uint64_t sequence = ++audit_counter_;
   counters_dirty_ = true;
   entry.set_sequence(sequence);
-  batch_.Put(audit_, keys::AuditKey(entry.case_id(), sequence), entry.SerializeAsString());
+  staged_.Put(audit_, keys::AuditKey(entry.case_id(), sequence), entry.SerializeAsString());
   pending_audit_[entry.case_id()].push_back(std::move(entry));
   ++pending_writes_;
   return sequence;
@@ -648,40 +685,62 @@ uint64_t BrokerStore::NextCaseNumber() {
 Status BrokerStore::Commit() {
   if (pending_writes_ == 0) return Status::Ok();
   if (counters_dirty_) {
-    batch_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
-    batch_.Put(meta_, std::string(keys::kAlertCounter), BigEndian64(alert_counter_));
-    batch_.Put(meta_, std::string(keys::kAuditCounter), BigEndian64(audit_counter_));
+    staged_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
+    staged_.Put(meta_, std::string(keys::kAlertCounter), BigEndian64(alert_counter_));
+    staged_.Put(meta_, std::string(keys::kAuditCounter), BigEndian64(audit_counter_));
     for (const auto& [state, count] : state_counts_) {
-      batch_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
+      staged_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
     }
   }
   for (const auto& contact_point : open_cases_dirty_) {
-    batch_.Put(meta_, std::string(keys::kOpenCasesPrefix) + contact_point,
+    staged_.Put(meta_, std::string(keys::kOpenCasesPrefix) + contact_point,
                BigEndian64(open_cases_[contact_point]));
   }
   open_cases_dirty_.clear();
   for (const auto& [queue, next] : pending_queue_next_) {
-    batch_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
+    staged_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
   }
   if (compaction_owed_dirty_) {
     if (purge_compaction_owed_ == 0) {
-      batch_.Delete(meta_, std::string(keys::kPurgeCompactionOwed));
+      staged_.Delete(meta_, std::string(keys::kPurgeCompactionOwed));
     } else {
-      batch_.Put(meta_, std::string(keys::kPurgeCompactionOwed), BigEndian64(purge_compaction_owed_));
+      staged_.Put(meta_, std::string(keys::kPurgeCompactionOwed), BigEndian64(purge_compaction_owed_));
     }
   }
+  staged_.BuildInto(batch_);
   Status status = db_->Write(batch_);
+  if (status.ok()) KeepRecent();
   ClearPending();
   return status;
 }
 
+void BrokerStore::KeepRecent() {
+  for (auto& [id, record] : pending_cases_) recent_cases_.Put(id, std::move(record));
+  for (auto& [id, content] : pending_content_) {
+    if (content) {
+      recent_content_.Put(id, std::move(*content));
+    } else {
+      recent_content_.Erase(id);
+    }
+  }
+  for (auto& [key, item] : pending_queue_items_) {
+    if (item) {
+      recent_queue_items_.Put(key, std::move(*item));
+    } else {
+      recent_queue_items_.Erase(key);
+    }
+  }
+}
+
 void BrokerStore::ClearPending() {
+  staged_.Clear();
   batch_.Clear();
   pending_writes_ = 0;
   counters_dirty_ = false;
   compaction_owed_dirty_ = false;
   pending_cases_.clear();
   pending_dedup_.clear();
+  pending_content_.clear();
   pending_queue_items_.clear();
   pending_queue_next_.clear();
   pending_events_.clear();

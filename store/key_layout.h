@@ -11,6 +11,8 @@ namespace aplus::keys {
 
 inline constexpr const char* kCases = "cases";
 inline constexpr const char* kEvents = "events";
+// case id -> CaseContent (body, citizen name): written once, apart from the record.
+inline constexpr const char* kContent = "content";
 inline constexpr const char* kQueues = "queues";
 inline constexpr const char* kDedup = "dedup";
 inline constexpr const char* kByContactPoint = "by_contact_point";

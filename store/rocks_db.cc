@@ -27,6 +27,17 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
   table.cache_index_and_filter_blocks = false;
   rocksdb::ColumnFamilyOptions family_options(options);
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Recent levels hold data that is soon rewritten (case records, queue items, their
+  // tombstones): compressing them costs CPU on every flush and compaction for nothing.
+  // Older levels, where most bytes rest, are compressed with LZ4 (cheap to decompress).
+  family_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                                          rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                          rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                          rocksdb::kLZ4Compression};
+  // A whole-key bloom filter on each memtable: a read of a key the memtable does not hold (a
+  // new idempotency key, a record flushed already) skips the skip-list search.
+  family_options.memtable_prefix_bloom_size_ratio = 0.02;
+  family_options.memtable_whole_key_filtering = true;
   family_options.write_buffer_size = 8 << 20;
   family_options.max_write_buffer_number = 3;
   options.max_total_wal_size = 64 << 20;
