@@ -160,6 +160,20 @@ TEST_CASE("the table has a row per system, A+ last, and A+'s ratios to each peer
   CHECK(table.find("ERRORS: 2") != std::string::npos);
 }
 
+TEST_CASE("a NATS server set to sync before the ack is a row of its own") {
+  json synced = PeerResult("nats", "throughput", 5000);
+  synced["server_syncs"] = true;
+  auto rows = RowsFromResults({PeerResult("nats", "throughput", 20000), synced});
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].key == "nats");
+  CHECK((*rows)[1].key == "nats-synced");
+  CHECK(*(*rows)[1].end_to_end_per_second == 5000);
+  ParsedCommandLine parsed = Parse({"throughput", "--peer", "nats", "--url", "x", "--server-syncs"});
+  REQUIRE_FALSE(parsed.exit_now);
+  CHECK(parsed.options.server_syncs);
+}
+
 TEST_CASE("a result neither tool prints is refused") {
   CHECK_FALSE(RowsFromResults({json{{"hello", 1}}}).ok());
   CHECK_FALSE(RowsFromResults({PeerResult("kafka", "throughput", 1)}).ok());

@@ -4,7 +4,8 @@
 # loopback, on free ports, with durable storage under a fresh /tmp directory; runs the pinned
 # workload on each with aplus-peer-bench (100,000 persistent 1 KB messages, at most 1,000
 # unconfirmed, one consumer with prefetch / MaxAckPending 1,000 acknowledging every message;
-# then open loop at each --rates rate); stops both servers; runs aplus-bench --mode throughput
+# then open loop at each --rates rate; a second NATS server set to fsync before the ack where
+# nats-server has `sync_interval: always`, 2.10+); stops the servers; runs aplus-bench --mode throughput
 # and --mode latency at the same rates; prints one table with A+'s ratios to each peer.
 # Servers are stopped and their data removed at the end, also on errors and Ctrl-C.
 #
@@ -14,7 +15,7 @@
 # --install   apt-get install rabbitmq-server nats-server librabbitmq-dev libnats-dev first
 #             (root), then build aplus-peer-bench; without it, what is missing is named.
 # --out DIR   keep every JSON result and the table there (default: only printed).
-# Takes about 3 minutes with the defaults (RabbitMQ's start ~10 s, each latency run
+# Takes about 2 minutes with the defaults (RabbitMQ's start ~10 s, each latency run
 # warm-up + --seconds, A+'s throughput --aplus-seconds + drain). Not part of .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -27,7 +28,7 @@ aplus_seconds=10
 rates="1000 5000"
 out=""
 per_run_timeout=300
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) install=1 ;;
@@ -65,17 +66,23 @@ work=$(mktemp -d /tmp/aplus-peers-XXXXXX)
 results=$work/results
 mkdir -p "$results"
 nats_pid=""
+nats_sync_pid=""
 rabbit_pid=""
 rabbit_env=()
 epmd_port=""
 
-stop_nats() {
-  if [ -n "$nats_pid" ] && kill -0 "$nats_pid" 2>/dev/null; then
-    kill "$nats_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$nats_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$nats_pid" 2>/dev/null || true
+stop_pid() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
   fi
+}
+stop_nats() {
+  stop_pid "$nats_pid"
+  stop_pid "$nats_sync_pid"
   nats_pid=""
+  nats_sync_pid=""
 }
 stop_rabbit() {
   if [ -n "$rabbit_pid" ] && kill -0 "$rabbit_pid" 2>/dev/null; then
@@ -85,9 +92,14 @@ stop_rabbit() {
     kill -9 "$rabbit_pid" 2>/dev/null || true
   fi
   rabbit_pid=""
-  # The node's own epmd (on its own port): asked to stop, never another one.
+  # The node's own epmd (on its own port): asked to stop, never another one. It refuses while
+  # the node is still registered, so asked again for a few seconds.
   if [ -n "$epmd_port" ]; then
-    timeout 10 epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true
+    for _ in $(seq 50); do
+      timeout 5 epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true
+      timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$epmd_port" 2>/dev/null || break
+      sleep 0.1
+    done
     epmd_port=""
   fi
 }
@@ -131,7 +143,7 @@ wait_port() {  # PORT SECONDS NAME PID: until the port accepts a connection
   return 1
 }
 
-read -r amqp_port dist_port epmd_port nats_port < <(free_ports 4)
+read -r amqp_port dist_port epmd_port nats_port nats_sync_port < <(free_ports 5)
 
 # A system instance the packages may have started uses its own node name, ports and epmd: it is
 # not in the way and is left alone, but it shares the cores, so it is named.
@@ -142,6 +154,24 @@ say "NATS: nats-server $(nats-server --version | awk '{print $2}') on 127.0.0.1:
 mkdir -p "$work/nats"
 nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$work/nats" -l "$work/nats.log" &
 nats_pid=$!
+# A second NATS row, set to fsync before the ack, where the server has the setting (2.10+).
+mkdir -p "$work/nats-sync"
+cat > "$work/nats-sync.conf" <<EOF
+listen: 127.0.0.1:$nats_sync_port
+jetstream {
+  store_dir: "$work/nats-sync"
+  sync_interval: always
+}
+EOF
+no_sync_note=""
+if probe=$(nats-server -c "$work/nats-sync.conf" -t 2>&1); then
+  say "NATS set to sync before the ack (sync_interval: always) on 127.0.0.1:$nats_sync_port"
+  nats-server -c "$work/nats-sync.conf" -l "$work/nats-sync.log" &
+  nats_sync_pid=$!
+else
+  no_sync_note="No synced NATS row: nats-server $(nats-server --version | awk '{print $2}') refuses \`jetstream { sync_interval: always }\` ($(echo "$probe" | head -1 | sed 's/^.*: //')); the setting came in 2.10."
+  say "$no_sync_note"
+fi
 
 rabbit_dir=$work/rabbitmq
 mkdir -p "$rabbit_dir/mnesia" "$rabbit_dir/log" "$rabbit_dir/home"
@@ -168,6 +198,7 @@ env "${rabbit_env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server > "$rabbit_dir/serv
 rabbit_pid=$!
 
 wait_port "$nats_port" 30 nats-server "$nats_pid" || exit 1
+if [ -n "$nats_sync_pid" ]; then wait_port "$nats_sync_port" 30 nats-server "$nats_sync_pid" || exit 1; fi
 if ! wait_port "$amqp_port" 120 rabbitmq-server "$rabbit_pid"; then
   tail -20 "$rabbit_dir/server.out" >&2
   exit 1
@@ -191,14 +222,21 @@ run() {  # NAME COMMAND...: JSON to $results/NAME.json; a failure is counted, no
 }
 
 peer_bench=build/bin/aplus-peer-bench
-for peer in rabbitmq nats; do
-  if [ "$peer" = rabbitmq ]; then url=amqp://127.0.0.1:$amqp_port; pid=$rabbit_pid
-  else url=nats://127.0.0.1:$nats_port; pid=$nats_pid; fi
-  run "$peer-throughput" "$peer_bench" throughput --peer "$peer" --url "$url" \
-    --messages "$messages" --server-pid "$pid"
+systems="rabbitmq nats"
+[ -n "$nats_sync_pid" ] && systems="$systems nats-synced"
+for system in $systems; do
+  extra=()
+  case "$system" in
+    rabbitmq) peer=rabbitmq; url=amqp://127.0.0.1:$amqp_port; pid=$rabbit_pid ;;
+    nats) peer=nats; url=nats://127.0.0.1:$nats_port; pid=$nats_pid ;;
+    nats-synced) peer=nats; url=nats://127.0.0.1:$nats_sync_port; pid=$nats_sync_pid
+                 extra=(--server-syncs) ;;
+  esac
+  run "$system-throughput" "$peer_bench" throughput --peer "$peer" --url "$url" \
+    --messages "$messages" --server-pid "$pid" "${extra[@]}"
   for rate in $rates; do
-    run "$peer-latency-$rate" "$peer_bench" latency --peer "$peer" --url "$url" \
-      --rate "$rate" --seconds "$seconds" --server-pid "$pid"
+    run "$system-latency-$rate" "$peer_bench" latency --peer "$peer" --url "$url" \
+      --rate "$rate" --seconds "$seconds" --server-pid "$pid" "${extra[@]}"
   done
 done
 # The peers' servers are stopped before A+ runs: their idle CPU is not A+'s to share.
@@ -215,6 +253,7 @@ echo "A+ vs RabbitMQ $rabbit_version (quorum queue) and NATS $(nats-server --ver
 echo "Workload: $messages persistent 1 KB messages (A+: ${aplus_seconds} s closed loop, CURVE and audit on), at most 1,000 unconfirmed, consumer prefetch 1,000 acking each; open loop ${seconds} s at each of: $rates msg/s"
 echo
 "$peer_bench" table "$results"/*.json | tee "$results/table.md"
+[ -n "$no_sync_note" ] && echo "$no_sync_note" | tee -a "$results/table.md"
 if [ "$failures" -gt 0 ]; then
   echo "compare.sh: $failures run(s) failed (see above); their rows or cells are missing" >&2
   exit 1

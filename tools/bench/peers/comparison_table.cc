@@ -13,6 +13,7 @@ namespace {
 const std::vector<std::pair<std::string, std::string>> kSystems = {
     {"rabbitmq", "RabbitMQ quorum queue"},
     {"nats", "NATS JetStream (file)"},
+    {"nats-synced", "NATS JetStream (file, sync always)"},
     {"aplus", "A+ (aplus-bench)"}};
 
 std::string Format(const char* format, double value) {
@@ -61,6 +62,7 @@ Result<std::vector<SystemRow>> RowsFromResults(const std::vector<json>& results)
       if (key != "rabbitmq" && key != "nats") {
         return Status(wire::INVALID_ARGUMENT, "unknown peer \"" + key + "\"");
       }
+      if (result.value("server_syncs", false)) key += "-synced";
       SystemRow& row = rows[key];
       seen.insert(key);
       row.errors += result.value("error_count", uint64_t{0});

@@ -20,7 +20,7 @@ struct LatencyCell {
 };
 
 struct SystemRow {
-  std::string key;   // "rabbitmq", "nats", "aplus": the order of the table
+  std::string key;   // "rabbitmq", "nats", "nats-synced", "aplus": the order of the table
   std::string name;  // "RabbitMQ quorum queue", ...
   std::optional<double> end_to_end_per_second;
   std::optional<double> server_us_per_message;  // at saturation (the throughput run)
@@ -31,7 +31,8 @@ struct SystemRow {
 };
 
 // Merges results (each a JSON object printed by `aplus-peer-bench ... --json` or
-// `aplus-bench --mode throughput|latency --json`) into rows, in the order RabbitMQ, NATS, A+.
+// `aplus-bench --mode throughput|latency --json`) into rows, in the order RabbitMQ, NATS,
+// NATS set to sync (--server-syncs), A+.
 // INVALID_ARGUMENT for an object neither tool prints.
 Result<std::vector<SystemRow>> RowsFromResults(const std::vector<nlohmann::json>& results);
 

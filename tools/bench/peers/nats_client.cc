@@ -44,8 +44,10 @@ nlohmann::json NatsClient::SetupJson() const {
           {"consumer", "own connection, push consumer, explicit ack, MaxAckPending " +
                            std::to_string(options_.prefetch) + ", one ack per message"},
           {"durability",
-           "no fsync before the publish ack (nats-server 2.9 syncs every 2 minutes; it has no "
-           "sync_interval setting, which came in 2.10)"}};
+           options_.server_syncs
+               ? "fsync before the publish ack (jetstream sync_interval: always)"
+               : "no fsync before the publish ack (by default the file store syncs every 2 "
+                 "minutes)"}};
 }
 
 Status NatsClient::Setup() {

@@ -1,9 +1,10 @@
 // NATS JetStream through libnats: a file-storage stream with work-queue retention, one
 // publisher publishing asynchronously with at most --max-unconfirmed acks pending, and one
 // push consumer (explicit acks, MaxAckPending --prefetch) acknowledging every message.
-// nats-server 2.9 does not fsync before the publish ack (it syncs its files every 2 minutes;
-// the `sync_interval` setting that can make it sync first appeared in 2.10), so its figures are
-// those of a store that is not durable at the moment of the ack: SetupJson() says so.
+// nats-server does not fsync before the publish ack by default (it syncs its files every 2
+// minutes; `jetstream { sync_interval: always }` makes it sync first from 2.10 on, 2.9.10
+// refuses the field), so its figures are those of a store that is not durable at the moment of
+// the ack: SetupJson() says so, and --server-syncs labels a run against a server set to sync.
 #pragma once
 
 #include <atomic>

@@ -50,6 +50,9 @@ ParsedCommandLine ParsePeerBenchCommandLine(const std::vector<std::string>& args
     sub->add_option("--server-pid", options.server_pid,
                     "pid of the peer server, for its CPU per message (/proc)")
         ->check(CLI::PositiveNumber);
+    sub->add_flag("--server-syncs", options.server_syncs,
+                  "nats: the server fsyncs before the ack (sync_interval: always, NATS 2.10+); "
+                  "labels the result, a row of its own in the table");
     sub->add_flag("--json", options.json, "print one JSON object instead of the text summary");
   };
   CLI::App* throughput = app.add_subcommand(

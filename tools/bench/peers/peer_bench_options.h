@@ -31,6 +31,9 @@ struct PeerBenchOptions {
   // peer that does not answer in time is a typed error and a non-zero exit.
   double timeout_seconds = 60;
   int server_pid = 0;              // the peer server's pid: its CPU per message from /proc
+  // The server was configured to fsync before acknowledging (NATS 2.10+: jetstream
+  // { sync_interval: always }; nats-server 2.9 has no such setting): labels the result only.
+  bool server_syncs = false;
   bool json = false;
   std::vector<std::string> table_files;  // table: JSON results of both tools, any order
 

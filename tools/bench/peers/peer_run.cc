@@ -114,6 +114,7 @@ json RunResultJson(const PeerBenchOptions& options, RunRecord& record, const jso
   json result = {
       {"tool", "aplus-peer-bench"},
       {"peer", PeerKindName(options.peer)},
+      {"server_syncs", options.server_syncs},
       {"mode", options.mode == PeerMode::kLatency ? "latency" : "throughput"},
       {"setup", setup},
       {"message_bytes", options.message_bytes},
