@@ -28,7 +28,7 @@ aplus_seconds=10
 rates="1000 5000"
 out=""
 per_run_timeout=300
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) install=1 ;;
