@@ -100,22 +100,27 @@ TEST_CASE("a run's rates run from the first publish to the last ack; samples onl
   PeerBenchOptions options;
   options.messages = 3;
   RunRecord record;
+  record.Plan(3);
   record.window_start_ns = 100;
   record.window_end_ns = 1000;
   record.first_publish_ns = 0;
   record.published = 3;
   record.OnConfirmed(50, 400'000'000);        // before the window: counted, not sampled
   record.OnConfirmed(200, 500'000'000);
-  record.OnConsumed(200, 1'000'000'000, false);
-  record.OnConsumed(300, 1'500'000'000, true);  // redelivery: counted, not sampled
+  record.OnConsumed(0, 200, 1'000'000'000, false);
+  record.OnConsumed(1, 300, 1'500'000'000, true);  // redelivery: counted, not sampled
+  record.OnConsumed(1, 300, 1'600'000'000, true);  // twice: a duplicate, not consumed again
+  record.OnConsumed(7, 300, 1'700'000'000, false);  // never published: an error
   record.errors.Add("publish_nack", "the first one");
   record.errors.Add("publish_nack", "the second one");
   json result = RunResultJson(options, record, json::object(), json::object());
   CHECK(result["confirmed"] == 2);
   CHECK(result["consumed"] == 2);
-  CHECK(result["redelivered"] == 1);
-  CHECK(result["error_count"] == 2);
+  CHECK(result["redelivered"] == 2);
+  CHECK(result["duplicates"] == 1);
+  CHECK(result["error_count"] == 3);
   CHECK(result["errors"]["publish_nack"] == 2);
+  CHECK(result["errors"]["consume_foreign_message"] == 1);
   CHECK(result["errors"]["first_details"]["publish_nack"] == "the first one");
   CHECK(result["publish_to_confirm"]["samples"] == 1);
   CHECK(result["publish_to_consumed"]["samples"] == 1);
@@ -133,9 +138,11 @@ TEST_CASE("the table has a row per system, A+ last, and A+'s ratios to each peer
                         {"rate", 1000.0},
                         {"submit_to_accepted", {{"p50_ms", 0.5}, {"p99_ms", 0.9}}},
                         {"totals", {{"errors", 0}}}};
+  json rabbitmq_latency = PeerResult("rabbitmq", "latency", 1000, 1.0, 3.6, 2);
+  rabbitmq_latency["duplicates"] = 4;
   auto rows = RowsFromResults({aplus_throughput, PeerResult("nats", "throughput", 20000),
                                PeerResult("rabbitmq", "throughput", 10000),
-                               PeerResult("rabbitmq", "latency", 1000, 1.0, 3.6, 2),
+                               rabbitmq_latency,
                                aplus_latency, PeerResult("nats", "latency", 5000, 0.3, 1.7)});
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 3);
@@ -157,7 +164,7 @@ TEST_CASE("the table has a row per system, A+ last, and A+'s ratios to each peer
         std::string::npos);
   CHECK(table.find("| **A+ / NATS JetStream (file)** | 1.50× | — | — | 0.50× | |") !=
         std::string::npos);
-  CHECK(table.find("ERRORS: 2") != std::string::npos);
+  CHECK(table.find("ERRORS: 2; duplicate deliveries: 4") != std::string::npos);
 }
 
 TEST_CASE("a NATS server set to sync before the ack is a row of its own") {

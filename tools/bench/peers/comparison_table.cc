@@ -66,6 +66,7 @@ Result<std::vector<SystemRow>> RowsFromResults(const std::vector<json>& results)
       SystemRow& row = rows[key];
       seen.insert(key);
       row.errors += result.value("error_count", uint64_t{0});
+      row.duplicates += result.value("duplicates", uint64_t{0});
       if (result.contains("setup")) row.durability = result["setup"].value("durability", "");
       if (mode == "throughput") {
         row.end_to_end_per_second = Number(result, "end_to_end_per_second");
@@ -185,6 +186,7 @@ std::string ComparisonTable(const std::vector<SystemRow>& rows) {
   for (const SystemRow& row : rows) {
     text += "- " + row.name + ": " + (row.durability.empty() ? "?" : row.durability);
     if (row.errors > 0) text += "; ERRORS: " + std::to_string(row.errors);
+    if (row.duplicates > 0) text += "; duplicate deliveries: " + std::to_string(row.duplicates);
     text += "\n";
   }
   return text;

@@ -27,6 +27,7 @@ struct SystemRow {
   std::optional<double> other_processes_cores;  // during the throughput run
   std::map<long, LatencyCell> latency_by_rate;  // publish->confirm (A+: submit->Accepted)
   uint64_t errors = 0;                          // of every run of this system
+  uint64_t duplicates = 0;                      // deliveries of a message already consumed
   std::string durability;
 };
 

@@ -51,8 +51,7 @@ int RunPeer(const PeerBenchOptions& options) {
     client->Teardown();
     return 1;
   }
-  record.confirm_samples_ns.reserve(options.PlannedMessages());
-  record.consume_samples_ns.reserve(options.PlannedMessages());
+  record.Plan(options.PlannedMessages());
   std::optional<OpenLoopSchedule> schedule;
   if (options.mode == PeerMode::kLatency) {
     int64_t start = SteadyNowNs() + 20'000'000;

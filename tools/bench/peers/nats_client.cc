@@ -167,7 +167,7 @@ void NatsClient::OnMessage(natsConnection*, natsSubscription*, natsMsg* message,
       record->errors.Add("consumer_ack_failed", natsStatus_GetText(acked));
     } else if (ReadStamp(natsMsg_GetData(message), natsMsg_GetDataLength(message), &serial,
                          &stamp)) {
-      record->OnConsumed(stamp, now, redelivery);
+      record->OnConsumed(serial, stamp, now, redelivery);
     } else {
       record->errors.Add("consume_foreign_message");
     }

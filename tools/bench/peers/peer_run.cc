@@ -76,7 +76,24 @@ void RunRecord::OnConfirmed(int64_t stamp_ns, int64_t now_ns) {
   if (InWindow(stamp_ns)) confirm_samples_ns.push_back(now_ns - stamp_ns);
 }
 
-void RunRecord::OnConsumed(int64_t stamp_ns, int64_t now_ns, bool redelivery) {
+void RunRecord::Plan(uint64_t messages) {
+  confirm_samples_ns.reserve(messages);
+  consume_samples_ns.reserve(messages);
+  consumed_serials.assign(messages, 0);
+}
+
+void RunRecord::OnConsumed(uint64_t serial, int64_t stamp_ns, int64_t now_ns, bool redelivery) {
+  if (serial >= consumed_serials.size()) {
+    foreign.fetch_add(1, std::memory_order_relaxed);
+    errors.Add("consume_foreign_message", "serial " + std::to_string(serial));
+    return;
+  }
+  if (consumed_serials[serial]) {
+    duplicates.fetch_add(1, std::memory_order_relaxed);
+    if (redelivery) redelivered.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  consumed_serials[serial] = 1;
   consumed.fetch_add(1, std::memory_order_relaxed);
   last_consume_ns.store(now_ns, std::memory_order_relaxed);
   if (redelivery) {
@@ -125,6 +142,7 @@ json RunResultJson(const PeerBenchOptions& options, RunRecord& record, const jso
       {"confirmed", record.confirmed.load()},
       {"consumed", record.consumed.load()},
       {"redelivered", record.redelivered.load()},
+      {"duplicates", record.duplicates.load()},
       {"errors", record.errors.ToJson()},
       {"error_count", record.errors.Total()},
       {"publish_to_confirm", confirm.ToJson()},
@@ -150,7 +168,9 @@ std::string RunResultText(const json& result) {
                      result["mode"].get<std::string>() + ": published " +
                      std::to_string(result["published"].get<uint64_t>()) + ", confirmed " +
                      std::to_string(result["confirmed"].get<uint64_t>()) + ", consumed " +
-                     std::to_string(result["consumed"].get<uint64_t>()) + ", errors " +
+                     std::to_string(result["consumed"].get<uint64_t>()) + " (+" +
+                     std::to_string(result["duplicates"].get<uint64_t>()) +
+                     " duplicates), errors " +
                      result["errors"].dump() + "\n";
   if (result.contains("end_to_end_per_second")) {
     text += "  end to end " + Fixed(result["end_to_end_per_second"], 0) +

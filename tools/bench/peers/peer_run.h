@@ -70,15 +70,23 @@ struct RunRecord {
   std::atomic<uint64_t> confirmed{0};
   std::atomic<uint64_t> consumed{0};
   std::atomic<uint64_t> redelivered{0};
+  // Deliveries of a serial already consumed (at-least-once: counted, never hidden), and of a
+  // serial this run never published (not one of ours).
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> foreign{0};
   std::atomic<int64_t> first_publish_ns{0};
   std::atomic<int64_t> last_confirm_ns{0};
   std::atomic<int64_t> last_consume_ns{0};
   std::vector<int64_t> confirm_samples_ns;  // publish -> confirm
   std::vector<int64_t> consume_samples_ns;  // publish -> delivered to the consumer
+  std::vector<char> consumed_serials;       // sized by Plan(); [serial] once consumed
   ErrorCounts errors;
 
+  // Before the run: room for `messages` samples and serials.
+  void Plan(uint64_t messages);
   void OnConfirmed(int64_t stamp_ns, int64_t now_ns);
-  void OnConsumed(int64_t stamp_ns, int64_t now_ns, bool redelivery);
+  // `serial` from the payload; `redelivery` as the server flagged it.
+  void OnConsumed(uint64_t serial, int64_t stamp_ns, int64_t now_ns, bool redelivery);
 };
 
 // The JSON result of a run: counts, rates, latency summaries, CPU. `cpu` is from CpuWindow.

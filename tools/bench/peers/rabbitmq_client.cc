@@ -173,7 +173,7 @@ Status RabbitMqClient::Consume(RunRecord& record, const std::atomic<bool>& stop)
       if (!ReadStamp(envelope.message.body.bytes, envelope.message.body.len, &serial, &stamp)) {
         record.errors.Add("consume_foreign_message");
       } else {
-        record.OnConsumed(stamp, now, envelope.redelivered != 0);
+        record.OnConsumed(serial, stamp, now, envelope.redelivered != 0);
       }
       int acked = amqp_basic_ack(consumer_, kChannel, envelope.delivery_tag, 0);
       amqp_destroy_envelope(&envelope);
