@@ -5,9 +5,11 @@
 #include <amqp_tcp_socket.h>
 #include <poll.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
