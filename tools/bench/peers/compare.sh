@@ -103,8 +103,11 @@ stop_rabbit() {
     epmd_port=""
   fi
 }
+child=""
 cleanup() {
   local status=$?
+  # A run under way (timeout forwards the signal to it), then the servers.
+  if [ -n "$child" ]; then kill "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
   stop_nats
   stop_rabbit
   if [ -n "$out" ] && [ -d "$results" ]; then
@@ -211,7 +214,14 @@ run() {  # NAME COMMAND...: JSON to $results/NAME.json; a failure is counted, no
   local name=$1
   shift
   say "$name: $*"
-  if ! timeout "$per_run_timeout" "$@" --json > "$results/$name.json" 2> "$results/$name.err"; then
+  # In the background and waited for, so that Ctrl-C or a TERM stops it at once (bash runs a
+  # trap only after the foreground command it waits for has ended).
+  timeout "$per_run_timeout" "$@" --json > "$results/$name.json" 2> "$results/$name.err" &
+  child=$!
+  local status=0
+  wait "$child" || status=$?
+  child=""
+  if [ "$status" -ne 0 ]; then
     failures=$((failures + 1))
     echo "compare.sh: $name FAILED:" >&2
     tail -5 "$results/$name.err" >&2
