@@ -24,9 +24,8 @@ timeval Timeval(int64_t ns) {
                  static_cast<suseconds_t>((ns % 1'000'000'000) / 1000)};
 }
 
-// The reply of the last synchronous call, as a Status ("what" names the call).
-Status ReplyStatus(amqp_connection_state_t connection, const char* what) {
-  amqp_rpc_reply_t reply = amqp_get_rpc_reply(connection);
+// A synchronous call's reply as a Status ("what" names the call): a timeout is UNREACHABLE.
+Status ReplyToStatus(const amqp_rpc_reply_t& reply, const char* what) {
   switch (reply.reply_type) {
     case AMQP_RESPONSE_NORMAL:
       return Status::Ok();
@@ -53,6 +52,11 @@ Status ReplyStatus(amqp_connection_state_t connection, const char* what) {
     }
   }
   return Status(wire::INTERNAL, std::string(what) + ": unknown reply");
+}
+
+// The reply of the last synchronous call on `connection`.
+Status ReplyStatus(amqp_connection_state_t connection, const char* what) {
+  return ReplyToStatus(amqp_get_rpc_reply(connection), what);
 }
 
 }  // namespace
@@ -101,7 +105,7 @@ Result<RabbitMqClient::Connection> RabbitMqClient::Connect() {
   amqp_rpc_reply_t login = amqp_login(connection, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
                                       "guest", "guest");
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-    Status status = ReplyStatus(connection, "login");
+    Status status = ReplyToStatus(login, "login");
     amqp_destroy_connection(connection);
     return status;
   }
