@@ -36,7 +36,8 @@ json PeerResult(const std::string& peer, const std::string& mode, double rate_or
 }  // namespace
 
 TEST_CASE("the pinned workload of issue 11 is the default") {
-  ParsedCommandLine parsed = Parse({"throughput", "--peer", "rabbitmq", "--url", "amqp://127.0.0.1:5"});
+  ParsedCommandLine parsed =
+      Parse({"throughput", "--peer", "rabbitmq", "--url", "amqp://127.0.0.1:5"});
   REQUIRE_FALSE(parsed.exit_now);
   CHECK(parsed.options.mode == PeerMode::kThroughput);
   CHECK(parsed.options.peer == PeerKind::kRabbitMq);
@@ -58,7 +59,8 @@ TEST_CASE("latency plans rate x (warm-up + window) messages") {
 
 TEST_CASE("bad command lines end with a non-zero code and say why") {
   for (const std::vector<std::string>& args :
-       {std::vector<std::string>{}, {"throughput", "--url", "amqp://x:1"},
+       {std::vector<std::string>{},
+        {"throughput", "--url", "amqp://x:1"},
         {"throughput", "--peer", "kafka", "--url", "x"},
         {"throughput", "--peer", "nats"},
         {"latency", "--peer", "nats", "--url", "x", "--rate", "0"},
@@ -105,11 +107,11 @@ TEST_CASE("a run's rates run from the first publish to the last ack; samples onl
   record.window_end_ns = 1000;
   record.first_publish_ns = 0;
   record.published = 3;
-  record.OnConfirmed(50, 400'000'000);        // before the window: counted, not sampled
+  record.OnConfirmed(50, 400'000'000);  // before the window: counted, not sampled
   record.OnConfirmed(200, 500'000'000);
   record.OnConsumed(0, 200, 1'000'000'000, false);
-  record.OnConsumed(1, 300, 1'500'000'000, true);  // redelivery: counted, not sampled
-  record.OnConsumed(1, 300, 1'600'000'000, true);  // twice: a duplicate, not consumed again
+  record.OnConsumed(1, 300, 1'500'000'000, true);   // redelivery: counted, not sampled
+  record.OnConsumed(1, 300, 1'600'000'000, true);   // twice: a duplicate, not consumed again
   record.OnConsumed(7, 300, 1'700'000'000, false);  // never published: an error
   record.errors.Add("publish_nack", "the first one");
   record.errors.Add("publish_nack", "the second one");
@@ -129,11 +131,11 @@ TEST_CASE("a run's rates run from the first publish to the last ack; samples onl
 }
 
 TEST_CASE("the table has a row per system, A+ last, and A+'s ratios to each peer") {
-  json aplus_throughput = {{"mode", "throughput"},
-                           {"acked_per_second", 30000.0},
-                           {"totals", {{"errors", 0}}},
-                           {"cpu", {{"broker_us_per_escalation", 25.0},
-                                    {"other_processes_cores", 0.5}}}};
+  json aplus_throughput = {
+      {"mode", "throughput"},
+      {"acked_per_second", 30000.0},
+      {"totals", {{"errors", 0}}},
+      {"cpu", {{"broker_us_per_escalation", 25.0}, {"other_processes_cores", 0.5}}}};
   json aplus_latency = {{"mode", "latency"},
                         {"rate", 1000.0},
                         {"submit_to_accepted", {{"p50_ms", 0.5}, {"p99_ms", 0.9}}},
@@ -141,8 +143,7 @@ TEST_CASE("the table has a row per system, A+ last, and A+'s ratios to each peer
   json rabbitmq_latency = PeerResult("rabbitmq", "latency", 1000, 1.0, 3.6, 2);
   rabbitmq_latency["duplicates"] = 4;
   auto rows = RowsFromResults({aplus_throughput, PeerResult("nats", "throughput", 20000),
-                               PeerResult("rabbitmq", "throughput", 10000),
-                               rabbitmq_latency,
+                               PeerResult("rabbitmq", "throughput", 10000), rabbitmq_latency,
                                aplus_latency, PeerResult("nats", "latency", 5000, 0.3, 1.7)});
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 3);
@@ -176,7 +177,8 @@ TEST_CASE("a NATS server set to sync before the ack is a row of its own") {
   CHECK((*rows)[0].key == "nats");
   CHECK((*rows)[1].key == "nats-synced");
   CHECK(*(*rows)[1].end_to_end_per_second == 5000);
-  ParsedCommandLine parsed = Parse({"throughput", "--peer", "nats", "--url", "x", "--server-syncs"});
+  ParsedCommandLine parsed =
+      Parse({"throughput", "--peer", "nats", "--url", "x", "--server-syncs"});
   REQUIRE_FALSE(parsed.exit_now);
   CHECK(parsed.options.server_syncs);
 }

@@ -147,8 +147,7 @@ std::string ComparisonTable(const std::vector<SystemRow>& rows) {
                   : " " + Ms(cell->second.p50_ms) + " / " + Ms(cell->second.p99_ms) + " |";
     }
     text += " " + (row.server_us_per_message ? Format("%.0f", *row.server_us_per_message) : "—") +
-            " | " +
-            (row.other_processes_cores ? Format("%.2f", *row.other_processes_cores) : "—") +
+            " | " + (row.other_processes_cores ? Format("%.2f", *row.other_processes_cores) : "—") +
             " |\n";
   }
   const SystemRow* aplus = nullptr;
@@ -180,9 +179,10 @@ std::string ComparisonTable(const std::vector<SystemRow>& rows) {
               " | |\n";
     }
   }
-  text += "\nRatios are A+ over the peer: above 1 is better for A+ in throughput, below 1 is "
-          "better for A+ in latency and CPU. Latency: publish->confirm (A+: submit->Accepted), "
-          "open loop, from the scheduled send time.\n";
+  text +=
+      "\nRatios are A+ over the peer: above 1 is better for A+ in throughput, below 1 is "
+      "better for A+ in latency and CPU. Latency: publish->confirm (A+: submit->Accepted), "
+      "open loop, from the scheduled send time.\n";
   for (const SystemRow& row : rows) {
     text += "- " + row.name + ": " + (row.durability.empty() ? "?" : row.durability);
     if (row.errors > 0) text += "; ERRORS: " + std::to_string(row.errors);

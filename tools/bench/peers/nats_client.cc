@@ -19,9 +19,9 @@ Status NatsStatus(const char* what, natsStatus status, jsErrCode code = static_c
   if (status == NATS_OK) return Status::Ok();
   std::string text = NatsError(what, status);
   if (code != 0) text += " [JetStream error " + std::to_string(static_cast<int>(code)) + "]";
-  bool silent = status == NATS_TIMEOUT || status == NATS_NO_SERVER ||
-                status == NATS_CONNECTION_CLOSED || status == NATS_NO_RESPONDERS;
-  return Status(silent ? wire::UNREACHABLE : wire::INTERNAL, text);
+  bool unreachable = status == NATS_TIMEOUT || status == NATS_NO_SERVER ||
+                     status == NATS_CONNECTION_CLOSED || status == NATS_NO_RESPONDERS;
+  return Status(unreachable ? wire::UNREACHABLE : wire::INTERNAL, text);
 }
 
 }  // namespace
@@ -39,8 +39,8 @@ nlohmann::json NatsClient::SetupJson() const {
           {"client", std::string("libnats ") + nats_GetVersion()},
           {"url", options_.url},
           {"stream", "file storage, work-queue retention, 1 replica"},
-          {"publisher", "async publish, at most " + std::to_string(options_.max_unconfirmed) +
-                            " acks pending"},
+          {"publisher",
+           "async publish, at most " + std::to_string(options_.max_unconfirmed) + " acks pending"},
           {"consumer", "own connection, push consumer, explicit ack, MaxAckPending " +
                            std::to_string(options_.prefetch) + ", one ack per message"},
           {"durability",
@@ -54,7 +54,8 @@ Status NatsClient::Setup() {
   natsOptions* nats_options = nullptr;
   natsStatus s = natsOptions_Create(&nats_options);
   if (s == NATS_OK) s = natsOptions_SetURL(nats_options, options_.url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetTimeout(nats_options, static_cast<int64_t>(options_.timeout_seconds * 1000));
+  if (s == NATS_OK)
+    s = natsOptions_SetTimeout(nats_options, static_cast<int64_t>(options_.timeout_seconds * 1000));
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options, 0);
   if (s == NATS_OK) s = natsConnection_Connect(&publisher_connection_, nats_options);
   if (s == NATS_OK) s = natsConnection_Connect(&consumer_connection_, nats_options);
@@ -138,9 +139,8 @@ void NatsClient::OnPublishAck(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckE
     uint64_t serial = 0;
     int64_t stamp = 0;
     if (error != nullptr || ack == nullptr) {
-      record->errors.Add("publish_nack", error != nullptr && error->ErrText != nullptr
-                                             ? error->ErrText
-                                             : "no ack");
+      record->errors.Add("publish_nack",
+                         error != nullptr && error->ErrText != nullptr ? error->ErrText : "no ack");
     } else if (ReadStamp(natsMsg_GetData(message), natsMsg_GetDataLength(message), &serial,
                          &stamp)) {
       record->OnConfirmed(stamp, now);
@@ -222,8 +222,8 @@ Status NatsClient::Run(const std::optional<OpenLoopSchedule>& schedule, RunRecor
       last_progress = SteadyNowNs();
     } else if (SteadyNowNs() - last_progress > quiet_limit_ns) {
       record.errors.Add("consume_timeout");
-      status = Status(wire::UNREACHABLE, "NATS: no delivery for " +
-                                             std::to_string(options_.timeout_seconds) + " s");
+      status = Status(wire::UNREACHABLE,
+                      "NATS: no delivery for " + std::to_string(options_.timeout_seconds) + " s");
     }
   }
   // Callbacks may still run until the subscription is gone: stop them from writing.

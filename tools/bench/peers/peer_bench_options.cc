@@ -1,10 +1,9 @@
 #include "tools/bench/peers/peer_bench_options.h"
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <map>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 namespace aplus::bench::peers {
 
@@ -61,8 +60,9 @@ ParsedCommandLine ParsePeerBenchCommandLine(const std::vector<std::string>& args
   throughput->add_option("--messages", options.messages, "messages (default 100000)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
   CLI::App* latency = app.add_subcommand(
-      "latency", "open loop at --rate for --seconds: publish->confirm and publish->consumed "
-                 "from the scheduled send time (no coordinated omission)");
+      "latency",
+      "open loop at --rate for --seconds: publish->confirm and publish->consumed "
+      "from the scheduled send time (no coordinated omission)");
   add_run_options(latency);
   latency->add_option("--rate", options.rate, "messages per second (default 1000)")
       ->check(CLI::Range(1.0, 1e6));
@@ -70,11 +70,13 @@ ParsedCommandLine ParsePeerBenchCommandLine(const std::vector<std::string>& args
       ->check(CLI::Range(0.1, 3600.0));
   latency->add_option("--warmup", options.warmup_seconds, "warm-up, not sampled (default 1)")
       ->check(CLI::Range(0.0, 600.0));
-  CLI::App* table = app.add_subcommand(
-      "table", "the side-by-side table of JSON results (aplus-bench --json and "
-               "aplus-peer-bench --json), with the ratios of A+ to each peer");
-  table->add_option("files", options.table_files, "JSON files")->required()->check(
-      CLI::ExistingFile);
+  CLI::App* table =
+      app.add_subcommand("table",
+                         "the side-by-side table of JSON results (aplus-bench --json and "
+                         "aplus-peer-bench --json), with the ratios of A+ to each peer");
+  table->add_option("files", options.table_files, "JSON files")
+      ->required()
+      ->check(CLI::ExistingFile);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   if (!reversed.empty()) reversed.pop_back();  // the program name

@@ -20,17 +20,17 @@ struct PeerBenchOptions {
   std::string url;
   // The pinned workload of issue 11 (defaults): 100,000 persistent 1 KB messages, at most 1,000
   // unconfirmed on the publisher, prefetch (MaxAckPending) 1,000 on the consumer.
-  uint64_t messages = 100000;      // throughput: messages published and consumed
-  double rate = 1000;              // latency: offered messages per second (open loop)
-  double seconds = 10;             // latency: measured window
-  double warmup_seconds = 1;       // latency: sent before the window, not sampled
+  uint64_t messages = 100000;  // throughput: messages published and consumed
+  double rate = 1000;          // latency: offered messages per second (open loop)
+  double seconds = 10;         // latency: measured window
+  double warmup_seconds = 1;   // latency: sent before the window, not sampled
   size_t message_bytes = 1024;
   uint32_t max_unconfirmed = 1000;
   uint32_t prefetch = 1000;
   // Every wait (connect, setup, the last confirm, the last delivery) ends by this deadline; a
   // peer that does not answer in time is a typed error and a non-zero exit.
   double timeout_seconds = 60;
-  int server_pid = 0;              // the peer server's pid: its CPU per message from /proc
+  int server_pid = 0;  // the peer server's pid: its CPU per message from /proc
   // The server was configured to fsync before acknowledging (NATS 2.10+: jetstream
   // { sync_interval: always }; nats-server 2.9 has no such setting): labels the result only.
   bool server_syncs = false;

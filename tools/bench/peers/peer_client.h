@@ -4,9 +4,8 @@
 // libnats).
 #pragma once
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/status.h"
 #include "tools/bench/peers/peer_run.h"

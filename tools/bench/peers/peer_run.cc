@@ -128,26 +128,25 @@ json RunResultJson(const PeerBenchOptions& options, RunRecord& record, const jso
   LatencySummary confirm = LatencySummary::Of(record.confirm_samples_ns);
   LatencySummary consume = LatencySummary::Of(record.consume_samples_ns);
   int64_t first = record.first_publish_ns.load();
-  json result = {
-      {"tool", "aplus-peer-bench"},
-      {"peer", PeerKindName(options.peer)},
-      {"server_syncs", options.server_syncs},
-      {"mode", options.mode == PeerMode::kLatency ? "latency" : "throughput"},
-      {"setup", setup},
-      {"message_bytes", options.message_bytes},
-      {"max_unconfirmed", options.max_unconfirmed},
-      {"prefetch", options.prefetch},
-      {"planned", options.PlannedMessages()},
-      {"published", record.published.load()},
-      {"confirmed", record.confirmed.load()},
-      {"consumed", record.consumed.load()},
-      {"redelivered", record.redelivered.load()},
-      {"duplicates", record.duplicates.load()},
-      {"errors", record.errors.ToJson()},
-      {"error_count", record.errors.Total()},
-      {"publish_to_confirm", confirm.ToJson()},
-      {"publish_to_consumed", consume.ToJson()},
-      {"cpu", cpu}};
+  json result = {{"tool", "aplus-peer-bench"},
+                 {"peer", PeerKindName(options.peer)},
+                 {"server_syncs", options.server_syncs},
+                 {"mode", options.mode == PeerMode::kLatency ? "latency" : "throughput"},
+                 {"setup", setup},
+                 {"message_bytes", options.message_bytes},
+                 {"max_unconfirmed", options.max_unconfirmed},
+                 {"prefetch", options.prefetch},
+                 {"planned", options.PlannedMessages()},
+                 {"published", record.published.load()},
+                 {"confirmed", record.confirmed.load()},
+                 {"consumed", record.consumed.load()},
+                 {"redelivered", record.redelivered.load()},
+                 {"duplicates", record.duplicates.load()},
+                 {"errors", record.errors.ToJson()},
+                 {"error_count", record.errors.Total()},
+                 {"publish_to_confirm", confirm.ToJson()},
+                 {"publish_to_consumed", consume.ToJson()},
+                 {"cpu", cpu}};
   if (options.mode == PeerMode::kLatency) {
     result["rate"] = options.rate;
     result["seconds"] = options.seconds;
@@ -164,14 +163,12 @@ json RunResultJson(const PeerBenchOptions& options, RunRecord& record, const jso
 }
 
 std::string RunResultText(const json& result) {
-  std::string text = result["peer"].get<std::string>() + " " +
-                     result["mode"].get<std::string>() + ": published " +
-                     std::to_string(result["published"].get<uint64_t>()) + ", confirmed " +
-                     std::to_string(result["confirmed"].get<uint64_t>()) + ", consumed " +
-                     std::to_string(result["consumed"].get<uint64_t>()) + " (+" +
+  std::string text = result["peer"].get<std::string>() + " " + result["mode"].get<std::string>() +
+                     ": published " + std::to_string(result["published"].get<uint64_t>()) +
+                     ", confirmed " + std::to_string(result["confirmed"].get<uint64_t>()) +
+                     ", consumed " + std::to_string(result["consumed"].get<uint64_t>()) + " (+" +
                      std::to_string(result["duplicates"].get<uint64_t>()) +
-                     " duplicates), errors " +
-                     result["errors"].dump() + "\n";
+                     " duplicates), errors " + result["errors"].dump() + "\n";
   if (result.contains("end_to_end_per_second")) {
     text += "  end to end " + Fixed(result["end_to_end_per_second"], 0) +
             " msg/s, publish->confirm " + Fixed(result["publish_confirm_per_second"], 0) +

@@ -32,8 +32,7 @@ Status ReplyToStatus(const amqp_rpc_reply_t& reply, const char* what) {
     case AMQP_RESPONSE_NONE:
       return Status(wire::INTERNAL, std::string(what) + ": no reply");
     case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return Status(reply.library_error == AMQP_STATUS_TIMEOUT ? wire::UNREACHABLE
-                                                               : wire::INTERNAL,
+      return Status(reply.library_error == AMQP_STATUS_TIMEOUT ? wire::UNREACHABLE : wire::INTERNAL,
                     std::string(what) + ": " + amqp_error_string2(reply.library_error));
     case AMQP_RESPONSE_SERVER_EXCEPTION: {
       std::string text = std::string(what) + ": server closed the ";
@@ -99,11 +98,11 @@ Result<RabbitMqClient::Connection> RabbitMqClient::Connect() {
   int opened = amqp_socket_open_noblock(socket, host_.c_str(), port_, &timeout);
   if (opened != AMQP_STATUS_OK) {
     amqp_destroy_connection(connection);
-    return Status(wire::UNREACHABLE, "RabbitMQ at " + options_.url + ": " +
-                                         amqp_error_string2(opened));
+    return Status(wire::UNREACHABLE,
+                  "RabbitMQ at " + options_.url + ": " + amqp_error_string2(opened));
   }
-  amqp_rpc_reply_t login = amqp_login(connection, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-                                      "guest", "guest");
+  amqp_rpc_reply_t login =
+      amqp_login(connection, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     Status status = ReplyToStatus(login, "login");
     amqp_destroy_connection(connection);
@@ -208,8 +207,7 @@ Status RabbitMqClient::Consume(RunRecord& record, const std::atomic<bool>& stop)
         return Status(wire::UNREACHABLE, "RabbitMQ: consumer connection lost");
       }
       if (frame.frame_type == AMQP_FRAME_METHOD) {
-        record.errors.Add("consumer_unexpected_method",
-                          amqp_method_name(frame.payload.method.id));
+        record.errors.Add("consumer_unexpected_method", amqp_method_name(frame.payload.method.id));
         if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
             frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
             frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
@@ -220,8 +218,8 @@ Status RabbitMqClient::Consume(RunRecord& record, const std::atomic<bool>& stop)
       continue;
     }
     record.errors.Add("consume_failed", ReplyStatus(consumer_, "consume").message());
-    return Status(wire::INTERNAL, "RabbitMQ consumer: " +
-                                      ReplyStatus(consumer_, "consume").message());
+    return Status(wire::INTERNAL,
+                  "RabbitMQ consumer: " + ReplyStatus(consumer_, "consume").message());
   }
   return Status::Ok();
 }
@@ -300,8 +298,8 @@ Status RabbitMqClient::Run(const std::optional<OpenLoopSchedule>& schedule, RunR
       if (got == AMQP_STATUS_TIMEOUT) break;
       if (got != AMQP_STATUS_OK) {
         record.errors.Add("publisher_connection_lost", amqp_error_string2(got));
-        status = Status(wire::UNREACHABLE, std::string("RabbitMQ publisher connection: ") +
-                                               amqp_error_string2(got));
+        status = Status(wire::UNREACHABLE,
+                        std::string("RabbitMQ publisher connection: ") + amqp_error_string2(got));
         break;
       }
       if (frame.frame_type != AMQP_FRAME_METHOD) continue;
