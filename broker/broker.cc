@@ -180,11 +180,16 @@ QueueState& Broker::Queue(const std::string& name) {
 
 Status Broker::Run(const std::atomic<bool>& stop) {
   while (!stop.load() && !durability_failure_) {
-    // Wake for the earliest SLA timer, but at least every 100 ms for leases and the stop flag.
+    // Wake for the earliest SLA timer, but at least every 100 ms for leases and the stop flag,
+    // and in time to commit writes that wait for no answer (CommitUnansweredIfDue).
     int timeout_ms = 100;
     if (next_due_ms_) {
       int64_t until_due = *next_due_ms_ - clock_.NowMs();
       timeout_ms = static_cast<int>(std::clamp<int64_t>(until_due, 0, 100));
+    }
+    if (unanswered_since_ms_) {
+      int64_t until_commit = *unanswered_since_ms_ + kUnansweredCommitDelayMs - SteadyNowMs();
+      timeout_ms = std::min(timeout_ms, static_cast<int>(std::max<int64_t>(until_commit, 0)));
     }
     Turn(timeout_ms);
   }
@@ -245,7 +250,14 @@ void Broker::Turn(int timeout_ms) {
     ++messages_in_batch_;
     ++requests_uncommitted_;
   }
-  CommitAndFlush();
+  // A batch that answers nobody (only DeliveryAcks: they have no answer) waits for the next
+  // batch that does, or kUnansweredCommitDelayMs: at a light load this saves one fsync per
+  // escalation (its ack rides with the next submission's commit).
+  if (answers_.empty() && alerts_to_publish_.empty()) {
+    CommitUnansweredIfDue(/*idle=*/false);
+  } else {
+    CommitAndFlush();
+  }
   if (durability_failure_) return;  // fail-stop: Run() returns
   FireDueTimers();
   if (durability_failure_) return;
@@ -256,11 +268,37 @@ void Broker::Turn(int timeout_ms) {
     last_expiry_check_ms_ = now;
   }
   PumpDeliveries();
-  // Deliveries may have recorded attempt counts; they ride with the next batch, or now if idle.
-  if (store_->HasPendingWrites() && messages_in_batch_ == 0) CommitAndFlush();
+  // Deliveries may have recorded attempt counts, or dead-lettered an item (its alert is
+  // published only after a commit, so it commits now).
+  if (!alerts_to_publish_.empty()) {
+    CommitAndFlush();
+  } else {
+    CommitUnansweredIfDue(/*idle=*/messages_in_batch_ == 0);
+  }
   if (durability_failure_) return;
-  // Last in the turn: a scrape sees what this turn committed.
-  if (http_) http_->Dispatch();
+  // Last in the turn: a scrape sees what this turn committed (nothing left waiting, so it
+  // never shows a state that is not on disk yet).
+  if (http_) {
+    if (http_->fd() >= 0 && (items[3].revents & ZMQ_POLLIN)) CommitAndFlush();
+    if (durability_failure_) return;
+    http_->Dispatch();
+  }
+}
+
+void Broker::CommitUnansweredIfDue(bool idle) {
+  if (!store_->HasPendingWrites()) {
+    unanswered_since_ms_.reset();
+    return;
+  }
+  // Only writes that nobody waits for can be pending here: every answer and every alert
+  // leaves through CommitAndFlush, which commits first. Nothing of these writes has been
+  // told to anyone, so delaying their fsync weakens no promise (an ack lost by a crash means
+  // one more delivery: at least once). Deliveries made meanwhile read only committed items:
+  // the waiting writes append to no queue (they delete acknowledged items, update cases and
+  // audit).
+  int64_t now = SteadyNowMs();
+  if (!unanswered_since_ms_) unanswered_since_ms_ = now;
+  if (idle || now - *unanswered_since_ms_ >= kUnansweredCommitDelayMs) CommitAndFlush();
 }
 
 void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, bool extra_frames) {
@@ -518,6 +556,7 @@ void Broker::CommitAndFlush() {
   }
   answers_.clear();
   requests_uncommitted_ = 0;  // a later commit in this turn (timers) carries no request
+  unanswered_since_ms_.reset();  // nothing waits any more
   PublishAlerts();
 }
 

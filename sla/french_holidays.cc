@@ -95,24 +95,31 @@ bool HolidayCalendar::IsAlsaceMoselle() const {
   return departement_ == "57" || departement_ == "67" || departement_ == "68";
 }
 
-std::vector<Holiday> HolidayCalendar::AllHolidaysOfYear(int32_t year) const {
-  std::vector<Holiday> all;
+template <typename Visit>
+void HolidayCalendar::ForEachHolidayOfYear(int32_t year, Visit&& visit) const {
   for (const FixedHoliday& fixed : kNationalFixed) {
-    all.push_back({Date{year, fixed.month, fixed.day}, std::string(fixed.name)});
+    visit(Date{year, fixed.month, fixed.day}, fixed.name);
   }
   const Date easter = EasterSunday(year);
-  all.push_back({AddDays(easter, 1), "Lundi de Pâques"});
-  all.push_back({AddDays(easter, 39), "Ascension"});
-  all.push_back({AddDays(easter, 50), std::string(kWhitMondayName)});
+  visit(AddDays(easter, 1), std::string_view("Lundi de Pâques"));
+  visit(AddDays(easter, 39), std::string_view("Ascension"));
+  visit(AddDays(easter, 50), kWhitMondayName);
   if (IsAlsaceMoselle()) {
-    all.push_back({AddDays(easter, -2), "Vendredi saint (Alsace-Moselle)"});
-    all.push_back({Date{year, 12, 26}, "Saint-Étienne (Alsace-Moselle)"});
+    visit(AddDays(easter, -2), std::string_view("Vendredi saint (Alsace-Moselle)"));
+    visit(Date{year, 12, 26}, std::string_view("Saint-Étienne (Alsace-Moselle)"));
   }
   for (const OverseasHoliday& overseas : kAbolition) {
     if (overseas.departement == departement_) {
-      all.push_back({Date{year, overseas.month, overseas.day}, std::string(overseas.name)});
+      visit(Date{year, overseas.month, overseas.day}, overseas.name);
     }
   }
+}
+
+std::vector<Holiday> HolidayCalendar::AllHolidaysOfYear(int32_t year) const {
+  std::vector<Holiday> all;
+  ForEachHolidayOfYear(year, [&](Date date, std::string_view name) {
+    all.push_back({date, std::string(name)});
+  });
   std::stable_sort(all.begin(), all.end(),
                    [](const Holiday& x, const Holiday& y) { return x.date < y.date; });
   return all;
@@ -132,10 +139,13 @@ std::vector<Holiday> HolidayCalendar::HolidaysOfYear(int32_t year) const {
 }
 
 std::vector<std::string> HolidayCalendar::HolidayNames(Date date) const {
+  // Called for every day a deadline counts (SkipReason): the year's rules are walked without
+  // building the year's list, and a string is made only for a holiday on `date`. The order is
+  // AllHolidaysOfYear's (a stable sort keeps the rules' order among holidays of one date).
   std::vector<std::string> names;
-  for (Holiday& holiday : AllHolidaysOfYear(date.year)) {
-    if (holiday.date == date) names.push_back(std::move(holiday.name));
-  }
+  ForEachHolidayOfYear(date.year, [&](Date holiday, std::string_view name) {
+    if (holiday == date) names.emplace_back(name);
+  });
   return names;
 }
 

@@ -71,6 +71,10 @@ class HolidayCalendar {
   explicit HolidayCalendar(std::string departement) : departement_(std::move(departement)) {}
   // Sorted by date, not merged: a date may appear twice.
   std::vector<Holiday> AllHolidaysOfYear(int32_t year) const;
+  // Calls visit(Date, std::string_view name) for each holiday rule of `year` here, in the
+  // rules' order (not by date), allocating nothing.
+  template <typename Visit>
+  void ForEachHolidayOfYear(int32_t year, Visit&& visit) const;
 
   std::string departement_;
 };

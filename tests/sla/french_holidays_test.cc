@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -191,6 +192,25 @@ TEST_CASE("overseas départements add their abolition-of-slavery day") {
   }
   CHECK(CalendarFor("974").zone_name() == "Indian/Reunion");
   CHECK(CalendarFor("971").zone_name() == "America/Guadeloupe");
+}
+
+TEST_CASE("HolidayNames of every day agrees with the year's list, Ascension on 1 May included") {
+  // HolidayNames walks the rules without building the year (it runs for every counted day of
+  // a deadline): day by day it must say what HolidaysOfYear says, names in the same order.
+  for (std::string_view departement : {"61", "57", "971", "974", "976"}) {
+    HolidayCalendar calendar = CalendarFor(departement);
+    for (int32_t year : {2008, 2026, 2038}) {
+      std::vector<Holiday> listed = calendar.HolidaysOfYear(year);
+      std::vector<Holiday> seen;
+      for (Date day{year, 1, 1}; day.year == year; day = AddDays(day, 1)) {
+        std::optional<std::string> name = calendar.HolidayName(day);
+        CHECK(calendar.IsHoliday(day) == name.has_value());
+        if (name) seen.push_back({day, *name});
+      }
+      CHECK(seen == listed);
+    }
+  }
+  CHECK(CalendarFor("61").HolidayName({2008, 5, 1}) == "Fête du Travail / Ascension");
 }
 
 TEST_CASE("ValidateDepartement") {
