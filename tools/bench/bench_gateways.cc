@@ -99,37 +99,39 @@ Result<json> BenchRunner::RunGateways() {
     if (static_cast<int>(ports.size()) < n) return Status(wire::INTERNAL, "no free loopback port");
     return ports;
   };
-  auto agent_ports = free_ports(2);
-  if (!agent_ports.ok()) return agent_ports.status();
+  // Every port at once: two picks in separate calls could name the same port.
+  auto ports = free_ports(2 + 2 * static_cast<int>(partners.size()));
+  if (!ports.ok()) return ports.status();
+  const std::vector<int> agent_ports = {(*ports)[0], (*ports)[1]};
   std::string agent_key = KeyNameFor(wire::AGENT_GATEWAY, contact_point.id, "");
   auto agent_gateway = std::make_unique<ChildProgram>(
       bin_dir + "/aplus-agent-gateway",
       std::vector<std::string>{
           "--contact-point", contact_point.id, "--broker", endpoint_, "--listen",
-          "tcp://127.0.0.1:" + std::to_string((*agent_ports)[0]), "--data-dir",
+          "tcp://127.0.0.1:" + std::to_string(agent_ports[0]), "--data-dir",
           base + "/agent-gateway", "--key", keys_->KeyFile(agent_key), "--broker-key",
           keys_->PublicFile("broker"), "--http-listen",
-          "127.0.0.1:" + std::to_string((*agent_ports)[1]), "--token-dir", token_dir},
+          "127.0.0.1:" + std::to_string(agent_ports[1]), "--token-dir", token_dir},
       base + "/agent-gateway.log");
   if (Status started = agent_gateway->Start(); !started.ok()) return started;
 
   std::vector<std::unique_ptr<ChildProgram>> partner_gateways;
   std::vector<int> partner_http_ports;
-  for (const auto& partner : partners) {
-    auto ports = free_ports(2);
-    if (!ports.ok()) return ports.status();
+  for (size_t i = 0; i < partners.size(); ++i) {
+    const std::string& partner = partners[i];
+    const int zmq_port = (*ports)[2 + 2 * i], http_port = (*ports)[3 + 2 * i];
     std::string key = KeyNameFor(wire::PARTNER_GATEWAY, partner, "");
     partner_gateways.push_back(std::make_unique<ChildProgram>(
         bin_dir + "/aplus-partner-gateway",
         std::vector<std::string>{
             "--partner", partner, "--broker", endpoint_, "--listen",
-            "tcp://127.0.0.1:" + std::to_string((*ports)[0]), "--data-dir",
+            "tcp://127.0.0.1:" + std::to_string(zmq_port), "--data-dir",
             base + "/partner-gateway-" + partner, "--key", keys_->KeyFile(key), "--broker-key",
             keys_->PublicFile("broker"), "--window", std::to_string(options_.window),
-            "--http-listen", "127.0.0.1:" + std::to_string((*ports)[1]), "--token-dir",
+            "--http-listen", "127.0.0.1:" + std::to_string(http_port), "--token-dir",
             token_dir},
         base + "/partner-gateway-" + partner + ".log"));
-    partner_http_ports.push_back((*ports)[1]);
+    partner_http_ports.push_back(http_port);
     if (Status started = partner_gateways.back()->Start(); !started.ok()) return started;
   }
   if (Status ready = agent_gateway->WaitForLog("HTTP API on", 60000); !ready.ok()) return ready;
@@ -152,7 +154,7 @@ Result<json> BenchRunner::RunGateways() {
 
   // --- the load: closed loop on the agent gateway's HTTP API ---
   HttpLoadOptions load;
-  load.port = static_cast<uint16_t>((*agent_ports)[1]);
+  load.port = static_cast<uint16_t>(agent_ports[1]);
   load.token = *token;
   load.agent = contact_point.agents.front().id;
   load.connections = options_.http_connections;

@@ -20,7 +20,7 @@ using tcp = boost::asio::ip::tcp;
 // One blocking keep-alive HTTP/1.1 connection, reconnected after a transport error.
 class KeepAliveClient {
  public:
-  KeepAliveClient(const PartnerSoftwareOptions& options) : options_(options) {}
+  explicit KeepAliveClient(const PartnerSoftwareOptions& options) : options_(options) {}
 
   // The answer, or the transport error's message in `error`.
   std::optional<http::response<http::string_body>> Call(http::verb verb, const std::string& target,
