@@ -449,7 +449,9 @@ void AgentGateway::HandleCaseMutation(Client client, wire::Envelope&& request) {
 }
 
 void AgentGateway::Enqueue(Client client, wire::Envelope&& request, AlsoWrite also) {
-  auto local_ref = cache_->AllocateLocalRef();
+  // The ref's counter is written in the outbox entry's batch: durable together, one write.
+  rocksdb::WriteBatch batch;
+  auto local_ref = cache_->AllocateLocalRef(batch);
   if (!local_ref.ok()) {
     fail_stop_.Trip("cannot allocate a local reference", local_ref.status());
     return ReplyError(client, local_ref.status());
@@ -459,7 +461,6 @@ void AgentGateway::Enqueue(Client client, wire::Envelope&& request, AlsoWrite al
   *entry.mutable_request() = std::move(request);
   entry.set_local_ref(*local_ref);
   entry.set_queued_at_ms(clock_.NowMs());
-  rocksdb::WriteBatch batch;
   if (also) also(batch, *local_ref);
   // Durable before anything is answered: an accepted request survives a crash.
   const bool submission = entry.request().has_submit();

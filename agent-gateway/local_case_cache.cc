@@ -151,17 +151,19 @@ LocalCaseCache::LocalCaseCache(RocksDb& db, const Clock& clock,
       meta_(db.Family(kMetaFamily)),
       retention_(db.Family(kRetentionFamily)) {}
 
-Result<std::string> LocalCaseCache::AllocateLocalRef() {
-  auto stored = db_.Get(meta_, kNextLocalRefKey);
-  if (!stored.ok()) return stored.status();
-  uint64_t next = 1;
-  if (stored->has_value() && (*stored)->size() == 8) next = ReadBigEndian64((*stored)->data());
+Result<std::string> LocalCaseCache::AllocateLocalRef(rocksdb::WriteBatch& batch) {
+  if (next_local_ref_ == 0) {
+    auto stored = db_.Get(meta_, kNextLocalRefKey);
+    if (!stored.ok()) return stored.status();
+    next_local_ref_ = 1;
+    if (stored->has_value() && (*stored)->size() == 8) {
+      next_local_ref_ = ReadBigEndian64((*stored)->data());
+    }
+  }
+  uint64_t next = next_local_ref_++;
   std::string value;
-  AppendBigEndian64(value, next + 1);
-  rocksdb::WriteBatch batch;
+  AppendBigEndian64(value, next_local_ref_);
   batch.Put(meta_, kNextLocalRefKey, value);
-  Status status = db_.Write(batch);
-  if (!status.ok()) return status;
   return "LOC-" + std::to_string(next);
 }
 

@@ -76,9 +76,12 @@ class LocalCaseCache {
   // existed, so that they are erased too. Returns at once when that was done before.
   Status IndexEndedCases();
 
-  // Hands out the next local reference ("LOC-<n>"), durably: a number is never reused, also
-  // across restarts and after the outbox emptied.
-  Result<std::string> AllocateLocalRef();
+  // Hands out the next local reference ("LOC-<n>"): the counter's new value is put in `batch`,
+  // which the caller writes (and commits) before the ref is shown to anyone, so a number is
+  // never reused, also across restarts and after the outbox emptied (a failed write trips the
+  // fail-stop: the process ends before it could hand out the next one). The counter is read
+  // from the store once, then kept here (one loop thread; one writer of the database).
+  Result<std::string> AllocateLocalRef(rocksdb::WriteBatch& batch);
 
   // Records the broker's final answer to the Submit known locally as `local_ref` (Accepted or
   // Error) and, for Accepted, caches the case built from `submit` and the answer.
@@ -146,6 +149,9 @@ class LocalCaseCache {
   rocksdb::ColumnFamilyHandle* mailbox_;
   rocksdb::ColumnFamilyHandle* meta_;
   rocksdb::ColumnFamilyHandle* retention_;
+  // The next local reference number, read from the store at the first AllocateLocalRef (0:
+  // not read yet).
+  uint64_t next_local_ref_ = 0;
 };
 
 }  // namespace aplus

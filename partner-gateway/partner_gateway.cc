@@ -650,21 +650,20 @@ wire::Envelope PartnerGateway::HandleLocalEntry(const wire::Envelope& request) {
   return answer;
 }
 
-Result<std::string> PartnerGateway::AllocateLocalRef() {
+Result<std::string> PartnerGateway::AllocateLocalRef(rocksdb::WriteBatch& batch) {
   auto* meta = db_->Family(kPartnerMetaFamily);
-  auto stored = db_->Get(meta, kMetaNextLocalRefKey);
-  if (!stored.ok()) return stored.status();
-  uint64_t next = 1;
-  if (stored->has_value() && (*stored)->size() == 8) next = ReadBigEndian64((*stored)->data());
-  std::string value;
-  AppendBigEndian64(value, next + 1);
-  rocksdb::WriteBatch batch;
-  batch.Put(meta, kMetaNextLocalRefKey, value);
-  Status written = db_->Write(batch);
-  if (!written.ok()) {
-    fail_stop_.Trip("cannot allocate a local reference", written);
-    return written;
+  if (next_local_ref_ == 0) {
+    auto stored = db_->Get(meta, kMetaNextLocalRefKey);
+    if (!stored.ok()) return stored.status();
+    next_local_ref_ = 1;
+    if (stored->has_value() && (*stored)->size() == 8) {
+      next_local_ref_ = ReadBigEndian64((*stored)->data());
+    }
   }
+  uint64_t next = next_local_ref_++;
+  std::string value;
+  AppendBigEndian64(value, next_local_ref_);
+  batch.Put(meta, kMetaNextLocalRefKey, value);
   return "LOC-" + std::to_string(next);
 }
 
@@ -707,12 +706,16 @@ void PartnerGateway::HandleMutation(LocalClient client, wire::Envelope&& request
   // The key makes the broker apply the request once however often it is retried.
   if (fields.idempotency_key->empty()) *fields.idempotency_key = NewIdempotencyKey();
   counters_.requests_queued++;
-  auto local_ref = AllocateLocalRef();
+  // The ref's counter is written in the outbox entry's batch: durable together, one write.
+  rocksdb::WriteBatch batch;
+  auto local_ref = AllocateLocalRef(batch);
   if (!local_ref.ok()) return refuse(local_ref.status());
-  forwarder_->Enqueue(std::move(request), std::move(local_ref).value(),
-                      [this, client = std::move(client)](wire::Envelope answer) {
-                        SendLocal(client, std::move(answer));
-                      });
+  forwarder_->Enqueue(
+      std::move(request), std::move(local_ref).value(),
+      [this, client = std::move(client)](wire::Envelope answer) {
+        SendLocal(client, std::move(answer));
+      },
+      &batch);
 }
 
 PartnerGateway::MutationFields PartnerGateway::FieldsOf(wire::Envelope& request) {

@@ -144,8 +144,11 @@ class PartnerGateway : public PartnerHttpBackend {
   wire::Envelope HandleWebhooks(const wire::Envelope& request);
   // RetryLocal / DiscardLocal of a FAILED_LOCALLY outbox entry: LocalEntry or an Error.
   wire::Envelope HandleLocalEntry(const wire::Envelope& request);
-  // The next "LOC-<n>" of this gateway's outbox entries (a counter in the meta family).
-  Result<std::string> AllocateLocalRef();
+  // The next "LOC-<n>" of this gateway's outbox entries (a counter in the meta family): its new
+  // value is put in `batch`, written with the outbox entry (a failed write trips the
+  // fail-stop, so a number is never handed out twice). Read from the store once, then kept in
+  // next_local_ref_ (loop thread only).
+  Result<std::string> AllocateLocalRef(rocksdb::WriteBatch& batch);
   // The fields every forwarded request has, inside `request`.
   struct MutationFields {
     std::string* case_id;
@@ -211,6 +214,7 @@ class PartnerGateway : public PartnerHttpBackend {
   // Deliveries received during the current loop turn, stored and acked together.
   std::vector<wire::Delivery> arrived_;
   uint64_t key_counter_ = 0;
+  uint64_t next_local_ref_ = 0;  // AllocateLocalRef; 0: not read from the store yet
   std::string key_prefix_;
   std::string instance_id_;
   std::unique_ptr<EventFeed> feed_;

@@ -50,12 +50,13 @@ bool RequestForwarder::IsForwarded(const wire::Envelope& request) {
          request.has_transfer_case();
 }
 
-void RequestForwarder::Enqueue(wire::Envelope request, std::string local_ref, ReplyFn reply) {
+void RequestForwarder::Enqueue(wire::Envelope request, std::string local_ref, ReplyFn reply,
+                               rocksdb::WriteBatch* also) {
   records::OutboxEntry entry;
   *entry.mutable_request() = std::move(request);
   entry.set_local_ref(std::move(local_ref));
   entry.set_queued_at_ms(clock_.NowMs());
-  auto sequence = forwarder_.Enqueue(entry, reply);
+  auto sequence = forwarder_.Enqueue(entry, reply, also);
   if (!sequence.ok()) reply(MakeErrorEnvelope(0, sequence.status()));
 }
 

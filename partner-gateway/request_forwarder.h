@@ -66,8 +66,10 @@ class RequestForwarder {
 
   // `request` is one of them, its case is in the inbox and its idempotency key is set.
   // Appends it durably under `local_ref`, then forwards it when its turn comes. On a storage
-  // failure (the fail-stop trips) `reply` is called at once with the error.
-  void Enqueue(wire::Envelope request, std::string local_ref, ReplyFn reply);
+  // failure (the fail-stop trips) `reply` is called at once with the error. `also` (may be
+  // null): writes made durable in the same batch as the entry.
+  void Enqueue(wire::Envelope request, std::string local_ref, ReplyFn reply,
+               rocksdb::WriteBatch* also = nullptr);
 
   // RetryLocal / DiscardLocal (see DurableForwarder).
   Result<wire::LocalEntry> Retry(const std::string& local_ref) {

@@ -1024,4 +1024,40 @@ TEST_CASE("partner outbox: RATE_LIMITED keeps the request; a permanent refusal a
   CHECK(GetInbox(client).outbox_size() == 0);
 }
 
+// The local-ref counter is kept in memory and written with each outbox entry (one write per
+// request): the refs of the entries held across a restart are never handed out again.
+TEST_CASE("partner outbox: local refs go on after a restart, never reused" *
+          doctest::timeout(60)) {
+  TempDir dir;
+  zmq::context_t context;
+  FakeBroker broker(context);
+  auto options = OptionsFor(dir, broker);
+  options.forward_timeout_ms = 200;
+  broker.SetMutationError(wire::RATE_LIMITED);  // everything stays in the outbox
+  {
+    RunningGateway gateway(context, options);
+    REQUIRE(broker.WaitFor(IsSubscribe).has_value());
+    DeliverAndWait(broker, "PER-7K3M-Q9XD", 1);
+    DeliverAndWait(broker, "PER-8A2B-C3DE", 2);
+    SyncClient client(context, gateway->local_endpoint(), std::nullopt);
+    REQUIRE(Acknowledge(client, "PER-7K3M-Q9XD").ok());
+    REQUIRE(Acknowledge(client, "PER-8A2B-C3DE").ok());
+    auto inbox = GetInbox(client);
+    REQUIRE(inbox.outbox_size() == 2);
+    CHECK(inbox.outbox(0).local_ref() == "LOC-1");
+    CHECK(inbox.outbox(1).local_ref() == "LOC-2");
+  }
+  RunningGateway restarted(context, options);
+  SyncClient client(context, restarted->local_endpoint(), std::nullopt);
+  auto replied = Reply(client, "PER-7K3M-Q9XD", "Dossier traité.");
+  REQUIRE(replied.ok());
+  REQUIRE(replied->has_case_updated());
+  CHECK(replied->case_updated().queued_locally());
+  auto inbox = GetInbox(client);
+  REQUIRE(inbox.outbox_size() == 3);
+  CHECK(inbox.outbox(0).local_ref() == "LOC-1");
+  CHECK(inbox.outbox(1).local_ref() == "LOC-2");
+  CHECK(inbox.outbox(2).local_ref() == "LOC-3");
+}
+
 }  // namespace aplus

@@ -6,7 +6,7 @@
 
 namespace aplus::bench {
 
-enum class BenchMode { kThroughput, kLatency, kRestart, kSlaMemory, kSlaCatchup, kHttp };
+enum class BenchMode { kThroughput, kLatency, kRestart, kSlaMemory, kSlaCatchup, kHttp, kGateways };
 
 struct BenchOptions {
   BenchMode mode = BenchMode::kThroughput;
@@ -22,7 +22,9 @@ struct BenchOptions {
   uint32_t window = 256;          // partner connections' credit window
   uint32_t threads = 2;           // client threads; connections are spread over them
   uint32_t connections_per_contact_point = 1;
-  uint32_t http_connections = 32;  // http: keep-alive connections to the agent gateway
+  uint32_t http_connections = 32;  // http, gateways: keep-alive connections to the agent gateway
+  uint32_t gateway_partners = 2;   // gateways: partner gateways started (the load's partners)
+  uint32_t ack_connections = 8;    // gateways: partner software's ack connections per gateway
   // http: a running agent gateway's API ("127.0.0.1:7411") and a token of it; empty: the bench
   // starts a broker and an agent gateway of its own.
   std::string http_target;

@@ -21,6 +21,7 @@
 #include "common/token_store.h"
 #include "common/wire.h"
 #include "tools/bench/child_program.h"
+#include "tools/bench/cpu_meter.h"
 #include "tools/bench/http_load.h"
 #include "tools/bench/latency_summary.h"
 #include "tools/bench/proc_stats.h"
@@ -35,13 +36,6 @@ constexpr int kConnectTimeoutMs = 15000;
 void SleepUntilNs(int64_t when_ns) {
   int64_t left = when_ns - SteadyNowNs();
   if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
-}
-
-double SelfCpuSeconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
@@ -93,57 +87,6 @@ std::string StatsText(const json& stats) {
           Grouped(stats["errors_answered"].get<double>()) + " errors answered";
   return text;
 }
-
-// CPU use over a measured interval: the broker's (when its pid is known), the benchmark's, and
-// everyone else's on this machine, so a run disturbed by other work says so.
-class CpuMeter {
- public:
-  explicit CpuMeter(pid_t broker_pid) : broker_pid_(broker_pid) {}
-  void Start() {
-    start_ns_ = SteadyNowNs();
-    load_start_ = LoadAverage1();
-    self_start_ = SelfCpuSeconds();
-    machine_start_ = ReadMachineCpu();
-    if (broker_pid_ > 0) {
-      auto cpu = ProcessCpuSeconds(broker_pid_);
-      if (cpu.ok()) broker_start_ = *cpu;
-    }
-  }
-  // `escalations`: accepted submits in the interval, for the CPU cost of one.
-  json Finish(uint64_t escalations) const {
-    double seconds = static_cast<double>(SteadyNowNs() - start_ns_) / 1e9;
-    MachineCpu machine = ReadMachineCpu();
-    double self = SelfCpuSeconds() - self_start_;
-    double machine_busy = machine.busy_seconds - machine_start_.busy_seconds;
-    json cpu = {{"cores", OnlineCores()},
-                {"load_average_start", load_start_},
-                {"load_average_end", LoadAverage1()},
-                {"bench_cores", self / seconds},
-                {"machine_busy_cores", machine_busy / seconds}};
-    double others = machine_busy - self;
-    if (broker_start_) {
-      auto now = ProcessCpuSeconds(broker_pid_);
-      if (now.ok()) {
-        double broker = *now - *broker_start_;
-        cpu["broker_cpu_seconds"] = broker;
-        cpu["broker_cores"] = broker / seconds;
-        cpu["broker_us_per_escalation"] =
-            escalations == 0 ? 0.0 : broker * 1e6 / static_cast<double>(escalations);
-        others -= broker;
-        cpu["other_processes_cores"] = std::max(0.0, others / seconds);
-      }
-    }
-    return cpu;
-  }
-
- private:
-  pid_t broker_pid_;
-  int64_t start_ns_ = 0;
-  double load_start_ = 0;
-  double self_start_ = 0;
-  MachineCpu machine_start_;
-  std::optional<double> broker_start_;
-};
 
 // `unit`: what the broker's CPU is counted per ("escalation", or "alert" in sla-catchup).
 std::string CpuText(const json& cpu, const std::string& unit = "escalation") {
@@ -285,7 +228,7 @@ std::unique_ptr<LoadGenerator> BenchRunner::MakeGenerator(bool open_loop) {
   workload.pipeline = options_.pipeline;
   workload.rate = options_.rate;
   workload.window = options_.window;
-  workload.partners = PartnerIds(config_);
+  workload.partners = load_partners_.empty() ? PartnerIds(config_) : load_partners_;
   workload.body = EscalationBody(options_.body_bytes);
   workload.run_tag = RandomTag();
   workload.keys = keys_ ? &*keys_ : nullptr;
@@ -1123,8 +1066,62 @@ void PrintBroker(const json& setup, std::ostream& out) {
   out << "\n";
 }
 
+void PrintText(const json& r, std::ostream& out);
+
+void PrintGateways(const json& r, std::ostream& out) {
+  const json& g = r["gateways"];
+  const json& totals = g["totals"];
+  const json& cpu = g["cpu"];
+  std::string partners;
+  for (const auto& partner : g["partners"]) {
+    partners += (partners.empty() ? "" : ", ") + partner.get<std::string>();
+  }
+  out << "aplus-bench gateways: " << Fixed(g["seconds"], 1) << " s measured after "
+      << Fixed(r["warmup_seconds"], 1) << " s warm-up; " << g["http_connections"]
+      << " keep-alive connections to the agent gateway of " << g["contact_point"].get<std::string>()
+      << "; partner gateways " << partners << " (" << g["ack_connections_per_partner"]
+      << " ack connections each); body " << r["body_bytes"] << " bytes; data "
+      << g["data_dir"].get<std::string>() << " on " << g["filesystem"].get<std::string>() << "\n"
+      << "  submissions accepted (201, durable)   " << Grouped(g["accepted_per_second"]) << " /s\n"
+      << "  stored by the partner gateways       " << Grouped(g["stored_per_second"]) << " /s\n"
+      << "  taken (ack 200/202) by partner sw    " << Grouped(g["taken_per_second"]) << " /s\n"
+      << "  POST /v1/cases -> 201     " << g["submit_latency_text"].get<std::string>() << "\n"
+      << "  submit -> read from feed  " << g["submit_to_stored_latency_text"].get<std::string>()
+      << "\n"
+      << "  submit -> ack answered    " << g["submit_to_taken_latency_text"].get<std::string>()
+      << "\n";
+  out << "  CPU per escalation (us) and RSS (MB):";
+  for (auto& [name, program] : cpu["programs"].items()) {
+    out << " " << name << " " << Fixed(program["us_per_escalation"], 1) << " us ("
+        << Fixed(program["cores"], 2) << " cores, RSS "
+        << Fixed(program.value("rss_mb", 0.0), 0) << ");";
+  }
+  out << " whole path " << Fixed(cpu["path_us_per_escalation"], 1) << " us\n"
+      << "  bench " << Fixed(cpu["bench_cores"], 2) << " cores, other processes "
+      << Fixed(cpu["other_processes_cores"], 2) << " cores of " << cpu["cores"]
+      << "; load average " << Fixed(cpu["load_average_start"], 2) << " -> "
+      << Fixed(cpu["load_average_end"], 2) << "\n"
+      << "  totals: " << totals["created_201"] << " created (201), "
+      << totals["stored_read_from_feed"] << " stored and read from the feeds, "
+      << totals["acked_200"] << " acked 200 + " << totals["acked_202_queued"]
+      << " acked 202; created but not stored " << totals["created_not_stored"]
+      << ", stored but not taken " << totals["stored_not_taken"] << ", duplicate deliveries "
+      << totals["duplicate_deliveries"] << "\n"
+      << "  errors: submissions " << totals["submit_errors"].dump() << ", partner software "
+      << totals["partner_software_errors"].dump() << "\n"
+      << "  drain " << (g["drain"]["complete"].get<bool>() ? "complete" : "INCOMPLETE")
+      << " after " << Fixed(g["drain"]["seconds"], 2) << " s; exit statuses "
+      << g["exit_status"].dump() << "\n"
+      << "  broker: " << StatsText(g["broker_stats"]) << "\n";
+  out << "broker only, same run:\n";
+  PrintText(r["broker_only"], out);
+  out << "ratio gateways / broker only: accepted " << Fixed(r["ratio_accepted"], 2)
+      << ", taken by the partner " << Fixed(r["ratio_taken"], 2) << "\n";
+}
+
 void PrintText(const json& r, std::ostream& out) {
   std::string mode = r["mode"];
+  if (mode == "gateways") return PrintGateways(r, out);
   if (mode == "http") {
     for (const char* part : {"throughput", "open_loop"}) {
       const json& run = r[part];
@@ -1314,6 +1311,7 @@ int BenchRunner::Run() {
     case BenchMode::kSlaMemory: result = RunRestart(); break;
     case BenchMode::kSlaCatchup: result = RunSlaCatchup(); break;
     case BenchMode::kHttp: result = RunHttp(); break;
+    case BenchMode::kGateways: result = RunGateways(); break;
   }
   if (!result.ok()) {
     std::cerr << "aplus-bench: " << result.status().ToString() << std::endl;

@@ -1,4 +1,4 @@
-// The benchmark modes (throughput, latency, restart, sla-memory, sla-catchup), end to end: set
+// The benchmark modes (throughput, latency, restart, sla-memory, sla-catchup, http, gateways), end to end: set
 // up a broker (started here, or one already running), drive it with a LoadGenerator, and
 // report what was measured, as text or one JSON object. Every figure comes from answers
 // actually received, from alerts the broker stored, or from /proc; errors are counted and
@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -37,6 +38,8 @@ class BenchRunner {
   Result<nlohmann::json> RunThroughput();
   Result<nlohmann::json> RunLatency();
   Result<nlohmann::json> RunHttp();
+  // --mode gateways (bench_gateways.cc): real agent and partner gateways, then broker-only.
+  Result<nlohmann::json> RunGateways();
   Result<nlohmann::json> RunRestart();
   Result<nlohmann::json> RunSlaCatchup();
   // sla-catchup: the network (built-in, or --config) with every partner's reply_policy and the
@@ -72,6 +75,8 @@ class BenchRunner {
   std::string OperatorId() const;
   std::string sla_config_text_;  // sla-catchup: the config written for the broker
   std::unique_ptr<BrokerProcess> broker_;
+  // The partners the fake agents submit to; empty = every partner of the network.
+  std::vector<std::string> load_partners_;
 };
 
 // Counts and per-code errors of `totals` as JSON.

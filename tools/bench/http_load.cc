@@ -48,11 +48,15 @@ class Connection {
         due = SteadyNowNs();
         if (due >= options_.window_end_ns) break;
       }
-      std::optional<int> status = Send(ticket, sequence);
+      int64_t sent = SteadyNowNs();
+      std::string case_id;
+      std::optional<int> status = Send(ticket, sequence, &case_id);
       int64_t answered = SteadyNowNs();
       result_.last_answer_ns = answered;
       if (!status) continue;  // counted in Send
       if (*status == 201) {
+        ++result_.created_total;
+        if (options_.collect_cases) result_.cases.push_back({std::move(case_id), sent});
         if (due >= options_.window_start_ns) {
           ++result_.created;
           result_.latencies_ns.push_back(answered - due);
@@ -67,7 +71,8 @@ class Connection {
 
  private:
   // One request and its answer; nullopt on a transport error (counted, connection reset).
-  std::optional<int> Send(uint64_t ticket, uint64_t sequence) {
+  // With collect_cases, `case_id` gets the answer's caseId.
+  std::optional<int> Send(uint64_t ticket, uint64_t sequence, std::string* case_id) {
     beast::error_code ec;
     if (!stream_) {
       stream_.emplace(io_);
@@ -113,6 +118,10 @@ class Connection {
       stream_.reset();
       buffer_.clear();
     }
+    if (options_.collect_cases && response.result_int() == 201) {
+      auto answer = nlohmann::json::parse(response.body(), nullptr, false);
+      if (answer.is_object()) *case_id = answer.value("caseId", "");
+    }
     return response.result_int();
   }
 
@@ -146,6 +155,8 @@ Result<HttpLoadResult> RunHttpLoad(const HttpLoadOptions& options) {
     auto& part = connection->result();
     total.sent += part.sent;
     total.created += part.created;
+    total.created_total += part.created_total;
+    for (auto& created : part.cases) total.cases.push_back(std::move(created));
     for (const auto& [kind, count] : part.other) total.other[kind] += count;
     total.latencies_ns.insert(total.latencies_ns.end(), part.latencies_ns.begin(),
                               part.latencies_ns.end());

@@ -38,6 +38,12 @@ struct HttpLoadOptions {
   std::vector<std::string> partners;  // submissions go to them in turn
   size_t body_bytes = 900;
   std::string run_tag;                // makes the Idempotency-Keys of a run unique
+  bool collect_cases = false;         // keep the case id of every 201 (warm-up included)
+};
+
+struct CreatedCase {
+  std::string case_id;
+  int64_t sent_ns = 0;  // steady clock: when the request was sent
 };
 
 struct HttpLoadResult {
@@ -45,6 +51,8 @@ struct HttpLoadResult {
   uint64_t created = 0;                   // 201 answers to requests due inside the window
   std::map<std::string, uint64_t> other;  // "status 503", "connect: ...": count
   std::vector<int64_t> latencies_ns;      // of the `created` ones (from due time, open loop)
+  uint64_t created_total = 0;             // every 201, warm-up and late answers included
+  std::vector<CreatedCase> cases;         // with collect_cases: every 201's case
   int64_t first_due_ns = 0, last_answer_ns = 0;
 };
 

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
                                             {"restart", BenchMode::kRestart},
                                             {"sla-memory", BenchMode::kSlaMemory},
                                             {"sla-catchup", BenchMode::kSlaCatchup},
-                                            {"http", BenchMode::kHttp}};
+                                            {"http", BenchMode::kHttp},
+                                            {"gateways", BenchMode::kGateways}};
   app.add_option("--mode", mode,
                  "throughput (closed loop), latency (open loop at --rate), restart (fill "
                  "--cases, restart, time until ready), sla-memory (restart with --cases open "
@@ -34,9 +35,11 @@ int main(int argc, char** argv) {
                  "under a short reply policy, stop, let every deadline pass, restart: time until "
                  "every warning and breach alert is raised), http (an agent gateway started too: "
                  "submissions through its HTTP API, a closed-loop run then an open-loop run at "
-                 "--rate)")
-      ->check(CLI::IsMember(
-          {"throughput", "latency", "restart", "sla-memory", "sla-catchup", "http"}));
+                 "--rate), gateways (the whole path: a real agent gateway, a real partner gateway "
+                 "per partner addressed and the partner software on their HTTP feeds, closed "
+                 "loop; then the broker-only throughput runner on a fresh broker, and the ratio)")
+      ->check(CLI::IsMember({"throughput", "latency", "restart", "sla-memory", "sla-catchup",
+                             "http", "gateways"}));
   app.add_option("--seconds", options.seconds, "measured window (default 10)")
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", options.warmup_seconds, "warm-up before the window (default 1)")
@@ -69,8 +72,16 @@ int main(int argc, char** argv) {
                  "agent connections per contact point (default 1)")
       ->check(CLI::Range(1, 64));
   app.add_option("--http-connections", options.http_connections,
-                 "http mode: keep-alive connections to the agent gateway (default 32)")
+                 "http and gateways modes: keep-alive connections to the agent gateway (default 32)")
       ->check(CLI::Range(1, 1000));
+  app.add_option("--gateway-partners", options.gateway_partners,
+                 "gateways mode: partner gateways started; the load addresses these partners "
+                 "(the network's first N national partners; default 2)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--ack-connections", options.ack_connections,
+                 "gateways mode: the partner software's concurrent ack connections per partner "
+                 "gateway (default 8)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--http-target", options.http_target,
                  "http mode: HOST:PORT of a running agent gateway's API (then no broker or "
                  "gateway is started; needs --http-token)");
