@@ -279,9 +279,11 @@ void Broker::Turn(int timeout_ms) {
   // Last in the turn: a scrape sees what this turn committed (nothing left waiting, so it
   // never shows a state that is not on disk yet).
   if (http_) {
-    if (http_->fd() >= 0 && (items[3].revents & ZMQ_POLLIN)) CommitAndFlush();
-    if (durability_failure_) return;
-    http_->Dispatch();
+    // Committed once a request is really there (one may arrive after the poll: the readable
+    // flag alone would miss it), and only then (an idle scrape-less turn keeps its delay).
+    http_->Dispatch([this] {
+      if (store_->HasPendingWrites()) CommitAndFlush();
+    });
   }
 }
 

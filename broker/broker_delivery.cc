@@ -129,9 +129,16 @@ bool Broker::DeliverOne(QueueState& queue, uint64_t sequence, const records::Que
       return true;
     }
     auto content = ContentOf(**record);
+    if (!content.ok() && content.status().code() == wire::INTERNAL) {
+      // Stored but unparsable: it will not heal, so it must not hold the queue behind it.
+      spdlog::error("queue {} item {}: content of case {} is unreadable; parked", queue.name,
+                    sequence, item.case_id());
+      DeadLetter(queue, sequence, item);
+      return true;
+    }
     if (!content.ok()) {
-      // A read error, not a bad item: the item stays first in line and is tried again.
-      spdlog::error("queue {} item {}: content of case {} unreadable: {}", queue.name, sequence,
+      // A read error (I/O): the item stays first in line and is tried at the next turn.
+      spdlog::error("queue {} item {}: content of case {} not read: {}", queue.name, sequence,
                     item.case_id(), content.status().ToString());
       queue.redeliver.insert(sequence);
       return false;

@@ -352,13 +352,15 @@ void Broker::OnGetCase(Session& session, const wire::Envelope& request) {
   if (!record.ok()) return AnswerError(session.routing_id, request.request_id(), record.status());
   auto events = store_->GetEvents(record->summary().case_id());
   if (!events.ok()) return AnswerError(session.routing_id, request.request_id(), events.status());
-  auto content = ContentOf(*record);
-  if (!content.ok()) return AnswerError(session.routing_id, request.request_id(), content.status());
   wire::Envelope answer = AnswerTo(request);
   auto* view = answer.mutable_case_view();
   *view->mutable_summary() = record->summary();
-  view->set_body(std::move(*content->mutable_body()));
-  view->set_citizen_name(std::move(*content->mutable_citizen_name()));
+  if (session.reads_personal_data()) {  // operators never see it: not even read for them
+    auto content = ContentOf(*record);
+    if (!content.ok()) return AnswerError(session.routing_id, request.request_id(), content.status());
+    view->set_body(std::move(*content->mutable_body()));
+    view->set_citizen_name(std::move(*content->mutable_citizen_name()));
+  }
   view->set_reply_text(record->reply_text());
   for (auto& event : *events) *view->add_timeline() = std::move(event);
   *view->mutable_pauses() = record->pauses();

@@ -175,13 +175,15 @@ std::string HttpFrontDoor::Url() const {
   return std::string(tls() ? "https" : "http") + "://" + host + ":" + std::to_string(port());
 }
 
-void HttpFrontDoor::Dispatch() {
+void HttpFrontDoor::Dispatch(const std::function<void()>& before_first) {
   int64_t now = SteadyNowMs();
   if (now >= next_token_check_ms_) {
     tokens_.ReloadIfChanged();
     next_token_check_ms_ = now + kTokenCheckIntervalMs;
   }
-  for (auto& pending : queue_.Drain()) DispatchOne(std::move(pending));
+  auto waiting = queue_.Drain();
+  if (!waiting.empty() && before_first) before_first();
+  for (auto& pending : waiting) DispatchOne(std::move(pending));
 }
 
 http::Responder HttpFrontDoor::Counted(const http::Responder& responder,

@@ -95,8 +95,10 @@ class HttpFrontDoor {
   // Readable while requests wait: poll it with ZMQ_POLLIN (a zmq_pollitem_t with fd = fd()).
   int fd() const;
   // Loop thread: answers or hands to its route every waiting request, oldest first; reloads the
-  // tokens when their directory changed (checked at most once a second).
-  void Dispatch();
+  // tokens when their directory changed (checked at most once a second). `before_first`, when
+  // given, runs once before the first request is handled (none waiting: not at all), e.g. to
+  // commit what the owner's reads would otherwise show before it is on disk.
+  void Dispatch(const std::function<void()>& before_first = nullptr);
 
   uint16_t port() const;
   bool tls() const;

@@ -715,17 +715,22 @@ Status BrokerStore::Commit() {
 }
 
 void BrokerStore::KeepRecent() {
-  for (auto& [id, record] : pending_cases_) recent_cases_.Put(id, std::move(record));
+  for (auto& [id, record] : pending_cases_) {
+    size_t bytes = record.ByteSizeLong();
+    recent_cases_.Put(id, std::move(record), bytes);
+  }
   for (auto& [id, content] : pending_content_) {
     if (content) {
-      recent_content_.Put(id, std::move(*content));
+      size_t bytes = content->ByteSizeLong();
+      recent_content_.Put(id, std::move(*content), bytes);
     } else {
       recent_content_.Erase(id);
     }
   }
   for (auto& [key, item] : pending_queue_items_) {
     if (item) {
-      recent_queue_items_.Put(key, std::move(*item));
+      size_t bytes = item->ByteSizeLong();
+      recent_queue_items_.Put(key, std::move(*item), bytes);
     } else {
       recent_queue_items_.Erase(key);
     }

@@ -211,11 +211,11 @@ class BrokerStore {
   // What the last commits wrote of the records read right after they are written (a case's
   // delivery and acknowledgement, its content at delivery, the queue item at the ack): kept
   // after a successful commit only. Sized for what is between its write and its next read
-  // under full load (a few group commits of ~500 escalations, 16 partners x 256 in flight):
-  // about 10 MB.
-  RecentValues<records::CaseRecord> recent_cases_{8192};
-  RecentValues<records::CaseContent> recent_content_{4096};
-  RecentValues<records::QueueItem> recent_queue_items_{8192};
+  // under full load (a few group commits of ~500 escalations, 16 partners x 256 in flight),
+  // and bounded in bytes too (texts may be up to 256 KiB): 24 MiB at most in all.
+  RecentValues<records::CaseRecord> recent_cases_{8192, 8 << 20};
+  RecentValues<records::CaseContent> recent_content_{4096, 8 << 20};
+  RecentValues<records::QueueItem> recent_queue_items_{8192, 8 << 20};
   size_t pending_writes_ = 0;
   bool counters_dirty_ = false;
   std::unordered_map<std::string, records::CaseRecord> pending_cases_;

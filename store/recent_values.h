@@ -17,7 +17,10 @@ namespace aplus {
 template <typename Value>
 class RecentValues {
  public:
-  explicit RecentValues(size_t capacity) : capacity_(capacity) {}
+  // At most `capacity` keys and `byte_budget` bytes (as the caller counts them); a value above
+  // an eighth of the budget is not kept (one large text must not push out hundreds of small).
+  RecentValues(size_t capacity, size_t byte_budget)
+      : capacity_(capacity), byte_budget_(byte_budget) {}
 
   // nullptr when not held (absent from the database or evicted: read the database).
   const Value* Find(const std::string& key) const {
@@ -25,35 +28,44 @@ class RecentValues {
     return it == values_.end() ? nullptr : &it->second.value;
   }
 
-  void Put(const std::string& key, Value value) {
-    if (capacity_ == 0) return;
+  void Put(const std::string& key, Value value, size_t bytes) {
+    bytes += key.size();
+    if (capacity_ == 0 || bytes > byte_budget_ / 8) {
+      Erase(key);  // an older value must not stay behind
+      return;
+    }
     auto [it, fresh] = values_.try_emplace(key);
-    it->second.value = std::move(value);
     if (fresh) {
       it->second.place = order_.insert(order_.end(), &it->first);
     } else {
+      bytes_ -= it->second.bytes;
       order_.splice(order_.end(), order_, it->second.place);  // now the newest
     }
-    if (values_.size() > capacity_) {
-      values_.erase(*order_.front());
-      order_.pop_front();
-    }
+    it->second.value = std::move(value);
+    it->second.bytes = bytes;
+    bytes_ += bytes;
+    while (values_.size() > capacity_ || bytes_ > byte_budget_) Erase(*order_.front());
   }
 
   void Erase(const std::string& key) {
     auto it = values_.find(key);
     if (it == values_.end()) return;
+    bytes_ -= it->second.bytes;
     order_.erase(it->second.place);
-    values_.erase(it);
+    values_.erase(it);  // by iterator: `key` may be this very node's key
   }
   size_t size() const { return values_.size(); }
+  size_t bytes() const { return bytes_; }
 
  private:
   struct Held {
     Value value;
+    size_t bytes = 0;
     std::list<const std::string*>::iterator place;  // in order_
   };
   size_t capacity_;
+  size_t byte_budget_;
+  size_t bytes_ = 0;
   // Keys of unordered_map nodes are stable: the line points at them, oldest first.
   std::unordered_map<std::string, Held> values_;
   std::list<const std::string*> order_;
