@@ -27,10 +27,10 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
   table.cache_index_and_filter_blocks = false;
   rocksdb::ColumnFamilyOptions family_options(options);
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Recent levels hold data that is soon rewritten (case records, queue items, their
-  // tombstones): compressing them costs CPU on every flush and compaction for nothing.
-  // Older levels, where most bytes rest, are compressed with LZ4 (cheap to decompress).
-  family_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+  // Level 0 holds what was just flushed and is soon compacted again: not compressing it
+  // spares every flush the CPU. Below, where the bytes rest, LZ4 (cheap to decompress; with
+  // nothing compressed on levels 0 and 1 a million cases took 2.7 times the disk).
+  family_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kLZ4Compression,
                                           rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
                                           rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
                                           rocksdb::kLZ4Compression};
