@@ -55,31 +55,29 @@ void Broker::PumpQueue(QueueState& queue) {
     if (!item->has_value()) continue;  // acknowledged or cancelled meanwhile
     if (!DeliverOne(queue, sequence, **item, *session)) return;
   }
+  // Hands out the item at `sequence`, the cursor moving past it; false when the turn stops here
+  // (no session has credit left, or the send failed).
+  auto hand_out = [&](uint64_t sequence, const records::QueueItem& item) {
+    queue.cursor = sequence + 1;
+    if (queue.in_flight.count(sequence)) return true;
+    Session* session = pick_taker();
+    if (!session) {
+      queue.cursor = sequence;
+      return false;
+    }
+    return DeliverOne(queue, sequence, item, *session);
+  };
   while (queue.cursor < queue.next_sequence) {
-    uint32_t credit = 0;
-    for (Session* session : takers) credit += session->window - std::min(session->window, session->in_flight);
-    if (credit == 0) return;
     // Items this broker appended lately are still in the store's recent values: served from
     // there in order, without opening an iterator per queue and turn. The first one missing
     // there (evicted, withdrawn, or written by an earlier run) sends us to the stored queue.
-    bool scan_needed = false;
-    while (queue.cursor < queue.next_sequence && credit > 0) {
-      const records::QueueItem* recent = store_->RecentQueueItem(queue.name, queue.cursor);
-      if (!recent) {
-        scan_needed = true;
-        break;
-      }
-      uint64_t sequence = queue.cursor++;
-      if (queue.in_flight.count(sequence)) continue;
-      Session* session = pick_taker();
-      if (!session) {
-        queue.cursor = sequence;
-        return;
-      }
-      if (!DeliverOne(queue, sequence, *recent, *session)) return;
-      --credit;
+    if (const records::QueueItem* recent = store_->RecentQueueItem(queue.name, queue.cursor)) {
+      if (!hand_out(queue.cursor, *recent)) return;
+      continue;
     }
-    if (!scan_needed) continue;
+    uint32_t credit = 0;
+    for (Session* session : takers) credit += session->window - std::min(session->window, session->in_flight);
+    if (credit == 0) return;
     auto read = store_->ReadQueue(queue.name, queue.cursor, credit);
     if (!read.ok()) {
       spdlog::error("queue {} unreadable, retried at the next turn: {}", queue.name,
@@ -92,14 +90,7 @@ void Broker::PumpQueue(QueueState& queue) {
       return;
     }
     for (auto& entry : entries) {
-      queue.cursor = entry.sequence + 1;
-      if (queue.in_flight.count(entry.sequence)) continue;
-      Session* session = pick_taker();
-      if (!session) {
-        queue.cursor = entry.sequence;
-        return;
-      }
-      if (!DeliverOne(queue, entry.sequence, entry.item, *session)) return;
+      if (!hand_out(entry.sequence, entry.item)) return;
     }
   }
 }

@@ -41,6 +41,20 @@ Result<uint64_t> ReadCounter(const RocksDb& db, rocksdb::ColumnFamilyHandle* met
   return ReadBigEndian64((*value)->data());
 }
 
+// A stored message under `key`: nullopt when absent, INTERNAL (its text from `unreadable()`,
+// built only then) when it cannot be parsed, UNAVAILABLE when RocksDB fails. The one read path
+// of every single-key getter.
+template <typename Message, typename Describe>
+Result<std::optional<Message>> ReadStored(const RocksDb& db, rocksdb::ColumnFamilyHandle* family,
+                                          const std::string& key, const Describe& unreadable) {
+  auto value = db.Get(family, key);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::optional<Message>();
+  Message message;
+  if (!message.ParseFromString(**value)) return Status(wire::INTERNAL, unreadable());
+  return std::optional(std::move(message));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
@@ -234,28 +248,18 @@ Result<std::optional<records::CaseRecord>> BrokerStore::GetCase(const std::strin
   auto pending = pending_cases_.find(case_id);
   if (pending != pending_cases_.end()) return std::optional(pending->second);
   if (const auto* recent = recent_cases_.Find(case_id)) return std::optional(*recent);
-  auto value = db_->Get(cases_, case_id);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return std::optional<records::CaseRecord>();
-  records::CaseRecord record;
-  if (!record.ParseFromString(**value)) {
-    return Status(wire::INTERNAL, "stored record of case " + case_id + " is unreadable");
-  }
-  return std::optional(std::move(record));
+  return ReadStored<records::CaseRecord>(*db_, cases_, case_id, [&] {
+    return "stored record of case " + case_id + " is unreadable";
+  });
 }
 
 Result<std::optional<records::CaseContent>> BrokerStore::GetContent(const std::string& case_id) {
   auto pending = pending_content_.find(case_id);
   if (pending != pending_content_.end()) return pending->second;
   if (const auto* recent = recent_content_.Find(case_id)) return std::optional(*recent);
-  auto value = db_->Get(content_, case_id);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return std::optional<records::CaseContent>();
-  records::CaseContent content;
-  if (!content.ParseFromString(**value)) {
-    return Status(wire::INTERNAL, "stored content of case " + case_id + " is unreadable");
-  }
-  return std::optional(std::move(content));
+  return ReadStored<records::CaseContent>(*db_, content_, case_id, [&] {
+    return "stored content of case " + case_id + " is unreadable";
+  });
 }
 
 Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_id) {
@@ -291,14 +295,9 @@ Result<std::optional<records::DedupEntry>> BrokerStore::GetDedup(const std::stri
   std::string dedup_key = keys::DedupKey(principal, key);
   auto pending = pending_dedup_.find(dedup_key);
   if (pending != pending_dedup_.end()) return std::optional(pending->second);
-  auto value = db_->Get(dedup_, dedup_key);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return std::optional<records::DedupEntry>();
-  records::DedupEntry entry;
-  if (!entry.ParseFromString(**value)) {
-    return Status(wire::INTERNAL, "stored idempotency entry is unreadable");
-  }
-  return std::optional(std::move(entry));
+  return ReadStored<records::DedupEntry>(*db_, dedup_, dedup_key, [] {
+    return std::string("stored idempotency entry is unreadable");
+  });
 }
 
 Result<std::vector<std::string>> BrokerStore::ListCaseIds(const std::string& contact_point,
@@ -363,15 +362,9 @@ Result<std::optional<records::QueueItem>> BrokerStore::GetQueueItem(const std::s
     if (pending != pending_queue_items_.end()) return pending->second;
   }
   if (const auto* recent = recent_queue_items_.Find(key)) return std::optional(*recent);
-  auto value = db_->Get(queues_, key);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return std::optional<records::QueueItem>();
-  records::QueueItem item;
-  if (!item.ParseFromString(**value)) {
-    return Status(wire::INTERNAL, "queue " + queue + " item " + std::to_string(sequence) +
-                                      " is unreadable");
-  }
-  return std::optional(std::move(item));
+  return ReadStored<records::QueueItem>(*db_, queues_, key, [&] {
+    return "queue " + queue + " item " + std::to_string(sequence) + " is unreadable";
+  });
 }
 
 const records::QueueItem* BrokerStore::RecentQueueItem(const std::string& queue,
@@ -447,12 +440,8 @@ Result<BrokerStore::DueTimersFound> BrokerStore::DueTimers(int64_t from_ms, int6
 Result<std::optional<wire::Alert>> BrokerStore::GetAlert(const std::string& alert_id) {
   auto pending = pending_alerts_.find(alert_id);
   if (pending != pending_alerts_.end()) return std::optional(pending->second);
-  auto value = db_->Get(alerts_, alert_id);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return std::optional<wire::Alert>();
-  wire::Alert alert;
-  if (!alert.ParseFromString(**value)) return Status(wire::INTERNAL, "stored alert is unreadable");
-  return std::optional(std::move(alert));
+  return ReadStored<wire::Alert>(*db_, alerts_, alert_id,
+                                 [] { return std::string("stored alert is unreadable"); });
 }
 
 Result<std::vector<wire::Alert>> BrokerStore::ListAlerts(bool include_acked,
