@@ -136,6 +136,10 @@ void ZapAuthenticator::AnswerRequests() {
         if (!entry) {
           text = "unknown key";
           LogRefusal(key, address, "not in the keyring");
+        } else if ((domain == kReplicationZapDomain) != (entry->role == wire::BROKER_PEER)) {
+          text = domain == kReplicationZapDomain ? "the replication link is for broker-peer keys"
+                                                 : "a broker-peer key serves the replication link only";
+          LogRefusal(key, address, DescribeEntry(*entry) + ": " + text);
         } else if (domain == kAlertsZapDomain && entry->role != wire::OPERATOR &&
                    entry->role != wire::ADMINISTRATOR && entry->role != wire::CONSOLE) {
           // (The console shows the alert stream to the operators signed in to it.)

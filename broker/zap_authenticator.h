@@ -32,6 +32,9 @@ namespace aplus {
 
 inline constexpr const char* kBrokerZapDomain = "aplus";
 inline constexpr const char* kAlertsZapDomain = "aplus-alerts";
+// The replication socket of a pair (docs/AVAILABILITY.md): keys of role broker-peer only, and
+// broker-peer keys only there.
+inline constexpr const char* kReplicationZapDomain = "aplus-replication";
 
 class ZapAuthenticator {
  public:

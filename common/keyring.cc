@@ -35,7 +35,8 @@ constexpr RoleSpelling kRoles[] = {{wire::AGENT_GATEWAY, "agent-gateway"},
                                    {wire::PARTNER_GATEWAY, "partner-gateway"},
                                    {wire::OPERATOR, "operator"},
                                    {wire::ADMINISTRATOR, "administrator"},
-                                   {wire::CONSOLE, "console"}};
+                                   {wire::CONSOLE, "console"},
+                                   {wire::BROKER_PEER, "broker-peer"}};
 
 constexpr std::string_view kKnownKeys[] = {"name", "public-key", "role", "principal", "territory"};
 
@@ -182,7 +183,8 @@ Result<wire::Role> ParseRoleName(std::string_view name) {
     if (spelling.name == name) return spelling.role;
   }
   return Invalid("unknown role " + Quoted(name) +
-                  " (expected agent-gateway, partner-gateway, operator, administrator or console)");
+                  " (expected agent-gateway, partner-gateway, operator, administrator, console or "
+                  "broker-peer)");
 }
 
 std::string RoleName(wire::Role role) {
@@ -265,6 +267,10 @@ Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& 
     case wire::CONSOLE:
       // Any id: a console holds no rights of its own, each of its requests names a person of
       // [[operators]] and is granted that person's role (proto Role.CONSOLE).
+      return Status::Ok();
+    case wire::BROKER_PEER:
+      // The other broker of a pair (docs/AVAILABILITY.md): principal = its --node name, which
+      // the network config does not list (nodes are a deployment's choice, not the network's).
       return Status::Ok();
     default:
       return Invalid("key " + entry.name + ": no role");

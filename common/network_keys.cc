@@ -17,6 +17,7 @@ std::string KeyNameFor(wire::Role role, const std::string& principal,
     case wire::OPERATOR: return "op." + principal;
     case wire::ADMINISTRATOR: return "admin." + principal;
     case wire::CONSOLE: return "console." + principal;
+    case wire::BROKER_PEER: return "broker-peer." + principal;
     default: return "";
   }
 }

@@ -19,6 +19,7 @@ if [ "${1:-}" != "--build-only" ]; then
   packages+=(
     prometheus python3-yaml python3-jsonschema python3-requests
     chromium chromium-driver python3-selenium fonts-dejavu-core lintian fakeroot
+    etcd-server etcd-client
   )
 fi
 missing=()

@@ -1,0 +1,45 @@
+// The leader's write-ahead log as a stream of batches, and their application on the standby
+// (docs/AVAILABILITY.md, "Replication protocol"). One mechanism for catch-up and live shipping.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+
+// One WriteBatch as the log holds it.
+struct LoggedBatch {
+  uint64_t sequence = 0;  // its first write's sequence number
+  std::string data;       // rocksdb::WriteBatch::Data()
+};
+
+// The batches of `db`'s log starting exactly at `from_sequence` (a batch boundary: the standby
+// asks for its last batch's end + 1), in order, up to about `max_bytes` (at least one batch when
+// any). Empty when the log holds nothing from there yet (caught up). nullopt when the log no
+// longer holds `from_sequence` (archived files deleted, or it falls inside a batch): the standby
+// must resync from a checkpoint. An error for a log that cannot be read.
+Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
+                                                             uint64_t from_sequence,
+                                                             size_t max_bytes);
+
+// The last sequence number of `batch` (its first + its count - 1; its first - 1 when empty).
+uint64_t LastSequenceOf(const LoggedBatch& batch);
+
+// Standby: writes `batch` with sync = true and checks that it landed on `batch.sequence` (the
+// databases are aligned batch for batch). INTERNAL when it would not land there (nothing is
+// written then: the check is made before the write, on the database's latest sequence);
+// UNAVAILABLE (sticky, fail-stop) when the write fails.
+Status ApplyLoggedBatch(RocksDb& db, const LoggedBatch& batch);
+
+// Erasure: deletes the archived log files whose every batch is at or below `applied_sequence`
+// (the standby has them) or older than `max_age_seconds` (whatever the standby has). Returns
+// how many files went. Live (unarchived) files are never touched.
+Result<size_t> DeleteArchivedLogs(const RocksDb& db, uint64_t applied_sequence,
+                                  int64_t max_age_seconds);
+
+}  // namespace aplus
