@@ -11,7 +11,12 @@
 namespace aplus {
 
 Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
-                                               const std::vector<std::string>& column_families) {
+                                               const std::vector<std::string>& column_families,
+                                               const RocksDbOptions& db_settings) {
+  if (db_settings.archive_log != (db_settings.log_ttl_seconds > 0)) {
+    return Status(wire::INVALID_ARGUMENT,
+                  "archive_log needs log_ttl_seconds > 0, and log_ttl_seconds needs archive_log");
+  }
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -41,6 +46,14 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
   family_options.write_buffer_size = 8 << 20;
   family_options.max_write_buffer_number = 3;
   options.max_total_wal_size = 64 << 20;
+  // A recycled log file is overwritten in place: never with an archive that reads old files.
+  options.recycle_log_file_num = 0;
+  if (db_settings.archive_log) {
+    // RocksDB 7.8 (options.h): ttl set and size limit 0 = archived files are kept, and those
+    // older than the ttl are deleted at a check every ttl / 2. Both 0 = no archive (default).
+    options.WAL_ttl_seconds = db_settings.log_ttl_seconds;
+    options.WAL_size_limit_MB = 0;
+  }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);

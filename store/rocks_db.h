@@ -24,15 +24,34 @@ struct KeyRange {
   std::optional<std::string> last;
 };
 
+// How a database keeps its write-ahead log. The default is a single node's: RocksDB deletes a
+// log file as soon as no family needs it. A node of a pair (docs/AVAILABILITY.md) archives
+// them instead, so that a standby can catch up from batches already flushed to table files
+// (store/replication_log.h reads them with DB::GetUpdatesSince).
+struct RocksDbOptions {
+  // Log files no family needs any more are moved to `<path>/archive/` (RocksDB's
+  // WAL_ttl_seconds) rather than deleted. Log files are never recycled (recycle_log_file_num
+  // stays 0: a recycled file would be overwritten, and the archive reads it).
+  bool archive_log = false;
+  // With archive_log: RocksDB itself deletes archived files last written more than this many
+  // seconds ago (it looks every log_ttl_seconds / 2, at its next flush or compaction). Must be
+  // > 0 with archive_log (RocksDB reads 0 as "no archive"), and 0 without. The pair passes the
+  // retention's compaction interval: archived personal data is never kept longer than that.
+  // DeleteArchivedLogs (store/replication_log.h) deletes sooner what the standby has applied.
+  uint64_t log_ttl_seconds = 0;
+};
+
 // Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
 // the sticky write failure, which is atomic, and the group commit's state (BeginGroup), which
 // belongs to the one thread that writes.
 class RocksDb {
  public:
   // Opens (creating if needed) the database at `path` with `column_families` (the default
-  // family always exists too). Returns UNAVAILABLE with RocksDB's message on failure.
+  // family always exists too). Returns UNAVAILABLE with RocksDB's message on failure,
+  // INVALID_ARGUMENT for inconsistent `options` (see RocksDbOptions).
   static Result<std::unique_ptr<RocksDb>> Open(const std::string& path,
-                                               const std::vector<std::string>& column_families);
+                                               const std::vector<std::string>& column_families,
+                                               const RocksDbOptions& options = {});
   ~RocksDb();
   RocksDb(const RocksDb&) = delete;
   RocksDb& operator=(const RocksDb&) = delete;
@@ -67,8 +86,11 @@ class RocksDb {
   Status CompactAll();
 
   // Flushes the memtables of every family and waits. A write-ahead log file that no family
-  // needs any more is then deleted by RocksDB (WAL archiving and recycling are off, the
-  // defaults): what was overwritten before this call is no longer in any log file.
+  // needs any more is then deleted by RocksDB (log recycling is always off; archiving is off by
+  // default): what was overwritten before this call is no longer in any log file. With
+  // RocksDbOptions::archive_log the file is moved to `<path>/archive/` instead and still holds
+  // it, until DeleteArchivedLogs (store/replication_log.h) or the archive's time-to-live
+  // removes the file.
   Status FlushAll();
   // Compacts `range` down to the bottommost level, rewriting the bottommost files too: overwritten values and
   // deleted keys in that range leave the table files. Safe alongside writes from other
