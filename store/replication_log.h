@@ -33,7 +33,11 @@ uint64_t LastSequenceOf(const LoggedBatch& batch);
 // Standby: writes `batch` with sync = true and checks that it landed on `batch.sequence` (the
 // databases are aligned batch for batch). INTERNAL when it would not land there (nothing is
 // written then: the check is made before the write, on the database's latest sequence);
-// UNAVAILABLE (sticky, fail-stop) when the write fails.
+// INVALID_ARGUMENT, nothing written, for data that is not a batch of puts and deletes of this
+// database's families (so a bad frame never trips the sticky failure); UNAVAILABLE (sticky,
+// fail-stop) when the write fails. Inside a group (RocksDb::BeginGroup) the write is not
+// synced: the batches of one Batches frame can share CommitGroup's single fsync, and Applied
+// is sent only after it returned OK.
 Status ApplyLoggedBatch(RocksDb& db, const LoggedBatch& batch);
 
 // Erasure: deletes the archived log files whose every batch is at or below `applied_sequence`
