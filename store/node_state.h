@@ -18,9 +18,12 @@ struct NodeState {
 
 // The path of the state file of `data_dir`.
 std::string NodeStatePath(const std::string& data_dir);
-// nullopt when the file is absent; INVALID_ARGUMENT (with the path) when it cannot be read.
+// nullopt when the file is absent; INVALID_ARGUMENT (with the path and what is wrong) when it
+// cannot be read or is not {"epoch": integer >= 0, "role": "leader" or "standby"}.
 Result<std::optional<NodeState>> LoadNodeState(const std::string& data_dir);
-// Writes the file atomically and durably (common/atomic_file.h).
+// Writes the file atomically and durably (common/atomic_file.h): {"epoch": N, "role":
+// "leader" or "standby"}. UNAVAILABLE when it cannot (the previous file stays whole);
+// INVALID_ARGUMENT for a negative epoch.
 Status SaveNodeState(const std::string& data_dir, const NodeState& state);
 
 }  // namespace aplus
