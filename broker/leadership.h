@@ -68,9 +68,17 @@ struct LeadershipOptions {
   int etcd_timeout_ms = 1000; // each etcd call's deadline
 };
 
+// Whether `node` may campaign while `sync` says this (docs/AVAILABILITY.md, "Who may
+// campaign"): `sync` absent (mod_revision 0): anyone; `sync.standby == node`: yes;
+// `sync.standby == ""`: only `sync.leader`; otherwise no. A pure function of its arguments.
+bool MayCampaign(const SyncStandby& sync, const std::string& node);
+
 class Leadership {
  public:
-  // Starts the thread. It campaigns only while SetMayCampaign(true) (a joining node may not).
+  // Starts the thread. It campaigns only while SetMayCampaign(true) (a joining node may not):
+  // it starts not campaigning, so that a node never campaigns before it has said it may.
+  // INVALID_ARGUMENT for a bad URL list, an empty node, a prefix not ending in '/', or
+  // timings that cannot work (lease_ttl_s < 2, margin_ms not under 2/3 of the TTL).
   static Result<std::unique_ptr<Leadership>> Start(LeadershipOptions options);
   virtual ~Leadership() = default;  // stops the thread; a leader revokes its lease (resigns)
 

@@ -76,14 +76,16 @@ inline std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_stri
 
 class ChildProcess {
  public:
-  // Starts `program` (a name in build/bin) with `args`; output goes to `log_path`.
+  // Starts `program` (a name in build/bin, or an absolute path such as /usr/bin/etcd) with
+  // `args`; output goes to `log_path`.
   // `environment` ("NAME=value" entries, e.g. LD_PRELOAD of the fsync shim) is added to this
   // process's own environment, overriding a variable of the same name.
   ChildProcess(const std::string& program, std::vector<std::string> args, std::string log_path,
                std::vector<std::string> environment = {})
       : log_path_(std::move(log_path)) {
     std::vector<std::string> argv_storage;
-    argv_storage.push_back(BinPath(program));
+    argv_storage.push_back(!program.empty() && program.front() == '/' ? program
+                                                                        : BinPath(program));
     for (auto& arg : args) argv_storage.push_back(std::move(arg));
     // Built before fork: the child of a threaded process may only make async-signal-safe calls.
     std::vector<std::string> env_storage;
@@ -149,6 +151,14 @@ class ChildProcess {
   int Stop() {
     Signal(SIGTERM);
     return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
+  }
+  // SIGSTOP / SIGCONT: the process freezes (its sockets stay open, nothing answers) and
+  // resumes; neither reaps it.
+  void Pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  void Resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
   }
   pid_t pid() const { return pid_; }
   // Once the process ended (Running() returned false, or Kill/Stop): its exit code, or -N
