@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "common/wire.h"
 #include "http/http_front_door.h"
@@ -38,6 +39,20 @@ int64_t EnqueuedAtMsOf(const records::QueueItem& item, BrokerStore& store) {
   return (*record)->summary().submitted_at_ms();
 }
 
+// Binds `socket`; a standby promoted in this process has just unbound the same endpoint, which
+// libzmq releases asynchronously: then the bind is tried again for up to 2 s.
+void BindPromptly(zmq::socket_t& socket, const std::string& endpoint, bool retry) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      socket.bind(endpoint);
+      return;
+    } catch (const zmq::error_t& e) {
+      if (!retry || e.num() != EADDRINUSE || attempt >= 40) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
 // 128 random bits, hex: unique per start without any stored state.
 std::string NewInstanceId() {
   std::random_device device;  // the kernel's generator on Linux
@@ -53,7 +68,10 @@ std::string NewInstanceId() {
 
 Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, BrokerOptions options,
                                                zmq::context_t& context, const Clock& clock) {
-  auto store = BrokerStore::Open(options.data_dir);
+  // A pair's databases keep their write-ahead log archived, so a standby can catch up.
+  auto store = options.pair ? BrokerStore::Open(options.data_dir,
+                                                PairedRocksDbOptions(PairLogTtlSeconds(config)))
+                            : BrokerStore::Open(options.data_dir);
   if (!store.ok()) return store.status();
   std::unique_ptr<Broker> broker(
       new Broker(config, std::move(options), context, clock, std::move(store).value()));
@@ -61,7 +79,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
   Status secured = broker->SetUpCurve();
   if (!secured.ok()) return secured;
   try {
-    broker->socket_.bind(broker->options_.listen_endpoint);
+    BindPromptly(broker->socket_, broker->options_.listen_endpoint, broker->options_.pair.has_value());
     broker->endpoint_ = broker->socket_.get(zmq::sockopt::last_endpoint);
     broker->alerts_socket_.bind(broker->options_.alerts_endpoint);
     broker->alerts_endpoint_ = broker->alerts_socket_.get(zmq::sockopt::last_endpoint);
@@ -69,6 +87,10 @@ Result<std::unique_ptr<Broker>> Broker::Create(const NetworkConfig& config, Brok
     return Status(wire::INVALID_ARGUMENT,
                   "cannot listen on " + broker->options_.listen_endpoint + " or " +
                       broker->options_.alerts_endpoint + ": " + e.what());
+  }
+  if (broker->options_.pair) {
+    Status paired = broker->StartPair();
+    if (!paired.ok()) return paired;
   }
   Status rebuilt = broker->RebuildQueues();
   if (!rebuilt.ok()) return rebuilt;
@@ -202,14 +224,21 @@ Status Broker::Run(const std::atomic<bool>& stop) {
 }
 
 void Broker::Turn(int timeout_ms) {
-  zmq::pollitem_t items[5] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+  zmq::pollitem_t items[6] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {alerts_socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {connection_events_.handle(), 0, ZMQ_POLLIN, 0},
+                              {nullptr, 0, ZMQ_POLLIN, 0},
                               {nullptr, 0, ZMQ_POLLIN, 0},
                               {nullptr, 0, ZMQ_POLLIN, 0}};
   size_t polled = 3;
   if (http_) items[polled++] = {nullptr, http_->fd(), ZMQ_POLLIN, 0};
   if (zap_) items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
+  size_t replication_item = 0;
+  if (replication_) {
+    replication_item = polled;
+    items[polled++] = {replication_->socket().handle(), 0, ZMQ_POLLIN, 0};
+    timeout_ms = std::min(timeout_ms, replication_->NextTickInMs());
+  }
   try {
     zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
@@ -219,6 +248,11 @@ void Broker::Turn(int timeout_ms) {
   if (zap_) {
     zap_->AnswerRequests();  // handshakes wait on this thread: answer them first
   }
+  if (replication_item && (items[replication_item].revents & ZMQ_POLLIN)) {
+    replication_->OnReadable();
+  }
+  TendPair();
+  if (durability_failure_) return;  // leadership lost: Run() returns
   if (items[1].revents & ZMQ_POLLIN) ReadAlertSubscriptions();
   if (items[2].revents & ZMQ_POLLIN) ReadConnectionEvents();
   if (zap_) ApplyKeyringChanges();
@@ -234,7 +268,10 @@ void Broker::Turn(int timeout_ms) {
       spdlog::error("receive failed: {}", e.what());
       break;
     }
-    if (!received) break;
+    if (!received) {
+      last_drained_ms_ = SteadyNowMs();  // everything that had arrived is read
+      break;
+    }
     if (!routing_id.more()) continue;  // cannot happen on a ROUTER; nothing to answer
     zmq::message_t payload;
     if (!socket_.recv(payload, zmq::recv_flags::none)) break;
@@ -259,7 +296,10 @@ void Broker::Turn(int timeout_ms) {
     CommitAndFlush();
   }
   if (durability_failure_) return;  // fail-stop: Run() returns
-  FireDueTimers();
+  // A pair's leader without a standby copy (strict mode) fires no timer and delivers nothing:
+  // both would act on, and tell of, writes no standby holds.
+  const bool acknowledging = CanAcknowledge();
+  if (acknowledging) FireDueTimers();
   if (durability_failure_) return;
   CollectPurgeCompactions();
   int64_t now = SteadyNowMs();
@@ -267,7 +307,7 @@ void Broker::Turn(int timeout_ms) {
     ExpireLeasesAndSessions();
     last_expiry_check_ms_ = now;
   }
-  PumpDeliveries();
+  if (acknowledging) PumpDeliveries();
   // Deliveries may have recorded attempt counts, or dead-lettered an item (its alert is
   // published only after a commit, so it commits now).
   if (!alerts_to_publish_.empty()) {
@@ -353,6 +393,20 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
     return;
   }
   if (session) session->last_seen_ms = SteadyNowMs();
+  if (!CanAcknowledge() && request.body_case() != wire::Envelope::kHello &&
+      request.body_case() != wire::Envelope::kPing &&
+      request.body_case() != wire::Envelope::kGetStats) {
+    // A pair's leader without a standby copy (strict mode): nothing is written or read.
+    // Delivery acks have no answer: dropped, the deliveries come again (at least once).
+    if (request.body_case() != wire::Envelope::kDeliveryAck) {
+      AnswerError(routing_id, request.request_id(),
+                  Status(wire::UNAVAILABLE,
+                         "the broker's standby holds no copy yet (availability mode strict): "
+                         "nothing is acknowledged until it has caught up; retry")
+                      .WithRetryAfterMs(500));
+    }
+    return;
+  }
   Dispatch(session, routing_id, request, key, fd);
 }
 
@@ -523,7 +577,10 @@ void Broker::AnswerError(const std::string& routing_id, uint64_t request_id, con
 void Broker::CommitAndFlush() {
   if (durability_failure_) {
     // Never retried, never answered as durable: whatever a later step queued is refused.
-    FailPendingAnswers();
+    FailPendingAnswers(durability_failure_->code() == wire::NOT_LEADER
+                           ? durability_failure_->message()
+                           : "the broker cannot write durably and is stopping; nothing was "
+                             "recorded, retry");
     return;
   }
   if (store_->HasPendingWrites()) {
@@ -542,7 +599,13 @@ void Broker::CommitAndFlush() {
       spdlog::critical("BROKER CANNOT WRITE DURABLY: {}. Nothing more is acknowledged; the "
                        "broker stops (exit status 75) so that a restart recovers from its log",
                        status.ToString());
-      FailPendingAnswers();
+      FailPendingAnswers("the broker cannot write durably and is stopping; nothing was "
+                         "recorded, retry");
+      return;
+    }
+    if (replication_ && !ReplicateCommitted()) {
+      requests_uncommitted_ = 0;
+      unanswered_since_ms_.reset();
       return;
     }
   }
@@ -562,13 +625,11 @@ void Broker::CommitAndFlush() {
   PublishAlerts();
 }
 
-void Broker::FailPendingAnswers() {
+void Broker::FailPendingAnswers(const std::string& why) {
   for (auto& answer : answers_) {
     if (answer.needs_commit) {
-      answer.envelope = MakeErrorEnvelope(
-          answer.envelope.request_id(),
-          Status(wire::UNAVAILABLE,
-                 "the broker cannot write durably and is stopping; nothing was recorded, retry"));
+      answer.envelope = MakeErrorEnvelope(answer.envelope.request_id(),
+                                          Status(wire::UNAVAILABLE, why));
     }
     SendTo(answer.routing_id, answer.envelope);
   }

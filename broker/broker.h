@@ -32,6 +32,7 @@
 #include "broker/sla_clock.h"
 #include "broker/queue_state.h"
 #include "broker/rate_limiter.h"
+#include "broker/replication_leader.h"
 #include "broker/request_table.h"
 #include "broker/session.h"
 #include "broker/zap_authenticator.h"
@@ -236,7 +237,28 @@ class Broker {
   void CommitUnansweredIfDue(bool idle);
   // After a failed commit: the answers waiting for it become UNAVAILABLE, the others (errors,
   // pongs) go as they are; unpublished alerts are dropped (not stored).
-  void FailPendingAnswers();
+  void FailPendingAnswers(const std::string& why);
+
+  // A pair's leader (replication.cc): nullptr / no-ops for a single broker.
+  // Whether answers may leave now: a single broker, a standby that has every committed batch
+  // and is named in etcd, or degraded mode alone (the sync key cleared).
+  bool CanAcknowledge() const;
+  void FillPairStats(wire::PairStats& stats) const;
+  std::string PairState() const;  // "paired", "alone", "waiting for a standby"
+  // Start-up of a pair's leader: the replication socket (after CURVE is set up).
+  Status StartPair();
+  // After a local commit: ships the batch and waits for the standby's copy when the pair is
+  // synchronous. False when the batch's answers may not leave (they were failed, and in
+  // strict mode the broker waits for a standby); leadership lost sets durability_failure_.
+  bool ReplicateCommitted();
+  // Each turn: the standby's frames, heartbeats, naming a caught-up standby in etcd, and the
+  // leadership check (a leader past its lease's validity stops: NOT_LEADER, exit 76).
+  void TendPair();
+  // Degraded mode without a standby copy: clears the sync key, then answers alone.
+  bool GoAlone(const std::string& why);
+  // Writes the sync key naming the caught-up standby; false when it could not (yet).
+  bool NameStandby();
+  void Demote(const std::string& why);
   bool SendTo(const std::string& routing_id, const wire::Envelope& envelope);
 
   // Deliveries.
@@ -320,6 +342,11 @@ class Broker {
   // Since when (steady clock) the store holds writes that answer nobody; nullopt: none.
   std::optional<int64_t> unanswered_since_ms_;
   int64_t last_expiry_check_ms_ = 0;
+  // When the loop last read everything that had arrived on the request socket (steady clock).
+  // Sessions' silence and ack leases are judged as of then, never as of now: a stall of the
+  // loop itself (a slow commit) leaves pings and acks unread in the socket, which is not the
+  // clients' silence.
+  int64_t last_drained_ms_ = 0;
   // Set by a failed commit; the loop stops at the end of that turn (fail-stop).
   std::optional<Status> durability_failure_;
   BrokerCounters counters_;
@@ -329,6 +356,10 @@ class Broker {
   BrokerMetrics metrics_;
   std::map<std::string, uint64_t> at_risk_;
   std::optional<int64_t> at_risk_computed_ms_;  // steady clock
+  // The pair (docs/AVAILABILITY.md); null for a single broker.
+  std::unique_ptr<ReplicationLeader> replication_;
+  bool alone_ = false;           // degraded mode: the sync key says no standby, we answer alone
+  std::string named_standby_;    // the standby the sync key names (as we wrote it)
   // Declared last: destroyed first, so no handler runs on a half-destroyed broker.
   std::unique_ptr<HttpFrontDoor> http_;
 };

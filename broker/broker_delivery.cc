@@ -278,7 +278,9 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
 }
 
 void Broker::ExpireLeasesAndSessions() {
-  int64_t now = SteadyNowMs();
+  // As of the last complete read of the socket (broker.h, last_drained_ms_): what arrived
+  // before it has been read, so a silence or a lease measured up to it is the client's.
+  int64_t now = last_drained_ms_;
   std::vector<std::string> silent;
   for (const auto& [id, session] : sessions_) {
     if (now - session.last_seen_ms > options_.session_timeout_ms) silent.push_back(id);

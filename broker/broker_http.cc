@@ -122,6 +122,7 @@ void Broker::FillStats(wire::Stats& stats) const {
   for (const auto& [id, session] : sessions_) {
     ++(*stats.mutable_sessions_by_role())[RoleLabel(session.role)];
   }
+  if (replication_) FillPairStats(*stats.mutable_pair());
   stats.set_batches_committed(counters_.batches_committed);
   stats.set_messages_committed(counters_.messages_committed);
   stats.set_errors_answered(counters_.errors_answered);

@@ -2,9 +2,31 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "common/network_config.h"
+
 namespace aplus {
+
+class Leadership;
+
+// A broker that leads a pair (docs/AVAILABILITY.md). Unset: a single broker, as always.
+struct PairSettings {
+  Leadership* leadership = nullptr;  // owned by main; outlives the broker
+  int64_t epoch = 0;                 // the epoch this node won
+  std::string node;
+  std::string replication_listen;    // --replication-listen
+  std::string peer_key_file;         // --peer-key (unset with --insecure)
+  AvailabilitySettings availability;
+};
+
+// How long a pair keeps archived log: never longer than the retention's compaction interval
+// (archived files hold what a purge erased: docs/AVAILABILITY.md, "Erasure on both nodes").
+inline uint64_t PairLogTtlSeconds(const NetworkConfig& config) {
+  return static_cast<uint64_t>(
+      FixedDurationMs(config.retention.compaction_interval).value_or(3600 * 1000) / 1000);
+}
 
 struct BrokerOptions {
   std::string listen_endpoint = "tcp://127.0.0.1:7400";
@@ -33,6 +55,7 @@ struct BrokerOptions {
   std::string http_tls_cert_file;
   std::string http_tls_key_file;
   std::string token_dir;  // bearer tokens for /metrics off loopback (`aplus tokens add`)
+  std::optional<PairSettings> pair;
 };
 
 }  // namespace aplus

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "broker/broker.h"
+#include "broker/pair_node.h"
 #include "common/exit_codes.h"
 #include "common/network_config.h"
 #include "gateway/gateway_main.h"
@@ -68,6 +69,19 @@ int main(int argc, char** argv) {
   http.listen = "127.0.0.1:7402";
   http.token_dir = "./aplus-data/tokens-broker";
   aplus::GatewayMain::AddHttpFlags(app, http, "GET /metrics (Prometheus) and GET /health");
+  // A pair of brokers (docs/AVAILABILITY.md); without --etcd the broker runs alone.
+  aplus::PairFlags pair;
+  app.add_option("--etcd", pair.etcd_urls,
+                 "etcd members (http://host:2379,...): run as one node of a pair of brokers");
+  app.add_option("--node", pair.node, "this node's name in its pair (with --etcd)");
+  app.add_option("--replication-listen", pair.replication_listen,
+                 "endpoint the standby connects to when this node leads (with --etcd)");
+  app.add_option("--replication-advertise", pair.replication_advertise,
+                 "the replication endpoint the other node dials, when not --replication-listen "
+                 "(a wildcard bind, NAT, a proxy)");
+  app.add_option("--peer-key", pair.peer_key_file,
+                 "this node's own CURVE pair for the link between the brokers (with --etcd); "
+                 "admitted in the other node's keyring as broker-peer.<node>");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -113,6 +127,21 @@ int main(int argc, char** argv) {
     options.http_tls_cert_file = http.tls_cert;
     options.http_tls_key_file = http.tls_key;
     options.token_dir = http.token_dir;
+  }
+
+  if (!pair.etcd_urls.empty() || !pair.node.empty() || !pair.replication_listen.empty()) {
+    if (pair.etcd_urls.empty() || pair.node.empty() || pair.replication_listen.empty()) {
+      return Fail("a node of a pair needs --etcd, --node and --replication-listen together");
+    }
+    if (!insecure && pair.peer_key_file.empty()) {
+      return Fail("a node of a pair needs its own key for the link between the brokers "
+                  "(--peer-key FILE, made by `aplus keygen`)");
+    }
+    zmq::context_t context(1);
+    aplus::SystemClock clock;
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    return aplus::RunPairNode(config, options, pair, context, clock, g_stop);
   }
 
   zmq::context_t context(1);

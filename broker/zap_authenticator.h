@@ -59,6 +59,11 @@ class ZapAuthenticator {
     return keyring_.FindByPublicKey(public_key);
   }
   size_t size() const { return keyring_.entries().size(); }
+  // The broker-peer entry of the pair's node `node` (key "broker-peer.<node>"), or nullptr.
+  const KeyringEntry* FindPeer(std::string_view node) const {
+    const KeyringEntry* entry = keyring_.FindByName("broker-peer." + std::string(node));
+    return entry && entry->role == wire::BROKER_PEER ? entry : nullptr;
+  }
 
  private:
   // The keyring's entries that name someone of the network; the others are logged.

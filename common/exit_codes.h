@@ -12,5 +12,9 @@ inline constexpr int kExitStartupError = 1;
 // the write-ahead log (what was acknowledged is there). Same number as sysexits' EX_TEMPFAIL,
 // which systemd's Restart=on-failure restarts.
 inline constexpr int kExitDurabilityLost = 75;
+// A broker of a pair lost its leadership (its etcd lease could not be renewed in time, or a
+// newer leader exists): it acknowledged nothing more and stopped. Restarted, it rejoins as a
+// standby by a full copy of the new leader's data (docs/AVAILABILITY.md).
+inline constexpr int kExitDemoted = 76;
 
 }  // namespace aplus

@@ -32,7 +32,7 @@ class ConfigReader {
     NetworkConfig config;
     WarnUnknownKeys(root, "the top level",
                     {"name", "endpoints", "broker", "sla", "territories", "contact_points",
-                     "partners", "operators", "retention"});
+                     "partners", "operators", "retention", "availability"});
     config.name = String(root, "name", "the top level", /*required=*/false, "aplus");
     if (const toml::table* endpoints = OptionalTable(root, "endpoints")) {
       ReadEndpoints(*endpoints, config.endpoints);
@@ -43,6 +43,9 @@ class ConfigReader {
     if (const toml::table* sla = OptionalTable(root, "sla")) ReadSla(*sla, config.sla);
     if (const toml::table* retention = OptionalTable(root, "retention")) {
       ReadRetention(*retention, config.retention);
+    }
+    if (const toml::table* availability = OptionalTable(root, "availability")) {
+      ReadAvailability(*availability, config.availability);
     }
     ReadTerritories(root, config);
     ReadContactPoints(root, config);
@@ -258,6 +261,31 @@ class ConfigReader {
       Fail(table.get("compaction_interval"),
            "[retention]: compaction_interval is days, hours, minutes or seconds, not months");
     }
+  }
+
+  void ReadAvailability(const toml::table& table, AvailabilitySettings& availability) const {
+    constexpr std::string_view kContext = "[availability]";
+    WarnUnknownKeys(table, kContext,
+                    {"mode", "lease_ttl_s", "lease_margin_ms", "standby_ack_timeout_ms"});
+    std::string mode = String(table, "mode", kContext, false, "strict");
+    if (mode == "strict") {
+      availability.mode = AvailabilitySettings::Mode::kStrict;
+    } else if (mode == "degraded") {
+      availability.mode = AvailabilitySettings::Mode::kDegraded;
+    } else {
+      Fail(table.get("mode"), "[availability]: mode is \"strict\" or \"degraded\", not \"" +
+                                  mode + "\"");
+    }
+    availability.lease_ttl_s =
+        Integer(table, "lease_ttl_s", kContext, availability.lease_ttl_s, 2, 60);
+    availability.lease_margin_ms = Integer(table, "lease_margin_ms", kContext,
+                                           availability.lease_margin_ms, 100, 30000);
+    if (availability.lease_margin_ms >= availability.lease_ttl_s * 1000) {
+      Fail(table.get("lease_margin_ms"),
+           "[availability]: lease_margin_ms must be shorter than the lease (lease_ttl_s)");
+    }
+    availability.standby_ack_timeout_ms = Integer(
+        table, "standby_ack_timeout_ms", kContext, availability.standby_ack_timeout_ms, 10, 60000);
   }
 
   void ReadBroker(const toml::table& table, BrokerSettings& broker) const {

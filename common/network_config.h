@@ -95,6 +95,19 @@ struct BrokerSettings {
   uint32_t max_batch_messages = 1024;   // group commit: at most this many messages per fsync
 };
 
+// A pair of brokers ([availability], docs/AVAILABILITY.md). Read only by a broker started
+// with --etcd; a single broker ignores it.
+struct AvailabilitySettings {
+  enum class Mode {
+    kStrict,    // without a standby copy nothing is acknowledged (the default)
+    kDegraded,  // the leader clears the synchronous-standby key, then goes on alone
+  };
+  Mode mode = Mode::kStrict;
+  int64_t lease_ttl_s = 5;              // the leader's etcd lease
+  int64_t lease_margin_ms = 1500;       // leadership ends this long before the lease may expire
+  int64_t standby_ack_timeout_ms = 1000;  // longest wait for the standby's copy of a batch
+};
+
 struct NetworkConfig {
   std::string name;
   std::vector<Territory> territories;
@@ -105,6 +118,7 @@ struct NetworkConfig {
   BrokerSettings broker;
   SlaSettings sla;
   RetentionSettings retention;
+  AvailabilitySettings availability;
 
   // Lookups return nullptr when the id is unknown.
   const Territory* FindTerritory(std::string_view id) const;

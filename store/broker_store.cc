@@ -57,10 +57,22 @@ Result<std::optional<Message>> ReadStored(const RocksDb& db, rocksdb::ColumnFami
 
 }  // namespace
 
-Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path) {
-  auto db = RocksDb::Open(path, {keys::kCases, keys::kEvents, keys::kQueues, keys::kDedup,
-                                 keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
-                                 keys::kOpenAlerts, keys::kAudit, keys::kAlertsBySequence, keys::kContent});
+RocksDbOptions PairedRocksDbOptions(uint64_t log_ttl_seconds) {
+  RocksDbOptions options;
+  options.archive_log = true;
+  options.log_ttl_seconds = std::max<uint64_t>(log_ttl_seconds, 1);
+  return options;
+}
+
+std::vector<std::string> BrokerStore::FamilyNames() {
+  return {keys::kCases, keys::kEvents,   keys::kQueues,    keys::kDedup,
+          keys::kByContactPoint, keys::kMeta, keys::kDue, keys::kAlerts,
+          keys::kOpenAlerts, keys::kAudit, keys::kAlertsBySequence, keys::kContent};
+}
+
+Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path,
+                                                      const RocksDbOptions& options) {
+  auto db = RocksDb::Open(path, FamilyNames(), options);
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   Status loaded = store->LoadCounters();

@@ -23,6 +23,10 @@
 namespace aplus {
 
 // Thread rules: owned and used by the broker's loop thread only.
+// The options of a pair's databases (docs/AVAILABILITY.md): the write-ahead log archived, so a
+// standby can catch up, for at most `log_ttl_seconds` (the retention's compaction interval).
+RocksDbOptions PairedRocksDbOptions(uint64_t log_ttl_seconds);
+
 class BrokerStore {
  public:
   struct QueueEntry {
@@ -49,7 +53,11 @@ class BrokerStore {
   // INTERNAL when a stored counter (case, alert or audit counter, per-state counts, open cases
   // per contact point, the compaction mark) cannot be read or is malformed: the broker must not
   // serve then, since a case number read as 0 would be handed out again.
-  static Result<std::unique_ptr<BrokerStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<BrokerStore>> Open(const std::string& path,
+                                                   const RocksDbOptions& options = {});
+  // The column families, in the order Open creates them: a standby opens its copy with the
+  // same list (a WriteBatch names families by id, so both databases must agree).
+  static std::vector<std::string> FamilyNames();
 
   // --- reads (committed state plus this batch's pending writes) ---
   // Every read returns its error as a value: UNAVAILABLE when RocksDB fails (a read error, an

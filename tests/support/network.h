@@ -54,6 +54,13 @@ class TestNetwork {
   }
   std::string BrokerPublicKeyFile() const { return keys_->PublicFile("broker"); }
 
+  // The broker endpoints the gateways and `aplus` are given from now on (a pair of brokers:
+  // "tcp://a,tcp://b"; tests/support/pair_network.h). StartBroker is not for a pair.
+  void SetBrokerEndpoints(const std::string& endpoints, const std::string& alerts) {
+    broker_endpoint_ = endpoints;
+    alerts_endpoint_ = alerts;
+  }
+
   // Extra environment ("NAME=value") for the next starts of `program` (e.g. "aplus-broker"),
   // such as LD_PRELOAD of the fsync shim; an empty list starts it with the test's own.
   void SetEnvironment(const std::string& program, std::vector<std::string> environment) {

@@ -60,6 +60,16 @@ std::string RenderStats(const wire::Stats& stats) {
   out += "Committed: " + std::to_string(stats.batches_committed()) + " batches, " +
          std::to_string(stats.messages_committed()) + " messages; " +
          std::to_string(stats.errors_answered()) + " errors answered\n";
+  if (stats.has_pair()) {
+    const auto& pair = stats.pair();
+    out += "Pair: leader " + pair.node() + " (epoch " + std::to_string(pair.epoch()) + "), mode " +
+           pair.mode() + ", " + pair.state() +
+           (pair.standby().empty() ? std::string(", no standby attached")
+                                   : ", standby " + pair.standby() + " at sequence " +
+                                         std::to_string(pair.standby_applied_sequence()) + " of " +
+                                         std::to_string(pair.committed_sequence())) +
+           "\n";
+  }
   for (const auto& failing : stats.failing_webhooks()) {
     out += "FAILING WEBHOOKS: partner " + failing.partner() +
            (failing.territory().empty() ? "" : " (" + failing.territory() + ")") + " to " +

@@ -1,0 +1,98 @@
+#include "broker/pair_node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "broker/broker.h"
+#include "broker/leadership.h"
+#include "broker/standby_node.h"
+#include "common/exit_codes.h"
+#include "store/node_state.h"
+
+namespace aplus {
+
+int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFlags& flags,
+                zmq::context_t& context, const Clock& clock, const std::atomic<bool>& stop) {
+  LeadershipOptions leadership_options;
+  leadership_options.etcd_urls = flags.etcd_urls;
+  leadership_options.prefix = "/aplus/" + config.name + "/";
+  leadership_options.node = flags.node;
+  leadership_options.endpoint = options.listen_endpoint;
+  leadership_options.alerts = options.alerts_endpoint;
+  leadership_options.replication =
+      flags.replication_advertise.empty() ? flags.replication_listen : flags.replication_advertise;
+  leadership_options.lease_ttl_s = config.availability.lease_ttl_s;
+  leadership_options.margin_ms = config.availability.lease_margin_ms;
+  auto leadership = Leadership::Start(leadership_options);
+  if (!leadership.ok()) {
+    std::cerr << "aplus-broker: " << leadership.status().message() << std::endl;
+    return kExitStartupError;
+  }
+
+  // The node holds a copy it may serve (its data directory opens below); the campaign rules
+  // in etcd decide whether it may lead. Off while a full copy is being installed.
+  (*leadership)->SetMayCampaign(true);
+  StandbyOptions standby_options;
+  standby_options.node = flags.node;
+  standby_options.data_dir = options.data_dir;
+  standby_options.listen_endpoint = options.listen_endpoint;
+  standby_options.key_file = options.key_file;
+  standby_options.peer_key_file = flags.peer_key_file;
+  standby_options.keyring_dir = options.keyring_dir;
+  standby_options.insecure = options.insecure;
+  {
+    auto standby = StandbyNode::Create(config, standby_options, context, **leadership);
+    if (!standby.ok()) {
+      std::cerr << "aplus-broker: " << standby.status().message() << std::endl;
+      return kExitStartupError;
+    }
+    std::cout << "aplus-broker node " << flags.node << " in its pair (etcd " << flags.etcd_urls
+              << "), answering NOT_LEADER on " << options.listen_endpoint
+              << " until it leads" << std::endl;
+    auto outcome = (*standby)->Run(stop);
+    if (!outcome.ok()) {
+      spdlog::critical("standby stopped: {}; exit status {}", outcome.status().ToString(),
+                       kExitDurabilityLost);
+      return kExitDurabilityLost;
+    }
+    if (*outcome == StandbyNode::Outcome::kStopped) {
+      spdlog::info("stopped cleanly");
+      return kExitOk;
+    }
+  }
+  // Won: from now on this node's data is the pair's history; written down first, so that a
+  // restart of this node never resumes as a standby from it (docs/AVAILABILITY.md).
+  LeadershipView view = (*leadership)->View();
+  Status saved = SaveNodeState(options.data_dir, NodeState{view.epoch, /*was_leader=*/true});
+  if (!saved.ok()) {
+    spdlog::critical("cannot record the node's state: {}", saved.ToString());
+    return kExitDurabilityLost;
+  }
+  PairSettings pair;
+  pair.leadership = leadership->get();
+  pair.epoch = view.epoch;
+  pair.node = flags.node;
+  pair.replication_listen = flags.replication_listen;
+  pair.peer_key_file = flags.peer_key_file;
+  pair.availability = config.availability;
+  options.pair = pair;
+  auto broker = Broker::Create(config, options, context, clock);
+  if (!broker.ok()) {
+    spdlog::critical("cannot lead: {}", broker.status().ToString());
+    return kExitDurabilityLost;
+  }
+  std::cout << "aplus-broker node " << flags.node << " leads (epoch " << view.epoch << ") on "
+            << (*broker)->endpoint() << std::endl;
+  Status served = (*broker)->Run(stop);
+  broker.value().reset();
+  if (served.ok()) {
+    spdlog::info("stopped cleanly; leadership released");
+    return kExitOk;
+  }
+  if (served.code() == wire::NOT_LEADER) return kExitDemoted;
+  spdlog::critical("stopped: {}; exit status {}", served.ToString(), kExitDurabilityLost);
+  return kExitDurabilityLost;
+}
+
+}  // namespace aplus

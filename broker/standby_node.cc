@@ -1,0 +1,442 @@
+#include "broker/standby_node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "broker/broker_options.h"
+#include "common/curve_client.h"
+#include "common/wire.h"
+#include "store/broker_store.h"
+#include "store/replication_log.h"
+
+namespace aplus {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// After a Refused from the leader, attach again no sooner than this (no storm).
+constexpr int64_t kReattachDelayMs = 200;
+
+}  // namespace
+
+Result<std::unique_ptr<StandbyNode>> StandbyNode::Create(const NetworkConfig& config,
+                                                         StandbyOptions options,
+                                                         zmq::context_t& context,
+                                                         Leadership& leadership) {
+  std::unique_ptr<StandbyNode> node(
+      new StandbyNode(config, std::move(options), context, leadership));
+  const StandbyOptions& o = node->options_;
+  if (!o.insecure) {
+    auto client_key = ReadSecretKeyFile(o.key_file);
+    if (!client_key.ok()) return client_key.status();
+    auto peer_key = ReadSecretKeyFile(o.peer_key_file);
+    if (!peer_key.ok()) return peer_key.status();
+    node->client_key_ = std::move(client_key).value();
+    node->peer_key_ = std::move(peer_key).value();
+    node->zap_ = std::make_unique<ZapAuthenticator>(context, o.keyring_dir, config);
+    Status started = node->zap_->Start();
+    if (!started.ok()) return started;
+    node->front_.set(zmq::sockopt::curve_server, 1);
+    node->front_.set(zmq::sockopt::curve_secretkey, node->client_key_->secret_key);
+    node->front_.set(zmq::sockopt::zap_domain, kBrokerZapDomain);
+  }
+  try {
+    node->front_.bind(o.listen_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status(wire::INVALID_ARGUMENT,
+                  "cannot listen on " + o.listen_endpoint + ": " + e.what());
+  }
+  auto state = LoadNodeState(o.data_dir);
+  if (!state.ok()) return state.status();
+  node->state_ = *state;
+  if (node->state_) node->highest_epoch_ = node->state_->epoch;
+  Status opened = node->OpenDatabase();
+  if (!opened.ok()) return opened;
+  return node;
+}
+
+StandbyNode::StandbyNode(const NetworkConfig& config, StandbyOptions options,
+                         zmq::context_t& context, Leadership& leadership)
+    : config_(config),
+      options_(std::move(options)),
+      context_(context),
+      leadership_(leadership),
+      front_(context, zmq::socket_type::router) {
+  front_.set(zmq::sockopt::linger, 0);
+}
+
+StandbyNode::~StandbyNode() = default;
+
+Status StandbyNode::OpenDatabase() {
+  auto db = RocksDb::Open(options_.data_dir, BrokerStore::FamilyNames(),
+                          PairedRocksDbOptions(PairLogTtlSeconds(config_)));
+  if (!db.ok()) return db.status();
+  db_ = std::move(db).value();
+  return Status::Ok();
+}
+
+uint64_t StandbyNode::AppliedSequence() const {
+  return db_ ? db_->raw()->GetLatestSequenceNumber() : 0;
+}
+
+Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
+  spdlog::info("standby {}: waiting for a leader (data {} at sequence {}{})", options_.node,
+               options_.data_dir, AppliedSequence(),
+               state_ ? (state_->was_leader ? ", last written as leader of epoch "
+                                            : ", copy of epoch ") +
+                            std::to_string(state_->epoch)
+                      : ", no copy yet");
+  int64_t last_view_ms = 0;
+  while (!stop.load()) {
+    zmq::pollitem_t items[3] = {{front_.handle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, 0, ZMQ_POLLIN, 0},
+                                {nullptr, 0, ZMQ_POLLIN, 0}};
+    size_t polled = 1;
+    size_t link_index = 0, zap_index = 0;
+    if (link_) {
+      link_index = polled;
+      items[polled++] = {link_->handle(), 0, ZMQ_POLLIN, 0};
+    }
+    if (zap_) {
+      zap_index = polled;
+      items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
+    }
+    try {
+      zmq::poll(items, polled, std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) spdlog::error("standby: poll failed: {}", e.what());
+      continue;
+    }
+    if (zap_) zap_->AnswerRequests();
+    (void)zap_index;
+    (void)link_index;
+    if (items[0].revents & ZMQ_POLLIN) AnswerClients();
+    if (link_) {
+      ReadLink();  // every turn: silence is judged as of a complete read
+      if (db_ && db_->failed()) {
+        return Status(wire::UNAVAILABLE, "the standby cannot write durably");
+      }
+    }
+    int64_t now = SteadyMs();
+    if (now - last_view_ms >= 50) {
+      last_view_ms = now;
+      LeadershipView view = leadership_.View();
+      highest_epoch_ = std::max(highest_epoch_, view.highest_epoch_seen);
+      if (view.role == NodeRole::kLeader && !receiving_) {
+        spdlog::info("standby {}: won the election (epoch {}) at sequence {}", options_.node,
+                     view.epoch, AppliedSequence());
+        link_.reset();
+        db_.reset();
+        front_.unbind(front_.get(zmq::sockopt::last_endpoint));
+        front_.close();
+        return Outcome::kPromoted;
+      }
+      FollowLeader(view);
+    }
+    if (link_ && following_) {
+      // Silence as of the last complete read of the link (a slow apply of our own is not the
+      // leader's silence).
+      int64_t silent_ms = std::max<int64_t>(0, last_drained_ms_ - last_heard_ms_);
+      if (silent_ms > options_.silence_ms && now - attached_at_ms_ > options_.silence_ms) {
+        spdlog::warn("standby {}: nothing from leader {} for {} ms: reconnecting", options_.node,
+                     following_->node, silent_ms);
+        Connect(*following_);
+      } else if (attached_at_ms_ == 0 && now - last_heard_ms_ > kReattachDelayMs) {
+        SendAttach();
+      }
+    }
+  }
+  return Outcome::kStopped;
+}
+
+void StandbyNode::AnswerClients() {
+  for (int budget = 0; budget < 1024; ++budget) {
+    zmq::message_t routing_id;
+    std::optional<size_t> received;
+    try {
+      received = front_.recv(routing_id, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (!received) return;
+    if (!routing_id.more()) continue;
+    zmq::message_t payload;
+    if (!front_.recv(payload, zmq::recv_flags::none)) return;
+    while (payload.more()) {
+      zmq::message_t extra;
+      if (!front_.recv(extra, zmq::recv_flags::none) || !extra.more()) break;
+    }
+    wire::Envelope request;
+    uint64_t request_id = 0;
+    if (payload.size() <= config_.broker.max_frame_bytes &&
+        request.ParsePartialFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      request_id = request.request_id();
+    }
+    std::string where = leader_endpoint_.empty() ? "no leader is known yet"
+                                                 : "the leader is " + leader_endpoint_;
+    wire::Envelope answer = MakeErrorEnvelope(
+        request_id, Status(wire::NOT_LEADER, "this broker is the standby of its pair; " + where));
+    answer.mutable_error()->set_leader_endpoint(leader_endpoint_);
+    try {
+      front_.send(routing_id, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      zmq::message_t encoded = EncodeEnvelope(answer);
+      front_.send(encoded, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      // The client left: nothing to answer.
+    }
+  }
+}
+
+void StandbyNode::FollowLeader(const LeadershipView& view) {
+  if (!view.leader || view.leader->node == options_.node) {
+    leader_endpoint_.clear();
+    return;
+  }
+  leader_endpoint_ = view.leader->endpoint;
+  if (view.leader->epoch < highest_epoch_) return;  // a stale read: wait for etcd's newer one
+  if (following_ && following_->node == view.leader->node &&
+      following_->epoch == view.leader->epoch && following_->replication == view.leader->replication) {
+    return;
+  }
+  highest_epoch_ = std::max(highest_epoch_, view.leader->epoch);
+  Connect(*view.leader);
+}
+
+void StandbyNode::Connect(const LeaderInfo& leader) {
+  following_ = leader;
+  receiving_.reset();
+  link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  link_->set(zmq::sockopt::linger, 0);
+  link_->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
+  link_->set(zmq::sockopt::rcvhwm, 0);
+  if (peer_key_) {
+    const KeyringEntry* peer = zap_ ? zap_->FindPeer(leader.node) : nullptr;
+    if (!peer) {
+      spdlog::error("standby {}: no broker-peer key for leader '{}' in the keyring (add "
+                    "broker-peer.{}): cannot follow it",
+                    options_.node, leader.node, leader.node);
+      link_.reset();
+      return;
+    }
+    CurveClientKeys keys{peer->public_key, *peer_key_};
+    ApplyCurveClient(*link_, keys);
+  }
+  link_->connect(leader.replication);
+  spdlog::info("standby {}: following leader {} (epoch {}) at {}", options_.node, leader.node,
+               leader.epoch, leader.replication);
+  last_heard_ms_ = SteadyMs();
+  SendAttach();
+}
+
+void StandbyNode::SendAttach() {
+  if (!link_ || receiving_) return;
+  replication::ReplicationFrame frame;
+  auto* attach = frame.mutable_attach();
+  attach->set_node(options_.node);
+  attach->set_applied_sequence(AppliedSequence());
+  bool resumable = state_ && !resync_;
+  attach->set_applied_epoch(resumable ? state_->epoch : 0);
+  attach->set_was_leader(resumable ? state_->was_leader : true);
+  std::string bytes;
+  frame.SerializeToString(&bytes);
+  try {
+    link_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+  }
+  attached_at_ms_ = SteadyMs();
+}
+
+void StandbyNode::ReadLink() {
+  for (int budget = 0; budget < 256 && link_; ++budget) {
+    zmq::message_t payload;
+    std::optional<size_t> received;
+    try {
+      received = link_->recv(payload, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (!received) {
+      last_drained_ms_ = SteadyMs();
+      return;
+    }
+    last_heard_ms_ = SteadyMs();
+    replication::ReplicationFrame frame;
+    if (!frame.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      spdlog::warn("standby: a frame from the leader does not parse (ignored)");
+      continue;
+    }
+    Status handled = HandleFrame(frame);
+    if (!handled.ok()) {
+      spdlog::critical("standby {}: {}", options_.node, handled.ToString());
+      return;
+    }
+  }
+}
+
+Status StandbyNode::HandleFrame(const replication::ReplicationFrame& frame) {
+  auto epoch_of = [&]() -> int64_t {
+    switch (frame.body_case()) {
+      case replication::ReplicationFrame::kBatches: return frame.batches().epoch();
+      case replication::ReplicationFrame::kCheckpointBegin: return frame.checkpoint_begin().epoch();
+      case replication::ReplicationFrame::kCheckpointChunk: return frame.checkpoint_chunk().epoch();
+      case replication::ReplicationFrame::kCheckpointEnd: return frame.checkpoint_end().epoch();
+      case replication::ReplicationFrame::kHeartbeat: return frame.heartbeat().epoch();
+      case replication::ReplicationFrame::kRefused: return frame.refused().epoch();
+      default: return 0;
+    }
+  };
+  int64_t epoch = epoch_of();
+  if (epoch < highest_epoch_) {
+    // Fencing: a deposed leader's frames are never applied.
+    Refuse("epoch " + std::to_string(epoch) + " is older than " + std::to_string(highest_epoch_));
+    return Status::Ok();
+  }
+  highest_epoch_ = epoch;
+  switch (frame.body_case()) {
+    case replication::ReplicationFrame::kBatches: return ApplyBatches(frame.batches());
+    case replication::ReplicationFrame::kCheckpointBegin:
+      return OnCheckpointBegin(frame.checkpoint_begin());
+    case replication::ReplicationFrame::kCheckpointChunk:
+      return OnCheckpointChunk(frame.checkpoint_chunk());
+    case replication::ReplicationFrame::kCheckpointEnd: return OnCheckpointEnd(frame.checkpoint_end());
+    case replication::ReplicationFrame::kHeartbeat:
+      if (!receiving_) SendApplied();
+      return Status::Ok();
+    case replication::ReplicationFrame::kRefused:
+      spdlog::info("standby {}: the leader asks us to attach again ({})", options_.node,
+                   frame.refused().reason());
+      receiving_.reset();
+      attached_at_ms_ = 0;  // Run() attaches again after kReattachDelayMs
+      return Status::Ok();
+    default:
+      return Status::Ok();
+  }
+}
+
+Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
+  if (!state_ || state_->epoch != batches.epoch() || state_->was_leader || resync_) {
+    // Only a copy of this leader's own history may take its batches (the leader resumes only
+    // such a copy; anything else is a protocol slip): ask for a full copy.
+    resync_ = true;
+    Refuse("our copy is not of epoch " + std::to_string(batches.epoch()) + ": a full copy is needed");
+    return Status::Ok();
+  }
+  // The frame's batches share one fsync (a group); Applied leaves only after it.
+  db_->BeginGroup();
+  for (const auto& batch : batches.batches()) {
+    LoggedBatch logged{batch.sequence(), batch.data()};
+    uint64_t latest = AppliedSequence();
+    if (batch.sequence() <= latest) continue;  // a resend after a reconnect: already here
+    Status applied = ApplyLoggedBatch(*db_, logged);
+    if (applied.code() == wire::INTERNAL || applied.code() == wire::INVALID_ARGUMENT) {
+      // Not where the leader's landed, or not a batch of ours: what came before is kept
+      // (synced below), the copy is replaced by a full one.
+      Status synced = db_->CommitGroup();
+      if (!synced.ok()) return synced;
+      resync_ = true;
+      Refuse(applied.message());
+      return Status::Ok();
+    }
+    if (!applied.ok()) return applied;  // a failed write: fail-stop
+  }
+  Status synced = db_->CommitGroup();
+  if (!synced.ok()) return synced;  // a failed fsync: fail-stop, never retried
+  SendApplied();
+  return Status::Ok();
+}
+
+Status StandbyNode::OnCheckpointBegin(const replication::CheckpointBegin& begin) {
+  std::vector<std::string> files(begin.files().begin(), begin.files().end());
+  receiving_total_ = begin.total_bytes();
+  leadership_.SetMayCampaign(false);  // a copy half replaced may never lead
+  auto receiver = CheckpointReceiver::Begin(options_.data_dir, files);
+  if (!receiver.ok()) {
+    Refuse("cannot receive a checkpoint: " + receiver.status().message());
+    return Status::Ok();
+  }
+  receiving_ = std::move(receiver).value();
+  receiving_epoch_ = begin.epoch();
+  spdlog::info("standby {}: receiving a full copy from the leader ({} files, {} bytes, sequence {})",
+               options_.node, files.size(), begin.total_bytes(), begin.sequence());
+  return Status::Ok();
+}
+
+Status StandbyNode::OnCheckpointChunk(const replication::CheckpointChunk& chunk) {
+  if (!receiving_) return Status::Ok();  // a stale chunk after a reconnect
+  Status written = receiving_->Write(chunk.file(), chunk.offset(), chunk.data());
+  if (!written.ok()) {
+    receiving_.reset();
+    Refuse("checkpoint chunk refused: " + written.message());
+    return Status::Ok();
+  }
+  SendApplied(receiving_->received_bytes());
+  return Status::Ok();
+}
+
+Status StandbyNode::OnCheckpointEnd(const replication::CheckpointEnd& end) {
+  if (!receiving_) return Status::Ok();
+  if (receiving_->received_bytes() != receiving_total_) {
+    // A chunk went missing (a reconnect in the middle): a short log would read as a shorter
+    // one, so the copy is not installed; attach again for a new one.
+    receiving_.reset();
+    Refuse("checkpoint incomplete: " + std::to_string(receiving_total_) + " bytes announced");
+    return Status::Ok();
+  }
+  db_.reset();  // closed before its directory is swapped
+  Status installed = receiving_->Install();
+  receiving_.reset();
+  if (!installed.ok()) return installed;  // the data directory is in doubt: stop
+  NodeState state{end.epoch(), /*was_leader=*/false};
+  Status saved = SaveNodeState(options_.data_dir, state);
+  if (!saved.ok()) return saved;
+  state_ = state;
+  resync_ = false;
+  Status opened = OpenDatabase();
+  if (!opened.ok()) return opened;
+  if (AppliedSequence() != end.sequence()) {
+    spdlog::warn("standby {}: the copy opened at sequence {}, the leader said {}", options_.node,
+                 AppliedSequence(), end.sequence());
+  }
+  leadership_.SetMayCampaign(true);
+  spdlog::info("standby {}: full copy installed at sequence {} (epoch {})", options_.node,
+               AppliedSequence(), end.epoch());
+  SendAttach();
+  return Status::Ok();
+}
+
+void StandbyNode::SendApplied(uint64_t received_bytes) {
+  if (!link_) return;
+  replication::ReplicationFrame frame;
+  auto* applied = frame.mutable_applied();
+  applied->set_epoch(highest_epoch_);
+  applied->set_sequence(AppliedSequence());
+  applied->set_received_bytes(received_bytes);
+  std::string bytes;
+  frame.SerializeToString(&bytes);
+  try {
+    link_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+  }
+}
+
+void StandbyNode::Refuse(const std::string& reason) {
+  spdlog::warn("standby {}: refusing the leader's frames: {}", options_.node, reason);
+  if (!link_) return;
+  replication::ReplicationFrame frame;
+  frame.mutable_refused()->set_epoch(highest_epoch_);
+  frame.mutable_refused()->set_reason(reason);
+  std::string bytes;
+  frame.SerializeToString(&bytes);
+  try {
+    link_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+  }
+  attached_at_ms_ = 0;  // attach again (for a full copy when resync_)
+}
+
+}  // namespace aplus

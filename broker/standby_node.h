@@ -1,0 +1,100 @@
+// A broker of a pair that does not lead (docs/AVAILABILITY.md): it keeps a copy of the leader's
+// database batch for batch, answers every client NOT_LEADER naming the leader, and returns
+// when this node wins an election (the caller then starts the Broker on the same data).
+//
+// It applies only what the current leader ships: frames from an epoch lower than the highest
+// it has seen are refused, and a copy it cannot resume (a former leader's data, another
+// epoch's, a gap) is replaced by a checkpoint streamed from the leader.
+//
+// Thread rules: Run() owns everything on the calling thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "broker/leadership.h"
+#include "broker/zap_authenticator.h"
+#include "common/curve_keys.h"
+#include "common/network_config.h"
+#include "common/status.h"
+#include "replication.pb.h"
+#include "store/checkpoint_transfer.h"
+#include "store/node_state.h"
+#include "store/rocks_db.h"
+
+namespace aplus {
+
+struct StandbyOptions {
+  std::string node;
+  std::string data_dir;
+  std::string listen_endpoint;  // the clients' endpoint: answered NOT_LEADER
+  // CURVE: the client-facing pair (--key), this node's own pair (--peer-key) and the keyring
+  // (where the leader's broker-peer public key is found). Unset key files: plain (--insecure).
+  std::string key_file;
+  std::string peer_key_file;
+  std::string keyring_dir;
+  bool insecure = false;
+  int64_t silence_ms = 3000;  // no frame from the leader this long: reconnect
+};
+
+class StandbyNode {
+ public:
+  static Result<std::unique_ptr<StandbyNode>> Create(const NetworkConfig& config,
+                                                     StandbyOptions options,
+                                                     zmq::context_t& context,
+                                                     Leadership& leadership);
+  ~StandbyNode();
+
+  enum class Outcome { kStopped, kPromoted };
+  // Serves until `stop` (kStopped) or this node leads (kPromoted: the database is closed and
+  // the client endpoint unbound when it returns). An error is a durability failure (a failed
+  // write while applying): the process must exit as after a failed commit.
+  Result<Outcome> Run(const std::atomic<bool>& stop);
+
+ private:
+  StandbyNode(const NetworkConfig& config, StandbyOptions options, zmq::context_t& context,
+              Leadership& leadership);
+  Status OpenDatabase();
+  void AnswerClients();
+  void FollowLeader(const LeadershipView& view);
+  void Connect(const LeaderInfo& leader);
+  void SendAttach();
+  void ReadLink();
+  Status HandleFrame(const replication::ReplicationFrame& frame);
+  Status ApplyBatches(const replication::Batches& batches);
+  Status OnCheckpointBegin(const replication::CheckpointBegin& begin);
+  Status OnCheckpointChunk(const replication::CheckpointChunk& chunk);
+  Status OnCheckpointEnd(const replication::CheckpointEnd& end);
+  void SendApplied(uint64_t received_bytes = 0);
+  void Refuse(const std::string& reason);
+  uint64_t AppliedSequence() const;
+
+  const NetworkConfig& config_;
+  const StandbyOptions options_;
+  zmq::context_t& context_;
+  Leadership& leadership_;
+  std::unique_ptr<ZapAuthenticator> zap_;  // null when plain
+  std::optional<CurveKeyPair> client_key_;
+  std::optional<CurveKeyPair> peer_key_;
+  zmq::socket_t front_;  // ROUTER: clients, answered NOT_LEADER
+  std::unique_ptr<zmq::socket_t> link_;  // DEALER to the leader's replication endpoint
+  std::optional<LeaderInfo> following_;
+  std::unique_ptr<RocksDb> db_;
+  std::optional<NodeState> state_;
+  int64_t highest_epoch_ = 0;
+  int64_t last_heard_ms_ = 0;
+  int64_t last_drained_ms_ = 0;  // when ReadLink last read everything that had arrived
+  int64_t attached_at_ms_ = 0;
+  std::string leader_endpoint_;  // for NOT_LEADER answers
+  std::unique_ptr<CheckpointReceiver> receiving_;
+  int64_t receiving_epoch_ = 0;
+  uint64_t receiving_total_ = 0;
+  bool resync_ = false;  // our copy cannot be resumed: attach as one that needs a full copy
+};
+
+}  // namespace aplus

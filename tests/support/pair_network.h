@@ -1,0 +1,116 @@
+// Test support: a pair of brokers (docs/AVAILABILITY.md) on a real etcd cluster, with the
+// gateways of a TestNetwork given both brokers' endpoints. Real processes on loopback, each
+// broker with its own data directory and its own peer key (broker-peer.<node> in the keyring).
+//
+//   PairNetwork pair("failover");           // three etcd members, nothing else yet
+//   pair.StartNode(0); pair.StartNode(1);   // node "a" and node "b"
+//   int leader = pair.WaitForLeader();      // the node whose current process leads
+//   pair.network().StartAgentGateway(...);  // gateways follow the leader
+#pragma once
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/etcd_cluster.h"
+#include "tests/support/network.h"
+
+namespace aplus::testing {
+
+class PairNetwork {
+ public:
+  struct Node {
+    std::string name;
+    std::string endpoint, alerts, replication;
+    std::string data_dir;
+    std::unique_ptr<ChildProcess> process;
+    int starts = 0;
+  };
+
+  // `availability`: the body of the config's [availability] section.
+  explicit PairNetwork(const std::string& label,
+                       const std::string& availability = "mode = \"strict\"\n"
+                                                         "lease_ttl_s = 3\n"
+                                                         "lease_margin_ms = 1000\n",
+                       int etcd_members = 3)
+      : network_(label), etcd_(etcd_members, label + "-etcd") {
+    for (const char* name : {"a", "b"}) {
+      Node node;
+      node.name = name;
+      node.endpoint = Endpoint(FreePort());
+      node.alerts = Endpoint(FreePort());
+      node.replication = Endpoint(FreePort());
+      node.data_dir = network_.dir().Sub(std::string("broker-") + name);
+      auto added = network_.keys().AddPrincipal(wire::BROKER_PEER, name, "");
+      if (!added.ok()) throw std::runtime_error("cannot add a peer key: " + added.status().ToString());
+      nodes_.push_back(std::move(node));
+    }
+    config_path_ = network_.dir().Sub("pair.toml");
+    std::ofstream config(config_path_);
+    config << DefaultNetworkToml() << "\n[availability]\n" << availability;
+    network_.SetBrokerEndpoints(nodes_[0].endpoint + "," + nodes_[1].endpoint,
+                                nodes_[0].alerts + "," + nodes_[1].alerts);
+  }
+
+  TestNetwork& network() { return network_; }
+  EtcdCluster& etcd() { return etcd_; }
+  Node& node(int i) { return nodes_.at(i); }
+  const std::string& config_path() const { return config_path_; }
+
+  // Starts node i (again); true once it is up (as a standby or waiting to lead).
+  bool StartNode(int i, std::vector<std::string> extra = {}) {
+    Node& node = nodes_.at(i);
+    std::vector<std::string> args = {
+        "--config", config_path_, "--node", node.name, "--etcd", etcd_.urls(),
+        "--listen", node.endpoint, "--alerts", node.alerts,
+        "--replication-listen", node.replication, "--data-dir", node.data_dir,
+        "--key", network_.keys().KeyFile("broker"),
+        "--peer-key", network_.keys().KeyFile("broker-peer." + node.name),
+        "--keyring", network_.keys().keyring_dir(), "--keyring-poll-ms", "100",
+        "--http-listen", "off"};
+    for (auto& arg : extra) args.push_back(arg);
+    node.process = std::make_unique<ChildProcess>(
+        "aplus-broker", args,
+        network_.dir().Sub("broker-" + node.name + "-" + std::to_string(++node.starts) + ".log"));
+    return node.process->WaitForLog("aplus-broker node " + node.name + " in its pair", 15000);
+  }
+
+  // Whether node i's current process leads (it said so, and runs).
+  bool Leads(int i) {
+    Node& node = nodes_.at(i);
+    return node.process && node.process->Running() &&
+           node.process->Log().find("aplus-broker node " + node.name + " leads") !=
+               std::string::npos;
+  }
+  // The node that leads within `timeout_ms`, or -1.
+  int WaitForLeader(int timeout_ms = 20000, int not_this = -1) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (int i = 0; i < 2; ++i) {
+        if (i != not_this && Leads(i)) return i;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  // Whether node i's current process (a leader) has a synchronous standby named in etcd.
+  bool WaitPaired(int leader, int timeout_ms = 30000) {
+    return nodes_.at(leader).process->WaitForLog("named synchronous", timeout_ms);
+  }
+  std::string Logs() {
+    std::string all;
+    for (auto& node : nodes_) {
+      if (node.process) all += "--- broker " + node.name + ":\n" + node.process->Log();
+    }
+    return all;
+  }
+
+ private:
+  TestNetwork network_;
+  EtcdCluster etcd_;
+  std::vector<Node> nodes_;
+  std::string config_path_;
+};
+
+}  // namespace aplus::testing
