@@ -57,7 +57,7 @@ std::unique_ptr<EtcdClient> Client(const EtcdCluster& etcd) {
 
 #define REQUIRE_ETCD()                \
   if (!EtcdCluster::Available()) {    \
-    MESSAGE(EtcdCluster::kMissing);   \
+    MESSAGE(std::string(EtcdCluster::kMissing));   \
     return;                           \
   }
 

@@ -52,7 +52,7 @@ TEST_CASE("nobody answering is UNREACHABLE within the deadline" * doctest::timeo
 
 TEST_CASE("leases, reads and transactions on a real etcd" * doctest::timeout(60)) {
   if (!EtcdCluster::Available()) {
-    MESSAGE(EtcdCluster::kMissing);
+    MESSAGE(std::string(EtcdCluster::kMissing));
     return;
   }
   EtcdCluster etcd(1, "etcd-client");
@@ -142,7 +142,7 @@ TEST_CASE("leases, reads and transactions on a real etcd" * doctest::timeout(60)
 
 TEST_CASE("one member of three killed or frozen: calls still answer" * doctest::timeout(120)) {
   if (!EtcdCluster::Available()) {
-    MESSAGE(EtcdCluster::kMissing);
+    MESSAGE(std::string(EtcdCluster::kMissing));
     return;
   }
   EtcdCluster etcd(3, "etcd-client-3");
@@ -186,7 +186,7 @@ TEST_CASE("one member of three killed or frozen: calls still answer" * doctest::
 
 TEST_CASE("every member frozen: UNREACHABLE within the deadline" * doctest::timeout(60)) {
   if (!EtcdCluster::Available()) {
-    MESSAGE(EtcdCluster::kMissing);
+    MESSAGE(std::string(EtcdCluster::kMissing));
     return;
   }
   EtcdCluster etcd(1, "etcd-client-stop");

@@ -2,7 +2,7 @@
 // with its data directories in a temporary directory; every member is killed and the
 // directory removed when the object dies.
 //
-//   if (!EtcdCluster::Available()) { MESSAGE(EtcdCluster::kMissing); return; }
+//   if (!EtcdCluster::Available()) { MESSAGE(std::string(EtcdCluster::kMissing)); return; }
 //   EtcdCluster etcd(3);                 // started, every member answering
 //   Leadership::Start({.etcd_urls = etcd.urls(), ...});
 //   etcd.Stop(0); ... etcd.Cont(0);      // SIGSTOP / SIGCONT: frozen, not dead
