@@ -322,3 +322,24 @@ TEST_CASE("the leader cut from etcd demotes itself before the lease can expire f
                        << std::chrono::duration_cast<milliseconds>(won - demoted).count()
                        << " ms after that");
 }
+
+TEST_CASE("one etcd member of three killed: the leader keeps leading" * doctest::timeout(120)) {
+  REQUIRE_ETCD();
+  EtcdCluster etcd(3, "leadership-member");
+  auto a = Start(etcd.urls(), "a");
+  REQUIRE(WaitUntil([&] { return a->IsLeaderNow(); }, 15000));
+  auto b = Start(etcd.urls(), "b");
+  REQUIRE(WaitUntil([&] { return b->View().leader.has_value(); }, 5000));
+  const int64_t epoch = a->View().epoch;
+
+  // Member 0 answered `a` so far, and may be raft's leader: the cluster elects another in a
+  // second or two, keep-alives go to the others meanwhile, well within TTL - margin.
+  etcd.Kill(0);
+  bool always = WaitUntil([&] { return !a->IsLeaderNow() || b->IsLeaderNow(); }, 8000) == false;
+  CHECK(always);
+  CHECK(a->View().epoch == epoch);
+  CHECK(a->View().etcd_reachable);
+  REQUIRE(etcd.Restart(0));
+  CHECK(a->IsLeaderNow());
+  CHECK_FALSE(b->IsLeaderNow());
+}
