@@ -90,10 +90,21 @@ int64_t Int64Field(const Json& object, const char* name) {
   return 0;
 }
 
+// A string or bool field, or `fallback` when absent or of another type (an answer from
+// something that is not etcd must not throw).
+std::string StringField(const Json& object, const char* name, std::string fallback = "") {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+bool BoolField(const Json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
 Result<EtcdKeyValue> KeyValueFromJson(const Json& kv) {
   EtcdKeyValue out;
-  auto key = Base64Decode(kv.value("key", ""));
-  auto value = Base64Decode(kv.value("value", ""));
+  auto key = Base64Decode(StringField(kv, "key"));
+  auto value = Base64Decode(StringField(kv, "value"));
   if (!key || !value) return Status(wire::UNAVAILABLE, "etcd answered a malformed key or value");
   out.key = std::move(*key);
   out.value = std::move(*value);
@@ -255,12 +266,12 @@ std::optional<EtcdError> ErrorOf(int status, const Json& body) {
   EtcdError out;
   int code = 0;
   if (error != nullptr && error->is_object()) {  // the stream's framing
-    out.message = error->value("message", "");
+    out.message = StringField(*error, "message");
     code = static_cast<int>(Int64Field(*error, "grpc_code"));
   } else {
-    out.message = body.value("message", error != nullptr && error->is_string()
-                                            ? error->get<std::string>()
-                                            : std::string());
+    out.message = StringField(body, "message",
+                              error != nullptr && error->is_string() ? error->get<std::string>()
+                                                                     : std::string());
     code = static_cast<int>(Int64Field(body, "code"));
   }
   if (out.message.empty()) out.message = "HTTP status " + std::to_string(status);
@@ -321,7 +332,7 @@ class EtcdGatewayClient final : public EtcdClient {
     auto answer = Call("/v3/kv/txn", request);
     if (!answer.ok()) return answer.status();
     EtcdTxnResult out;
-    out.succeeded = answer->value("succeeded", false);
+    out.succeeded = BoolField(*answer, "succeeded");
     out.revision = HeaderRevision(*answer);
     auto responses = answer->find("responses");
     if (responses != answer->end() && responses->is_array()) {

@@ -2,11 +2,12 @@
 // with its data directories in a temporary directory; every member is killed and the
 // directory removed when the object dies.
 //
-//   if (!EtcdCluster::Available()) { MESSAGE(EtcdCluster::kMissing); return; }
+//   if (!EtcdCluster::Available()) { MESSAGE(std::string(EtcdCluster::kMissing)); return; }
 //   EtcdCluster etcd(3);                 // started, every member answering
 //   Leadership::Start({.etcd_urls = etcd.urls(), ...});
 //   etcd.Stop(0); ... etcd.Cont(0);      // SIGSTOP / SIGCONT: frozen, not dead
 //   etcd.Kill(1); etcd.Restart(1);       // SIGKILL, then the same member on its data again
+//   etcd.Kill(etcd.RaftLeader());        // the member raft elected (an election follows)
 //
 // The raft timings are short (heartbeat 100 ms, election 1 s) so that a lost member's
 // replacement leader is elected within a few seconds, and long enough for a loaded 2-core
@@ -16,11 +17,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/etcd_client.h"
 #include "tests/support/child_process.h"
@@ -94,6 +98,23 @@ class EtcdCluster {
     return false;
   }
   std::string Log(int i) const { return members_.at(i).process->Log(); }
+  // The member raft elected leader, as the running members say; -1 when none answers.
+  int RaftLeader() const {
+    std::vector<std::string> ids(members_.size());
+    std::string leader;
+    for (size_t i = 0; i < members_.size(); ++i) {
+      auto status = MemberStatus(members_[i].client_url);
+      if (!status.is_object() || !status.contains("header")) continue;
+      ids[i] = status["header"].value("member_id", "");
+      if (status.contains("leader") && status["leader"].is_string()) {
+        leader = status["leader"].get<std::string>();
+      }
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!leader.empty() && ids[i] == leader) return static_cast<int>(i);
+    }
+    return -1;
+  }
 
  private:
   struct Member {
@@ -103,6 +124,19 @@ class EtcdCluster {
     std::string initial_cluster;
     std::unique_ptr<ChildProcess> process;
   };
+
+  // etcd's /v3/maintenance/status of the member at `url` (curl, 2 s at most), or discarded.
+  static nlohmann::json MemberStatus(const std::string& url) {
+    std::string command = "curl -s -m 2 -X POST " + url + "/v3/maintenance/status -d '{}'";
+    std::string out;
+    if (FILE* pipe = ::popen(command.c_str(), "r")) {
+      char buffer[4096];
+      size_t n;
+      while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+      ::pclose(pipe);
+    }
+    return nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  }
 
   void Launch(int i) {
     Member& member = members_.at(i);
