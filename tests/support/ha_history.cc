@@ -98,11 +98,12 @@ HaSummary HaHistory::Summary() const {
   summary.delivered = static_cast<int64_t>(delivered_.size());
 
   // Escalations: one (gateway, idempotency key) is one case, everywhere.
+  // An acknowledgement without a case id (accepted locally by a gateway, QUEUED_LOCALLY) names
+  // its case through its key: another acknowledgement of the key, or the survivor's case.
   std::map<std::pair<std::string, std::string>, std::set<std::string>> cases_of_key;
-  std::set<std::string> acknowledged_cases;
   for (const auto& ack : acknowledgements_) {
-    cases_of_key[{ack.gateway, ack.idempotency_key}].insert(ack.case_id);
-    acknowledged_cases.insert(ack.case_id);
+    auto& cases = cases_of_key[{ack.gateway, ack.idempotency_key}];
+    if (!ack.case_id.empty()) cases.insert(ack.case_id);
   }
   summary.acknowledged = static_cast<int64_t>(cases_of_key.size());
   std::set<std::pair<std::string, std::string>> duplicated_keys;
@@ -135,6 +136,22 @@ HaSummary HaHistory::Summary() const {
   }
   summary.duplicated = static_cast<int64_t>(duplicated_keys.size()) + duplicated_cases;
 
+  std::set<std::string> acknowledged_cases;
+  for (const auto& [key, cases] : cases_of_key) {
+    if (!cases.empty()) {
+      acknowledged_cases.insert(cases.begin(), cases.end());
+      continue;
+    }
+    auto stored = stored_cases_of_key.find(key);
+    if (stored != stored_cases_of_key.end()) {
+      acknowledged_cases.insert(stored->second.begin(), stored->second.end());
+      continue;
+    }
+    ++summary.lost;
+    violation("lost: " + key.first + " key " + key.second + " accepted, " +
+              (survivor_read_ ? "no case for it on the survivor " + survivor_
+                              : std::string("its case never known")));
+  }
   for (const auto& case_id : acknowledged_cases) {
     if (survivor_read_ ? survivor_cases_.count(case_id) == 0 : delivered_.count(case_id) == 0) {
       ++summary.lost;

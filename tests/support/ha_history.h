@@ -6,7 +6,9 @@
 // What is recorded (times are the test's steady clock; each Record* defaults `at` to now):
 //   submission acknowledged  a gateway (or a client in its place) got Accepted for an
 //                            idempotency key, naming a case; with the epoch and the node that
-//                            acknowledged when the test knows them (0 / "" otherwise)
+//                            acknowledged when the test knows them (0 / "" otherwise). An empty
+//                            case id is a submission a gateway accepted locally (QUEUED_LOCALLY):
+//                            its case is found by (gateway, key) on the survivor
 //   delivered                the case reached its partner (seen in the partner's inbox)
 //   reply acknowledged       a partner's reply to a case was accepted (a reply key names it)
 //   reply seen               that reply reached the case's contact point; `occurrence`
@@ -22,7 +24,8 @@
 //
 // The rules (each breach is one line in Summary().violations):
 //   lost                acknowledged, and absent on the survivor; or, when the survivor's cases
-//                       were not read, never delivered
+//                       were not read, never delivered; accepted locally with no case for its
+//                       (gateway, key) anywhere
 //   duplicated          one (gateway, idempotency key) acknowledged or stored as two cases, or a
 //                       case present in two copies
 //   stuck               present on the survivor (acknowledged or not) but never delivered

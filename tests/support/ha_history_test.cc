@@ -93,6 +93,30 @@ TEST_CASE("Without the survivor's cases, an acknowledged case never delivered is
   CHECK(summary.ToText().find("not read") != std::string::npos);
 }
 
+TEST_CASE("A submission accepted locally (no case id yet) is found by its key on the survivor") {
+  HaHistory history;
+  RecordCleanRun(history);
+  history.RecordSubmissionAcknowledged("gw-noce", "k5", "", 0, "", At(1500));  // QUEUED_LOCALLY
+  history.RecordSubmissionAcknowledged("gw-noce", "k6", "", 0, "", At(1600));  // QUEUED_LOCALLY
+  history.AddSurvivorCase("PER-5", "gw-noce", "k5");
+  history.RecordDelivered("PER-5");
+  auto summary = history.Summary();
+  CHECK(summary.acknowledged == 5);
+  CHECK(summary.lost == 1);  // k6: the gateway accepted it, the network never made a case of it
+  REQUIRE(summary.violation_count == 1);
+  CHECK(summary.violations[0] == "lost: gw-noce key k6 accepted, no case for it on the survivor b");
+
+  SUBCASE("found but never delivered, it is stuck") {
+    HaHistory queued;
+    RecordCleanRun(queued);
+    queued.RecordSubmissionAcknowledged("gw-noce", "k5", "", 0, "", At(1500));
+    queued.AddSurvivorCase("PER-5", "gw-noce", "k5");
+    auto result = queued.Summary();
+    CHECK(result.lost == 0);
+    CHECK(result.stuck == 1);
+  }
+}
+
 TEST_CASE("A case present on the survivor but never delivered is stuck, acknowledged or not") {
   HaHistory history;
   RecordCleanRun(history);
