@@ -79,14 +79,20 @@ launch() {  # name, program, args...
   "$@" >> "$work/logs/$name.log" 2>&1 &
   pid[$name]=$!
 }
-# Waits (up to $2 seconds) until the command after it succeeds; on timeout shows the end of the
-# log of $3 and fails (which stops the demo, unless the caller says `|| true`).
-wait_for() {  # what, seconds, log name, command...
+# Waits (up to $2 seconds) until the command after it succeeds; when the process named $3 exits
+# or the time is up, shows the end of its log and fails (which stops the demo, unless the caller
+# says `|| true`).
+wait_for() {  # what, seconds, process name (its log), command...
   local what=$1 seconds=$2 log=$3; shift 3
-  local deadline=$(( $(date +%s) + seconds ))
+  local deadline=$(( $(date +%s) + seconds )) why=""
   until "$@" > /dev/null 2>&1; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "gave up waiting for $what after $seconds s; the end of logs/$log.log:"
+    if [ -n "${pid[$log]:-}" ] && ! kill -0 "${pid[$log]}" 2>/dev/null; then
+      why="$log exited"
+    elif [ "$(date +%s)" -ge "$deadline" ]; then
+      why="gave up after $seconds s"
+    fi
+    if [ -n "$why" ]; then
+      echo "waiting for $what: $why; the end of logs/$log.log:"
       tail -20 "$work/logs/$log.log" 2>/dev/null || true
       return 1
     fi
