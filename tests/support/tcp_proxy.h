@@ -1,11 +1,13 @@
 // Test support: a TCP proxy between two programs on 127.0.0.1 that a test can cut or silence,
 // to play the failures of a network link (docs/AVAILABILITY.md: the link between the brokers).
 //
-//   auto proxy = TcpProxy::Start(leader_replication_port);   // listens on a free port
-//   ... point the standby at proxy->endpoint() ...
-//   proxy->Cut();     // every connection closed (RST), new ones closed at once
-//   proxy->Pause();   // connections stay open but no byte moves, new ones wait unaccepted
-//   proxy->Resume();  // back to forwarding
+//   auto proxy_a = TcpProxy::Start(replication_port_a);       // listens on a free port
+//   // node a: --replication-listen tcp://127.0.0.1:<replication_port_a>
+//   //         --replication-advertise proxy_a->endpoint()   (the other node dials the proxy)
+//   // node b likewise through proxy_b: whichever leads, its standby comes through a proxy.
+//   proxy_a->Cut();     // every connection closed (RST), new ones closed at once
+//   proxy_a->Pause();   // connections stay open but no byte moves, new ones wait unaccepted
+//   proxy_a->Resume();  // back to forwarding
 //
 // Cut is a link that breaks: both ends learn it at once (a reset) and their reconnections
 // fail until Resume. Pause is a link that goes silent: nothing is closed, bytes already sent
