@@ -295,9 +295,8 @@ HaSummary HaHistory::Summary() const {
 std::string HaSummary::ToText() const {
   std::ostringstream text;
   auto row = [&](const std::string& name, const std::string& value) {
-    char line[160];
-    std::snprintf(line, sizeof line, "  %-30s %s\n", name.c_str(), value.c_str());
-    text << line;
+    text << "  " << name << std::string(name.size() < 36 ? 36 - name.size() : 0, ' ') << " "
+         << value << "\n";
   };
   text << "Failover history (Jepsen-style summary)\n";
   row("acknowledged submissions", std::to_string(acknowledged));
@@ -313,11 +312,21 @@ std::string HaSummary::ToText() const {
                                                  std::to_string(replies_duplicated));
   row("alerts seen / raised twice",
       std::to_string(alerts_seen) + " / " + std::to_string(alerts_duplicated));
+  // The first and last few: 200 failovers make 200 epochs.
+  constexpr size_t kEpochsShown = 12;
   std::string epochs_text;
+  size_t index = 0;
   for (const auto& [epoch, nodes] : epochs) {
+    ++index;
+    if (epochs.size() > kEpochsShown && index > kEpochsShown / 2 &&
+        index <= epochs.size() - kEpochsShown / 2) {
+      if (index == kEpochsShown / 2 + 1) epochs_text += ", ...";
+      continue;
+    }
     epochs_text += (epochs_text.empty() ? "" : ", ") + std::to_string(epoch) +
                    (nodes.empty() ? "" : " (" + Join(nodes) + ")");
   }
+  if (epochs.size() > kEpochsShown) epochs_text += " (" + std::to_string(epochs.size()) + " in all)";
   row("epochs seen", epochs_text.empty() ? "none" : epochs_text);
   row("epoch violations / late acks",
       std::to_string(epoch_violations) + " / " + std::to_string(late_acknowledgements));
