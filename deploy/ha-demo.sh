@@ -199,9 +199,9 @@ old=$(etcd_field leader node | cut -d' ' -f1)
 new=$(other "$old")
 old_epoch=$(etcd_field leader node | cut -d' ' -f2)
 step "SIGKILL the leader, node $old (epoch $old_epoch)"
+killed_at=$(now_ms)
 kill -KILL "${pid[$old]}"
 wait "${pid[$old]}" 2>/dev/null || true
-killed_at=$(now_ms)
 wait_for "node $new to take over" 60 "$new" leader_is "$new"
 takeover_s=$(seconds_since "$killed_at")
 new_epoch=$(etcd_field leader node | cut -d' ' -f2)
