@@ -135,7 +135,7 @@ build/bin/aplus keyring list --keyring "$keyring"
 
 step "network config: deploy/perche.toml with [availability] mode = \"$mode\""
 { cat deploy/perche.toml; echo; sed "s/^mode = .*/mode = \"$mode\"/" deploy/ha/ha.toml; } > "$work/network.toml"
-grep -A12 '^\[availability\]' "$work/network.toml" | grep -v '^#' | grep .
+sed -n '/^\[availability\]/,$p' "$work/network.toml" | grep -v '^#' | grep .
 
 step "etcd: three members on 127.0.0.1"
 for i in 1 2 3; do
