@@ -32,6 +32,36 @@ void NoDelay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+// A stopped (SIGSTOP) target still completes handshakes from its listen backlog; a full backlog
+// drops them, and a blocking connect would then hold the proxy's thread (and every Cut, Pause
+// and Resume) for the kernel's SYN retries.
+constexpr int kConnectTimeoutMs = 1000;
+
+// A non-blocking socket connected to host:port within `timeout_ms`, or -1.
+int ConnectWithin(const std::string& host, int port, int timeout_ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
+    ::close(fd);
+    return -1;
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+  if (errno == EINPROGRESS) {
+    pollfd polled{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::poll(&polled, 1, timeout_ms) == 1 &&
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0) {
+      return fd;
+    }
+  }
+  CloseAbruptly(fd);
+  return -1;
+}
+
 }  // namespace
 
 // One forwarded connection: the accepted socket and the one to the target, and per direction
@@ -135,20 +165,13 @@ void TcpProxy::Run() {
         CloseAbruptly(client);
         continue;
       }
-      int target = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_port = htons(static_cast<uint16_t>(target_port_));
-      ::inet_pton(AF_INET, target_host_.c_str(), &address.sin_addr);
-      if (target < 0 ||
-          ::connect(target, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      int target = ConnectWithin(target_host_, target_port_, kConnectTimeoutMs);
+      if (target < 0) {
         // The target is down: the client sees its connection closed, as it would without us.
-        CloseAbruptly(target);
         CloseAbruptly(client);
         continue;
       }
       SetNonBlocking(client);
-      SetNonBlocking(target);
       NoDelay(client);
       NoDelay(target);
       auto connection = std::make_unique<Connection>();

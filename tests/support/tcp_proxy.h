@@ -15,8 +15,9 @@
 // but is not accepted; on Resume everything moves again, in order. Neither loses a byte of a
 // connection that survives.
 //
-// The target is expected on loopback: the proxy connects to it with a blocking connect from
-// its own thread when it accepts a connection (a refused connect closes the accepted one).
+// The target is expected on loopback: the proxy connects to it from its own thread when it
+// accepts a connection, waiting at most 1 s (a refused or timed-out connect closes the accepted
+// one, as a client connecting directly would see).
 //
 // Thread rules: the proxy forwards on its own thread (poll). Cut, Pause and Resume may be called
 // from any thread and return once the proxy thread has applied them (after Cut returns no
