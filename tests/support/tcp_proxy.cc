@@ -162,6 +162,7 @@ void TcpProxy::Run() {
       int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) return;  // EAGAIN (nothing more), or a transient error: poll again
       if (mode == Mode::kCut) {
+        connections_refused_.fetch_add(1);  // before the client can see the close
         CloseAbruptly(client);
         continue;
       }

@@ -60,8 +60,10 @@ class TcpProxy {
   Mode mode() const;
 
   // Connections accepted and forwarded since the start (those closed at once by a cut are not
-  // counted), connections open now, bytes forwarded in both directions.
+  // counted), connections closed at once during a cut (a client that is trying to reconnect:
+  // it has noticed the cut), connections open now, bytes forwarded in both directions.
   int64_t connections_accepted() const { return connections_accepted_.load(); }
+  int64_t connections_refused() const { return connections_refused_.load(); }
   int64_t connections_open() const { return connections_open_.load(); }
   int64_t bytes_forwarded() const { return bytes_forwarded_.load(); }
 
@@ -89,6 +91,7 @@ class TcpProxy {
   bool stopping_ = false;
 
   std::atomic<int64_t> connections_accepted_{0};
+  std::atomic<int64_t> connections_refused_{0};
   std::atomic<int64_t> connections_open_{0};
   std::atomic<int64_t> bytes_forwarded_{0};
   std::thread thread_;
