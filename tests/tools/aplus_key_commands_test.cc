@@ -199,6 +199,28 @@ TEST_CASE("aplus keyring add --config checks the principal against that network"
   CHECK(std::filesystem::exists(keyring + "/ghost.toml"));
 }
 
+// The pair's link (docs/AVAILABILITY.md, deploy/ha/README.md): each node's own key, principal
+// = its node name, which no network config lists.
+TEST_CASE("aplus keyring add admits a broker-peer key, with or without --config") {
+  TempDir tmp("aplus-keyring");
+  std::string keyring = tmp.Sub("keyring");
+  Run add = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "broker-peer.a", "--role",
+                      "broker-peer", "--principal", "a", "--public-key",
+                      KeygenPublicKey(tmp.Sub("broker-peer.a")), "--config", PerchePath()});
+  CHECK_MESSAGE(add.exit_code == 0, add.err);
+  Run add_b = RunAplus({"keyring", "add", "--keyring", keyring, "--name", "broker-peer.b", "--role",
+                        "broker-peer", "--principal", "b", "--public-key",
+                        KeygenPublicKey(tmp.Sub("broker-peer.b"))});
+  CHECK_MESSAGE(add_b.exit_code == 0, add_b.err);
+  auto load = aplus::LoadKeyringDirectory(keyring);
+  CHECK(load.problems.empty());
+  REQUIRE(load.entries.size() == 2);
+  for (const auto& entry : load.entries) CHECK(entry.role == aplus::wire::BROKER_PEER);
+  Run list = RunAplus({"keyring", "list", "--keyring", keyring, "--json"});
+  CHECK(list.exit_code == 0);
+  CHECK(nlohmann::json::parse(list.out).at(0).at("role") == "broker-peer");
+}
+
 TEST_CASE("aplus keyring add: a bad role or a bad key is refused") {
   TempDir tmp("aplus-keyring");
   std::string keyring = tmp.Sub("keyring");

@@ -294,13 +294,14 @@ int main(int argc, char** argv) {
       ->required();
   keyring_add
       ->add_option("--role", keyring_add_args.role,
-                   "agent-gateway, partner-gateway, operator, administrator or console")
+                   "agent-gateway, partner-gateway, operator, administrator, console or "
+                   "broker-peer (the other broker of a pair)")
       ->required()
-      ->check(CLI::IsMember(
-          {"agent-gateway", "partner-gateway", "operator", "administrator", "console"}));
+      ->check(CLI::IsMember({"agent-gateway", "partner-gateway", "operator", "administrator",
+                             "console", "broker-peer"}));
   keyring_add
       ->add_option("--principal", keyring_add_args.principal,
-                   "contact point id, partner id or operator id")
+                   "contact point id, partner id, operator id, or a broker-peer's node name")
       ->required();
   keyring_add->add_option("--territory", keyring_add_args.territory,
                           "partner gateways of a per-territory partner: one territory only");
