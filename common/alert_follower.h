@@ -3,6 +3,9 @@
 // broker's alert PUB socket (two frames, the topic "alert.<KIND>.<partner>.<territory>" and a
 // serialized wire::Alert), and slow but complete from ListAlerts.after_sequence (the stored
 // alerts are the source of truth). AlertFollower merges both so that each alert is shown once.
+// With a pair of brokers (docs/AVAILABILITY.md) the SUB socket is connected to both nodes'
+// publication endpoints; only the leader publishes, and an alert heard from both (around a
+// failover) carries the same replicated sequence and deterministic id: it is shown once.
 #pragma once
 
 #include <cstdint>

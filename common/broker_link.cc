@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
+#include "common/endpoint_list.h"
 #include "common/wire.h"
 
 namespace aplus {
@@ -16,10 +19,10 @@ constexpr int64_t kHelloRetryMs = 500;
 constexpr int64_t kSubscribeTimeoutMs = 5000;  // no Subscribed by then: send it again
 }  // namespace
 
-BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello,
+BrokerLink::BrokerLink(zmq::context_t& context, const std::string& endpoints, wire::Hello hello,
                        uint32_t window, std::optional<CurveClientKeys> curve)
     : context_(context),
-      endpoint_(std::move(endpoint)),
+      endpoints_(EndpointListOrSelf(endpoints)),
       hello_(std::move(hello)),
       window_(window),
       curve_(std::move(curve)) {
@@ -37,7 +40,8 @@ void BrokerLink::Reconnect() {
   socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
   socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
   if (curve_) ApplyCurveClient(*socket_, *curve_);
-  socket_->connect(endpoint_);
+  socket_->connect(endpoint());
+  arrived_at_ms_ = SteadyNowMs();
   ready_ = false;
   subscribed_ = false;
   hello_request_id_ = 0;
@@ -52,7 +56,7 @@ bool BrokerLink::SendEnvelope(const wire::Envelope& envelope) {
   try {
     return socket_->send(message, zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
-    spdlog::warn("send to broker {} failed: {}", endpoint_, e.what());
+    spdlog::warn("send to broker {} failed: {}", endpoint(), e.what());
     return false;
   }
 }
@@ -63,7 +67,34 @@ void BrokerLink::SendHello() {
   envelope.set_request_id(hello_request_id_);
   *envelope.mutable_hello() = hello_;
   hello_sent_at_ms_ = SteadyNowMs();
-  SendEnvelope(envelope);  // a failed send is retried by OnTick
+  // Not connected yet (ZMQ_IMMEDIATE, e.g. just after a move): the next tick tries again, so
+  // that Hello leaves as soon as the connection is up.
+  if (!SendEnvelope(envelope)) hello_request_id_ = 0;
+}
+
+void BrokerLink::MoveOn(const std::string& why, const std::string& leader) {
+  size_t from = current_;
+  auto named = std::find(endpoints_.begin(), endpoints_.end(), leader);
+  if (!leader.empty() && named != endpoints_.end()) {
+    current_ = static_cast<size_t>(named - endpoints_.begin());
+  } else {
+    current_ = (current_ + 1) % endpoints_.size();
+  }
+  ++moves_;
+  ++moves_since_welcome_;
+  spdlog::info("broker link: {} {}, moving to {}", endpoints_[from], why, endpoint());
+  FailAllPending("broker " + endpoints_[from] + " " + why);
+  Reconnect();
+  // Every endpoint tried since the last Welcome (no leader yet, a leader being elected, or a
+  // list of one): the next Hello waits, with backoff, as after any refused Hello.
+  if (moves_since_welcome_ >= endpoints_.size()) {
+    int64_t delay = std::max<int64_t>(kHelloRetryMs, hello_backoff_.NextDelayMs(
+                                                         Status(wire::NOT_LEADER, why)));
+    hello_retry_at_ms_ = SteadyNowMs() + delay;
+    return;
+  }
+  hello_retry_at_ms_ = 0;
+  SendHello();
 }
 
 void BrokerLink::Request(wire::Envelope request, int timeout_ms, AnswerHandler handler) {
@@ -72,13 +103,13 @@ void BrokerLink::Request(wire::Envelope request, int timeout_ms, AnswerHandler h
     return;
   }
   if (!ready_) {
-    handler(Status(wire::UNREACHABLE, "broker " + endpoint_ + " is not reachable"));
+    handler(Status(wire::UNREACHABLE, "broker " + endpoint() + " is not reachable"));
     return;
   }
   uint64_t id = next_request_id_++;
   request.set_request_id(id);
   if (!SendEnvelope(request)) {
-    handler(Status(wire::UNREACHABLE, "broker " + endpoint_ + " is not reachable"));
+    handler(Status(wire::UNREACHABLE, "broker " + endpoint() + " is not reachable"));
     return;
   }
   pending_[id] = Pending{SteadyNowMs() + timeout_ms, std::move(handler)};
@@ -116,7 +147,7 @@ void BrokerLink::OnReadable() {
 }
 
 void BrokerLink::Rehello(const std::string& why) {
-  spdlog::warn("broker {} forgot this session ({}); saying Hello again", endpoint_, why);
+  spdlog::warn("broker {} forgot this session ({}); saying Hello again", endpoint(), why);
   ready_ = false;
   subscribed_ = false;
   subscribe_request_id_ = 0;
@@ -137,18 +168,19 @@ void BrokerLink::SendSubscribe() {
 
 void BrokerLink::OnWelcome(const wire::Welcome& welcome) {
   if (!instance_id_.empty() && welcome.instance_id() != instance_id_) {
-    spdlog::info("broker {} restarted (instance {} -> {})", endpoint_, instance_id_,
+    spdlog::info("broker {} restarted (instance {} -> {})", endpoint(), instance_id_,
                  welcome.instance_id());
   }
   instance_id_ = welcome.instance_id();
   hello_backoff_.Reset();
   hello_retry_at_ms_ = 0;
+  moves_since_welcome_ = 0;
   ++sessions_;
   subscribed_ = false;
   subscribe_backoff_.Reset();
   if (window_ > 0) SendSubscribe();
   ready_ = true;
-  spdlog::info("session with broker {} established", endpoint_);
+  spdlog::info("session with broker {} established", endpoint());
   if (on_ready_) on_ready_();
 }
 
@@ -179,6 +211,13 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
   if (envelope.has_delivery()) {
     if (on_delivery_) on_delivery_(std::move(*envelope.mutable_delivery()));
     return;
+  }
+  if (envelope.has_error() && envelope.error().code() == wire::NOT_LEADER) {
+    // A standby, whatever was asked (Hello, a request, Subscribe, Ping). Moving fails every
+    // pending request UNREACHABLE, this one included: it is sent again on the leader.
+    const std::string& leader = envelope.error().leader_endpoint();
+    return MoveOn("is not the leader (leader: " + (leader.empty() ? "unknown" : leader) + ")",
+                  leader);
   }
   if (id != 0 && id == hello_request_id_) {
     hello_request_id_ = 0;
@@ -233,19 +272,28 @@ void BrokerLink::OnTick() {
     if (it->second.deadline_ms <= now) {
       auto handler = std::move(it->second.handler);
       it = pending_.erase(it);
-      handler(Status(wire::UNREACHABLE, "no answer from broker " + endpoint_ + " in time"));
+      handler(Status(wire::UNREACHABLE, "no answer from broker " + endpoint() + " in time"));
     } else {
       ++it;
     }
   }
   if (!ready_) {
+    // Nothing heard from this endpoint since the link came to it (a broker down, an address
+    // that leads nowhere): with other endpoints to try, try the next one.
+    int64_t waiting_since = std::max({arrived_at_ms_, last_heard_ms_, hello_retry_at_ms_});
+    if (endpoints_.size() > 1 && now - waiting_since > kSilenceLimitMs) {
+      return MoveOn("silent for " + std::to_string(now - waiting_since) + " ms", "");
+    }
     bool due = hello_request_id_ == 0 ? now >= hello_retry_at_ms_
                                       : now - hello_sent_at_ms_ >= kHelloRetryMs;  // lost
     if (due) SendHello();
     return;
   }
   if (now - last_heard_ms_ > kSilenceLimitMs) {
-    spdlog::warn("broker {} silent for {} ms; link considered down", endpoint_, now - last_heard_ms_);
+    spdlog::warn("broker {} silent for {} ms; link considered down", endpoint(), now - last_heard_ms_);
+    if (endpoints_.size() > 1) {
+      return MoveOn("silent for " + std::to_string(now - last_heard_ms_) + " ms", "");
+    }
     FailAllPending("link to broker lost");
     Reconnect();  // a fresh socket: the broker may have restarted and lost our routing id
     return;

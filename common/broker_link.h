@@ -11,12 +11,23 @@
 // (outboxes flush). A Subscribe refused with a transient error (common/retry_policy.h) or left
 // unanswered is sent again with backoff. Pings go every kPingEveryMs, so a broker restarted
 // within the silence limit is noticed within about a second of it being ready.
+//
+// The link follows the leader of a pair of brokers (docs/AVAILABILITY.md, "Clients follow the
+// leader"). It is given a list of endpoints (common/endpoint_list.h) and talks to one at a
+// time. An Error NOT_LEADER (to Hello or to anything else) moves it to Error.leader_endpoint
+// when that is one of its endpoints, else to the next one of the list; a broker silent for the
+// silence limit also moves it to the next one. A move is the re-Hello path on a fresh socket:
+// pending requests fail UNREACHABLE (outboxes send them again), Hello goes at once, Subscribe
+// after the Welcome, then the ready handler. Once the link has moved through the whole list
+// without a Welcome (no leader anywhere yet), further Hellos wait with backoff, never a storm.
+// With one endpoint, NOT_LEADER is a refused Hello: asked again with backoff on the same one.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,10 +47,12 @@ class BrokerLink {
   using DeliveryHandler = std::function<void(wire::Delivery&&)>;
   using ReadyHandler = std::function<void()>;
 
-  // `window` is the credit window asked for after Welcome (0 = do not subscribe).
-  // `curve` unset = a plain connection, for a broker run with --insecure.
-  BrokerLink(zmq::context_t& context, std::string endpoint, wire::Hello hello, uint32_t window,
-             std::optional<CurveClientKeys> curve);
+  // `endpoints`: one broker endpoint or a comma-separated list of a pair's (the link starts
+  // with the first; a list that does not parse is taken as one endpoint: validate flags with
+  // ParseEndpointList). `window` is the credit window asked for after Welcome (0 = do not
+  // subscribe). `curve` unset = a plain connection, for a broker run with --insecure.
+  BrokerLink(zmq::context_t& context, const std::string& endpoints, wire::Hello hello,
+             uint32_t window, std::optional<CurveClientKeys> curve);
   ~BrokerLink();
   BrokerLink(const BrokerLink&) = delete;
   BrokerLink& operator=(const BrokerLink&) = delete;
@@ -63,6 +76,11 @@ class BrokerLink {
   bool subscribed() const { return subscribed_; }
   // Sessions established so far (1 after the first Welcome); for tests and logs.
   uint64_t sessions() const { return sessions_; }
+  // The endpoint the link talks to now (one of its list).
+  const std::string& endpoint() const { return endpoints_[current_]; }
+  // Times the link moved to another endpoint of its list (or to the same one again, with a
+  // list of one); for tests and logs.
+  uint64_t moves() const { return moves_; }
 
   // Fail-stop: the gateway lost durability. From now on nothing is sent to the broker (no
   // acknowledgement, no request); requests are answered UNAVAILABLE at once.
@@ -89,6 +107,10 @@ class BrokerLink {
   };
   void Reconnect();
   void SendHello();
+  // Leaves the current endpoint for `leader` when it is in the list, else for the next one:
+  // fails what is pending, connects a fresh socket and says Hello (at once, or after backoff
+  // once the whole list was tried without a Welcome).
+  void MoveOn(const std::string& why, const std::string& leader);
   // The broker forgot this session (restart): fail what is pending, Hello again at once.
   void Rehello(const std::string& why);
   void SendSubscribe();
@@ -99,7 +121,11 @@ class BrokerLink {
   void FailAllPending(const std::string& why);
 
   zmq::context_t& context_;
-  const std::string endpoint_;
+  const std::vector<std::string> endpoints_;  // never empty
+  size_t current_ = 0;                         // index in endpoints_
+  uint64_t moves_ = 0;
+  size_t moves_since_welcome_ = 0;
+  int64_t arrived_at_ms_ = 0;  // steady clock: when the current endpoint's socket was made
   const wire::Hello hello_;
   const uint32_t window_;
   const std::optional<CurveClientKeys> curve_;

@@ -1,5 +1,7 @@
 #include "common/curve_client.h"
 
+#include "common/endpoint_list.h"
+
 namespace aplus {
 
 Result<std::optional<CurveClientKeys>> LoadCurveClientKeys(const std::string& key_file,
@@ -41,13 +43,18 @@ Result<std::optional<CurveClientKeys>> BrokerConnectionKeys(const std::string& k
                                                             const std::string& broker_key,
                                                             bool insecure,
                                                             const std::string& broker_endpoint) {
+  if (auto list = ParseEndpointList(broker_endpoint); !list.ok()) {
+    return Status(wire::INVALID_ARGUMENT, "--broker: " + list.status().message());
+  }
   if (insecure) {
     if (!key_file.empty() || !broker_key.empty()) {
       return Status(wire::INVALID_ARGUMENT, "--insecure and --key/--broker-key exclude each other");
     }
-    if (!IsLoopbackEndpoint(broker_endpoint)) {
-      return Status(wire::INVALID_ARGUMENT, "--insecure is allowed only towards a broker on "
-                                            "loopback, not " + broker_endpoint);
+    for (const auto& endpoint : EndpointListOrSelf(broker_endpoint)) {
+      if (!IsLoopbackEndpoint(endpoint)) {
+        return Status(wire::INVALID_ARGUMENT, "--insecure is allowed only towards a broker on "
+                                              "loopback, not " + endpoint);
+      }
     }
     return std::optional<CurveClientKeys>();
   }

@@ -26,9 +26,10 @@ Result<std::optional<CurveClientKeys>> LoadCurveClientKeys(const std::string& ke
                                                            const std::string& broker_key);
 
 // What a program's flags say about its broker connection: the CURVE keys of --key and
-// --broker-key, or nullopt (plain) when `insecure` and the broker is on loopback. A missing
-// key without --insecure, or --insecure towards another machine, is INVALID_ARGUMENT with
-// the flags to use.
+// --broker-key, or nullopt (plain) when `insecure` and the broker is on loopback.
+// `broker_endpoint` is one endpoint or a pair's list (common/endpoint_list.h). A list that
+// does not parse, a missing key without --insecure, or --insecure towards another machine
+// (any endpoint of the list) is INVALID_ARGUMENT with the flags to use.
 Result<std::optional<CurveClientKeys>> BrokerConnectionKeys(const std::string& key_file,
                                                             const std::string& broker_key,
                                                             bool insecure,

@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include "common/endpoint_list.h"
+
 namespace aplus {
 namespace {
 
@@ -207,6 +209,12 @@ class ConfigReader {
     for (const auto* endpoint : {&endpoints.broker, &endpoints.agent_gateway,
                                  &endpoints.partner_gateway}) {
       if (endpoint->empty()) Fail(&table, "[endpoints]: endpoints must not be empty");
+    }
+    // A pair of brokers: `broker` and `alerts` may list both nodes' (common/endpoint_list.h).
+    for (const auto* list : {&endpoints.broker, &endpoints.alerts}) {
+      if (list->empty()) continue;
+      auto parsed = ParseEndpointList(*list);
+      if (!parsed.ok()) Fail(&table, "[endpoints]: " + parsed.status().message());
     }
   }
 

@@ -31,6 +31,7 @@ constexpr std::array kErrorRules = {
     ErrorRule{wire::TOO_MANY_OPEN_CASES, kT},  // cases get closed; honour retry_after_ms
     ErrorRule{wire::MANDATE_REQUIRED, kP},
     ErrorRule{wire::NOT_DEAD_LETTERED, kP},
+    ErrorRule{wire::NOT_LEADER, kT},  // a standby: the link moves to the leader, send again there
 };
 
 }  // namespace

@@ -8,6 +8,9 @@
 // Decisions:
 //   - UNREACHABLE, UNAVAILABLE, NOT_AUTHENTICATED, RATE_LIMITED, TOO_MANY_OPEN_CASES are
 //     transient: the link, the broker's durability, the session or a limit will come back.
+//   - NOT_LEADER is transient: the broker asked is a standby; the link (common/broker_link.h,
+//     common/sync_client.h) moves to the leader and the same request is sent again there at
+//     once.
 //   - INTERNAL is permanent: it reports a bug or an answer nobody expected, and sending the
 //     same bytes again would only block every request queued behind it. A gateway sets such
 //     an entry aside (FAILED_LOCALLY) where `aplus retry` can send it again once it is fixed.

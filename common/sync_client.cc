@@ -1,9 +1,13 @@
 #include "common/sync_client.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "common/clock.h"
+#include "common/endpoint_list.h"
 
 namespace aplus {
 namespace {
@@ -26,10 +30,10 @@ bool WaitReadable(zmq::socket_t& socket, int64_t timeout_ms) {
 }  // namespace
 
 
-SyncClient::SyncClient(zmq::context_t& context, std::string endpoint,
+SyncClient::SyncClient(zmq::context_t& context, const std::string& endpoints,
                        std::optional<wire::Hello> hello, std::optional<CurveClientKeys> curve)
     : context_(context),
-      endpoint_(std::move(endpoint)),
+      endpoints_(EndpointListOrSelf(endpoints)),
       hello_(std::move(hello)),
       curve_(std::move(curve)) {
   Reset();
@@ -46,7 +50,7 @@ void SyncClient::Reset() {
   socket_->set(zmq::sockopt::reconnect_ivl, 100);
   socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
   if (curve_) ApplyCurveClient(*socket_, *curve_);
-  socket_->connect(endpoint_);
+  socket_->connect(endpoint());
   said_hello_ = false;
 }
 
@@ -54,9 +58,9 @@ Status SyncClient::Send(const wire::Envelope& envelope) {
   auto message = EncodeEnvelope(envelope);
   try {
     auto sent = socket_->send(message, zmq::send_flags::dontwait);
-    if (!sent) return Status(wire::UNREACHABLE, "no connection to " + endpoint_);
+    if (!sent) return Status(wire::UNREACHABLE, "no connection to " + endpoint());
   } catch (const zmq::error_t& e) {
-    return Status(wire::UNREACHABLE, std::string("send to ") + endpoint_ + " failed: " + e.what());
+    return Status(wire::UNREACHABLE, std::string("send to ") + endpoint() + " failed: " + e.what());
   }
   return Status::Ok();
 }
@@ -89,7 +93,7 @@ Result<wire::Envelope> SyncClient::RoundTrip(wire::Envelope request, int64_t dea
     if (sent.ok()) break;
     if (SteadyNowMs() >= deadline_ms) {
       Reset();
-      return Status(wire::UNREACHABLE, "cannot reach " + endpoint_);
+      return Status(wire::UNREACHABLE, "cannot reach " + endpoint());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -97,7 +101,7 @@ Result<wire::Envelope> SyncClient::RoundTrip(wire::Envelope request, int64_t dea
     int64_t left = deadline_ms - SteadyNowMs();
     if (left <= 0) {
       Reset();
-      return Status(wire::UNREACHABLE, "no answer from " + endpoint_ + " in time");
+      return Status(wire::UNREACHABLE, "no answer from " + endpoint() + " in time");
     }
     if (!WaitReadable(*socket_, left)) continue;
     zmq::message_t message;
@@ -112,6 +116,44 @@ Result<wire::Envelope> SyncClient::RoundTrip(wire::Envelope request, int64_t dea
 
 Result<wire::Envelope> SyncClient::Call(wire::Envelope request, int timeout_ms) {
   int64_t deadline = SteadyNowMs() + timeout_ms;
+  const size_t count = endpoints_.size();
+  if (count == 1) return CallHere(request, deadline);  // exactly as before lists
+  size_t moves = 0;
+  while (true) {
+    int64_t now = SteadyNowMs();
+    int64_t share = std::max<int64_t>(kMinTryMs, (deadline - now) / static_cast<int64_t>(count));
+    auto answer = CallHere(request, std::min(deadline, now + share));
+    bool not_leader = answer.ok() && answer->has_error() &&
+                      answer->error().code() == wire::NOT_LEADER;
+    bool silent = !answer.ok() && answer.status().code() == wire::UNREACHABLE;
+    if ((!not_leader && !silent) || SteadyNowMs() >= deadline) return answer;
+    if (not_leader) {
+      const std::string& leader = answer->error().leader_endpoint();
+      MoveOn("is not the leader (leader: " + (leader.empty() ? "unknown" : leader) + ")", leader);
+    } else {
+      MoveOn("answered nothing in time", "");
+    }
+    // The whole list went round without a leader (an election under way): not in a loop.
+    if (++moves % count == 0) {
+      int64_t left = deadline - SteadyNowMs();
+      if (left > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(left, 200)));
+    }
+  }
+}
+
+void SyncClient::MoveOn(const std::string& why, const std::string& leader) {
+  size_t from = current_;
+  auto named = std::find(endpoints_.begin(), endpoints_.end(), leader);
+  if (!leader.empty() && named != endpoints_.end()) {
+    current_ = static_cast<size_t>(named - endpoints_.begin());
+  } else {
+    current_ = (current_ + 1) % endpoints_.size();
+  }
+  spdlog::info("broker link: {} {}, moving to {}", endpoints_[from], why, endpoint());
+  Reset();
+}
+
+Result<wire::Envelope> SyncClient::CallHere(const wire::Envelope& request, int64_t deadline) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (hello_ && !said_hello_) {
       wire::Envelope hello;

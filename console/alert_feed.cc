@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/endpoint_list.h"
 #include "console/proto_json.h"
 
 namespace aplus {
@@ -31,7 +32,8 @@ AlertFeed::AlertFeed(zmq::context_t& context, const std::string& endpoint,
   for (const auto& prefix : AlertTopicPrefixes(AlertFilter{})) {
     socket_.set(zmq::sockopt::subscribe, prefix);
   }
-  socket_.connect(endpoint);
+  // A pair of brokers: both publication endpoints (only the leader publishes).
+  for (const auto& one : EndpointListOrSelf(endpoint)) socket_.connect(one);
 }
 
 void AlertFeed::OnReadable() {

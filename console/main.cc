@@ -5,6 +5,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/endpoint_list.h"
 #include "console/console.h"
 #include "gateway/gateway_main.h"
 #include "http/http_server.h"
@@ -29,8 +30,11 @@ int main(int argc, char** argv) {
   app.add_option("--id", console_id,
                  "this console's keyring principal (its key is \"console.<id>\"; default: "
                  "from the --key file name console.<id>.key, else console)");
-  app.add_option("--broker", broker, "broker endpoint (default: config endpoints.broker)");
-  app.add_option("--alerts", alerts, "broker alert endpoint (default: config endpoints.alerts)");
+  app.add_option("--broker", broker,
+                 "broker endpoint, or a pair's as a list tcp://a:7400,tcp://b:7400 (followed to "
+                 "the leader; default: config endpoints.broker)");
+  app.add_option("--alerts", alerts,
+                 "broker alert endpoint, or a pair's as a list (default: config endpoints.alerts)");
   keys.AddTo(app);
   app.add_option("--request-timeout-ms", request_timeout_ms,
                  "a broker request not answered within this is answered 503")
@@ -77,6 +81,9 @@ int main(int argc, char** argv) {
   options.console_id = console_id.empty() ? "console" : console_id;
   options.broker_endpoint = broker.empty() ? config->endpoints.broker : broker;
   options.alerts_endpoint = alerts.empty() ? config->endpoints.alerts : alerts;
+  if (auto list = aplus::ParseEndpointList(options.alerts_endpoint); !list.ok()) {
+    return start.Fail("--alerts: " + list.status().message());
+  }
   auto curve = keys.Resolve(options.broker_endpoint);
   if (!curve.ok()) return start.Fail(curve.status().message());
   options.curve = std::move(curve).value();

@@ -61,7 +61,9 @@ class GatewayMain {
                       const std::string& data_dir_default) {
     app.add_option("--config", flags.config_path,
                    "network config (TOML); default: built-in Perche network");
-    app.add_option("--broker", flags.broker, "broker endpoint (default: config endpoints.broker)");
+    app.add_option("--broker", flags.broker,
+                   "broker endpoint, or a pair's as a list tcp://a:7400,tcp://b:7400 (the link "
+                   "follows the leader; default: config endpoints.broker)");
     app.add_option("--listen", flags.listen, "local endpoint (default: " + listen_default + ")");
     app.add_option("--data-dir", flags.data_dir,
                    "database directory (default " + data_dir_default + ")");

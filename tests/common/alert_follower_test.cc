@@ -27,6 +27,15 @@ TEST_CASE("each alert is shown once, whether the stream or a catch-up brings it 
   CHECK(follower.CatchUpRequest().list_alerts().limit() == AlertFollower::kCatchUpPage);
 }
 
+TEST_CASE("an alert heard from both brokers of a pair is shown once") {
+  // Both nodes store the alert under the same replicated sequence and the same deterministic
+  // id: the old leader's publication and the new leader's catch-up are one alert.
+  AlertFollower follower(AlertFilter{});
+  CHECK(follower.Offer(MakeAlert(7)));         // from the old leader's stream
+  CHECK_FALSE(follower.Offer(MakeAlert(7)));   // from the new leader's stream
+  CHECK_FALSE(follower.OfferCaughtUp(MakeAlert(7)));
+}
+
 TEST_CASE("filters: topic prefixes and matching") {
   AlertFilter filter;
   CHECK(AlertTopicPrefixes(filter) == std::vector<std::string>{"alert."});

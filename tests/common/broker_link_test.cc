@@ -1,7 +1,7 @@
 // common/broker_link.h against a scripted fake broker (a ROUTER on loopback), driven on this
 // thread: the link heals itself when the broker restarts behind its back (a Pong or Welcome
-// from another instance, NOT_AUTHENTICATED to anything) and retries a Subscribe refused with a
-// transient error.
+// from another instance, NOT_AUTHENTICATED to anything), retries a Subscribe refused with a
+// transient error, and follows the leader of a pair (NOT_LEADER, a silent endpoint).
 #include "common/broker_link.h"
 
 #include <doctest/doctest.h>
@@ -39,8 +39,12 @@ class ScriptedBroker {
   };
   // Hellos are refused with this code while it is set (a key the broker does not take).
   wire::ErrorCode refuse_hello = wire::ERROR_UNSPECIFIED;
+  // A standby of a pair while set: every envelope is answered NOT_LEADER naming `leader`.
+  bool standby = false;
+  std::string leader;
   int hellos = 0;
   int subscribes = 0;
+  int envelopes = 0;  // everything received
 
   void Serve() {
     while (true) {
@@ -51,9 +55,13 @@ class ScriptedBroker {
       if (frames.size() != 2) continue;
       auto request = DecodeEnvelope(frames[1].data(), frames[1].size(), SIZE_MAX);
       if (!request.ok()) continue;
+      ++envelopes;
       wire::Envelope answer;
-      if (request->has_hello()) {
-        ++hellos;
+      if (request->has_hello()) ++hellos;
+      if (standby) {
+        answer = ErrorAnswer(wire::NOT_LEADER);
+        answer.mutable_error()->set_leader_endpoint(leader);
+      } else if (request->has_hello()) {
         if (refuse_hello != wire::ERROR_UNSPECIFIED) {
           answer = ErrorAnswer(refuse_hello);
         } else {
@@ -63,6 +71,8 @@ class ScriptedBroker {
         answer = subscribe_answer(subscribes++);
       } else if (request->has_ping()) {
         answer.mutable_pong()->set_instance_id(instance);
+      } else if (request->has_get_stats()) {
+        answer.mutable_stats();
       } else {
         continue;
       }
@@ -77,12 +87,12 @@ class ScriptedBroker {
   std::string endpoint_;
 };
 
-// Runs the link and the fake broker until `done` holds; false after `timeout_ms`.
-bool RunUntil(BrokerLink& link, ScriptedBroker& broker, const std::function<bool()>& done,
-              int timeout_ms = 5000) {
+// Runs the link and the fake brokers until `done` holds; false after `timeout_ms`.
+bool RunUntil(BrokerLink& link, std::vector<ScriptedBroker*> brokers,
+              const std::function<bool()>& done, int timeout_ms = 5000) {
   int64_t deadline = SteadyNowMs() + timeout_ms;
   while (SteadyNowMs() < deadline) {
-    broker.Serve();
+    for (auto* broker : brokers) broker->Serve();
     zmq::pollitem_t item{link.socket().handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(10));
     if (item.revents & ZMQ_POLLIN) link.OnReadable();
@@ -90,6 +100,16 @@ bool RunUntil(BrokerLink& link, ScriptedBroker& broker, const std::function<bool
     if (done()) return true;
   }
   return false;
+}
+bool RunUntil(BrokerLink& link, ScriptedBroker& broker, const std::function<bool()>& done,
+              int timeout_ms = 5000) {
+  return RunUntil(link, std::vector<ScriptedBroker*>{&broker}, done, timeout_ms);
+}
+
+wire::Envelope StatsRequest() {
+  wire::Envelope request;
+  request.mutable_get_stats();
+  return request;
 }
 
 wire::Hello PartnerHello() {
@@ -186,4 +206,142 @@ TEST_CASE("a refused Hello is said again after a backoff, never in a storm" *
   // Once the key is admitted the link comes up by itself.
   broker.refuse_hello = wire::ERROR_UNSPECIFIED;
   CHECK(RunUntil(link, broker, [&] { return link.subscribed(); }, 10000));
+}
+
+// ---- Following the leader of a pair (docs/AVAILABILITY.md, "Clients follow the leader") ----
+
+TEST_CASE("NOT_LEADER to Hello moves the link to the leader it names, which welcomes it" *
+          doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker standby(context);
+  ScriptedBroker leader(context);
+  leader.instance = "leader";
+  standby.standby = true;
+  standby.leader = leader.endpoint();
+  BrokerLink link(context, standby.endpoint() + "," + leader.endpoint(), PartnerHello(), 8,
+                  std::nullopt);
+  int ready_calls = 0;
+  link.SetReadyHandler([&ready_calls] { ++ready_calls; });
+  REQUIRE(RunUntil(link, {&standby, &leader}, [&] { return link.subscribed(); }));
+  CHECK(link.endpoint() == leader.endpoint());
+  CHECK(link.instance_id() == "leader");
+  CHECK(link.moves() == 1);
+  CHECK(standby.hellos == 1);
+  CHECK(leader.hellos == 1);
+  CHECK(ready_calls == 1);
+}
+
+TEST_CASE("NOT_LEADER naming a broker outside the list moves the link to the next endpoint" *
+          doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker standby(context);
+  ScriptedBroker leader(context);
+  standby.standby = true;
+  standby.leader = "tcp://192.0.2.1:7400";  // not one of the link's endpoints
+  BrokerLink link(context, standby.endpoint() + "," + leader.endpoint(), PartnerHello(), 8,
+                  std::nullopt);
+  REQUIRE(RunUntil(link, {&standby, &leader}, [&] { return link.subscribed(); }));
+  CHECK(link.endpoint() == leader.endpoint());
+  CHECK(link.moves() == 1);
+}
+
+TEST_CASE("NOT_LEADER to a request fails what is pending UNREACHABLE, moves, says Hello at once "
+          "and subscribes on the new leader" * doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker first(context);
+  ScriptedBroker second(context);
+  first.instance = "first";
+  second.instance = "second";
+  BrokerLink link(context, first.endpoint() + "," + second.endpoint(), PartnerHello(), 8,
+                  std::nullopt);
+  int ready_calls = 0;
+  link.SetReadyHandler([&ready_calls] { ++ready_calls; });
+  REQUIRE(RunUntil(link, {&first, &second}, [&] { return link.subscribed(); }));
+  REQUIRE(link.endpoint() == first.endpoint());
+
+  // A failover: the first broker is a standby now and names the second as leader.
+  first.standby = true;
+  first.leader = second.endpoint();
+  std::vector<Status> answers;
+  link.Request(StatsRequest(), 5000, [&](Result<wire::Envelope> answer) {
+    answers.push_back(answer.ok() ? StatusOf(*answer) : answer.status());
+  });
+  link.Request(StatsRequest(), 5000, [&](Result<wire::Envelope> answer) {
+    answers.push_back(answer.ok() ? StatusOf(*answer) : answer.status());
+  });
+  int64_t asked_at = SteadyNowMs();
+  REQUIRE(RunUntil(link, {&first, &second},
+                   [&] { return link.subscribed() && link.instance_id() == "second"; }));
+  // Hello went at once, not after a retry interval or the silence limit.
+  CHECK(SteadyNowMs() - asked_at < 1500);
+  REQUIRE(answers.size() == 2);
+  for (const auto& answer : answers) CHECK(answer.code() == wire::UNREACHABLE);  // sent again
+  CHECK(link.endpoint() == second.endpoint());
+  CHECK(link.moves() == 1);
+  CHECK(second.hellos == 1);
+  CHECK(second.subscribes == 1);
+  CHECK(ready_calls == 2);  // the outboxes flush on the new session
+
+  // Requests flow on the new leader.
+  std::optional<Status> after;
+  link.Request(StatsRequest(), 5000, [&](Result<wire::Envelope> answer) {
+    after = answer.ok() ? StatusOf(*answer) : answer.status();
+  });
+  REQUIRE(RunUntil(link, {&first, &second}, [&] { return after.has_value(); }));
+  CHECK(after->ok());
+}
+
+TEST_CASE("a silent endpoint is left for the next one of the list" * doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker leader(context);
+  // Nothing listens on the first endpoint.
+  std::string nobody = "tcp://127.0.0.1:" + std::to_string([&] {
+    zmq::socket_t probe(context, zmq::socket_type::router);
+    probe.bind("tcp://127.0.0.1:*");
+    std::string bound = probe.get(zmq::sockopt::last_endpoint);
+    return std::stoi(bound.substr(bound.rfind(':') + 1));
+  }());
+  BrokerLink link(context, nobody + "," + leader.endpoint(), PartnerHello(), 8, std::nullopt);
+  REQUIRE(RunUntil(link, leader, [&] { return link.subscribed(); }, 10000));
+  CHECK(link.endpoint() == leader.endpoint());
+  CHECK(link.moves() == 1);
+}
+
+TEST_CASE("a list whose brokers are all standbys is asked with backoff, never in a storm" *
+          doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker a(context);
+  ScriptedBroker b(context);
+  a.standby = b.standby = true;  // an election under way: no leader known
+  BrokerLink link(context, a.endpoint() + "," + b.endpoint(), PartnerHello(), 8, std::nullopt);
+  RunUntil(link, {&a, &b}, [] { return false; }, 2500);
+  CHECK_FALSE(link.ready());
+  CHECK(a.hellos + b.hellos >= 2);
+  CHECK(a.hellos + b.hellos <= 10);
+  // Once one of them leads, the link gets there by itself.
+  b.standby = false;
+  CHECK(RunUntil(link, {&a, &b}, [&] { return link.subscribed(); }, 15000));
+  CHECK(link.endpoint() == b.endpoint());
+}
+
+TEST_CASE("with one endpoint a standby's NOT_LEADER is not followed elsewhere: the link stays, "
+          "and asks again with backoff" * doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker standby(context);
+  ScriptedBroker leader(context);
+  standby.standby = true;
+  standby.leader = leader.endpoint();  // a leader this link was not given
+  BrokerLink link(context, standby.endpoint(), PartnerHello(), 8, std::nullopt);
+  std::optional<Status> answer;
+  RunUntil(link, {&standby, &leader}, [] { return false; }, 2500);
+  link.Request(StatsRequest(), 1000, [&](Result<wire::Envelope> result) {
+    answer = result.ok() ? StatusOf(*result) : result.status();
+  });
+  REQUIRE(answer.has_value());
+  CHECK(answer->code() == wire::UNREACHABLE);  // an outbox keeps it (QUEUED_LOCALLY)
+  CHECK_FALSE(link.ready());
+  CHECK(link.endpoint() == standby.endpoint());
+  CHECK(leader.envelopes == 0);
+  CHECK(standby.hellos >= 1);
+  CHECK(standby.hellos <= 8);
 }

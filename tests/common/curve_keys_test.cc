@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/curve_client.h"
 #include "tests/support/child_process.h"
 
 namespace aplus {
@@ -244,4 +245,16 @@ TEST_CASE("ReadPublicKey takes a .pub file, a .key file or the key itself") {
 }
 
 }  // namespace
+TEST_CASE("--insecure towards a pair of brokers: every endpoint of the list on loopback") {
+  auto both_local = BrokerConnectionKeys("", "", true, "tcp://127.0.0.1:7400,tcp://127.0.0.1:7500");
+  REQUIRE(both_local.ok());
+  CHECK_FALSE(both_local->has_value());
+  auto one_remote = BrokerConnectionKeys("", "", true, "tcp://127.0.0.1:7400,tcp://10.0.0.2:7400");
+  REQUIRE_FALSE(one_remote.ok());
+  CHECK(one_remote.status().message().find("10.0.0.2") != std::string::npos);
+  auto malformed = BrokerConnectionKeys("", "", true, "tcp://127.0.0.1:7400,");
+  REQUIRE_FALSE(malformed.ok());
+  CHECK(malformed.status().code() == wire::INVALID_ARGUMENT);
+}
+
 }  // namespace aplus

@@ -381,5 +381,18 @@ TEST_CASE("reply policies per partner and category, closures and SLA settings") 
   CHECK(config->sla.warning_lead.kind == sla::WarningLead::Kind::kDuration);
   CHECK(config->sla.warning_lead.value == 6 * 3600 * 1000);
 }
+TEST_CASE("[endpoints] broker and alerts may list a pair of brokers; a malformed list is refused") {
+  std::string pair = std::string(kSmallNetwork) +
+                     "[endpoints]\nbroker = \"tcp://a:7400,tcp://b:7400\"\n"
+                     "alerts = \"tcp://a:7401, tcp://b:7401\"\n";
+  auto parsed = ParseNetworkConfig(pair, "pair.toml");
+  REQUIRE(parsed.ok());
+  CHECK(parsed->endpoints.broker == "tcp://a:7400,tcp://b:7400");
+  Status error = ParseError(std::string(kSmallNetwork) +
+                            "[endpoints]\nbroker = \"tcp://a:7400,,tcp://b:7400\"\n");
+  CHECK(error.code() == wire::INVALID_ARGUMENT);
+  CHECK(Contains(error.message(), "empty endpoint"));
+}
+
 }  // namespace
 }  // namespace aplus

@@ -28,7 +28,7 @@ TEST_CASE("the transient codes are the ones a later attempt can change") {
   }
   CHECK(transient == std::set<wire::ErrorCode>{wire::UNREACHABLE, wire::UNAVAILABLE,
                                                wire::NOT_AUTHENTICATED, wire::RATE_LIMITED,
-                                               wire::TOO_MANY_OPEN_CASES});
+                                               wire::TOO_MANY_OPEN_CASES, wire::NOT_LEADER});
   CHECK(IsTransient(wire::RATE_LIMITED));
   CHECK_FALSE(IsTransient(wire::INTERNAL));
   CHECK_FALSE(IsTransient(wire::INVALID_TRANSITION));

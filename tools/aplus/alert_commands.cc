@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "common/clock.h"
+#include "common/endpoint_list.h"
 #include "common/sync_client.h"
 #include "tools/aplus/output.h"
 
@@ -117,7 +118,9 @@ int RunAlertsFollow(const GlobalOptions& options, const AlertFilter& filter, int
     for (const auto& prefix : AlertTopicPrefixes(filter)) {
       subscriber.set(zmq::sockopt::subscribe, prefix);
     }
-    subscriber.connect(options.alerts);
+    // A pair of brokers: both publication endpoints at once (only the leader publishes; the
+    // follower shows an alert heard twice once).
+    for (const auto& endpoint : EndpointListOrSelf(options.alerts)) subscriber.connect(endpoint);
   } catch (const zmq::error_t& e) {
     ReportFailure(options, Status(wire::INVALID_ARGUMENT,
                                   "cannot use endpoint " + options.alerts + ": " + e.what()));

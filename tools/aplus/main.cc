@@ -2,11 +2,15 @@
 // This file only wires CLI11 to the Run* functions; each of them prints its answer and
 // returns the exit code.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "common/endpoint_list.h"
 #include "sla/civil_time.h"
 #include "tools/aplus/agent_commands.h"
 #include "tools/aplus/alert_commands.h"
@@ -35,6 +39,20 @@ const CLI::Validator kEndpoint(
     },
     "ENDPOINT", "endpoint");
 
+// The broker's endpoints: one, or a pair's as a comma-separated list (common/endpoint_list.h),
+// each a ZeroMQ endpoint.
+const CLI::Validator kEndpointList(
+    [](std::string& value) -> std::string {
+      auto list = aplus::ParseEndpointList(value);
+      if (!list.ok()) return list.status().message();
+      for (std::string endpoint : *list) {
+        std::string wrong = kEndpoint(endpoint);
+        if (!wrong.empty()) return wrong;
+      }
+      return {};
+    },
+    "ENDPOINT[,ENDPOINT...]", "endpoint list");
+
 // A calendar date as the report takes it; a typo is a usage error before anything is sent.
 const CLI::Validator kDate(
     [](std::string& value) -> std::string {
@@ -60,12 +78,15 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& options) {
                  "the partner gateway's local endpoint")
       ->capture_default_str()
       ->check(kEndpoint);
-  app.add_option("--broker", options.broker, "the broker's endpoint (for stats)")
+  app.add_option("--broker", options.broker,
+                 "the broker's endpoint, or a pair's as a list tcp://a:7400,tcp://b:7400 "
+                 "(the command follows the leader)")
       ->capture_default_str()
-      ->check(kEndpoint);
-  app.add_option("--alerts", options.alerts, "the broker's alert publication endpoint")
+      ->check(kEndpointList);
+  app.add_option("--alerts", options.alerts,
+                 "the broker's alert publication endpoint, or a pair's as a list (both followed)")
       ->capture_default_str()
-      ->check(kEndpoint);
+      ->check(kEndpointList);
   app.add_option("--config", options.config_path,
                  "network config for local computations (default: the built-in network)")
       ->check(CLI::ExistingFile);
@@ -91,6 +112,9 @@ void AddKeyOption(CLI::App& command, std::string& key) {
 
 int main(int argc, char** argv) {
   aplus::cli::InitDisplayTimeZone();
+  // stdout carries the answer (one JSON object under --json); logs (a link moving to the
+  // leader of a pair) go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("aplus"));
 
   CLI::App app{"A+: escalate citizens' cases from contact points to partners, and follow them.",
                "aplus"};

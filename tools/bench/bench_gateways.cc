@@ -107,7 +107,7 @@ Result<json> BenchRunner::RunGateways() {
   auto agent_gateway = std::make_unique<ChildProgram>(
       bin_dir + "/aplus-agent-gateway",
       std::vector<std::string>{
-          "--contact-point", contact_point.id, "--broker", endpoint_, "--listen",
+          "--contact-point", contact_point.id, "--broker", broker_endpoints_, "--listen",
           "tcp://127.0.0.1:" + std::to_string(agent_ports[0]), "--data-dir",
           base + "/agent-gateway", "--key", keys_->KeyFile(agent_key), "--broker-key",
           keys_->PublicFile("broker"), "--http-listen",
@@ -124,7 +124,7 @@ Result<json> BenchRunner::RunGateways() {
     partner_gateways.push_back(std::make_unique<ChildProgram>(
         bin_dir + "/aplus-partner-gateway",
         std::vector<std::string>{
-            "--partner", partner, "--broker", endpoint_, "--listen",
+            "--partner", partner, "--broker", broker_endpoints_, "--listen",
             "tcp://127.0.0.1:" + std::to_string(zmq_port), "--data-dir",
             base + "/partner-gateway-" + partner, "--key", keys_->KeyFile(key), "--broker-key",
             keys_->PublicFile("broker"), "--window", std::to_string(options_.window),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/progress_line.h"
+#include "common/endpoint_list.h"
 #include "common/sync_client.h"
 #include "common/token_store.h"
 #include "common/wire.h"
@@ -156,11 +157,31 @@ pid_t BenchRunner::broker_pid() const {
 
 Status BenchRunner::SetUpBroker() {
   if (!options_.broker_endpoint.empty()) {
-    endpoint_ = options_.broker_endpoint;
+    auto list = ParseEndpointList(options_.broker_endpoint);
+    if (!list.ok()) return Status(wire::INVALID_ARGUMENT, "--broker: " + list.status().message());
+    broker_endpoints_ = options_.broker_endpoint;
+    endpoint_ = list->front();
     if (!options_.keys_dir.empty()) {
       auto keys = NetworkKeys::Provision(config_, options_.keys_dir, options_.keys_dir + "/keyring");
       if (!keys.ok()) return keys.status();
       keys_ = std::move(keys).value();
+    }
+    if (list->size() > 1) {
+      // A pair: the load generators' raw sockets go to the leader, found as an operator call
+      // finds it (it follows NOT_LEADER). A failover during the run is not what the bench
+      // measures: its gateways follow the leader, its load generators do not.
+      wire::Hello hello;
+      hello.set_role(wire::OPERATOR);
+      hello.set_principal(OperatorId());
+      hello.set_software("aplus-bench");
+      SyncClient client(context_, broker_endpoints_, hello, ClientKeys(wire::OPERATOR, OperatorId()));
+      wire::Envelope request;
+      request.mutable_get_stats();
+      auto answer = client.CallOk(std::move(request), 10000);
+      if (!answer.ok()) return Status(answer.status().code(), "finding the leader among " +
+                                                                  broker_endpoints_ + ": " +
+                                                                  answer.status().message());
+      endpoint_ = client.endpoint();
     }
     return Status::Ok();
   }
@@ -191,6 +212,7 @@ Status BenchRunner::SetUpBroker() {
     return Status(wire::INTERNAL, "no free loopback port");
   }
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port);
+  broker_endpoints_ = endpoint_;
   alerts_endpoint_ = "tcp://127.0.0.1:" + std::to_string(alerts_port);
   std::string config_path = options_.config_path;
   if (!sla_config_text_.empty()) {
@@ -262,7 +284,7 @@ Result<wire::Envelope> BenchRunner::OperatorCall(wire::Envelope request, int tim
   hello.set_role(wire::OPERATOR);
   hello.set_principal(OperatorId());
   hello.set_software("aplus-bench");
-  SyncClient client(context_, endpoint_, hello, ClientKeys(wire::OPERATOR, OperatorId()));
+  SyncClient client(context_, broker_endpoints_, hello, ClientKeys(wire::OPERATOR, OperatorId()));
   return client.CallOk(std::move(request), timeout_ms);
 }
 
@@ -331,7 +353,7 @@ Result<json> BenchRunner::RunHttp() {
     std::string key_name = KeyNameFor(wire::AGENT_GATEWAY, contact_point.id, "");
     gateway = std::make_unique<ChildProgram>(
         (self.parent_path() / "aplus-agent-gateway").string(),
-        std::vector<std::string>{"--contact-point", contact_point.id, "--broker", endpoint_,
+        std::vector<std::string>{"--contact-point", contact_point.id, "--broker", broker_endpoints_,
                                  "--listen", listen, "--data-dir", base + "/agent-gateway",
                                  "--key", keys_->KeyFile(key_name), "--broker-key",
                                  keys_->PublicFile("broker"), "--http-listen",

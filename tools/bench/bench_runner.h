@@ -65,7 +65,12 @@ class BenchRunner {
   NetworkConfig config_;
   zmq::context_t context_{1};
   std::string work_dir_;  // our temp dir (started broker only)
+  // The broker the load generators and probes talk to: the leader, with a pair's list.
   std::string endpoint_;
+  // As given to --broker (one endpoint or a pair's list): what gateways and operator calls use,
+  // so that they follow the leader (common/endpoint_list.h). endpoint_ when the bench started
+  // its own broker.
+  std::string broker_endpoints_;
   std::string alerts_endpoint_;
   // CURVE keys of the broker and of every principal; unset = plain (an --insecure broker).
   std::optional<NetworkKeys> keys_;

@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
                  "how long to wait for the last answers and deliveries (default 60)")
       ->check(CLI::PositiveNumber);
   app.add_option("--broker", options.broker_endpoint,
-                 "endpoint of a running broker (default: start one)");
+                 "endpoint of a running broker, or a pair's as a list tcp://a:7400,tcp://b:7400 "
+                 "(default: start one)");
   app.add_option("--keys", options.keys_dir,
                  "with --broker: provision/reuse the network's CURVE keys here (the broker runs "
                  "with --key DIR/broker.key --keyring DIR/keyring); default: plain (--insecure)");
