@@ -212,10 +212,10 @@ Result<size_t> DeleteArchivedLogs(const RocksDb& db, uint64_t applied_sequence,
     }
     const bool expired = now - written > std::chrono::seconds(max_age_seconds);
     if (last > applied_sequence && !expired) continue;
-    if (!std::filesystem::remove(path, error) && error) {
-      return Status(wire::UNAVAILABLE, "cannot delete " + path + ": " + error.message());
-    }
-    if (!error) ++deleted;
+    const bool removed = std::filesystem::remove(path, error);
+    if (error) return Status(wire::UNAVAILABLE, "cannot delete " + path + ": " + error.message());
+    if (!removed) continue;  // the ttl sweep took it meanwhile
+    ++deleted;
     spdlog::debug("deleted archived log {} (sequences to {}, applied {}{})", path, last,
                   applied_sequence, expired ? ", expired" : "");
   }
