@@ -95,13 +95,10 @@ Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
   uint64_t expected = from_sequence;
   for (; it->Valid(); it->Next()) {
     rocksdb::BatchResult result = it->GetBatch();
-    if (result.sequence != expected) {
-      // The first batch: the log does not start a batch at from_sequence (a gap, or
-      // from_sequence falls inside a batch). Later: a gap inside the log, which RocksDB's
-      // iterator reports as an error itself; stop at the last good batch.
-      if (batches.empty()) return Batches();
-      break;
-    }
+    // Not where the log must go on: for the first batch, the log does not start a batch at
+    // from_sequence (files gone, or from_sequence falls inside a batch: nullopt below); later,
+    // a gap inside the log: stop at the last good batch.
+    if (result.sequence != expected) break;
     LoggedBatch batch;
     batch.sequence = result.sequence;
     batch.data = result.writeBatchPtr->Data();
@@ -111,7 +108,8 @@ Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
     if (bytes >= max_bytes) break;
   }
   if (batches.empty()) {
-    // Nothing from a sequence that was written: the files holding it are gone.
+    // Nothing from a sequence that was written (or not from its start): the log no longer
+    // holds it.
     status = it->status();
     if (status.ok() || status.IsNotFound() || status.IsPathNotFound()) return Batches();
     return Status(wire::UNAVAILABLE, "cannot read the write-ahead log from " +
@@ -214,10 +212,10 @@ Result<size_t> DeleteArchivedLogs(const RocksDb& db, uint64_t applied_sequence,
     }
     const bool expired = now - written > std::chrono::seconds(max_age_seconds);
     if (last > applied_sequence && !expired) continue;
-    if (!std::filesystem::remove(path, error) && error) {
-      return Status(wire::UNAVAILABLE, "cannot delete " + path + ": " + error.message());
-    }
-    if (!error) ++deleted;
+    const bool removed = std::filesystem::remove(path, error);
+    if (error) return Status(wire::UNAVAILABLE, "cannot delete " + path + ": " + error.message());
+    if (!removed) continue;  // the ttl sweep took it meanwhile
+    ++deleted;
     spdlog::debug("deleted archived log {} (sequences to {}, applied {}{})", path, last,
                   applied_sequence, expired ? ", expired" : "");
   }

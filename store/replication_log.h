@@ -22,7 +22,10 @@ struct LoggedBatch {
 // asks for its last batch's end + 1), in order, up to about `max_bytes` (at least one batch when
 // any). Empty when the log holds nothing from there yet (caught up). nullopt when the log no
 // longer holds `from_sequence` (archived files deleted, or it falls inside a batch): the standby
-// must resync from a checkpoint. An error for a log that cannot be read.
+// must resync from a checkpoint. INVALID_ARGUMENT for 0 or a sequence past the latest + 1 (the
+// asker is ahead of this log); UNAVAILABLE for a log that cannot be read. Batches read before
+// an error are returned (whole, checksums verified); the next call starts after them.
+// Thread rules: any thread (RocksDB's log reader is thread-safe); each call reads afresh.
 Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
                                                              uint64_t from_sequence,
                                                              size_t max_bytes);
@@ -41,8 +44,12 @@ uint64_t LastSequenceOf(const LoggedBatch& batch);
 Status ApplyLoggedBatch(RocksDb& db, const LoggedBatch& batch);
 
 // Erasure: deletes the archived log files whose every batch is at or below `applied_sequence`
-// (the standby has them) or older than `max_age_seconds` (whatever the standby has). Returns
-// how many files went. Live (unarchived) files are never touched.
+// (the standby has them) or last written more than `max_age_seconds` ago (whatever the
+// standby has; >= 0, INVALID_ARGUMENT otherwise). Returns how many files went. Live
+// (unarchived) files are never touched. RocksDB's own sweep (RocksDbOptions::log_ttl_seconds)
+// runs only when a flush or compaction ends: call this on a timer too so that the archive's
+// age bound holds on an idle node. A file's last sequence is the next non-empty file's first
+// minus one (the latest sequence for the last one).
 Result<size_t> DeleteArchivedLogs(const RocksDb& db, uint64_t applied_sequence,
                                   int64_t max_age_seconds);
 

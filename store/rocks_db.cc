@@ -69,6 +69,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
   std::unique_ptr<RocksDb> db(new RocksDb());
   db->db_.reset(raw);
   db->handles_ = handles;
+  db->options_ = db_settings;
   for (size_t i = 0; i < descriptors.size(); ++i) db->families_[descriptors[i].name] = handles[i];
   return db;
 }

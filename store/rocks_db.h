@@ -100,6 +100,8 @@ class RocksDb {
   const std::vector<rocksdb::ColumnFamilyHandle*>& families() const { return handles_; }
 
   rocksdb::DB* raw() const { return db_.get(); }
+  // As given to Open.
+  const RocksDbOptions& options() const { return options_; }
   bool failed() const { return failed_.load(); }
 
   // Fault injection: the next Write fails as a failed WAL fsync would (UNAVAILABLE, and the
@@ -111,6 +113,7 @@ class RocksDb {
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  RocksDbOptions options_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> fail_next_write_{false};
   // The thread whose writes go without sync until CommitGroup (none: every write is synced).
