@@ -2,7 +2,7 @@
 // acknowledged escalation lost (docs/AVAILABILITY.md). Real processes: three etcd members, two
 // brokers, an agent gateway and a partner gateway that follow the leader.
 //
-// Rounds: APLUS_FAILOVER_ROUNDS (default 3 in CI; the README's long command runs 200).
+// Rounds: APLUS_FAILOVER_ROUNDS (default 10, as in CI; the README's long command runs 200).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -22,7 +22,7 @@ namespace {
 
 int Rounds() {
   const char* text = std::getenv("APLUS_FAILOVER_ROUNDS");
-  return text ? std::max(1, std::atoi(text)) : 3;
+  return text ? std::max(1, std::atoi(text)) : 10;
 }
 
 // Subject -> how many times it is in the partner gateway's inbox.
