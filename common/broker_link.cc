@@ -83,8 +83,10 @@ void BrokerLink::MoveOn(const std::string& why, const std::string& leader) {
   ++moves_;
   ++moves_since_welcome_;
   spdlog::info("broker link: {} {}, moving to {}", endpoints_[from], why, endpoint());
-  FailAllPending("broker " + endpoints_[from] + " " + why);
+  // Not ready before the handlers run: one that sends again at once is told UNREACHABLE and
+  // waits for the ready handler, instead of writing to the standby's socket.
   Reconnect();
+  FailAllPending("broker " + endpoints_[from] + " " + why);
   // Every endpoint tried since the last Welcome (no leader yet, a leader being elected, or a
   // list of one): the next Hello waits, with backoff, as after any refused Hello.
   if (moves_since_welcome_ >= endpoints_.size()) {

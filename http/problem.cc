@@ -36,6 +36,8 @@ constexpr std::array kWireProblems = {
     WireProblem{wire::TOO_MANY_OPEN_CASES, {429, "Too many open cases"}},
     WireProblem{wire::MANDATE_REQUIRED, {422, "Mandate required"}},
     WireProblem{wire::NOT_DEAD_LETTERED, {409, "Not dead-lettered"}},
+    // A standby of a pair (issue 12): the gateway's link moves to the leader; retry shortly.
+    WireProblem{wire::NOT_LEADER, {503, "Not the leader"}},
 };
 
 struct HttpProblem {
