@@ -256,6 +256,10 @@ class Broker {
   void TendPair();
   // Degraded mode without a standby copy: clears the sync key, then answers alone.
   bool GoAlone(const std::string& why);
+  // Deletes archived log files the standby has applied (erasure: docs/AVAILABILITY.md).
+  void PruneArchivedLog();
+  static constexpr int64_t kArchivePruneEveryMs = 1000;
+  int64_t last_archive_prune_ms_ = 0;
   // Writes the sync key naming the caught-up standby; false when it could not (yet).
   bool NameStandby();
   void Demote(const std::string& why);

@@ -4,6 +4,7 @@
 
 #include "broker/broker.h"
 #include "broker/leadership.h"
+#include "store/replication_log.h"
 #include "common/curve_keys.h"
 
 namespace aplus {
@@ -128,6 +129,22 @@ void Broker::TendPair() {
   }
   if (replication_->standby_synchronous() && named_standby_ != replication_->standby_node()) {
     NameStandby();
+  }
+  PruneArchivedLog();
+}
+
+void Broker::PruneArchivedLog() {
+  int64_t now = SteadyNowMs();
+  if (now - last_archive_prune_ms_ < kArchivePruneEveryMs) return;
+  last_archive_prune_ms_ = now;
+  // Archived log files hold what a purge erased: kept only while the standby may still need
+  // them (it has not applied them), and never longer than the compaction interval.
+  auto deleted = DeleteArchivedLogs(store_->db(), replication_->applied_sequence(),
+                                    static_cast<int64_t>(PairLogTtlSeconds(config_)));
+  if (!deleted.ok()) {
+    spdlog::warn("pair: archived log files not pruned: {}", deleted.status().ToString());
+  } else if (*deleted > 0) {
+    spdlog::debug("pair: {} archived log file(s) deleted", *deleted);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "common/curve_client.h"
 #include "common/wire.h"
 #include "store/broker_store.h"
+#include "store/key_layout.h"
 #include "store/replication_log.h"
 
 namespace aplus {
@@ -77,7 +78,40 @@ Status StandbyNode::OpenDatabase() {
                           PairedRocksDbOptions(PairLogTtlSeconds(config_)));
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
+  int64_t interval_ms = FixedDurationMs(config_.retention.compaction_interval).value_or(3600000);
+  compactor_ = std::make_unique<PurgeCompactor>(*db_, interval_ms);
+  purge_requested_ = 0;
   return Status::Ok();
+}
+
+void StandbyNode::CloseDatabase() {
+  compactor_.reset();  // joined before the database closes
+  db_.reset();
+}
+
+void StandbyNode::FollowPurges() {
+  if (!db_) return;
+  auto owed = db_->Get(db_->Family(std::string(keys::kMeta)), keys::kPurgeCompactionOwed);
+  if (owed.ok() && owed->has_value() && (*owed)->size() == 8) {
+    uint64_t generation = ReadBigEndian64((*owed)->data());
+    if (generation > purge_requested_) {
+      purge_requested_ = generation;
+      // The leader compacts the ranges it purged; the whole case data here is the same
+      // guarantee without knowing them (at most once per compaction interval).
+      std::vector<KeyRange> ranges;
+      for (const char* family : {keys::kCases, keys::kContent, keys::kEvents, keys::kQueues}) {
+        ranges.push_back(KeyRange{db_->Family(family), std::nullopt, std::nullopt});
+      }
+      compactor_->Request(generation, std::move(ranges));
+    }
+  }
+  int64_t now = SteadyMs();
+  if (now - last_archive_prune_ms_ >= 1000) {
+    last_archive_prune_ms_ = now;
+    auto deleted = DeleteArchivedLogs(*db_, db_->raw()->GetLatestSequenceNumber(),
+                                      static_cast<int64_t>(PairLogTtlSeconds(config_)));
+    if (!deleted.ok()) spdlog::warn("standby: archived log not pruned: {}", deleted.status().ToString());
+  }
 }
 
 uint64_t StandbyNode::AppliedSequence() const {
@@ -131,12 +165,13 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
         spdlog::info("standby {}: won the election (epoch {}) at sequence {}", options_.node,
                      view.epoch, AppliedSequence());
         link_.reset();
-        db_.reset();
+        CloseDatabase();
         front_.unbind(front_.get(zmq::sockopt::last_endpoint));
         front_.close();
         return Outcome::kPromoted;
       }
       FollowLeader(view);
+      if (!receiving_) FollowPurges();  // an idle standby too: its archive is pruned on time
     }
     if (link_ && following_) {
       // Silence as of the last complete read of the link (a slow apply of our own is not the
@@ -347,6 +382,7 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
   Status synced = db_->CommitGroup();
   if (!synced.ok()) return synced;  // a failed fsync: fail-stop, never retried
   SendApplied();
+  FollowPurges();
   return Status::Ok();
 }
 
@@ -387,7 +423,7 @@ Status StandbyNode::OnCheckpointEnd(const replication::CheckpointEnd& end) {
     Refuse("checkpoint incomplete: " + std::to_string(receiving_total_) + " bytes announced");
     return Status::Ok();
   }
-  db_.reset();  // closed before its directory is swapped
+  CloseDatabase();  // closed before its directory is swapped
   Status installed = receiving_->Install();
   receiving_.reset();
   if (!installed.ok()) return installed;  // the data directory is in doubt: stop

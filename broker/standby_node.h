@@ -24,6 +24,7 @@
 #include "common/status.h"
 #include "replication.pb.h"
 #include "store/checkpoint_transfer.h"
+#include "store/purge_compactor.h"
 #include "store/node_state.h"
 #include "store/rocks_db.h"
 
@@ -71,6 +72,10 @@ class StandbyNode {
   Status OnCheckpointChunk(const replication::CheckpointChunk& chunk);
   Status OnCheckpointEnd(const replication::CheckpointEnd& end);
   void SendApplied(uint64_t received_bytes = 0);
+  // Erasure on the standby too: the purge compaction the leader's batches ask for (their
+  // "compaction owed" mark), and the archived log, which a standby never serves, deleted.
+  void FollowPurges();
+  void CloseDatabase();
   void Refuse(const std::string& reason);
   uint64_t AppliedSequence() const;
 
@@ -85,6 +90,10 @@ class StandbyNode {
   std::unique_ptr<zmq::socket_t> link_;  // DEALER to the leader's replication endpoint
   std::optional<LeaderInfo> following_;
   std::unique_ptr<RocksDb> db_;
+  // Declared after db_: destroyed (joined) before it; also reset by CloseDatabase.
+  std::unique_ptr<PurgeCompactor> compactor_;
+  uint64_t purge_requested_ = 0;
+  int64_t last_archive_prune_ms_ = 0;
   std::optional<NodeState> state_;
   int64_t highest_epoch_ = 0;
   int64_t last_heard_ms_ = 0;

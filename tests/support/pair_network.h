@@ -9,6 +9,7 @@
 #pragma once
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,12 +29,13 @@ class PairNetwork {
     int starts = 0;
   };
 
-  // `availability`: the body of the config's [availability] section.
-  explicit PairNetwork(const std::string& label,
-                       const std::string& availability = "mode = \"strict\"\n"
-                                                         "lease_ttl_s = 3\n"
-                                                         "lease_margin_ms = 1000\n",
-                       int etcd_members = 3)
+  static constexpr const char* kStrict =
+      "mode = \"strict\"\nlease_ttl_s = 3\nlease_margin_ms = 1000\n";
+  // `availability`: the body of the config's [availability] section. `edit_config`, when
+  // given, may change the rest of the network config's TOML text (e.g. a short retention).
+  explicit PairNetwork(const std::string& label, const std::string& availability = kStrict,
+                       int etcd_members = 3,
+                       const std::function<void(std::string&)>& edit_config = nullptr)
       : network_(label), etcd_(etcd_members, label + "-etcd") {
     for (const char* name : {"a", "b"}) {
       Node node;
@@ -47,8 +49,10 @@ class PairNetwork {
       nodes_.push_back(std::move(node));
     }
     config_path_ = network_.dir().Sub("pair.toml");
+    std::string toml(DefaultNetworkToml());
+    if (edit_config) edit_config(toml);
     std::ofstream config(config_path_);
-    config << DefaultNetworkToml() << "\n[availability]\n" << availability;
+    config << toml << "\n[availability]\n" << availability;
     network_.SetBrokerEndpoints(nodes_[0].endpoint + "," + nodes_[1].endpoint,
                                 nodes_[0].alerts + "," + nodes_[1].alerts);
   }
