@@ -205,7 +205,8 @@ Status Broker::Run(const std::atomic<bool>& stop) {
     // Wake for the earliest SLA timer, but at least every 100 ms for leases and the stop flag,
     // and in time to commit writes that wait for no answer (CommitUnansweredIfDue).
     int timeout_ms = 100;
-    if (next_due_ms_) {
+    // (A pair's leader without a standby copy fires no timer: no wake-up for them either.)
+    if (next_due_ms_ && CanAcknowledge()) {
       int64_t until_due = *next_due_ms_ - clock_.NowMs();
       timeout_ms = static_cast<int>(std::clamp<int64_t>(until_due, 0, 100));
     }
@@ -622,7 +623,8 @@ void Broker::CommitAndFlush() {
   answers_.clear();
   requests_uncommitted_ = 0;  // a later commit in this turn (timers) carries no request
   unanswered_since_ms_.reset();  // nothing waits any more
-  PublishAlerts();
+  // A pair's leader publishes only alerts the standby holds (they wait otherwise).
+  if (CanAcknowledge()) PublishAlerts();
 }
 
 void Broker::FailPendingAnswers(const std::string& why) {

@@ -280,7 +280,9 @@ void Broker::OnDeliveryAck(Session& session, const wire::Envelope& request) {
 void Broker::ExpireLeasesAndSessions() {
   // As of the last complete read of the socket (broker.h, last_drained_ms_): what arrived
   // before it has been read, so a silence or a lease measured up to it is the client's.
-  int64_t now = last_drained_ms_;
+  // Under a load that never lets a turn read everything (max_batch_messages per turn), the
+  // reference may lag by at most the session timeout, so leases still expire.
+  int64_t now = std::max(last_drained_ms_, SteadyNowMs() - options_.session_timeout_ms);
   std::vector<std::string> silent;
   for (const auto& [id, session] : sessions_) {
     if (now - session.last_seen_ms > options_.session_timeout_ms) silent.push_back(id);

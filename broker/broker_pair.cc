@@ -75,7 +75,12 @@ bool Broker::ReplicateCommitted() {
         sequence, pair.availability.standby_ack_timeout_ms, [this] {
           if (zap_) zap_->AnswerRequests();  // a standby reconnecting needs its handshake
         });
-    if (applied && (CanAcknowledge() || NameStandby())) return true;
+    if (applied && (CanAcknowledge() || NameStandby())) {
+    // The copy took a while: answers leave only while this node still leads.
+    if (pair.leadership->IsLeaderNow()) return true;
+    Demote("its etcd lease could not be renewed in time");
+    return false;
+  }
     if (durability_failure_) return false;
     if (applied) {
       // Copied, but etcd does not name it yet: answered as without a copy (below).
@@ -90,9 +95,13 @@ bool Broker::ReplicateCommitted() {
   }
   if (alone_) return true;
   if (GoAlone("no standby holds a copy")) return true;
+  // The batch is on this disk and will reach the standby when one attaches: its alerts are
+  // kept and published then (their ids are deterministic: they would never be raised again).
+  std::vector<wire::Alert> alerts = std::move(alerts_to_publish_);
   FailPendingAnswers(
       "no standby holds a copy of this write yet (availability mode strict): nothing is "
       "acknowledged until one has caught up; retry");
+  alerts_to_publish_ = std::move(alerts);
   return false;
 }
 
@@ -100,6 +109,7 @@ bool Broker::GoAlone(const std::string& why) {
   const PairSettings& pair = *options_.pair;
   if (pair.availability.mode != AvailabilitySettings::Mode::kDegraded) return false;
   if (alone_) return true;
+  if (!EtcdAttemptDue()) return false;
   // First the key, then the answers: a standby that missed them can no longer be promoted.
   Status cleared = pair.leadership->SetSyncStandby("");
   if (cleared.code() == wire::NOT_LEADER) {
@@ -129,6 +139,11 @@ void Broker::TendPair() {
   }
   if (replication_->standby_synchronous() && named_standby_ != replication_->standby_node()) {
     NameStandby();
+  } else if (pair.availability.mode == AvailabilitySettings::Mode::kDegraded &&
+             !CanAcknowledge() && !durability_failure_) {
+    // The standby was lost outside a commit (silent, refused, unreachable): degraded mode
+    // clears the key now rather than refusing every request until the next commit.
+    GoAlone("the standby was lost");
   }
   PruneArchivedLog();
 }
@@ -148,8 +163,20 @@ void Broker::PruneArchivedLog() {
   }
 }
 
+bool Broker::EtcdAttemptDue() {
+  int64_t now = SteadyNowMs();
+  if (now < next_etcd_attempt_ms_) return false;
+  next_etcd_attempt_ms_ = now + kEtcdRetryMs;
+  return true;
+}
+
 bool Broker::NameStandby() {
   const PairSettings& pair = *options_.pair;
+  if (!EtcdAttemptDue()) return false;
+  // From here on the key may name the standby even if etcd's answer is lost: never alone
+  // again until GoAlone has cleared it (which it does before anything is answered alone).
+  alone_ = false;
+  named_standby_.clear();
   // Every commit already waits for this standby: name it, so that it alone may take over.
   Status named = pair.leadership->SetSyncStandby(replication_->standby_node());
   if (named.code() == wire::NOT_LEADER) {

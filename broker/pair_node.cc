@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "broker/broker.h"
@@ -11,6 +12,32 @@
 #include "store/node_state.h"
 
 namespace aplus {
+namespace {
+
+// Start-up: what an earlier run may have left beside the data directory. A checkpoint being
+// sent or received holds copies (hard links) of erased data: removed. A copy swapped out by a
+// full resync (`.old`) is put back when the swap did not finish (the data directory is
+// missing), else removed.
+Status TidyPairDirectories(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const std::string old_copy = data_dir + ".old";
+  if (!fs::exists(data_dir, error) && fs::exists(old_copy, error)) {
+    fs::rename(old_copy, data_dir, error);
+    if (error) return Status(wire::UNAVAILABLE, "cannot restore " + old_copy + ": " + error.message());
+    spdlog::warn("restored {} from {} (a full copy was being swapped in)", data_dir, old_copy);
+  }
+  for (const char* leftover : {".old", ".incoming", ".checkpoint", ".checkpoint.tmp"}) {
+    fs::remove_all(data_dir + leftover, error);
+    if (error) {
+      return Status(wire::UNAVAILABLE,
+                    "cannot remove " + data_dir + leftover + ": " + error.message());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFlags& flags,
                 zmq::context_t& context, const Clock& clock, const std::atomic<bool>& stop) {
@@ -30,9 +57,13 @@ int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFl
     return kExitStartupError;
   }
 
-  // The node holds a copy it may serve (its data directory opens below); the campaign rules
-  // in etcd decide whether it may lead. Off while a full copy is being installed.
-  (*leadership)->SetMayCampaign(true);
+  // Whether this node may campaign is the standby's decision (StandbyNode::MayLead): it
+  // depends on the copy it holds, known once the data directory is checked below.
+  Status tidied = TidyPairDirectories(options.data_dir);
+  if (!tidied.ok()) {
+    std::cerr << "aplus-broker: " << tidied.message() << std::endl;
+    return kExitStartupError;
+  }
   StandbyOptions standby_options;
   standby_options.node = flags.node;
   standby_options.data_dir = options.data_dir;
@@ -64,6 +95,11 @@ int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFl
   // Won: from now on this node's data is the pair's history; written down first, so that a
   // restart of this node never resumes as a standby from it (docs/AVAILABILITY.md).
   LeadershipView view = (*leadership)->View();
+  if (view.role != NodeRole::kLeader || view.epoch == 0) {
+    // Won, then lost before serving anything (the lease lapsed meanwhile).
+    spdlog::critical("leadership lost right after it was won; exit status {}", kExitDemoted);
+    return kExitDemoted;
+  }
   Status saved = SaveNodeState(options.data_dir, NodeState{view.epoch, /*was_leader=*/true});
   if (!saved.ok()) {
     spdlog::critical("cannot record the node's state: {}", saved.ToString());

@@ -54,6 +54,8 @@ ReplicationLeader::ReplicationLeader(zmq::context_t& context, RocksDb& db,
   socket_.set(zmq::sockopt::heartbeat_timeout, 3000);
 }
 
+ReplicationLeader::~ReplicationLeader() { DropCheckpoint(); }
+
 void ReplicationLeader::Committed(uint64_t sequence) {
   committed_ = sequence;
   if (standby_ && !standby_->checkpoint) SendLog();

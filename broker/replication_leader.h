@@ -46,6 +46,7 @@ class ReplicationLeader {
                                                            ReplicationLeaderOptions options,
                                                            PrincipalOf principal_of);
 
+  ~ReplicationLeader();
   zmq::socket_t& socket() { return socket_; }
   const std::string& endpoint() const { return endpoint_; }
 

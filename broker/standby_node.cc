@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "broker/broker_options.h"
 #include "common/curve_client.h"
@@ -55,6 +56,16 @@ Result<std::unique_ptr<StandbyNode>> StandbyNode::Create(const NetworkConfig& co
   auto state = LoadNodeState(o.data_dir);
   if (!state.ok()) return state.status();
   node->state_ = *state;
+  // A state file whose data directory is gone (a lost disk reinstalled, a swap that did not
+  // finish) describes nothing: this node holds no copy and rejoins by a full one.
+  node->had_copy_ = std::filesystem::exists(o.data_dir + "/CURRENT");
+  if (node->state_ && !node->had_copy_) {
+    spdlog::error("standby {}: {} says epoch {} but the data directory holds no database: this "
+                  "node has no copy, and joins by a full one",
+                  o.node, NodeStatePath(o.data_dir), node->state_->epoch);
+    node->state_.reset();
+  }
+  node->started_ms_ = SteadyMs();
   if (node->state_) node->highest_epoch_ = node->state_->epoch;
   Status opened = node->OpenDatabase();
   if (!opened.ok()) return opened;
@@ -114,6 +125,15 @@ void StandbyNode::FollowPurges() {
   }
 }
 
+bool StandbyNode::MayLead(const LeadershipView& view) const {
+  if (resync_ || installing_ || !db_) return false;  // a copy known bad, or being replaced
+  if (state_) return true;  // a copy of some epoch: etcd's sync key says whether it may lead
+  // No copy yet: only in a fresh cluster (no sync key: the campaign's transaction checks it is
+  // still absent). A node whose database is empty lets one with data go first.
+  if (!view.etcd_reachable || view.sync.mod_revision != 0) return false;
+  return AppliedSequence() > 0 || SteadyMs() - started_ms_ > kEmptyNodeCampaignDelayMs;
+}
+
 uint64_t StandbyNode::AppliedSequence() const {
   return db_ ? db_->raw()->GetLatestSequenceNumber() : 0;
 }
@@ -152,26 +172,43 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
     if (items[0].revents & ZMQ_POLLIN) AnswerClients();
     if (link_) {
       ReadLink();  // every turn: silence is judged as of a complete read
-      if (db_ && db_->failed()) {
-        return Status(wire::UNAVAILABLE, "the standby cannot write durably");
+      if (db_ && db_->failed() && !fatal_) {
+        fatal_ = Status(wire::UNAVAILABLE, "the standby cannot write durably");
       }
+    }
+    if (fatal_) {
+      // A failed write, install or state save: the copy is in doubt; stop (exit 75) and let
+      // a restart look at the data directory afresh.
+      leadership_.SetMayCampaign(false);
+      return *fatal_;
     }
     int64_t now = SteadyMs();
     if (now - last_view_ms >= 50) {
       last_view_ms = now;
       LeadershipView view = leadership_.View();
       highest_epoch_ = std::max(highest_epoch_, view.highest_epoch_seen);
-      if (view.role == NodeRole::kLeader && !receiving_) {
+      if (view.role == NodeRole::kLeader) {
         spdlog::info("standby {}: won the election (epoch {}) at sequence {}", options_.node,
                      view.epoch, AppliedSequence());
+        receiving_.reset();  // a copy being received went to the staging directory only
         link_.reset();
         CloseDatabase();
         front_.unbind(front_.get(zmq::sockopt::last_endpoint));
         front_.close();
         return Outcome::kPromoted;
       }
+      bool may_lead = MayLead(view);
+      if (may_lead != campaigning_) {
+        campaigning_ = may_lead;
+        leadership_.SetMayCampaign(may_lead);
+        spdlog::info("standby {}: {} campaign", options_.node, may_lead ? "may" : "may not");
+      }
       FollowLeader(view);
       if (!receiving_) FollowPurges();  // an idle standby too: its archive is pruned on time
+      if (zap_ && now - last_keyring_poll_ms_ >= 1000) {
+        last_keyring_poll_ms_ = now;
+        zap_->ReloadIfChanged();  // a leader's peer key added later is found
+      }
     }
     if (link_ && following_) {
       // Silence as of the last complete read of the link (a slow apply of our own is not the
@@ -243,7 +280,7 @@ void StandbyNode::FollowLeader(const LeadershipView& view) {
 }
 
 void StandbyNode::Connect(const LeaderInfo& leader) {
-  following_ = leader;
+  following_.reset();
   receiving_.reset();
   link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   link_->set(zmq::sockopt::linger, 0);
@@ -252,16 +289,21 @@ void StandbyNode::Connect(const LeaderInfo& leader) {
   if (peer_key_) {
     const KeyringEntry* peer = zap_ ? zap_->FindPeer(leader.node) : nullptr;
     if (!peer) {
-      spdlog::error("standby {}: no broker-peer key for leader '{}' in the keyring (add "
-                    "broker-peer.{}): cannot follow it",
-                    options_.node, leader.node, leader.node);
+      int64_t now = SteadyMs();
+      if (now - last_missing_key_log_ms_ > 60000) {
+        last_missing_key_log_ms_ = now;
+        spdlog::error("standby {}: no broker-peer key for leader '{}' in the keyring (add "
+                      "broker-peer.{}): cannot follow it",
+                      options_.node, leader.node, leader.node);
+      }
       link_.reset();
-      return;
+      return;  // following_ stays unset: tried again at the next look at the leader
     }
     CurveClientKeys keys{peer->public_key, *peer_key_};
     ApplyCurveClient(*link_, keys);
   }
   link_->connect(leader.replication);
+  following_ = leader;
   spdlog::info("standby {}: following leader {} (epoch {}) at {}", options_.node, leader.node,
                leader.epoch, leader.replication);
   last_heard_ms_ = SteadyMs();
@@ -308,6 +350,7 @@ void StandbyNode::ReadLink() {
     Status handled = HandleFrame(frame);
     if (!handled.ok()) {
       spdlog::critical("standby {}: {}", options_.node, handled.ToString());
+      fatal_ = handled;  // Run() stops
       return;
     }
   }
@@ -361,6 +404,7 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
     Refuse("our copy is not of epoch " + std::to_string(batches.epoch()) + ": a full copy is needed");
     return Status::Ok();
   }
+  if (!db_) return Status(wire::INTERNAL, "batches arrived while no database is open");
   // The frame's batches share one fsync (a group); Applied leaves only after it.
   db_->BeginGroup();
   for (const auto& batch : batches.batches()) {
@@ -389,7 +433,6 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
 Status StandbyNode::OnCheckpointBegin(const replication::CheckpointBegin& begin) {
   std::vector<std::string> files(begin.files().begin(), begin.files().end());
   receiving_total_ = begin.total_bytes();
-  leadership_.SetMayCampaign(false);  // a copy half replaced may never lead
   auto receiver = CheckpointReceiver::Begin(options_.data_dir, files);
   if (!receiver.ok()) {
     Refuse("cannot receive a checkpoint: " + receiver.status().message());
@@ -423,6 +466,10 @@ Status StandbyNode::OnCheckpointEnd(const replication::CheckpointEnd& end) {
     Refuse("checkpoint incomplete: " + std::to_string(receiving_total_) + " bytes announced");
     return Status::Ok();
   }
+  // From the swap until the new state is saved, this node's copy is in between: no campaign.
+  installing_ = true;
+  campaigning_ = false;
+  leadership_.SetMayCampaign(false);
   CloseDatabase();  // closed before its directory is swapped
   Status installed = receiving_->Install();
   receiving_.reset();
@@ -438,7 +485,8 @@ Status StandbyNode::OnCheckpointEnd(const replication::CheckpointEnd& end) {
     spdlog::warn("standby {}: the copy opened at sequence {}, the leader said {}", options_.node,
                  AppliedSequence(), end.sequence());
   }
-  leadership_.SetMayCampaign(true);
+  installing_ = false;  // the loop lets it campaign again (MayLead)
+  had_copy_ = true;
   spdlog::info("standby {}: full copy installed at sequence {} (epoch {})", options_.node,
                AppliedSequence(), end.epoch());
   SendAttach();

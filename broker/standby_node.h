@@ -78,6 +78,9 @@ class StandbyNode {
   void CloseDatabase();
   void Refuse(const std::string& reason);
   uint64_t AppliedSequence() const;
+  // Whether this node may campaign now (docs/AVAILABILITY.md, "Who may campaign").
+  bool MayLead(const LeadershipView& view) const;
+  static constexpr int64_t kEmptyNodeCampaignDelayMs = 3000;
 
   const NetworkConfig& config_;
   const StandbyOptions options_;
@@ -104,6 +107,13 @@ class StandbyNode {
   int64_t receiving_epoch_ = 0;
   uint64_t receiving_total_ = 0;
   bool resync_ = false;  // our copy cannot be resumed: attach as one that needs a full copy
+  bool had_copy_ = false;     // the data directory held a database when this node started
+  bool installing_ = false;   // a full copy is being swapped in
+  bool campaigning_ = false;  // what SetMayCampaign was last told
+  int64_t started_ms_ = 0;
+  int64_t last_keyring_poll_ms_ = 0;
+  int64_t last_missing_key_log_ms_ = -1000000;
+  std::optional<Status> fatal_;  // the first failure that stops the node
 };
 
 }  // namespace aplus

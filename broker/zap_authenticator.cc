@@ -1,5 +1,8 @@
 #include "broker/zap_authenticator.h"
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -29,10 +32,18 @@ ZapAuthenticator::ZapAuthenticator(zmq::context_t& context, std::string keyring_
 }
 
 Status ZapAuthenticator::Start() {
-  try {
-    socket_.bind(kZapEndpoint);
-  } catch (const zmq::error_t& e) {
-    return Status(wire::INTERNAL, std::string("cannot bind the ZAP handler: ") + e.what());
+  // A standby promoted in this process has just closed its own handler, which libzmq
+  // releases asynchronously: the endpoint may be taken for a moment.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      socket_.bind(kZapEndpoint);
+      break;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EADDRINUSE || attempt >= 40) {
+        return Status(wire::INTERNAL, std::string("cannot bind the ZAP handler: ") + e.what());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
   watcher_.Changed();  // the signature of what is read now
   bool readable = false;
