@@ -288,9 +288,11 @@ class ConfigReader {
         Integer(table, "lease_ttl_s", kContext, availability.lease_ttl_s, 2, 60);
     availability.lease_margin_ms = Integer(table, "lease_margin_ms", kContext,
                                            availability.lease_margin_ms, 100, 30000);
-    if (availability.lease_margin_ms >= availability.lease_ttl_s * 1000) {
+    // The same bound as leadership's (broker/leadership.h): the keep-alive goes every third
+    // of the lease, so a margin of two thirds or more would leave no time to renew.
+    if (availability.lease_margin_ms * 3 >= availability.lease_ttl_s * 1000 * 2) {
       Fail(table.get("lease_margin_ms"),
-           "[availability]: lease_margin_ms must be shorter than the lease (lease_ttl_s)");
+           "[availability]: lease_margin_ms must be under two thirds of the lease (lease_ttl_s)");
     }
     availability.standby_ack_timeout_ms = Integer(
         table, "standby_ack_timeout_ms", kContext, availability.standby_ack_timeout_ms, 10, 60000);
