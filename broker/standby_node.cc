@@ -21,8 +21,11 @@ int64_t SteadyMs() {
       .count();
 }
 
-// After a Refused from the leader, attach again no sooner than this (no storm).
+// After a refusal (either way), attach again no sooner than this, doubled at each refusal in a
+// row up to kMaxReattachDelayMs (a standby that cannot take a copy, e.g. on a full disk, must
+// not make the leader build a checkpoint five times a second).
 constexpr int64_t kReattachDelayMs = 200;
+constexpr int64_t kMaxReattachDelayMs = 10000;
 
 }  // namespace
 
@@ -218,7 +221,7 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
         spdlog::warn("standby {}: nothing from leader {} for {} ms: reconnecting", options_.node,
                      following_->node, silent_ms);
         Connect(*following_);
-      } else if (attached_at_ms_ == 0 && now - last_heard_ms_ > kReattachDelayMs) {
+      } else if (attached_at_ms_ == 0 && now - refused_at_ms_ > reattach_delay_ms_) {
         SendAttach();
       }
     }
@@ -389,7 +392,7 @@ Status StandbyNode::HandleFrame(const replication::ReplicationFrame& frame) {
       spdlog::info("standby {}: the leader asks us to attach again ({})", options_.node,
                    frame.refused().reason());
       receiving_.reset();
-      attached_at_ms_ = 0;  // Run() attaches again after kReattachDelayMs
+      NoteRefusal();  // Run() attaches again after the delay
       return Status::Ok();
     default:
       return Status::Ok();
@@ -425,6 +428,7 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
   }
   Status synced = db_->CommitGroup();
   if (!synced.ok()) return synced;  // a failed fsync: fail-stop, never retried
+  refusals_in_a_row_ = 0;
   SendApplied();
   FollowPurges();
   return Status::Ok();
@@ -486,11 +490,20 @@ Status StandbyNode::OnCheckpointEnd(const replication::CheckpointEnd& end) {
                  AppliedSequence(), end.sequence());
   }
   installing_ = false;  // the loop lets it campaign again (MayLead)
+  refusals_in_a_row_ = 0;
   had_copy_ = true;
   spdlog::info("standby {}: full copy installed at sequence {} (epoch {})", options_.node,
                AppliedSequence(), end.epoch());
   SendAttach();
   return Status::Ok();
+}
+
+void StandbyNode::NoteRefusal() {
+  attached_at_ms_ = 0;
+  refused_at_ms_ = SteadyMs();
+  reattach_delay_ms_ = refusals_in_a_row_++ == 0
+                           ? kReattachDelayMs
+                           : std::min(reattach_delay_ms_ * 2, kMaxReattachDelayMs);
 }
 
 void StandbyNode::SendApplied(uint64_t received_bytes) {
@@ -520,7 +533,7 @@ void StandbyNode::Refuse(const std::string& reason) {
     link_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
   }
-  attached_at_ms_ = 0;  // attach again (for a full copy when resync_)
+  NoteRefusal();  // attach again (for a full copy when resync_)
 }
 
 }  // namespace aplus

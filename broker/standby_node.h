@@ -77,6 +77,8 @@ class StandbyNode {
   void FollowPurges();
   void CloseDatabase();
   void Refuse(const std::string& reason);
+  // A refusal either way: the next Attach waits, longer at each refusal in a row.
+  void NoteRefusal();
   uint64_t AppliedSequence() const;
   // Whether this node may campaign now (docs/AVAILABILITY.md, "Who may campaign").
   bool MayLead(const LeadershipView& view) const;
@@ -109,6 +111,9 @@ class StandbyNode {
   bool resync_ = false;  // our copy cannot be resumed: attach as one that needs a full copy
   bool had_copy_ = false;     // the data directory held a database when this node started
   bool installing_ = false;   // a full copy is being swapped in
+  int64_t refused_at_ms_ = 0;
+  int64_t reattach_delay_ms_ = 0;
+  int refusals_in_a_row_ = 0;
   bool campaigning_ = false;  // what SetMayCampaign was last told
   int64_t started_ms_ = 0;
   int64_t last_keyring_poll_ms_ = 0;
