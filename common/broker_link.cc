@@ -270,7 +270,12 @@ void BrokerLink::FailAllPending(const std::string& why) {
 
 void BrokerLink::OnTick() {
   int64_t now = SteadyNowMs();
-  for (auto it = pending_.begin(); it != pending_.end();) {
+  // Something from the broker is waiting unread (the gateway's own loop stalled, e.g. in a
+  // slow fsync of its outbox, after its last read): then nothing is judged silent or
+  // unanswered in this tick; the next turn reads it first. (The broker's loop judges its
+  // clients the same way: as of its last complete read.)
+  const bool unread = socket_ && (socket_->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  for (auto it = pending_.begin(); !unread && it != pending_.end();) {
     if (it->second.deadline_ms <= now) {
       auto handler = std::move(it->second.handler);
       it = pending_.erase(it);
@@ -283,18 +288,22 @@ void BrokerLink::OnTick() {
     // Nothing heard from this endpoint since the link came to it (a broker down, an address
     // that leads nowhere): with other endpoints to try, try the next one.
     int64_t waiting_since = std::max({arrived_at_ms_, last_heard_ms_, hello_retry_at_ms_});
-    if (endpoints_.size() > 1 && now - waiting_since > kSilenceLimitMs) {
+    if (!unread && endpoints_.size() > 1 && now - waiting_since > kSilenceLimitMs) {
       return MoveOn("silent for " + std::to_string(now - waiting_since) + " ms", "");
     }
     bool due = hello_request_id_ == 0 ? now >= hello_retry_at_ms_
                                       : now - hello_sent_at_ms_ >= kHelloRetryMs;  // lost
-    if (due) SendHello();
+    if (due && !unread) SendHello();  // (the Welcome may be the unread message)
     return;
   }
-  if (now - last_heard_ms_ > kSilenceLimitMs) {
-    spdlog::warn("broker {} silent for {} ms; link considered down", endpoint(), now - last_heard_ms_);
+  // Silence counts from the first ping left unanswered, not from the last word heard: a
+  // gateway whose own loop stalled sent no ping meanwhile, and the broker owed it nothing.
+  const bool asking = first_unanswered_ping_ms_ > last_heard_ms_;
+  const int64_t silent_ms = asking ? now - first_unanswered_ping_ms_ + kPingEveryMs : 0;
+  if (!unread && silent_ms > kSilenceLimitMs) {
+    spdlog::warn("broker {} silent for {} ms; link considered down", endpoint(), silent_ms);
     if (endpoints_.size() > 1) {
-      return MoveOn("silent for " + std::to_string(now - last_heard_ms_) + " ms", "");
+      return MoveOn("silent for " + std::to_string(silent_ms) + " ms", "");
     }
     FailAllPending("link to broker lost");
     Reconnect();  // a fresh socket: the broker may have restarted and lost our routing id
@@ -312,6 +321,7 @@ void BrokerLink::OnTick() {
     if (fill_ping_) fill_ping_(*body);
     SendEnvelope(ping);
     last_ping_ms_ = now;
+    if (first_unanswered_ping_ms_ <= last_heard_ms_) first_unanswered_ping_ms_ = now;
   }
 }
 

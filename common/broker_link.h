@@ -151,6 +151,8 @@ class BrokerLink {
   Backoff hello_backoff_;
   int64_t last_heard_ms_ = 0;
   int64_t last_ping_ms_ = 0;
+  // The first ping sent since the broker was last heard (<= last_heard_ms_: none pending).
+  int64_t first_unanswered_ping_ms_ = 0;
   std::map<uint64_t, Pending> pending_;
 };
 

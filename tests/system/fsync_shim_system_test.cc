@@ -142,6 +142,31 @@ TEST_CASE("broker: a stall of its own (a commit slower than the session timeout)
   CHECK(log.find("silent too long") == std::string::npos);
 }
 
+// The same shape on the gateway's side: its loop stalled in a slow fsync of its outbox longer
+// than the link's silence limit (3.5 s), and the link then judged the broker silent (its pongs
+// were waiting unread), failed its pending requests and reconnected.
+TEST_CASE("agent gateway: a stall of its own (a slow outbox fsync) drops no link" *
+          doctest::timeout(90)) {
+  TestNetwork network("fsync-agent-stall");
+  FsyncShim shim(network.dir(), "agent");
+  network.SetEnvironment("aplus-agent-gateway", shim.Environment());
+  REQUIRE(network.StartBroker(kNoRateLimit));
+  REQUIRE_MESSAGE(network.StartAgentGateway(kContactPoint), network.agent_gateway().Log());
+  auto agent = network.AgentClient();
+  REQUIRE(IsAccepted(agent->Call(SubmitRequest("before"), 10000)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // pings and pongs flow
+  shim.Set("delay 5000");
+  auto stalled = agent->Call(SubmitRequest("during"), 20000);
+  shim.Set("ok");
+  INFO("during the stall: " << Describe(stalled));
+  CHECK(IsAccepted(stalled));
+  REQUIRE(IsAccepted(agent->Call(SubmitRequest("after"), 10000)));
+  std::string log = network.agent_gateway().Log();
+  INFO(log);
+  CHECK(log.find("link considered down") == std::string::npos);
+  CHECK(log.find("silent for") == std::string::npos);
+}
+
 TEST_CASE("broker: after a failed fsync nothing more is acknowledged, the broker exits 75, and "
           "a restart holds every case acknowledged before" * doctest::timeout(120)) {
   TestNetwork network("fsync-broker-eio");
