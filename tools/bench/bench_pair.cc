@@ -98,14 +98,13 @@ Status BenchRunner::SetUpPair() {
     }
   }
   std::vector<std::unique_ptr<BrokerProcess>> nodes;
-  std::string endpoints, alerts;
+  std::string endpoints;
   for (size_t i = 0; i < names.size(); ++i) {
     const int* node_ports = &ports[2 * kEtcdMembers + 3 * i];
     std::string endpoint = "tcp://127.0.0.1:" + std::to_string(node_ports[0]);
     std::string alerts_endpoint = "tcp://127.0.0.1:" + std::to_string(node_ports[1]);
     std::string replication = "tcp://127.0.0.1:" + std::to_string(node_ports[2]);
     endpoints += (endpoints.empty() ? "" : ",") + endpoint;
-    alerts += (alerts.empty() ? "" : ",") + alerts_endpoint;
     nodes.push_back(std::make_unique<BrokerProcess>(
         binary, pair_dir + "/broker-" + names[i], endpoint, alerts_endpoint, options_.config_path,
         pair_dir + "/broker-" + names[i] + ".log"));
@@ -149,7 +148,8 @@ Status BenchRunner::SetUpPair() {
   double paired_seconds = SecondsSince(start);
 
   endpoint_ = broker_->endpoint();
-  broker_endpoints_ = endpoints;
+  // The leader first: operator calls (GetStats) go to it without a NOT_LEADER detour.
+  broker_endpoints_ = broker_->endpoint() + "," + standby_->endpoint();
   alerts_endpoint_ = broker_->alerts_endpoint();
   metered_ = {{"standby", standby_->pid()}};
   std::vector<pid_t> etcd_pids = etcd_->pids();
