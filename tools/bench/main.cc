@@ -1,7 +1,8 @@
 // aplus-bench: drives a real aplus-broker over ZeroMQ with fake gateways and reports durable
 // throughput, open-loop latency, restart time with many stored cases, or the SLA engine's
-// memory with many open cases and its catch-up after a stop. See
-// docs/BENCHMARKS.md for the figures and the exact commands.
+// memory with many open cases and its catch-up after a stop, or a pair of brokers (issue 12)
+// against a single one in the same run. See docs/BENCHMARKS.md for the figures and the exact
+// commands.
 #include <iostream>
 #include <map>
 
