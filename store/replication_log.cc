@@ -120,7 +120,10 @@ Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
       cursor->iterator = std::move(it);
       cursor->next_sequence = expected;
     }
-    if (!batches.empty()) return Batches(std::move(batches));
+    if (!batches.empty()) {
+      ++cursor->reads_resumed;
+      return Batches(std::move(batches));
+    }
   }
 
   if (cursor != nullptr) cursor->Reset();

@@ -31,6 +31,7 @@ struct LoggedBatch {
 struct LogCursor {
   std::unique_ptr<rocksdb::TransactionLogIterator> iterator;
   uint64_t next_sequence = 0;  // the first sequence the iterator's next batch must start at
+  uint64_t reads_resumed = 0;  // reads answered by the kept iterator, without a seek
   void Reset() {
     iterator.reset();
     next_sequence = 0;
