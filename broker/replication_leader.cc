@@ -284,7 +284,8 @@ void ReplicationLeader::SendLog() {
       standby_->in_flight.pop_front();
     }
     if (standby_->bytes_in_flight >= options_.window_bytes) return;
-    auto batches = ReadLogSince(db_, standby_->next_to_send, options_.max_shipment_bytes);
+    auto batches = ReadLogSince(db_, standby_->next_to_send, options_.max_shipment_bytes,
+                                &standby_->log_cursor);
     if (!batches.ok()) {
       spdlog::error("replication: cannot read our log from {}: {}", standby_->next_to_send,
                     batches.status().ToString());

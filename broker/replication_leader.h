@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "replication.pb.h"
 #include "store/checkpoint_transfer.h"
+#include "store/replication_log.h"
 #include "store/rocks_db.h"
 
 namespace aplus {
@@ -81,6 +82,9 @@ class ReplicationLeader {
     std::string node;
     uint64_t applied = 0;       // durable on the standby
     uint64_t next_to_send = 0;  // first sequence not shipped yet
+    // Where the last read of our log stopped: the next shipment reads on from there instead of
+    // seeking from the start of the live log file again (store/replication_log.h).
+    LogCursor log_cursor;
     bool caught_up = false;
     // Shipments not yet applied: (their last sequence, bytes), oldest first.
     std::deque<std::pair<uint64_t, size_t>> in_flight;

@@ -64,11 +64,37 @@ class BatchChecker : public rocksdb::WriteBatch::Handler {
   uint32_t records_ = 0;
 };
 
+// Reads `it`'s batches from where it stands while each starts at `*expected`, up to about
+// `max_bytes`, appending them to `batches` and moving `*expected` past each. Returns whether the
+// iterator can go on from there with Next(): it stopped on the last batch taken (max_bytes) or
+// at the end of the log with an OK status; not after a batch that did not start at
+// `*expected` (a gap, or a sequence inside a batch: taken from the iterator, never handed out).
+bool ReadBatches(rocksdb::TransactionLogIterator& it, size_t max_bytes, uint64_t* expected,
+                 std::vector<LoggedBatch>* batches) {
+  size_t bytes = 0;
+  for (; it.Valid(); it.Next()) {
+    rocksdb::BatchResult result = it.GetBatch();
+    // Not where the log must go on: for the first batch, the log does not start a batch at
+    // from_sequence (files gone, or from_sequence falls inside a batch: nullopt below); later,
+    // a gap inside the log: stop at the last good batch.
+    if (result.sequence != *expected) return false;
+    LoggedBatch batch;
+    batch.sequence = result.sequence;
+    batch.data = result.writeBatchPtr->Data();
+    *expected = LastSequenceOf(batch) + 1;
+    bytes += batch.data.size();
+    batches->push_back(std::move(batch));
+    if (bytes >= max_bytes) return true;
+  }
+  return it.status().ok();
+}
+
 }  // namespace
 
 Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
                                                              uint64_t from_sequence,
-                                                             size_t max_bytes) {
+                                                             size_t max_bytes,
+                                                             LogCursor* cursor) {
   using Batches = std::optional<std::vector<LoggedBatch>>;
   if (from_sequence == 0) {
     return Status(wire::INVALID_ARGUMENT, "log sequences start at 1");
@@ -81,6 +107,26 @@ Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
   }
   if (from_sequence == latest + 1) return Batches(std::vector<LoggedBatch>());
 
+  if (cursor != nullptr && cursor->iterator && cursor->next_sequence == from_sequence) {
+    // The iterator stands on the last batch handed out, or past the end of the live file:
+    // Next() reads on (RocksDB re-reads a file it had reached the end of). Something was
+    // written at from_sequence (checked above), so nothing read means the file rotated (the
+    // iterator answers TryAgain) or the iterator failed: a fresh one below.
+    std::unique_ptr<rocksdb::TransactionLogIterator> it = std::move(cursor->iterator);
+    it->Next();
+    std::vector<LoggedBatch> batches;
+    uint64_t expected = from_sequence;
+    if (ReadBatches(*it, max_bytes, &expected, &batches)) {
+      cursor->iterator = std::move(it);
+      cursor->next_sequence = expected;
+    }
+    if (!batches.empty()) {
+      ++cursor->reads_resumed;
+      return Batches(std::move(batches));
+    }
+  }
+
+  if (cursor != nullptr) cursor->Reset();
   std::unique_ptr<rocksdb::TransactionLogIterator> it;
   auto status = db.raw()->GetUpdatesSince(from_sequence, &it);
   // A file listed and then removed by the archive's sweep before it was opened.
@@ -91,21 +137,12 @@ Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
                                          RocksMessage(status));
   }
   std::vector<LoggedBatch> batches;
-  size_t bytes = 0;
   uint64_t expected = from_sequence;
-  for (; it->Valid(); it->Next()) {
-    rocksdb::BatchResult result = it->GetBatch();
-    // Not where the log must go on: for the first batch, the log does not start a batch at
-    // from_sequence (files gone, or from_sequence falls inside a batch: nullopt below); later,
-    // a gap inside the log: stop at the last good batch.
-    if (result.sequence != expected) break;
-    LoggedBatch batch;
-    batch.sequence = result.sequence;
-    batch.data = result.writeBatchPtr->Data();
-    expected = LastSequenceOf(batch) + 1;
-    bytes += batch.data.size();
-    batches.push_back(std::move(batch));
-    if (bytes >= max_bytes) break;
+  bool can_go_on = ReadBatches(*it, max_bytes, &expected, &batches);
+  if (cursor != nullptr && can_go_on && !batches.empty()) {
+    cursor->iterator = std::move(it);
+    cursor->next_sequence = expected;
+    return Batches(std::move(batches));
   }
   if (batches.empty()) {
     // Nothing from a sequence that was written (or not from its start): the log no longer

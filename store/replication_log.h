@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <rocksdb/transaction_log.h>
 
 #include "common/status.h"
 #include "store/rocks_db.h"
@@ -18,6 +21,23 @@ struct LoggedBatch {
   std::string data;       // rocksdb::WriteBatch::Data()
 };
 
+// Where one reader's last ReadLogSince stopped, kept so that the next call goes on from there.
+// RocksDB's GetUpdatesSince reads and checksums the current log file from its start up to the
+// sequence asked for, so a fresh iterator per shipment costs a read of the whole live log file
+// (tens of MB under load): the leader's loop spent most of its CPU there (docs/BENCHMARKS.md,
+// "Issue 12: the pair"). Used only when the next call asks for exactly `next_sequence`; a file
+// rotated since, an error or any other sequence opens a fresh iterator. Thread rules: one
+// reader, one thread.
+struct LogCursor {
+  std::unique_ptr<rocksdb::TransactionLogIterator> iterator;
+  uint64_t next_sequence = 0;  // the first sequence the iterator's next batch must start at
+  uint64_t reads_resumed = 0;  // reads answered by the kept iterator, without a seek
+  void Reset() {
+    iterator.reset();
+    next_sequence = 0;
+  }
+};
+
 // The batches of `db`'s log starting exactly at `from_sequence` (a batch boundary: the standby
 // asks for its last batch's end + 1), in order, up to about `max_bytes` (at least one batch when
 // any). Empty when the log holds nothing from there yet (caught up). nullopt when the log no
@@ -25,10 +45,13 @@ struct LoggedBatch {
 // must resync from a checkpoint. INVALID_ARGUMENT for 0 or a sequence past the latest + 1 (the
 // asker is ahead of this log); UNAVAILABLE for a log that cannot be read. Batches read before
 // an error are returned (whole, checksums verified); the next call starts after them.
-// Thread rules: any thread (RocksDB's log reader is thread-safe); each call reads afresh.
+// Thread rules: any thread (RocksDB's log reader is thread-safe); without `cursor` each call
+// reads afresh; with one, it goes on from where the previous call with it stopped when that is
+// `from_sequence` (same answers, without seeking again), and leaves it where this call stopped.
 Result<std::optional<std::vector<LoggedBatch>>> ReadLogSince(const RocksDb& db,
                                                              uint64_t from_sequence,
-                                                             size_t max_bytes);
+                                                             size_t max_bytes,
+                                                             LogCursor* cursor = nullptr);
 
 // The last sequence number of `batch` (its first + its count - 1; its first - 1 when empty).
 uint64_t LastSequenceOf(const LoggedBatch& batch);

@@ -6,7 +6,16 @@
 
 namespace aplus::bench {
 
-enum class BenchMode { kThroughput, kLatency, kRestart, kSlaMemory, kSlaCatchup, kHttp, kGateways };
+enum class BenchMode {
+  kThroughput,
+  kLatency,
+  kRestart,
+  kSlaMemory,
+  kSlaCatchup,
+  kHttp,
+  kGateways,
+  kPair,
+};
 
 struct BenchOptions {
   BenchMode mode = BenchMode::kThroughput;
@@ -14,6 +23,7 @@ struct BenchOptions {
   double warmup_seconds = 1;      // load before the window opens, not counted
   uint32_t pipeline = 64;         // closed loop: submits in flight per agent connection
   double rate = 2000;             // open loop: offered submits per second, all connections
+                                  // (--mode pair: 1000 unless given, issue 12's target rate)
   uint64_t cases = 1000000;       // restart, sla-memory: cases stored before the restart
   uint64_t catchup_cases = 100000;  // sla-catchup: cases whose two timers fall due together
   double sla_window_seconds = 40;   // sla-catchup: every partner's reply_policy, in secondes

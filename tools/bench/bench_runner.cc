@@ -86,6 +86,15 @@ std::string StatsText(const json& stats) {
           Grouped(stats["batches_committed"].get<double>()) + " group commits, " +
           Fixed(stats["messages_per_commit"].get<double>(), 1) + " messages per commit; " +
           Grouped(stats["errors_answered"].get<double>()) + " errors answered";
+  if (stats.contains("pair")) {
+    const json& pair = stats["pair"];
+    text += "; pair: node " + pair["node"].get<std::string>() + " leads (epoch " +
+            std::to_string(pair["epoch"].get<int64_t>()) + "), " +
+            pair["mode"].get<std::string>() + ", " + pair["state"].get<std::string>() +
+            ", standby " + pair["standby"].get<std::string>() + " applied sequence " +
+            Grouped(pair["standby_applied_sequence"].get<double>()) + " of " +
+            Grouped(pair["committed_sequence"].get<double>());
+  }
   return text;
 }
 
@@ -95,6 +104,12 @@ std::string CpuText(const json& cpu, const std::string& unit = "escalation") {
   if (cpu.contains("broker_cores")) {
     text += "broker " + Fixed(cpu["broker_us_per_escalation"], 1) + " us CPU per " + unit + " (" +
             Fixed(cpu["broker_cores"], 2) + " cores), ";
+  }
+  if (cpu.contains("programs")) {
+    for (auto& [name, program] : cpu["programs"].items()) {
+      text += name + " " + Fixed(program["us_per_escalation"], 1) + " us (" +
+              Fixed(program["cores"], 2) + " cores), ";
+    }
   }
   text += "bench " + Fixed(cpu["bench_cores"], 2) + " cores";
   if (cpu.contains("other_processes_cores")) {
@@ -133,6 +148,7 @@ BenchRunner::BenchRunner(BenchOptions options, NetworkConfig config)
     : options_(std::move(options)), config_(std::move(config)) {}
 
 BenchRunner::~BenchRunner() {
+  if (standby_ || etcd_) StopPair();
   if (broker_ && broker_->running()) broker_->Stop(30000);
   broker_.reset();
   if (!work_dir_.empty() && !options_.keep_data) {
@@ -302,7 +318,7 @@ json BenchRunner::BrokerStats() {
                           ? 0.0
                           : static_cast<double>(stats.messages_committed()) /
                                 static_cast<double>(stats.batches_committed());
-  return {{"cases_by_state", by_state},
+  json out = {{"cases_by_state", by_state},
           {"queued", queued},
           {"in_flight", stats.in_flight()},
           {"dead_lettered", stats.dead_lettered()},
@@ -310,6 +326,17 @@ json BenchRunner::BrokerStats() {
           {"messages_committed", stats.messages_committed()},
           {"messages_per_commit", per_commit},
           {"errors_answered", stats.errors_answered()}};
+  if (stats.has_pair()) {
+    const wire::PairStats& pair = stats.pair();
+    out["pair"] = {{"node", pair.node()},
+                   {"epoch", pair.epoch()},
+                   {"mode", pair.mode()},
+                   {"state", pair.state()},
+                   {"standby", pair.standby()},
+                   {"committed_sequence", pair.committed_sequence()},
+                   {"standby_applied_sequence", pair.standby_applied_sequence()}};
+  }
+  return out;
 }
 
 // --- throughput ------------------------------------------------------------------------------
@@ -447,6 +474,7 @@ Result<json> BenchRunner::RunThroughput() {
 
   pid_t pid = broker_pid();
   CpuMeter meter(pid);
+  for (const auto& [name, program_pid] : metered_) meter.AddProcess(name, program_pid);
   SleepUntilNs(window_start);
   LoadTotals before = generator->Totals();
   int64_t before_ns = SteadyNowNs();
@@ -519,6 +547,7 @@ Result<json> BenchRunner::RunLatency() {
 
   pid_t pid = broker_pid();
   CpuMeter meter(pid);
+  for (const auto& [name, program_pid] : metered_) meter.AddProcess(name, program_pid);
   SleepUntilNs(window_start);
   LoadTotals before = generator->Totals();
   meter.Start();
@@ -1141,9 +1170,45 @@ void PrintGateways(const json& r, std::ostream& out) {
       << ", taken by the partner " << Fixed(r["ratio_taken"], 2) << "\n";
 }
 
+void PrintPair(const json& r, std::ostream& out) {
+  const json& setup = r["setup"];
+  const json& availability = setup["availability"];
+  out << "aplus-bench pair: " << setup["etcd_members"] << " etcd members, broker "
+      << setup["leader"]["node"].get<std::string>() << " leads (pid " << setup["leader"]["pid"]
+      << "), broker " << setup["standby"]["node"].get<std::string>()
+      << " its synchronous standby (pid " << setup["standby"]["pid"] << "); [availability] mode "
+      << availability["mode"].get<std::string>() << ", lease " << availability["lease_ttl_s"]
+      << " s, standby_ack_timeout " << availability["standby_ack_timeout_ms"] << " ms\n"
+      << "  etcd answered after " << Fixed(setup["seconds_until_etcd_answers"], 1)
+      << " s, a leader after " << Fixed(setup["seconds_until_leader"], 1)
+      << " s, its standby named synchronous after " << Fixed(setup["seconds_until_standby_named"], 1)
+      << " s (from the start of etcd)\n"
+      << "pair, closed loop against the leader (\"broker\" below = the leader):\n";
+  PrintText(r["pair_throughput"], out);
+  out << "pair, open loop against the leader:\n";
+  PrintText(r["pair_latency"], out);
+  out << "single node, same run (a fresh broker alone, the same workload):\n";
+  PrintText(r["single_throughput"], out);
+  PrintText(r["single_latency"], out);
+  const json& targets = r["targets"];
+  const json& pair_p99 = r["pair_latency"]["submit_to_accepted"];
+  const json& single_p99 = r["single_latency"]["submit_to_accepted"];
+  out << "ratio pair / single node, accepted per second: " << Fixed(r["ratio_accepted"], 2)
+      << " (" << Grouped(r["pair_throughput"]["accepted_per_second"]) << " / "
+      << Grouped(r["single_throughput"]["accepted_per_second"]) << "; target >= "
+      << Fixed(targets["ratio_at_least"], 2) << ": "
+      << (targets["ratio_met"].get<bool>() ? "met" : "NOT met") << ")\n"
+      << "submit->Accepted p99 at " << Grouped(r["rate"]) << "/s: pair "
+      << Fixed(pair_p99["p99_ms"], 2) << " ms, single node " << Fixed(single_p99["p99_ms"], 2)
+      << " ms (target < " << Fixed(targets["p99_ms_under"], 0) << " ms with replication: "
+      << (targets["p99_met"].get<bool>() ? "met" : "NOT met") << ")\n"
+      << "exit statuses " << r["exit_status"].dump() << "\n";
+}
+
 void PrintText(const json& r, std::ostream& out) {
   std::string mode = r["mode"];
   if (mode == "gateways") return PrintGateways(r, out);
+  if (mode == "pair") return PrintPair(r, out);
   if (mode == "http") {
     for (const char* part : {"throughput", "open_loop"}) {
       const json& run = r[part];
@@ -1320,9 +1385,14 @@ int BenchRunner::Run() {
     }
   }
   bool external_http = options_.mode == BenchMode::kHttp && !options_.http_target.empty();
-  Status ready = external_http ? Status::Ok() : SetUpBroker();
+  Status ready = external_http                     ? Status::Ok()
+                 : options_.mode == BenchMode::kPair ? SetUpPair()
+                                                     : SetUpBroker();
   if (!ready.ok()) {
     std::cerr << "aplus-bench: " << ready.message() << std::endl;
+    if (!options_.keep_data && !work_dir_.empty()) {
+      std::cerr << "(run with --keep-data --data-dir DIR to keep the logs)" << std::endl;
+    }
     return 1;
   }
   Result<json> result = Status(wire::INTERNAL, "no mode");
@@ -1334,10 +1404,12 @@ int BenchRunner::Run() {
     case BenchMode::kSlaCatchup: result = RunSlaCatchup(); break;
     case BenchMode::kHttp: result = RunHttp(); break;
     case BenchMode::kGateways: result = RunGateways(); break;
+    case BenchMode::kPair: result = RunPair(); break;
   }
   if (!result.ok()) {
     std::cerr << "aplus-bench: " << result.status().ToString() << std::endl;
     if (broker_) std::cerr << "broker log tail:\n" << broker_->LogTail(2000) << std::endl;
+    if (standby_) std::cerr << "standby log tail:\n" << standby_->LogTail(2000) << std::endl;
     return 1;
   }
   if (options_.json) {

@@ -1,4 +1,5 @@
-// The benchmark modes (throughput, latency, restart, sla-memory, sla-catchup, http, gateways), end to end: set
+// The benchmark modes (throughput, latency, restart, sla-memory, sla-catchup, http, gateways,
+// pair), end to end: set
 // up a broker (started here, or one already running), drive it with a LoadGenerator, and
 // report what was measured, as text or one JSON object. Every figure comes from answers
 // actually received, from alerts the broker stored, or from /proc; errors are counted and
@@ -19,6 +20,7 @@
 #include "common/status.h"
 #include "tools/bench/bench_options.h"
 #include "tools/bench/broker_process.h"
+#include "tools/bench/etcd_members.h"
 #include "tools/bench/load_generator.h"
 
 namespace aplus::bench {
@@ -40,6 +42,14 @@ class BenchRunner {
   Result<nlohmann::json> RunHttp();
   // --mode gateways (bench_gateways.cc): real agent and partner gateways, then broker-only.
   Result<nlohmann::json> RunGateways();
+  // --mode pair (bench_pair.cc): three etcd members and two brokers as a pair (SetUpPair), the
+  // throughput and latency runners against the leader, then both again on a fresh single
+  // broker, and the ratio.
+  Status SetUpPair();
+  Result<nlohmann::json> RunPair();
+  // Stops the standby, then the leader, then etcd (a leader stopped first would hand over to
+  // its standby; etcd stopped first would leave both waiting on it); their exit statuses.
+  nlohmann::json StopPair();
   Result<nlohmann::json> RunRestart();
   Result<nlohmann::json> RunSlaCatchup();
   // sla-catchup: the network (built-in, or --config) with every partner's reply_policy and the
@@ -79,7 +89,15 @@ class BenchRunner {
   }
   std::string OperatorId() const;
   std::string sla_config_text_;  // sla-catchup: the config written for the broker
+  // The measured broker: the one started by the bench, or a pair's leader (--mode pair).
   std::unique_ptr<BrokerProcess> broker_;
+  // --mode pair: the leader's standby and the etcd members; what SetUpPair saw (timings).
+  std::unique_ptr<BrokerProcess> standby_;
+  std::unique_ptr<EtcdMembers> etcd_;
+  nlohmann::json pair_setup_;
+  // Processes besides the broker whose CPU the throughput and latency runners report
+  // (cpu["programs"]): the standby and the etcd members.
+  std::vector<std::pair<std::string, pid_t>> metered_;
   // The partners the fake agents submit to; empty = every partner of the network.
   std::vector<std::string> load_partners_;
 };

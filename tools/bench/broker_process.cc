@@ -113,21 +113,31 @@ std::string BrokerProcess::LogTail(size_t bytes) const {
 }
 
 Status BrokerProcess::WaitReady(int timeout_ms) {
+  return WaitForLog("aplus-broker ready on " + endpoint_, timeout_ms);
+}
+
+bool BrokerProcess::LogContains(const std::string& text) const {
+  std::ifstream in(log_path_);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str().find(text) != std::string::npos;
+}
+
+Status BrokerProcess::WaitForLog(const std::string& text, int timeout_ms) {
+  if (pid_ <= 0) return Status(wire::UNAVAILABLE, "the broker is not running: " + LogTail(400));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string ready = "aplus-broker ready on " + endpoint_;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(log_path_);
-    std::stringstream content;
-    content << in.rdbuf();
-    if (content.str().find(ready) != std::string::npos) return Status::Ok();
+    if (LogContains(text)) return Status::Ok();
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return Status(wire::UNAVAILABLE, "the broker exited at start-up: " + LogTail(400));
+      return Status(wire::UNAVAILABLE, "the broker exited (waiting for \"" + text +
+                                           "\"): " + LogTail(400));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return Status(wire::UNAVAILABLE, "the broker did not get ready in time: " + LogTail(400));
+  return Status(wire::UNAVAILABLE,
+                "the broker did not log \"" + text + "\" in time: " + LogTail(400));
 }
 
 int BrokerProcess::Stop(int timeout_ms) {

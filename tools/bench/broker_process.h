@@ -34,6 +34,11 @@ class BrokerProcess {
   // Waits until the broker prints its ready line, up to `timeout_ms`. An error when it exits
   // or stays silent; the message quotes the end of its log.
   Status WaitReady(int timeout_ms);
+  // Waits until the log holds `text` (a pair's node says it is in its pair, leads, named its
+  // standby), up to `timeout_ms`; errors as WaitReady.
+  Status WaitForLog(const std::string& text, int timeout_ms);
+  // Whether the log holds `text` now.
+  bool LogContains(const std::string& text) const;
   // SIGTERM, then waits up to `timeout_ms` for a clean exit (SIGKILL after that). Returns the
   // exit status as the shell would show it (0 = clean).
   int Stop(int timeout_ms);

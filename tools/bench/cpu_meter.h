@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +30,10 @@ inline double SelfCpuSeconds() {
 class CpuMeter {
  public:
   explicit CpuMeter(pid_t broker_pid) : broker_pid_(broker_pid) {}
+  // Another process of the run (a pair's standby, an etcd member), metered like the broker and
+  // reported under cpu["programs"][name]; its CPU no longer counts as "other processes".
+  // Before Start().
+  void AddProcess(std::string name, pid_t pid) { programs_.push_back({std::move(name), pid, {}}); }
   void Start() {
     start_ns_ = SteadyNowNs();
     load_start_ = LoadAverage1();
@@ -35,6 +42,10 @@ class CpuMeter {
     if (broker_pid_ > 0) {
       auto cpu = ProcessCpuSeconds(broker_pid_);
       if (cpu.ok()) broker_start_ = *cpu;
+    }
+    for (auto& program : programs_) {
+      auto cpu = ProcessCpuSeconds(program.pid);
+      program.start = cpu.ok() ? std::optional<double>(*cpu) : std::nullopt;
     }
   }
   // `escalations`: accepted submits in the interval, for the CPU cost of one.
@@ -49,6 +60,21 @@ class CpuMeter {
                 {"bench_cores", self / seconds},
                 {"machine_busy_cores", machine_busy / seconds}};
     double others = machine_busy - self;
+    if (!programs_.empty()) {
+      nlohmann::json programs = nlohmann::json::object();
+      for (const auto& program : programs_) {
+        auto now = ProcessCpuSeconds(program.pid);
+        if (!program.start || !now.ok()) continue;
+        double used = *now - *program.start;
+        others -= used;
+        programs[program.name] = {
+            {"pid", program.pid},
+            {"cores", used / seconds},
+            {"us_per_escalation",
+             escalations == 0 ? 0.0 : used * 1e6 / static_cast<double>(escalations)}};
+      }
+      cpu["programs"] = programs;
+    }
     if (broker_start_) {
       auto now = ProcessCpuSeconds(broker_pid_);
       if (now.ok()) {
@@ -65,7 +91,13 @@ class CpuMeter {
   }
 
  private:
+  struct Program {
+    std::string name;
+    pid_t pid;
+    std::optional<double> start;
+  };
   pid_t broker_pid_;
+  std::vector<Program> programs_;
   int64_t start_ns_ = 0;
   double load_start_ = 0;
   double self_start_ = 0;
