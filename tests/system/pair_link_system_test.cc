@@ -242,21 +242,29 @@ TEST_CASE("pair: with one etcd member killed the pair goes on acknowledging" *
   int leader = flow.Start();
   REQUIRE_MESSAGE(flow.SubmitUntilAcknowledged("etcd-before", 15000), flow.last_failure());
 
-  // Member 0: the first URL of every broker's list (and, when raft elected it, the raft leader
-  // too, so that an election follows).
-  const int raft_leader = pair.etcd().RaftLeader();
-  MESSAGE("killing etcd member 0; raft leader was member " << raft_leader);
+  // Acknowledgements go on, each one, for longer than the lease while one member is down.
+  auto keep_submitting = [&](const std::string& label) {
+    int64_t until = SteadyNowMs() + 8000;
+    int submitted = 0, acknowledged = 0;
+    while (SteadyNowMs() < until) {
+      auto outcome = flow.Submit("etcd-" + label + "-" + std::to_string(submitted++));
+      if (outcome == Flow::Outcome::kAcknowledged) ++acknowledged;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    MESSAGE(label << ": " << acknowledged << " of " << submitted << " acknowledged");
+    CHECK(acknowledged == submitted);
+  };
+  // First member 0: the first URL of every broker's list.
+  MESSAGE("killing etcd member 0; raft leader was member " << pair.etcd().RaftLeader());
   pair.etcd().Kill(0);
-  // Longer than the lease: the leader keeps it through the remaining members.
-  int64_t until = SteadyNowMs() + 8000;
-  int submitted = 0, acknowledged = 0;
-  while (SteadyNowMs() < until) {
-    auto outcome = flow.Submit("etcd-one-down-" + std::to_string(submitted++));
-    if (outcome == Flow::Outcome::kAcknowledged) ++acknowledged;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  MESSAGE(acknowledged << " of " << submitted << " acknowledged with one etcd member down");
-  CHECK(acknowledged == submitted);
+  keep_submitting("member 0 down");
+  REQUIRE(pair.etcd().Restart(0));
+  // Then the member raft elected: an election follows.
+  int raft_leader = -1;
+  WaitFor([&] { return (raft_leader = pair.etcd().RaftLeader()) >= 0; }, 10000);
+  REQUIRE(raft_leader >= 0);
+  pair.etcd().Kill(raft_leader);
+  keep_submitting("raft leader (member " + std::to_string(raft_leader) + ") down");
   CHECK(pair.Leads(leader));
   CHECK(pair.node(1 - leader).process->Running());
   CHECK_MESSAGE(flow.Stats().find(", paired") != std::string::npos, flow.Stats());
