@@ -234,6 +234,37 @@ TEST_CASE("pair (strict): with its standby killed the leader acknowledges nothin
   flow.CheckAllDelivered("strict, standby killed and restarted");
 }
 
+// Found by this file: a degraded leader whose standby was dropped between commits (silent past
+// the replication's silence limit, or unreachable) refused every request UNAVAILABLE as if
+// strict, since only a commit's wait for a copy went alone, and no request reached a commit.
+TEST_CASE("pair (degraded): with its standby killed while idle the leader goes on alone" *
+          doctest::timeout(120)) {
+  SKIP_WITHOUT_ETCD();
+  PairNetwork pair("pair-degraded-idle", Availability("degraded"));
+  Flow flow(pair);
+  int leader = flow.Start();
+  int standby = 1 - leader;
+  REQUIRE_MESSAGE(flow.SubmitUntilAcknowledged("idle-before", 15000), flow.last_failure());
+  // Truly idle: its delivery and the partner's delivery ack (a write) are done.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+
+  pair.node(standby).process->Kill();
+  // Idle past the replication's silence limit (3 s) and a heartbeat: the leader drops it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(6000));
+  for (int i = 0; i < 3; ++i) {
+    auto outcome = flow.Submit("idle-alone-" + std::to_string(i));
+    INFO("submission " << i << " with the standby dead: " << flow.last_failure() << "\n"
+                       << flow.Stats() << pair.Logs());
+    CHECK(outcome == Flow::Outcome::kAcknowledged);
+  }
+  CHECK_MESSAGE(flow.WaitStats(", alone", 10000), flow.Stats());
+
+  REQUIRE(pair.StartNode(standby));
+  CHECK_MESSAGE(flow.WaitStats(", paired", 30000), flow.Stats() << pair.Logs());
+  CHECK_MESSAGE(flow.SubmitUntilAcknowledged("idle-back", 20000), flow.last_failure());
+  flow.CheckAllDelivered("degraded, standby killed while idle");
+}
+
 TEST_CASE("pair: with one etcd member killed the pair goes on acknowledging" *
           doctest::timeout(120)) {
   SKIP_WITHOUT_ETCD();
