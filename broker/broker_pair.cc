@@ -128,6 +128,11 @@ void Broker::TendPair() {
   }
   if (replication_->standby_synchronous() && named_standby_ != replication_->standby_node()) {
     NameStandby();
+  } else if (!alone_ && !replication_->standby_synchronous()) {
+    // The standby was dropped between commits (silent, unreachable): degraded mode goes alone
+    // now, as a commit would. Waiting for a commit would wait forever: while no standby is
+    // synchronous every request is refused before it writes (strict mode: GoAlone does nothing).
+    GoAlone("the standby is gone");
   }
 }
 
