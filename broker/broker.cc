@@ -397,13 +397,19 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
   if (!CanAcknowledge() && request.body_case() != wire::Envelope::kHello &&
       request.body_case() != wire::Envelope::kPing &&
       request.body_case() != wire::Envelope::kGetStats) {
-    // A pair's leader without a standby copy (strict mode): nothing is written or read.
+    // A pair's leader without a standby copy (strict mode, or degraded until the sync key is
+    // cleared): nothing is written or read. CanAcknowledge() is false only in a pair.
     // Delivery acks have no answer: dropped, the deliveries come again (at least once).
     if (request.body_case() != wire::Envelope::kDeliveryAck) {
       AnswerError(routing_id, request.request_id(),
                   Status(wire::UNAVAILABLE,
-                         "the broker's standby holds no copy yet (availability mode strict): "
-                         "nothing is acknowledged until it has caught up; retry")
+                         std::string("the broker's standby holds no copy yet (availability "
+                                     "mode ") +
+                             (options_.pair->availability.mode ==
+                                      AvailabilitySettings::Mode::kDegraded
+                                  ? "degraded, not yet answering alone"
+                                  : "strict") +
+                             "): nothing is acknowledged until it has caught up; retry")
                       .WithRetryAfterMs(500));
     }
     return;

@@ -6,8 +6,14 @@
 //   pair.StartNode(0); pair.StartNode(1);   // node "a" and node "b"
 //   int leader = pair.WaitForLeader();      // the node whose current process leads
 //   pair.network().StartAgentGateway(...);  // gateways follow the leader
+//
+// The link between the brokers (the failover tests): ProxyLink() before the first StartNode
+// puts a TcpProxy (tests/support/tcp_proxy.h) in front of each node's replication port and
+// starts the nodes with --replication-advertise naming it, so that whichever leads, its
+// standby dials through a proxy; CutLink(), PauseLink() and ResumeLink() act on both.
 #pragma once
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -16,6 +22,7 @@
 
 #include "tests/support/etcd_cluster.h"
 #include "tests/support/network.h"
+#include "tests/support/tcp_proxy.h"
 
 namespace aplus::testing {
 
@@ -24,7 +31,9 @@ class PairNetwork {
   struct Node {
     std::string name;
     std::string endpoint, alerts, replication;
+    int replication_port = 0;
     std::string data_dir;
+    std::unique_ptr<TcpProxy> link;  // in front of the replication port, after ProxyLink()
     std::unique_ptr<ChildProcess> process;
     int starts = 0;
   };
@@ -42,7 +51,8 @@ class PairNetwork {
       node.name = name;
       node.endpoint = Endpoint(FreePort());
       node.alerts = Endpoint(FreePort());
-      node.replication = Endpoint(FreePort());
+      node.replication_port = FreePort();
+      node.replication = Endpoint(node.replication_port);
       node.data_dir = network_.dir().Sub(std::string("broker-") + name);
       auto added = network_.keys().AddPrincipal(wire::BROKER_PEER, name, "");
       if (!added.ok()) throw std::runtime_error("cannot add a peer key: " + added.status().ToString());
@@ -73,6 +83,10 @@ class PairNetwork {
         "--peer-key", network_.keys().KeyFile("broker-peer." + node.name),
         "--keyring", network_.keys().keyring_dir(), "--keyring-poll-ms", "100",
         "--http-listen", "off"};
+    if (node.link) {
+      args.push_back("--replication-advertise");
+      args.push_back(node.link->endpoint());
+    }
     for (auto& arg : extra) args.push_back(arg);
     node.process = std::make_unique<ChildProcess>(
         "aplus-broker", args,
@@ -102,6 +116,34 @@ class PairNetwork {
   bool WaitPaired(int leader, int timeout_ms = 30000) {
     return nodes_.at(leader).process->WaitForLog("named synchronous", timeout_ms);
   }
+  // The epoch node i's current process said it leads in ("leads (epoch N)"), or 0.
+  int64_t EpochOf(int i) {
+    Node& node = nodes_.at(i);
+    if (!node.process) return 0;
+    std::string log = node.process->Log();
+    size_t at = log.find("aplus-broker node " + node.name + " leads (epoch ");
+    if (at == std::string::npos) return 0;
+    return std::atoll(log.c_str() + log.find("(epoch ", at) + 7);
+  }
+
+  // See the header comment: call before the first StartNode. Throws when a proxy cannot listen.
+  void ProxyLink() {
+    for (auto& node : nodes_) {
+      auto proxy = TcpProxy::Start(node.replication_port);
+      if (!proxy.ok()) throw std::runtime_error("no link proxy: " + proxy.status().ToString());
+      node.link = std::move(proxy).value();
+    }
+  }
+  void CutLink() {
+    for (auto& node : nodes_) node.link->Cut();
+  }
+  void PauseLink() {
+    for (auto& node : nodes_) node.link->Pause();
+  }
+  void ResumeLink() {
+    for (auto& node : nodes_) node.link->Resume();
+  }
+
   std::string Logs() {
     std::string all;
     for (auto& node : nodes_) {

@@ -1,6 +1,8 @@
 // Issue 12: a pair of brokers on a real etcd cluster survives the loss of its leader with no
 // acknowledged escalation lost (docs/AVAILABILITY.md). Real processes: three etcd members, two
-// brokers, an agent gateway and a partner gateway that follow the leader.
+// brokers, an agent gateway and a partner gateway that follow the leader. The partner replies to
+// what it receives; every reply it was promised must reach the contact point, once. The checker
+// (tests/support/ha_history.h) prints the Jepsen-style summary and must find no breach.
 //
 // Rounds: APLUS_FAILOVER_ROUNDS (default 10, as in CI; the README's long command runs 200).
 #include <doctest/doctest.h>
@@ -13,6 +15,8 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/wire.h"
+#include "tests/support/ha_history.h"
 #include "tests/support/pair_network.h"
 
 using namespace aplus;
@@ -25,15 +29,34 @@ int Rounds() {
   return text ? std::max(1, std::atoi(text)) : 10;
 }
 
-// Subject -> how many times it is in the partner gateway's inbox.
-std::map<std::string, int> InboxSubjects(SyncClient& partner) {
+constexpr const char* kContactPoint = "mairie-perche-en-noce";
+
+// The partner gateway's inbox: (subject, case id), one per escalation it holds.
+std::vector<std::pair<std::string, std::string>> Inbox(SyncClient& partner) {
   wire::Envelope request;
   request.mutable_get_inbox()->set_limit(100000);
-  std::map<std::string, int> subjects;
+  std::vector<std::pair<std::string, std::string>> escalations;
   auto answer = partner.Call(request, 5000);
-  if (!answer.ok() || !answer->has_inbox()) return subjects;
-  for (const auto& escalation : answer->inbox().escalations()) ++subjects[escalation.subject()];
+  if (!answer.ok() || !answer->has_inbox()) return escalations;
+  for (const auto& escalation : answer->inbox().escalations()) {
+    escalations.emplace_back(escalation.subject(), escalation.case_id());
+  }
+  return escalations;
+}
+
+// Subject -> how many times it is in the partner gateway's inbox.
+std::map<std::string, int> InboxSubjects(SyncClient& partner) {
+  std::map<std::string, int> subjects;
+  for (const auto& [subject, case_id] : Inbox(partner)) ++subjects[subject];
   return subjects;
+}
+
+wire::Envelope Reply(const std::string& case_id) {
+  wire::Envelope envelope;
+  envelope.mutable_reply_case()->set_case_id(case_id);
+  envelope.mutable_reply_case()->set_text("Réponse au dossier " + case_id);
+  envelope.mutable_reply_case()->set_idempotency_key("reply-" + case_id);
+  return envelope;
 }
 
 }  // namespace
@@ -44,12 +67,17 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
     MESSAGE(EtcdCluster::kMissing);
     return;
   }
+  HaCheckOptions check_options;
+  // The submitter records after its answer arrives: a little slack for the order of records.
+  check_options.late_acknowledgement_grace = std::chrono::milliseconds(2000);
+  HaHistory history(check_options);
   PairNetwork pair("pair-failover");
   REQUIRE(pair.StartNode(0));
   int leader = pair.WaitForLeader();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   REQUIRE(pair.StartNode(1 - leader));
   REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+  history.RecordEpoch("broker logs", pair.node(leader).name, pair.EpochOf(leader));
 
   TestNetwork& network = pair.network();
   REQUIRE(network.StartAgentGateway("mairie-perche-en-noce", {"--forward-timeout-ms", "3000"}));
@@ -67,9 +95,10 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
   std::thread submitter([&] {
     for (int i = 0; !stop.load(); ++i) {
       std::string subject = "failover " + std::to_string(i);
-      auto answer = agent->Call(SubmitRequest(subject), 8000);
+      auto answer = agent->Call(SubmitRequest(subject, subject), 8000);
       if (answer.ok() && answer->has_accepted()) {
         std::lock_guard lock(mutex);
+        history.RecordSubmissionAcknowledged(kContactPoint, subject, answer->accepted().case_id());
         if (!answer->accepted().case_id().empty()) {
           acknowledged.insert(subject);
           last_acknowledged_ms = SteadyNowMs();
@@ -78,6 +107,25 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  // The partner replies to each case it received (through its gateway, which follows the
+  // leader); a CaseUpdated answer (ANSWERED, or queued in the gateway's outbox) is a promise
+  // that the reply reaches the contact point.
+  std::set<std::string> replied;  // case ids; only the replier thread touches it until joined
+  std::thread replier([&] {
+    auto replier_client = network.PartnerClient();
+    while (!stop.load()) {
+      for (const auto& [subject, case_id] : Inbox(*replier_client)) {
+        if (stop.load()) break;
+        if (replied.count(case_id)) continue;
+        auto answer = replier_client->Call(Reply(case_id), 8000);
+        if (answer.ok() && answer->has_case_updated()) {
+          replied.insert(case_id);
+          history.RecordReplyAcknowledged(case_id, "reply-" + case_id);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   });
   auto acknowledged_count = [&] {
@@ -98,8 +146,10 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
     size_t before = acknowledged_count();
     int64_t killed_at = SteadyNowMs();
     pair.node(leader).process->Kill();
+    history.RecordLeaderKilled(pair.node(leader).name);
     int next = pair.WaitForLeader(20000, leader);
     REQUIRE_MESSAGE(next >= 0, "round " << round << ": nobody took over\n" << pair.Logs());
+    history.RecordEpoch("broker logs", pair.node(next).name, pair.EpochOf(next));
     // The supervisor restarts the killed node: it rejoins as the standby (a full copy).
     REQUIRE(pair.StartNode(leader));
     REQUIRE_MESSAGE(pair.WaitPaired(next), "round " << round << "\n" << pair.Logs());
@@ -110,6 +160,7 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
   }
   stop = true;
   submitter.join();
+  replier.join();
 
   std::set<std::string> taken;
   {
@@ -141,6 +192,68 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
   CHECK(lost_acknowledged == 0);
   CHECK(missing == 0);
   CHECK(duplicated == 0);
+
+  // The survivor's cases: every escalation the partner holds (by its subject, which is also
+  // its idempotency key), read back from the leader; and every case acknowledged.
+  auto operator_client = network.BrokerClient(wire::OPERATOR, "operator");
+  history.SetSurvivor(pair.node(leader).name);
+  std::set<std::string> survivor_read;
+  auto read_case = [&](const std::string& case_id, const std::string& key) {
+    if (!survivor_read.insert(case_id).second) return;
+    auto answer = operator_client->Call(GetCaseRequest(case_id), 5000);
+    if (answer.ok() && answer->has_case_view()) history.AddSurvivorCase(case_id, kContactPoint, key);
+  };
+  for (const auto& [subject, case_id] : Inbox(*partner)) {
+    history.RecordDelivered(case_id);
+    read_case(case_id, subject);
+  }
+  // Every reply promised reaches the contact point once: the agent gateway's view of the case
+  // says ANSWERED with the text, and its timeline holds one ANSWERED event per delivery.
+  auto agent_reader = network.AgentClient();
+  size_t replies_missing = 0;
+  deadline = SteadyNowMs() + 40000;
+  for (const auto& case_id : replied) {
+    bool seen = false;
+    while (!seen) {
+      auto answer = agent_reader->Call(GetCaseRequest(case_id), 5000);
+      if (answer.ok() && answer->has_case_view() &&
+          answer->case_view().reply_text() == "Réponse au dossier " + case_id) {
+        seen = true;
+        for (const auto& event : answer->case_view().timeline()) {
+          if (event.kind() == "ANSWERED") {
+            history.RecordReplySeen(case_id, "reply-" + case_id, std::to_string(event.sequence()));
+          }
+        }
+      } else if (SteadyNowMs() >= deadline) {
+        break;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    replies_missing += seen ? 0 : 1;
+  }
+  // Alerts (none is expected within the reply windows of this test; if any was raised, it is
+  // stored once).
+  {
+    wire::Envelope request;
+    request.mutable_list_alerts()->set_include_acked(true);
+    request.mutable_list_alerts()->set_limit(10000);
+    auto alerts = operator_client->Call(request, 5000);
+    if (alerts.ok() && alerts->has_alert_list()) {
+      for (const auto& alert : alerts->alert_list().alerts()) {
+        history.AddSurvivorAlert(alert.alert_id());
+        history.RecordAlertSeen(alert.alert_id(), alert.alert_id());
+      }
+    }
+  }
+  HaSummary summary = history.Summary();
+  std::cout << "pair failover, " << Rounds() << " leaders killed, " << replied.size()
+            << " replies promised, " << replies_missing << " not seen at the contact point:\n"
+            << summary.ToText() << std::endl;
+  CHECK(replies_missing == 0);
+  CHECK(summary.replies_acknowledged > 0);
+  CHECK(summary.failovers == Rounds());
+  CHECK_MESSAGE(summary.ok(), summary.ToText());
 }
 
 // `systemctl restart` of the leader: SIGTERM, back at once. A clean stop resigns (the lease is
