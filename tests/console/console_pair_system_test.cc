@@ -2,10 +2,13 @@
 // (`--broker A,B`, `--alerts A,B`), follows the leader, and its overview carries the pair's
 // line (GET /api/overview's "pair": mode, state, standby, sequences, from GetStats). The
 // leader is killed: the overview then names the other node, at a higher epoch. Real processes:
-// three etcd members, two brokers (strict), the console; curl plays the browser.
+// three etcd members, two brokers (strict), the console; curl reads the API, then headless
+// Chromium (tests/console/console_browser.py --pair-leader) reads the line in the page.
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "common/clock.h"
@@ -115,4 +118,24 @@ TEST_CASE("console: a pair's overview shows its line and follows the leader" *
       20000);
   INFO(overview.dump());
   CHECK(overview["pair"].value("standby", "") == leader_name);
+
+  // The same line in the page, in headless Chromium (skipped, said loudly, where it cannot run).
+  std::string command =
+      "timeout -k 5 120 " + ShellQuote(APLUS_PYTHON3) + " -u " +
+      ShellQuote(std::string(APLUS_SOURCE_DIR) + "/tests/console/console_browser.py") +
+      " --url " + base + " --operator-token " + token + " --pair-leader " + standby_name +
+      " --pair-standby " + leader_name;
+  if (const char* screenshots = std::getenv("APLUS_SCREENSHOT_DIR");
+      screenshots != nullptr && *screenshots != '\0') {
+    command += " --screenshots " + ShellQuote(screenshots);
+  }
+  auto [code, output] = RunCommand(command + " 2>&1");
+  if (code == 77) {
+    std::printf("%s\nSKIP: the browser part could not start Chromium (see above)\n",
+                output.c_str());
+    std::fflush(stdout);
+    std::_Exit(77);  // ctest reports the test as skipped, never as passed (tests/CMakeLists.txt)
+  }
+  CHECK_MESSAGE(code == 0, "console_browser.py exited " << code << ":\n" << output);
+  MESSAGE(output);
 }
