@@ -61,10 +61,24 @@ done
 brokers="${client[a]},${client[b]}"
 prefix=/aplus/perche
 
+# SIGTERM to everything, up to 15 s to stop cleanly, then SIGKILL: the demo never hangs here.
 stop_all() {
-  local name
+  local name alive tries
+  trap '' INT TERM  # a second Ctrl-C must not cut the cleanup short
   for name in agent partner a b e1 e2 e3; do
     if [ -n "${pid[$name]:-}" ]; then kill "${pid[$name]}" 2>/dev/null || true; fi
+  done
+  for tries in $(seq 75); do
+    alive=""
+    for name in "${!pid[@]}"; do
+      if kill -0 "${pid[$name]}" 2>/dev/null; then alive+=" $name"; fi
+    done
+    [ -z "$alive" ] && break
+    sleep 0.2
+  done
+  for name in $alive; do
+    echo "$name did not stop within 15 s: SIGKILL"
+    kill -KILL "${pid[$name]}" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   if [ "$keep" -eq 1 ]; then echo "data and logs kept in $work"; else rm -rf "$work"; fi
