@@ -107,3 +107,36 @@ TEST_CASE("a pair's leader exports the aplus_replication_* gauges" * doctest::ti
   CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 0);
   CHECK(Sample(text, "aplus_replication_epoch") == epoch);
 }
+
+TEST_CASE("a degraded leader without its standby reads alone" * doctest::timeout(120)) {
+  if (!EtcdCluster::Available()) {
+    MESSAGE(EtcdCluster::kMissing);
+    return;
+  }
+  PairNetwork pair("pair-metrics-degraded",
+                   "mode = \"degraded\"\nlease_ttl_s = 3\nlease_margin_ms = 1000\n");
+  std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
+  REQUIRE(pair.StartNode(0));
+  int leader = pair.WaitForLeader();
+  REQUIRE_MESSAGE(leader >= 0, pair.Logs());
+  int standby = 1 - leader;
+  REQUIRE(pair.StartNode(standby));
+  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+  const std::string url = urls[leader];
+  std::string text = ScrapeUntil(url, "aplus_replication_state{state=\"paired\"}", 1, 10000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_mode{mode=\"degraded\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_mode{mode=\"strict\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 1);
+
+  // The standby gone: the next write clears it in etcd and the leader answers alone.
+  pair.node(standby).process->Kill();
+  auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto accepted = agent->CallOk(SubmitRequest("alone", "pair-metrics-alone"), 10000);
+  CHECK_MESSAGE(accepted.ok(), accepted.status().ToString() << "\n" << pair.Logs());
+  text = ScrapeUntil(url, "aplus_replication_state{state=\"alone\"}", 1, 20000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_state{state=\"alone\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_state{state=\"waiting for a standby\"}") == 0);
+}
