@@ -25,15 +25,22 @@ int Rounds() {
   return text ? std::max(1, std::atoi(text)) : 10;
 }
 
-// Subject -> how many times it is in the partner gateway's inbox.
-std::map<std::string, int> InboxSubjects(SyncClient& partner) {
+// The partner gateway's inbox as read so far: subject -> the case ids it arrived under (more
+// than one is a duplicate), and "" once for a subject listed twice in one read (the gateway
+// storing one case twice is a duplicate too). GetInbox answers the newest 1,000 only (kMaxInboxLimit), so the
+// test reads it at every round (a few new cases each) and keeps the union: 200 rounds take
+// more than 1,000 cases, whose oldest a single read at the end would not see.
+using InboxSeen = std::map<std::string, std::set<std::string>>;
+void ReadInbox(SyncClient& partner, InboxSeen& seen) {
   wire::Envelope request;
-  request.mutable_get_inbox()->set_limit(100000);
-  std::map<std::string, int> subjects;
+  request.mutable_get_inbox()->set_limit(1000);
   auto answer = partner.Call(request, 5000);
-  if (!answer.ok() || !answer->has_inbox()) return subjects;
-  for (const auto& escalation : answer->inbox().escalations()) ++subjects[escalation.subject()];
-  return subjects;
+  if (!answer.ok() || !answer->has_inbox()) return;
+  std::map<std::string, int> in_this_read;
+  for (const auto& escalation : answer->inbox().escalations()) {
+    seen[escalation.subject()].insert(escalation.case_id());
+    if (++in_this_read[escalation.subject()] > 1) seen[escalation.subject()].insert("");
+  }
 }
 
 }  // namespace
@@ -96,6 +103,7 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
   REQUIRE_MESSAGE(wait_for_more(5, 20000), pair.Logs());
 
   std::vector<int64_t> failover_ms;
+  InboxSeen inbox;
   for (int round = 0; round < Rounds(); ++round) {
     size_t before = acknowledged_count();
     int64_t killed_at = SteadyNowMs();
@@ -109,6 +117,7 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
     failover_ms.push_back(last_acknowledged_ms.load() - killed_at);
     leader = next;
     REQUIRE(wait_for_more(acknowledged_count() + 3, 20000));
+    ReadInbox(*partner, inbox);
   }
   stop = true;
   submitter.join();
@@ -120,11 +129,10 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
     taken.insert(queued.begin(), queued.end());
   }
   // Everything taken reaches the partner, once.
-  std::map<std::string, int> inbox;
   int64_t deadline = SteadyNowMs() + 30000;
   size_t missing = 0;
   do {
-    inbox = InboxSubjects(*partner);
+    ReadInbox(*partner, inbox);
     missing = 0;
     for (const auto& subject : taken) missing += inbox.count(subject) ? 0 : 1;
     if (missing == 0) break;
@@ -132,7 +140,7 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
   } while (SteadyNowMs() < deadline);
   size_t lost_acknowledged = 0, duplicated = 0;
   for (const auto& subject : acknowledged) lost_acknowledged += inbox.count(subject) ? 0 : 1;
-  for (const auto& [subject, count] : inbox) duplicated += count > 1 ? 1 : 0;
+  for (const auto& [subject, cases] : inbox) duplicated += cases.size() > 1 ? 1 : 0;
   std::sort(failover_ms.begin(), failover_ms.end());
   MESSAGE("pair failover: " << Rounds() << " leaders killed; " << acknowledged.size()
                             << " acknowledged, " << queued.size() << " queued at the gateway, "
