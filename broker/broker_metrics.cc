@@ -38,6 +38,20 @@ void SetAll(prometheus::Family<prometheus::Gauge>& family, const std::string& la
   }
 }
 
+// Every value of the pair's label sets, exported 1 for the current one and 0 for the others
+// (so that an alert can compare `{state="paired"} == 0` without the series going absent). A
+// value the leader reports outside these still gets its own series (SetAll adds it).
+constexpr const char* kPairModes[] = {"strict", "degraded"};
+constexpr const char* kPairStates[] = {"paired", "alone", "waiting for a standby"};
+
+template <size_t N>
+std::map<std::string, double> OneHot(const char* const (&all)[N], const std::string& current) {
+  std::map<std::string, double> values;
+  for (const char* value : all) values[value] = 0;
+  values[current] = 1;
+  return values;
+}
+
 }  // namespace
 
 BrokerMetrics::BrokerMetrics(const NetworkConfig& config, const std::string& version,
@@ -128,7 +142,36 @@ std::string BrokerMetrics::Render(const wire::Stats& stats,
   SetAll(cases_, "state", cases, known_cases_);
   SetAll(at_risk_, "partner", risk, known_risk_);
   SetAll(sessions_, "role", sessions, known_sessions_);
+  if (stats.has_pair()) RenderPair(stats.pair());
   return program_.Text();
+}
+
+void BrokerMetrics::RenderPair(const wire::PairStats& pair) {
+  if (!pair_) {
+    auto& registry = program_.registry();
+    pair_ = std::unique_ptr<PairGauges>(new PairGauges{
+        GaugeFamily(registry, "aplus_replication_mode",
+                    "The pair's [availability] mode: 1 for the one in force (strict, degraded)."),
+        GaugeFamily(registry, "aplus_replication_state",
+                    "The pair's state: 1 for the current one (paired, alone, waiting for a "
+                    "standby)."),
+        GaugeFamily(registry, "aplus_replication_epoch",
+                    "This leader's epoch (the etcd revision at which it won).")
+            .Add({}),
+        GaugeFamily(registry, "aplus_replication_committed_sequence",
+                    "This leader's last committed RocksDB sequence number.")
+            .Add({}),
+        GaugeFamily(registry, "aplus_replication_standby_applied_sequence",
+                    "The last sequence number the attached standby applied (0 without one).")
+            .Add({}),
+        {},
+        {}});
+  }
+  SetAll(pair_->mode, "mode", OneHot(kPairModes, pair.mode()), pair_->known_modes);
+  SetAll(pair_->state, "state", OneHot(kPairStates, pair.state()), pair_->known_states);
+  pair_->epoch.Set(static_cast<double>(pair.epoch()));
+  pair_->committed_sequence.Set(static_cast<double>(pair.committed_sequence()));
+  pair_->standby_applied_sequence.Set(static_cast<double>(pair.standby_applied_sequence()));
 }
 
 }  // namespace aplus

@@ -8,6 +8,10 @@
 // by queue in QueueState) and then incremented through pointers: no Family::Add per message.
 // Labels are bounded sets only (partners of the network config, queues, states, roles, kinds).
 //
+// A pair's leader (docs/AVAILABILITY.md) also exports the aplus_replication_* gauges, from
+// Stats.pair: their families are registered at the first render whose Stats has a pair, so a
+// single broker shows none of them (not even their HELP lines).
+//
 // Thread rules: owned by the broker's loop thread, which is the only one to call it (the
 // /metrics handler runs on that thread too). prometheus-cpp's own atomics are the only
 // synchronisation.
@@ -84,7 +88,20 @@ class BrokerMetrics {
   prometheus::Histogram* submit_durable_;
   prometheus::Histogram* commit_seconds_;
   prometheus::Histogram* group_commit_requests_;
+  // Registers the aplus_replication_* families (the first time) and sets them from `pair`.
+  void RenderPair(const wire::PairStats& pair);
+
+  // The aplus_replication_* gauges, made by RenderPair on a pair's leader only.
+  struct PairGauges {
+    prometheus::Family<prometheus::Gauge>& mode;
+    prometheus::Family<prometheus::Gauge>& state;
+    prometheus::Gauge& epoch;
+    prometheus::Gauge& committed_sequence;
+    prometheus::Gauge& standby_applied_sequence;
+    std::map<std::string, prometheus::Gauge*> known_modes, known_states;
+  };
   std::unordered_map<std::string, PartnerCounters> partners_;
+  std::unique_ptr<PairGauges> pair_;
   // The gauges made so far, by label value (Render sets those no longer reported to 0).
   std::map<std::string, prometheus::Gauge*> known_ready_, known_unacked_, known_oldest_,
       known_cases_, known_risk_, known_sessions_;

@@ -154,9 +154,13 @@ void Console::Overview(HttpCall&& call, const ConsoleSession& session) {
         }
         uint64_t backlog = 0;
         for (const auto& queue : stats.queues()) backlog += queue.depth();
+        // A pair's leader (docs/AVAILABILITY.md): its mode, state, standby and sequences, as
+        // GetStats gives them; null for a single broker.
+        nlohmann::json pair = stats.has_pair() ? ProtoJson(stats.pair()) : nlohmann::json(nullptr);
         Reply(responder, {{"stats", ProtoJson(stats)},
                           {"rates_per_second", per_second},
                           {"backlog", backlog},
+                          {"pair", std::move(pair)},
                           {"broker", {{"reachable", true},
                                       {"instance_id", stats.instance_id()},
                                       {"started_at_ms", stats.started_at_ms()},

@@ -3,8 +3,9 @@
 # members, two brokers (nodes a and b), the agent gateway of the mairie de Perche-en-Nocé and the
 # partner gateway of France Travail, all on 127.0.0.1 with their data in a temporary directory.
 # It submits a few escalations, kills the leader (SIGKILL), shows the standby taking over,
-# restarts the old leader, shows it rejoin as the standby, submits more, prints what it saw and
-# stops everything.
+# restarts the old leader, shows it rejoin as the standby (a full copy), submits more, prints what
+# it saw and stops everything. At each step it shows what operators see of the pair: the leader's
+# line of `aplus stats`, the etcd keys, and the brokers' aplus_replication_* metrics.
 #
 #   bash deploy/ha-demo.sh [--mode strict|degraded] [--keep]
 #
@@ -42,11 +43,12 @@ done
 base=${APLUS_HA_DEMO_PORT:-27400}
 work=$(mktemp -d "${TMPDIR:-/tmp}/aplus-ha-demo.XXXXXX")
 mkdir -p "$work/logs"
-declare -A pid=() client=() alerts=() replication=()
+declare -A pid=() client=() alerts=() replication=() http=()
 for node in a b; do
   offset=$([ "$node" = a ] && echo 0 || echo 10)
   client[$node]=tcp://127.0.0.1:$((base + offset))
   alerts[$node]=tcp://127.0.0.1:$((base + offset + 1))
+  http[$node]=127.0.0.1:$((base + offset + 2))
   replication[$node]=tcp://127.0.0.1:$((base + offset + 3))
 done
 agent_endpoint=tcp://127.0.0.1:$((base + 20))
@@ -59,10 +61,24 @@ done
 brokers="${client[a]},${client[b]}"
 prefix=/aplus/perche
 
+# SIGTERM to everything, up to 15 s to stop cleanly, then SIGKILL: the demo never hangs here.
 stop_all() {
-  local name
+  local name alive tries
+  trap '' INT TERM  # a second Ctrl-C must not cut the cleanup short
   for name in agent partner a b e1 e2 e3; do
     if [ -n "${pid[$name]:-}" ]; then kill "${pid[$name]}" 2>/dev/null || true; fi
+  done
+  for tries in $(seq 75); do
+    alive=""
+    for name in "${!pid[@]}"; do
+      if kill -0 "${pid[$name]}" 2>/dev/null; then alive+=" $name"; fi
+    done
+    [ -z "$alive" ] && break
+    sleep 0.2
+  done
+  for name in $alive; do
+    echo "$name did not stop within 15 s: SIGKILL"
+    kill -KILL "${pid[$name]}" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   if [ "$keep" -eq 1 ]; then echo "data and logs kept in $work"; else rm -rf "$work"; fi
@@ -157,7 +173,26 @@ broker_start() {  # node
       --etcd "$etcd_urls" --replication-listen "${replication[$node]}" \
       --peer-key "$keys/broker-peer.$node.key" --listen "${client[$node]}" \
       --alerts "${alerts[$node]}" --data-dir "$work/broker-$node/db" --key "$keys/broker.key" \
-      --keyring "$keyring" --keyring-poll-ms 200 --http-listen off
+      --keyring "$keyring" --keyring-poll-ms 200 --http-listen "${http[$node]}"
+}
+# What an operator sees of the pair: the leader's line of `aplus stats`, the etcd keys, and
+# each node's aplus_replication_* metrics (the one-hot series at 1 only; a standby has no HTTP
+# listener until it leads).
+pair_view() {
+  local line node
+  line=$("${aplus[@]}" stats 2>/dev/null | grep '^Pair:') || line="(aplus stats: no answer)"
+  echo "  aplus stats: $line"
+  echo "  etcd:        leader = $(etcd_field leader node | awk '{ print $1 " (epoch " $2 ")" }')," \
+       "sync standby = \"$(etcd_field sync standby | cut -d' ' -f1)\""
+  for node in a b; do
+    if ! line=$(curl -sf --max-time 3 "http://${http[$node]}/metrics" 2>/dev/null); then
+      echo "  $node /metrics:  no listener (down, or a standby)"
+      continue
+    fi
+    printf '%s\n' "$line" | awk -v node="$node" '
+      /^aplus_replication/ && !($0 ~ /[{]/ && $NF == 0) {
+        printf "  %s /metrics:  %s\n", node, $0 }'
+  done
 }
 step "brokers: node a first (it wins the first election), then node b (it catches up, becomes the synchronous standby)"
 broker_start a
@@ -165,6 +200,7 @@ wait_for "node a to lead" 30 a leader_is a
 broker_start b
 wait_for "node b to be the synchronous standby" 60 b standby_is b
 echo "leader: a (epoch $(etcd_field leader node | cut -d' ' -f2)), synchronous standby: b"
+pair_view
 
 step "gateways: both take the two brokers (--broker $brokers)"
 curve=(--broker-key "$keys/broker.pub")
@@ -193,7 +229,7 @@ for n in 1 2 3; do
   echo "  $(submit "Allocation suspendue $n" "demo-before-$n")"
   submitted=$((submitted + 1))
 done
-"${aplus[@]}" stats || true
+pair_view
 
 old=$(etcd_field leader node | cut -d' ' -f1)
 new=$(other "$old")
@@ -206,8 +242,8 @@ wait_for "node $new to take over" 60 "$new" leader_is "$new"
 takeover_s=$(seconds_since "$killed_at")
 new_epoch=$(etcd_field leader node | cut -d' ' -f2)
 echo "node $new leads (epoch $new_epoch) $takeover_s s after the kill"
-"${aplus[@]}" stats || true
 
+# At once, so that the time to the first Accepted is the pair's, not the demo's.
 step "a submission while node $old is away"
 during=$(submit "Pendant la panne" demo-during)
 submitted=$((submitted + 1))
@@ -223,6 +259,7 @@ elif [ "$mode" = degraded ]; then
 else
   echo "  (strict: no standby holds a copy, so the agent gateway keeps it until the pair is whole)"
 fi
+pair_view
 
 step "restart node $old: it rejoins as the standby by a full resync"
 restarted_at=$(now_ms)
@@ -230,6 +267,7 @@ broker_start "$old"
 wait_for "node $old to be the synchronous standby" 120 "$old" standby_is "$old"
 rejoin_s=$(seconds_since "$restarted_at")
 echo "node $old is the synchronous standby again $rejoin_s s after its restart"
+grep -h "full copy" "$work/logs/$old.log" | tail -2 | sed 's/^/  /' || true
 if [ -z "$first_accepted_s" ]; then
   # The same idempotency key: the gateway answers its queued entry until the broker has it.
   wait_for "the queued submission to be accepted" 60 agent accepted_by_broker
@@ -242,7 +280,8 @@ for n in 1 2; do
   echo "  $(submit "Après la reprise $n" "demo-after-$n")"
   submitted=$((submitted + 1))
 done
-"${aplus[@]}" stats || true
+pair_view
+"${aplus[@]}" stats 2>/dev/null || true
 
 step "the partner's inbox"
 delivered_count() { "${aplus[@]}" --json partner inbox | python3 -c '
@@ -258,7 +297,7 @@ cat <<SUMMARY
   leader before                   $old (epoch $old_epoch), standby $new
   killed                          $old, SIGKILL
   new leader                      $new (epoch $new_epoch), $takeover_s s after the kill
-  first Accepted after the kill   $first_accepted_s s after the kill
+  first Accepted after the kill   $first_accepted_s s after the kill$([ "$mode" = strict ] && echo " (strict: once $old had rejoined)")
   old leader rejoined             $old as the synchronous standby, $rejoin_s s after its restart
   escalations submitted           $submitted
   escalations in the inbox        $(delivered_count 2>/dev/null || echo "?")

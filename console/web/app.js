@@ -150,6 +150,19 @@ function fillRows(tbody, rows) {
   tbody.replaceChildren(...rows);
 }
 
+// The pair of brokers (docs/AVAILABILITY.md) as one line: leader, epoch, mode, state, standby
+// and how far it has applied the leader's log.
+const PAIR_STATES = { "paired": "appairé (chaque réponse attend la copie du secours)",
+  "alone": "seul (mode dégradé : réponses depuis son seul disque)",
+  "waiting for a standby": "en attente d'un secours (mode strict : rien n'est accusé)" };
+function pairLine(p) {
+  const standby = p.standby
+    ? "secours " + p.standby + " à la séquence " + p.standby_applied_sequence + " sur " + p.committed_sequence
+    : "aucun secours attaché (séquence " + p.committed_sequence + ")";
+  return "Paire de courtiers : meneur " + p.node + " (époque " + p.epoch + "), mode " + p.mode +
+    ", " + (PAIR_STATES[p.state] || p.state) + ", " + standby;
+}
+
 async function loadOverview() {
   try {
     const o = await api("GET", "/api/overview");
@@ -160,6 +173,8 @@ async function loadOverview() {
     $("ov-commits").textContent = o.stats.batches_committed + " (" + o.stats.messages_committed + " messages)";
     $("ov-broker").textContent = Number(o.broker.started_at_ms)
       ? "en service depuis " + when(o.broker.started_at_ms) : "joignable";
+    $("ov-pair").hidden = !o.pair;
+    $("ov-pair").textContent = o.pair ? pairLine(o.pair) : "";
     const roles = Object.entries(o.stats.sessions_by_role || {});
     fillRows($("ov-sessions").tBodies[0], roles.map(([role, n]) => el("tr", {}, el("td", {}, role), el("td", { class: "num" }, n))));
     const states = Object.entries(o.stats.cases_by_state || {});

@@ -163,6 +163,8 @@ TEST_CASE("the broker's /metrics counts what happened, promtool accepts it, Stat
   CHECK(Sample(text, "aplus_commit_seconds_count") >= 1);
   CHECK(Sample(text, "aplus_group_commit_requests_count") >= 1);
   CHECK(Sample(text, "aplus_build_info{program=\"aplus-broker\",version=\"0.1.0\"}") == 1);
+  // A single broker has no pair: none of the aplus_replication_* families, not even HELP.
+  CHECK(text.find("aplus_replication") == std::string::npos);
   double started_at = Sample(text, "process_start_time_seconds").value_or(-1);
   CHECK(started_at > 1.7e9);
   CHECK(text.find(case_a) == std::string::npos);  // no case id in any label

@@ -11,6 +11,9 @@ in _test.py: it needs that network, so it is not a ctest of its own). Steps:
 Writes {"acked_alert_id": ...} to --result for the C++ side, which checks each act through the
 command line. Screenshots of every view go to --screenshots when given.
 
+With --pair-leader and --pair-standby it only signs in and checks the overview's line of a pair
+of brokers (tests/console/console_pair_system_test.cc).
+
 Exit status: 0 passed, 1 failed, 77 Chromium (or selenium) could not start: SKIP, said loudly.
 """
 import argparse
@@ -175,6 +178,7 @@ def browser_checks(args):
         check("transmis" in c.find("#ov-states tbody").text, "the overview counts cases by state")
         # Sessions by role (Stats.sessions_by_role): the console's own session at least.
         c.until(lambda: "console" in c.find("#ov-sessions tbody").text, "the sessions by role")
+        check(not c.visible("#ov-pair"), "a single broker: no pair line in the overview")
         c.shot("overview")
 
         # Queues: the dead letter is listed with its button; requeue it.
@@ -251,16 +255,49 @@ def browser_checks(args):
         json.dump(result, out)
 
 
+def pair_checks(args):
+    """A pair of brokers (tests/console/console_pair_system_test.cc): the overview's pair line
+    names the leader, the mode, the state and the standby."""
+    driver = start_browser()
+    try:
+        c = Console(driver, args)
+        c.sign_in(args.operator_token, "operator")
+        c.until(lambda: c.visible("#ov-pair") and "appairé" in c.find("#ov-pair").text,
+                "the pair's line, paired")
+        line = c.find("#ov-pair").text
+        print("pair line: " + line, flush=True)
+        check("meneur " + args.pair_leader in line, "the line names the leader " + args.pair_leader)
+        check("mode strict" in line, "the line says the mode")
+        check("secours " + args.pair_standby + " à la séquence" in line,
+              "the line names the standby " + args.pair_standby + " and its sequence")
+        c.shot("overview-pair")
+    finally:
+        driver.quit()
+
+
 def main():
     parser = argparse.ArgumentParser()
-    for flag in ["--url", "--operator-token", "--admin-token", "--stranger-token", "--case",
-                 "--dead-case", "--admin", "--result"]:
-        parser.add_argument(flag, required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--operator-token", required=True)
+    # The seeded single broker's run (console_system_test.cc) ...
+    for flag in ["--admin-token", "--stranger-token", "--case", "--dead-case", "--admin",
+                 "--result"]:
+        parser.add_argument(flag)
+    # ... or a pair's overview only (console_pair_system_test.cc).
+    parser.add_argument("--pair-leader")
+    parser.add_argument("--pair-standby")
     parser.add_argument("--screenshots", default="")
     args = parser.parse_args()
     started = time.time()
-    http_checks(args)
-    browser_checks(args)
+    if args.pair_leader:
+        pair_checks(args)
+    else:
+        missing = [name for name in ["admin_token", "stranger_token", "case", "dead_case", "admin",
+                                     "result"] if getattr(args, name) is None]
+        if missing:
+            parser.error("missing: " + ", ".join("--" + name.replace("_", "-") for name in missing))
+        http_checks(args)
+        browser_checks(args)
     print("passed in %.1f s" % (time.time() - started), flush=True)
 
 

@@ -36,6 +36,7 @@ class PairNetwork {
     std::unique_ptr<TcpProxy> link;  // in front of the replication port, after ProxyLink()
     std::unique_ptr<ChildProcess> process;
     int starts = 0;
+    int http_port = 0;  // 0 = --http-listen off (EnableHttp)
   };
 
   static constexpr const char* kStrict =
@@ -72,6 +73,14 @@ class PairNetwork {
   Node& node(int i) { return nodes_.at(i); }
   const std::string& config_path() const { return config_path_; }
 
+  // Gives node i a metrics and health listener on a free loopback port from its next start
+  // on (the same port at every restart); returns its base URL ("http://127.0.0.1:N").
+  std::string EnableHttp(int i) {
+    Node& node = nodes_.at(i);
+    if (node.http_port == 0) node.http_port = FreePort();
+    return "http://127.0.0.1:" + std::to_string(node.http_port);
+  }
+
   // Starts node i (again); true once it is up (as a standby or waiting to lead).
   bool StartNode(int i, std::vector<std::string> extra = {}) {
     Node& node = nodes_.at(i);
@@ -82,7 +91,8 @@ class PairNetwork {
         "--key", network_.keys().KeyFile("broker"),
         "--peer-key", network_.keys().KeyFile("broker-peer." + node.name),
         "--keyring", network_.keys().keyring_dir(), "--keyring-poll-ms", "100",
-        "--http-listen", "off"};
+        "--http-listen",
+        node.http_port == 0 ? std::string("off") : "127.0.0.1:" + std::to_string(node.http_port)};
     if (node.link) {
       args.push_back("--replication-advertise");
       args.push_back(node.link->endpoint());

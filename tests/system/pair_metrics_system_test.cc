@@ -1,0 +1,142 @@
+// Issue 12: a pair's leader exports the aplus_replication_* gauges on /metrics (docs/METRICS.md),
+// filled from the same PairStats as GetStats: the mode and the pair's state one-hot, the epoch,
+// the committed and the standby's applied sequence. Real processes: three etcd members, two
+// brokers in strict mode, each with its metrics listener on a free loopback port; curl scrapes.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "common/clock.h"
+#include "tests/support/pair_network.h"
+#include "tests/support/prometheus_text.h"
+
+using namespace aplus;
+using namespace aplus::testing;
+
+namespace {
+
+// The body of GET `url`/metrics ("" when curl failed), bounded by curl's --max-time.
+std::string Scrape(const std::string& url) {
+  std::string body;
+  if (FILE* pipe = ::popen(("curl -sf --max-time 10 '" + url + "/metrics'").c_str(), "r")) {
+    char buffer[4096];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) body.append(buffer, n);
+    ::pclose(pipe);
+  }
+  return body;
+}
+
+double Or(std::optional<double> value, double otherwise = -1) { return value.value_or(otherwise); }
+
+// Scrapes until `series` reads `value` or `timeout_ms` passed; the last text.
+std::string ScrapeUntil(const std::string& url, const std::string& series, double value,
+                        int timeout_ms) {
+  int64_t deadline = SteadyNowMs() + timeout_ms;
+  std::string text;
+  do {
+    text = Scrape(url);
+    if (Sample(text, series) == value) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (SteadyNowMs() < deadline);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("a pair's leader exports the aplus_replication_* gauges" * doctest::timeout(120)) {
+  if (!EtcdCluster::Available()) {
+    MESSAGE(EtcdCluster::kMissing);
+    return;
+  }
+  PairNetwork pair("pair-metrics");
+  std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
+  REQUIRE(pair.StartNode(0));
+  int leader = pair.WaitForLeader();
+  REQUIRE_MESSAGE(leader >= 0, pair.Logs());
+  int standby = 1 - leader;
+  REQUIRE(pair.StartNode(standby));
+  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+
+  // One submission acknowledged: the standby holds a copy of it.
+  auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto accepted = agent->CallOk(SubmitRequest("metrics of a pair", "pair-metrics-1"), 10000);
+  REQUIRE_MESSAGE(accepted.ok(), accepted.status().ToString() << "\n" << pair.Logs());
+
+  const std::string url = urls[leader];
+  std::string text = ScrapeUntil(url, "aplus_replication_state{state=\"paired\"}", 1, 10000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_mode{mode=\"strict\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_mode{mode=\"degraded\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_state{state=\"alone\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_state{state=\"waiting for a standby\"}") == 0);
+  double epoch = Or(Sample(text, "aplus_replication_epoch"));
+  double committed = Or(Sample(text, "aplus_replication_committed_sequence"));
+  double applied = Or(Sample(text, "aplus_replication_standby_applied_sequence"));
+  CHECK(epoch > 0);
+  CHECK(committed > 0);
+  CHECK(applied > 0);
+  CHECK(applied <= committed);
+  auto [status, output] = PromtoolCheck(text);
+  CHECK_MESSAGE(status == 0, output);
+
+  // One source: GetStats' PairStats says the same (nothing writes between the two reads).
+  auto op = pair.network().BrokerClient(wire::OPERATOR, "operator");
+  wire::Envelope get;
+  get.mutable_get_stats();
+  auto stats = op->CallOk(get, 10000);
+  REQUIRE_MESSAGE(stats.ok(), stats.status().ToString());
+  REQUIRE(stats->stats().has_pair());
+  const wire::PairStats& pair_stats = stats->stats().pair();
+  CHECK(pair_stats.epoch() == static_cast<int64_t>(epoch));
+  CHECK(pair_stats.mode() == "strict");
+  CHECK(pair_stats.state() == "paired");
+  CHECK(pair_stats.standby() == pair.node(standby).name);
+
+  // The standby gone: strict mode waits for one, and says so.
+  pair.node(standby).process->Kill();
+  auto unanswered = agent->Call(SubmitRequest("without a standby", "pair-metrics-2"), 10000);
+  INFO("submission without a standby: "
+       << (unanswered.ok() ? unanswered->DebugString() : unanswered.status().ToString()));
+  text = ScrapeUntil(url, "aplus_replication_state{state=\"waiting for a standby\"}", 1, 20000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_state{state=\"waiting for a standby\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_epoch") == epoch);
+}
+
+TEST_CASE("a degraded leader without its standby reads alone" * doctest::timeout(120)) {
+  if (!EtcdCluster::Available()) {
+    MESSAGE(EtcdCluster::kMissing);
+    return;
+  }
+  PairNetwork pair("pair-metrics-degraded",
+                   "mode = \"degraded\"\nlease_ttl_s = 3\nlease_margin_ms = 1000\n");
+  std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
+  REQUIRE(pair.StartNode(0));
+  int leader = pair.WaitForLeader();
+  REQUIRE_MESSAGE(leader >= 0, pair.Logs());
+  int standby = 1 - leader;
+  REQUIRE(pair.StartNode(standby));
+  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+  const std::string url = urls[leader];
+  std::string text = ScrapeUntil(url, "aplus_replication_state{state=\"paired\"}", 1, 10000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_mode{mode=\"degraded\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_mode{mode=\"strict\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 1);
+
+  // The standby gone: the next write clears it in etcd and the leader answers alone.
+  pair.node(standby).process->Kill();
+  auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto accepted = agent->CallOk(SubmitRequest("alone", "pair-metrics-alone"), 10000);
+  CHECK_MESSAGE(accepted.ok(), accepted.status().ToString() << "\n" << pair.Logs());
+  text = ScrapeUntil(url, "aplus_replication_state{state=\"alone\"}", 1, 20000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_state{state=\"alone\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 0);
+  CHECK(Sample(text, "aplus_replication_state{state=\"waiting for a standby\"}") == 0);
+}
