@@ -262,9 +262,10 @@ class Broker {
   int64_t last_archive_prune_ms_ = 0;
   // Writes the sync key naming the caught-up standby; false when it could not (yet).
   bool NameStandby();
-  // etcd writes from the loop (naming, clearing) are tried at most every kEtcdRetryMs: each
-  // may block the loop for the etcd client's deadline.
-  bool EtcdAttemptDue();
+  // After a failed etcd write from the loop (naming, clearing), the next waits kEtcdRetryMs:
+  // each may block the loop for the etcd client's deadline.
+  bool EtcdAttemptDue() const;
+  void EtcdAttemptFailed();
   static constexpr int64_t kEtcdRetryMs = 1000;
   int64_t next_etcd_attempt_ms_ = 0;
   void Demote(const std::string& why);

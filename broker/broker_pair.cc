@@ -99,8 +99,11 @@ bool Broker::ReplicateCommitted() {
   // kept and published then (their ids are deterministic: they would never be raised again).
   std::vector<wire::Alert> alerts = std::move(alerts_to_publish_);
   FailPendingAnswers(
-      "no standby holds a copy of this write yet (availability mode strict): nothing is "
-      "acknowledged until one has caught up; retry");
+      pair.availability.mode == AvailabilitySettings::Mode::kStrict
+          ? "no standby holds a copy of this write yet (availability mode strict): nothing is "
+            "acknowledged until one has caught up; retry"
+          : "no standby holds a copy of this write, and etcd could not be told so yet "
+            "(availability mode degraded); retry");
   alerts_to_publish_ = std::move(alerts);
   return false;
 }
@@ -119,6 +122,7 @@ bool Broker::GoAlone(const std::string& why) {
   if (!cleared.ok()) {
     spdlog::warn("pair: cannot clear the synchronous-standby key ({}): answers wait",
                  cleared.ToString());
+    EtcdAttemptFailed();
     return false;
   }
   spdlog::warn("pair: {}; degraded mode: the synchronous-standby key is cleared, this broker "
@@ -163,12 +167,9 @@ void Broker::PruneArchivedLog() {
   }
 }
 
-bool Broker::EtcdAttemptDue() {
-  int64_t now = SteadyNowMs();
-  if (now < next_etcd_attempt_ms_) return false;
-  next_etcd_attempt_ms_ = now + kEtcdRetryMs;
-  return true;
-}
+bool Broker::EtcdAttemptDue() const { return SteadyNowMs() >= next_etcd_attempt_ms_; }
+
+void Broker::EtcdAttemptFailed() { next_etcd_attempt_ms_ = SteadyNowMs() + kEtcdRetryMs; }
 
 bool Broker::NameStandby() {
   const PairSettings& pair = *options_.pair;
@@ -186,6 +187,7 @@ bool Broker::NameStandby() {
   if (!named.ok()) {
     spdlog::warn("pair: cannot name standby {} in etcd ({}); retrying",
                  replication_->standby_node(), named.ToString());
+    EtcdAttemptFailed();
     return false;
   }
   named_standby_ = replication_->standby_node();
