@@ -71,6 +71,19 @@ class BrokerMetrics {
   std::string Render(const wire::Stats& stats, const std::map<std::string, uint64_t>& at_risk);
 
  private:
+  // The aplus_replication_* gauges, made by RenderPair on a pair's leader only.
+  struct PairGauges {
+    prometheus::Family<prometheus::Gauge>& mode;
+    prometheus::Family<prometheus::Gauge>& state;
+    prometheus::Gauge& epoch;
+    prometheus::Gauge& committed_sequence;
+    prometheus::Gauge& standby_applied_sequence;
+    std::map<std::string, prometheus::Gauge*> known_modes, known_states;
+  };
+
+  // Registers the aplus_replication_* families (the first time) and sets them from `pair`.
+  void RenderPair(const wire::PairStats& pair);
+
   ProgramMetrics program_;
   prometheus::Family<prometheus::Counter>& submitted_;
   prometheus::Family<prometheus::Counter>& delivered_;
@@ -88,18 +101,6 @@ class BrokerMetrics {
   prometheus::Histogram* submit_durable_;
   prometheus::Histogram* commit_seconds_;
   prometheus::Histogram* group_commit_requests_;
-  // Registers the aplus_replication_* families (the first time) and sets them from `pair`.
-  void RenderPair(const wire::PairStats& pair);
-
-  // The aplus_replication_* gauges, made by RenderPair on a pair's leader only.
-  struct PairGauges {
-    prometheus::Family<prometheus::Gauge>& mode;
-    prometheus::Family<prometheus::Gauge>& state;
-    prometheus::Gauge& epoch;
-    prometheus::Gauge& committed_sequence;
-    prometheus::Gauge& standby_applied_sequence;
-    std::map<std::string, prometheus::Gauge*> known_modes, known_states;
-  };
   std::unordered_map<std::string, PartnerCounters> partners_;
   std::unique_ptr<PairGauges> pair_;
   // The gauges made so far, by label value (Render sets those no longer reported to 0).
