@@ -282,7 +282,7 @@ void StandbyNode::FollowLeader(const LeadershipView& view) {
   Connect(*view.leader);
 }
 
-void StandbyNode::Connect(const LeaderInfo& leader) {
+void StandbyNode::Connect(LeaderInfo leader) {  // a copy: callers pass *following_, reset below
   following_.reset();
   receiving_.reset();
   link_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
@@ -305,7 +305,15 @@ void StandbyNode::Connect(const LeaderInfo& leader) {
     CurveClientKeys keys{peer->public_key, *peer_key_};
     ApplyCurveClient(*link_, keys);
   }
-  link_->connect(leader.replication);
+  try {
+    link_->connect(leader.replication);
+  } catch (const zmq::error_t& e) {
+    // What etcd says is data from the network: a bad endpoint is logged, never a crash.
+    spdlog::error("standby {}: cannot connect to leader {} at '{}': {}", options_.node,
+                  leader.node, leader.replication, e.what());
+    link_.reset();
+    return;
+  }
   following_ = leader;
   spdlog::info("standby {}: following leader {} (epoch {}) at {}", options_.node, leader.node,
                leader.epoch, leader.replication);

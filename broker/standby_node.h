@@ -63,7 +63,7 @@ class StandbyNode {
   Status OpenDatabase();
   void AnswerClients();
   void FollowLeader(const LeadershipView& view);
-  void Connect(const LeaderInfo& leader);
+  void Connect(LeaderInfo leader);
   void SendAttach();
   void ReadLink();
   Status HandleFrame(const replication::ReplicationFrame& frame);
