@@ -210,9 +210,20 @@ def browser_checks(args):
             return None
         c.until(lambda: breach_button() is not None, "the breach alert of " + args.case, seconds=30)
         c.shot("alerts")
-        button = breach_button()
-        alert_id = button.get_attribute("data-alert-id")
-        button.click()
+        # The table is redrawn when an alert arrives live or the list refreshes: a row found a
+        # moment ago may be gone (a stale element); find it again and retry, a few times.
+        from selenium.common.exceptions import StaleElementReferenceException
+        alert_id = None
+        for attempt in range(5):
+            try:
+                button = breach_button()
+                alert_id = button.get_attribute("data-alert-id")
+                button.click()
+                break
+            except (StaleElementReferenceException, AttributeError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
 
         def acked_by():
             for row in driver.find_elements(c.By.CSS_SELECTOR, row_css):
