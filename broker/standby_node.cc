@@ -154,15 +154,8 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
                                 {nullptr, 0, ZMQ_POLLIN, 0},
                                 {nullptr, 0, ZMQ_POLLIN, 0}};
     size_t polled = 1;
-    size_t link_index = 0, zap_index = 0;
-    if (link_) {
-      link_index = polled;
-      items[polled++] = {link_->handle(), 0, ZMQ_POLLIN, 0};
-    }
-    if (zap_) {
-      zap_index = polled;
-      items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
-    }
+    if (link_) items[polled++] = {link_->handle(), 0, ZMQ_POLLIN, 0};
+    if (zap_) items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
     try {
       zmq::poll(items, polled, std::chrono::milliseconds(50));
     } catch (const zmq::error_t& e) {
@@ -170,8 +163,6 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
       continue;
     }
     if (zap_) zap_->AnswerRequests();
-    (void)zap_index;
-    (void)link_index;
     if (items[0].revents & ZMQ_POLLIN) AnswerClients();
     if (link_) {
       ReadLink();  // every turn: silence is judged as of a complete read

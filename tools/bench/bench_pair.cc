@@ -44,20 +44,9 @@ Status BenchRunner::SetUpPair() {
                                          " is not installed (deploy/install-deps.sh installs "
                                          "etcd-server)");
   }
-  std::string base = options_.data_dir;
-  if (base.empty()) {
-    char pattern[] = "/tmp/aplus-bench-XXXXXX";
-    if (!::mkdtemp(pattern)) return Status(wire::INTERNAL, "cannot create a directory in /tmp");
-    base = pattern;
-    work_dir_ = base;
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(base, ec);
-    if (ec) return Status(wire::INVALID_ARGUMENT, "cannot create " + base + ": " + ec.message());
-    if (std::filesystem::exists(base + "/pair")) {
-      return Status(wire::INVALID_ARGUMENT, base + "/pair exists: the bench needs a fresh data dir");
-    }
-  }
+  auto prepared = PrepareBaseDir("pair");
+  if (!prepared.ok()) return prepared.status();
+  std::string base = *prepared;
   std::string pair_dir = base + "/pair";
   std::error_code ec;
   std::filesystem::create_directories(pair_dir + "/etcd", ec);

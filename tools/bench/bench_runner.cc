@@ -171,6 +171,25 @@ pid_t BenchRunner::broker_pid() const {
   return options_.broker_pid;
 }
 
+Result<std::string> BenchRunner::PrepareBaseDir(const std::string& fresh_subdir) {
+  std::string base = options_.data_dir;
+  if (base.empty()) {
+    char pattern[] = "/tmp/aplus-bench-XXXXXX";
+    if (!::mkdtemp(pattern)) return Status(wire::INTERNAL, "cannot create a directory in /tmp");
+    base = pattern;
+    work_dir_ = base;
+    return base;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(base, ec);
+  if (ec) return Status(wire::INVALID_ARGUMENT, "cannot create " + base + ": " + ec.message());
+  if (std::filesystem::exists(base + "/" + fresh_subdir)) {
+    return Status(wire::INVALID_ARGUMENT,
+                  base + "/" + fresh_subdir + " exists: the bench needs a fresh data dir");
+  }
+  return base;
+}
+
 Status BenchRunner::SetUpBroker() {
   if (!options_.broker_endpoint.empty()) {
     auto list = ParseEndpointList(options_.broker_endpoint);
@@ -201,20 +220,9 @@ Status BenchRunner::SetUpBroker() {
     }
     return Status::Ok();
   }
-  std::string base = options_.data_dir;
-  if (base.empty()) {
-    char pattern[] = "/tmp/aplus-bench-XXXXXX";
-    if (!::mkdtemp(pattern)) return Status(wire::INTERNAL, "cannot create a directory in /tmp");
-    base = pattern;
-    work_dir_ = base;
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(base, ec);
-    if (ec) return Status(wire::INVALID_ARGUMENT, "cannot create " + base + ": " + ec.message());
-    if (std::filesystem::exists(base + "/broker")) {
-      return Status(wire::INVALID_ARGUMENT, base + "/broker exists: the bench needs a fresh data dir");
-    }
-  }
+  auto prepared = PrepareBaseDir("broker");
+  if (!prepared.ok()) return prepared.status();
+  std::string base = *prepared;
   std::string binary = options_.broker_binary;
   if (binary.empty()) {
     std::error_code ec;

@@ -46,6 +46,9 @@ class BenchRunner {
   // throughput and latency runners against the leader, then both again on a fresh single
   // broker, and the ratio.
   Status SetUpPair();
+  // The directory the bench's own servers keep their data in: --data-dir (created, and
+  // refused when `fresh_subdir` is already there) or a new temporary one (removed at the end).
+  Result<std::string> PrepareBaseDir(const std::string& fresh_subdir);
   Result<nlohmann::json> RunPair();
   // Stops the standby, then the leader, then etcd (a leader stopped first would hand over to
   // its standby; etcd stopped first would leave both waiting on it); their exit statuses.
