@@ -15,6 +15,14 @@
 
 namespace aplus {
 namespace {
+
+// The answer to every request of a batch that could not be made durable (fail-stop). The write
+// may yet survive (on the disk, or on a pair's standby): a retry with the same idempotency key
+// finds it if so.
+constexpr char kCannotWriteDurably[] =
+    "the broker cannot write durably and is stopping; this write may not have been recorded: "
+    "retry (the same idempotency key returns the case if it was)";
+
 // Frames above this are cut by ZeroMQ itself (the connection is dropped) to protect memory;
 // frames between the configured limit and this are read and answered TOO_LARGE.
 constexpr int64_t kHardFrameLimitBytes = 16 << 20;
@@ -287,6 +295,8 @@ void Broker::Turn(int timeout_ms) {
     HandleFrame(routing_id.to_string(), payload, extra_frames);
     ++messages_in_batch_;
     ++requests_uncommitted_;
+    if (replication_ && messages_in_batch_ % kShipEveryMessages == 0) ShipPendingWrites();
+    if (durability_failure_) return;  // that write failed: fail-stop
   }
   // A batch that answers nobody (only DeliveryAcks: they have no answer) waits for the next
   // batch that does, or kUnansweredCommitDelayMs: at a light load this saves one fsync per
@@ -323,13 +333,13 @@ void Broker::Turn(int timeout_ms) {
     // Committed once a request is really there (one may arrive after the poll: the readable
     // flag alone would miss it), and only then (an idle scrape-less turn keeps its delay).
     http_->Dispatch([this] {
-      if (store_->HasPendingWrites()) CommitAndFlush();
+      if (WritesAwaitCommit()) CommitAndFlush();
     });
   }
 }
 
 void Broker::CommitUnansweredIfDue(bool idle) {
-  if (!store_->HasPendingWrites()) {
+  if (!WritesAwaitCommit()) {
     unanswered_since_ms_.reset();
     return;
   }
@@ -586,15 +596,14 @@ void Broker::CommitAndFlush() {
     // Never retried, never answered as durable: whatever a later step queued is refused.
     FailPendingAnswers(durability_failure_->code() == wire::NOT_LEADER
                            ? durability_failure_->message()
-                           : "the broker cannot write durably and is stopping; nothing was "
-                             "recorded, retry");
+                           : kCannotWriteDurably);
     return;
   }
-  if (store_->HasPendingWrites()) {
+  if (WritesAwaitCommit()) {
     size_t writes = store_->pending_writes();
     // The store clears its batch and pending maps whatever the outcome: memory stays bounded.
     int64_t commit_started_ns = SteadyNowNs();
-    Status status = store_->Commit();
+    Status status = CommitLocally();
     if (status.ok()) {
       ++counters_.batches_committed;
       counters_.messages_committed += requests_uncommitted_;
@@ -602,12 +611,7 @@ void Broker::CommitAndFlush() {
                              requests_uncommitted_);
       spdlog::trace("committed batch of {} writes for {} messages", writes, requests_uncommitted_);
     } else {
-      durability_failure_ = status;
-      spdlog::critical("BROKER CANNOT WRITE DURABLY: {}. Nothing more is acknowledged; the "
-                       "broker stops (exit status 75) so that a restart recovers from its log",
-                       status.ToString());
-      FailPendingAnswers("the broker cannot write durably and is stopping; nothing was "
-                         "recorded, retry");
+      FailStop(status);
       return;
     }
     if (replication_ && !ReplicateCommitted()) {
@@ -631,6 +635,51 @@ void Broker::CommitAndFlush() {
   unanswered_since_ms_.reset();  // nothing waits any more
   // A pair's leader publishes only alerts the standby holds (they wait otherwise).
   if (CanAcknowledge()) PublishAlerts();
+}
+
+bool Broker::WritesAwaitCommit() const {
+  // A pair's leader may have shipped part of the turn's writes already (ShipPendingWrites):
+  // written without sync, they still wait for the commit that fsyncs them.
+  return store_->HasPendingWrites() || (replication_ && store_->db().group_dirty());
+}
+
+void Broker::ShipPendingWrites() {
+  if (!replication_->standby_synchronous() || !store_->HasPendingWrites()) return;
+  // A long batch goes to the standby in parts while this loop is still reading requests: the
+  // standby applies the first parts while we handle the rest, instead of applying the whole
+  // batch after it (its apply was on the critical path: docs/BENCHMARKS.md, "Issue 12").
+  // Written without sync; nothing is answered before CommitLocally has fsynced them all and
+  // the standby has acknowledged the last (AwaitApplied covers every earlier sequence).
+  store_->db().BeginGroup();
+  Status written = store_->Commit();
+  if (!written.ok()) {
+    (void)store_->db().CommitGroup();  // closes the group; the failure is sticky already
+    FailStop(written);
+    return;
+  }
+  replication_->Committed(store_->db().raw()->GetLatestSequenceNumber());
+}
+
+void Broker::FailStop(const Status& status) {
+  durability_failure_ = status;
+  spdlog::critical("BROKER CANNOT WRITE DURABLY: {}. Nothing more is acknowledged; the "
+                   "broker stops (exit status 75) so that a restart recovers from its log",
+                   status.ToString());
+  FailPendingAnswers(kCannotWriteDurably);
+}
+
+Status Broker::CommitLocally() {
+  if (!replication_) return store_->Commit();
+  // A pair's leader writes its batch without sync, ships it, and only then fsyncs: its own
+  // copy and the standby's are made at the same time instead of one after the other
+  // (docs/AVAILABILITY.md, "What waits for the standby"). Nothing is answered before both.
+  // Should our fsync fail, the standby may hold a batch this node never made durable: it was
+  // answered by nobody, and its retries find it there (same idempotency keys, same cases).
+  store_->db().BeginGroup();  // may be open already (ShipPendingWrites)
+  Status written = store_->Commit();
+  if (written.ok()) replication_->Committed(store_->db().raw()->GetLatestSequenceNumber());
+  Status synced = store_->db().CommitGroup();  // always: it also closes the group
+  return written.ok() ? synced : written;
 }
 
 void Broker::FailPendingAnswers(const std::string& why) {

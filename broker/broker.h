@@ -247,8 +247,19 @@ class Broker {
   std::string PairState() const;  // "paired", "alone", "waiting for a standby"
   // Start-up of a pair's leader: the replication socket (after CURVE is set up).
   Status StartPair();
-  // After a local commit: ships the batch and waits for the standby's copy when the pair is
-  // synchronous. False when the batch's answers may not leave (they were failed, and in
+  // The store's pending batch made durable here (for a pair's leader: shipped to the standby
+  // between the write and the fsync). An error is the fail-stop of a failed write or fsync.
+  Status CommitLocally();
+  // Writes of this turn not yet made durable: pending in the store, or written unsynced by
+  // ShipPendingWrites.
+  bool WritesAwaitCommit() const;
+  // A pair's leader, every kShipEveryMessages requests of a turn: the store's pending writes
+  // written without sync and shipped to a synchronous standby (answered later, as ever).
+  void ShipPendingWrites();
+  // A failed write or fsync: nothing more is acknowledged and Run() returns (exit 75).
+  void FailStop(const Status& status);
+  // After a local commit (whose batch CommitLocally shipped): waits for the standby's copy
+  // when the pair is synchronous. False when the batch's answers may not leave (they were failed, and in
   // strict mode the broker waits for a standby); leadership lost sets durability_failure_.
   bool ReplicateCommitted();
   // Each turn: the standby's frames, heartbeats, naming a caught-up standby in etcd, and the
@@ -349,6 +360,10 @@ class Broker {
   size_t messages_in_batch_ = 0;
   // How long writes that answer nobody may wait for a batch that answers someone.
   static constexpr int64_t kUnansweredCommitDelayMs = 5;
+  // How many requests of one turn a pair's leader handles between two shipments to the
+  // standby (ShipPendingWrites): small enough that the standby's apply of the turn's last part
+  // is short, large enough that each part's frame and fsync on the standby are shared widely.
+  static constexpr size_t kShipEveryMessages = 64;
   // Since when (steady clock) the store holds writes that answer nobody; nullopt: none.
   std::optional<int64_t> unanswered_since_ms_;
   int64_t last_expiry_check_ms_ = 0;

@@ -64,8 +64,8 @@ bool Broker::CanAcknowledge() const {
 
 bool Broker::ReplicateCommitted() {
   const PairSettings& pair = *options_.pair;
-  uint64_t sequence = store_->db().raw()->GetLatestSequenceNumber();
-  replication_->Committed(sequence);
+  // Already shipped before our own fsync (CommitLocally).
+  uint64_t sequence = replication_->committed_sequence();
   if (!pair.leadership->IsLeaderNow()) {
     Demote("its etcd lease could not be renewed in time");
     return false;
