@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/alert_subscriber.h"
 #include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
@@ -63,46 +64,6 @@ wire::CaseView View(SyncClient& client, const std::string& case_id) {
   REQUIRE_MESSAGE(view.ok(), view.status().ToString());
   return *view;
 }
-
-// A subscriber of the broker's alert publications.
-class AlertSubscriber {
- public:
-  AlertSubscriber(zmq::context_t& context, const std::string& endpoint,
-                  const CurveClientKeys& keys)
-      : socket_(context, zmq::socket_type::sub) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::subscribe, "alert.");
-    ApplyCurveClient(socket_, keys);
-    socket_.connect(endpoint);
-  }
-
-  // The next publication within `timeout_ms`: its topic and alert.
-  std::optional<std::pair<std::string, wire::Alert>> Next(int timeout_ms) {
-    int64_t deadline = SteadyNowMs() + timeout_ms;
-    while (true) {
-      int64_t left = deadline - SteadyNowMs();
-      if (left <= 0) return std::nullopt;
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(left));
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      std::vector<zmq::message_t> frames;
-      do {
-        frames.emplace_back();
-        if (!socket_.recv(frames.back(), zmq::recv_flags::none)) break;
-      } while (frames.back().more());
-      wire::Alert alert;
-      if (frames.size() != 2 ||
-          !alert.ParseFromArray(frames[1].data(), static_cast<int>(frames[1].size()))) {
-        FAIL_CHECK("a publication that is not topic + Alert (" << frames.size() << " frames)");
-        continue;
-      }
-      return std::make_pair(frames[0].to_string(), alert);
-    }
-  }
-
- private:
-  zmq::socket_t socket_;
-};
 
 // The next Delivery carrying an alert (other items are acknowledged and skipped).
 std::optional<wire::Alert> NextAlertDelivery(SyncClient& client, int timeout_ms) {

@@ -19,10 +19,26 @@
 
 namespace aplus::testing {
 
-// deploy/perche.toml, written to `dir`/network.toml, with France Travail's reply window set to
-// `window` (e.g. "8 secondes"), the network's warning `lead` before deadlines (e.g.
-// "4 secondes"), `after_policy` inserted right after France Travail's policy line (e.g. its
-// [partners.category_policies]) and `appended` at the end (e.g. one more [[operators]]).
+// The network config's TOML text `toml` (deploy/perche.toml) with France Travail's reply window
+// set to `window` (e.g. "8 secondes"), the network's warning `lead` before deadlines (e.g.
+// "4 secondes") and `after_policy` inserted right after France Travail's policy line (e.g. its
+// [partners.category_policies]).
+inline void ShortenReplyWindow(std::string& toml, const std::string& window,
+                               const std::string& lead, const std::string& after_policy = "") {
+  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
+    size_t at = toml.find(from, start);
+    REQUIRE_MESSAGE(at != std::string::npos, "the network config has no '" << from << "'");
+    toml.replace(at, from.size(), to);
+  };
+  replace("warning_lead = \"default\"", "warning_lead = \"" + lead + "\"", 0);
+  size_t partner = toml.find("id = \"france-travail\"");
+  REQUIRE(partner != std::string::npos);
+  replace("reply_policy = \"4 jours-ouvres\"\n",
+          "reply_policy = \"" + window + "\"\n" + after_policy, partner);
+}
+
+// deploy/perche.toml, written to `dir`/network.toml, shortened by ShortenReplyWindow, with
+// `appended` at the end (e.g. one more [[operators]]).
 inline std::string WriteShortWindowConfig(const TempDir& dir, const std::string& window,
                                           const std::string& lead,
                                           const std::string& after_policy = "",
@@ -31,16 +47,7 @@ inline std::string WriteShortWindowConfig(const TempDir& dir, const std::string&
   std::stringstream content;
   content << in.rdbuf();
   std::string toml = content.str();
-  auto replace = [&](const std::string& from, const std::string& to, size_t start) {
-    size_t at = toml.find(from, start);
-    REQUIRE_MESSAGE(at != std::string::npos, "deploy/perche.toml has no '" << from << "'");
-    toml.replace(at, from.size(), to);
-  };
-  replace("warning_lead = \"default\"", "warning_lead = \"" + lead + "\"", 0);
-  size_t partner = toml.find("id = \"france-travail\"");
-  REQUIRE(partner != std::string::npos);
-  replace("reply_policy = \"4 jours-ouvres\"\n",
-          "reply_policy = \"" + window + "\"\n" + after_policy, partner);
+  ShortenReplyWindow(toml, window, lead, after_policy);
   toml += appended;
   std::string path = dir.Sub("network.toml");
   std::ofstream(path) << toml;
