@@ -645,6 +645,10 @@ bool Broker::WritesAwaitCommit() const {
 
 void Broker::ShipPendingWrites() {
   if (!replication_->standby_synchronous() || !store_->HasPendingWrites()) return;
+  // Paced by the standby: one part at a time. A standby slower than our reading (its fsync on a
+  // loaded disk) gets fewer, larger parts, not a queue of fsyncs the final wait would add up.
+  replication_->OnReadable();
+  if (replication_->awaiting_applied()) return;
   // A long batch goes to the standby in parts while this loop is still reading requests: the
   // standby applies the first parts while we handle the rest, instead of applying the whole
   // batch after it (its apply was on the critical path: docs/BENCHMARKS.md, "Issue 12").
@@ -691,7 +695,11 @@ void Broker::FailPendingAnswers(const std::string& why) {
     SendTo(answer.routing_id, answer.envelope);
   }
   answers_.clear();
-  alerts_to_publish_.clear();  // they were not stored
+  // Not published: not durable here. (A pair's standby may hold them, shipped before our
+  // failed fsync: it then leads with them stored, listed by ListAlerts and in the mailboxes'
+  // and partners' queues, but not published live. Publication is live-only, as for a leader
+  // killed between the copy and the publication.)
+  alerts_to_publish_.clear();
 }
 
 bool Broker::SendTo(const std::string& routing_id, const wire::Envelope& envelope) {

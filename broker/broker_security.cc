@@ -64,6 +64,13 @@ void Broker::ApplyKeyringChanges() {
       ++it;
     }
   }
+  // The pair's standby too: a revoked broker-peer key gets no more of the log (our data, personal
+  // data included). Its attachments are refused from now on (the keyring no longer names it):
+  // strict mode waits for a standby, degraded mode goes alone.
+  if (replication_ && !replication_->standby_public_key().empty() &&
+      revoked_keys.count(replication_->standby_public_key())) {
+    replication_->DropStandby("its key left the keyring");
+  }
   std::vector<std::string> cut;
   for (const auto& [routing_id, session] : sessions_) {
     if (revoked_keys.count(session.public_key)) cut.push_back(routing_id);

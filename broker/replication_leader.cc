@@ -170,6 +170,7 @@ void ReplicationLeader::OnAttach(const std::string& routing_id, const std::strin
   Standby standby;
   standby.routing_id = routing_id;
   standby.node = node;
+  standby.public_key = user_id;
   standby.last_heard_ms = SteadyMs();
   standby_ = std::move(standby);
   // Resume only a copy of this very leader's history (docs/AVAILABILITY.md, "Node state").

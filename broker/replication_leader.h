@@ -69,7 +69,12 @@ class ReplicationLeader {
   // from then on each commit waits for it.
   bool standby_synchronous() const { return standby_ && standby_->caught_up; }
   std::string standby_node() const { return standby_ ? standby_->node : ""; }
+  // The attached standby's CURVE public key ("" without CURVE or without a standby): the
+  // broker drops the standby when the keyring no longer holds it (a revoked peer key).
+  std::string standby_public_key() const { return standby_ ? standby_->public_key : ""; }
   uint64_t applied_sequence() const { return standby_ ? standby_->applied : 0; }
+  // The standby has not applied everything shipped yet (as of the last read of the socket).
+  bool awaiting_applied() const { return standby_ && standby_->applied < committed_; }
   uint64_t committed_sequence() const { return committed_; }
   // Milliseconds until Tick() has something to do (the loop's poll timeout).
   int NextTickInMs() const;
@@ -80,6 +85,7 @@ class ReplicationLeader {
   struct Standby {
     std::string routing_id;
     std::string node;
+    std::string public_key;     // its CURVE User-Id at Attach ("" without CURVE)
     uint64_t applied = 0;       // durable on the standby
     uint64_t next_to_send = 0;  // first sequence not shipped yet
     // Where the last read of our log stopped: the next shipment reads on from there instead of

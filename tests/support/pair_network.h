@@ -81,8 +81,10 @@ class PairNetwork {
     return "http://127.0.0.1:" + std::to_string(node.http_port);
   }
 
-  // Starts node i (again); true once it is up (as a standby or waiting to lead).
-  bool StartNode(int i, std::vector<std::string> extra = {}) {
+  // Starts node i (again); true once it is up (as a standby or waiting to lead). `environment`
+  // ("NAME=value", e.g. LD_PRELOAD of the fsync shim) is added to the process's.
+  bool StartNode(int i, std::vector<std::string> extra = {},
+                 std::vector<std::string> environment = {}) {
     Node& node = nodes_.at(i);
     std::vector<std::string> args = {
         "--config", config_path_, "--node", node.name, "--etcd", etcd_.urls(),
@@ -100,7 +102,8 @@ class PairNetwork {
     for (auto& arg : extra) args.push_back(arg);
     node.process = std::make_unique<ChildProcess>(
         "aplus-broker", args,
-        network_.dir().Sub("broker-" + node.name + "-" + std::to_string(++node.starts) + ".log"));
+        network_.dir().Sub("broker-" + node.name + "-" + std::to_string(++node.starts) + ".log"),
+        std::move(environment));
     return node.process->WaitForLog("aplus-broker node " + node.name + " in its pair", 15000);
   }
 

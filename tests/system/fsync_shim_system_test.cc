@@ -22,6 +22,7 @@
 
 #include "common/exit_codes.h"
 #include "tests/support/broker_test_helpers.h"
+#include "tests/support/fsync_shim.h"
 
 using namespace aplus;
 using namespace aplus::testing;
@@ -32,31 +33,6 @@ constexpr int kDelayMs = 300;
 const std::string kContactPoint = "mairie-perche-en-noce";
 const std::string kPartner = "france-travail";
 
-// The shim preloaded into one program, switched through a control file, logging its calls.
-class FsyncShim {
- public:
-  explicit FsyncShim(const TempDir& dir, const std::string& name)
-      : control_(dir.Sub(name + "-fsync-control")), log_(dir.Sub(name + "-fsync.log")) {
-    Set("ok");
-  }
-  std::vector<std::string> Environment() const {
-    return {std::string("LD_PRELOAD=") + APLUS_FSYNC_SHIM, "APLUS_FSYNC_CONTROL=" + control_,
-            "APLUS_FSYNC_LOG=" + log_};
-  }
-  // "ok", "fail" or "delay N" (read by the shim at each call).
-  void Set(const std::string& mode) { std::ofstream(control_, std::ios::trunc) << mode << "\n"; }
-  // fsync and fdatasync calls so far.
-  size_t Calls() const {
-    std::ifstream in(log_);
-    size_t lines = 0;
-    for (std::string line; std::getline(in, line);) ++lines;
-    return lines;
-  }
-
- private:
-  std::string control_;
-  std::string log_;
-};
 
 // Waits (bounded) for `process` to stop on its own; its exit code, or nullopt if it still runs.
 std::optional<int> WaitForExit(ChildProcess& process, int timeout_ms) {
