@@ -1,5 +1,7 @@
 #include "broker/standby_node.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -201,7 +203,19 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
       if (!receiving_) FollowPurges();  // an idle standby too: its archive is pruned on time
       if (zap_ && now - last_keyring_poll_ms_ >= 1000) {
         last_keyring_poll_ms_ = now;
-        zap_->ReloadIfChanged();  // a leader's peer key added later is found
+        // A leader's peer key added later is found; one revoked is no longer followed (the
+        // link goes now, and Connect finds no key until it is admitted again).
+        std::vector<std::string> revoked = zap_->ReloadIfChanged();
+        if (link_ && !following_key_.empty() &&
+            std::find(revoked.begin(), revoked.end(), following_key_) != revoked.end()) {
+          spdlog::warn("standby {}: the peer key of leader {} left the keyring: not following "
+                       "it any more",
+                       options_.node, following_ ? following_->node : "?");
+          link_.reset();
+          following_.reset();
+          receiving_.reset();
+          following_key_.clear();
+        }
       }
     }
     if (link_ && following_) {
@@ -295,6 +309,7 @@ void StandbyNode::Connect(LeaderInfo leader) {  // a copy: callers pass *followi
     }
     CurveClientKeys keys{peer->public_key, *peer_key_};
     ApplyCurveClient(*link_, keys);
+    following_key_ = peer->public_key;
   }
   try {
     link_->connect(leader.replication);

@@ -94,6 +94,7 @@ class StandbyNode {
   zmq::socket_t front_;  // ROUTER: clients, answered NOT_LEADER
   std::unique_ptr<zmq::socket_t> link_;  // DEALER to the leader's replication endpoint
   std::optional<LeaderInfo> following_;
+  std::string following_key_;  // the followed leader's peer public key ("" without CURVE)
   std::unique_ptr<RocksDb> db_;
   // Declared after db_: destroyed (joined) before it; also reset by CloseDatabase.
   std::unique_ptr<PurgeCompactor> compactor_;

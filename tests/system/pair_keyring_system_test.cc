@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/network_keys.h"
 #include "common/wire.h"
+#include "tests/support/broker_test_helpers.h"
 #include "tests/support/pair_network.h"
 
 using namespace aplus;
@@ -86,6 +87,61 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
   bool accepted = false;
   while (!accepted && SteadyNowMs() < deadline) {
     auto answer = submit("without-standby", 3000);  // the same key: one case in the end
+    accepted = answer.ok() && answer->has_accepted();
+    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK_MESSAGE(accepted, pair.Logs());
+}
+
+TEST_CASE("a standby stops following a leader whose peer key is revoked" * doctest::timeout(120)) {
+  if (!EtcdCluster::Available()) {
+    MESSAGE(EtcdCluster::kMissing);
+    return;
+  }
+  PairNetwork pair("pair-keyring-leader");
+  REQUIRE(pair.StartNode(0));
+  int leader = pair.WaitForLeader();
+  REQUIRE_MESSAGE(leader >= 0, pair.Logs());
+  const int standby = 1 - leader;
+  REQUIRE(pair.StartNode(standby));
+  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+  TestNetwork& network = pair.network();
+  auto agent = network.BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
+  auto before = agent->Call(SubmitRequest("Clés avant", "before"), 5000);
+  REQUIRE((before.ok() && before->has_accepted()));
+
+  // The keyring both nodes read here: the leader's peer key goes. The standby polls its
+  // keyring every second.
+  const std::string leader_peer = KeyNameFor(wire::BROKER_PEER, pair.node(leader).name);
+  auto [removed, removed_output] = network.Aplus("keyring remove --keyring " +
+                                                 network.keys().keyring_dir() + " " + leader_peer);
+  REQUIRE_MESSAGE(removed == 0, removed_output);
+  CHECK_MESSAGE(pair.node(standby).process->WaitForLog("left the keyring: not following it", 5000),
+                pair.Logs());
+  // The leader loses it (its link is gone, or it falls silent); strict mode refuses.
+  const std::string name = pair.node(standby).name;
+  CHECK_MESSAGE(WaitUntil(
+                    [&] {
+                      std::string log = pair.node(leader).process->Log();
+                      return log.find("standby " + name + " unreachable") != std::string::npos ||
+                             log.find("standby " + name + " dropped") != std::string::npos;
+                    },
+                    10000),
+                pair.Logs());
+  auto refused = agent->Call(SubmitRequest("Clés pendant", "during"), 5000);
+  REQUIRE(refused.ok());
+  CHECK_MESSAGE(refused->has_error(), "answered " << refused->DebugString());
+
+  // Admitted again: followed again, the pair whole, the same key accepted once.
+  auto [added, added_output] = network.Aplus(
+      "keyring add --keyring " + network.keys().keyring_dir() + " --name " + leader_peer +
+      " --role broker-peer --principal " + pair.node(leader).name + " --public-key " +
+      network.keys().PublicFile("broker-peer." + pair.node(leader).name));
+  REQUIRE_MESSAGE(added == 0, added_output);
+  int64_t deadline = SteadyNowMs() + 30000;
+  bool accepted = false;
+  while (!accepted && SteadyNowMs() < deadline) {
+    auto answer = agent->Call(SubmitRequest("Clés pendant", "during"), 3000);
     accepted = answer.ok() && answer->has_accepted();
     if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
