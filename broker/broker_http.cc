@@ -89,6 +89,7 @@ void Broker::ServeHealth(HttpCall&& call) {
   }
   SendJson(call.responder, 200,
            {{"status", "ok"},
+            {"role", replication_ ? "leader" : "single"},
             {"instance_id", instance_id_},
             {"started_at", Rfc3339Seconds(started_at_ms_)},
             {"program", "aplus-broker"},

@@ -43,6 +43,7 @@ void SetAll(prometheus::Family<prometheus::Gauge>& family, const std::string& la
 // value the leader reports outside these still gets its own series (SetAll adds it).
 constexpr const char* kPairModes[] = {"strict", "degraded"};
 constexpr const char* kPairStates[] = {"paired", "alone", "waiting for a standby"};
+constexpr const char* kPairRoles[] = {"leader", "standby"};
 
 template <size_t N>
 std::map<std::string, double> OneHot(const char* const (&all)[N], const std::string& current) {
@@ -156,7 +157,8 @@ void BrokerMetrics::RenderPair(const wire::PairStats& pair) {
                     "The pair's state: 1 for the current one (paired, alone, waiting for a "
                     "standby)."),
         GaugeFamily(registry, "aplus_replication_epoch",
-                    "This leader's epoch (the etcd revision at which it won).")
+                    "The pair's epoch as this node knows it (a leader's own: the etcd revision "
+                    "at which it won; a standby's highest seen).")
             .Add({}),
         GaugeFamily(registry, "aplus_replication_committed_sequence",
                     "This leader's last committed RocksDB sequence number.")
@@ -164,11 +166,15 @@ void BrokerMetrics::RenderPair(const wire::PairStats& pair) {
         GaugeFamily(registry, "aplus_replication_standby_applied_sequence",
                     "The last sequence number the attached standby applied (0 without one).")
             .Add({}),
+        GaugeFamily(registry, "aplus_replication_role",
+                    "This node's role in its pair: 1 for the current one (leader, standby)."),
+        {},
         {},
         {}});
   }
   SetAll(pair_->mode, "mode", OneHot(kPairModes, pair.mode()), pair_->known_modes);
   SetAll(pair_->state, "state", OneHot(kPairStates, pair.state()), pair_->known_states);
+  SetAll(pair_->role, "role", OneHot(kPairRoles, "leader"), pair_->known_roles);
   pair_->epoch.Set(static_cast<double>(pair.epoch()));
   pair_->committed_sequence.Set(static_cast<double>(pair.committed_sequence()));
   pair_->standby_applied_sequence.Set(static_cast<double>(pair.standby_applied_sequence()));

@@ -78,7 +78,8 @@ class BrokerMetrics {
     prometheus::Gauge& epoch;
     prometheus::Gauge& committed_sequence;
     prometheus::Gauge& standby_applied_sequence;
-    std::map<std::string, prometheus::Gauge*> known_modes, known_states;
+    prometheus::Family<prometheus::Gauge>& role;  // leader 1, standby 0 (as a standby exports)
+    std::map<std::string, prometheus::Gauge*> known_modes, known_states, known_roles;
   };
 
   // Registers the aplus_replication_* families (the first time) and sets them from `pair`.

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "broker/broker_options.h"
+#include "common/clock.h"
 #include "common/curve_client.h"
 #include "common/wire.h"
 #include "store/broker_store.h"
@@ -74,6 +75,8 @@ Result<std::unique_ptr<StandbyNode>> StandbyNode::Create(const NetworkConfig& co
   if (node->state_) node->highest_epoch_ = node->state_->epoch;
   Status opened = node->OpenDatabase();
   if (!opened.ok()) return opened;
+  Status http = node->StartHttp();
+  if (!http.ok()) return http;
   return node;
 }
 
@@ -83,7 +86,8 @@ StandbyNode::StandbyNode(const NetworkConfig& config, StandbyOptions options,
       options_(std::move(options)),
       context_(context),
       leadership_(leadership),
-      front_(context, zmq::socket_type::router) {
+      front_(context, zmq::socket_type::router),
+      metrics_(APLUS_VERSION, SystemClock().NowMs()) {
   front_.set(zmq::sockopt::linger, 0);
 }
 
@@ -152,12 +156,14 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
                       : ", no copy yet");
   int64_t last_view_ms = 0;
   while (!stop.load()) {
-    zmq::pollitem_t items[3] = {{front_.handle(), 0, ZMQ_POLLIN, 0},
+    zmq::pollitem_t items[4] = {{front_.handle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, 0, ZMQ_POLLIN, 0},
                                 {nullptr, 0, ZMQ_POLLIN, 0},
                                 {nullptr, 0, ZMQ_POLLIN, 0}};
     size_t polled = 1;
     if (link_) items[polled++] = {link_->handle(), 0, ZMQ_POLLIN, 0};
     if (zap_) items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
+    if (http_) items[polled++] = {nullptr, http_->fd(), ZMQ_POLLIN, 0};
     try {
       zmq::poll(items, polled, std::chrono::milliseconds(50));
     } catch (const zmq::error_t& e) {
@@ -166,6 +172,7 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
     }
     if (zap_) zap_->AnswerRequests();
     if (items[0].revents & ZMQ_POLLIN) AnswerClients();
+    if (http_) http_->Dispatch();  // scrapes and health checks, answered on this thread
     if (link_) {
       ReadLink();  // every turn: silence is judged as of a complete read
       if (db_ && db_->failed() && !fatal_) {
@@ -188,6 +195,7 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
                      view.epoch, AppliedSequence());
         receiving_.reset();  // a copy being received went to the staging directory only
         link_.reset();
+        http_.reset();  // the Broker binds the same address
         CloseDatabase();
         front_.unbind(front_.get(zmq::sockopt::last_endpoint));
         front_.close();

@@ -18,10 +18,12 @@
 #include <zmq.hpp>
 
 #include "broker/leadership.h"
+#include "broker/standby_metrics.h"
 #include "broker/zap_authenticator.h"
 #include "common/curve_keys.h"
 #include "common/network_config.h"
 #include "common/status.h"
+#include "http/http_front_door.h"
 #include "replication.pb.h"
 #include "store/checkpoint_transfer.h"
 #include "store/purge_compactor.h"
@@ -41,6 +43,13 @@ struct StandbyOptions {
   std::string keyring_dir;
   bool insecure = false;
   int64_t silence_ms = 3000;  // no frame from the leader this long: reconnect
+  // The HTTP listener while this node is the standby (GET /health, GET /metrics;
+  // broker/standby_http.cc), the broker's --http-listen: the Broker binds the same address
+  // once this node leads. Empty: none.
+  std::string http_listen;
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
+  std::string token_dir;
 };
 
 class StandbyNode {
@@ -61,6 +70,11 @@ class StandbyNode {
   StandbyNode(const NetworkConfig& config, StandbyOptions options, zmq::context_t& context,
               Leadership& leadership);
   Status OpenDatabase();
+  // The HTTP listener (broker/standby_http.cc); its errors are start-up errors.
+  Status StartHttp();
+  std::vector<HttpRoute> HttpRoutes();
+  void ServeHealth(HttpCall&& call);
+  void ServeMetrics(HttpCall&& call);
   void AnswerClients();
   void FollowLeader(const LeadershipView& view);
   void Connect(LeaderInfo leader);
@@ -120,6 +134,8 @@ class StandbyNode {
   int64_t last_keyring_poll_ms_ = 0;
   int64_t last_missing_key_log_ms_ = -1000000;
   std::optional<Status> fatal_;  // the first failure that stops the node
+  StandbyMetrics metrics_;
+  std::unique_ptr<HttpFrontDoor> http_;  // null without --http-listen; closed at promotion
 };
 
 }  // namespace aplus

@@ -18,10 +18,10 @@ using namespace aplus::testing;
 
 namespace {
 
-// The body of GET `url`/metrics ("" when curl failed), bounded by curl's --max-time.
-std::string Scrape(const std::string& url) {
+// The body of GET `url``path` ("" when curl failed), bounded by curl's --max-time.
+std::string Scrape(const std::string& url, const std::string& path = "/metrics") {
   std::string body;
-  if (FILE* pipe = ::popen(("curl -sf --max-time 10 '" + url + "/metrics'").c_str(), "r")) {
+  if (FILE* pipe = ::popen(("curl -sf --max-time 10 '" + url + path + "'").c_str(), "r")) {
     char buffer[4096];
     while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) body.append(buffer, n);
     ::pclose(pipe);
@@ -95,6 +95,28 @@ TEST_CASE("a pair's leader exports the aplus_replication_* gauges" * doctest::ti
   CHECK(pair_stats.mode() == "strict");
   CHECK(pair_stats.state() == "paired");
   CHECK(pair_stats.standby() == pair.node(standby).name);
+  CHECK(Sample(text, "aplus_replication_role{role=\"leader\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_role{role=\"standby\"}") == 0);
+
+  // The standby's own view, on its own listener: its role, following, what it applied.
+  std::string standby_text =
+      ScrapeUntil(urls[standby], "aplus_replication_applied_sequence", applied, 10000);
+  {
+    INFO(standby_text);
+    CHECK(Sample(standby_text, "aplus_replication_role{role=\"standby\"}") == 1);
+    CHECK(Sample(standby_text, "aplus_replication_role{role=\"leader\"}") == 0);
+    CHECK(Sample(standby_text, "aplus_replication_following") == 1);
+    CHECK(Sample(standby_text, "aplus_replication_applied_sequence") == applied);
+    CHECK(Sample(standby_text, "aplus_replication_epoch") == epoch);
+    CHECK(Sample(standby_text, "aplus_replication_committed_sequence") == std::nullopt);
+    auto [standby_status, standby_output] = PromtoolCheck(standby_text);
+    CHECK_MESSAGE(standby_status == 0, standby_output);
+  }
+  std::string health = Scrape(urls[standby], "/health");
+  CHECK_MESSAGE(health.find("\"role\":\"standby\"") != std::string::npos, health);
+  CHECK_MESSAGE(health.find("\"leader\":\"" + pair.node(leader).name + "\"") != std::string::npos,
+                health);
+  CHECK(Scrape(url, "/health").find("\"role\":\"leader\"") != std::string::npos);
 
   // The standby gone: strict mode waits for one, and says so.
   pair.node(standby).process->Kill();
@@ -139,4 +161,35 @@ TEST_CASE("a degraded leader without its standby reads alone" * doctest::timeout
   CHECK(Sample(text, "aplus_replication_state{state=\"alone\"}") == 1);
   CHECK(Sample(text, "aplus_replication_state{state=\"paired\"}") == 0);
   CHECK(Sample(text, "aplus_replication_state{state=\"waiting for a standby\"}") == 0);
+}
+
+TEST_CASE("a standby's listener passes to its Broker when it leads" * doctest::timeout(120)) {
+  if (!EtcdCluster::Available()) {
+    MESSAGE(EtcdCluster::kMissing);
+    return;
+  }
+  PairNetwork pair("pair-metrics-promotion");
+  std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
+  REQUIRE(pair.StartNode(0));
+  int leader = pair.WaitForLeader();
+  REQUIRE_MESSAGE(leader >= 0, pair.Logs());
+  int standby = 1 - leader;
+  REQUIRE(pair.StartNode(standby));
+  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+  std::string text = ScrapeUntil(urls[standby], "aplus_replication_role{role=\"standby\"}", 1, 10000);
+  REQUIRE_MESSAGE(Sample(text, "aplus_replication_role{role=\"standby\"}") == 1, text);
+  auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto accepted = agent->CallOk(SubmitRequest("before the promotion", "pair-metrics-3"), 10000);
+  REQUIRE_MESSAGE(accepted.ok(), accepted.status().ToString() << "\n" << pair.Logs());
+
+  // The leader killed: the standby's node leads, and the same address now serves the
+  // Broker's /metrics (the standby's listener closed first, the Broker's bound after).
+  pair.node(leader).process->Kill();
+  int next = pair.WaitForLeader(20000, leader);
+  REQUIRE_MESSAGE(next == standby, pair.Logs());
+  text = ScrapeUntil(urls[standby], "aplus_replication_role{role=\"leader\"}", 1, 20000);
+  INFO(text);
+  CHECK(Sample(text, "aplus_replication_role{role=\"leader\"}") == 1);
+  CHECK(Sample(text, "aplus_replication_committed_sequence") > 0);
+  CHECK(Sample(text, "aplus_replication_following") == std::nullopt);
 }
