@@ -122,7 +122,7 @@ Broker::Broker(const NetworkConfig& config, BrokerOptions options, zmq::context_
       instance_id_(NewInstanceId()),
       sla_clock_(config),
       rate_limiter_(options_.requests_per_second, options_.request_burst),
-      started_at_ms_(clock.NowMs()),
+      started_at_ms_(options_.process_started_ms ? options_.process_started_ms : clock.NowMs()),
       metrics_(config, APLUS_VERSION, started_at_ms_) {
   alerts_socket_.set(zmq::sockopt::linger, 0);
   // A catch-up can raise 100,000s of alerts at once; a subscriber that lags keeps them queued
@@ -645,10 +645,6 @@ bool Broker::WritesAwaitCommit() const {
 
 void Broker::ShipPendingWrites() {
   if (!replication_->standby_synchronous() || !store_->HasPendingWrites()) return;
-  // Paced by the standby: one part at a time. A standby slower than our reading (its fsync on a
-  // loaded disk) gets fewer, larger parts, not a queue of fsyncs the final wait would add up.
-  replication_->OnReadable();
-  if (replication_->awaiting_applied()) return;
   // A long batch goes to the standby in parts while this loop is still reading requests: the
   // standby applies the first parts while we handle the rest, instead of applying the whole
   // batch after it (its apply was on the critical path: docs/BENCHMARKS.md, "Issue 12").

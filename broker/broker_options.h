@@ -55,6 +55,10 @@ struct BrokerOptions {
   std::string http_tls_cert_file;
   std::string http_tls_key_file;
   std::string token_dir;  // bearer tokens for /metrics off loopback (`aplus tokens add`)
+  // When the process started (Unix ms; 0 = when the Broker is made): a pair's node is the
+  // standby first, and its promotion must not read as a restart (process_start_time_seconds,
+  // /health's started_at).
+  int64_t process_started_ms = 0;
   std::optional<PairSettings> pair;
 };
 

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include "common/clock.h"
 #include "broker/broker.h"
 #include "broker/pair_node.h"
 #include "common/exit_codes.h"
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
     config = std::move(loaded).value();
   }
   aplus::BrokerOptions options;
+  options.process_started_ms = aplus::SystemClock().NowMs();
   options.listen_endpoint = listen.empty() ? config.endpoints.broker : listen;
   options.alerts_endpoint = alerts.empty() ? config.endpoints.alerts : alerts;
   options.data_dir = data_dir.empty() ? config.broker.data_dir : data_dir;

@@ -76,6 +76,7 @@ int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFl
   standby_options.http_tls_cert_file = options.http_tls_cert_file;
   standby_options.http_tls_key_file = options.http_tls_key_file;
   standby_options.token_dir = options.token_dir;
+  standby_options.process_started_ms = options.process_started_ms;
   {
     auto standby = StandbyNode::Create(config, standby_options, context, **leadership);
     if (!standby.ok()) {

@@ -73,8 +73,6 @@ class ReplicationLeader {
   // broker drops the standby when the keyring no longer holds it (a revoked peer key).
   std::string standby_public_key() const { return standby_ ? standby_->public_key : ""; }
   uint64_t applied_sequence() const { return standby_ ? standby_->applied : 0; }
-  // The standby has not applied everything shipped yet (as of the last read of the socket).
-  bool awaiting_applied() const { return standby_ && standby_->applied < committed_; }
   uint64_t committed_sequence() const { return committed_; }
   // Milliseconds until Tick() has something to do (the loop's poll timeout).
   int NextTickInMs() const;

@@ -47,7 +47,7 @@ void StandbyNode::ServeHealth(HttpCall&& call) {
                          {"role", "standby"},
                          {"node", options_.node},
                          {"leader", following_ ? following_->node : ""},
-                         {"following", following_.has_value() && link_ != nullptr},
+                         {"following", Following()},
                          {"epoch", highest_epoch_},
                          {"applied_sequence", AppliedSequence()},
                          {"program", "aplus-broker"},
@@ -57,7 +57,7 @@ void StandbyNode::ServeHealth(HttpCall&& call) {
 
 void StandbyNode::ServeMetrics(HttpCall&& call) {
   StandbyMetrics::View view;
-  view.following = following_.has_value() && link_ != nullptr;
+  view.following = Following();
   view.epoch = highest_epoch_;
   view.applied_sequence = AppliedSequence();
   http::HttpResponse response;

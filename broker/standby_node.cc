@@ -87,7 +87,8 @@ StandbyNode::StandbyNode(const NetworkConfig& config, StandbyOptions options,
       context_(context),
       leadership_(leadership),
       front_(context, zmq::socket_type::router),
-      metrics_(APLUS_VERSION, SystemClock().NowMs()) {
+      metrics_(APLUS_VERSION,
+               options_.process_started_ms ? options_.process_started_ms : SystemClock().NowMs()) {
   front_.set(zmq::sockopt::linger, 0);
 }
 
@@ -329,10 +330,16 @@ void StandbyNode::Connect(LeaderInfo leader) {  // a copy: callers pass *followi
     return;
   }
   following_ = leader;
+  last_leader_frame_ms_ = 0;  // following only once the leader's frames come
   spdlog::info("standby {}: following leader {} (epoch {}) at {}", options_.node, leader.node,
                leader.epoch, leader.replication);
   last_heard_ms_ = SteadyMs();
   SendAttach();
+}
+
+bool StandbyNode::Following() const {
+  return link_ && following_ && last_leader_frame_ms_ != 0 &&
+         SteadyMs() - last_leader_frame_ms_ <= options_.silence_ms;
 }
 
 void StandbyNode::SendAttach() {
@@ -354,17 +361,27 @@ void StandbyNode::SendAttach() {
 }
 
 void StandbyNode::ReadLink() {
+  Status handled = DrainLink();
+  // What the drain applied is synced and acknowledged once, whatever ended it.
+  if (handled.ok()) handled = SyncAppliedBatches();
+  if (!handled.ok()) {
+    spdlog::critical("standby {}: {}", options_.node, handled.ToString());
+    fatal_ = handled;  // Run() stops
+  }
+}
+
+Status StandbyNode::DrainLink() {
   for (int budget = 0; budget < 256 && link_; ++budget) {
     zmq::message_t payload;
     std::optional<size_t> received;
     try {
       received = link_->recv(payload, zmq::recv_flags::dontwait);
     } catch (const zmq::error_t&) {
-      return;
+      return Status::Ok();
     }
     if (!received) {
       last_drained_ms_ = SteadyMs();
-      return;
+      return Status::Ok();
     }
     last_heard_ms_ = SteadyMs();
     replication::ReplicationFrame frame;
@@ -372,13 +389,16 @@ void StandbyNode::ReadLink() {
       spdlog::warn("standby: a frame from the leader does not parse (ignored)");
       continue;
     }
-    Status handled = HandleFrame(frame);
-    if (!handled.ok()) {
-      spdlog::critical("standby {}: {}", options_.node, handled.ToString());
-      fatal_ = handled;  // Run() stops
-      return;
+    // Batches join the drain's group; anything else first needs what came before synced and
+    // acknowledged (a heartbeat's Applied, a checkpoint replacing the database, a refusal).
+    if (!frame.has_batches()) {
+      Status synced = SyncAppliedBatches();
+      if (!synced.ok()) return synced;
     }
+    Status handled = HandleFrame(frame);
+    if (!handled.ok()) return handled;
   }
+  return Status::Ok();
 }
 
 Status StandbyNode::HandleFrame(const replication::ReplicationFrame& frame) {
@@ -400,6 +420,8 @@ Status StandbyNode::HandleFrame(const replication::ReplicationFrame& frame) {
     return Status::Ok();
   }
   highest_epoch_ = epoch;
+  // Copying from this leader (Following) while its frames come; a refusal says otherwise.
+  last_leader_frame_ms_ = frame.has_refused() ? 0 : SteadyMs();
   switch (frame.body_case()) {
     case replication::ReplicationFrame::kBatches: return ApplyBatches(frame.batches());
     case replication::ReplicationFrame::kCheckpointBegin:
@@ -430,8 +452,10 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
     return Status::Ok();
   }
   if (!db_) return Status(wire::INTERNAL, "batches arrived while no database is open");
-  // The frame's batches share one fsync (a group); Applied leaves only after it.
+  // Every Batches frame of one drain of the link shares one fsync (a group, ended by
+  // SyncAppliedBatches); Applied leaves only after it.
   db_->BeginGroup();
+  batches_unsynced_ = true;
   for (const auto& batch : batches.batches()) {
     LoggedBatch logged{batch.sequence(), batch.data()};
     uint64_t latest = AppliedSequence();
@@ -440,6 +464,7 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
     if (applied.code() == wire::INTERNAL || applied.code() == wire::INVALID_ARGUMENT) {
       // Not where the leader's landed, or not a batch of ours: what came before is kept
       // (synced below), the copy is replaced by a full one.
+      batches_unsynced_ = false;
       Status synced = db_->CommitGroup();
       if (!synced.ok()) return synced;
       resync_ = true;
@@ -448,7 +473,13 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
     }
     if (!applied.ok()) return applied;  // a failed write: fail-stop
   }
-  Status synced = db_->CommitGroup();
+  return Status::Ok();
+}
+
+Status StandbyNode::SyncAppliedBatches() {
+  if (!batches_unsynced_) return Status::Ok();
+  batches_unsynced_ = false;
+  Status synced = db_ ? db_->CommitGroup() : Status::Ok();
   if (!synced.ok()) return synced;  // a failed fsync: fail-stop, never retried
   refusals_in_a_row_ = 0;
   SendApplied();

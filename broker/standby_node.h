@@ -50,6 +50,7 @@ struct StandbyOptions {
   std::string http_tls_cert_file;
   std::string http_tls_key_file;
   std::string token_dir;
+  int64_t process_started_ms = 0;  // Unix ms (process_start_time_seconds on /metrics)
 };
 
 class StandbyNode {
@@ -81,7 +82,15 @@ class StandbyNode {
   void SendAttach();
   void ReadLink();
   Status HandleFrame(const replication::ReplicationFrame& frame);
+  // Applies a Batches frame without sync, in the drain's group.
   Status ApplyBatches(const replication::Batches& batches);
+  // Ends the drain's group: one fsync for every Batches frame applied since, then one Applied.
+  Status SyncAppliedBatches();
+  // Attached to a leader that ships to us: a link, a leader followed, and a frame of it other
+  // than a refusal within the silence limit (heartbeats come every second when idle).
+  bool Following() const;
+  // Reads and handles what the link holds (ReadLink syncs after it).
+  Status DrainLink();
   Status OnCheckpointBegin(const replication::CheckpointBegin& begin);
   Status OnCheckpointChunk(const replication::CheckpointChunk& chunk);
   Status OnCheckpointEnd(const replication::CheckpointEnd& end);
@@ -117,12 +126,14 @@ class StandbyNode {
   std::optional<NodeState> state_;
   int64_t highest_epoch_ = 0;
   int64_t last_heard_ms_ = 0;
+  int64_t last_leader_frame_ms_ = 0;  // the followed leader's last frame but a refusal (0: none)
   int64_t last_drained_ms_ = 0;  // when ReadLink last read everything that had arrived
   int64_t attached_at_ms_ = 0;
   std::string leader_endpoint_;  // for NOT_LEADER answers
   std::unique_ptr<CheckpointReceiver> receiving_;
   int64_t receiving_epoch_ = 0;
   uint64_t receiving_total_ = 0;
+  bool batches_unsynced_ = false;  // applied in the open group, not yet fsynced nor acknowledged
   bool resync_ = false;  // our copy cannot be resumed: attach as one that needs a full copy
   bool had_copy_ = false;     // the data directory held a database when this node started
   bool installing_ = false;   // a full copy is being swapped in

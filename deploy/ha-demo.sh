@@ -176,8 +176,8 @@ broker_start() {  # node
       --keyring "$keyring" --keyring-poll-ms 200 --http-listen "${http[$node]}"
 }
 # What an operator sees of the pair: the leader's line of `aplus stats`, the etcd keys, and
-# each node's aplus_replication_* metrics (the one-hot series at 1 only; a standby has no HTTP
-# listener until it leads).
+# each node's aplus_replication_* metrics (the one-hot series at 1 only; the standby serves its
+# own view).
 pair_view() {
   local line node
   line=$("${aplus[@]}" stats 2>/dev/null | grep '^Pair:') || line="(aplus stats: no answer)"
@@ -186,7 +186,7 @@ pair_view() {
        "sync standby = \"$(etcd_field sync standby | cut -d' ' -f1)\""
   for node in a b; do
     if ! line=$(curl -sf --max-time 3 "http://${http[$node]}/metrics" 2>/dev/null); then
-      echo "  $node /metrics:  no listener (down, or a standby)"
+      echo "  $node /metrics:  no answer (down)"
       continue
     fi
     printf '%s\n' "$line" | awk -v node="$node" '

@@ -13,6 +13,10 @@
 #include <string>
 #include <utility>
 
+#include "common/clock.h"
+#include <thread>
+#include <chrono>
+
 namespace aplus {
 
 // `promtool check metrics` on `text`: its exit status (-1 when it did not run to the end) and
@@ -46,6 +50,30 @@ inline std::optional<double> Sample(const std::string& text, const std::string& 
     }
   }
   return std::nullopt;
+}
+
+// The body of GET `url``path` ("" when curl failed or the status was not 2xx), bounded by curl's --max-time.
+inline std::string CurlGet(const std::string& url, const std::string& path = "/metrics") {
+  std::string body;
+  if (FILE* pipe = ::popen(("curl -sf --max-time 10 '" + url + path + "'").c_str(), "r")) {
+    char buffer[4096];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) body.append(buffer, n);
+    ::pclose(pipe);
+  }
+  return body;
+}
+
+// Scrapes until `series` reads `value` or `timeout_ms` passed; the last text.
+inline std::string ScrapeUntil(const std::string& url, const std::string& series, double value,
+                        int timeout_ms) {
+  int64_t deadline = SteadyNowMs() + timeout_ms;
+  std::string text;
+  do {
+    text = CurlGet(url);
+    if (Sample(text, series) == value) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (SteadyNowMs() < deadline);
+  return text;
 }
 
 }  // namespace aplus

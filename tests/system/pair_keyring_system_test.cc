@@ -14,6 +14,7 @@
 #include "common/wire.h"
 #include "tests/support/broker_test_helpers.h"
 #include "tests/support/pair_network.h"
+#include "tests/support/prometheus_text.h"
 
 using namespace aplus;
 using namespace aplus::testing;
@@ -31,12 +32,15 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
     return;
   }
   PairNetwork pair("pair-keyring");
+  std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
   REQUIRE(pair.StartNode(0));
   int leader = pair.WaitForLeader();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   const int standby = 1 - leader;
   REQUIRE(pair.StartNode(standby));
   REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
+  CHECK(Sample(ScrapeUntil(urls[standby], "aplus_replication_following", 1, 10000),
+               "aplus_replication_following") == 1);
   TestNetwork& network = pair.network();
   auto agent = network.BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
   auto submit = [&](const std::string& key, int timeout_ms) {
@@ -76,6 +80,9 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
                     5000),
                 pair.Logs());
   CHECK(pair.node(standby).process->Running());  // it waits; nothing of it is lost
+  // Operators see it: the standby copies nothing (AplusStandbyNotFollowing).
+  CHECK(Sample(ScrapeUntil(urls[standby], "aplus_replication_following", 0, 10000),
+               "aplus_replication_following") == 0);
 
   // Admitted again: the standby attaches, catches up, is named; acknowledgements resume.
   auto [added, added_output] = network.Aplus(
@@ -91,6 +98,8 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
     if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   CHECK_MESSAGE(accepted, pair.Logs());
+  CHECK(Sample(ScrapeUntil(urls[standby], "aplus_replication_following", 1, 10000),
+               "aplus_replication_following") == 1);
 }
 
 TEST_CASE("a standby stops following a leader whose peer key is revoked" * doctest::timeout(120)) {

@@ -18,31 +18,7 @@ using namespace aplus::testing;
 
 namespace {
 
-// The body of GET `url``path` ("" when curl failed), bounded by curl's --max-time.
-std::string Scrape(const std::string& url, const std::string& path = "/metrics") {
-  std::string body;
-  if (FILE* pipe = ::popen(("curl -sf --max-time 10 '" + url + path + "'").c_str(), "r")) {
-    char buffer[4096];
-    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) body.append(buffer, n);
-    ::pclose(pipe);
-  }
-  return body;
-}
-
 double Or(std::optional<double> value, double otherwise = -1) { return value.value_or(otherwise); }
-
-// Scrapes until `series` reads `value` or `timeout_ms` passed; the last text.
-std::string ScrapeUntil(const std::string& url, const std::string& series, double value,
-                        int timeout_ms) {
-  int64_t deadline = SteadyNowMs() + timeout_ms;
-  std::string text;
-  do {
-    text = Scrape(url);
-    if (Sample(text, series) == value) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  } while (SteadyNowMs() < deadline);
-  return text;
-}
 
 }  // namespace
 
@@ -112,11 +88,11 @@ TEST_CASE("a pair's leader exports the aplus_replication_* gauges" * doctest::ti
     auto [standby_status, standby_output] = PromtoolCheck(standby_text);
     CHECK_MESSAGE(standby_status == 0, standby_output);
   }
-  std::string health = Scrape(urls[standby], "/health");
+  std::string health = CurlGet(urls[standby], "/health");
   CHECK_MESSAGE(health.find("\"role\":\"standby\"") != std::string::npos, health);
   CHECK_MESSAGE(health.find("\"leader\":\"" + pair.node(leader).name + "\"") != std::string::npos,
                 health);
-  CHECK(Scrape(url, "/health").find("\"role\":\"leader\"") != std::string::npos);
+  CHECK(CurlGet(url, "/health").find("\"role\":\"leader\"") != std::string::npos);
 
   // The standby gone: strict mode waits for one, and says so.
   pair.node(standby).process->Kill();
