@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "broker/http_listener.h"
 #include "common/network_config.h"
 
 namespace aplus {
@@ -61,5 +62,11 @@ struct BrokerOptions {
   int64_t process_started_ms = 0;
   std::optional<PairSettings> pair;
 };
+
+// The HTTP listener's part of the options (broker/http_listener.h).
+inline HttpListenerSettings HttpSettings(const BrokerOptions& options) {
+  return HttpListenerSettings{options.http_listen, options.http_tls_cert_file,
+                              options.http_tls_key_file, options.token_dir};
+}
 
 }  // namespace aplus

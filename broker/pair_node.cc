@@ -72,10 +72,7 @@ int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFl
   standby_options.peer_key_file = flags.peer_key_file;
   standby_options.keyring_dir = options.keyring_dir;
   standby_options.insecure = options.insecure;
-  standby_options.http_listen = options.http_listen;
-  standby_options.http_tls_cert_file = options.http_tls_cert_file;
-  standby_options.http_tls_key_file = options.http_tls_key_file;
-  standby_options.token_dir = options.token_dir;
+  standby_options.http = HttpSettings(options);
   standby_options.process_started_ms = options.process_started_ms;
   {
     auto standby = StandbyNode::Create(config, standby_options, context, **leadership);

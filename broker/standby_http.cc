@@ -10,22 +10,8 @@
 namespace aplus {
 
 Status StandbyNode::StartHttp() {
-  if (options_.http_listen.empty()) return Status::Ok();
-  auto address = http::ParseListenAddress(options_.http_listen);
-  if (!address.ok()) {
-    return Status(wire::INVALID_ARGUMENT, "--http-listen: " + address.status().message());
-  }
-  HttpFrontDoorOptions door;
-  door.server.host = address->first;
-  door.server.port = address->second;
-  door.server.tls_cert_file = options_.http_tls_cert_file;
-  door.server.tls_key_file = options_.http_tls_key_file;
-  door.token_dir = options_.token_dir;
-  auto started = HttpFrontDoor::Start(std::move(door), HttpRoutes());
-  if (!started.ok()) {
-    return Status(started.status().code(), "HTTP listener on " + options_.http_listen + ": " +
-                                               started.status().message());
-  }
+  auto started = StartHttpListener(options_.http, HttpRoutes());
+  if (!started.ok()) return started.status();
   http_ = std::move(started).value();
   return Status::Ok();
 }

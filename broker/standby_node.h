@@ -17,6 +17,7 @@
 
 #include <zmq.hpp>
 
+#include "broker/http_listener.h"
 #include "broker/leadership.h"
 #include "broker/standby_metrics.h"
 #include "broker/zap_authenticator.h"
@@ -46,10 +47,7 @@ struct StandbyOptions {
   // The HTTP listener while this node is the standby (GET /health, GET /metrics;
   // broker/standby_http.cc), the broker's --http-listen: the Broker binds the same address
   // once this node leads. Empty: none.
-  std::string http_listen;
-  std::string http_tls_cert_file;
-  std::string http_tls_key_file;
-  std::string token_dir;
+  HttpListenerSettings http;
   int64_t process_started_ms = 0;  // Unix ms (process_start_time_seconds on /metrics)
 };
 

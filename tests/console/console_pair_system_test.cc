@@ -49,11 +49,8 @@ TEST_CASE("console: a pair's overview shows its line and follows the leader" *
   TestNetwork& network = pair.network();
   // Every key before the brokers start (they read the keyring at start and poll it).
   std::string console_key = network.KeyFile(wire::CONSOLE, "console");
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
-  REQUIRE(pair.StartNode(1 - leader));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
 
   std::string tokens = network.dir().Sub("console-tokens");
   auto [added, token_json] = RunCommand(ShellQuote(BinPath("aplus")) + " --json tokens --dir " +

@@ -107,6 +107,19 @@ class PairNetwork {
     return node.process->WaitForLog("aplus-broker node " + node.name + " in its pair", 15000);
   }
 
+  // Node 0 first (it wins the first election), then the other, until the leader names it its
+  // synchronous standby: the leader's index, or -1 (Logs() says why). `environment`, when
+  // given, is each node's added environment (e.g. the fsync shim).
+  int StartPaired(const std::function<std::vector<std::string>(int node)>& environment = nullptr) {
+    auto environment_of = [&](int i) {
+      return environment ? environment(i) : std::vector<std::string>{};
+    };
+    if (!StartNode(0, {}, environment_of(0))) return -1;
+    int leader = WaitForLeader();
+    if (leader < 0 || !StartNode(1 - leader, {}, environment_of(1 - leader))) return -1;
+    return WaitPaired(leader) ? leader : -1;
+  }
+
   // Whether node i's current process leads (it said so, and runs).
   bool Leads(int i) {
     Node& node = nodes_.at(i);

@@ -40,11 +40,8 @@ TEST_CASE("a pair raises each SLA alert once across failovers; its timers resume
   PairNetwork pair("pair-alerts", PairNetwork::kStrict, 3, [](std::string& toml) {
     ShortenReplyWindow(toml, "8 secondes", "4 secondes");
   });
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
-  REQUIRE(pair.StartNode(1 - leader));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   TestNetwork& network = pair.network();
 
   // Every publication of both brokers, counted by alert id.

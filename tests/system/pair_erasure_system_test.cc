@@ -34,11 +34,8 @@ TEST_CASE("a purge leaves the files of both brokers of a pair, archived log incl
     return;
   }
   PairNetwork pair("pair-erasure", PairNetwork::kStrict, 1, ShortRetention);
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
-  REQUIRE(pair.StartNode(1 - leader));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
 
   auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
   Marker body = MakeMarker("pair-erasure-body");

@@ -78,11 +78,8 @@ TEST_CASE("a pair of brokers loses no acknowledged escalation when its leader is
   check_options.late_acknowledgement_grace = std::chrono::milliseconds(2000);
   HaHistory history(check_options);
   PairNetwork pair("pair-failover");
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
-  REQUIRE(pair.StartNode(1 - leader));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   history.RecordEpoch("broker logs", pair.node(leader).name, pair.EpochOf(leader));
 
   TestNetwork& network = pair.network();
@@ -276,11 +273,8 @@ TEST_CASE("a pair carries on through quick restarts (SIGTERM) of its leader" *
     return;
   }
   PairNetwork pair("pair-restart");
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
-  REQUIRE(pair.StartNode(1 - leader));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
   std::set<std::string> acknowledged;
   auto submit = [&](const std::string& key, int timeout_ms) {

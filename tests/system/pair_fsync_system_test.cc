@@ -44,11 +44,8 @@ TEST_CASE("a pair's leader whose fsync fails stops; the retry finds the case onc
   PairNetwork pair("pair-fsync");
   FsyncShim shims[2] = {FsyncShim(pair.network().dir(), "broker-a"),
                         FsyncShim(pair.network().dir(), "broker-b")};
-  REQUIRE(pair.StartNode(0, {}, shims[0].Environment()));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired([&](int node) { return shims[node].Environment(); });
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
-  REQUIRE(pair.StartNode(1 - leader, {}, shims[1 - leader].Environment()));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
 
   auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
   auto operator_client = pair.network().BrokerClient(wire::OPERATOR, "operator");

@@ -33,12 +33,9 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
   }
   PairNetwork pair("pair-keyring");
   std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   const int standby = 1 - leader;
-  REQUIRE(pair.StartNode(standby));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   CHECK(Sample(ScrapeUntil(urls[standby], "aplus_replication_following", 1, 10000),
                "aplus_replication_following") == 1);
   TestNetwork& network = pair.network();
@@ -108,12 +105,9 @@ TEST_CASE("a standby stops following a leader whose peer key is revoked" * docte
     return;
   }
   PairNetwork pair("pair-keyring-leader");
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   const int standby = 1 - leader;
-  REQUIRE(pair.StartNode(standby));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   TestNetwork& network = pair.network();
   auto agent = network.BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
   auto before = agent->Call(SubmitRequest("Clés avant", "before"), 5000);

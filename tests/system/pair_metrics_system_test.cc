@@ -29,12 +29,9 @@ TEST_CASE("a pair's leader exports the aplus_replication_* gauges" * doctest::ti
   }
   PairNetwork pair("pair-metrics");
   std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   int standby = 1 - leader;
-  REQUIRE(pair.StartNode(standby));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
 
   // One submission acknowledged: the standby holds a copy of it.
   auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
@@ -114,12 +111,9 @@ TEST_CASE("a degraded leader without its standby reads alone" * doctest::timeout
   PairNetwork pair("pair-metrics-degraded",
                    "mode = \"degraded\"\nlease_ttl_s = 3\nlease_margin_ms = 1000\n");
   std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   int standby = 1 - leader;
-  REQUIRE(pair.StartNode(standby));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   const std::string url = urls[leader];
   std::string text = ScrapeUntil(url, "aplus_replication_state{state=\"paired\"}", 1, 10000);
   INFO(text);
@@ -146,12 +140,9 @@ TEST_CASE("a standby's listener passes to its Broker when it leads" * doctest::t
   }
   PairNetwork pair("pair-metrics-promotion");
   std::string urls[2] = {pair.EnableHttp(0), pair.EnableHttp(1)};
-  REQUIRE(pair.StartNode(0));
-  int leader = pair.WaitForLeader();
+  int leader = pair.StartPaired();
   REQUIRE_MESSAGE(leader >= 0, pair.Logs());
   int standby = 1 - leader;
-  REQUIRE(pair.StartNode(standby));
-  REQUIRE_MESSAGE(pair.WaitPaired(leader), pair.Logs());
   std::string text = ScrapeUntil(urls[standby], "aplus_replication_role{role=\"standby\"}", 1, 10000);
   REQUIRE_MESSAGE(Sample(text, "aplus_replication_role{role=\"standby\"}") == 1, text);
   auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
