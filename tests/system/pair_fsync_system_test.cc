@@ -103,3 +103,53 @@ TEST_CASE("a pair's leader whose fsync fails stops; the retry finds the case onc
   CHECK(again->accepted().case_id() == accepted->case_id());
   CHECK(CaseCount(*operator_client) == cases_before + 1);
 }
+
+TEST_CASE("a pair's standby whose fsync fails stops; the leader acknowledges nothing without "
+          "it, then carries on once it is back" *
+          doctest::timeout(120)) {
+  if (!EtcdCluster::Available()) {
+    MESSAGE(EtcdCluster::kMissing);
+    return;
+  }
+  PairNetwork pair("pair-fsync-standby");
+  FsyncShim shims[2] = {FsyncShim(pair.network().dir(), "broker-a"),
+                        FsyncShim(pair.network().dir(), "broker-b")};
+  int leader = pair.StartPaired([&](int node) { return shims[node].Environment(); });
+  REQUIRE_MESSAGE(leader >= 0, pair.Logs());
+  const int standby = 1 - leader;
+  auto agent = pair.network().BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
+  auto operator_client = pair.network().BrokerClient(wire::OPERATOR, "operator");
+  auto before = agent->Call(SubmitRequest("Avant", "before"), 5000);
+  REQUIRE_MESSAGE((before.ok() && before->has_accepted()), pair.Logs());
+
+  // The standby's next fsync fails: it applied the batch, cannot make it durable, stops (75,
+  // never retried); the leader gets no copy and, in strict mode, acknowledges nothing.
+  size_t calls_before = shims[standby].Calls();
+  shims[standby].Set("fail");
+  auto refused = agent->Call(SubmitRequest("Sans copie", "without-copy"), 5000);
+  REQUIRE(refused.ok());
+  CHECK_MESSAGE(refused->has_error(), "answered " << refused->DebugString());
+  if (refused->has_error()) CHECK(refused->error().code() == wire::UNAVAILABLE);
+  CHECK(shims[standby].Calls() > calls_before);
+  int64_t deadline = SteadyNowMs() + 10000;
+  while (pair.node(standby).process->Running() && SteadyNowMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_FALSE(pair.node(standby).process->Running());
+  CHECK(pair.node(standby).process->ExitCode() == kExitDurabilityLost);
+  CHECK(pair.node(leader).process->Running());  // the leader keeps serving (and waiting)
+
+  // The standby restarted (its disk repaired): it catches up, the pair is whole, and the
+  // same key is accepted once.
+  shims[standby].Set("ok");
+  REQUIRE(pair.StartNode(standby, {}, shims[standby].Environment()));
+  std::optional<wire::Accepted> accepted;
+  deadline = SteadyNowMs() + 30000;
+  while (!accepted && SteadyNowMs() < deadline) {
+    auto answer = agent->Call(SubmitRequest("Sans copie", "without-copy"), 3000);
+    if (answer.ok() && answer->has_accepted()) accepted = answer->accepted();
+    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE_MESSAGE(accepted.has_value(), pair.Logs());
+  CHECK(CaseCount(*operator_client) == 2);
+}
