@@ -371,7 +371,7 @@ void StandbyNode::ReadLink() {
 }
 
 Status StandbyNode::DrainLink() {
-  for (int budget = 0; budget < 256 && link_; ++budget) {
+  for (int budget = 0; budget < 256 && link_ && !fatal_; ++budget) {
     zmq::message_t payload;
     std::optional<size_t> received;
     try {
@@ -479,7 +479,8 @@ Status StandbyNode::ApplyBatches(const replication::Batches& batches) {
 Status StandbyNode::SyncAppliedBatches() {
   if (!batches_unsynced_) return Status::Ok();
   batches_unsynced_ = false;
-  Status synced = db_ ? db_->CommitGroup() : Status::Ok();
+  if (!db_) return Status(wire::INTERNAL, "batches were applied with no database open");
+  Status synced = db_->CommitGroup();
   if (!synced.ok()) return synced;  // a failed fsync: fail-stop, never retried
   refusals_in_a_row_ = 0;
   SendApplied();
@@ -576,6 +577,14 @@ void StandbyNode::SendApplied(uint64_t received_bytes) {
 
 void StandbyNode::Refuse(const std::string& reason) {
   spdlog::warn("standby {}: refusing the leader's frames: {}", options_.node, reason);
+  // What this drain applied before is synced and acknowledged first: the leader drops us when
+  // it reads the refusal, and an Applied after it would be answered "not attached".
+  Status synced = SyncAppliedBatches();
+  if (!synced.ok() && !fatal_) {
+    spdlog::critical("standby {}: {}", options_.node, synced.ToString());
+    fatal_ = synced;  // Run() stops (never retried)
+  }
+  last_leader_frame_ms_ = 0;  // not following while refusing
   if (!link_) return;
   replication::ReplicationFrame frame;
   frame.mutable_refused()->set_epoch(highest_epoch_);
