@@ -13,13 +13,18 @@
 // standby dials through a proxy; CutLink(), PauseLink() and ResumeLink() act on both.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "common/network_keys.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/support/network.h"
 #include "tests/support/tcp_proxy.h"
@@ -120,6 +125,30 @@ class PairNetwork {
     return WaitPaired(leader) ? leader : -1;
   }
 
+  // Waits until node i's current process has exited (true) or `timeout_ms` passed.
+  bool WaitForExit(int i, int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (nodes_.at(i).process->Running()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
+
+  // `aplus keyring remove` / `aplus keyring add` of node i's broker-peer key, as an operator
+  // runs them (the keyring both nodes read here): the command's exit status and output.
+  std::pair<int, std::string> RevokePeerKey(int i) {
+    return network_.Aplus("keyring remove --keyring " + network_.keys().keyring_dir() + " " +
+                          KeyNameFor(wire::BROKER_PEER, nodes_.at(i).name));
+  }
+  std::pair<int, std::string> AdmitPeerKey(int i) {
+    const std::string& name = nodes_.at(i).name;
+    return network_.Aplus("keyring add --keyring " + network_.keys().keyring_dir() + " --name " +
+                          KeyNameFor(wire::BROKER_PEER, name) + " --role broker-peer --principal " +
+                          name + " --public-key " +
+                          network_.keys().PublicFile("broker-peer." + name));
+  }
+
   // Whether node i's current process leads (it said so, and runs).
   bool Leads(int i) {
     Node& node = nodes_.at(i);
@@ -184,5 +213,21 @@ class PairNetwork {
   std::vector<Node> nodes_;
   std::string config_path_;
 };
+
+// Submits `subject` with idempotency key `key` again and again (3 s per try) until a leader
+// accepts it or `timeout_ms` passed: the Accepted, or nullopt. The same key each time: one case
+// in the end, however many tries (the clients' retry across a failover).
+inline std::optional<wire::Accepted> SubmitUntilAccepted(SyncClient& client,
+                                                         const std::string& subject,
+                                                         const std::string& key,
+                                                         int timeout_ms = 30000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto answer = client.Call(SubmitRequest(subject, key), 3000);
+    if (answer.ok() && answer->has_accepted()) return answer->accepted();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return std::nullopt;
+}
 
 }  // namespace aplus::testing

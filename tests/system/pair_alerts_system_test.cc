@@ -63,16 +63,9 @@ TEST_CASE("a pair raises each SLA alert once across failovers; its timers resume
   std::vector<std::string> cases;
   // Retried with the same key until a leader accepts it (one case, however many tries).
   auto submit = [&](const std::string& key) {
-    int64_t deadline = SteadyNowMs() + 30000;
-    while (SteadyNowMs() < deadline) {
-      auto answer = agent->Call(SubmitRequest("Alertes " + key, key), 3000);
-      if (answer.ok() && answer->has_accepted()) {
-        cases.push_back(answer->accepted().case_id());
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    auto accepted = SubmitUntilAccepted(*agent, "Alertes " + key, key);
+    if (accepted) cases.push_back(accepted->case_id());
+    return accepted.has_value();
   };
   for (int round = 0; round <= kRounds; ++round) {
     for (int i = 0; i < kCasesPerRound; ++i) {

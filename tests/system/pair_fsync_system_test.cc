@@ -69,11 +69,7 @@ TEST_CASE("a pair's leader whose fsync fails stops; the retry finds the case onc
   }
   CHECK(shims[leader].Calls() > calls_before);  // the shim was in the path
   // Fail-stop: the leader exits 75, never retrying the fsync.
-  int64_t deadline = SteadyNowMs() + 10000;
-  while (pair.node(leader).process->Running() && SteadyNowMs() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  REQUIRE_FALSE(pair.node(leader).process->Running());
+  REQUIRE(pair.WaitForExit(leader, 10000));
   CHECK(pair.node(leader).process->ExitCode() == kExitDurabilityLost);
 
   int next = pair.WaitForLeader(20000, leader);
@@ -83,12 +79,7 @@ TEST_CASE("a pair's leader whose fsync fails stops; the retry finds the case onc
   shims[leader].Set("ok");
   REQUIRE(pair.StartNode(leader, {}, shims[leader].Environment()));
   REQUIRE_MESSAGE(pair.WaitPaired(next), pair.Logs());
-  std::optional<wire::Accepted> accepted;
-  deadline = SteadyNowMs() + 30000;
-  while (!accepted && SteadyNowMs() < deadline) {
-    auto answer = agent->Call(SubmitRequest("Pendant la panne", "during"), 3000);
-    if (answer.ok() && answer->has_accepted()) accepted = answer->accepted();
-  }
+  auto accepted = SubmitUntilAccepted(*agent, "Pendant la panne", "during");
   REQUIRE_MESSAGE(accepted.has_value(), pair.Logs());
   const std::string how = accepted->duplicate()
                               ? "already there: the standby held the batch the old leader "
@@ -131,11 +122,7 @@ TEST_CASE("a pair's standby whose fsync fails stops; the leader acknowledges not
   CHECK_MESSAGE(refused->has_error(), "answered " << refused->DebugString());
   if (refused->has_error()) CHECK(refused->error().code() == wire::UNAVAILABLE);
   CHECK(shims[standby].Calls() > calls_before);
-  int64_t deadline = SteadyNowMs() + 10000;
-  while (pair.node(standby).process->Running() && SteadyNowMs() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  REQUIRE_FALSE(pair.node(standby).process->Running());
+  REQUIRE(pair.WaitForExit(standby, 10000));
   CHECK(pair.node(standby).process->ExitCode() == kExitDurabilityLost);
   CHECK(pair.node(leader).process->Running());  // the leader keeps serving (and waiting)
 
@@ -143,13 +130,7 @@ TEST_CASE("a pair's standby whose fsync fails stops; the leader acknowledges not
   // same key is accepted once.
   shims[standby].Set("ok");
   REQUIRE(pair.StartNode(standby, {}, shims[standby].Environment()));
-  std::optional<wire::Accepted> accepted;
-  deadline = SteadyNowMs() + 30000;
-  while (!accepted && SteadyNowMs() < deadline) {
-    auto answer = agent->Call(SubmitRequest("Sans copie", "without-copy"), 3000);
-    if (answer.ok() && answer->has_accepted()) accepted = answer->accepted();
-    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  auto accepted = SubmitUntilAccepted(*agent, "Sans copie", "without-copy");
   REQUIRE_MESSAGE(accepted.has_value(), pair.Logs());
   CHECK(CaseCount(*operator_client) == 2);
 }

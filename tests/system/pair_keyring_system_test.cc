@@ -40,9 +40,6 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
                "aplus_replication_following") == 1);
   TestNetwork& network = pair.network();
   auto agent = network.BrokerClient(wire::AGENT_GATEWAY, kContactPoint);
-  auto submit = [&](const std::string& key, int timeout_ms) {
-    return agent->Call(SubmitRequest("Clés " + key, key), timeout_ms);
-  };
   // A stream of submissions while the key goes.
   std::atomic<bool> stop{false};
   std::atomic<int> accepted_in_stream{0};
@@ -57,9 +54,7 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
-  const std::string peer_name = KeyNameFor(wire::BROKER_PEER, pair.node(standby).name);
-  auto [removed, removed_output] = network.Aplus("keyring remove --keyring " +
-                                                 network.keys().keyring_dir() + " " + peer_name);
+  auto [removed, removed_output] = pair.RevokePeerKey(standby);
   REQUIRE_MESSAGE(removed == 0, removed_output);
   CHECK_MESSAGE(pair.node(leader).process->WaitForLog("dropped (its key left the keyring)", 5000),
                 pair.Logs());
@@ -67,7 +62,7 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
   stream.join();
   CHECK(accepted_in_stream.load() > 0);
   // Strict mode: no standby copy, nothing acknowledged; the standby's attachments are refused.
-  auto refused = submit("without-standby", 5000);
+  auto refused = agent->Call(SubmitRequest("Clés without-standby", "without-standby"), 5000);
   REQUIRE(refused.ok());
   CHECK_MESSAGE(refused->has_error(), "answered " << refused->DebugString());
   if (refused->has_error()) CHECK(refused->error().code() == wire::UNAVAILABLE);
@@ -82,18 +77,11 @@ TEST_CASE("a standby whose key is revoked mid-stream gets nothing more until adm
                "aplus_replication_following") == 0);
 
   // Admitted again: the standby attaches, catches up, is named; acknowledgements resume.
-  auto [added, added_output] = network.Aplus(
-      "keyring add --keyring " + network.keys().keyring_dir() + " --name " + peer_name +
-      " --role broker-peer --principal " + pair.node(standby).name + " --public-key " +
-      network.keys().PublicFile("broker-peer." + pair.node(standby).name));
+  auto [added, added_output] = pair.AdmitPeerKey(standby);
   REQUIRE_MESSAGE(added == 0, added_output);
-  int64_t deadline = SteadyNowMs() + 30000;
-  bool accepted = false;
-  while (!accepted && SteadyNowMs() < deadline) {
-    auto answer = submit("without-standby", 3000);  // the same key: one case in the end
-    accepted = answer.ok() && answer->has_accepted();
-    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  // The same key: one case in the end.
+  bool accepted =
+      SubmitUntilAccepted(*agent, "Clés without-standby", "without-standby").has_value();
   CHECK_MESSAGE(accepted, pair.Logs());
   CHECK(Sample(ScrapeUntil(urls[standby], "aplus_replication_following", 1, 10000),
                "aplus_replication_following") == 1);
@@ -115,9 +103,7 @@ TEST_CASE("a standby stops following a leader whose peer key is revoked" * docte
 
   // The keyring both nodes read here: the leader's peer key goes. The standby polls its
   // keyring every second.
-  const std::string leader_peer = KeyNameFor(wire::BROKER_PEER, pair.node(leader).name);
-  auto [removed, removed_output] = network.Aplus("keyring remove --keyring " +
-                                                 network.keys().keyring_dir() + " " + leader_peer);
+  auto [removed, removed_output] = pair.RevokePeerKey(leader);
   REQUIRE_MESSAGE(removed == 0, removed_output);
   CHECK_MESSAGE(pair.node(standby).process->WaitForLog("left the keyring: not following it", 5000),
                 pair.Logs());
@@ -136,17 +122,8 @@ TEST_CASE("a standby stops following a leader whose peer key is revoked" * docte
   CHECK_MESSAGE(refused->has_error(), "answered " << refused->DebugString());
 
   // Admitted again: followed again, the pair whole, the same key accepted once.
-  auto [added, added_output] = network.Aplus(
-      "keyring add --keyring " + network.keys().keyring_dir() + " --name " + leader_peer +
-      " --role broker-peer --principal " + pair.node(leader).name + " --public-key " +
-      network.keys().PublicFile("broker-peer." + pair.node(leader).name));
+  auto [added, added_output] = pair.AdmitPeerKey(leader);
   REQUIRE_MESSAGE(added == 0, added_output);
-  int64_t deadline = SteadyNowMs() + 30000;
-  bool accepted = false;
-  while (!accepted && SteadyNowMs() < deadline) {
-    auto answer = agent->Call(SubmitRequest("Clés pendant", "during"), 3000);
-    accepted = answer.ok() && answer->has_accepted();
-    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  bool accepted = SubmitUntilAccepted(*agent, "Clés pendant", "during").has_value();
   CHECK_MESSAGE(accepted, pair.Logs());
 }
