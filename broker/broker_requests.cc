@@ -99,6 +99,7 @@ void Broker::OnHello(const std::string& routing_id, const wire::Envelope& reques
   auto* welcome = answer.mutable_welcome();
   welcome->set_broker_id(options_.broker_id);
   welcome->set_instance_id(instance_id_);
+  welcome->set_acknowledging(CanAcknowledge());  // and in every Pong (common/broker_link.h)
   welcome->set_max_frame_bytes(options_.max_frame_bytes);
   for (const auto& queue : session.queues) welcome->add_queues(queue);
   welcome->set_role(session.role);

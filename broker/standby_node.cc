@@ -268,8 +268,18 @@ void StandbyNode::AnswerClients() {
     }
     std::string where = leader_endpoint_.empty() ? "no leader is known yet"
                                                  : "the leader is " + leader_endpoint_;
+    // A standby that may take over and no longer hears its leader is about to win (the
+    // leader's lease runs out): clients are asked to stay and say Hello again soon, rather
+    // than go back to a leader that is dead or frozen (common/broker_link.h).
+    const bool taking_over = campaigning_ && !Following();
     wire::Envelope answer = MakeErrorEnvelope(
-        request_id, Status(wire::NOT_LEADER, "this broker is the standby of its pair; " + where));
+        request_id,
+        Status(wire::NOT_LEADER,
+               "this broker is the standby of its pair; " + where +
+                   (taking_over ? " (not heard from: this standby takes over when its lease "
+                                  "lapses)"
+                                : ""))
+            .WithRetryAfterMs(taking_over ? kElectionRetryAfterMs : 0));
     answer.mutable_error()->set_leader_endpoint(leader_endpoint_);
     try {
       front_.send(routing_id, zmq::send_flags::sndmore | zmq::send_flags::dontwait);

@@ -128,6 +128,9 @@ class StandbyNode {
   int64_t last_drained_ms_ = 0;  // when ReadLink last read everything that had arrived
   int64_t attached_at_ms_ = 0;
   std::string leader_endpoint_;  // for NOT_LEADER answers
+  // The retry hint of a NOT_LEADER while this standby may take over and does not hear its
+  // leader: clients say Hello again that soon.
+  static constexpr int64_t kElectionRetryAfterMs = 500;
   std::unique_ptr<CheckpointReceiver> receiving_;
   int64_t receiving_epoch_ = 0;
   uint64_t receiving_total_ = 0;

@@ -17,6 +17,9 @@ constexpr int64_t kPingEveryMs = 500;
 constexpr int64_t kSilenceLimitMs = 3500;  // no word from the broker for this long = link down
 constexpr int64_t kHelloRetryMs = 500;
 constexpr int64_t kSubscribeTimeoutMs = 5000;  // no Subscribed by then: send it again
+// Bounds on a standby's "ask me again" hint (NOT_LEADER with retry_after_ms) during an election.
+constexpr int64_t kElectionRetryMinMs = 100;
+constexpr int64_t kElectionRetryMaxMs = 2000;
 }  // namespace
 
 BrokerLink::BrokerLink(zmq::context_t& context, const std::string& endpoints, wire::Hello hello,
@@ -70,6 +73,22 @@ void BrokerLink::SendHello() {
   // Not connected yet (ZMQ_IMMEDIATE, e.g. just after a move): the next tick tries again, so
   // that Hello leaves as soon as the connection is up.
   if (!SendEnvelope(envelope)) hello_request_id_ = 0;
+}
+
+void BrokerLink::StayForElection(const std::string& why, int64_t retry_after_ms) {
+  const int64_t delay = std::clamp(retry_after_ms, kElectionRetryMinMs, kElectionRetryMaxMs);
+  spdlog::info("broker link: {} {}, may take over and no longer hears that leader: staying, "
+               "Hello again in {} ms",
+               endpoint(), why, delay);
+  // As after a move: what was pending is sent again (outboxes) once a leader welcomes us; the
+  // socket stays, and Hello is said again soon, at a steady pace (the election ends within
+  // the silent leader's lease).
+  ready_ = false;
+  subscribed_ = false;
+  hello_request_id_ = 0;
+  subscribe_request_id_ = 0;
+  hello_retry_at_ms_ = SteadyNowMs() + delay;
+  FailAllPending("broker " + endpoint() + " " + why);
 }
 
 void BrokerLink::MoveOn(const std::string& why, const std::string& leader) {
@@ -182,6 +201,8 @@ void BrokerLink::OnWelcome(const wire::Welcome& welcome) {
   subscribe_backoff_.Reset();
   if (window_ > 0) SendSubscribe();
   ready_ = true;
+  // A broker older than the field says nothing: taken as acknowledging (nothing inferred).
+  broker_acknowledging_ = !welcome.has_acknowledging() || welcome.acknowledging();
   spdlog::info("session with broker {} established", endpoint());
   if (on_ready_) on_ready_();
 }
@@ -218,8 +239,16 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
     // A standby, whatever was asked (Hello, a request, Subscribe, Ping). Moving fails every
     // pending request UNREACHABLE, this one included: it is sent again on the leader.
     const std::string& leader = envelope.error().leader_endpoint();
-    return MoveOn("is not the leader (leader: " + (leader.empty() ? "unknown" : leader) + ")",
-                  leader);
+    const std::string why =
+        "is not the leader (leader: " + (leader.empty() ? "unknown" : leader) + ")";
+    const int64_t retry_after_ms = envelope.error().retry_after_ms();
+    if (retry_after_ms > 0 && endpoints_.size() > 1) {
+      // A standby that may take over and no longer hears its leader: it is about to win.
+      if (!ready_ && hello_request_id_ != 0 && id != hello_request_id_) return;  // an older
+      // Hello's answer: the newer Hello's (perhaps a Welcome) is on its way
+      return StayForElection(why, retry_after_ms);
+    }
+    return MoveOn(why, leader);
   }
   if (id != 0 && id == hello_request_id_) {
     hello_request_id_ = 0;
@@ -240,6 +269,17 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
     const std::string& instance = envelope.pong().instance_id();
     if (ready_ && !instance.empty() && !instance_id_.empty() && instance != instance_id_) {
       Rehello("broker instance " + instance_id_ + " replaced by " + instance);
+      return;
+    }
+    if (!ready_ || !envelope.pong().has_acknowledging()) return;  // a broker that does not say
+    // A pair's strict leader acknowledges again (its standby is back): outboxes that were
+    // refused meanwhile send now instead of at the end of their backoff.
+    const bool acknowledging = envelope.pong().acknowledging();
+    const bool resumed = acknowledging && !broker_acknowledging_;
+    broker_acknowledging_ = acknowledging;
+    if (resumed) {
+      spdlog::info("broker {} acknowledges again", endpoint());
+      if (on_ready_) on_ready_();
     }
     return;
   }

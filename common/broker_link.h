@@ -21,6 +21,9 @@
 // after the Welcome, then the ready handler. Once the link has moved through the whole list
 // without a Welcome (no leader anywhere yet), further Hellos wait with backoff, never a storm.
 // With one endpoint, NOT_LEADER is a refused Hello: asked again with backoff on the same one.
+// A NOT_LEADER with a retry hint (Error.retry_after_ms) comes from a standby that may take over
+// and no longer hears its leader: the link stays on it and says Hello again after the hint,
+// instead of going back to the dead leader it still names while that leader's lease runs out.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +65,9 @@ class BrokerLink {
   // Called for each Delivery pushed by the broker. Acknowledge with AckDeliveries once the
   // item is durable on the gateway's side.
   void SetDeliveryHandler(DeliveryHandler handler) { on_delivery_ = std::move(handler); }
-  // Called each time a session is (re)established with the broker: flush outboxes then.
+  // Called each time a session is (re)established with the broker, and when a broker whose
+  // Pongs said it acknowledged nothing (a pair's strict leader without a standby) says it
+  // acknowledges again: flush outboxes then.
   void SetReadyHandler(ReadyHandler handler) { on_ready_ = std::move(handler); }
   // Fills each Ping before it is sent (a partner gateway reports its failing webhooks there).
   using PingFiller = std::function<void(wire::Ping&)>;
@@ -111,6 +116,12 @@ class BrokerLink {
   // fails what is pending, connects a fresh socket and says Hello (at once, or after backoff
   // once the whole list was tried without a Welcome).
   void MoveOn(const std::string& why, const std::string& leader);
+  // A standby answered NOT_LEADER with a retry hint: it may take over and no longer hears its
+  // leader (dead or frozen, its etcd lease running out), so it is about to win. The link stays
+  // on it instead of going back to the leader it names: pending requests fail UNREACHABLE,
+  // Hello is said again after the hint (bounded), and the link is welcomed as soon as the
+  // standby leads.
+  void StayForElection(const std::string& why, int64_t retry_after_ms);
   // The broker forgot this session (restart): fail what is pending, Hello again at once.
   void Rehello(const std::string& why);
   void SendSubscribe();
@@ -126,6 +137,8 @@ class BrokerLink {
   uint64_t moves_ = 0;
   size_t moves_since_welcome_ = 0;
   int64_t arrived_at_ms_ = 0;  // steady clock: when the current endpoint's socket was made
+  // What the broker's Welcome or last Pong said (`acknowledging`; absent: true).
+  bool broker_acknowledging_ = true;
   const wire::Hello hello_;
   const uint32_t window_;
   const std::optional<CurveClientKeys> curve_;

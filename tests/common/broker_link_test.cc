@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <optional>
 #include <zmq_addon.hpp>
 
 #include "common/clock.h"
@@ -42,9 +43,17 @@ class ScriptedBroker {
   // A standby of a pair while set: every envelope is answered NOT_LEADER naming `leader`.
   bool standby = false;
   std::string leader;
+  // The standby's NOT_LEADER carries this retry hint (it may take over and no longer hears its
+  // leader); 0 = none.
+  int64_t retry_hint_ms = 0;
+  // A dead or frozen broker while set: reads everything, answers nothing.
+  bool silent = false;
+  // Welcome and Pong say `acknowledging` while set (a pair's leader: whether it acknowledges).
+  std::optional<bool> acknowledging;
   int hellos = 0;
   int subscribes = 0;
   int envelopes = 0;  // everything received
+  int pings = 0;
 
   void Serve() {
     while (true) {
@@ -58,19 +67,23 @@ class ScriptedBroker {
       ++envelopes;
       wire::Envelope answer;
       if (request->has_hello()) ++hellos;
+      if (request->has_ping()) ++pings;
+      if (silent) continue;
       if (standby) {
-        answer = ErrorAnswer(wire::NOT_LEADER);
+        answer = ErrorAnswer(wire::NOT_LEADER, retry_hint_ms);
         answer.mutable_error()->set_leader_endpoint(leader);
       } else if (request->has_hello()) {
         if (refuse_hello != wire::ERROR_UNSPECIFIED) {
           answer = ErrorAnswer(refuse_hello);
         } else {
           answer.mutable_welcome()->set_instance_id(instance);
+          if (acknowledging) answer.mutable_welcome()->set_acknowledging(*acknowledging);
         }
       } else if (request->has_subscribe()) {
         answer = subscribe_answer(subscribes++);
       } else if (request->has_ping()) {
         answer.mutable_pong()->set_instance_id(instance);
+        if (acknowledging) answer.mutable_pong()->set_acknowledging(*acknowledging);
       } else if (request->has_get_stats()) {
         answer.mutable_stats();
       } else {
@@ -212,6 +225,8 @@ TEST_CASE("a refused Hello is said again after a backoff, never in a storm" *
 
 TEST_CASE("NOT_LEADER to Hello moves the link to the leader it names, which welcomes it" *
           doctest::timeout(30)) {
+  // Without a retry hint (the standby still hears its leader: alive, perhaps stalled for this
+  // gateway only) the link goes to the named leader at once.
   zmq::context_t context;
   ScriptedBroker standby(context);
   ScriptedBroker leader(context);
@@ -344,4 +359,66 @@ TEST_CASE("with one endpoint a standby's NOT_LEADER is not followed elsewhere: t
   CHECK(leader.envelopes == 0);
   CHECK(standby.hellos >= 1);
   CHECK(standby.hellos <= 8);
+}
+
+TEST_CASE("a standby that may take over and no longer hears its leader keeps the link: it is "
+          "welcomed as soon as the standby leads, never sent back to the dead leader" *
+          doctest::timeout(40)) {
+  zmq::context_t context;
+  ScriptedBroker a(context);
+  ScriptedBroker b(context);
+  b.standby = true;
+  b.leader = a.endpoint();  // until a's lease runs out, etcd still names a
+  b.instance = "instance-b";
+  BrokerLink link(context, a.endpoint() + "," + b.endpoint(), PartnerHello(), 8, std::nullopt);
+  REQUIRE(RunUntil(link, {&a, &b}, [&] { return link.subscribed(); }));
+  REQUIRE(link.endpoint() == a.endpoint());
+
+  a.silent = true;        // killed: its lease runs for a few seconds more
+  b.retry_hint_ms = 500;  // b no longer hears a and may take over
+  const int a_hellos = a.hellos;
+  REQUIRE(RunUntil(link, {&a, &b}, [&] { return link.endpoint() == b.endpoint(); }, 10000));
+  RunUntil(link, {&a, &b}, [] { return false; }, 2000);
+  CHECK(link.endpoint() == b.endpoint());
+  CHECK(a.hellos == a_hellos);  // never sent back to the silent leader
+  CHECK(b.hellos >= 3);         // every 500 ms (the hint), not a backoff grown to seconds
+  CHECK(b.hellos <= 8);
+  // b wins the election: welcomed within about one hint.
+  b.standby = false;
+  int64_t won_at = SteadyNowMs();
+  REQUIRE(RunUntil(link, {&a, &b}, [&] { return link.subscribed(); }, 5000));
+  CHECK(SteadyNowMs() - won_at < 1500);
+  CHECK(link.endpoint() == b.endpoint());
+}
+
+TEST_CASE("a Welcome or Pong that says the broker acknowledges again runs the ready handler "
+          "once" * doctest::timeout(30)) {
+  zmq::context_t context;
+  ScriptedBroker broker(context);
+  BrokerLink link(context, broker.endpoint(), PartnerHello(), 8, std::nullopt);
+  int ready_calls = 0;
+  link.SetReadyHandler([&ready_calls] { ++ready_calls; });
+  REQUIRE(RunUntil(link, broker, [&] { return link.subscribed(); }));
+  REQUIRE(ready_calls == 1);
+  // Each phase lasts until the broker has answered two more Pings.
+  auto two_pongs = [&] {
+    int until = broker.pings + 2;
+    REQUIRE(RunUntil(link, broker, [&] { return broker.pings >= until; }, 5000));
+    RunUntil(link, broker, [] { return false; }, 50);  // the last Pong read
+  };
+  // A broker that does not say (older than the field): nothing.
+  two_pongs();
+  CHECK(ready_calls == 1);
+  broker.acknowledging = true;  // acknowledging all along: nothing either
+  two_pongs();
+  CHECK(ready_calls == 1);
+  broker.acknowledging = false;  // a strict leader lost its standby
+  two_pongs();
+  CHECK(ready_calls == 1);
+  broker.acknowledging = true;  // the standby is back: outboxes flush now
+  two_pongs();
+  CHECK(ready_calls == 2);
+  two_pongs();
+  CHECK(ready_calls == 2);      // once per resumption
+  CHECK(link.sessions() == 1);  // the same session throughout
 }
