@@ -7,12 +7,16 @@
 # it saw and stops everything. At each step it shows what operators see of the pair: the leader's
 # line of `aplus stats`, the etcd keys, and the brokers' aplus_replication_* metrics.
 #
-#   bash deploy/ha-demo.sh [--mode strict|degraded] [--keep]
+#   bash deploy/ha-demo.sh [--mode strict|degraded] [--restart-after SECONDS] [--keep]
 #
 # --mode (default strict): the [availability] mode (deploy/ha/ha.toml). strict: while the old
 #   leader is away the new one acknowledges nothing, so the submission made then waits in the
 #   agent gateway (QUEUED_LOCALLY) and is forwarded once the old leader has rejoined; degraded:
 #   the new leader acknowledges it from its own disk at once.
+# --restart-after SECONDS: restart the killed node that long after the kill, as systemd does
+#   (deploy/ha/aplus-broker@.service: Restart=always, RestartSec=2), instead of after the
+#   submission made while it is away: it then waits as a standby and rejoins as soon as the
+#   other node leads, which in strict mode is what the first Accepted waits for.
 # --keep: leave the data and logs (the directory is printed) instead of removing them.
 # Ports: APLUS_HA_DEMO_PORT (default 27400) and the next 60, so that a quickstart on the default
 # ports can run beside it. Needs the programs in build/bin (built when missing) and etcd
@@ -20,15 +24,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode=strict keep=0
+mode=strict keep=0 restart_after=""
 while [ $# -gt 0 ]; do
   case $1 in
     --mode) mode=${2:-}; shift 2 ;;
+    --restart-after) restart_after=${2:-}; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--mode strict|degraded] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--mode strict|degraded] [--restart-after SECONDS] [--keep]" >&2; exit 2 ;;
   esac
 done
 case $mode in strict|degraded) ;; *) echo "--mode is strict or degraded" >&2; exit 2 ;; esac
+if [ -n "$restart_after" ] && ! [[ $restart_after =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+  echo "--restart-after takes a number of seconds" >&2
+  exit 2
+fi
 if ! command -v etcd > /dev/null || ! command -v etcdctl > /dev/null; then
   echo "etcd is missing: sudo apt-get install etcd-server etcd-client (or deploy/install-deps.sh)" >&2
   exit 1
@@ -238,13 +247,23 @@ step "SIGKILL the leader, node $old (epoch $old_epoch)"
 killed_at=$(now_ms)
 kill -KILL "${pid[$old]}"
 wait "${pid[$old]}" 2>/dev/null || true
+if [ -n "$restart_after" ]; then
+  sleep "$restart_after"
+  restarted_at=$(now_ms)
+  broker_start "$old"
+  echo "node $old restarted $(seconds_since "$killed_at") s after the kill (as systemd's RestartSec would)"
+fi
 wait_for "node $new to take over" 60 "$new" leader_is "$new"
 takeover_s=$(seconds_since "$killed_at")
 new_epoch=$(etcd_field leader node | cut -d' ' -f2)
 echo "node $new leads (epoch $new_epoch) $takeover_s s after the kill"
 
 # At once, so that the time to the first Accepted is the pair's, not the demo's.
-step "a submission while node $old is away"
+if [ -z "$restart_after" ]; then
+  step "a submission while node $old is away"
+else
+  step "a submission at once after the takeover (node $old rejoining)"
+fi
 during=$(submit "Pendant la panne" demo-during)
 submitted=$((submitted + 1))
 echo "  $during"
@@ -261,9 +280,13 @@ else
 fi
 pair_view
 
-step "restart node $old: it rejoins as the standby by a full resync"
-restarted_at=$(now_ms)
-broker_start "$old"
+if [ -z "$restart_after" ]; then
+  step "restart node $old: it rejoins as the standby by a full resync"
+  restarted_at=$(now_ms)
+  broker_start "$old"
+else
+  step "node $old, restarted meanwhile, rejoins as the standby by a full resync"
+fi
 wait_for "node $old to be the synchronous standby" 120 "$old" standby_is "$old"
 rejoin_s=$(seconds_since "$restarted_at")
 echo "node $old is the synchronous standby again $rejoin_s s after its restart"
@@ -298,6 +321,7 @@ cat <<SUMMARY
   killed                          $old, SIGKILL
   new leader                      $new (epoch $new_epoch), $takeover_s s after the kill
   first Accepted after the kill   $first_accepted_s s after the kill$([ "$mode" = strict ] && echo " (strict: once $old had rejoined)")
+  old leader restarted            $([ -n "$restart_after" ] && echo "$restart_after s after the kill (--restart-after)" || echo "after the submission made while it was away")
   old leader rejoined             $old as the synchronous standby, $rejoin_s s after its restart
   escalations submitted           $submitted
   escalations in the inbox        $(delivered_count 2>/dev/null || echo "?")
