@@ -74,6 +74,8 @@ int RunPairNode(const NetworkConfig& config, BrokerOptions options, const PairFl
   standby_options.insecure = options.insecure;
   standby_options.http = HttpSettings(options);
   standby_options.process_started_ms = options.process_started_ms;
+  standby_options.takeover_window_ms =
+      config.availability.lease_ttl_s * 1000 + config.availability.lease_margin_ms + 1000;
   {
     auto standby = StandbyNode::Create(config, standby_options, context, **leadership);
     if (!standby.ok()) {

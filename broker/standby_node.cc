@@ -209,6 +209,10 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
         spdlog::info("standby {}: {} campaign", options_.node, may_lead ? "may" : "may not");
       }
       FollowLeader(view);
+      // Recomputed with each view (docs/AVAILABILITY.md, "Clients follow the leader").
+      taking_over_ = campaigning_ && view.etcd_reachable &&
+                     MayCampaign(view.sync, options_.node) && last_frame_from_leader_ms_ != 0 &&
+                     now - last_frame_from_leader_ms_ < options_.takeover_window_ms;
       if (!receiving_) FollowPurges();  // an idle standby too: its archive is pruned on time
       if (zap_ && now - last_keyring_poll_ms_ >= 1000) {
         last_keyring_poll_ms_ = now;
@@ -271,7 +275,7 @@ void StandbyNode::AnswerClients() {
     // A standby that may take over and no longer hears its leader is about to win (the
     // leader's lease runs out): clients are asked to stay and say Hello again soon, rather
     // than go back to a leader that is dead or frozen (common/broker_link.h).
-    const bool taking_over = campaigning_ && !Following();
+    const bool taking_over = taking_over_ && !Following();
     wire::Envelope answer = MakeErrorEnvelope(
         request_id,
         Status(wire::NOT_LEADER,
@@ -432,6 +436,7 @@ Status StandbyNode::HandleFrame(const replication::ReplicationFrame& frame) {
   highest_epoch_ = epoch;
   // Copying from this leader (Following) while its frames come; a refusal says otherwise.
   last_leader_frame_ms_ = frame.has_refused() ? 0 : SteadyMs();
+  if (!frame.has_refused()) last_frame_from_leader_ms_ = last_leader_frame_ms_;
   switch (frame.body_case()) {
     case replication::ReplicationFrame::kBatches: return ApplyBatches(frame.batches());
     case replication::ReplicationFrame::kCheckpointBegin:

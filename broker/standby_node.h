@@ -44,6 +44,11 @@ struct StandbyOptions {
   std::string keyring_dir;
   bool insecure = false;
   int64_t silence_ms = 3000;  // no frame from the leader this long: reconnect
+  // How long after the leader's last frame a lapse of its lease is still to be expected (its
+  // lease TTL plus a margin): within it, a standby that may take over tells clients to stay
+  // (NOT_LEADER with a retry hint); past it, a leader still holding its lease is alive and
+  // clients go to it.
+  int64_t takeover_window_ms = 8000;
   // The HTTP listener while this node is the standby (GET /health, GET /metrics;
   // broker/standby_http.cc), the broker's --http-listen: the Broker binds the same address
   // once this node leads. Empty: none.
@@ -128,6 +133,12 @@ class StandbyNode {
   int64_t last_drained_ms_ = 0;  // when ReadLink last read everything that had arrived
   int64_t attached_at_ms_ = 0;
   std::string leader_endpoint_;  // for NOT_LEADER answers
+  // Whether this standby is about to take over: etcd lets it campaign (it holds a copy, the
+  // sync key names it), it does not hear its leader, and the leader's last frame is recent
+  // enough that its lease may still be running out (takeover_window_ms). Set with each view.
+  bool taking_over_ = false;
+  // The last frame (not a refusal) from a leader (steady ms; 0: none yet), for the window.
+  int64_t last_frame_from_leader_ms_ = 0;
   // The retry hint of a NOT_LEADER while this standby may take over and does not hear its
   // leader: clients say Hello again that soon.
   static constexpr int64_t kElectionRetryAfterMs = 500;

@@ -20,6 +20,9 @@ constexpr int64_t kSubscribeTimeoutMs = 5000;  // no Subscribed by then: send it
 // Bounds on a standby's "ask me again" hint (NOT_LEADER with retry_after_ms) during an election.
 constexpr int64_t kElectionRetryMinMs = 100;
 constexpr int64_t kElectionRetryMaxMs = 2000;
+// The longest a link stays on a standby that keeps hinting without winning (a 5 s lease, the
+// 3.5 s silence limit and a margin): past it, the link goes to the leader the standby names.
+constexpr int64_t kElectionStayMaxMs = 10000;
 }  // namespace
 
 BrokerLink::BrokerLink(zmq::context_t& context, const std::string& endpoints, wire::Hello hello,
@@ -93,6 +96,7 @@ void BrokerLink::StayForElection(const std::string& why, int64_t retry_after_ms)
 
 void BrokerLink::MoveOn(const std::string& why, const std::string& leader) {
   size_t from = current_;
+  staying_since_ms_ = 0;
   auto named = std::find(endpoints_.begin(), endpoints_.end(), leader);
   if (!leader.empty() && named != endpoints_.end()) {
     current_ = static_cast<size_t>(named - endpoints_.begin());
@@ -196,6 +200,7 @@ void BrokerLink::OnWelcome(const wire::Welcome& welcome) {
   hello_backoff_.Reset();
   hello_retry_at_ms_ = 0;
   moves_since_welcome_ = 0;
+  staying_since_ms_ = 0;
   ++sessions_;
   subscribed_ = false;
   subscribe_backoff_.Reset();
@@ -244,9 +249,15 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
     const int64_t retry_after_ms = envelope.error().retry_after_ms();
     if (retry_after_ms > 0 && endpoints_.size() > 1) {
       // A standby that may take over and no longer hears its leader: it is about to win.
-      if (!ready_ && hello_request_id_ != 0 && id != hello_request_id_) return;  // an older
-      // Hello's answer: the newer Hello's (perhaps a Welcome) is on its way
-      return StayForElection(why, retry_after_ms);
+      // An answer to an older Hello is dropped: the newer Hello's (perhaps a Welcome) is on
+      // its way, or the next Hello is already timed.
+      if (!ready_ && id != hello_request_id_) return;
+      const int64_t now = SteadyNowMs();
+      if (staying_since_ms_ == 0) staying_since_ms_ = now;
+      if (now - staying_since_ms_ < kElectionStayMaxMs) {
+        return StayForElection(why, retry_after_ms);
+      }
+      // Hinting for too long without winning: its leader is alive after all.
     }
     return MoveOn(why, leader);
   }

@@ -120,7 +120,7 @@ class BrokerLink {
   // leader (dead or frozen, its etcd lease running out), so it is about to win. The link stays
   // on it instead of going back to the leader it names: pending requests fail UNREACHABLE,
   // Hello is said again after the hint (bounded), and the link is welcomed as soon as the
-  // standby leads.
+  // standby leads. At most kElectionStayMaxMs: then the link goes to the leader it names.
   void StayForElection(const std::string& why, int64_t retry_after_ms);
   // The broker forgot this session (restart): fail what is pending, Hello again at once.
   void Rehello(const std::string& why);
@@ -137,6 +137,8 @@ class BrokerLink {
   uint64_t moves_ = 0;
   size_t moves_since_welcome_ = 0;
   int64_t arrived_at_ms_ = 0;  // steady clock: when the current endpoint's socket was made
+  // Since when the link stays on a standby that hints an election (steady ms; 0: not staying).
+  int64_t staying_since_ms_ = 0;
   // What the broker's Welcome or last Pong said (`acknowledging`; absent: true).
   bool broker_acknowledging_ = true;
   const wire::Hello hello_;

@@ -391,6 +391,26 @@ TEST_CASE("a standby that may take over and no longer hears its leader keeps the
   CHECK(link.endpoint() == b.endpoint());
 }
 
+TEST_CASE("a standby that keeps hinting without winning is left, after a while, for the "
+          "leader it names" * doctest::timeout(40)) {
+  // Its leader is alive after all (the brokers' link cut, say): the link does not stay forever.
+  zmq::context_t context;
+  ScriptedBroker a(context);
+  ScriptedBroker b(context);
+  b.standby = true;
+  b.leader = a.endpoint();
+  b.retry_hint_ms = 500;
+  BrokerLink link(context, b.endpoint() + "," + a.endpoint(), PartnerHello(), 8, std::nullopt);
+  RunUntil(link, {&a, &b}, [] { return false; }, 3000);
+  CHECK_FALSE(link.ready());
+  CHECK(link.endpoint() == b.endpoint());
+  CHECK(a.hellos == 0);
+  REQUIRE(RunUntil(link, {&a, &b}, [&] { return link.subscribed(); }, 15000));
+  CHECK(link.endpoint() == a.endpoint());
+  CHECK(b.hellos >= 15);  // about 10 s of Hellos every 500 ms
+  CHECK(b.hellos <= 25);
+}
+
 TEST_CASE("a Welcome or Pong that says the broker acknowledges again runs the ready handler "
           "once" * doctest::timeout(30)) {
   zmq::context_t context;
