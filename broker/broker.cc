@@ -535,8 +535,9 @@ void Broker::OnPing(const std::string& routing_id, const wire::Envelope& request
   wire::Envelope pong;
   pong.set_request_id(request.request_id());
   pong.mutable_pong()->set_instance_id(instance_id_);
-  // A pair's strict leader without a standby copy refuses writes: a gateway's outbox backs
-  // off, and is told by the first Pong that says true again (common/broker_link.h).
+  // A pair's leader that cannot acknowledge (strict mode without a standby copy, ...) refuses
+  // writes: a gateway's outbox backs off, and is told by the first Pong that says true again
+  // (common/broker_link.h).
   pong.mutable_pong()->set_acknowledging(CanAcknowledge());
   Answer(routing_id, std::move(pong), false);
 }

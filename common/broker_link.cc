@@ -48,6 +48,10 @@ void BrokerLink::Reconnect() {
   if (curve_) ApplyCurveClient(*socket_, *curve_);
   socket_->connect(endpoint());
   arrived_at_ms_ = SteadyNowMs();
+  ForgetSession();
+}
+
+void BrokerLink::ForgetSession() {
   ready_ = false;
   subscribed_ = false;
   hello_request_id_ = 0;
@@ -86,10 +90,7 @@ void BrokerLink::StayForElection(const std::string& why, int64_t retry_after_ms)
   // As after a move: what was pending is sent again (outboxes) once a leader welcomes us; the
   // socket stays, and Hello is said again soon, at a steady pace (the election ends within
   // the silent leader's lease).
-  ready_ = false;
-  subscribed_ = false;
-  hello_request_id_ = 0;
-  subscribe_request_id_ = 0;
+  ForgetSession();
   hello_retry_at_ms_ = SteadyNowMs() + delay;
   FailAllPending("broker " + endpoint() + " " + why);
 }
@@ -283,8 +284,8 @@ void BrokerLink::Handle(wire::Envelope&& envelope) {
       return;
     }
     if (!ready_ || !envelope.pong().has_acknowledging()) return;  // a broker that does not say
-    // A pair's strict leader acknowledges again (its standby is back): outboxes that were
-    // refused meanwhile send now instead of at the end of their backoff.
+    // A pair's leader acknowledges again (e.g. strict mode: its standby is back): outboxes
+    // that were refused meanwhile send now instead of at the end of their backoff.
     const bool acknowledging = envelope.pong().acknowledging();
     const bool resumed = acknowledging && !broker_acknowledging_;
     broker_acknowledging_ = acknowledging;

@@ -122,6 +122,9 @@ class BrokerLink {
   // Hello is said again after the hint (bounded), and the link is welcomed as soon as the
   // standby leads. At most kElectionStayMaxMs: then the link goes to the leader it names.
   void StayForElection(const std::string& why, int64_t retry_after_ms);
+  // Not in a session any more (a fresh socket, or a standby's answer): no Welcome, no
+  // Subscribe, no Hello or Subscribe outstanding.
+  void ForgetSession();
   // The broker forgot this session (restart): fail what is pending, Hello again at once.
   void Rehello(const std::string& why);
   void SendSubscribe();
