@@ -14,12 +14,6 @@
 // 250 ms), and a fresh connection never inherits a half-dead one from a stopped member.
 #include "common/etcd_client.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include <openssl/evp.h>
 
 #include <nlohmann/json.hpp>
@@ -28,13 +22,11 @@
 #include <optional>
 #include <thread>
 
+#include "common/http_post.h"
+
 namespace aplus {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
@@ -156,98 +148,29 @@ struct Exchange {
   std::string body;
 };
 
-// Runs `ioc` until `done` or `deadline`; false on the latter.
-bool RunUntil(asio::io_context& ioc, Clock::time_point deadline, const bool& done) {
-  ioc.restart();
-  while (!done) {
-    if (ioc.run_one_until(deadline) == 0) {
-      if (Clock::now() >= deadline) return false;
-      if (ioc.stopped()) ioc.restart();
-    }
-  }
-  return true;
-}
-
 // POST `body` to `target` on `member`, all of it before `deadline`.
 Exchange Post(const Member& member, const std::string& target, const std::string& body,
               Clock::time_point deadline) {
+  HttpPostRequest request;
+  request.host = member.host;
+  request.port = member.port;
+  request.target = target;
+  request.host_header = member.host + ":" + member.port;
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = body;
+  request.max_response_body_bytes = kMaxResponseBodyBytes;
+  HttpPostResult posted = PostOnce(request, deadline);
   Exchange result;
-  asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  bool done = false;
-  // Cancels whatever is pending and lets the handlers run (they refer to this frame).
-  auto abandon = [&](const char* what) {
-    resolver.cancel();
-    stream.close();
-    RunUntil(ioc, Clock::now() + std::chrono::seconds(1), done);
-    result.transport_error = std::string(what) + ": no answer within the deadline";
-    return result;
-  };
-
-  tcp::resolver::results_type endpoints;
-  resolver.async_resolve(member.host, member.port,
-                         [&](beast::error_code e, tcp::resolver::results_type r) {
-                           ec = e;
-                           endpoints = std::move(r);
-                           done = true;
-                         });
-  if (!RunUntil(ioc, deadline, done)) return abandon("resolve");
-  if (ec) {
-    result.transport_error = "resolve: " + ec.message();
+  if (!posted.answered()) {
+    result.transport_error = posted.step + ": " +
+                             (posted.failure == HttpPostFailure::kTimeout
+                                  ? std::string("no answer within the deadline")
+                                  : posted.error);
     return result;
   }
-
-  done = false;
-  stream.expires_at(deadline);
-  stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
-    ec = e;
-    done = true;
-  });
-  if (!RunUntil(ioc, deadline, done)) return abandon("connect");
-  if (ec) {
-    result.transport_error = "connect: " + ec.message();
-    return result;
-  }
-
-  bhttp::request<bhttp::string_body> request{bhttp::verb::post, target, 11};
-  request.set(bhttp::field::host, member.host + ":" + member.port);
-  request.set(bhttp::field::content_type, "application/json");
-  request.set(bhttp::field::connection, "close");
-  request.body() = body;
-  request.prepare_payload();
-  done = false;
-  stream.expires_at(deadline);
-  bhttp::async_write(stream, request, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  if (!RunUntil(ioc, deadline, done)) return abandon("write");
-  if (ec) {
-    result.transport_error = "write: " + ec.message();
-    return result;
-  }
-
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(kMaxResponseBodyBytes);
-  done = false;
-  stream.expires_at(deadline);
-  bhttp::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  if (!RunUntil(ioc, deadline, done)) return abandon("read");
-  if (ec) {
-    result.transport_error = "read: " + ec.message();
-    return result;
-  }
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   result.answered = true;
-  result.status = static_cast<int>(parser.get().result_int());
-  result.body = std::move(parser.get().body());
+  result.status = posted.status;
+  result.body = std::move(posted.body);
   return result;
 }
 

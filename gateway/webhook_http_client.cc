@@ -1,25 +1,11 @@
 #include "gateway/webhook_http_client.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/version.hpp>
+#include <chrono>
 
-#include <openssl/ssl.h>
-
-#include <optional>
+#include "common/http_post.h"
 
 namespace aplus {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 constexpr size_t kMaxResponseBodyBytes = 64 * 1024;  // a receiver's answer is not read further
 
@@ -27,74 +13,6 @@ WebhookHttpResult Failure(WebhookTransport transport, std::string error) {
   WebhookHttpResult result;
   result.outcome.transport = transport;
   result.error = std::move(error);
-  return result;
-}
-
-WebhookHttpResult FromError(const beast::error_code& ec) {
-  if (ec == beast::error::timeout || ec == asio::error::operation_aborted) {
-    return Failure(WebhookTransport::kTimeout, "timeout");
-  }
-  return Failure(WebhookTransport::kConnectionError, ec.message());
-}
-
-// Runs `ioc` until the started operation completed or `deadline` passed; false on the latter
-// (the caller cancels and drains).
-bool RunUntil(asio::io_context& ioc, std::chrono::steady_clock::time_point deadline,
-              const bool& done) {
-  ioc.restart();
-  while (!done) {
-    if (ioc.run_one_until(deadline) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (ioc.stopped()) ioc.restart();
-    }
-  }
-  return true;
-}
-
-template <class Stream>
-WebhookHttpResult Exchange(asio::io_context& ioc, Stream& stream,
-                           std::chrono::steady_clock::time_point deadline,
-                           bhttp::request<bhttp::string_body>& request, int64_t now_ms) {
-  auto& lowest = beast::get_lowest_layer(stream);
-  bool done = false;
-  beast::error_code ec;
-  lowest.expires_at(deadline);
-  bhttp::async_write(stream, request, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  if (!RunUntil(ioc, deadline, done) && !done) {
-    lowest.close();
-    RunUntil(ioc, std::chrono::steady_clock::now() + std::chrono::seconds(1), done);
-    return Failure(WebhookTransport::kTimeout, "timeout");
-  }
-  if (ec) return FromError(ec);
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(kMaxResponseBodyBytes);
-  done = false;
-  lowest.expires_at(deadline);
-  bhttp::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  if (!RunUntil(ioc, deadline, done) && !done) {
-    lowest.close();
-    RunUntil(ioc, std::chrono::steady_clock::now() + std::chrono::seconds(1), done);
-    return Failure(WebhookTransport::kTimeout, "timeout");
-  }
-  if (ec == bhttp::error::body_limit && parser.is_header_done()) ec = {};  // status is enough
-  if (ec) return FromError(ec);
-  WebhookHttpResult result;
-  result.outcome.transport = WebhookTransport::kResponse;
-  result.outcome.status_code = static_cast<int>(parser.get().result_int());
-  auto retry_after = parser.get().find(bhttp::field::retry_after);
-  if (retry_after != parser.get().end()) {
-    auto ms = ParseRetryAfter(std::string_view(retry_after->value().data(),
-                                               retry_after->value().size()),
-                              now_ms);
-    if (ms) result.outcome.retry_after_ms = *ms;
-  }
   return result;
 }
 
@@ -143,91 +61,46 @@ Result<WebhookUrl> WebhookUrl::Parse(const std::string& text) {
 WebhookHttpResult WebhookHttpClient::Post(
     const WebhookUrl& url, const std::vector<std::pair<std::string, std::string>>& headers,
     const std::string& body, int64_t now_ms) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  asio::io_context ioc;
-
-  bhttp::request<bhttp::string_body> request{bhttp::verb::post, url.target, 11};
-  std::string host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]"
-                                                                     : url.host;
+  HttpPostRequest request;
+  request.tls = url.tls;
+  request.host = url.host;
+  request.port = url.port;
+  request.target = url.target;
+  request.host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   if ((url.tls && url.port != "443") || (!url.tls && url.port != "80")) {
-    host_header += ":" + url.port;
+    request.host_header += ":" + url.port;
   }
-  request.set(bhttp::field::host, host_header);
-  request.set(bhttp::field::user_agent, "aplus-partner-gateway");
-  request.set(bhttp::field::content_type, "application/json");
-  request.set(bhttp::field::connection, "close");
-  for (const auto& [name, value] : headers) request.set(name, value);
-  request.body() = body;
-  request.prepare_payload();
+  request.headers = {{"User-Agent", "aplus-partner-gateway"},
+                     {"Content-Type", "application/json"}};
+  request.headers.insert(request.headers.end(), headers.begin(), headers.end());
+  request.body = body;
+  request.max_response_body_bytes = kMaxResponseBodyBytes;
+  request.status_is_enough = true;  // a receiver's answer is its status
 
-  // Resolve.
-  tcp::resolver resolver(ioc);
-  tcp::resolver::results_type endpoints;
-  beast::error_code ec;
-  bool done = false;
-  resolver.async_resolve(url.host, url.port,
-                         [&](beast::error_code e, tcp::resolver::results_type results) {
-                           ec = e;
-                           endpoints = std::move(results);
-                           done = true;
-                         });
-  if (!RunUntil(ioc, deadline, done) && !done) {
-    resolver.cancel();
-    RunUntil(ioc, std::chrono::steady_clock::now() + std::chrono::seconds(1), done);
-    return Failure(WebhookTransport::kTimeout, "timeout");
-  }
-  if (ec) return Failure(WebhookTransport::kConnectionError, "cannot resolve: " + ec.message());
-
-  auto connect = [&](beast::tcp_stream& stream) -> std::optional<WebhookHttpResult> {
-    done = false;
-    stream.expires_at(deadline);
-    stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
-      ec = e;
-      done = true;
-    });
-    if (!RunUntil(ioc, deadline, done) && !done) {
-      stream.close();
-      RunUntil(ioc, std::chrono::steady_clock::now() + std::chrono::seconds(1), done);
+  HttpPostResult posted = PostOnce(request, std::chrono::steady_clock::now() + timeout_);
+  switch (posted.failure) {
+    case HttpPostFailure::kNone:
+      break;
+    case HttpPostFailure::kTimeout:
       return Failure(WebhookTransport::kTimeout, "timeout");
-    }
-    if (ec == asio::error::connection_refused) {
+    case HttpPostFailure::kRefused:
       return Failure(WebhookTransport::kConnectionError, "connection refused");
-    }
-    if (ec) return FromError(ec);
-    return std::nullopt;
-  };
-
-  if (!url.tls) {
-    beast::tcp_stream stream(ioc);
-    if (auto failed = connect(stream)) return *failed;
-    auto result = Exchange(ioc, stream, deadline, request, now_ms);
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return result;
+    case HttpPostFailure::kFailed:
+      if (posted.step == "resolve") {
+        return Failure(WebhookTransport::kConnectionError, "cannot resolve: " + posted.error);
+      }
+      if (posted.step == "TLS") {
+        return Failure(WebhookTransport::kConnectionError, "TLS: " + posted.error);
+      }
+      return Failure(WebhookTransport::kConnectionError, posted.error);
   }
-
-  asio::ssl::context tls(asio::ssl::context::tls_client);
-  tls.set_default_verify_paths();
-  tls.set_verify_mode(asio::ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(ioc, tls);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
-    return Failure(WebhookTransport::kConnectionError, "cannot set the TLS server name");
+  WebhookHttpResult result;
+  result.outcome.transport = WebhookTransport::kResponse;
+  result.outcome.status_code = posted.status;
+  if (posted.retry_after) {
+    if (auto ms = ParseRetryAfter(*posted.retry_after, now_ms)) result.outcome.retry_after_ms = *ms;
   }
-  stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
-  if (auto failed = connect(beast::get_lowest_layer(stream))) return *failed;
-  done = false;
-  beast::get_lowest_layer(stream).expires_at(deadline);
-  stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) {
-    ec = e;
-    done = true;
-  });
-  if (!RunUntil(ioc, deadline, done) && !done) {
-    beast::get_lowest_layer(stream).close();
-    RunUntil(ioc, std::chrono::steady_clock::now() + std::chrono::seconds(1), done);
-    return Failure(WebhookTransport::kTimeout, "timeout");
-  }
-  if (ec) return Failure(WebhookTransport::kConnectionError, "TLS: " + ec.message());
-  return Exchange(ioc, stream, deadline, request, now_ms);
+  return result;
 }
 
 }  // namespace aplus

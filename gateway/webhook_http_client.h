@@ -1,5 +1,6 @@
-// The HTTP client that POSTs a webhook to a partner's URL (Boost.Beast over Boost.Asio; https
-// with OpenSSL, verifying the server's certificate against the system's CAs and its host name).
+// The HTTP client that POSTs a webhook to a partner's URL: the project's one outgoing exchange
+// (common/http_post.h: Boost.Beast, https with OpenSSL verifying the server's certificate
+// against the system's CAs and its host name), with the webhook sender's words for failures.
 // One request per connection ("Connection: close"): webhooks are sent one at a time and rarely
 // enough that keeping connections alive is not worth the state. Redirects are not followed
 // (a 3xx is an answer, see webhook_schedule.h).

@@ -13,10 +13,12 @@
 #include <thread>
 
 #include "tests/support/etcd_cluster.h"
+#include "tests/support/raw_http_server.h"
 
 using namespace aplus;
 using aplus::testing::EtcdCluster;
 using aplus::testing::FreePort;
+using FakeHttpServer = aplus::testing::RawHttpServer;  // something that is not etcd
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -26,49 +28,6 @@ std::unique_ptr<EtcdClient> Connect(const std::string& urls, int timeout_ms = 20
   REQUIRE_MESSAGE(client.ok(), client.status().ToString());
   return std::move(client).value();
 }
-
-// Something that is not etcd on a loopback port: answers every connection with `answer`.
-class FakeHttpServer {
- public:
-  explicit FakeHttpServer(std::string answer) : answer_(std::move(answer)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port_ = ntohs(address.sin_port);
-    REQUIRE(::listen(fd_, 16) == 0);
-    thread_ = std::thread([this] {
-      while (true) {
-        int client = ::accept(fd_, nullptr, nullptr);
-        if (client < 0 || stop_) {
-          if (client >= 0) ::close(client);
-          return;
-        }
-        char buffer[4096];
-        (void)::read(client, buffer, sizeof buffer);  // the request: not looked at
-        (void)::write(client, answer_.data(), answer_.size());
-        ::close(client);
-      }
-    });
-  }
-  ~FakeHttpServer() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    ::close(fd_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::string answer_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 }  // namespace
 

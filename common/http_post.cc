@@ -1,0 +1,227 @@
+#include "common/http_post.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/ssl.h>
+
+#include <string>
+
+namespace aplus {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// Time given to cancelled operations to run their handlers (they refer to the caller's frame).
+constexpr auto kDrainAfterCancel = std::chrono::seconds(1);
+
+// Runs `ioc` until the started operation completed or `deadline` passed; false on the latter
+// (the caller cancels and drains).
+bool RunUntil(asio::io_context& ioc, Clock::time_point deadline, const bool& done) {
+  ioc.restart();
+  while (!done) {
+    if (ioc.run_one_until(deadline) == 0) {
+      if (Clock::now() >= deadline) return false;
+      if (ioc.stopped()) ioc.restart();
+    }
+  }
+  return true;
+}
+
+HttpPostResult Failure(HttpPostFailure failure, std::string step, std::string error = "") {
+  HttpPostResult result;
+  result.failure = failure;
+  result.step = std::move(step);
+  result.error = std::move(error);
+  return result;
+}
+
+HttpPostResult FromError(const char* step, const beast::error_code& ec) {
+  if (ec == beast::error::timeout || ec == asio::error::operation_aborted) {
+    return Failure(HttpPostFailure::kTimeout, step);
+  }
+  if (ec == asio::error::connection_refused) {
+    return Failure(HttpPostFailure::kRefused, step, ec.message());
+  }
+  return Failure(HttpPostFailure::kFailed, step, ec.message());
+}
+
+// One exchange with the deadline's bookkeeping: `start` begins an asynchronous operation whose
+// handler sets `ec` and `done`; on timeout, `cancel` closes what the operation waits on.
+class Steps {
+ public:
+  Steps(asio::io_context& ioc, Clock::time_point deadline) : ioc_(ioc), deadline_(deadline) {}
+
+  template <class Start, class Cancel>
+  std::optional<HttpPostResult> Run(const char* step, Start start, Cancel cancel) {
+    done_ = false;
+    ec_ = {};
+    start([this](beast::error_code e) {
+      ec_ = e;
+      done_ = true;
+    });
+    if (!RunUntil(ioc_, deadline_, done_) && !done_) {
+      cancel();
+      RunUntil(ioc_, Clock::now() + kDrainAfterCancel, done_);
+      return Failure(HttpPostFailure::kTimeout, step);
+    }
+    if (ec_) return FromError(step, ec_);
+    return std::nullopt;
+  }
+
+  beast::error_code& error() { return ec_; }
+  Clock::time_point deadline() const { return deadline_; }
+
+ private:
+  asio::io_context& ioc_;
+  const Clock::time_point deadline_;
+  beast::error_code ec_;
+  bool done_ = false;
+};
+
+template <class Stream>
+HttpPostResult Exchange(Steps& steps, Stream& stream, bhttp::request<bhttp::string_body>& message,
+                        const HttpPostRequest& request) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  lowest.expires_at(steps.deadline());
+  auto sent = steps.Run(
+      "write",
+      [&](auto handler) {
+        bhttp::async_write(stream, message,
+                           [handler](beast::error_code e, size_t) { handler(e); });
+      },
+      [&] { lowest.close(); });
+  if (sent) return *sent;
+
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(request.max_response_body_bytes);
+  lowest.expires_at(steps.deadline());
+  // The header first: Boost 1.74's response parser, reading header and body in one go, loses
+  // its own body_limit error for a Content-Length body that arrives with the header (it goes
+  // on parsing). Read alone, the header stops at that error; the declared length is checked
+  // here too. Chunked and to-the-end bodies meet parser.body_limit as they are read.
+  auto header = steps.Run(
+      "read",
+      [&](auto handler) {
+        bhttp::async_read_header(stream, buffer, parser,
+                                 [&, handler](beast::error_code e, size_t) {
+                                   if (e == bhttp::error::body_limit && parser.is_header_done()) {
+                                     e = {};
+                                   }
+                                   handler(e);
+                                 });
+      },
+      [&] { lowest.close(); });
+  if (header) return *header;
+  bool body_cut = false;
+  const auto declared = parser.content_length();
+  if (declared && *declared > request.max_response_body_bytes) {
+    if (!request.status_is_enough) {
+      return Failure(HttpPostFailure::kFailed, "read",
+                     "a response body of " + std::to_string(*declared) +
+                         " bytes, over the limit of " +
+                         std::to_string(request.max_response_body_bytes));
+    }
+    body_cut = true;
+  } else {
+    auto read = steps.Run(
+        "read",
+        [&](auto handler) {
+          bhttp::async_read(stream, buffer, parser,
+                            [&, handler](beast::error_code e, size_t) {
+                              if (e == bhttp::error::body_limit && request.status_is_enough) {
+                                body_cut = true;
+                                e = {};
+                              }
+                              handler(e);
+                            });
+        },
+        [&] { lowest.close(); });
+    if (read) return *read;
+  }
+  HttpPostResult result;
+  result.status = static_cast<int>(parser.get().result_int());
+  if (!body_cut) result.body = std::move(parser.get().body());
+  auto retry_after = parser.get().find(bhttp::field::retry_after);
+  if (retry_after != parser.get().end()) {
+    result.retry_after = std::string(retry_after->value().data(), retry_after->value().size());
+  }
+  return result;
+}
+
+}  // namespace
+
+HttpPostResult PostOnce(const HttpPostRequest& request, Clock::time_point deadline) {
+  asio::io_context ioc;
+  Steps steps(ioc, deadline);
+
+  bhttp::request<bhttp::string_body> message{bhttp::verb::post, request.target, 11};
+  message.set(bhttp::field::host, request.host_header);
+  message.set(bhttp::field::connection, "close");
+  for (const auto& [name, value] : request.headers) message.set(name, value);
+  message.body() = request.body;
+  message.prepare_payload();
+
+  tcp::resolver resolver(ioc);
+  tcp::resolver::results_type endpoints;
+  auto resolved = steps.Run(
+      "resolve",
+      [&](auto handler) {
+        resolver.async_resolve(request.host, request.port,
+                               [&, handler](beast::error_code e, tcp::resolver::results_type r) {
+                                 endpoints = std::move(r);
+                                 handler(e);
+                               });
+      },
+      [&] { resolver.cancel(); });
+  if (resolved) return *resolved;
+
+  auto connect = [&](beast::tcp_stream& stream) {
+    stream.expires_at(deadline);
+    return steps.Run(
+        "connect",
+        [&](auto handler) {
+          stream.async_connect(endpoints,
+                               [handler](beast::error_code e, const tcp::endpoint&) { handler(e); });
+        },
+        [&] { stream.close(); });
+  };
+
+  if (!request.tls) {
+    beast::tcp_stream stream(ioc);
+    if (auto failed = connect(stream)) return *failed;
+    HttpPostResult result = Exchange(steps, stream, message, request);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return result;
+  }
+
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.set_default_verify_paths();
+  tls.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, tls);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), request.host.c_str())) {
+    return Failure(HttpPostFailure::kFailed, "TLS", "cannot set the TLS server name");
+  }
+  stream.set_verify_callback(asio::ssl::host_name_verification(request.host));
+  if (auto failed = connect(beast::get_lowest_layer(stream))) return *failed;
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  auto handshake = steps.Run(
+      "TLS",
+      [&](auto handler) { stream.async_handshake(asio::ssl::stream_base::client, handler); },
+      [&] { beast::get_lowest_layer(stream).close(); });
+  if (handshake) return *handshake;
+  return Exchange(steps, stream, message, request);
+}
+
+}  // namespace aplus
