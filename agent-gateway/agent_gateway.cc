@@ -127,7 +127,9 @@ Result<std::unique_ptr<AgentGateway>> AgentGateway::Open(AgentGatewayOptions opt
   AgentGateway* self = gateway.get();
   const auto& opts = self->options_;
 
-  auto db = RocksDb::Open(opts.data_dir, AgentGatewayFamilies());
+  RocksDbOptions db_options;
+  db_options.counter_families = {kMetaFamily};
+  auto db = RocksDb::Open(opts.data_dir, AgentGatewayFamilies(), db_options);
   if (!db.ok()) return db.status();
   self->db_ = std::move(db).value();
   self->cache_ = std::make_unique<LocalCaseCache>(*self->db_, self->clock_,

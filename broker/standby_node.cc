@@ -95,8 +95,8 @@ StandbyNode::StandbyNode(const NetworkConfig& config, StandbyOptions options,
 StandbyNode::~StandbyNode() = default;
 
 Status StandbyNode::OpenDatabase() {
-  auto db = RocksDb::Open(options_.data_dir, BrokerStore::FamilyNames(),
-                          PairedRocksDbOptions(PairLogTtlSeconds(config_)));
+  auto db = BrokerStore::OpenDatabase(options_.data_dir,
+                                      PairedRocksDbOptions(PairLogTtlSeconds(config_)));
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
   int64_t interval_ms = FixedDurationMs(config_.retention.compaction_interval).value_or(3600000);

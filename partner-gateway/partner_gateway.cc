@@ -103,8 +103,11 @@ PartnerGateway::PartnerGateway(zmq::context_t& context, PartnerGatewayOptions op
 PartnerGateway::~PartnerGateway() = default;
 
 Status PartnerGateway::Init() {
+  RocksDbOptions db_options;
+  db_options.counter_families = {kPartnerMetaFamily};
   auto db = RocksDb::Open(options_.data_dir, {kInboxFamily, kOutboxFamily, kPartnerMetaFamily,
-                                             kEventFeedFamily, kWebhookFamily});
+                                             kEventFeedFamily, kWebhookFamily},
+                          db_options);
   if (!db.ok()) return db.status();
   db_ = std::move(db).value();
 

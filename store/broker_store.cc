@@ -70,9 +70,16 @@ std::vector<std::string> BrokerStore::FamilyNames() {
           keys::kOpenAlerts, keys::kAudit, keys::kAlertsBySequence, keys::kContent};
 }
 
+Result<std::unique_ptr<RocksDb>> BrokerStore::OpenDatabase(const std::string& path,
+                                                           const RocksDbOptions& options) {
+  RocksDbOptions with_counters = options;
+  with_counters.counter_families = {keys::kMeta};
+  return RocksDb::Open(path, FamilyNames(), with_counters);
+}
+
 Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path,
                                                       const RocksDbOptions& options) {
-  auto db = RocksDb::Open(path, FamilyNames(), options);
+  auto db = OpenDatabase(path, options);
   if (!db.ok()) return db.status();
   std::unique_ptr<BrokerStore> store(new BrokerStore(std::move(db).value()));
   Status loaded = store->LoadCounters();
@@ -585,7 +592,7 @@ void BrokerStore::PutAlert(const wire::Alert& alert, bool open) {
 }
 
 uint64_t BrokerStore::NextAlertSequence() {
-  counters_dirty_ = true;
+  alert_counter_dirty_ = true;
   return ++alert_counter_;
 }
 
@@ -598,9 +605,10 @@ void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState pre
   if (state != previous_state) {
     if (previous_state != wire::STATE_UNSPECIFIED && state_counts_[previous_state] > 0) {
       --state_counts_[previous_state];
+      state_counts_dirty_.insert(previous_state);
     }
     ++state_counts_[state];
-    counters_dirty_ = true;
+    state_counts_dirty_.insert(state);
     bool was_open = WaitsForPartner(previous_state), is_open = WaitsForPartner(state);
     if (was_open != is_open) {
       const std::string& contact_point = record.summary().contact_point();
@@ -663,7 +671,7 @@ void BrokerStore::IndexCaseForContactPoint(const std::string& contact_point,
 
 uint64_t BrokerStore::AppendAudit(wire::AuditEntry entry) {
   uint64_t sequence = ++audit_counter_;
-  counters_dirty_ = true;
+  audit_counter_dirty_ = true;
   entry.set_sequence(sequence);
   staged_.Put(audit_, keys::AuditKey(entry.case_id(), sequence), entry.SerializeAsString());
   pending_audit_[entry.case_id()].push_back(std::move(entry));
@@ -678,20 +686,25 @@ void BrokerStore::SetPurgeCompactionOwed(uint64_t generation) {
 }
 
 uint64_t BrokerStore::NextCaseNumber() {
-  counters_dirty_ = true;
+  case_counter_dirty_ = true;
   ++pending_writes_;
   return case_counter_++;
 }
 
 Status BrokerStore::Commit() {
   if (pending_writes_ == 0) return Status::Ok();
-  if (counters_dirty_) {
+  if (case_counter_dirty_) {
     staged_.Put(meta_, std::string(keys::kCaseCounter), BigEndian64(case_counter_));
+  }
+  if (alert_counter_dirty_) {
     staged_.Put(meta_, std::string(keys::kAlertCounter), BigEndian64(alert_counter_));
+  }
+  if (audit_counter_dirty_) {
     staged_.Put(meta_, std::string(keys::kAuditCounter), BigEndian64(audit_counter_));
-    for (const auto& [state, count] : state_counts_) {
-      staged_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)), BigEndian64(count));
-    }
+  }
+  for (wire::CaseState state : state_counts_dirty_) {
+    staged_.Put(meta_, keys::StateCountKey(wire::CaseState_Name(state)),
+                BigEndian64(state_counts_[state]));
   }
   for (const auto& contact_point : open_cases_dirty_) {
     staged_.Put(meta_, std::string(keys::kOpenCasesPrefix) + contact_point,
@@ -742,7 +755,10 @@ void BrokerStore::ClearPending() {
   staged_.Clear();
   batch_.Clear();
   pending_writes_ = 0;
-  counters_dirty_ = false;
+  case_counter_dirty_ = false;
+  alert_counter_dirty_ = false;
+  audit_counter_dirty_ = false;
+  state_counts_dirty_.clear();
   compaction_owed_dirty_ = false;
   pending_cases_.clear();
   pending_dedup_.clear();

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -58,6 +59,10 @@ class BrokerStore {
   // The column families, in the order Open creates them: a standby opens its copy with the
   // same list (a WriteBatch names families by id, so both databases must agree).
   static std::vector<std::string> FamilyNames();
+  // The broker's database as Open opens it (every family; `meta`'s counters updated in place),
+  // without reading it: a standby applies its leader's batches to it.
+  static Result<std::unique_ptr<RocksDb>> OpenDatabase(const std::string& path,
+                                                       const RocksDbOptions& options);
 
   // --- reads (committed state plus this batch's pending writes) ---
   // Every read returns its error as a value: UNAVAILABLE when RocksDB fails (a read error, an
@@ -225,7 +230,12 @@ class BrokerStore {
   RecentValues<records::CaseContent> recent_content_{4096, 8 << 20};
   RecentValues<records::QueueItem> recent_queue_items_{8192, 8 << 20};
   size_t pending_writes_ = 0;
-  bool counters_dirty_ = false;
+  // The counters the pending batch changed: only those are rewritten (each rewrite is one
+  // more memtable insert, and at a light load a batch holds one request).
+  bool case_counter_dirty_ = false;
+  bool alert_counter_dirty_ = false;
+  bool audit_counter_dirty_ = false;
+  std::set<wire::CaseState> state_counts_dirty_;
   std::unordered_map<std::string, records::CaseRecord> pending_cases_;
   std::unordered_map<std::string, records::DedupEntry> pending_dedup_;
   // Content written (value) or deleted (nullopt) in the pending batch.

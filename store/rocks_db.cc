@@ -1,5 +1,6 @@
 #include "store/rocks_db.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include <rocksdb/options.h>
@@ -58,6 +59,17 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);
   for (const auto& name : column_families) descriptors.emplace_back(name, family_options);
+  if (!db_settings.counter_families.empty()) {
+    // RocksDB refuses in-place updates with concurrent memtable writes; each program writes
+    // from one thread (its group commit), so nothing runs in parallel there anyway.
+    options.allow_concurrent_memtable_write = false;
+    for (auto& descriptor : descriptors) {
+      const auto& counters = db_settings.counter_families;
+      if (std::find(counters.begin(), counters.end(), descriptor.name) != counters.end()) {
+        descriptor.options.inplace_update_support = true;
+      }
+    }
+  }
 
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

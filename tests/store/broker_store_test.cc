@@ -90,6 +90,42 @@ TEST_CASE("uncommitted writes vanish with the process, state counts follow trans
   CHECK((*(*reopened)->GetCase("PER-BBBB-BBBB"))->summary().state() == wire::SUBMITTED);
 }
 
+TEST_CASE("each counter is written by the batch that changes it and read back after reopen") {
+  // A batch rewrites only the counters it changed: batches that each touch other counters
+  // must leave every counter right on disk.
+  testing::TempDir dir("store-counters");
+  {
+    auto store = BrokerStore::Open(dir.Sub("db"));
+    REQUIRE(store.ok());
+    auto& s = **store;
+    CHECK(s.NextCaseNumber() == 0);
+    s.PutCase(MakeCase("PER-DDDD-DDDD", wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+    REQUIRE(s.Commit().ok());
+    wire::AuditEntry entry;
+    entry.set_case_id("PER-DDDD-DDDD");
+    CHECK(s.AppendAudit(entry) == 1);
+    REQUIRE(s.Commit().ok());  // the audit counter alone
+    s.PutCase(MakeCase("PER-DDDD-DDDD", wire::DELIVERED), wire::SUBMITTED);
+    REQUIRE(s.Commit().ok());  // two state counts alone
+    CHECK(s.NextCaseNumber() == 1);
+    s.PutCase(MakeCase("PER-EEEE-EEEE", wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+    CHECK(s.NextAlertSequence() == 1);
+    REQUIRE(s.Commit().ok());
+    CHECK(s.AppendAudit(entry) == 2);
+    REQUIRE(s.Commit().ok());
+  }
+  auto reopened = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(reopened.ok());
+  auto& s = **reopened;
+  CHECK(s.case_counter() == 2);
+  CHECK(s.state_counts().at(wire::SUBMITTED) == 1);
+  CHECK(s.state_counts().at(wire::DELIVERED) == 1);
+  CHECK(s.NextAlertSequence() == 2);
+  wire::AuditEntry entry;
+  entry.set_case_id("PER-EEEE-EEEE");
+  CHECK(s.AppendAudit(entry) == 3);
+}
+
 TEST_CASE("a database directory that cannot be opened is an error value") {
   auto store = BrokerStore::Open("/proc/aplus-cannot-exist/db");
   CHECK_FALSE(store.ok());

@@ -30,7 +30,7 @@ std::map<size_t, std::map<std::string, std::string>> Contents(const RocksDb& db)
 
 uint64_t Latest(const RocksDb& db) { return db.raw()->GetLatestSequenceNumber(); }
 
-const RocksDbOptions kArchive{.archive_log = true, .log_ttl_seconds = 3600};
+const RocksDbOptions kArchive{.archive_log = true, .log_ttl_seconds = 3600, .counter_families = {}};
 
 std::unique_ptr<RocksDb> OpenDb(const std::string& path, const RocksDbOptions& options = {}) {
   auto db = RocksDb::Open(path, {"a", "b"}, options);

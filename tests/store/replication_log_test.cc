@@ -31,7 +31,7 @@ std::map<size_t, std::map<std::string, std::string>> Contents(const RocksDb& db)
 
 uint64_t Latest(const RocksDb& db) { return db.raw()->GetLatestSequenceNumber(); }
 
-const RocksDbOptions kArchive{.archive_log = true, .log_ttl_seconds = 3600};
+const RocksDbOptions kArchive{.archive_log = true, .log_ttl_seconds = 3600, .counter_families = {}};
 
 std::unique_ptr<RocksDb> OpenDb(const std::string& path, const RocksDbOptions& options = {}) {
   auto db = RocksDb::Open(path, {"a", "b"}, options);
@@ -200,10 +200,10 @@ TEST_CASE("the archive survives a restart and the sequences go on") {
 
 TEST_CASE("archive_log and log_ttl_seconds go together") {
   testing::TempDir dir("replog");
-  CHECK(RocksDb::Open(dir.Sub("a"), {"a"}, {.archive_log = true, .log_ttl_seconds = 0})
+  CHECK(RocksDb::Open(dir.Sub("a"), {"a"}, {.archive_log = true, .log_ttl_seconds = 0, .counter_families = {}})
             .status()
             .code() == wire::INVALID_ARGUMENT);
-  CHECK(RocksDb::Open(dir.Sub("b"), {"a"}, {.archive_log = false, .log_ttl_seconds = 60})
+  CHECK(RocksDb::Open(dir.Sub("b"), {"a"}, {.archive_log = false, .log_ttl_seconds = 60, .counter_families = {}})
             .status()
             .code() == wire::INVALID_ARGUMENT);
 }
