@@ -352,8 +352,11 @@ void StandbyNode::Connect(LeaderInfo leader) {  // a copy: callers pass *followi
 }
 
 bool StandbyNode::Following() const {
-  return link_ && following_ && last_leader_frame_ms_ != 0 &&
-         SteadyMs() - last_leader_frame_ms_ <= options_.silence_ms;
+  if (!link_ || !following_ || last_leader_frame_ms_ == 0) return false;
+  // Silence as of the last complete read of the link, as the reconnect rule judges it: after a
+  // stall of this loop the leader's frames may sit unread, and the leader is still followed.
+  int64_t as_of = std::max(last_drained_ms_, last_leader_frame_ms_);
+  return as_of - last_leader_frame_ms_ <= options_.silence_ms;
 }
 
 void StandbyNode::SendAttach() {

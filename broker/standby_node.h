@@ -90,7 +90,8 @@ class StandbyNode {
   // Ends the drain's group: one fsync for every Batches frame applied since, then one Applied.
   Status SyncAppliedBatches();
   // Attached to a leader that ships to us: a link, a leader followed, and a frame of it other
-  // than a refusal within the silence limit (heartbeats come every second when idle).
+  // than a refusal within the silence limit (heartbeats come every second when idle), as of
+  // the last complete read of the link.
   bool Following() const;
   // Reads and handles what the link holds (ReadLink syncs after it).
   Status DrainLink();
