@@ -10,7 +10,11 @@
 
 #include <openssl/ssl.h>
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace aplus {
 namespace {
@@ -88,6 +92,52 @@ class Steps {
   bool done_ = false;
 };
 
+// A name lookup's outcome, shared with the thread that runs it.
+struct Lookup {
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  beast::error_code ec;
+  tcp::resolver::results_type results;
+};
+
+// The host's addresses into `out`, or the failure. An address literal needs no lookup. A name
+// is looked up on a thread of its own: getaddrinfo cannot be interrupted (a cancelled Asio
+// resolver still waits for it when destroyed), so a lookup that outlives the deadline is left
+// to end alone and the caller is answered kTimeout on time.
+std::optional<HttpPostResult> Resolve(const HttpPostRequest& request, Clock::time_point deadline,
+                                      tcp::resolver::results_type& out) {
+  beast::error_code ec;
+  asio::ip::make_address(request.host, ec);
+  if (!ec) {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    out = resolver.resolve(request.host, request.port,
+                           tcp::resolver::numeric_host | tcp::resolver::numeric_service, ec);
+    if (ec) return FromError("resolve", ec);
+    return std::nullopt;
+  }
+  auto lookup = std::make_shared<Lookup>();
+  std::thread([lookup, host = request.host, port = request.port] {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code error;
+    auto results = resolver.resolve(host, port, error);
+    std::lock_guard lock(lookup->mutex);
+    lookup->ec = error;
+    lookup->results = std::move(results);
+    lookup->done = true;
+    lookup->finished.notify_all();
+  }).detach();
+  std::unique_lock lock(lookup->mutex);
+  if (!lookup->finished.wait_until(lock, deadline, [&] { return lookup->done; })) {
+    return Failure(HttpPostFailure::kTimeout, "resolve");
+  }
+  if (lookup->ec) return FromError("resolve", lookup->ec);
+  out = lookup->results;
+  return std::nullopt;
+}
+
 template <class Stream>
 HttpPostResult Exchange(Steps& steps, Stream& stream, bhttp::request<bhttp::string_body>& message,
                         const HttpPostRequest& request) {
@@ -125,7 +175,8 @@ HttpPostResult Exchange(Steps& steps, Stream& stream, bhttp::request<bhttp::stri
   if (header) return *header;
   bool body_cut = false;
   const auto declared = parser.content_length();
-  if (declared && *declared > request.max_response_body_bytes) {
+  // (A 1xx, 204 or 304 has no body whatever its Content-Length says: the parser is done.)
+  if (!parser.is_done() && declared && *declared > request.max_response_body_bytes) {
     if (!request.status_is_enough) {
       return Failure(HttpPostFailure::kFailed, "read",
                      "a response body of " + std::to_string(*declared) +
@@ -172,19 +223,8 @@ HttpPostResult PostOnce(const HttpPostRequest& request, Clock::time_point deadli
   message.body() = request.body;
   message.prepare_payload();
 
-  tcp::resolver resolver(ioc);
   tcp::resolver::results_type endpoints;
-  auto resolved = steps.Run(
-      "resolve",
-      [&](auto handler) {
-        resolver.async_resolve(request.host, request.port,
-                               [&, handler](beast::error_code e, tcp::resolver::results_type r) {
-                                 endpoints = std::move(r);
-                                 handler(e);
-                               });
-      },
-      [&] { resolver.cancel(); });
-  if (resolved) return *resolved;
+  if (auto failed = Resolve(request, deadline, endpoints)) return *failed;
 
   auto connect = [&](beast::tcp_stream& stream) {
     stream.expires_at(deadline);

@@ -8,7 +8,9 @@
 // which step failed and how (HttpPostFailure) and leaves the words to them.
 //
 // Thread rules: a call blocks its thread for at most about the deadline (plus up to one second
-// to let cancelled operations finish); calls on different threads share nothing.
+// to let cancelled operations finish); calls on different threads share nothing. A host name
+// is looked up on a short-lived thread of its own, left to finish alone if the lookup outlives
+// the deadline (getaddrinfo cannot be interrupted); an address literal is not looked up.
 #pragma once
 
 #include <chrono>

@@ -44,9 +44,13 @@ struct RocksDbOptions {
   // (inplace_update_support) instead of inserting one more version of the key. A rewrite then
   // searches a skip list of a few dozen keys, not one holding every version written since the
   // last flush: a cold search of that list was a large part of a light load's CPU (issue 11).
-  // Iterators and snapshots of these families are not point-in-time (RocksDB's rule); they are
-  // read with Get, and iterated only at start-up, before any write. The write-ahead log, hence
-  // replication, is unchanged: every write is still a record of its batch.
+  // Iterators and snapshots of these families are not point-in-time, and an iterator may read
+  // a value while it is rewritten (RocksDB's rule); they are read with Get, and iterated only
+  // at start-up, before any write. No DeleteRange either (an in-place value keeps the sequence
+  // number of its first write, so a later range tombstone would hide it). The write-ahead log,
+  // hence replication, is unchanged: every write is still a record of its batch. A memtable
+  // that no longer grows with each rewrite is flushed with the others (max_total_wal_size, a
+  // purge's FlushAll).
   std::vector<std::string> counter_families;
 };
 

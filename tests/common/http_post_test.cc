@@ -102,6 +102,31 @@ TEST_CASE("an answer: status, body and Retry-After; the request as given" * doct
   CHECK(seen[0].body == "{\"a\":1}");
 }
 
+TEST_CASE("a host name is looked up" * doctest::timeout(30)) {
+  Server server(http::HttpResponse::Json(200, "{}"));
+  HttpPostRequest request = To(server.port());
+  request.host = "localhost";
+  request.host_header = "localhost:" + server.port();
+  HttpPostResult result = PostOnce(request, In(5000));
+  INFO(result.step, " ", result.error);
+  REQUIRE(result.answered());
+  CHECK(result.status == 200);
+  REQUIRE(server.seen().size() == 1);
+  CHECK(server.seen()[0].host == "localhost:" + server.port());
+}
+
+TEST_CASE("a 204 declaring a large Content-Length is an answer: it has no body" *
+          doctest::timeout(30)) {
+  aplus::testing::RawHttpServer server("HTTP/1.1 204 No Content\r\nContent-Length: 5000\r\n\r\n");
+  HttpPostRequest request = To(std::to_string(server.port()));
+  request.max_response_body_bytes = 100;
+  HttpPostResult result = PostOnce(request, In(5000));
+  INFO(result.step, " ", result.error);
+  REQUIRE(result.answered());
+  CHECK(result.status == 204);
+  CHECK(result.body.empty());
+}
+
 TEST_CASE("nobody listening: refused at connect, at once" * doctest::timeout(30)) {
   auto started = Clock::now();
   HttpPostResult result = PostOnce(To(ClosedPort()), In(5000));
