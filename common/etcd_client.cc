@@ -140,17 +140,9 @@ Json CompareToJson(const EtcdCompare& compare) {
   return out;
 }
 
-// One exchange's outcome: no answer (transport), or an HTTP answer.
-struct Exchange {
-  bool answered = false;
-  std::string transport_error;  // when !answered
-  int status = 0;
-  std::string body;
-};
-
 // POST `body` to `target` on `member`, all of it before `deadline`.
-Exchange Post(const Member& member, const std::string& target, const std::string& body,
-              Clock::time_point deadline) {
+HttpPostResult Post(const Member& member, const std::string& target, const std::string& body,
+                    Clock::time_point deadline) {
   HttpPostRequest request;
   request.host = member.host;
   request.port = member.port;
@@ -159,19 +151,14 @@ Exchange Post(const Member& member, const std::string& target, const std::string
   request.headers = {{"Content-Type", "application/json"}};
   request.body = body;
   request.max_response_body_bytes = kMaxResponseBodyBytes;
-  HttpPostResult posted = PostOnce(request, deadline);
-  Exchange result;
-  if (!posted.answered()) {
-    result.transport_error = posted.step + ": " +
-                             (posted.failure == HttpPostFailure::kTimeout
-                                  ? std::string("no answer within the deadline")
-                                  : posted.error);
-    return result;
-  }
-  result.answered = true;
-  result.status = posted.status;
-  result.body = std::move(posted.body);
-  return result;
+  return PostOnce(request, deadline);
+}
+
+// Why a member gave no answer, for messages: "<step>: <reason>".
+std::string TransportError(const HttpPostResult& posted) {
+  return posted.step + ": " +
+         (posted.failure == HttpPostFailure::kTimeout ? std::string("no answer within the deadline")
+                                                      : posted.error);
 }
 
 // etcd's error in an answer, or nullopt when the answer is a success. `retry_elsewhere` says
@@ -297,9 +284,9 @@ class EtcdGatewayClient final : public EtcdClient {
         if (now >= deadline) break;
         const size_t index = (first + tried) % n;
         const auto share = (deadline - now) / static_cast<int64_t>(n - tried);
-        Exchange exchange = Post(members_[index], target, body, now + share);
-        if (!exchange.answered) {
-          transport_error = members_[index].url + " " + exchange.transport_error;
+        HttpPostResult exchange = Post(members_[index], target, body, now + share);
+        if (!exchange.answered()) {
+          transport_error = members_[index].url + " " + TransportError(exchange);
           continue;
         }
         Json answer = Json::parse(exchange.body, nullptr, /*allow_exceptions=*/false);

@@ -82,7 +82,6 @@ class Steps {
     return std::nullopt;
   }
 
-  beast::error_code& error() { return ec_; }
   Clock::time_point deadline() const { return deadline_; }
 
  private:
