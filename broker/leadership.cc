@@ -1,8 +1,11 @@
 // Leadership through etcd (broker/leadership.h, docs/AVAILABILITY.md "etcd keys").
 //
 // One thread owns the etcd client of the loop: it follows (reads `leader` and `sync` every
-// poll_ms, campaigns when the rules allow), or leads (a keep-alive every TTL/3, the keys read
-// every poll_ms to notice a lost `leader` key). Whether this node may still act as leader is
+// poll_ms, campaigns when the rules allow), or leads (a keep-alive every keepalive_ms, the keys
+// read every poll_ms to notice a lost `leader` key). A leader's keep-alive comes first: after
+// a failed one the next goes at once, with the rest of the validity as its deadline, and no key
+// is read until one succeeds (a key read would hold the thread for a whole etcd timeout while
+// the validity runs out). Whether this node may still act as leader is
 // two atomics (role, valid-until on the steady clock), so that IsLeaderNow() turns false on
 // time even while the thread is blocked in a call to an etcd that no longer answers.
 // SetSyncStandby() runs on the caller's thread with a client of its own.
@@ -106,6 +109,7 @@ class EtcdLeadership final : public Leadership {
         sync_key_(options_.prefix + "sync"),
         ttl_(std::chrono::seconds(options_.lease_ttl_s)),
         margin_(std::chrono::milliseconds(options_.margin_ms)),
+        keepalive_(std::chrono::milliseconds(options_.keepalive_ms)),
         poll_(std::chrono::milliseconds(options_.poll_ms)),
         loop_client_(std::move(loop_client)),
         call_client_(std::move(call_client)) {
@@ -205,6 +209,10 @@ class EtcdLeadership final : public Leadership {
       if (expired_.load() || Nanos(Clock::now()) >= valid_until_ns_.load()) {
         MarkDemoted("no keep-alive answered within the lease's TTL minus the margin");
       }
+      // Renewing the lease is all that matters until a keep-alive succeeds again.
+      if (keepalive_failing_ && role_.load() == static_cast<int>(NodeRole::kLeader)) {
+        return next_keepalive_;
+      }
     }
     if (role_.load() == static_cast<int>(NodeRole::kDemoted) && lease_ != 0) Resign();
     if (now >= next_poll_) {
@@ -221,13 +229,24 @@ class EtcdLeadership final : public Leadership {
 
   void KeepAlive() {
     const auto sent = Clock::now();
-    auto ttl = loop_client_->KeepAlive(lease_);
+    // An answer is worth waiting for as long as it can still renew the validity; at least the
+    // usual etcd timeout, so that the last tries before the end are not too short to succeed.
+    const auto valid_for = std::chrono::duration_cast<std::chrono::milliseconds>(
+        Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load())) - sent);
+    const auto timeout = std::max(valid_for, std::chrono::milliseconds(options_.etcd_timeout_ms));
+    auto ttl = loop_client_->KeepAlive(lease_, timeout);
     SetReachable(ttl.ok() || ttl.status().code() != wire::UNREACHABLE);
     if (!ttl.ok()) {
       spdlog::warn("leadership: keep-alive failed: {}", ttl.status().ToString());
-      next_keepalive_ = Clock::now() + std::min(poll_, ttl_ / 3);  // try again soon
+      keepalive_failing_ = true;
+      // Again at once, unless etcd answered the failure (not a silence): then a short pause,
+      // not a busy loop on an error that repeats.
+      next_keepalive_ = ttl.status().code() == wire::UNREACHABLE
+                            ? Clock::now()
+                            : Clock::now() + std::chrono::milliseconds(50);
       return;
     }
+    keepalive_failing_ = false;
     if (*ttl <= 0) {
       MarkDemoted("etcd says the lease is gone");
       return;
@@ -236,7 +255,7 @@ class EtcdLeadership final : public Leadership {
     // TTL: etcd's expiry can only be later than this.
     const auto granted = std::min<Clock::duration>(ttl_, std::chrono::seconds(*ttl));
     ExtendValidity(sent + granted - margin_);
-    next_keepalive_ = sent + ttl_ / 3;
+    next_keepalive_ = sent + keepalive_;
   }
 
   // Reads `leader` and `sync` in one transaction (one revision for both); a leader checks
@@ -318,7 +337,7 @@ class EtcdLeadership final : public Leadership {
   void Won(int64_t epoch, int64_t lease, Clock::time_point started) {
     lease_ = lease;
     epoch_.store(epoch);
-    next_keepalive_ = started + ttl_ / 3;
+    next_keepalive_ = started + keepalive_;
     valid_until_ns_.store(Nanos(started + ttl_ - margin_));
     role_.store(static_cast<int>(NodeRole::kLeader));
     {
@@ -381,6 +400,7 @@ class EtcdLeadership final : public Leadership {
   const std::string sync_key_;
   const Clock::duration ttl_;
   const Clock::duration margin_;
+  const Clock::duration keepalive_;
   const Clock::duration poll_;
 
   // Any thread.
@@ -401,6 +421,7 @@ class EtcdLeadership final : public Leadership {
   std::unique_ptr<EtcdClient> loop_client_;
   int64_t lease_ = 0;
   Clock::time_point next_keepalive_;
+  bool keepalive_failing_ = false;  // the last keep-alive got no live answer
   Clock::time_point next_poll_;
 
   // SetSyncStandby's client, guarded by call_mutex_.
@@ -425,14 +446,17 @@ Result<std::unique_ptr<Leadership>> Leadership::Start(LeadershipOptions options)
     return Status(wire::INVALID_ARGUMENT, "leadership prefix must end with '/'");
   }
   if (options.lease_ttl_s < 2 || options.margin_ms < 0 || options.poll_ms <= 0 ||
-      options.etcd_timeout_ms <= 0) {
+      options.etcd_timeout_ms <= 0 || options.keepalive_ms <= 0) {
     return Status(wire::INVALID_ARGUMENT,
-                  "leadership needs lease_ttl_s >= 2, margin_ms >= 0, poll_ms and "
-                  "etcd_timeout_ms > 0");
+                  "leadership needs lease_ttl_s >= 2, margin_ms >= 0, keepalive_ms, poll_ms "
+                  "and etcd_timeout_ms > 0");
   }
-  // A keep-alive every TTL/3 must renew the validity before it runs out.
+  // Keep-alives must renew the validity well before it runs out: at least two fit in it.
   if (options.margin_ms >= options.lease_ttl_s * 1000 * 2 / 3) {
     return Status(wire::INVALID_ARGUMENT, "leadership margin_ms must be under 2/3 of the TTL");
+  }
+  if (options.keepalive_ms > options.lease_ttl_s * 1000 / 3) {
+    return Status(wire::INVALID_ARGUMENT, "leadership keepalive_ms must be at most TTL/3");
   }
   auto loop_client = EtcdClient::Create(options.etcd_urls, options.etcd_timeout_ms);
   if (!loop_client.ok()) return loop_client.status();

@@ -10,7 +10,7 @@
 // - etcd's errors: a non-200 status with {"error": "...", "message": "...", "code": N} (gRPC
 //   code N), or, on the stream's endpoint, {"error": {"grpc_code": N, "message": "..."}}.
 //
-// One TCP connection per call: the calls are rare (a keep-alive every TTL/3, a poll every
+// One TCP connection per call: the calls are rare (a keep-alive every 500 ms, a poll every
 // 250 ms), and a fresh connection never inherits a half-dead one from a stopped member.
 #include "common/etcd_client.h"
 
@@ -203,8 +203,8 @@ class EtcdGatewayClient final : public EtcdClient {
     return id;
   }
 
-  Result<int64_t> KeepAlive(int64_t lease) override {
-    auto answer = Call("/v3/lease/keepalive", {{"ID", std::to_string(lease)}});
+  Result<int64_t> KeepAlive(int64_t lease, std::chrono::milliseconds timeout) override {
+    auto answer = Call("/v3/lease/keepalive", {{"ID", std::to_string(lease)}}, timeout);
     if (!answer.ok()) return answer.status();
     auto result = answer->find("result");
     if (result == answer->end() || !result->is_object()) {
@@ -272,7 +272,11 @@ class EtcdGatewayClient final : public EtcdClient {
   // two). Each try gets an equal share of what is left of the deadline for the round, so that
   // a member that accepts the connection but never answers (stopped) leaves time for the others.
   Result<Json> Call(const std::string& target, const Json& request) {
-    const auto deadline = Clock::now() + timeout_;
+    return Call(target, request, timeout_);
+  }
+  Result<Json> Call(const std::string& target, const Json& request,
+                    std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
     const std::string body = request.dump();
     std::optional<std::string> etcd_error;  // the last error an etcd member answered
     std::string transport_error;            // the last member that did not answer, and why
@@ -312,7 +316,7 @@ class EtcdGatewayClient final : public EtcdClient {
     }
     if (etcd_error) return Status(wire::UNAVAILABLE, *etcd_error);
     return Status(wire::UNREACHABLE,
-                  "no etcd member answered within " + std::to_string(timeout_.count()) + " ms" +
+                  "no etcd member answered within " + std::to_string(timeout.count()) + " ms" +
                       (transport_error.empty() ? "" : " (last: " + transport_error + ")"));
   }
 

@@ -9,6 +9,7 @@
 // kept), INVALID_ARGUMENT for a malformed URL list.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,8 +65,11 @@ class EtcdClient {
   // A lease of `ttl_seconds`; returns its id.
   virtual Result<int64_t> GrantLease(int64_t ttl_seconds) = 0;
   // One keep-alive; returns the lease's remaining time-to-live in seconds (0 or less: the
-  // lease is gone, the caller has lost what it held under it).
-  virtual Result<int64_t> KeepAlive(int64_t lease) = 0;
+  // lease is gone, the caller has lost what it held under it). `timeout` replaces the
+  // client's deadline for this call: a leader waits for an answer as long as an answer can
+  // still renew its leadership (a cluster electing its raft leader holds keep-alives until
+  // it has one), not a fixed second.
+  virtual Result<int64_t> KeepAlive(int64_t lease, std::chrono::milliseconds timeout) = 0;
   virtual Status RevokeLease(int64_t lease) = 0;
   // The key, or nullopt when absent; `revision` (when given) receives the header revision.
   virtual Result<std::optional<EtcdKeyValue>> Get(std::string_view key,

@@ -86,6 +86,8 @@ TEST_CASE("bad options are INVALID_ARGUMENT" * doctest::timeout(10)) {
   CHECK(bad([](LeadershipOptions& o) { o.lease_ttl_s = 1; }));
   CHECK(bad([](LeadershipOptions& o) { o.margin_ms = 4000; }));  // past 2/3 of 5 s
   CHECK(bad([](LeadershipOptions& o) { o.poll_ms = 0; }));
+  CHECK(bad([](LeadershipOptions& o) { o.keepalive_ms = 0; }));
+  CHECK(bad([](LeadershipOptions& o) { o.keepalive_ms = 1700; }));  // past TTL/3
 }
 
 TEST_CASE("two nodes: one leads, the other follows it and takes over when named" *
@@ -344,4 +346,32 @@ TEST_CASE("one etcd member of three killed: the leader keeps leading" * doctest:
   REQUIRE(etcd.Restart(raft_leader));
   CHECK(a->IsLeaderNow());
   CHECK_FALSE(b->IsLeaderNow());
+}
+
+TEST_CASE("etcd silent for 2.5 s (every member stopped, as while raft elects a leader): the "
+          "leader keeps leading" * doctest::timeout(120)) {
+  REQUIRE_ETCD();
+  EtcdCluster etcd(3, "leadership-silent");
+  auto a = Start(etcd.urls(), "a");
+  REQUIRE(WaitUntil([&] { return a->IsLeaderNow(); }, 15000));
+  auto b = Start(etcd.urls(), "b");
+  REQUIRE(WaitUntil([&] { return b->View().leader.has_value(); }, 5000));
+  const int64_t epoch = a->View().epoch;
+
+  // With the defaults a leader rides out a silence of TTL - margin - keep-alive interval
+  // (5 - 1.5 - 0.5 = 3 s) whatever its phase. Before keep-alives came first (one every TTL/3,
+  // key reads of a whole etcd timeout between the retries), a silence starting 1 s or more
+  // after the last keep-alive demoted it: most of these rounds did.
+  for (int round = 0; round < 4; ++round) {
+    std::this_thread::sleep_for(milliseconds(1000 + 400 * round));  // another phase each round
+    for (int i = 0; i < 3; ++i) etcd.Stop(i);
+    bool lost = WaitUntil([&] { return !a->IsLeaderNow() || b->IsLeaderNow(); }, 2500);
+    for (int i = 0; i < 3; ++i) etcd.Cont(i);
+    CHECK_MESSAGE(!lost, "round " << round << ": lost during the silence");
+    // Answers again: the validity is renewed (it would run out within 3.5 s otherwise).
+    lost = WaitUntil([&] { return !a->IsLeaderNow() || b->IsLeaderNow(); }, 4000);
+    CHECK_MESSAGE(!lost, "round " << round << ": lost after it");
+  }
+  CHECK(a->View().epoch == epoch);
+  CHECK(a->View().role == NodeRole::kLeader);
 }

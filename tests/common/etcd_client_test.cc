@@ -96,7 +96,7 @@ TEST_CASE("leases, reads and transactions on a real etcd" * doctest::timeout(60)
   auto lease = client->GrantLease(10);
   REQUIRE_MESSAGE(lease.ok(), lease.status().ToString());
   CHECK(*lease != 0);
-  auto ttl = client->KeepAlive(*lease);
+  auto ttl = client->KeepAlive(*lease, std::chrono::milliseconds(3000));
   REQUIRE_MESSAGE(ttl.ok(), ttl.status().ToString());
   CHECK(*ttl == 10);
 
@@ -161,7 +161,7 @@ TEST_CASE("leases, reads and transactions on a real etcd" * doctest::timeout(60)
   // and revoking again is etcd's error, kept.
   REQUIRE(client->RevokeLease(*lease).ok());
   CHECK_FALSE(client->Get("/t/leader")->has_value());
-  auto gone = client->KeepAlive(*lease);
+  auto gone = client->KeepAlive(*lease, std::chrono::milliseconds(3000));
   REQUIRE(gone.ok());
   CHECK(*gone <= 0);
   Status again = client->RevokeLease(*lease);
@@ -194,7 +194,7 @@ TEST_CASE("one member of three killed or frozen: calls still answer" * doctest::
   auto got = client->Get("/t/k");
   REQUIRE_MESSAGE(got.ok(), got.status().ToString());
   CHECK((*got)->value == "1");
-  CHECK(client->KeepAlive(*lease).ok());
+  CHECK(client->KeepAlive(*lease, std::chrono::milliseconds(3000)).ok());
   auto put = client->Txn({}, {{EtcdOp::Kind::kPut, "/t/k", "2", 0}}, {});
   REQUIRE_MESSAGE(put.ok(), put.status().ToString());
   CHECK(Clock::now() - start < std::chrono::seconds(4 * 10));
