@@ -3,9 +3,9 @@
 // One thread owns the etcd client of the loop: it follows (reads `leader` and `sync` every
 // poll_ms, campaigns when the rules allow), or leads (a keep-alive every keepalive_ms, the keys
 // read every poll_ms to notice a lost `leader` key). A leader's keep-alive comes first: after
-// a failed one the next goes at once, with the rest of the validity as its deadline, and no key
-// is read until one succeeds (a key read would hold the thread for a whole etcd timeout while
-// the validity runs out). Whether this node may still act as leader is
+// a failed one the next goes at once, and no key is read until one has succeeded and the
+// validity left outlasts a key read etcd does not answer (such a read holds the thread for a
+// whole etcd timeout while the validity runs out). Whether this node may still act as leader is
 // two atomics (role, valid-until on the steady clock), so that IsLeaderNow() turns false on
 // time even while the thread is blocked in a call to an etcd that no longer answers.
 // SetSyncStandby() runs on the caller's thread with a client of its own.
@@ -110,6 +110,7 @@ class EtcdLeadership final : public Leadership {
         ttl_(std::chrono::seconds(options_.lease_ttl_s)),
         margin_(std::chrono::milliseconds(options_.margin_ms)),
         keepalive_(std::chrono::milliseconds(options_.keepalive_ms)),
+        etcd_timeout_(std::chrono::milliseconds(options_.etcd_timeout_ms)),
         poll_(std::chrono::milliseconds(options_.poll_ms)),
         loop_client_(std::move(loop_client)),
         call_client_(std::move(call_client)) {
@@ -205,12 +206,18 @@ class EtcdLeadership final : public Leadership {
   Clock::time_point Turn() {
     const auto now = Clock::now();
     if (role_.load() == static_cast<int>(NodeRole::kLeader)) {
-      if (now >= next_keepalive_) KeepAlive();
-      if (expired_.load() || Nanos(Clock::now()) >= valid_until_ns_.load()) {
+      if (expired_.load() || Nanos(now) >= valid_until_ns_.load()) {
         MarkDemoted("no keep-alive answered within the lease's TTL minus the margin");
+      } else if (now >= next_keepalive_) {
+        KeepAlive();
       }
-      // Renewing the lease is all that matters until a keep-alive succeeds again.
-      if (keepalive_failing_ && role_.load() == static_cast<int>(NodeRole::kLeader)) {
+      // Renewing the lease comes first: no key is read until a keep-alive has succeeded and
+      // the validity left outlasts a key read that etcd does not answer (after a late answer
+      // it may not; the next keep-alive goes first then). Reads still run after every prompt
+      // renewal: they are how a leader notices that its `leader` key was deleted.
+      const auto valid_until = Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load()));
+      if (role_.load() == static_cast<int>(NodeRole::kLeader) &&
+          (keepalive_failing_ || valid_until - Clock::now() <= etcd_timeout_)) {
         return next_keepalive_;
       }
     }
@@ -229,11 +236,12 @@ class EtcdLeadership final : public Leadership {
 
   void KeepAlive() {
     const auto sent = Clock::now();
-    // An answer is worth waiting for as long as it can still renew the validity; at least the
-    // usual etcd timeout, so that the last tries before the end are not too short to succeed.
+    // No longer than the validity left (a later answer could not renew it), nor than one etcd
+    // timeout: a fresh try after that sends a newer `sent`, which renews further.
     const auto valid_for = std::chrono::duration_cast<std::chrono::milliseconds>(
         Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load())) - sent);
-    const auto timeout = std::max(valid_for, std::chrono::milliseconds(options_.etcd_timeout_ms));
+    const auto timeout = std::min(valid_for, std::chrono::milliseconds(options_.etcd_timeout_ms));
+    if (timeout <= std::chrono::milliseconds::zero()) return;  // Turn demotes
     auto ttl = loop_client_->KeepAlive(lease_, timeout);
     SetReachable(ttl.ok() || ttl.status().code() != wire::UNREACHABLE);
     if (!ttl.ok()) {
@@ -401,6 +409,7 @@ class EtcdLeadership final : public Leadership {
   const Clock::duration ttl_;
   const Clock::duration margin_;
   const Clock::duration keepalive_;
+  const Clock::duration etcd_timeout_;
   const Clock::duration poll_;
 
   // Any thread.
@@ -446,18 +455,23 @@ Result<std::unique_ptr<Leadership>> Leadership::Start(LeadershipOptions options)
     return Status(wire::INVALID_ARGUMENT, "leadership prefix must end with '/'");
   }
   if (options.lease_ttl_s < 2 || options.margin_ms < 0 || options.poll_ms <= 0 ||
-      options.etcd_timeout_ms <= 0 || options.keepalive_ms <= 0) {
+      options.etcd_timeout_ms <= 0 || options.keepalive_ms < 50) {
     return Status(wire::INVALID_ARGUMENT,
-                  "leadership needs lease_ttl_s >= 2, margin_ms >= 0, keepalive_ms, poll_ms "
-                  "and etcd_timeout_ms > 0");
+                  "leadership needs lease_ttl_s >= 2, margin_ms >= 0, keepalive_ms >= 50 (each "
+                  "is a new connection to etcd), poll_ms and etcd_timeout_ms > 0");
   }
-  // Keep-alives must renew the validity well before it runs out: at least two fit in it.
+  // The validity (TTL - margin) must hold several keep-alives: a failed one is then retried
+  // before it runs out.
   if (options.margin_ms >= options.lease_ttl_s * 1000 * 2 / 3) {
     return Status(wire::INVALID_ARGUMENT, "leadership margin_ms must be under 2/3 of the TTL");
   }
   if (options.keepalive_ms > options.lease_ttl_s * 1000 / 3) {
     return Status(wire::INVALID_ARGUMENT, "leadership keepalive_ms must be at most TTL/3");
   }
+  // A call that etcd does not answer must leave time to retry within the validity, and a
+  // leader reads its keys only while more than one call's deadline of validity is left.
+  options.etcd_timeout_ms = static_cast<int>(std::min<int64_t>(
+      options.etcd_timeout_ms, (options.lease_ttl_s * 1000 - options.margin_ms) / 2));
   auto loop_client = EtcdClient::Create(options.etcd_urls, options.etcd_timeout_ms);
   if (!loop_client.ok()) return loop_client.status();
   auto call_client = EtcdClient::Create(options.etcd_urls, options.etcd_timeout_ms);

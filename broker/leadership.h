@@ -7,9 +7,9 @@
 // never block on etcd.
 //
 // Riding out a silent etcd (its raft leader lost: no answer until the others elect one): once a
-// keep-alive fails, the leader sends the next at once, waits for its answer as long as that
-// answer could still renew the leadership, and reads no keys until one succeeds. An etcd silent
-// for up to `TTL - margin - keepalive_ms` (3 s with the defaults) therefore never demotes it.
+// keep-alive fails, the leader sends the next at once, and reads no key until one succeeds and
+// the validity left outlasts a key read that etcd does not answer. An etcd silent for up to
+// about `TTL - margin - keepalive_ms` (3 s with the defaults) therefore never demotes it.
 //
 // Self-demotion: a leader's leadership is valid until `sent + TTL - margin` on the monotonic
 // clock, where `sent` is when the last keep-alive that etcd answered with a live lease was sent.
@@ -69,9 +69,9 @@ struct LeadershipOptions {
   std::string replication;
   int64_t lease_ttl_s = 5;
   int64_t margin_ms = 1500;   // leadership ends this long before the lease could expire
-  int64_t keepalive_ms = 500; // how often a leader renews its lease (at most TTL/3)
+  int64_t keepalive_ms = 500; // how often a leader renews its lease (50 ms to TTL/3)
   int64_t poll_ms = 250;      // how often the keys are read
-  int etcd_timeout_ms = 1000; // each etcd call's deadline
+  int etcd_timeout_ms = 1000; // each etcd call's deadline (at most half of TTL - margin)
 };
 
 // Whether `node` may campaign while `sync` says this (docs/AVAILABILITY.md, "Who may
@@ -85,7 +85,7 @@ class Leadership {
   // it starts not campaigning, so that a node never campaigns before it has said it may.
   // INVALID_ARGUMENT for a bad URL list, an empty node, a prefix not ending in '/', or
   // timings that cannot work (lease_ttl_s < 2, margin_ms not under 2/3 of the TTL,
-  // keepalive_ms not in (0, TTL/3]).
+  // keepalive_ms not in [50, TTL/3]).
   static Result<std::unique_ptr<Leadership>> Start(LeadershipOptions options);
   virtual ~Leadership() = default;  // stops the thread; a leader revokes its lease (resigns)
 
