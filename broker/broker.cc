@@ -248,12 +248,14 @@ void Broker::Turn(int timeout_ms) {
     items[polled++] = {replication_->socket().handle(), 0, ZMQ_POLLIN, 0};
     timeout_ms = std::min(timeout_ms, replication_->NextTickInMs());
   }
+  const int64_t poll_started_ms = SteadyNowMs();
   try {
     zmq::poll(items, polled, std::chrono::milliseconds(timeout_ms));
   } catch (const zmq::error_t& e) {
     if (e.num() != EINTR) spdlog::error("poll failed: {}", e.what());
     return;  // a signal: let Run() look at the stop flag
   }
+  idle_since_read_ms_ += SteadyNowMs() - poll_started_ms;
   if (zap_) {
     zap_->AnswerRequests();  // handshakes wait on this thread: answer them first
   }
@@ -267,6 +269,7 @@ void Broker::Turn(int timeout_ms) {
   if (zap_) ApplyKeyringChanges();
   // Drain everything that is already here, up to one batch: this is what makes concurrent
   // senders share one fsync.
+  ExcuseOwnStall();
   messages_in_batch_ = 0;
   while (messages_in_batch_ < options_.max_batch_messages) {
     zmq::message_t routing_id;
@@ -298,6 +301,9 @@ void Broker::Turn(int timeout_ms) {
     if (replication_ && messages_in_batch_ % kShipEveryMessages == 0) ShipPendingWrites();
     if (durability_failure_) return;  // that write failed: fail-stop
   }
+  last_read_end_ms_ = SteadyNowMs();
+  idle_since_read_ms_ = 0;
+  stall_excused_ms_ = 0;
   // A batch that answers nobody (only DeliveryAcks: they have no answer) waits for the next
   // batch that does, or kUnansweredCommitDelayMs: at a light load this saves one fsync per
   // escalation (its ack rides with the next submission's commit).
@@ -315,6 +321,7 @@ void Broker::Turn(int timeout_ms) {
   CollectPurgeCompactions();
   int64_t now = SteadyNowMs();
   if (now - last_expiry_check_ms_ >= 100) {
+    ExcuseOwnStall();  // this turn's commit may have stalled
     ExpireLeasesAndSessions();
     last_expiry_check_ms_ = now;
   }

@@ -299,6 +299,8 @@ class Broker {
                             const std::string& queue, uint64_t sequence,
                             const records::QueueItem& item);
   void ExpireLeasesAndSessions();
+  // Excuses the loop's busy time since its last read of the socket, past kOwnStallMs.
+  void ExcuseOwnStall();
   void DropSession(const std::string& routing_id, const char* why);
 
   const NetworkConfig& config_;
@@ -372,6 +374,15 @@ class Broker {
   // loop itself (a slow commit) leaves pings and acks unread in the socket, which is not the
   // clients' silence.
   int64_t last_drained_ms_ = 0;
+  // The loop's own stalls, excused (ExcuseOwnStall). As of last_drained_ms_ alone, a stall
+  // longer than twice the session timeout still dropped every session (the expiry's reference
+  // may lag now by at most one timeout, so that a load never drained still expires leases).
+  // So the busy time since the loop last read its socket, past kOwnStallMs, is added to every
+  // session's last-seen time and every ack lease: the clients could not be heard meanwhile.
+  static constexpr int64_t kOwnStallMs = 1000;
+  int64_t last_read_end_ms_ = 0;      // steady clock: the end of the last read phase
+  int64_t idle_since_read_ms_ = 0;    // of which waiting in poll (nothing to read: not a stall)
+  int64_t stall_excused_ms_ = 0;      // already excused since the last read phase
   // Set by a failed commit; the loop stops at the end of that turn (fail-stop).
   std::optional<Status> durability_failure_;
   BrokerCounters counters_;

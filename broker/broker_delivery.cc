@@ -281,7 +281,8 @@ void Broker::ExpireLeasesAndSessions() {
   // As of the last complete read of the socket (broker.h, last_drained_ms_): what arrived
   // before it has been read, so a silence or a lease measured up to it is the client's.
   // Under a load that never lets a turn read everything (max_batch_messages per turn), the
-  // reference may lag by at most the session timeout, so leases still expire.
+  // reference may lag by at most the session timeout, so leases still expire. A longer stall
+  // of the loop itself is excused separately (ExcuseOwnStall).
   int64_t now = std::max(last_drained_ms_, SteadyNowMs() - options_.session_timeout_ms);
   std::vector<std::string> silent;
   for (const auto& [id, session] : sessions_) {
@@ -302,6 +303,26 @@ void Broker::ExpireLeasesAndSessions() {
       }
     }
   }
+}
+
+void Broker::ExcuseOwnStall() {
+  if (last_read_end_ms_ == 0) return;  // no read phase yet
+  const int64_t busy = SteadyNowMs() - last_read_end_ms_ - idle_since_read_ms_;
+  const int64_t excess = busy - kOwnStallMs - stall_excused_ms_;
+  if (excess <= 0) return;
+  stall_excused_ms_ += excess;
+  // Nothing sent since the last read was heard: moved by no more than the time since then.
+  for (auto& [id, session] : sessions_) session.last_seen_ms += excess;
+  size_t leases = 0;
+  for (auto& [name, queue] : queues_) {
+    for (auto& [sequence, item] : queue.in_flight) {
+      item.lease_deadline_ms += excess;
+      ++leases;
+    }
+  }
+  spdlog::warn("the loop was busy {} ms without reading its socket (a slow commit?): {} "
+               "sessions' silence and {} ack leases extended by {} ms",
+               busy, sessions_.size(), leases, excess);
 }
 
 void Broker::DropSession(const std::string& routing_id, const char* why) {
