@@ -127,6 +127,10 @@ void Broker::FillStats(wire::Stats& stats) const {
   stats.set_answered_total(metrics_.AnsweredTotal());
   stats.set_started_at_ms(started_at_ms_);
   stats.set_instance_id(instance_id_);
+  const StoreMemoryUsage memory = store_->db().MemoryUsage();
+  stats.mutable_store_memory()->set_memtables_bytes(memory.memtables);
+  stats.mutable_store_memory()->set_table_readers_bytes(memory.table_readers);
+  stats.mutable_store_memory()->set_block_cache_bytes(memory.block_cache);
 }
 
 const std::map<std::string, uint64_t>& Broker::CasesAtRisk() {

@@ -85,6 +85,9 @@ BrokerMetrics::BrokerMetrics(const NetworkConfig& config, const std::string& ver
                            "Open cases warned and not yet breached, by partner.")),
       sessions_(GaugeFamily(program_.registry(), "aplus_sessions",
                             "Authenticated sessions, by role.")),
+      store_memory_(GaugeFamily(program_.registry(), "aplus_store_memory_bytes",
+                                "Memory the broker's RocksDB holds, by kind (memtables, "
+                                "table_readers: indexes and filters, block_cache).")),
       submit_durable_(HistogramOf(program_.registry(), "aplus_submit_durable_seconds",
                                   "From a submission's receipt to its Accepted answer leaving "
                                   "after the commit.",
@@ -137,12 +140,18 @@ std::string BrokerMetrics::Render(const wire::Stats& stats,
   for (const auto& [state, count] : stats.cases_by_state()) cases[state] = count;
   for (const auto& [partner, count] : at_risk) risk[partner] = static_cast<double>(count);
   for (const auto& [role, count] : stats.sessions_by_role()) sessions[role] = count;
+  const auto& store = stats.store_memory();
+  std::map<std::string, double> store_memory = {
+      {"memtables", static_cast<double>(store.memtables_bytes())},
+      {"table_readers", static_cast<double>(store.table_readers_bytes())},
+      {"block_cache", static_cast<double>(store.block_cache_bytes())}};
   SetAll(ready_, "queue", ready, known_ready_);
   SetAll(unacked_, "queue", unacked, known_unacked_);
   SetAll(oldest_age_, "queue", oldest, known_oldest_);
   SetAll(cases_, "state", cases, known_cases_);
   SetAll(at_risk_, "partner", risk, known_risk_);
   SetAll(sessions_, "role", sessions, known_sessions_);
+  SetAll(store_memory_, "kind", store_memory, known_store_memory_);
   if (stats.has_pair()) RenderPair(stats.pair());
   return program_.Text();
 }

@@ -99,6 +99,7 @@ class BrokerMetrics {
   prometheus::Family<prometheus::Gauge>& cases_;
   prometheus::Family<prometheus::Gauge>& at_risk_;
   prometheus::Family<prometheus::Gauge>& sessions_;
+  prometheus::Family<prometheus::Gauge>& store_memory_;
   prometheus::Histogram* submit_durable_;
   prometheus::Histogram* commit_seconds_;
   prometheus::Histogram* group_commit_requests_;
@@ -106,7 +107,7 @@ class BrokerMetrics {
   std::unique_ptr<PairGauges> pair_;
   // The gauges made so far, by label value (Render sets those no longer reported to 0).
   std::map<std::string, prometheus::Gauge*> known_ready_, known_unacked_, known_oldest_,
-      known_cases_, known_risk_, known_sessions_;
+      known_cases_, known_risk_, known_sessions_, known_store_memory_;
 };
 
 }  // namespace aplus

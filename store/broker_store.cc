@@ -74,6 +74,21 @@ Result<std::unique_ptr<RocksDb>> BrokerStore::OpenDatabase(const std::string& pa
                                                            const RocksDbOptions& options) {
   RocksDbOptions with_counters = options;
   with_counters.counter_families = {keys::kMeta};
+  // How each family is read (store/KEY_LAYOUT.md): filters only where a Get may miss.
+  with_counters.point_reads = {
+      {keys::kDedup, PointReads::kMayMiss},          // a new idempotency key is absent
+      {keys::kAlerts, PointReads::kHit},             // listed, acknowledged: ids that exist
+      {keys::kCases, PointReads::kHit},
+      {keys::kContent, PointReads::kHit},
+      {keys::kQueues, PointReads::kHit},
+      {keys::kMeta, PointReads::kHit},
+      {keys::kEvents, PointReads::kNone},            // a timeline is read by prefix
+      {keys::kByContactPoint, PointReads::kNone},
+      {keys::kDue, PointReads::kNone},
+      {keys::kOpenAlerts, PointReads::kNone},
+      {keys::kAlertsBySequence, PointReads::kNone},
+      {keys::kAudit, PointReads::kNone},
+  };
   return RocksDb::Open(path, FamilyNames(), with_counters);
 }
 

@@ -24,6 +24,23 @@ struct KeyRange {
   std::optional<std::string> last;
 };
 
+// How a family is read, which decides its bloom filters (a filter costs about 10 bits of
+// memory per key, resident for as long as its table file is open: with millions of cases,
+// filters nobody consults were most of the broker's memory).
+enum class PointReads {
+  kMayMiss,  // Gets of keys often absent (a new idempotency key): a filter at every level
+  kHit,      // Gets of keys that exist: no filter at the last level, where most keys rest and
+             // a Get that got that far finds its key anyway (RocksDB's optimize_filters_for_hits)
+  kNone,     // read only by iterators, which whole-key filters never serve: no filter at all
+};
+
+// What a database holds in memory, from RocksDB's own estimates.
+struct StoreMemoryUsage {
+  uint64_t memtables = 0;      // active and immutable memtables of every family
+  uint64_t table_readers = 0;  // index and filter blocks held with the open table files
+  uint64_t block_cache = 0;    // the shared block cache's current use
+};
+
 // How a database keeps its write-ahead log. The default is a single node's: RocksDB deletes a
 // log file as soon as no family needs it. A node of a pair (docs/AVAILABILITY.md) archives
 // them instead, so that a standby can catch up from batches already flushed to table files
@@ -52,6 +69,8 @@ struct RocksDbOptions {
   // that no longer grows with each rewrite is flushed with the others (max_total_wal_size, a
   // purge's FlushAll).
   std::vector<std::string> counter_families;
+  // How each family is read (PointReads); a family not named here gets kMayMiss.
+  std::map<std::string, PointReads> point_reads;
 };
 
 // Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
@@ -111,6 +130,9 @@ class RocksDb {
   Status CompactRangeForced(const KeyRange& range, std::atomic<bool>* canceled = nullptr);
   // Every family, the default one included.
   const std::vector<rocksdb::ColumnFamilyHandle*>& families() const { return handles_; }
+
+  // RocksDB's memory estimates, summed over every family. Any thread.
+  StoreMemoryUsage MemoryUsage() const;
 
   rocksdb::DB* raw() const { return db_.get(); }
   // As given to Open.

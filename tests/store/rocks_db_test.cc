@@ -1,13 +1,16 @@
 // The RocksDB wrapper's counter families (RocksDbOptions::counter_families): a rewritten
 // counter is overwritten in place in the memtable (the memtable holds one entry per key, not
 // one per write), every write still reaches the write-ahead log (replication reads it), and
-// the values read back, after a reopen too, are the last ones written.
+// the values read back, after a reopen too, are the last ones written. Bloom filters by how a
+// family is read (RocksDbOptions::point_reads), and the memory estimates.
 #include "store/rocks_db.h"
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <string>
+
+#include <rocksdb/table_properties.h>
 
 #include "tests/support/child_process.h"
 
@@ -83,6 +86,61 @@ TEST_CASE("without counter families every rewrite is a memtable entry of its own
   for (int i = 1; i <= 100; ++i) WriteBoth(db, std::to_string(10000 + i), i);
   CHECK(Property(db, "meta", "rocksdb.num-entries-active-mem-table") == 200);
   CHECK(**db.Get(db.Family("meta"), "case_counter") == "10100");
+}
+
+// Bloom filters by how a family is read (RocksDbOptions::point_reads): read out of the table
+// files' own properties, which record the filter block each file was written with.
+uint64_t FilterBytes(RocksDb& db, const std::string& family) {
+  rocksdb::TablePropertiesCollection tables;
+  REQUIRE(db.raw()->GetPropertiesOfAllTables(db.Family(family), &tables).ok());
+  REQUIRE_FALSE(tables.empty());
+  uint64_t bytes = 0;
+  for (const auto& [file, properties] : tables) bytes += properties->filter_size;
+  return bytes;
+}
+
+TEST_CASE("filters only where a Get may miss; memory estimates follow the data" *
+          doctest::timeout(60)) {
+  testing::TempDir dir("rocks-filters");
+  RocksDbOptions options;
+  options.point_reads = {{"hits", PointReads::kHit}, {"scans", PointReads::kNone}};
+  auto opened = RocksDb::Open(dir.Sub("db"), {"lookups", "hits", "scans"}, options);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  RocksDb& db = **opened;
+
+  const StoreMemoryUsage empty = db.MemoryUsage();
+  for (int i = 0; i < 5000; ++i) {
+    rocksdb::WriteBatch batch;
+    for (const char* family : {"lookups", "hits", "scans"}) {
+      REQUIRE(batch.Put(db.Family(family), "PER-" + Fixed(i), "record").ok());
+    }
+    REQUIRE(db.Write(batch).ok());
+  }
+  CHECK(db.MemoryUsage().memtables > empty.memtables);
+  CHECK(empty.table_readers == 0);  // no table file yet
+
+  // Flushed to level 0, above the last level: only the iterator-only family has no filter.
+  REQUIRE(db.FlushAll().ok());
+  CHECK(FilterBytes(db, "lookups") > 0);
+  CHECK(FilterBytes(db, "hits") > 0);
+  CHECK(FilterBytes(db, "scans") == 0);
+  CHECK(db.MemoryUsage().table_readers > 0);
+
+  // Compacted to the last level: a family read by Gets that find their key keeps no filter
+  // there; one whose Gets may miss keeps it.
+  REQUIRE(db.CompactAll().ok());
+  CHECK(FilterBytes(db, "lookups") > 0);
+  CHECK(FilterBytes(db, "hits") == 0);
+  CHECK(FilterBytes(db, "scans") == 0);
+  // Reads are unchanged by the filters: each family finds its keys and misses the others.
+  for (const char* family : {"lookups", "hits", "scans"}) {
+    CHECK(**db.Get(db.Family(family), "PER-" + Fixed(4321)) == "record");
+    CHECK_FALSE(db.Get(db.Family(family), "PER-99999999")->has_value());
+  }
+  // Those reads went through the one shared block cache, counted once.
+  const uint64_t cached = db.MemoryUsage().block_cache;
+  CHECK(cached > 0);
+  CHECK(cached < 32u << 20);
 }
 
 }  // namespace

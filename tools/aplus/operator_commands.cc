@@ -1,6 +1,7 @@
 #include "tools/aplus/operator_commands.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 #include <vector>
 
@@ -60,6 +61,17 @@ std::string RenderStats(const wire::Stats& stats) {
   out += "Committed: " + std::to_string(stats.batches_committed()) + " batches, " +
          std::to_string(stats.messages_committed()) + " messages; " +
          std::to_string(stats.errors_answered()) + " errors answered\n";
+  if (stats.has_store_memory()) {
+    const auto& memory = stats.store_memory();
+    auto mib = [](uint64_t bytes) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
+      return std::string(text);
+    };
+    out += "Store memory: memtables " + mib(memory.memtables_bytes()) + ", indexes and filters " +
+           mib(memory.table_readers_bytes()) + ", block cache " +
+           mib(memory.block_cache_bytes()) + "\n";
+  }
   if (stats.has_pair()) {
     const auto& pair = stats.pair();
     out += "Pair: leader " + pair.node() + " (epoch " + std::to_string(pair.epoch()) + "), mode " +

@@ -74,6 +74,16 @@ std::string ErrorsText(const json& counts) {
   return text;
 }
 
+// "<label>: memtables .. MB, indexes and filters .. MB, block cache .. MB\n", or "" when the
+// broker did not say (an older binary).
+std::string StoreMemoryText(const std::string& label, const json& stats) {
+  if (!stats.is_object() || !stats.contains("store_memory_mb")) return "";
+  const json& memory = stats["store_memory_mb"];
+  return label + ": memtables " + Fixed(memory["memtables"], 1) + " MB, indexes and filters " +
+         Fixed(memory["table_readers"], 1) + " MB, block cache " +
+         Fixed(memory["block_cache"], 1) + " MB\n";
+}
+
 std::string StatsText(const json& stats) {
   if (!stats.contains("cases_by_state")) return "unavailable";
   std::string text = "cases";
@@ -334,6 +344,12 @@ json BenchRunner::BrokerStats() {
           {"messages_committed", stats.messages_committed()},
           {"messages_per_commit", per_commit},
           {"errors_answered", stats.errors_answered()}};
+  if (stats.has_store_memory()) {
+    const wire::StoreMemory& memory = stats.store_memory();
+    out["store_memory_mb"] = {{"memtables", Mb(memory.memtables_bytes())},
+                              {"table_readers", Mb(memory.table_readers_bytes())},
+                              {"block_cache", Mb(memory.block_cache_bytes())}};
+  }
   if (stats.has_pair()) {
     const wire::PairStats& pair = stats.pair();
     out["pair"] = {{"node", pair.node()},
@@ -766,6 +782,7 @@ Result<json> BenchRunner::RunRestart() {
     restart["rss_mb_when_ready"] = Mb(memory_ready->rss_bytes);
     restart["peak_rss_mb_when_ready"] = Mb(memory_ready->peak_bytes);
   }
+  if (probe.error.empty()) restart["broker_stats_when_ready"] = BrokerStats();
 
   // 4. Serve more submits on the restarted broker.
   if (probe.error.empty()) {
@@ -1345,6 +1362,7 @@ void PrintText(const json& r, std::ostream& out) {
           << Fixed(fill["broker_rss_mb"], 1) << " MB (peak " << Fixed(fill["broker_peak_rss_mb"], 1)
           << " MB)\n";
     }
+    out << StoreMemoryText("  its store in memory", fill["broker_stats"]);
     if (r.contains("alerts_before_stop")) {
       out << "  alerts stored before the stop (must be 0: nothing falls due): "
           << r["alerts_before_stop"] << "\n";
@@ -1374,6 +1392,9 @@ void PrintText(const json& r, std::ostream& out) {
       PrintCounts(more["totals"], out);
     } else {
       out << "\n";
+    }
+    if (restart.contains("broker_stats_when_ready")) {
+      out << StoreMemoryText("  its store in memory when ready", restart["broker_stats_when_ready"]);
     }
     return;
   }
