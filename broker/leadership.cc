@@ -215,9 +215,8 @@ class EtcdLeadership final : public Leadership {
       // the validity left outlasts a key read that etcd does not answer (after a late answer
       // it may not; the next keep-alive goes first then). Reads still run after every prompt
       // renewal: they are how a leader notices that its `leader` key was deleted.
-      const auto valid_until = Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load()));
       if (role_.load() == static_cast<int>(NodeRole::kLeader) &&
-          (keepalive_failing_ || valid_until - Clock::now() <= etcd_timeout_)) {
+          (keepalive_failing_ || ValidUntil() - Clock::now() <= etcd_timeout_)) {
         return next_keepalive_;
       }
     }
@@ -229,7 +228,7 @@ class EtcdLeadership final : public Leadership {
     Clock::time_point next = next_poll_;
     if (role_.load() == static_cast<int>(NodeRole::kLeader)) {
       next = std::min({next, next_keepalive_,
-                       Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load()))});
+                       ValidUntil()});
     }
     return next;
   }
@@ -238,9 +237,8 @@ class EtcdLeadership final : public Leadership {
     const auto sent = Clock::now();
     // No longer than the validity left (a later answer could not renew it), nor than one etcd
     // timeout: a fresh try after that sends a newer `sent`, which renews further.
-    const auto valid_for = std::chrono::duration_cast<std::chrono::milliseconds>(
-        Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load())) - sent);
-    const auto timeout = std::min(valid_for, std::chrono::milliseconds(options_.etcd_timeout_ms));
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::min(ValidUntil() - sent, etcd_timeout_));
     if (timeout <= std::chrono::milliseconds::zero()) return;  // Turn demotes
     auto ttl = loop_client_->KeepAlive(lease_, timeout);
     SetReachable(ttl.ok() || ttl.status().code() != wire::UNREACHABLE);
@@ -360,6 +358,11 @@ class EtcdLeadership final : public Leadership {
     }
     spdlog::info("leadership: {} leads, epoch {}", options_.node, epoch);
     if (!IsLeaderNow()) MarkDemoted("the campaign took longer than the lease's TTL minus margin");
+  }
+
+  // The end of this node's leadership as last renewed (meaningful while it leads).
+  Clock::time_point ValidUntil() const {
+    return Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load()));
   }
 
   // Only the thread extends the validity, and only while it has not run out: once it has,
