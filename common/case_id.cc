@@ -120,7 +120,36 @@ std::optional<std::string> NormalizeCaseId(std::string_view text) {
   return prefix + "-" + data.substr(0, 4) + "-" + data.substr(4) + rest.back();
 }
 
+namespace {
+// The counter of an id already in canonical form ("PER-7K3M-Q9XD"), without building strings:
+// the store derives a key from every id it reads or writes (store/key_layout.h).
+std::optional<uint64_t> CanonicalIdCounter(std::string_view id) {
+  constexpr size_t kTail = kDataChars + 3;  // "-7K3M-Q9X" + check character
+  if (id.size() < kTail + 2 || id.size() > kTail + 5) return std::nullopt;
+  const size_t prefix_size = id.size() - kTail;
+  if (id[prefix_size] != '-' || id[prefix_size + 5] != '-') return std::nullopt;
+  unsigned sum = 0;
+  for (size_t i = 0; i < prefix_size; ++i) {
+    if (id[i] < 'A' || id[i] > 'Z') return std::nullopt;
+    sum += static_cast<unsigned char>(id[i]);
+  }
+  uint64_t value = 0;
+  int position = 0;
+  for (size_t i = prefix_size + 1; i < id.size() - 1; ++i) {
+    if (i == prefix_size + 5) continue;
+    auto digit = kAlphabet.find(id[i]);
+    if (digit == std::string_view::npos) return std::nullopt;
+    sum += static_cast<unsigned>(digit) * static_cast<unsigned>(2 * position + 1);
+    value = (value << 5) | digit;
+    ++position;
+  }
+  if (kAlphabet[sum % 32] != id.back()) return std::nullopt;
+  return Unscramble(value);
+}
+}  // namespace
+
 std::optional<uint64_t> CaseIdCounter(std::string_view canonical_id) {
+  if (auto counter = CanonicalIdCounter(canonical_id)) return counter;
   auto normalized = NormalizeCaseId(canonical_id);
   if (!normalized) return std::nullopt;
   auto dash = normalized->find('-');

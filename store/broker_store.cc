@@ -1,5 +1,7 @@
 #include "store/broker_store.h"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include "store/key_layout.h"
@@ -104,6 +106,8 @@ Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path,
                                      "; restore it from a backup rather than guess (case "
                                      "numbers must never be handed out twice)");
   }
+  Status migrated = store->MigrateCaseKeys();
+  if (!migrated.ok()) return migrated;
   Status indexed = store->BackfillAlertIndex();
   if (!indexed.ok()) return indexed;
   return store;
@@ -158,6 +162,79 @@ Status BrokerStore::LoadCounters() {
         ReadBigEndian64(it->value().data());
   }
   return ScanStatus(*it, "the open-case counters");
+}
+
+Status BrokerStore::MigrateCaseKeys() {
+  // Each batch moves whole keys (delete the unnumbered one, put the numbered one) and is
+  // synced, so a stop at any point leaves every record under exactly one of its two keys and
+  // the next start carries on from the first unnumbered key left.
+  constexpr size_t kBatchBytes = 8 << 20;
+  const auto started = std::chrono::steady_clock::now();
+  const bool compaction_owed_before = purge_compaction_owed_ != 0;
+  size_t moved = 0;
+  rocksdb::WriteBatch batch;
+  auto write = [&]() -> Status {
+    if (batch.Count() == 0) return Status::Ok();
+    // The moved values stay in the table files under their old keys, personal data included,
+    // until a compaction drops them: the first batch owes it (the purge's mark, which the
+    // retention runs at start-up), so a stop before the compaction below still gets it done.
+    if (purge_compaction_owed_ == 0) {
+      batch.Put(meta_, std::string(keys::kPurgeCompactionOwed), BigEndian64(1));
+      purge_compaction_owed_ = 1;
+    }
+    Status written = db_->Write(batch);
+    batch.Clear();
+    return written;
+  };
+  const rocksdb::Slice first_unnumbered(keys::kFirstUnnumberedCaseKey.data(),
+                                        keys::kFirstUnnumberedCaseKey.size());
+  const std::initializer_list<rocksdb::ColumnFamilyHandle*> families = {cases_, content_,
+                                                                        events_, audit_};
+  for (rocksdb::ColumnFamilyHandle* family : families) {
+    auto it = db_->NewIterator(family);
+    for (it->Seek(first_unnumbered); it->Valid(); it->Next()) {
+      batch.Delete(family, it->key());
+      batch.Put(family, keys::NumberedCaseKey(it->key().ToStringView()), it->value());
+      ++moved;
+      if (batch.GetDataSize() >= kBatchBytes) {
+        Status written = write();
+        if (!written.ok()) return written;
+      }
+    }
+    Status scanned = ScanStatus(*it, "the case records to renumber (" + family->GetName() + ")");
+    if (!scanned.ok()) return scanned;
+  }
+  Status written = write();
+  if (!written.ok()) return written;
+  if (moved == 0) return Status::Ok();
+  const auto moved_at = std::chrono::steady_clock::now();
+  // Drop the old copies and their tombstones now rather than leave every start to seek through
+  // them (audit is not among the families a purge compacts).
+  Status compacted = db_->FlushAll();
+  for (rocksdb::ColumnFamilyHandle* family : families) {
+    if (!compacted.ok()) break;
+    compacted = db_->CompactRangeForced(
+        KeyRange{family, std::string(keys::kFirstUnnumberedCaseKey), std::nullopt});
+  }
+  if (!compacted.ok()) {
+    spdlog::warn("store: the renumbered keys' old copies are not compacted yet ({}); the "
+                 "retention's compaction runs at start-up",
+                 compacted.ToString());
+  } else if (!compaction_owed_before) {
+    rocksdb::WriteBatch done;
+    done.Delete(meta_, std::string(keys::kPurgeCompactionOwed));
+    Status cleared = db_->Write(done);
+    if (!cleared.ok()) return cleared;
+    purge_compaction_owed_ = 0;
+  }
+  auto ms = [](auto from, auto to) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+  };
+  spdlog::info("store: {} keys of cases, contents, timelines and audit logs renumbered by case "
+               "number (a store written before that layout) in {} ms, old copies compacted in "
+               "{} ms",
+               moved, ms(started, moved_at), ms(moved_at, std::chrono::steady_clock::now()));
+  return Status::Ok();
 }
 
 Status BrokerStore::BackfillAlertIndex() {
@@ -282,7 +359,7 @@ Result<std::optional<records::CaseRecord>> BrokerStore::GetCase(const std::strin
   auto pending = pending_cases_.find(case_id);
   if (pending != pending_cases_.end()) return std::optional(pending->second);
   if (const auto* recent = recent_cases_.Find(case_id)) return std::optional(*recent);
-  return ReadStored<records::CaseRecord>(*db_, cases_, case_id, [&] {
+  return ReadStored<records::CaseRecord>(*db_, cases_, keys::CaseKey(case_id), [&] {
     return "stored record of case " + case_id + " is unreadable";
   });
 }
@@ -291,7 +368,7 @@ Result<std::optional<records::CaseContent>> BrokerStore::GetContent(const std::s
   auto pending = pending_content_.find(case_id);
   if (pending != pending_content_.end()) return pending->second;
   if (const auto* recent = recent_content_.Find(case_id)) return std::optional(*recent);
-  return ReadStored<records::CaseContent>(*db_, content_, case_id, [&] {
+  return ReadStored<records::CaseContent>(*db_, content_, keys::CaseKey(case_id), [&] {
     return "stored content of case " + case_id + " is unreadable";
   });
 }
@@ -505,8 +582,9 @@ Status BrokerStore::ForEachCase(const std::function<bool(const records::CaseReco
   records::CaseRecord record;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (!ParseSlice(record, it->value())) {
-      return Status(wire::INTERNAL, "stored record of case " + it->key().ToString() +
-                                        " is unreadable");
+      // The id part of the key: the number before it is binary (store/KEY_LAYOUT.md).
+      std::string id = it->key().size() > 8 ? it->key().ToString().substr(8) : "?";
+      return Status(wire::INTERNAL, "stored record of case " + id + " is unreadable");
     }
     if (!visit(record)) return Status::Ok();
   }
@@ -546,7 +624,8 @@ Result<std::vector<BrokerStore::QueueEntry>> BrokerStore::MailItemsWithText(
 
 std::vector<KeyRange> BrokerStore::CaseRanges(const std::string& case_id) const {
   std::string last_event = keys::EventKey(case_id, UINT32_MAX);
-  return {KeyRange{cases_, case_id, case_id}, KeyRange{content_, case_id, case_id},
+  std::string key = keys::CaseKey(case_id);
+  return {KeyRange{cases_, key, key}, KeyRange{content_, key, key},
           KeyRange{events_, keys::EventPrefix(case_id), last_event}};
 }
 
@@ -613,7 +692,7 @@ uint64_t BrokerStore::NextAlertSequence() {
 
 void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState previous_state) {
   const std::string& id = record.summary().case_id();
-  staged_.Put(cases_, id, record.SerializeAsString());
+  staged_.Put(cases_, keys::CaseKey(id), record.SerializeAsString());
   pending_cases_[id] = record;
   ++pending_writes_;
   wire::CaseState state = record.summary().state();
@@ -641,13 +720,13 @@ void BrokerStore::PutEvent(const std::string& case_id, const wire::Event& event)
 }
 
 void BrokerStore::PutContent(const std::string& case_id, const records::CaseContent& content) {
-  staged_.Put(content_, case_id, content.SerializeAsString());
+  staged_.Put(content_, keys::CaseKey(case_id), content.SerializeAsString());
   pending_content_[case_id] = content;
   ++pending_writes_;
 }
 
 void BrokerStore::DeleteContent(const std::string& case_id) {
-  staged_.Delete(content_, case_id);
+  staged_.Delete(content_, keys::CaseKey(case_id));
   pending_content_[case_id] = std::nullopt;
   ++pending_writes_;
 }

@@ -195,6 +195,10 @@ class BrokerStore {
  private:
   explicit BrokerStore(std::unique_ptr<RocksDb> db);
   Status LoadCounters();
+  // Moves records written before the numbered key layout (store/KEY_LAYOUT.md: keyed by the
+  // case id alone) to their numbered keys, in synced batches, before the store serves; owes a
+  // whole-family compaction when it moved any. A no-op (four seeks) on a store without them.
+  Status MigrateCaseKeys();
   // Clears the batch and every pending map (after each commit, whatever its outcome).
   void ClearPending();
   // After a successful commit: what it wrote of cases, contents and queue items becomes the

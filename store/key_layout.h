@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/case_id.h"
 #include "store/rocks_db.h"
 
 namespace aplus::keys {
@@ -38,21 +39,51 @@ inline constexpr std::string_view kOpenCasesPrefix = "open_cases/";
 inline constexpr std::string_view kDeadLetterPrefix = "dead/";
 inline constexpr std::string_view kQueueNextPrefix = "queue_next/";
 
-inline std::string EventKey(std::string_view case_id, uint32_t number) {
-  std::string key(case_id);
-  key.push_back('\0');
-  AppendBigEndian32(key, number);
+// The key of a case's record and content, and the start of its events' and audit entries'
+// keys: be64(the case's number) + case id. Numbers are handed out in order, so these families
+// grow at their end and RocksDB's compactions move files down instead of rewriting whole
+// levels (keyed by the id alone, a keyed permutation of the number, every compaction rewrote
+// them: issue 11). The id follows so that a key names its case. An id that is not in canonical
+// form (the broker writes none; a test may) gets number kCaseIdSpace: after every real case,
+// and still unique by its id.
+inline std::string CaseKey(std::string_view case_id) {
+  std::string key;
+  key.reserve(8 + case_id.size() + 1 + 8);  // room for an event's or an audit entry's suffix
+  AppendBigEndian64(key, CaseIdCounter(case_id).value_or(kCaseIdSpace));
+  key.append(case_id);
+  return key;
+}
+
+// Keys written before CaseKey (the case id first, which never starts with a zero byte) sort
+// from here on; every key of the numbered layout starts with a zero byte (a number below
+// 2^35). BrokerStore::Open moves them (MigrateCaseKeys).
+inline constexpr std::string_view kFirstUnnumberedCaseKey = "\x01";
+
+// The numbered key of a key written before CaseKey: the case id (up to the first zero byte, or
+// the whole key) is replaced by CaseKey of it; what follows (an event's or an audit entry's
+// suffix) is kept.
+inline std::string NumberedCaseKey(std::string_view unnumbered) {
+  size_t end = unnumbered.find('\0');
+  if (end == std::string_view::npos) end = unnumbered.size();
+  std::string key = CaseKey(unnumbered.substr(0, end));
+  key.append(unnumbered.substr(end));
   return key;
 }
 
 inline std::string EventPrefix(std::string_view case_id) {
-  std::string key(case_id);
+  std::string key = CaseKey(case_id);
   key.push_back('\0');
   return key;
 }
 
+inline std::string EventKey(std::string_view case_id, uint32_t number) {
+  std::string key = EventPrefix(case_id);
+  AppendBigEndian32(key, number);
+  return key;
+}
+
 inline std::string AuditPrefix(std::string_view case_id) {
-  std::string key(case_id);
+  std::string key = CaseKey(case_id);
   key.push_back('\0');
   return key;
 }

@@ -75,6 +75,18 @@ TEST_CASE("CaseIdCounter inverts FormatCaseId") {
   typo[6] = typo[6] == 'A' ? 'B' : 'A';
   CHECK_FALSE(CaseIdCounter(typo).has_value());
   CHECK_FALSE(CaseIdCounter("not an id").has_value());
+  // The canonical form is read directly; what a person may type goes through NormalizeCaseId:
+  // both give the same number.
+  for (uint64_t counter : SampleCounters()) {
+    std::string id = FormatCaseId("PER", counter);
+    std::string typed;
+    for (char c : id) {
+      if (c != '-') typed += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    CHECK(CaseIdCounter(typed) == counter);
+  }
+  CHECK_FALSE(CaseIdCounter("PER-AAAA-AAAA").has_value());  // wrong check character
+  CHECK_FALSE(CaseIdCounter("per-AAAA-AAA").has_value());
 }
 
 TEST_CASE("NormalizeCaseId accepts what a person may type") {

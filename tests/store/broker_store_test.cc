@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include "common/case_id.h"
 #include "store/broker_store.h"
 #include "store/key_layout.h"
 #include "tests/support/child_process.h"
@@ -296,4 +298,130 @@ TEST_CASE("an iterator error of a scan is an error value, not the end of the dat
   CHECK_FALSE(scanned.ok());
   CHECK(visited < 300);
   MESSAGE(scanned.ToString());
+}
+
+namespace {
+// Every key of `family` as stored, in order.
+std::vector<std::string> RawKeys(RocksDb& db, const char* family) {
+  std::vector<std::string> keys;
+  auto it = db.NewIterator(db.Family(family));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+  return keys;
+}
+
+constexpr const char* kCaseFamilies[] = {keys::kCases, keys::kContent, keys::kEvents,
+                                         keys::kAudit};
+}  // namespace
+
+TEST_CASE("case records are keyed by case number: the families grow at their end") {
+  testing::TempDir dir("store-case-keys");
+  auto store = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(store.ok());
+  auto& s = **store;
+  // Ids of consecutive numbers are far apart in id order (the keyed permutation).
+  std::vector<std::string> ids;
+  for (uint64_t n = 0; n < 50; ++n) {
+    ids.push_back(FormatCaseId("PER", s.NextCaseNumber()));
+    s.PutCase(MakeCase(ids.back(), wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+    REQUIRE(s.Commit().ok());
+  }
+  REQUIRE_FALSE(std::is_sorted(ids.begin(), ids.end()));
+  std::vector<std::string> visited;
+  REQUIRE(s.ForEachCase([&](const records::CaseRecord& record) {
+    visited.push_back(record.summary().case_id());
+    return true;
+  }).ok());
+  CHECK(visited == ids);  // number order, which is the order of submission
+  for (const auto& key : RawKeys(s.db(), keys::kCases)) CHECK(key.substr(8, 3) == "PER");
+}
+
+TEST_CASE("a store keyed by case id alone is renumbered at open, resumably, nothing lost") {
+  testing::TempDir dir("store-renumber");
+  struct Expected {
+    std::string id;
+    std::string body;
+  };
+  std::vector<Expected> cases;
+  {
+    auto store = BrokerStore::Open(dir.Sub("db"));
+    REQUIRE(store.ok());
+    auto& s = **store;
+    for (int n = 0; n < 300; ++n) {
+      std::string id = FormatCaseId("PER", s.NextCaseNumber());
+      cases.push_back({id, "body of case " + std::to_string(n)});
+      s.PutCase(MakeCase(id, wire::SUBMITTED), wire::STATE_UNSPECIFIED);
+      records::CaseContent content;
+      content.set_body(cases.back().body);
+      s.PutContent(id, content);
+      for (uint32_t e = 0; e < 3; ++e) {
+        wire::Event event;
+        event.set_sequence(e);
+        event.set_kind("EVENT" + std::to_string(e));
+        s.PutEvent(id, event);
+      }
+      wire::AuditEntry entry;
+      entry.set_case_id(id);
+      s.AppendAudit(entry);
+    }
+    s.PutCase(MakeCase("PER-AAAA-AAAA", wire::SUBMITTED), wire::STATE_UNSPECIFIED);  // no number
+    REQUIRE(s.Commit().ok());
+    CHECK(s.purge_compaction_owed() == 0);
+  }
+  {
+    // Rewrite it as the first layout wrote it: the number taken off every key. The last
+    // third stays numbered, as a start stopped midway through the move leaves them.
+    auto db = BrokerStore::OpenDatabase(dir.Sub("db"), RocksDbOptions{});
+    REQUIRE(db.ok());
+    rocksdb::WriteBatch batch;
+    for (const char* family : kCaseFamilies) {
+      auto raw = RawKeys(**db, family);
+      for (size_t i = 0; i < raw.size() * 2 / 3; ++i) {
+        auto value = (*db)->Get((*db)->Family(family), raw[i]);
+        REQUIRE(value.ok());
+        batch.Delete((*db)->Family(family), raw[i]);
+        batch.Put((*db)->Family(family), raw[i].substr(8), **value);
+      }
+    }
+    REQUIRE((*db)->Write(batch).ok());
+  }
+  auto store = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(store.ok());
+  auto& s = **store;
+  for (const char* family : kCaseFamilies) {
+    for (const auto& key : RawKeys(s.db(), family)) {
+      CHECK_MESSAGE(key[0] == '\0', family);  // every key numbered
+    }
+  }
+  CHECK(RawKeys(s.db(), keys::kCases).size() == 301);
+  CHECK(RawKeys(s.db(), keys::kEvents).size() == 900);
+  for (const auto& expected : cases) {
+    auto record = s.GetCase(expected.id);
+    REQUIRE(record.ok());
+    REQUIRE(record->has_value());
+    auto content = s.GetContent(expected.id);
+    REQUIRE(content.ok());
+    REQUIRE(content->has_value());
+    CHECK((*content)->body() == expected.body);
+    auto events = s.GetEvents(expected.id);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 3);
+    CHECK(events->at(2).kind() == "EVENT2");
+    CHECK(s.GetAudit(expected.id)->size() == 1);
+  }
+  CHECK(s.GetCase("PER-AAAA-AAAA")->has_value());
+  // The old copies (and their tombstones) are compacted away before the store serves: no
+  // table file of these families holds a key past the numbered ones, and no compaction is
+  // owed any more.
+  std::vector<rocksdb::LiveFileMetaData> files;
+  s.db().raw()->GetLiveFilesMetaData(&files);
+  size_t case_files = 0;
+  for (const auto& file : files) {
+    bool case_family = false;
+    for (const char* family : kCaseFamilies) case_family |= file.column_family_name == family;
+    if (!case_family) continue;
+    ++case_files;
+    CHECK_MESSAGE(file.largestkey[0] == '\0', file.column_family_name);
+  }
+  CHECK(case_files >= 4);
+  CHECK(s.purge_compaction_owed() == 0);
 }
