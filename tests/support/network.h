@@ -145,6 +145,7 @@ class TestNetwork {
     return "http://127.0.0.1:" + std::to_string(broker_http_port_);
   }
   std::string BrokerTokenDir() { return dir_.Sub("broker-tokens"); }
+  std::string BrokerDataDir() { return dir_.Sub("broker"); }
 
   // The next StartAgentGateway serves the HTTP API on a free loopback port (the same one at
   // every restart) with tokens in AgentTokenDir(); returns its base URL ("http://127.0.0.1:N").
