@@ -248,7 +248,11 @@ void AgentGateway::Run(const std::atomic<bool>& stop) {
     feed_->ExpireWaiters(SteadyNowMs());
     SweepRetention();
   }
-  if (fail_stop_.tripped()) DrainAfterFailStop();
+  if (fail_stop_.tripped()) {
+    DrainAfterFailStop();
+  } else {
+    db_->FlushAtCleanStop();
+  }
 }
 
 void AgentGateway::DrainAfterFailStop() {

@@ -226,12 +226,7 @@ Status Broker::Run(const std::atomic<bool>& stop) {
   }
   if (!durability_failure_) CommitAndFlush();
   if (!durability_failure_) {
-    // A clean stop writes the memtables out as table files, so that the next start has no log
-    // to replay: writing them now is cheaper than re-inserting up to 64 MB of log into
-    // memtables at the start (and flushing them then anyway), and a restart is both.
-    Status flushed = store_->db().FlushAll();
-    if (!flushed.ok()) spdlog::warn("store not flushed at stop ({}): the next start replays its log",
-                                    flushed.ToString());
+    store_->db().FlushAtCleanStop();
     return Status::Ok();
   }
   // The UNAVAILABLE answers are queued in the socket: give them a moment to leave when the

@@ -366,7 +366,11 @@ void PartnerGateway::Run(const std::atomic<bool>& stop) {
     forwarder_->OnTick();
     SweepRetention();
   }
-  if (fail_stop_.tripped()) DrainAfterFailStop();
+  if (fail_stop_.tripped()) {
+    DrainAfterFailStop();
+  } else {
+    db_->FlushAtCleanStop();
+  }
 }
 
 void PartnerGateway::DrainAfterFailStop() {

@@ -213,6 +213,15 @@ Status RocksDb::FlushAll() {
   return Status::Ok();
 }
 
+void RocksDb::FlushAtCleanStop() {
+  if (failed_.load()) return;
+  Status flushed = FlushAll();
+  if (!flushed.ok()) {
+    spdlog::warn("store not flushed at stop ({}): the next start replays its log",
+                 flushed.ToString());
+  }
+}
+
 Status RocksDb::CompactRangeForced(const KeyRange& range, std::atomic<bool>* canceled) {
   rocksdb::CompactRangeOptions options;
   // Without kForce, data already at the bottommost level is left as it is, old versions and

@@ -124,6 +124,11 @@ class RocksDb {
   // it, until DeleteArchivedLogs (store/replication_log.h) or the archive's time-to-live
   // removes the file.
   Status FlushAll();
+  // At a program's clean stop: FlushAll, so that the next start replays no log (re-inserting a
+  // log's writes into memtables and flushing them then costs more than writing the memtables
+  // out now, and a restart is both). A failure is logged, not fatal: the log still holds it all.
+  // Nothing after a failed write (the store is failed) is flushed.
+  void FlushAtCleanStop();
   // Compacts `range` down to the bottommost level, rewriting the bottommost files too: overwritten values and
   // deleted keys in that range leave the table files. Safe alongside writes from other
   // threads. When `canceled` becomes true the compaction stops early with UNAVAILABLE.

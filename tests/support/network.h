@@ -146,6 +146,12 @@ class TestNetwork {
   }
   std::string BrokerTokenDir() { return dir_.Sub("broker-tokens"); }
   std::string BrokerDataDir() { return dir_.Sub("broker"); }
+  std::string AgentGatewayDataDir(const std::string& contact_point) {
+    return dir_.Sub("agent-" + contact_point);
+  }
+  std::string PartnerGatewayDataDir(const std::string& partner) {
+    return dir_.Sub("partner-" + partner);
+  }
 
   // The next StartAgentGateway serves the HTTP API on a free loopback port (the same one at
   // every restart) with tokens in AgentTokenDir(); returns its base URL ("http://127.0.0.1:N").

@@ -45,6 +45,17 @@ std::set<std::string> WaitForInbox(SyncClient& partner, const std::set<std::stri
   }
 }
 
+// Bytes in the RocksDB write-ahead log files of a data dir. A clean stop leaves none to
+// replay: the memtables were written out as table files (the log's files then hold nothing,
+// or are gone), so the next start is quick.
+uintmax_t LogBytes(const std::string& data_dir) {
+  uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir)) {
+    if (entry.path().extension() == ".log") bytes += entry.file_size();
+  }
+  return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("deliveries resume by themselves after quick broker restarts (SIGKILL, SIGTERM)" *
@@ -93,13 +104,7 @@ TEST_CASE("deliveries resume by themselves after quick broker restarts (SIGKILL,
   size_t before = accepted_now().size();
   REQUIRE(wait_for_accepted(before + 5));
   network.broker().Stop();
-  // A clean stop leaves no log to replay: the memtables were written out as table files
-  // (the log's files then hold nothing, or are gone), so the next start is quick.
-  uintmax_t log_bytes = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(network.BrokerDataDir())) {
-    if (entry.path().extension() == ".log") log_bytes += entry.file_size();
-  }
-  CHECK(log_bytes == 0);
+  CHECK(LogBytes(network.BrokerDataDir()) == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   REQUIRE(network.StartBroker());
   int64_t ready_at = SteadyNowMs();
@@ -125,4 +130,10 @@ TEST_CASE("deliveries resume by themselves after quick broker restarts (SIGKILL,
                       << sent.load() << " sent); partner log:\n"
                       << network.partner_gateway().Log());
   CHECK(missing.empty());
+
+  // The gateways' clean stops (SIGTERM) leave no log to replay either.
+  network.agent_gateway().Stop();
+  network.partner_gateway().Stop();
+  CHECK(LogBytes(network.AgentGatewayDataDir("mairie-perche-en-noce")) == 0);
+  CHECK(LogBytes(network.PartnerGatewayDataDir("france-travail")) == 0);
 }
