@@ -54,11 +54,18 @@ ReplicationLeader::ReplicationLeader(zmq::context_t& context, RocksDb& db,
   socket_.set(zmq::sockopt::heartbeat_timeout, 3000);
 }
 
-ReplicationLeader::~ReplicationLeader() { DropCheckpoint(); }
+ReplicationLeader::~ReplicationLeader() {
+  DropCheckpoint();
+  if (making_.valid()) {
+    // The worker is flushing and linking files: wait for it, then remove what it made.
+    auto made = making_.get();
+    if (made.ok()) (void)RemoveCheckpoint(*made);
+  }
+}
 
 void ReplicationLeader::Committed(uint64_t sequence) {
   committed_ = sequence;
-  if (standby_ && !standby_->checkpoint) SendLog();
+  if (standby_ && !standby_->copying()) SendLog();
 }
 
 bool ReplicationLeader::AwaitApplied(uint64_t sequence, int64_t timeout_ms,
@@ -75,7 +82,7 @@ bool ReplicationLeader::AwaitApplied(uint64_t sequence, int64_t timeout_ms,
     }
     if (item.revents & ZMQ_POLLIN) OnReadable();
     if (between_polls) between_polls();
-    if (standby_ && !standby_->checkpoint) SendLog();  // the window may have opened
+    if (standby_ && !standby_->copying()) SendLog();  // the window may have opened
   }
   return standby_.has_value();
 }
@@ -128,6 +135,7 @@ void ReplicationLeader::HandleFrame(const std::string& routing_id, const std::st
   standby_->last_heard_ms = SteadyMs();
   if (frame.has_applied()) {
     const auto& applied = frame.applied();
+    if (standby_->awaiting_checkpoint) return;  // a heartbeat's answer while the copy is made
     if (standby_->checkpoint) {
       standby_->bytes_received = std::max(standby_->bytes_received, applied.received_bytes());
       SendCheckpointChunks();
@@ -200,11 +208,52 @@ void ReplicationLeader::OnAttach(const std::string& routing_id, const std::strin
 }
 
 void ReplicationLeader::StartCheckpoint() {
-  auto manifest = MakeCheckpoint(db_, options_.checkpoint_dir);
+  standby_->awaiting_checkpoint = true;
+  // The copy replaces whatever it had: not synchronous (strict mode acknowledges nothing until
+  // the pair is whole again), nothing in flight.
+  standby_->caught_up = false;
+  standby_->in_flight.clear();
+  standby_->bytes_in_flight = 0;
+  if (making_.valid()) {
+    spdlog::info("replication: standby {} gets the checkpoint being made", standby_->node);
+    return;
+  }
+  spdlog::info("replication: making a checkpoint for standby {}", standby_->node);
+  std::function<Result<CheckpointManifest>(RocksDb&, const std::string&)> make =
+      options_.make_checkpoint;
+  if (!make) make = MakeCheckpoint;
+  try {
+    making_ = std::async(std::launch::async,
+                         [make, db = &db_, dir = options_.checkpoint_dir]() -> Result<CheckpointManifest> {
+                           try {
+                             return make(*db, dir);
+                           } catch (const std::exception& e) {
+                             return Status(wire::INTERNAL, std::string("checkpoint: ") + e.what());
+                           }
+                         });
+  } catch (const std::system_error& e) {
+    DropStandby(std::string("no thread to make a checkpoint: ") + e.what());
+  }
+}
+
+void ReplicationLeader::TakeMadeCheckpoint() {
+  if (!making_.valid() ||
+      making_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return;
+  }
+  auto manifest = making_.get();
+  if (!standby_ || !standby_->awaiting_checkpoint) {
+    // Made for a standby dropped meanwhile, and nobody else asked for a copy since.
+    if (manifest.ok()) {
+      Status removed = RemoveCheckpoint(*manifest);
+      if (!removed.ok()) spdlog::warn("replication: {}", removed.ToString());
+    }
+    return;
+  }
+  standby_->awaiting_checkpoint = false;
   if (!manifest.ok()) {
-    spdlog::error("replication: cannot make a checkpoint for standby {}: {}", standby_->node,
-                  manifest.status().ToString());
-    standby_.reset();
+    // Refused, so that the standby backs off before it attaches again (a full disk).
+    DropStandby("cannot make a checkpoint: " + manifest.status().ToString());
     return;
   }
   replication::ReplicationFrame begin;
@@ -277,7 +326,7 @@ void ReplicationLeader::SendCheckpointChunks() {
 }
 
 void ReplicationLeader::SendLog() {
-  while (standby_ && !standby_->checkpoint && standby_->next_to_send <= committed_) {
+  while (standby_ && !standby_->copying() && standby_->next_to_send <= committed_) {
     // Flow control: what is shipped and not yet applied stays under the window.
     while (!standby_->in_flight.empty() &&
            standby_->in_flight.front().first <= standby_->applied) {
@@ -321,6 +370,7 @@ void ReplicationLeader::SendLog() {
 
 void ReplicationLeader::Tick() {
   OnReadable();  // a complete read first: silence is judged as of it
+  TakeMadeCheckpoint();
   if (!standby_) return;
   int64_t now = SteadyMs();
   // Silence as of the last complete read of the socket: a stall of our own loop (a slow
@@ -332,7 +382,7 @@ void ReplicationLeader::Tick() {
   }
   if (standby_->checkpoint) {
     SendCheckpointChunks();
-  } else {
+  } else if (!standby_->copying()) {
     SendLog();
   }
   if (standby_ && now - standby_->last_sent_ms >= options_.heartbeat_ms) {
@@ -344,13 +394,16 @@ void ReplicationLeader::Tick() {
 }
 
 int ReplicationLeader::NextTickInMs() const {
+  if (making_.valid()) return 10;  // soon enough to stream (or remove) it once made
   if (!standby_) return 1000;
   return static_cast<int>(std::clamp<int64_t>(
       options_.heartbeat_ms - (SteadyMs() - standby_->last_sent_ms), 1, options_.heartbeat_ms));
 }
 
 void ReplicationLeader::DropCheckpoint() {
-  if (!standby_ || !standby_->checkpoint) return;
+  if (!standby_) return;
+  standby_->awaiting_checkpoint = false;
+  if (!standby_->checkpoint) return;
   // Its hard links keep table files alive (purged data included): never kept past its use.
   Status removed = RemoveCheckpoint(*standby_->checkpoint);
   if (!removed.ok()) spdlog::warn("replication: {}", removed.ToString());

@@ -4,12 +4,15 @@
 // when the standby cannot resume, and the wait for the standby's copy of a batch.
 //
 // Thread rules: the broker's loop thread owns it, like the broker's other sockets. Nothing here
-// blocks but AwaitApplied, which blocks at most until its deadline.
+// blocks but AwaitApplied, which blocks at most until its deadline. A checkpoint is made on a
+// worker thread of its own (its flush takes as long as the memtables are big), which only
+// reads the database; the loop goes on serving meanwhile and picks the copy up in Tick().
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +38,8 @@ struct ReplicationLeaderOptions {
   size_t chunk_bytes = 1 << 20;          // checkpoint chunk
   int64_t heartbeat_ms = 1000;
   int64_t silence_ms = 3000;   // a standby silent this long (and not awaited) is dropped
+  // Makes the checkpoint, on the worker thread (tests slow it down; default MakeCheckpoint).
+  std::function<Result<CheckpointManifest>(RocksDb& db, const std::string& dir)> make_checkpoint;
 };
 
 class ReplicationLeader {
@@ -74,6 +79,8 @@ class ReplicationLeader {
   std::string standby_public_key() const { return standby_ ? standby_->public_key : ""; }
   uint64_t applied_sequence() const { return standby_ ? standby_->applied : 0; }
   uint64_t committed_sequence() const { return committed_; }
+  // A checkpoint is being made on the worker thread.
+  bool making_checkpoint() const { return making_.valid(); }
   // Milliseconds until Tick() has something to do (the loop's poll timeout).
   int NextTickInMs() const;
 
@@ -95,8 +102,12 @@ class ReplicationLeader {
     size_t bytes_in_flight = 0;
     int64_t last_heard_ms = 0;
     int64_t last_sent_ms = 0;
+    // Waits for the checkpoint being made (making_) to stream it.
+    bool awaiting_checkpoint = false;
     // A checkpoint being streamed (empty manifest: none).
     std::optional<CheckpointManifest> checkpoint;
+    // Getting a whole copy (being made or streamed): no log is shipped meanwhile.
+    bool copying() const { return checkpoint.has_value() || awaiting_checkpoint; }
     size_t file_index = 0;
     uint64_t file_offset = 0;
     uint64_t bytes_sent = 0;
@@ -106,8 +117,16 @@ class ReplicationLeader {
                    const replication::ReplicationFrame& frame);
   void OnAttach(const std::string& routing_id, const std::string& user_id,
                 const replication::Attach& attach);
+  // The standby gets a whole copy: the checkpoint being made if there is one (made for a
+  // standby dropped meanwhile: the same leader's history, as good), or one started now on the
+  // worker thread.
   void StartCheckpoint();
-  // Removes the checkpoint being streamed, if any (its hard links pin erased data).
+  // Once the worker is done: streams the checkpoint to the standby awaiting it (CheckpointBegin,
+  // then chunks), drops that standby if it could not be made, or removes it when nobody awaits
+  // it any more.
+  void TakeMadeCheckpoint();
+  // Removes the checkpoint being streamed, if any (its hard links pin erased data). One being
+  // made is left to TakeMadeCheckpoint: the loop never waits for the worker but at destruction.
   void DropCheckpoint();
   void SendCheckpointChunks();
   void SendLog();
@@ -122,6 +141,8 @@ class ReplicationLeader {
   uint64_t committed_ = 0;
   int64_t last_drained_ms_ = 0;  // when OnReadable last read everything that had arrived
   std::optional<Standby> standby_;
+  // The checkpoint being made on the worker thread (valid until TakeMadeCheckpoint takes it).
+  std::future<Result<CheckpointManifest>> making_;
 };
 
 }  // namespace aplus

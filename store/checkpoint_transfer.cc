@@ -68,6 +68,9 @@ Status Sync(const std::string& dir) {
 // its log in memory and writes nothing to it).
 Result<uint64_t> SequenceOfCheckpoint(const std::string& dir) {
   rocksdb::DBOptions options;
+  // Table files opened on demand (none is: only the manifest and the log are read), not all of
+  // them with their indexes at open as max_open_files = -1 would.
+  options.max_open_files = 16;
   std::vector<std::string> names;
   auto status = rocksdb::DB::ListColumnFamilies(options, dir, &names);
   if (!status.ok()) {
@@ -88,9 +91,22 @@ Result<uint64_t> SequenceOfCheckpoint(const std::string& dir) {
   return sequence;
 }
 
+Result<CheckpointManifest> MakeCheckpointIn(RocksDb& db, const std::string& dir);
+
 }  // namespace
 
 Result<CheckpointManifest> MakeCheckpoint(RocksDb& db, const std::string& dir) {
+  auto made = MakeCheckpointIn(db, dir);
+  if (!made.ok()) {
+    // Whatever was made holds hard links to table files (purged data included): not kept.
+    for (const auto& path : {dir, dir + ".tmp"}) (void)RemoveAll(path);
+  }
+  return made;
+}
+
+namespace {
+
+Result<CheckpointManifest> MakeCheckpointIn(RocksDb& db, const std::string& dir) {
   // RocksDB builds the checkpoint in "<dir>.tmp" and renames it; it wants `dir` absent.
   for (const auto& path : {dir, dir + ".tmp"}) {
     auto removed = RemoveAll(path);
@@ -125,12 +141,13 @@ Result<CheckpointManifest> MakeCheckpoint(RocksDb& db, const std::string& dir) {
   manifest.sequence = sequence;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(dir, error)) {
-    if (!entry.is_regular_file()) {
+    if (!entry.is_regular_file(error) || error) {
       return Status(wire::INTERNAL, "unexpected entry in a checkpoint: " + entry.path().string());
     }
     CheckpointFile file;
     file.name = entry.path().filename().string();
-    file.size = entry.file_size();
+    file.size = entry.file_size(error);
+    if (error) break;
     manifest.total_bytes += file.size;
     manifest.files.push_back(std::move(file));
   }
@@ -141,6 +158,8 @@ Result<CheckpointManifest> MakeCheckpoint(RocksDb& db, const std::string& dir) {
             [](const CheckpointFile& a, const CheckpointFile& b) { return a.name < b.name; });
   return manifest;
 }
+
+}  // namespace
 
 Status RemoveCheckpoint(const CheckpointManifest& manifest) {
   if (manifest.dir.empty()) return Status::Ok();
