@@ -43,9 +43,9 @@ inline constexpr std::string_view kQueueNextPrefix = "queue_next/";
 // keys: be64(the case's number) + case id. Numbers are handed out in order, so these families
 // grow at their end and RocksDB's compactions move files down instead of rewriting whole
 // levels (keyed by the id alone, a keyed permutation of the number, every compaction rewrote
-// them: issue 11). The id follows so that a key names its case. An id that is not in canonical
-// form (the broker writes none; a test may) gets number kCaseIdSpace: after every real case,
-// and still unique by its id.
+// them: issue 11). The id follows so that a key names its case. A text from which no number
+// can be read (not a well-formed id; the broker stores none, a test may) gets number
+// kCaseIdSpace: after every real case, and still unique by the id that follows.
 inline std::string CaseKey(std::string_view case_id) {
   std::string key;
   key.reserve(8 + case_id.size() + 1 + 8);  // room for an event's or an audit entry's suffix
