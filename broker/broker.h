@@ -174,8 +174,12 @@ class Broker {
   // `computed`, when given, is the explanation of the record's current window already at hand.
   Status RescheduleSla(records::CaseRecord& record,
                        const sla::DeadlineExplanation* computed = nullptr);
-  // Removes the case's pending timers (reply, cancel, pause).
+  // Removes the case's pending timer (reply, cancel, pause): one per case, the warning's until
+  // the warning is raised, then the breach's.
   void ClearTimers(const records::CaseRecord& record);
+  // Puts the case's next SLA timer under its deadline generation (the warning's, or the
+  // breach's once warned; none once breached) and lowers next_due_ms_ to it.
+  void PutNextSlaTimer(const records::CaseRecord& record);
   // The partner replied: timers go, an open pause ends now, the deadline takes every pause into
   // account, and answered_at / late_by are set against it.
   void StopClockAtReply(records::CaseRecord& record);

@@ -23,11 +23,15 @@ int64_t BreachDueMs(int64_t deadline_ms) { return deadline_ms + 1; }
 
 void Broker::ClearTimers(const records::CaseRecord& record) {
   const auto& summary = record.summary();
-  // Deleting a timer that already fired (or never existed) is harmless.
-  if (summary.warning_at_ms() > 0) {
-    store_->DeleteTimer(summary.warning_at_ms(), summary.case_id(), keys::kTimerWarning);
-  }
-  if (summary.deadline_ms() > 0) {
+  // A case has one live SLA timer: the warning's until it is raised, then the breach's (put in
+  // the warning's batch). Deleting a timer that already fired (or never existed) is harmless; a
+  // breach timer stored beside the warning's by an earlier version is left to be dropped when
+  // met (its generation is stale or its clock stopped).
+  if (!summary.warned()) {
+    if (summary.warning_at_ms() > 0) {
+      store_->DeleteTimer(summary.warning_at_ms(), summary.case_id(), keys::kTimerWarning);
+    }
+  } else if (!summary.breached() && summary.deadline_ms() > 0) {
     store_->DeleteTimer(BreachDueMs(summary.deadline_ms()), summary.case_id(), keys::kTimerBreach);
   }
 }
@@ -46,13 +50,29 @@ Status Broker::RescheduleSla(records::CaseRecord& record,
   summary->set_paused_ms(explanation->paused_ms);
   record.set_deadline_generation(record.deadline_generation() + 1);
   if (!ClockRuns(summary->state())) return Status::Ok();
-  auto add = [&](int64_t due_ms, char kind) {
-    store_->PutTimer({due_ms, summary->case_id(), kind, record.deadline_generation()});
-    if (!next_due_ms_ || due_ms < *next_due_ms_) next_due_ms_ = due_ms;
-  };
-  if (!summary->warned()) add(summary->warning_at_ms(), keys::kTimerWarning);
-  if (!summary->breached()) add(BreachDueMs(summary->deadline_ms()), keys::kTimerBreach);
+  PutNextSlaTimer(record);
   return Status::Ok();
+}
+
+void Broker::PutNextSlaTimer(const records::CaseRecord& record) {
+  // One timer per case at a time (see ClearTimers): a submission writes one key to `due`, not
+  // two, and the family grows at its end in due order instead of taking two interleaved
+  // streams (a warning's due time and a breach's a day later), which made its flushed files
+  // overlap and compaction rewrite them.
+  const auto& summary = record.summary();
+  int64_t due_ms = 0;
+  char kind = 0;
+  if (!summary.warned()) {
+    due_ms = summary.warning_at_ms();
+    kind = keys::kTimerWarning;
+  } else if (!summary.breached()) {
+    due_ms = BreachDueMs(summary.deadline_ms());
+    kind = keys::kTimerBreach;
+  } else {
+    return;
+  }
+  store_->PutTimer({due_ms, summary.case_id(), kind, record.deadline_generation()});
+  if (!next_due_ms_ || due_ms < *next_due_ms_) next_due_ms_ = due_ms;
 }
 
 void Broker::StopClockAtReply(records::CaseRecord& record) {
@@ -112,6 +132,9 @@ void Broker::FireDueTimers() {
     return;
   }
   const auto& timers = found->timers;
+  // The earliest timer left once these are gone, lowered below by any breach timer a warning
+  // puts (PutNextSlaTimer; in a catch-up it may be due already: it fires at the next turn).
+  next_due_ms_ = found->next_due_ms;
   size_t raised = alerts_to_publish_.size();
   size_t purged = 0;
   for (const auto& timer : timers) {
@@ -130,8 +153,14 @@ void Broker::FireDueTimers() {
     }
     wire::Alert::Kind kind = timer.kind == keys::kTimerWarning ? wire::Alert::WARNING
                                                                  : wire::Alert::BREACH;
-    if (kind == wire::Alert::WARNING && record.summary().warned()) continue;
-    if (kind == wire::Alert::BREACH && record.summary().breached()) continue;
+    if (kind == wire::Alert::WARNING) {
+      if (!record.summary().warned()) RaiseAlert(record, kind);
+      // The breach's timer follows the warning's, in the same batch (a store written by an
+      // earlier version holds it already: the same key, rewritten).
+      PutNextSlaTimer(record);
+      continue;
+    }
+    if (record.summary().breached()) continue;
     RaiseAlert(record, kind);
   }
   raised = alerts_to_publish_.size() - raised;
@@ -145,8 +174,6 @@ void Broker::FireDueTimers() {
   if (!sla_catch_up_.running() && raised > 0) {
     spdlog::info("SLA: {} alert(s) raised ({} timers due)", raised, timers.size());
   }
-  // Firing adds no timer, so the first timer after this batch is the earliest left.
-  next_due_ms_ = found->next_due_ms;
   CommitAndFlush();
   FinishPurgePass(purged);
   if (sla_catch_up_.running()) {

@@ -14,8 +14,11 @@
 #include <filesystem>
 #include <thread>
 
+#include <rocksdb/db.h>
+
 #include "broker/broker.h"
 #include "common/network_config.h"
+#include "store/key_layout.h"
 #include "tests/support/in_process_broker.h"
 #include "tests/support/sla_test_helpers.h"
 
@@ -85,7 +88,81 @@ bool WaitForAlerts(SyncClient& operator_client, const std::string& case_id,
   return WaitUntil([&] { return CountAlerts(operator_client, case_id, kind) == count; }, 5000, 5);
 }
 
+// The SLA timers stored for `case_id` (the `due` family, read from a read-only open of the
+// running broker's store, which replays its log): "W@<due ms>", "B@<due ms>", in key order.
+std::vector<std::string> StoredTimers(const InProcessBroker& broker, const std::string& case_id) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  auto status = rocksdb::DB::ListColumnFamilies(options, broker.data_dir(), &names);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  size_t due = names.size();
+  for (size_t i = 0; i < names.size(); ++i) {
+    descriptors.emplace_back(names[i], rocksdb::ColumnFamilyOptions());
+    if (names[i] == keys::kDue) due = i;
+  }
+  REQUIRE(due < names.size());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  status = rocksdb::DB::OpenForReadOnly(options, broker.data_dir(), descriptors, &handles, &raw);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::string> timers;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[due]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string key = it->key().ToString();
+      if (key.size() < 10 || key.substr(8, key.size() - 10) != case_id) continue;
+      uint64_t due_ms = 0;
+      for (int i = 0; i < 8; ++i) due_ms = (due_ms << 8) | static_cast<uint8_t>(key[i]);
+      timers.push_back(std::string(1, key.back()) + "@" + std::to_string(due_ms));
+    }
+  }
+  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  return timers;
+}
+
 }  // namespace
+
+TEST_CASE("a case has one SLA timer stored at a time: the warning's, then the breach's") {
+  InProcessBroker broker("sla-component-one-timer", kSubmittedMs, kConfig);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, kContactPoint);
+  auto partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  std::string case_id = Submit(*agent, "one-timer-1");
+  const std::string warning = "W@" + std::to_string(kWarningMs);
+  const std::string breach = "B@" + std::to_string(kDeadlineMs + 1);
+  CHECK(StoredTimers(broker, case_id) == std::vector<std::string>{warning});
+
+  SUBCASE("the warning puts the breach's timer; the breach leaves none") {
+    broker.SetClock(kWarningMs);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+    broker.Settle();
+    CHECK(StoredTimers(broker, case_id) == std::vector<std::string>{breach});
+    broker.SetClock(kDeadlineMs + 1);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+    broker.Settle();
+    CHECK(StoredTimers(broker, case_id).empty());
+  }
+
+  SUBCASE("a reply after the warning removes the breach's timer") {
+    broker.SetClock(kWarningMs);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+    auto replied = partner->CallOk(ReplyRequest(case_id, "Dossier régularisé.", "reply-1"), 5000);
+    REQUIRE_MESSAGE(replied.ok(), replied.status().ToString());
+    broker.Settle();
+    CHECK(StoredTimers(broker, case_id).empty());
+    broker.SetClockAndSettle(kDeadlineMs + kDayMs);
+    CHECK(CountAlerts(*operator_client, case_id, wire::Alert::BREACH) == 0);
+  }
+
+  SUBCASE("a reply before the warning removes the warning's timer") {
+    auto replied = partner->CallOk(ReplyRequest(case_id, "Dossier régularisé.", "reply-1"), 5000);
+    REQUIRE_MESSAGE(replied.ok(), replied.status().ToString());
+    broker.Settle();
+    CHECK(StoredTimers(broker, case_id).empty());
+  }
+}
 
 TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then counts the late reply") {
   CHECK(kWarningMs == ParisWinterMs(2026, 12, 29, 2, 29, 59, 250));

@@ -79,6 +79,8 @@ class InProcessBroker {
   }
 
   void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
+  // The broker's data directory (its RocksDB store), for tests that read what it wrote.
+  std::string data_dir() const { return dir_.Sub("broker"); }
 
   // Returns once every timer due at the clock's current time has fired: the first ping is
   // handled by a turn that starts after the clock was set and fires its due timers after

@@ -25,7 +25,7 @@ struct BenchOptions {
   double rate = 2000;             // open loop: offered submits per second, all connections
                                   // (--mode pair: 1000 unless given, issue 12's target rate)
   uint64_t cases = 1000000;       // restart, sla-memory: cases stored before the restart
-  uint64_t catchup_cases = 100000;  // sla-catchup: cases whose two timers fall due together
+  uint64_t catchup_cases = 100000;  // sla-catchup: cases whose warning and breach fall due together
   double sla_window_seconds = 40;   // sla-catchup: every partner's reply_policy, in secondes
   double sla_lead_seconds = 20;     // sla-catchup: [sla] warning_lead, in secondes
   uint64_t after_restart_submits = 10000;  // restart: submits served after the restart

@@ -997,7 +997,8 @@ Result<json> BenchRunner::RunSlaCatchup() {
   result["broker"]["alerts_endpoint"] = alerts_endpoint_;
 
   // 1. Fill as fast as the broker takes them, partners storing and acking every delivery but
-  //    never replying: every case is DELIVERED with its two timers running.
+  //    never replying: every case is DELIVERED with its SLA timer running (the warning's; the
+  //    breach's is put when the warning fires).
   auto filler = MakeGenerator(false);
   Status connected = filler->Connect(kConnectTimeoutMs);
   if (!connected.ok()) return connected;
