@@ -116,7 +116,7 @@ std::optional<int64_t> ParseRfc3339(const std::string& text) {
 }
 
 // GET /v1/cases cursor: local submissions first (outbox order), then the broker's cases
-// (case-id order). "l<sequence>" = after that outbox entry; "b<case id>" = after that case;
+// (submission order). "l<sequence>" = after that outbox entry; "b<case id>" = after that case;
 // "b" = the broker's first page. Opaque to clients (base64url is not worth it: they must not
 // parse it either way, and the schema says so).
 struct ListCursor {

@@ -5,9 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <optional>
+#include <queue>
 #include <set>
 #include <utility>
 
+#include "common/case_id.h"
 #include "common/personal_data.h"
 #include "sla/civil_time.h"
 #include "store/outbox.h"
@@ -275,17 +278,34 @@ Result<std::optional<wire::CaseView>> LocalCaseCache::FindCase(const std::string
 
 std::vector<wire::CaseSummary> LocalCaseCache::ListCases(const std::string& after_case_id,
                                                          size_t limit) const {
-  std::vector<wire::CaseSummary> summaries;
+  // The broker lists in submission order (its index is keyed by case number); the cache is
+  // keyed by case id, so this local view walks the ids and keeps the `limit` first numbers
+  // after the cursor's. It serves only while the broker is unreachable, and the cache holds
+  // one contact point's cases.
+  using Place = std::pair<uint64_t, std::string>;  // (case number, id): the broker's order
+  auto place_of = [](std::string_view id) {
+    return Place{CaseIdCounter(id).value_or(kCaseIdSpace), std::string(id)};
+  };
+  std::optional<Place> after;
+  if (!after_case_id.empty()) after = place_of(after_case_id);
+  std::priority_queue<Place> first;  // the greatest on top, popped when one more is smaller
   auto it = db_.NewIterator(cases_);
-  if (after_case_id.empty()) {
-    it->SeekToFirst();
-  } else {
-    it->Seek(after_case_id);
-    if (it->Valid() && it->key() == rocksdb::Slice(after_case_id)) it->Next();
+  for (it->SeekToFirst(); it->Valid() && limit > 0; it->Next()) {
+    Place place = place_of(it->key().ToStringView());
+    if (after && !(*after < place)) continue;
+    if (first.size() < limit) {
+      first.push(std::move(place));
+    } else if (place < first.top()) {
+      first.pop();
+      first.push(std::move(place));
+    }
   }
-  for (; it->Valid() && summaries.size() < limit; it->Next()) {
-    auto view = Parse<wire::CaseView>(it->value().ToString());
-    if (view) summaries.push_back(view->summary());
+  std::vector<Place> ordered;
+  for (; !first.empty(); first.pop()) ordered.push_back(first.top());
+  std::vector<wire::CaseSummary> summaries;
+  for (auto place = ordered.rbegin(); place != ordered.rend(); ++place) {
+    auto view = FindCase(place->second);
+    if (view.ok() && view->has_value()) summaries.push_back((*view)->summary());
   }
   return summaries;
 }

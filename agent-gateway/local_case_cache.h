@@ -102,7 +102,8 @@ class LocalCaseCache {
   Status RecordSummaries(const std::vector<wire::CaseSummary>& summaries);
 
   Result<std::optional<wire::CaseView>> FindCase(const std::string& case_id) const;
-  // Cached summaries in case id order, after `after_case_id` (exclusive), at most `limit`.
+  // Cached summaries in submission order (case number, as the broker lists them), after the
+  // case `after_case_id` (exclusive; any id has a place in that order), at most `limit`.
   std::vector<wire::CaseSummary> ListCases(const std::string& after_case_id, size_t limit) const;
 
   // Stores mailbox deliveries (mail items and SLA alerts) and what they say about the cases in

@@ -71,7 +71,7 @@ void Broker::PutNextSlaTimer(const records::CaseRecord& record) {
   } else {
     return;
   }
-  store_->PutTimer({due_ms, summary.case_id(), kind, record.deadline_generation()});
+  store_->PutTimer({due_ms, summary.case_id(), kind, record.deadline_generation(), {}});
   if (!next_due_ms_ || due_ms < *next_due_ms_) next_due_ms_ = due_ms;
 }
 
@@ -138,7 +138,7 @@ void Broker::FireDueTimers() {
   size_t raised = alerts_to_publish_.size();
   size_t purged = 0;
   for (const auto& timer : timers) {
-    store_->DeleteTimer(timer.due_ms, timer.case_id, timer.kind);
+    store_->DeleteFoundTimer(timer);
     auto loaded = store_->GetCase(timer.case_id);
     if (!loaded.ok() || !loaded->has_value()) continue;
     records::CaseRecord record = std::move(**loaded);

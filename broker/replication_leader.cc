@@ -16,6 +16,12 @@ int64_t SteadyMs() {
       .count();
 }
 
+// The options as the leader keeps them: the checkpoint maker defaulted once, here.
+ReplicationLeaderOptions WithDefaultMaker(ReplicationLeaderOptions options) {
+  if (!options.make_checkpoint) options.make_checkpoint = MakeCheckpoint;
+  return options;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ReplicationLeader>> ReplicationLeader::Create(
@@ -43,7 +49,7 @@ ReplicationLeader::ReplicationLeader(zmq::context_t& context, RocksDb& db,
                                      ReplicationLeaderOptions options, PrincipalOf principal_of)
     : context_(context),
       db_(db),
-      options_(std::move(options)),
+      options_(WithDefaultMaker(std::move(options))),
       principal_of_(std::move(principal_of)),
       socket_(context, zmq::socket_type::router) {
   socket_.set(zmq::sockopt::linger, 0);
@@ -219,9 +225,7 @@ void ReplicationLeader::StartCheckpoint() {
     return;
   }
   spdlog::info("replication: making a checkpoint for standby {}", standby_->node);
-  std::function<Result<CheckpointManifest>(RocksDb&, const std::string&)> make =
-      options_.make_checkpoint;
-  if (!make) make = MakeCheckpoint;
+  const auto& make = options_.make_checkpoint;
   try {
     making_ = std::async(std::launch::async,
                          [make, db = &db_, dir = options_.checkpoint_dir]() -> Result<CheckpointManifest> {

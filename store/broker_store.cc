@@ -108,6 +108,8 @@ Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path,
   }
   Status migrated = store->MigrateCaseKeys();
   if (!migrated.ok()) return migrated;
+  migrated = store->MigrateContactPointIndex();
+  if (!migrated.ok()) return migrated;
   Status indexed = store->BackfillAlertIndex();
   if (!indexed.ok()) return indexed;
   return store;
@@ -234,6 +236,59 @@ Status BrokerStore::MigrateCaseKeys() {
                "number (a store written before that layout) in {} ms, old copies compacted in "
                "{} ms",
                moved, ms(started, moved_at), ms(moved_at, std::chrono::steady_clock::now()));
+  return Status::Ok();
+}
+
+Status BrokerStore::MigrateContactPointIndex() {
+  // Ids and contact point names only, no personal data: the old keys' values need no forced
+  // compaction. Each batch moves whole entries and is synced, so a stop leaves each entry
+  // under one of its keys and the next start carries on.
+  constexpr size_t kBatchBytes = 8 << 20;
+  const auto started = std::chrono::steady_clock::now();
+  size_t moved = 0;
+  rocksdb::WriteBatch batch;
+  auto it = db_->NewIterator(by_contact_point_);
+  it->SeekToFirst();
+  while (it->Valid()) {
+    std::string_view key = it->key().ToStringView();
+    size_t end = key.find('\0');
+    if (end == std::string_view::npos) {  // not an index key: left as it is
+      it->Next();
+      continue;
+    }
+    std::string_view contact_point = key.substr(0, end);
+    if (key.size() > end + 1 && key[end + 1] != '\0') {
+      batch.Delete(by_contact_point_, it->key());
+      batch.Put(by_contact_point_, keys::ByContactPointKey(contact_point, key.substr(end + 1)), "");
+      ++moved;
+      if (batch.GetDataSize() >= kBatchBytes) {
+        Status written = db_->Write(batch);
+        batch.Clear();
+        if (!written.ok()) return written;
+      }
+      it->Next();
+      continue;
+    }
+    // Numbered keys (a zero byte after the separator) sort before this contact point's old
+    // ones: skip them all.
+    std::string past_numbered = keys::ByContactPointPrefix(contact_point);
+    past_numbered.push_back('\x01');
+    it->Seek(past_numbered);
+  }
+  Status scanned = ScanStatus(*it, "the contact points' case index to renumber");
+  if (!scanned.ok()) return scanned;
+  if (batch.Count() > 0) {
+    Status written = db_->Write(batch);
+    if (!written.ok()) return written;
+  }
+  if (moved > 0) {
+    spdlog::info("store: {} entries of the contact points' case index renumbered by case number "
+                 "(a store written before that layout) in {} ms",
+                 moved,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count());
+  }
   return Status::Ok();
 }
 
@@ -375,7 +430,7 @@ Result<std::optional<records::CaseContent>> BrokerStore::GetContent(const std::s
 
 Result<std::vector<wire::Event>> BrokerStore::GetEvents(const std::string& case_id) {
   std::vector<wire::Event> events;
-  std::string prefix = keys::EventPrefix(case_id);
+  std::string prefix = keys::CaseEntryPrefix(case_id);
   auto it = db_->NewIterator(events_);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     wire::Event event;
@@ -415,7 +470,7 @@ Result<std::vector<std::string>> BrokerStore::ListCaseIds(const std::string& con
                                                           const std::string& after,
                                                           size_t limit) {
   std::vector<std::string> ids;
-  std::string prefix = keys::ByContactPointKey(contact_point, "");
+  std::string prefix = keys::ByContactPointPrefix(contact_point);
   auto it = db_->NewIterator(by_contact_point_);
   if (after.empty()) {
     it->Seek(prefix);
@@ -424,8 +479,11 @@ Result<std::vector<std::string>> BrokerStore::ListCaseIds(const std::string& con
     it->Seek(start);
     if (it->Valid() && it->key() == start) it->Next();
   }
+  // After the prefix: be64(case number) + case id (store/KEY_LAYOUT.md).
+  const size_t id_at = prefix.size() + 8;
   for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Next()) {
-    ids.push_back(it->key().ToString().substr(prefix.size()));
+    if (it->key().size() <= id_at) continue;
+    ids.push_back(it->key().ToString().substr(id_at));
   }
   Status scanned = ScanStatus(*it, "the case index of " + contact_point);
   if (!scanned.ok()) return scanned;
@@ -538,8 +596,9 @@ Result<BrokerStore::DueTimersFound> BrokerStore::DueTimers(int64_t from_ms, int6
       found.next_due_ms = timer.due_ms;
       break;
     }
-    timer.case_id.assign(key.data() + 8, key.size() - 10);
+    timer.case_id = keys::DueKeyCaseId(std::string_view(key.data(), key.size()));
     timer.kind = key[key.size() - 1];
+    timer.key = key.ToString();
     timer.generation = it->value().size() == 4 ? ReadBigEndian32(it->value().data()) : 0;
     found.timers.push_back(std::move(timer));
   }
@@ -626,7 +685,7 @@ std::vector<KeyRange> BrokerStore::CaseRanges(const std::string& case_id) const 
   std::string last_event = keys::EventKey(case_id, UINT32_MAX);
   std::string key = keys::CaseKey(case_id);
   return {KeyRange{cases_, key, key}, KeyRange{content_, key, key},
-          KeyRange{events_, keys::EventPrefix(case_id), last_event}};
+          KeyRange{events_, keys::CaseEntryPrefix(case_id), last_event}};
 }
 
 KeyRange BrokerStore::QueueItemRange(const std::string& queue, uint64_t sequence) const {
@@ -641,7 +700,7 @@ std::vector<KeyRange> BrokerStore::CaseDataFamilies() const {
 
 Result<std::vector<wire::AuditEntry>> BrokerStore::GetAudit(const std::string& case_id) {
   std::vector<wire::AuditEntry> entries;
-  std::string prefix = keys::AuditPrefix(case_id);
+  std::string prefix = keys::CaseEntryPrefix(case_id);
   auto it = db_->NewIterator(audit_);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     wire::AuditEntry entry;
@@ -668,6 +727,11 @@ void BrokerStore::PutTimer(const Timer& timer) {
 
 void BrokerStore::DeleteTimer(int64_t due_ms, const std::string& case_id, char kind) {
   staged_.Delete(due_, keys::DueKey(due_ms, case_id, kind));
+  ++pending_writes_;
+}
+
+void BrokerStore::DeleteFoundTimer(const Timer& timer) {
+  staged_.Delete(due_, timer.key);
   ++pending_writes_;
 }
 

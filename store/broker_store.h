@@ -39,6 +39,7 @@ class BrokerStore {
     std::string case_id;
     char kind = 0;           // keys::kTimerWarning, kTimerBreach or kTimerPurge
     uint32_t generation = 0; // deadline generation (SLA timers); 0 for purge timers
+    std::string key;         // as stored (set by DueTimers): a key of an earlier layout too
   };
   struct DeadLetterEntry {
     std::string queue;      // the live queue it was parked from (without the "dead/" prefix)
@@ -75,7 +76,8 @@ class BrokerStore {
   Result<std::vector<wire::Event>> GetEvents(const std::string& case_id);
   Result<std::optional<records::DedupEntry>> GetDedup(const std::string& principal,
                                                       const std::string& key);
-  // Case ids of a contact point in id order, after `after` (exclusive), at most `limit`.
+  // Case ids of a contact point in submission order (case number), after the case `after`
+  // (exclusive; any case id, listed or not, has a place in that order), at most `limit`.
   // Committed state only.
   Result<std::vector<std::string>> ListCaseIds(const std::string& contact_point,
                                                const std::string& after, size_t limit);
@@ -168,6 +170,8 @@ class BrokerStore {
   void IndexCaseForContactPoint(const std::string& contact_point, const std::string& case_id);
   void PutTimer(const Timer& timer);
   void DeleteTimer(int64_t due_ms, const std::string& case_id, char kind);
+  // Deletes a timer DueTimers found, by the key it is stored under (whatever its layout).
+  void DeleteFoundTimer(const Timer& timer);
   // Stores the alert; `open` keeps it in the open-alerts index.
   void PutAlert(const wire::Alert& alert, bool open);
   uint64_t NextAlertSequence();
@@ -199,6 +203,10 @@ class BrokerStore {
   // case id alone) to their numbered keys, in synced batches, before the store serves; owes a
   // whole-family compaction when it moved any. A no-op (four seeks) on a store without them.
   Status MigrateCaseKeys();
+  // Moves the contact-point index entries written before it was keyed by case number
+  // (contact point + `\0` + case id) to their numbered keys, in synced batches, before the
+  // store serves. Two seeks per contact point on a store without them: no mark needed.
+  Status MigrateContactPointIndex();
   // Clears the batch and every pending map (after each commit, whatever its outcome).
   void ClearPending();
   // After a successful commit: what it wrote of cases, contents and queue items becomes the

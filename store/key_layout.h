@@ -70,26 +70,22 @@ inline std::string NumberedCaseKey(std::string_view unnumbered) {
   return key;
 }
 
-inline std::string EventPrefix(std::string_view case_id) {
+// The prefix of a case's entries in a family keyed by case key + `\0` + a number: `events`
+// (be32 event number) and `audit` (be64 audit sequence).
+inline std::string CaseEntryPrefix(std::string_view case_id) {
   std::string key = CaseKey(case_id);
   key.push_back('\0');
   return key;
 }
 
 inline std::string EventKey(std::string_view case_id, uint32_t number) {
-  std::string key = EventPrefix(case_id);
+  std::string key = CaseEntryPrefix(case_id);
   AppendBigEndian32(key, number);
   return key;
 }
 
-inline std::string AuditPrefix(std::string_view case_id) {
-  std::string key = CaseKey(case_id);
-  key.push_back('\0');
-  return key;
-}
-
 inline std::string AuditKey(std::string_view case_id, uint64_t sequence) {
-  std::string key = AuditPrefix(case_id);
+  std::string key = CaseEntryPrefix(case_id);
   AppendBigEndian64(key, sequence);
   return key;
 }
@@ -141,10 +137,19 @@ inline std::string ScopedIdempotencyKey(std::string_view scope, std::string_view
   return key;
 }
 
-inline std::string ByContactPointKey(std::string_view contact_point, std::string_view case_id) {
+// contact point + `\0` + case key: a contact point's cases in submission order (case number),
+// each contact point's index growing at its end. Keys written before (contact point + `\0` +
+// case id: a letter where a case key has a zero byte) are moved at start-up
+// (BrokerStore::MigrateContactPointIndex).
+inline std::string ByContactPointPrefix(std::string_view contact_point) {
   std::string key(contact_point);
   key.push_back('\0');
-  key.append(case_id);
+  return key;
+}
+
+inline std::string ByContactPointKey(std::string_view contact_point, std::string_view case_id) {
+  std::string key = ByContactPointPrefix(contact_point);
+  key.append(CaseKey(case_id));
   return key;
 }
 
@@ -166,13 +171,25 @@ inline constexpr char kTimerBreach = 'B';
 // Retention: erase the case's personal data (closed or cancelled long enough ago).
 inline constexpr char kTimerPurge = 'P';
 
+// be64(due ms) + case key + `\0` + kind. Deadlines fall at the end of a day, so the timers of a
+// day's cases share one due instant: the case key orders them by case number within it (the
+// family grows at its end), where the case id alone scattered them across the instant.
 inline std::string DueKey(int64_t due_ms, std::string_view case_id, char kind) {
   std::string key;
   AppendBigEndian64(key, static_cast<uint64_t>(due_ms < 0 ? 0 : due_ms));
-  key.append(case_id);
+  key.append(CaseKey(case_id));
   key.push_back('\0');
   key.push_back(kind);
   return key;
+}
+
+// The case id of a due key (at least 10 bytes): after the case number when the key has one (its
+// first byte after the due time is zero), or right after the due time in a key written before
+// the case key (a case id starts with a letter). Both layouts are read; only the first is
+// written.
+inline std::string_view DueKeyCaseId(std::string_view key) {
+  size_t from = key.size() >= 18 && key[8] == '\0' ? 16 : 8;
+  return key.substr(from, key.size() - 2 - from);
 }
 
 }  // namespace aplus::keys

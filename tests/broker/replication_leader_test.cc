@@ -68,7 +68,7 @@ void Send(zmq::socket_t& standby, const replication::ReplicationFrame& frame) {
 // A leader over a fresh database whose checkpoints are made by `maker` (counted), and the
 // standbys (DEALER sockets) that attach to it.
 struct LeaderUnderTest {
-  explicit LeaderUnderTest(const std::string& label, Gate& gate) : dir(label) {
+  explicit LeaderUnderTest(const std::string& label, Gate& gate) : dir(label), gate(gate) {
     auto opened = RocksDb::Open(dir.Sub("db"), {"cases"});
     REQUIRE(opened.ok());
     db = std::move(opened).value();
@@ -108,6 +108,12 @@ struct LeaderUnderTest {
     REQUIRE(leader->standby_node() == node);
     return standby;
   }
+  // The first standby: attaches, and the leader starts its checkpoint (held by the gate).
+  std::unique_ptr<zmq::socket_t> AttachAndHoldMaker(const std::string& node) {
+    auto standby = Attach(node);
+    REQUIRE(gate.WaitEntered());
+    return standby;
+  }
   // Ticks the leader until `standby` receives a CheckpointBegin, answering heartbeats.
   std::optional<replication::ReplicationFrame> AwaitBegin(zmq::socket_t& standby) {
     int64_t deadline = SteadyNowMs() + 15000;
@@ -125,6 +131,7 @@ struct LeaderUnderTest {
   }
 
   testing::TempDir dir;
+  Gate& gate;
   std::unique_ptr<RocksDb> db;
   zmq::context_t context;
   std::atomic<int> makers{0};
@@ -136,8 +143,7 @@ TEST_CASE("the checkpoint for a standby is made off the loop: the leader goes on
   Gate gate;
   LeaderUnderTest t("replication-leader", gate);
   auto& l = *t.leader;
-  auto standby = t.Attach("b");
-  REQUIRE(gate.WaitEntered());
+  auto standby = t.AttachAndHoldMaker("b");
 
   // The maker is held: the loop's calls return, a commit ships nothing, the standby's answers
   // to heartbeats keep it attached.
@@ -181,8 +187,7 @@ TEST_CASE("a standby dropped while its checkpoint is made: the loop does not wai
   Gate gate;
   LeaderUnderTest t("replication-leader-drop", gate);
   auto& l = *t.leader;
-  auto first = t.Attach("b");
-  REQUIRE(gate.WaitEntered());
+  auto first = t.AttachAndHoldMaker("b");
   l.DropStandby("test");  // returns while the maker is held
   CHECK_FALSE(l.has_standby());
   CHECK(l.making_checkpoint());

@@ -112,7 +112,7 @@ std::vector<std::string> StoredTimers(const InProcessBroker& broker, const std::
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[due]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string key = it->key().ToString();
-      if (key.size() < 10 || key.substr(8, key.size() - 10) != case_id) continue;
+      if (key.size() < 10 || keys::DueKeyCaseId(key) != case_id) continue;
       uint64_t due_ms = 0;
       for (int i = 0; i < 8; ++i) due_ms = (due_ms << 8) | static_cast<uint8_t>(key[i]);
       timers.push_back(std::string(1, key.back()) + "@" + std::to_string(due_ms));

@@ -425,3 +425,104 @@ TEST_CASE("a store keyed by case id alone is renumbered at open, resumably, noth
   CHECK(case_files >= 4);
   CHECK(s.purge_compaction_owed() == 0);
 }
+
+TEST_CASE("timers of one due instant are ordered by case number; keys of the earlier layout are "
+          "read and deleted as found") {
+  testing::TempDir dir("store-due-keys");
+  auto store = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(store.ok());
+  auto& s = **store;
+  // A day's deadlines fall at one instant: the timers follow submission order within it.
+  const int64_t due = 1'800'000'000'000;
+  std::vector<std::string> ids;
+  for (int n = 0; n < 20; ++n) {
+    ids.push_back(FormatCaseId("PER", s.NextCaseNumber()));
+    s.PutTimer({due, ids.back(), keys::kTimerWarning, 1, {}});
+  }
+  REQUIRE_FALSE(std::is_sorted(ids.begin(), ids.end()));
+  // One timer stored as an earlier version wrote it: be64(due) + case id + \0 + kind.
+  const std::string old_id = FormatCaseId("PER", 1000);
+  std::string old_key;
+  AppendBigEndian64(old_key, static_cast<uint64_t>(due));
+  old_key += old_id + std::string(1, '\0') + keys::kTimerBreach;
+  std::string generation;
+  AppendBigEndian32(generation, 3);
+  s.db().raw()->Put(rocksdb::WriteOptions(), s.db().Family(keys::kDue), old_key, generation);
+  REQUIRE(s.Commit().ok());
+
+  auto found = s.DueTimers(due, due, 100);
+  REQUIRE(found.ok());
+  REQUIRE(found->timers.size() == ids.size() + 1);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    CHECK(found->timers[i].case_id == ids[i]);  // number order
+    CHECK(found->timers[i].kind == keys::kTimerWarning);
+    CHECK(found->timers[i].generation == 1);
+  }
+  const auto& old = found->timers.back();  // a letter sorts after the case keys' zero byte
+  CHECK(old.case_id == old_id);
+  CHECK(old.kind == keys::kTimerBreach);
+  CHECK(old.generation == 3);
+  for (const auto& timer : found->timers) s.DeleteFoundTimer(timer);
+  REQUIRE(s.Commit().ok());
+  CHECK(RawKeys(s.db(), keys::kDue).empty());
+}
+
+TEST_CASE("a contact point's cases are listed in submission order; an index of the earlier "
+          "layout is renumbered at open") {
+  testing::TempDir dir("store-contact-point-index");
+  std::vector<std::string> numbered;  // indexed as this version does
+  std::vector<std::string> old;       // indexed as an earlier version did: contact point + \0 + id
+  {
+    auto store = BrokerStore::Open(dir.Sub("db"));
+    REQUIRE(store.ok());
+    auto& s = **store;
+    for (int n = 0; n < 30; ++n) {
+      numbered.push_back(FormatCaseId("PER", s.NextCaseNumber()));
+      s.IndexCaseForContactPoint("mairie-berdhuis", numbered.back());
+    }
+    REQUIRE(s.Commit().ok());
+    REQUIRE_FALSE(std::is_sorted(numbered.begin(), numbered.end()));
+    CHECK(*s.ListCaseIds("mairie-berdhuis", "", 100) == numbered);
+    std::vector<std::string> paged;
+    std::string after;
+    while (true) {
+      auto page = s.ListCaseIds("mairie-berdhuis", after, 4);
+      REQUIRE(page.ok());
+      if (page->empty()) break;
+      paged.insert(paged.end(), page->begin(), page->end());
+      after = page->back();
+    }
+    CHECK(paged == numbered);
+    // Entries of an earlier version, for this contact point (numbers after the ones above)
+    // and for two others, one of which has numbered entries too.
+    rocksdb::WriteBatch batch;
+    auto* family = s.db().Family(keys::kByContactPoint);
+    for (uint64_t n = 100; n < 110; ++n) {
+      old.push_back(FormatCaseId("PER", n));
+      for (const char* contact_point : {"mairie-berdhuis", "mairie-cour-maugis", "mairie-perche"}) {
+        batch.Put(family, std::string(contact_point) + std::string(1, '\0') + old.back(), "");
+      }
+    }
+    s.IndexCaseForContactPoint("mairie-perche", FormatCaseId("PER", 5));
+    REQUIRE(s.Commit().ok());
+    REQUIRE(s.db().Write(batch).ok());
+  }
+  auto reopened = BrokerStore::Open(dir.Sub("db"));
+  REQUIRE(reopened.ok());
+  auto& s = **reopened;
+  std::vector<std::string> berdhuis = numbered;
+  berdhuis.insert(berdhuis.end(), old.begin(), old.end());
+  CHECK(*s.ListCaseIds("mairie-berdhuis", "", 100) == berdhuis);
+  CHECK(*s.ListCaseIds("mairie-cour-maugis", "", 100) == old);
+  std::vector<std::string> perche = {FormatCaseId("PER", 5)};
+  perche.insert(perche.end(), old.begin(), old.end());
+  CHECK(*s.ListCaseIds("mairie-perche", "", 100) == perche);
+  // Every entry under its numbered key: a zero byte after the contact point's separator.
+  auto stored = RawKeys(s.db(), keys::kByContactPoint);
+  CHECK(stored.size() == berdhuis.size() + old.size() + perche.size());
+  for (const auto& key : stored) {
+    size_t end = key.find('\0');
+    REQUIRE(end != std::string::npos);
+    CHECK(key[end + 1] == '\0');
+  }
+}
