@@ -137,8 +137,11 @@ void Broker::FireDueTimers() {
   next_due_ms_ = found->next_due_ms;
   size_t raised = alerts_to_publish_.size();
   size_t purged = 0;
+  // Every found timer is deleted before any is handled: a breach timer a warning puts below
+  // must outlive a stale timer of the same key found later in this batch (a store of an
+  // earlier layout), since the batch keeps a key's last write.
+  for (const auto& timer : timers) store_->DeleteFoundTimer(timer);
   for (const auto& timer : timers) {
-    store_->DeleteFoundTimer(timer);
     auto loaded = store_->GetCase(timer.case_id);
     if (!loaded.ok() || !loaded->has_value()) continue;
     records::CaseRecord record = std::move(**loaded);
