@@ -826,7 +826,8 @@ constexpr FeedTypeRow kFeedTypes[] = {
 std::optional<nlohmann::json> AgentGateway::FeedEventOf(const wire::Delivery& delivery,
                                                         const wire::CaseView& view) {
   bool alert = delivery.has_alert();
-  int kind = alert ? delivery.alert().kind() : delivery.mail().kind();
+  int kind = alert ? static_cast<int>(delivery.alert().kind())
+                   : static_cast<int>(delivery.mail().kind());
   const char* type = nullptr;
   for (const auto& row : kFeedTypes) {
     if (row.alert == alert && row.kind == kind) type = row.type;

@@ -2,6 +2,8 @@
 // only the earliest due time. Firing a timer, storing its alert, appending the timeline event
 // and queueing the deliveries to both parties are one batch, and alert ids are deterministic,
 // so a crash or a replay can neither lose nor duplicate an alert.
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
@@ -19,21 +21,37 @@ std::string AlertId(const std::string& case_id, wire::Alert::Kind kind, uint32_t
 // lapsed only from the next millisecond.
 int64_t BreachDueMs(int64_t deadline_ms) { return deadline_ms + 1; }
 
+// How long a timer whose case record cannot be read waits before it is tried again.
+constexpr int64_t kUnreadableCaseRetryMs = 60'000;
+
+struct SlaTimer {
+  int64_t due_ms;
+  char kind;  // keys::kTimerWarning or kTimerBreach
+};
+
+// A case has one live SLA timer at a time: the warning's until it is raised, then the
+// breach's (put in the warning's batch), none once the breach is raised. A submission writes
+// one key to `due`, not two, and the family grows at its end in due order instead of taking
+// two interleaved streams (a warning's due time and a breach's a day later), which made its
+// flushed files overlap and compaction rewrite them. None either while the instant it would
+// fire at is unset (0: a case whose deadline was never computed).
+std::optional<SlaTimer> LiveSlaTimer(const wire::CaseSummary& summary) {
+  if (!summary.warned()) {
+    if (summary.warning_at_ms() <= 0) return std::nullopt;
+    return SlaTimer{summary.warning_at_ms(), keys::kTimerWarning};
+  }
+  if (summary.breached() || summary.deadline_ms() <= 0) return std::nullopt;
+  return SlaTimer{BreachDueMs(summary.deadline_ms()), keys::kTimerBreach};
+}
+
 }  // namespace
 
 void Broker::ClearTimers(const records::CaseRecord& record) {
-  const auto& summary = record.summary();
-  // A case has one live SLA timer: the warning's until it is raised, then the breach's (put in
-  // the warning's batch). Deleting a timer that already fired (or never existed) is harmless; a
-  // breach timer stored beside the warning's by an earlier version is left to be dropped when
-  // met (its generation is stale or its clock stopped).
-  if (!summary.warned()) {
-    if (summary.warning_at_ms() > 0) {
-      store_->DeleteTimer(summary.warning_at_ms(), summary.case_id(), keys::kTimerWarning);
-    }
-  } else if (!summary.breached() && summary.deadline_ms() > 0) {
-    store_->DeleteTimer(BreachDueMs(summary.deadline_ms()), summary.case_id(), keys::kTimerBreach);
-  }
+  // Deleting a timer that already fired (or never existed) is harmless; a breach timer stored
+  // beside the warning's by an earlier version is left to be dropped when met (its generation
+  // is stale or its clock stopped).
+  auto live = LiveSlaTimer(record.summary());
+  if (live) store_->DeleteTimer(live->due_ms, record.summary().case_id(), live->kind);
 }
 
 Status Broker::RescheduleSla(records::CaseRecord& record,
@@ -55,24 +73,11 @@ Status Broker::RescheduleSla(records::CaseRecord& record,
 }
 
 void Broker::PutNextSlaTimer(const records::CaseRecord& record) {
-  // One timer per case at a time (see ClearTimers): a submission writes one key to `due`, not
-  // two, and the family grows at its end in due order instead of taking two interleaved
-  // streams (a warning's due time and a breach's a day later), which made its flushed files
-  // overlap and compaction rewrite them.
-  const auto& summary = record.summary();
-  int64_t due_ms = 0;
-  char kind = 0;
-  if (!summary.warned()) {
-    due_ms = summary.warning_at_ms();
-    kind = keys::kTimerWarning;
-  } else if (!summary.breached()) {
-    due_ms = BreachDueMs(summary.deadline_ms());
-    kind = keys::kTimerBreach;
-  } else {
-    return;
-  }
-  store_->PutTimer({due_ms, summary.case_id(), kind, record.deadline_generation(), {}});
-  if (!next_due_ms_ || due_ms < *next_due_ms_) next_due_ms_ = due_ms;
+  auto live = LiveSlaTimer(record.summary());
+  if (!live) return;
+  store_->PutTimer({live->due_ms, record.summary().case_id(), live->kind,
+                    record.deadline_generation(), {}});
+  if (!next_due_ms_ || live->due_ms < *next_due_ms_) next_due_ms_ = live->due_ms;
 }
 
 void Broker::StopClockAtReply(records::CaseRecord& record) {
@@ -143,7 +148,18 @@ void Broker::FireDueTimers() {
   for (const auto& timer : timers) store_->DeleteFoundTimer(timer);
   for (const auto& timer : timers) {
     auto loaded = store_->GetCase(timer.case_id);
-    if (!loaded.ok() || !loaded->has_value()) continue;
+    if (!loaded.ok()) {
+      // Deleted above: put back a minute later, so that a record that cannot be read delays
+      // its alert (or its purge) instead of losing it, and is named in the log until fixed.
+      const int64_t retry_ms = now + kUnreadableCaseRetryMs;
+      spdlog::error("case {}: its record cannot be read ({}); its timer ({}) is tried again in {} s",
+                    timer.case_id, loaded.status().ToString(), timer.kind,
+                    kUnreadableCaseRetryMs / 1000);
+      store_->PutTimer({retry_ms, timer.case_id, timer.kind, timer.generation, {}});
+      if (!next_due_ms_ || retry_ms < *next_due_ms_) next_due_ms_ = retry_ms;
+      continue;
+    }
+    if (!loaded->has_value()) continue;  // the case is gone
     records::CaseRecord record = std::move(**loaded);
     if (timer.kind == keys::kTimerPurge) {
       purged += PurgePersonalData(record) ? 1 : 0;  // broker_retention.cc

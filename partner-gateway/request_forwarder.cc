@@ -43,7 +43,9 @@ RequestForwarder::RequestForwarder(RocksDb& db, BrokerLink& link, PartnerInbox& 
                      [this](uint64_t, const records::OutboxEntry& entry,
                             const wire::Envelope& answer) { return OnFinal(entry, answer); },
                      [this](const records::OutboxEntry& entry) { return QueuedAnswer(entry); },
-                     std::move(may_send)}) {}
+                     std::move(may_send),
+                     /*set_aside=*/{},
+                     /*set_aside_durable=*/{}}) {}
 
 bool RequestForwarder::IsForwarded(const wire::Envelope& request) {
   return request.has_acknowledge_case() || request.has_reply_case() || request.has_ask_info() ||

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/atomic_file.h"
+#include "store/read_only_db.h"
 
 namespace aplus {
 
@@ -67,28 +68,11 @@ Status Sync(const std::string& dir) {
 // The exact last sequence of the checkpoint in `dir`, by opening it read-only (which replays
 // its log in memory and writes nothing to it).
 Result<uint64_t> SequenceOfCheckpoint(const std::string& dir) {
-  rocksdb::DBOptions options;
-  // Table files opened on demand (none is: only the manifest and the log are read), not all of
-  // them with their indexes at open as max_open_files = -1 would.
-  options.max_open_files = 16;
-  std::vector<std::string> names;
-  auto status = rocksdb::DB::ListColumnFamilies(options, dir, &names);
-  if (!status.ok()) {
-    return Status(wire::UNAVAILABLE, "cannot read the checkpoint's families: " + status.ToString());
+  auto opened = ReadOnlyDb::Open(dir);
+  if (!opened.ok()) {
+    return Status(wire::UNAVAILABLE, "cannot read the checkpoint: " + opened.status().message());
   }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  status = rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &handles, &raw);
-  if (!status.ok()) {
-    return Status(wire::UNAVAILABLE, "cannot open the checkpoint: " + status.ToString());
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-  const uint64_t sequence = db->GetLatestSequenceNumber();
-  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
-  db->Close().PermitUncheckedError();
-  return sequence;
+  return (*opened)->db().GetLatestSequenceNumber();
 }
 
 Result<CheckpointManifest> MakeCheckpointIn(RocksDb& db, const std::string& dir);

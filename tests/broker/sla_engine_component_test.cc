@@ -18,7 +18,10 @@
 
 #include "broker/broker.h"
 #include "common/network_config.h"
+#include "store/broker_store.h"
 #include "store/key_layout.h"
+#include "store/read_only_db.h"
+#include "store/rocks_db.h"
 #include "tests/support/in_process_broker.h"
 #include "tests/support/sla_test_helpers.h"
 
@@ -91,38 +94,68 @@ bool WaitForAlerts(SyncClient& operator_client, const std::string& case_id,
 // The SLA timers stored for `case_id` (the `due` family, read from a read-only open of the
 // running broker's store, which replays its log): "W@<due ms>", "B@<due ms>", in key order.
 std::vector<std::string> StoredTimers(const InProcessBroker& broker, const std::string& case_id) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  auto status = rocksdb::DB::ListColumnFamilies(options, broker.data_dir(), &names);
-  REQUIRE_MESSAGE(status.ok(), status.ToString());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  size_t due = names.size();
-  for (size_t i = 0; i < names.size(); ++i) {
-    descriptors.emplace_back(names[i], rocksdb::ColumnFamilyOptions());
-    if (names[i] == keys::kDue) due = i;
-  }
-  REQUIRE(due < names.size());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  status = rocksdb::DB::OpenForReadOnly(options, broker.data_dir(), descriptors, &handles, &raw);
-  REQUIRE_MESSAGE(status.ok(), status.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  auto opened = ReadOnlyDb::Open(broker.data_dir());
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  auto* due = (*opened)->Family(keys::kDue);
+  REQUIRE(due != nullptr);
   std::vector<std::string> timers;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[due]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string key = it->key().ToString();
-      if (key.size() < 10 || keys::DueKeyCaseId(key) != case_id) continue;
-      uint64_t due_ms = 0;
-      for (int i = 0; i < 8; ++i) due_ms = (due_ms << 8) | static_cast<uint8_t>(key[i]);
-      timers.push_back(std::string(1, key.back()) + "@" + std::to_string(due_ms));
-    }
+  std::unique_ptr<rocksdb::Iterator> it((*opened)->db().NewIterator(rocksdb::ReadOptions(), due));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string key = it->key().ToString();
+    if (key.size() < 10 || keys::DueKeyCaseId(key) != case_id) continue;
+    timers.push_back(std::string(1, key.back()) + "@" + std::to_string(ReadBigEndian64(key.data())));
   }
-  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  REQUIRE_MESSAGE(it->status().ok(), it->status().ToString());
   return timers;
 }
 
+// Replaces the stored record of `case_id` (the broker stopped) by `value`; returns the record
+// it held.
+std::string ReplaceCaseRecord(const std::string& data_dir, const std::string& case_id,
+                              const std::string& value) {
+  auto db = BrokerStore::OpenDatabase(data_dir, RocksDbOptions{});
+  REQUIRE_MESSAGE(db.ok(), db.status().ToString());
+  auto* cases = (*db)->Family(keys::kCases);
+  auto stored = (*db)->Get(cases, keys::CaseKey(case_id));
+  REQUIRE(stored.ok());
+  REQUIRE(stored->has_value());
+  rocksdb::WriteBatch batch;
+  REQUIRE(batch.Put(cases, keys::CaseKey(case_id), value).ok());
+  REQUIRE((*db)->Write(batch).ok());
+  return **stored;
+}
+
 }  // namespace
+
+TEST_CASE("a timer whose case record cannot be read is tried again, not lost") {
+  InProcessBroker broker("sla-component-unreadable", kSubmittedMs, kConfig);
+  std::string case_id =
+      Submit(*broker.Client(wire::AGENT_GATEWAY, kContactPoint), "unreadable-1");
+  std::string record;
+  // Not a protobuf message: a field tag cut short.
+  broker.Restart([&](const std::string& dir) {
+    record = ReplaceCaseRecord(dir, case_id, "\xff\xff");
+  });
+
+  broker.SetClockAndSettle(kWarningMs);
+  const std::string retry = "W@" + std::to_string(kWarningMs + 60'000);
+  CHECK(StoredTimers(broker, case_id) == std::vector<std::string>{retry});
+  broker.SetClockAndSettle(kWarningMs + 60'000);  // still unreadable: once more
+  CHECK(StoredTimers(broker, case_id) ==
+        std::vector<std::string>{"W@" + std::to_string(kWarningMs + 120'000)});
+
+  // Repaired (a restore, say): the next try raises the warning and puts the breach's timer.
+  broker.Restart([&](const std::string& dir) { ReplaceCaseRecord(dir, case_id, record); });
+  auto operator_client = broker.Client(wire::OPERATOR, "operator");
+  CHECK(CountAlerts(*operator_client, case_id, wire::Alert::WARNING) == 0);
+  broker.SetClock(kWarningMs + 120'000);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+  broker.Settle();
+  CHECK(StoredTimers(broker, case_id) ==
+        std::vector<std::string>{"B@" + std::to_string(kDeadlineMs + 1)});
+  broker.SetClock(kDeadlineMs + 1);
+  REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+}
 
 TEST_CASE("a case has one SLA timer stored at a time: the warning's, then the breach's") {
   InProcessBroker broker("sla-component-one-timer", kSubmittedMs, kConfig);

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -42,26 +43,20 @@ class InProcessBroker {
     auto parsed = ParseNetworkConfig(config_text, label + ".toml");
     REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
     config_ = std::move(parsed).value();
-    BrokerOptions options;
-    options.listen_endpoint = "tcp://127.0.0.1:*";
-    options.alerts_endpoint = "tcp://127.0.0.1:*";
-    options.data_dir = dir_.Sub("broker");
-    options.insecure = true;
-    std::filesystem::create_directories(options.data_dir);
-    auto created = Broker::Create(config_, options, context_, clock_);
-    REQUIRE_MESSAGE(created.ok(), created.status().ToString());
-    broker_ = std::move(created).value();
-    thread_ = std::thread([this] {
-      Status served = broker_->Run(stop_);
-      run_status_ = served;
-      stopped_.store(true);
-    });
-    settler_ = Client(wire::OPERATOR, "operator");
+    std::filesystem::create_directories(data_dir());
+    Start();
   }
-  ~InProcessBroker() {
-    settler_.reset();
-    stop_.store(true);
-    thread_.join();
+  ~InProcessBroker() { Stop(); }
+
+  // Stops the broker (a clean stop), runs `while_stopped` on its data directory, and starts it
+  // again on the same store and clock. It listens on new ports: clients made before are stale,
+  // and so is a reference from broker().
+  void Restart(const std::function<void(const std::string& data_dir)>& while_stopped = {}) {
+    Stop();
+    if (while_stopped) while_stopped(data_dir());
+    stop_.store(false);
+    stopped_.store(false);
+    Start();
   }
 
   Broker& broker() { return *broker_; }
@@ -94,6 +89,30 @@ class InProcessBroker {
   }
 
  private:
+  void Start() {
+    BrokerOptions options;
+    options.listen_endpoint = "tcp://127.0.0.1:*";
+    options.alerts_endpoint = "tcp://127.0.0.1:*";
+    options.data_dir = data_dir();
+    options.insecure = true;
+    auto created = Broker::Create(config_, options, context_, clock_);
+    REQUIRE_MESSAGE(created.ok(), created.status().ToString());
+    broker_ = std::move(created).value();
+    thread_ = std::thread([this] {
+      Status served = broker_->Run(stop_);
+      run_status_ = served;
+      stopped_.store(true);
+    });
+    settler_ = Client(wire::OPERATOR, "operator");
+  }
+  // Also after a failed Start or a failed step of Restart (a REQUIRE throws): no thread then.
+  void Stop() {
+    settler_.reset();
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    broker_.reset();
+  }
+
   TempDir dir_;
   FakeClock clock_;
   NetworkConfig config_;
