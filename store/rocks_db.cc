@@ -25,7 +25,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
   // Memory is an index budget, not a cache of every case: a small shared block cache and
   // bounded memtables keep RSS flat as the number of stored cases grows.
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(32 << 20);
+  table.block_cache = rocksdb::NewLRUCache(db_settings.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   // The index of a table file holds one entry per data block, in memory for as long as the
   // file is open: with 4 KB blocks (RocksDB's default) and ~1 KB case contents, indexes were
@@ -94,6 +94,19 @@ Result<std::unique_ptr<RocksDb>> RocksDb::Open(const std::string& path,
         descriptor.options.memtable_whole_key_filtering = false;
         break;
     }
+  }
+  for (auto& descriptor : descriptors) {
+    const auto& scattered = db_settings.scattered_families;
+    if (std::find(scattered.begin(), scattered.end(), descriptor.name) == scattered.end()) {
+      continue;
+    }
+    descriptor.options.compaction_style = rocksdb::kCompactionStyleUniversal;
+    // A universal merge may write its run to level 0 (when the next older run is on level 1,
+    // as in a store written leveled), where it stays until it is about that run's size: not
+    // left uncompressed there. These families are small (ids and short answers): compressing
+    // their flushes costs little.
+    descriptor.options.compression_per_level.clear();
+    descriptor.options.compression = rocksdb::kLZ4Compression;
   }
   if (!db_settings.counter_families.empty()) {
     // RocksDB refuses in-place updates with concurrent memtable writes. Without them, writers
@@ -211,9 +224,15 @@ Status RocksDb::CompactAll() {
   return Status::Ok();
 }
 
-Status RocksDb::FlushAll() {
+Status RocksDb::FlushAll() { return Flush(/*stall_writes=*/false); }
+
+Status RocksDb::Flush(bool stall_writes) {
   rocksdb::FlushOptions options;
   options.wait = true;
+  // RocksDB's default waits until the flush would not stall writes, i.e. until compaction
+  // has brought level 0 back under its slowdown trigger, which can take seconds with a large
+  // store's compaction debt.
+  options.allow_write_stall = stall_writes;
   auto status = db_->Flush(options, handles_);
   if (!status.ok()) return Status(wire::UNAVAILABLE, "flush failed: " + status.ToString());
   return Status::Ok();
@@ -221,7 +240,9 @@ Status RocksDb::FlushAll() {
 
 void RocksDb::FlushAtCleanStop() {
   if (failed_.load()) return;
-  Status flushed = FlushAll();
+  // Nothing writes any more: a stall costs nothing, and waiting for compaction first made the
+  // stop of a 10,000,000-case broker take 6 s (docs/BENCHMARKS.md).
+  Status flushed = Flush(/*stall_writes=*/true);
   if (!flushed.ok()) {
     spdlog::warn("store not flushed at stop ({}): the next start replays its log",
                  flushed.ToString());

@@ -71,6 +71,20 @@ struct RocksDbOptions {
   std::vector<std::string> counter_families;
   // How each family is read (PointReads); a family not named here gets kMayMiss.
   std::map<std::string, PointReads> point_reads;
+  // The block cache shared by every family (decompressed data blocks; indexes and filters stay
+  // with their table files, outside it).
+  size_t block_cache_bytes = 32 << 20;
+  // Families whose writes land all over their key space instead of at its end (random
+  // idempotency keys; an index growing at one tail per contact point): universal (tiered)
+  // compaction instead of leveled. With leveled compaction every flush of such a family
+  // overlaps nearly every table file of the level below, which is rewritten whole: at
+  // 10,000,000 cases the two broker families so keyed were compacted 13 and 17 times the
+  // bytes they flushed (docs/BENCHMARKS.md). Universal compaction merges sorted runs of
+  // similar size instead, each byte a few times on its way to the largest run, at the cost
+  // of more runs for a read to look at (their bloom filters answer a missing key) and of a
+  // family's size on disk, twice at worst while a whole-family merge runs. A store written
+  // with leveled compaction opens as it is: each of its levels is read as one sorted run.
+  std::vector<std::string> scattered_families;
 };
 
 // Thread rules: RocksDB itself is thread-safe; this wrapper adds no state after Open, except
@@ -150,6 +164,9 @@ class RocksDb {
 
  private:
   RocksDb() = default;
+  // FlushAll; with `stall_writes`, at once even when the flush stalls writes until compaction
+  // catches up (RocksDB's allow_write_stall).
+  Status Flush(bool stall_writes);
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
