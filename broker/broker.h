@@ -180,6 +180,9 @@ class Broker {
   // Puts the case's next SLA timer under its deadline generation (the warning's, or the
   // breach's once warned; none once breached) and lowers next_due_ms_ to it.
   void PutNextSlaTimer(const records::CaseRecord& record);
+  // Stores `timer` (SLA or purge) and lowers next_due_ms_ to its due time: the one way a timer
+  // is added, so that the loop always wakes for the earliest.
+  void PutTimer(const BrokerStore::Timer& timer);
   // The partner replied: timers go, an open pause ends now, the deadline takes every pause into
   // account, and answered_at / late_by are set against it.
   void StopClockAtReply(records::CaseRecord& record);

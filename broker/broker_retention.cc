@@ -45,8 +45,7 @@ void Broker::ScheduleRetention(records::CaseRecord& record) {
                                         sla::TimeZone::Paris());
   summary->set_ended_at_ms(now);
   summary->set_personal_data_erase_at_ms(erase_at);
-  store_->PutTimer({erase_at, summary->case_id(), keys::kTimerPurge, 0, {}});
-  if (!next_due_ms_ || erase_at < *next_due_ms_) next_due_ms_ = erase_at;
+  PutTimer({erase_at, summary->case_id(), keys::kTimerPurge, 0, {}});
   store_->PutCase(record, summary->state());
 }
 

@@ -75,9 +75,12 @@ Status Broker::RescheduleSla(records::CaseRecord& record,
 void Broker::PutNextSlaTimer(const records::CaseRecord& record) {
   auto live = LiveSlaTimer(record.summary());
   if (!live) return;
-  store_->PutTimer({live->due_ms, record.summary().case_id(), live->kind,
-                    record.deadline_generation(), {}});
-  if (!next_due_ms_ || live->due_ms < *next_due_ms_) next_due_ms_ = live->due_ms;
+  PutTimer({live->due_ms, record.summary().case_id(), live->kind, record.deadline_generation(), {}});
+}
+
+void Broker::PutTimer(const BrokerStore::Timer& timer) {
+  store_->PutTimer(timer);
+  if (!next_due_ms_ || timer.due_ms < *next_due_ms_) next_due_ms_ = timer.due_ms;
 }
 
 void Broker::StopClockAtReply(records::CaseRecord& record) {
@@ -155,8 +158,7 @@ void Broker::FireDueTimers() {
       spdlog::error("case {}: its record cannot be read ({}); its timer ({}) is tried again in {} s",
                     timer.case_id, loaded.status().ToString(), timer.kind,
                     kUnreadableCaseRetryMs / 1000);
-      store_->PutTimer({retry_ms, timer.case_id, timer.kind, timer.generation, {}});
-      if (!next_due_ms_ || retry_ms < *next_due_ms_) next_due_ms_ = retry_ms;
+      PutTimer({retry_ms, timer.case_id, timer.kind, timer.generation, {}});
       continue;
     }
     if (!loaded->has_value()) continue;  // the case is gone
