@@ -96,7 +96,11 @@ BrokerMetrics::BrokerMetrics(const NetworkConfig& config, const std::string& ver
                                   "One group commit: write and fsync.", LatencyBucketsSeconds())),
       group_commit_requests_(HistogramOf(program_.registry(), "aplus_group_commit_requests",
                                          "Requests made durable by one group commit.",
-                                         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})) {
+                                         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
+      timers_postponed_(&CounterFamily(program_.registry(), "aplus_sla_timers_postponed_total",
+                                       "Due timers (SLA alerts, retention purges) put back a "
+                                       "minute because their case record could not be read.")
+                             .Add({})) {
   for (const auto& partner : config.partners) {
     const prometheus::Labels labels = {{"partner", partner.id}};
     partners_.emplace(

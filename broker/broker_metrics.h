@@ -60,6 +60,9 @@ class BrokerMetrics {
   void ObserveCommit(double seconds, size_t requests);
   // A submission, from its receipt to its Accepted answer leaving after the commit.
   void ObserveSubmitDurable(double seconds) { submit_durable_->Observe(seconds); }
+  // A due timer (an SLA alert's, a retention purge's) put back because its case record could
+  // not be read (broker_sla.cc): the record needs a repair or a restore.
+  void CountTimerPostponed() { timers_postponed_->Increment(); }
 
   // Since this process started, over every partner (Stats' *_total).
   uint64_t SubmittedTotal() const;
@@ -103,6 +106,7 @@ class BrokerMetrics {
   prometheus::Histogram* submit_durable_;
   prometheus::Histogram* commit_seconds_;
   prometheus::Histogram* group_commit_requests_;
+  prometheus::Counter* timers_postponed_;
   std::unordered_map<std::string, PartnerCounters> partners_;
   std::unique_ptr<PairGauges> pair_;
   // The gauges made so far, by label value (Render sets those no longer reported to 0).

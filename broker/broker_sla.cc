@@ -159,6 +159,7 @@ void Broker::FireDueTimers() {
                     timer.case_id, loaded.status().ToString(), timer.kind,
                     kUnreadableCaseRetryMs / 1000);
       PutTimer({retry_ms, timer.case_id, timer.kind, timer.generation, {}});
+      metrics_.CountTimerPostponed();
       continue;
     }
     if (!loaded->has_value()) continue;  // the case is gone

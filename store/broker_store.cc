@@ -516,8 +516,9 @@ Result<std::vector<std::string>> BrokerStore::ListCaseIds(const std::string& con
   // After the prefix: be64(case number) + case id (store/KEY_LAYOUT.md).
   const size_t id_at = prefix.size() + 8;
   for (; it->Valid() && it->key().starts_with(prefix) && ids.size() < limit; it->Next()) {
-    if (it->key().size() <= id_at) continue;
-    ids.push_back(it->key().ToString().substr(id_at));
+    const rocksdb::Slice key = it->key();
+    if (key.size() <= id_at) continue;
+    ids.emplace_back(key.data() + id_at, key.size() - id_at);
   }
   Status scanned = ScanStatus(*it, "the case index of " + contact_point);
   if (!scanned.ok()) return scanned;

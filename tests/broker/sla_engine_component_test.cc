@@ -23,6 +23,7 @@
 #include "store/read_only_db.h"
 #include "store/rocks_db.h"
 #include "tests/support/in_process_broker.h"
+#include "tests/support/prometheus_text.h"
 #include "tests/support/sla_test_helpers.h"
 
 using namespace aplus;
@@ -143,6 +144,8 @@ TEST_CASE("a timer whose case record cannot be read is tried again, not lost") {
   broker.SetClockAndSettle(kWarningMs + 60'000);  // still unreadable: once more
   CHECK(StoredTimers(broker, case_id) ==
         std::vector<std::string>{"W@" + std::to_string(kWarningMs + 120'000)});
+  // Operators see it (deploy/prometheus: AplusCaseRecordUnreadable).
+  CHECK(Sample(CurlGet(broker.http_url()), "aplus_sla_timers_postponed_total") == 2);
 
   // Repaired (a restore, say): the next try raises the warning and puts the breach's timer.
   broker.Restart([&](const std::string& dir) { ReplaceCaseRecord(dir, case_id, record); });

@@ -44,6 +44,9 @@ class InProcessBroker {
     REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
     config_ = std::move(parsed).value();
     std::filesystem::create_directories(data_dir());
+    // The HTTP listener reads its bearer tokens from here (none: loopback needs none).
+    std::filesystem::create_directories(dir_.Sub("tokens"));
+    std::filesystem::permissions(dir_.Sub("tokens"), std::filesystem::perms::owner_all);
     Start();
   }
   ~InProcessBroker() { Stop(); }
@@ -76,6 +79,8 @@ class InProcessBroker {
   void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
   // The broker's data directory (its RocksDB store), for tests that read what it wrote.
   std::string data_dir() const { return dir_.Sub("broker"); }
+  // Where its GET /metrics and GET /health answer (loopback: no token); the same after Restart.
+  std::string http_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
 
   // Returns once every timer due at the clock's current time has fired: the first ping is
   // handled by a turn that starts after the clock was set and fires its due timers after
@@ -94,6 +99,8 @@ class InProcessBroker {
     options.listen_endpoint = "tcp://127.0.0.1:*";
     options.alerts_endpoint = "tcp://127.0.0.1:*";
     options.data_dir = data_dir();
+    options.http_listen = "127.0.0.1:" + std::to_string(http_port_);
+    options.token_dir = dir_.Sub("tokens");
     options.insecure = true;
     auto created = Broker::Create(config_, options, context_, clock_);
     REQUIRE_MESSAGE(created.ok(), created.status().ToString());
@@ -114,6 +121,7 @@ class InProcessBroker {
   }
 
   TempDir dir_;
+  const int http_port_ = FreePort();
   FakeClock clock_;
   NetworkConfig config_;
   zmq::context_t context_{1};
