@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 targets=()
 [ $# -gt 0 ] && targets=(--target "$@")
 # ccache, when installed, makes rebuilds of unchanged files free (developers' machines, CI reruns).
+# The test suites share a precompiled header (tests/CMakeLists.txt): ccache caches the files
+# that use one only with this sloppiness (its manual, "Precompiled headers").
 launcher=()
-command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+command -v ccache >/dev/null 2>&1 &&
+  launcher=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_SLOPPINESS=pch_defines,time_macros;ccache")
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" > build.log 2>&1 || { cat build.log; exit 1; }
 
 # Reads cmake's output, shows "[ NN%] ..." progress: a carriage-return line at most every 0.2 s
