@@ -79,8 +79,9 @@ class InProcessBroker {
   void SetClock(int64_t now_ms) { clock_.Set(now_ms); }
   // The broker's data directory (its RocksDB store), for tests that read what it wrote.
   std::string data_dir() const { return dir_.Sub("broker"); }
-  // Where its GET /metrics and GET /health answer (loopback: no token); the same after Restart.
-  std::string http_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  // Where its GET /metrics and GET /health answer (loopback: no token); a new port after
+  // Restart, as for its other endpoints.
+  std::string http_url() const { return broker_->http_url(); }
 
   // Returns once every timer due at the clock's current time has fired: the first ping is
   // handled by a turn that starts after the clock was set and fires its due timers after
@@ -99,7 +100,7 @@ class InProcessBroker {
     options.listen_endpoint = "tcp://127.0.0.1:*";
     options.alerts_endpoint = "tcp://127.0.0.1:*";
     options.data_dir = data_dir();
-    options.http_listen = "127.0.0.1:" + std::to_string(http_port_);
+    options.http_listen = "127.0.0.1:0";  // a port the system picks: never one taken meanwhile
     options.token_dir = dir_.Sub("tokens");
     options.insecure = true;
     auto created = Broker::Create(config_, options, context_, clock_);
@@ -121,7 +122,6 @@ class InProcessBroker {
   }
 
   TempDir dir_;
-  const int http_port_ = FreePort();
   FakeClock clock_;
   NetworkConfig config_;
   zmq::context_t context_{1};
