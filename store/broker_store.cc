@@ -1,10 +1,10 @@
 #include "store/broker_store.h"
 
-#include <chrono>
 #include <functional>
 
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "store/key_layout.h"
 
 namespace aplus {
@@ -216,7 +216,7 @@ Status BrokerStore::LoadCounters() {
 }
 
 Status BrokerStore::MigrateCaseKeys() {
-  const auto started = std::chrono::steady_clock::now();
+  const int64_t started_ms = SteadyNowMs();
   const bool compaction_owed_before = purge_compaction_owed_ != 0;
   // The moved values stay in the table files under their old keys, personal data included,
   // until a compaction drops them: the first batch owes it (the purge's mark, which the
@@ -243,7 +243,7 @@ Status BrokerStore::MigrateCaseKeys() {
   Status written = mover.Finish();
   if (!written.ok()) return written;
   if (mover.moved() == 0) return Status::Ok();
-  const auto moved_at = std::chrono::steady_clock::now();
+  const int64_t moved_ms = SteadyNowMs();
   // Drop the old copies and their tombstones now rather than leave every start to seek through
   // them (audit is not among the families a purge compacts).
   Status compacted = db_->FlushAll();
@@ -263,21 +263,17 @@ Status BrokerStore::MigrateCaseKeys() {
     if (!cleared.ok()) return cleared;
     purge_compaction_owed_ = 0;
   }
-  auto ms = [](auto from, auto to) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
-  };
   spdlog::info("store: {} keys of cases, contents, timelines and audit logs renumbered by case "
                "number (a store written before that layout) in {} ms, old copies compacted in "
                "{} ms",
-               mover.moved(), ms(started, moved_at),
-               ms(moved_at, std::chrono::steady_clock::now()));
+               mover.moved(), moved_ms - started_ms, SteadyNowMs() - moved_ms);
   return Status::Ok();
 }
 
 Status BrokerStore::MigrateContactPointIndex() {
   // Ids and contact point names only, no personal data: the old keys' values need no forced
   // compaction.
-  const auto started = std::chrono::steady_clock::now();
+  const int64_t started_ms = SteadyNowMs();
   KeyMover mover(*db_);
   auto it = db_->NewIterator(by_contact_point_);
   it->SeekToFirst();
@@ -318,10 +314,7 @@ Status BrokerStore::MigrateContactPointIndex() {
     }
     spdlog::info("store: {} entries of the contact points' case index renumbered by case number "
                  "(a store written before that layout) in {} ms",
-                 mover.moved(),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count());
+                 mover.moved(), SteadyNowMs() - started_ms);
   }
   return Status::Ok();
 }

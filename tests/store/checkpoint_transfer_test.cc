@@ -30,7 +30,12 @@ std::map<size_t, std::map<std::string, std::string>> Contents(const RocksDb& db)
 
 uint64_t Latest(const RocksDb& db) { return db.raw()->GetLatestSequenceNumber(); }
 
-const RocksDbOptions kArchive{.archive_log = true, .log_ttl_seconds = 3600, .counter_families = {}};
+const RocksDbOptions kArchive = [] {
+  RocksDbOptions options;
+  options.archive_log = true;
+  options.log_ttl_seconds = 3600;
+  return options;
+}();
 
 std::unique_ptr<RocksDb> OpenDb(const std::string& path, const RocksDbOptions& options = {}) {
   auto db = RocksDb::Open(path, {"a", "b"}, options);

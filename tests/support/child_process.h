@@ -2,7 +2,9 @@
 // log file, killed (SIGKILL) or stopped (SIGTERM) on demand and always reaped.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,8 +53,34 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A loopback TCP port that was free a moment ago (ports are spread by pid to avoid clashes
-// between test binaries running side by side).
+// Claims `port` among the test processes of this machine until this process exits: an flock
+// on a file named after the port, in a directory every suite shares, released by the kernel
+// when the process ends (a crash included). A port picked ahead of time is often bound only
+// later (a standby's replication endpoint once it leads): under `ctest -j4` another suite could
+// pick it meanwhile, and one of the two failed with "Address already in use". True when the
+// port is now ours, or when the directory cannot be used (the listening check alone, as before).
+inline bool ClaimPortAmongSuites(int port) {
+  static const std::filesystem::path directory = [] {
+    auto path = std::filesystem::temp_directory_path() / "aplus-test-ports";
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    // Any user's suites share it (sticky, like /tmp); best effort.
+    std::filesystem::permissions(path, std::filesystem::perms::all | std::filesystem::perms::sticky_bit,
+                                 ec);
+    return path;
+  }();
+  // O_CLOEXEC: the programs a suite starts must not inherit (and so extend) its claims.
+  int fd = ::open((directory / std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;  // another suite holds it
+  }
+  return true;  // the descriptor stays open, and the claim held, until this process exits
+}
+
+// A loopback TCP port that was free a moment ago, and that no other suite running meanwhile
+// can pick (ClaimPortAmongSuites).
 inline int FreePort() {
   static std::mt19937 random(static_cast<unsigned>(::getpid()) * 7919u +
                              static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
@@ -64,7 +92,7 @@ inline int FreePort() {
     int port = pick(random);
     if (handed_out.count(port)) continue;
     std::string check = "ss -ltnH 'sport = :" + std::to_string(port) + "' 2>/dev/null | grep -q .";
-    if (std::system(check.c_str()) != 0) {
+    if (std::system(check.c_str()) != 0 && ClaimPortAmongSuites(port)) {
       handed_out.insert(port);
       return port;
     }

@@ -1,0 +1,52 @@
+// FreePort's claims among the suites that run side by side (ctest -j4): a port one process
+// claimed cannot be claimed by another until the first exits.
+#include "tests/support/child_process.h"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
+namespace aplus::testing {
+namespace {
+
+// Runs ClaimPortAmongSuites(port) in a child process: true when the child got it.
+bool ClaimedByAnotherProcess(int port) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) ::_exit(ClaimPortAmongSuites(port) ? 0 : 1);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status) == 0;
+}
+
+TEST_CASE("a port FreePort handed out is claimed: no other process can pick it") {
+  int port = FreePort();
+  CHECK(port >= 20000);
+  CHECK(port <= 32767);
+  CHECK_FALSE(ClaimedByAnotherProcess(port));
+}
+
+TEST_CASE("a claim ends with the process that held it") {
+  // A port a child process claimed and then exited with (a few tries: another suite may hold
+  // the first ones): free again, for this process.
+  int port = FreePort() + 1;
+  bool child_claimed = false;
+  for (int tries = 0; tries < 20 && !child_claimed; ++tries) {
+    port = port >= 32767 ? 20000 : port + 1;
+    child_claimed = ClaimedByAnotherProcess(port);
+  }
+  REQUIRE(child_claimed);
+  CHECK(ClaimPortAmongSuites(port));
+  CHECK_FALSE(ClaimedByAnotherProcess(port));
+}
+
+TEST_CASE("FreePort never hands out the same port twice in one process") {
+  std::set<int> ports;
+  for (int i = 0; i < 50; ++i) CHECK(ports.insert(FreePort()).second);
+}
+
+}  // namespace
+}  // namespace aplus::testing
