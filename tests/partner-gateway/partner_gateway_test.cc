@@ -13,12 +13,12 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <thread>
 #include <zmq_addon.hpp>
 
 #include "common/sync_client.h"
 #include "common/wire.h"
+#include "tests/support/child_process.h"
 
 namespace aplus {
 namespace {
@@ -47,14 +47,13 @@ class TempDir {
 // records everything it receives.
 class FakeBroker {
  public:
-  // port 0: a random free port in 20000-60000. Otherwise that port (retrying while the
-  // previous owner releases it).
+  // port 0: a free port no other suite can pick (testing::FreePort; still ours after a restart
+  // of this broker on it). Otherwise that port (retrying while the previous owner releases it).
   FakeBroker(zmq::context_t& context, int port = 0) : socket_(context, zmq::socket_type::router) {
     socket_.set(zmq::sockopt::linger, 0);
-    std::mt19937 random(std::random_device{}());
     int64_t deadline = SteadyNowMs() + kWaitMs;
     while (true) {
-      int candidate = port != 0 ? port : 20000 + static_cast<int>(random() % 40000);
+      int candidate = port != 0 ? port : testing::FreePort();
       try {
         socket_.bind("tcp://127.0.0.1:" + std::to_string(candidate));
         port_ = candidate;

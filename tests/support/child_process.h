@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,9 +70,13 @@ inline bool ClaimPortAmongSuites(int port) {
                                  ec);
     return path;
   }();
+  // Read-only: flock needs no more, so another user's suites can claim a file root created.
   // O_CLOEXEC: the programs a suite starts must not inherit (and so extend) its claims.
-  int fd = ::open((directory / std::to_string(port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  // O_NOFOLLOW: the directory is shared; a link planted there is not followed.
+  int fd = ::open((directory / std::to_string(port)).c_str(),
+                  O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
   if (fd < 0) return true;
+  ::fchmod(fd, 0666);  // past the umask, for other users' suites; fails harmlessly if not ours
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return false;  // another suite holds it

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,22 +16,22 @@
 
 #include "aplus.pb.h"
 #include "common/wire.h"
+#include "tests/support/child_process.h"
 
 namespace aplus::testing {
 
 using Envelope = wire::Envelope;
 
-// Binds `socket` to a random free 127.0.0.1 port; returns the endpoint.
+// Binds `socket` to a free 127.0.0.1 port that no other suite can pick meanwhile (FreePort);
+// returns the endpoint.
 inline std::string BindSomewhere(zmq::socket_t& socket) {
-  std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<int> ports(20000, 60000);
   for (int attempt = 0; attempt < 50; ++attempt) {
-    std::string candidate = "tcp://127.0.0.1:" + std::to_string(ports(random));
+    std::string candidate = Endpoint(FreePort());
     try {
       socket.bind(candidate);
       return candidate;
     } catch (const zmq::error_t&) {
-      // Port taken: try another.
+      // Taken by a program outside the suites: try another.
     }
   }
   FAIL("no free port");
