@@ -90,6 +90,19 @@ TEST_CASE("aplus-bench --mode pair measures a pair, then a single broker, and st
 
   CheckCounted(result["single_throughput"]);
   CheckCounted(result["single_latency"]);
+  // Each latency run is followed by the disk's floor on the same file system: records due at the
+  // same rate for as long as the window, appended and fdatasync'ed in groups, each timed.
+  for (const char* run : {"pair_latency", "single_latency"}) {
+    INFO(run);
+    const json& floor = result[run]["disk_floor"];
+    CHECK(floor["rate"] == 200.0);
+    CHECK(floor["append_sync"]["samples"] == 200);
+    CHECK(floor["append_sync"]["p50_ms"].get<double>() > 0);
+    CHECK(floor["append_sync"]["p99_ms"].get<double>() >= floor["append_sync"]["p50_ms"].get<double>());
+    CHECK(floor["syncs"].get<uint64_t>() > 0);
+    CHECK(floor["syncs"].get<uint64_t>() <= 200);
+    CHECK(floor["sync_ms_total"].get<double>() > 0);
+  }
   CHECK_FALSE(result["single_throughput"]["broker_stats"].contains("pair"));
   CHECK(result["ratio_accepted"].get<double>() > 0);
   CHECK(result["targets"].contains("ratio_met"));

@@ -23,6 +23,7 @@
 #include "common/wire.h"
 #include "tools/bench/child_program.h"
 #include "tools/bench/cpu_meter.h"
+#include "tools/bench/disk_floor.h"
 #include "tools/bench/http_load.h"
 #include "tools/bench/latency_summary.h"
 #include "tools/bench/proc_stats.h"
@@ -33,11 +34,8 @@ namespace {
 using nlohmann::json;
 
 constexpr int kConnectTimeoutMs = 15000;
-
-void SleepUntilNs(int64_t when_ns) {
-  int64_t left = when_ns - SteadyNowNs();
-  if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
-}
+// The disk floor after a latency window runs as long as the window, at most this long.
+constexpr double kDiskFloorMaxSeconds = 5;
 
 double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
@@ -610,6 +608,23 @@ Result<json> BenchRunner::RunLatency() {
   if (pid > 0) {
     auto memory = ReadProcessMemory(pid);
     if (memory.ok()) result["broker_peak_rss_mb"] = Mb(memory->peak_bytes);
+  }
+  // The disk's floor under these figures, right after them on the broker's file system (the
+  // clients stopped, the broker idle): what a WAL append + fdatasync alone takes at this rate.
+  if (broker_) {
+    DiskFloorOptions probe;
+    probe.directory = std::filesystem::path(broker_->data_dir()).parent_path().string();
+    probe.rate = options_.rate;
+    probe.seconds = std::min(options_.seconds, kDiskFloorMaxSeconds);
+    Result<DiskFloor> floor = MeasureDiskFloor(probe);
+    if (!floor.ok()) return floor.status();
+    result["disk_floor"] = {{"directory", probe.directory},
+                            {"rate", probe.rate},
+                            {"seconds", probe.seconds},
+                            {"record_bytes", probe.record_bytes},
+                            {"append_sync", floor->append_sync.ToJson()},
+                            {"syncs", floor->syncs},
+                            {"sync_ms_total", floor->sync_ms_total}};
   }
   return result;
 }
@@ -1227,8 +1242,15 @@ void PrintPair(const json& r, std::ostream& out) {
       << "submit->Accepted p99 at " << Grouped(r["rate"]) << "/s: pair "
       << Fixed(pair_p99["p99_ms"], 2) << " ms, single node " << Fixed(single_p99["p99_ms"], 2)
       << " ms (target < " << Fixed(targets["p99_ms_under"], 0) << " ms with replication: "
-      << (targets["p99_met"].get<bool>() ? "met" : "NOT met") << ")\n"
-      << "exit statuses " << r["exit_status"].dump() << "\n";
+      << (targets["p99_met"].get<bool>() ? "met" : "NOT met") << ")\n";
+  // Each of the pair's Accepted waits for two fdatasyncs in turn, the leader's and the
+  // standby's, on this one disk.
+  if (r["single_latency"].contains("disk_floor")) {
+    out << "disk floor at " << Grouped(r["rate"]) << "/s (WAL appends + fdatasync in groups, same run): p50 "
+        << Fixed(r["single_latency"]["disk_floor"]["append_sync"]["p50_ms"], 2) << " ms, p99 "
+        << Fixed(r["single_latency"]["disk_floor"]["append_sync"]["p99_ms"], 2) << " ms\n";
+  }
+  out << "exit statuses " << r["exit_status"].dump() << "\n";
 }
 
 void PrintText(const json& r, std::ostream& out) {
@@ -1286,6 +1308,14 @@ void PrintText(const json& r, std::ostream& out) {
         << Grouped(r["sent_in_window"]) << " in the window (timed from scheduled send time)\n"
         << "  submit->Accepted  " << summary(r["submit_to_accepted"]) << "\n"
         << "  submit->Delivery  " << summary(r["submit_to_delivery"]) << "\n";
+    if (r.contains("disk_floor")) {
+      const json& floor = r["disk_floor"];
+      out << "  disk floor        " << summary(floor["append_sync"]) << "\n"
+          << "    (same run, after the window: " << floor["record_bytes"]
+          << "-byte records due at " << Grouped(floor["rate"]) << "/s for "
+          << Fixed(floor["seconds"], 1) << " s, appended and fdatasync'ed in groups as they come in "
+          << floor["directory"].get<std::string>() << "; " << Grouped(floor["syncs"]) << " syncs)\n";
+    }
     out << "  CPU: " << CpuText(r["cpu"]) << "\n";
     if (r.contains("broker_peak_rss_mb")) {
       out << "  broker peak RSS " << Fixed(r["broker_peak_rss_mb"], 1) << " MB\n";

@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -21,6 +23,15 @@ int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+void SleepUntilNs(int64_t deadline_ns) {
+  if (deadline_ns <= SteadyNowNs()) return;
+  // steady_clock is CLOCK_MONOTONIC on Linux.
+  timespec until{static_cast<time_t>(deadline_ns / 1'000'000'000),
+                 static_cast<long>(deadline_ns % 1'000'000'000)};
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+  }
 }
 
 int64_t WallNowMs() {

@@ -71,6 +71,9 @@ int PickFreeLoopbackPort();
 
 // Steady-clock nanoseconds: the one time base of every measurement in the benchmark.
 int64_t SteadyNowNs();
+// Sleeps until that clock reads `deadline_ns` (an absolute deadline: no drift when called in a
+// loop of due instants); returns at once when it has passed.
+void SleepUntilNs(int64_t deadline_ns);
 // Wall-clock (system_clock) milliseconds since the epoch: only to compare with instants the
 // broker stamped (alert raised_at_ms, deadlines).
 int64_t WallNowMs();
