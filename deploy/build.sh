@@ -42,7 +42,7 @@ show_progress() {
   [ "$tty" -eq 1 ] && printf '\r\033[K'
   return 0
 }
-if ! cmake --build build -j"$(nproc)" "${targets[@]}" 2>&1 | show_progress; then
+if ! cmake --build build -j"$(bash deploy/cpu-count.sh)" "${targets[@]}" 2>&1 | show_progress; then
   tail -50 build.log
   exit 1
 fi

@@ -49,7 +49,7 @@ if [ "$install" -eq 1 ]; then
   say "installing rabbitmq-server nats-server librabbitmq-dev libnats-dev"
   apt-get install -y rabbitmq-server nats-server librabbitmq-dev libnats-dev >&2
   cmake -S . -B build >/dev/null
-  cmake --build build -j"$(nproc)" --target aplus-peer-bench aplus-bench aplus-broker >&2
+  cmake --build build -j"$(bash deploy/cpu-count.sh)" --target aplus-peer-bench aplus-bench aplus-broker >&2
 fi
 missing=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
