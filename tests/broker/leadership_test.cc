@@ -250,7 +250,7 @@ TEST_CASE("every etcd member frozen: the leader demotes itself on its own clock,
   const int64_t epoch_a = a->View().epoch;
 
   const auto stopped = Clock::now();
-  for (int i = 0; i < 3; ++i) etcd.Stop(i);
+  for (int i = 0; i < 3; ++i) REQUIRE(etcd.Stop(i));
   // The last keep-alive that etcd answered was sent before `stopped`: the leadership ends
   // at most TTL - margin after it, with a second of slack for a loaded machine.
   Clock::time_point demoted;
@@ -297,7 +297,7 @@ TEST_CASE("the leader cut from etcd demotes itself before the lease can expire f
   const int64_t epoch_a = a->View().epoch;
 
   const auto cut = Clock::now();
-  etcd.Stop(0);
+  REQUIRE(etcd.Stop(0));
   // Sampled together: at no sample may both lead. The lease, alive on the other members,
   // expires no sooner than TTL after the last keep-alive reached etcd; `a` stops acting
   // margin (1.5 s) before that.
@@ -364,7 +364,7 @@ TEST_CASE("etcd silent for 2.5 s (every member stopped, as while raft elects a l
   // reads of a whole etcd timeout between the retries), the first round demoted it.
   for (int round = 0; round < 4; ++round) {
     std::this_thread::sleep_for(milliseconds(1000 + 400 * round));  // another phase each round
-    for (int i = 0; i < 3; ++i) etcd.Stop(i);
+    for (int i = 0; i < 3; ++i) REQUIRE(etcd.Stop(i));
     bool lost = WaitUntil([&] { return !a->IsLeaderNow() || b->IsLeaderNow(); }, 2500);
     for (int i = 0; i < 3; ++i) etcd.Cont(i);
     CHECK_MESSAGE(!lost, "round " << round << ": lost during the silence");

@@ -204,7 +204,7 @@ TEST_CASE("one member of three killed or frozen: calls still answer" * doctest::
   REQUIRE(etcd.Restart(0));
   auto member1 = Connect(etcd.url(1) + "," + etcd.url(0) + "," + etcd.url(2), 3000);
   REQUIRE(member1->Get("/t/k").ok());  // member 1 answered last
-  etcd.Stop(1);
+  REQUIRE(etcd.Stop(1));
   start = Clock::now();
   auto read = member1->Get("/t/k");
   CHECK(Clock::now() - start < std::chrono::milliseconds(3000 + 500));
@@ -229,7 +229,7 @@ TEST_CASE("every member frozen: UNREACHABLE within the deadline" * doctest::time
   EtcdCluster etcd(1, "etcd-client-stop");
   auto client = Connect(etcd.urls(), 800);
   REQUIRE(client->Get("/t/k").ok());
-  etcd.Stop(0);
+  REQUIRE(etcd.Stop(0));
   auto start = Clock::now();
   auto got = client->Get("/t/k");
   auto took = Clock::now() - start;

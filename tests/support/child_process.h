@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <sstream>
@@ -186,14 +187,42 @@ class ChildProcess {
     return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
   }
   // SIGSTOP / SIGCONT: the process freezes (its sockets stay open, nothing answers) and
-  // resumes; neither reaps it.
-  void Pause() {
-    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  // resumes; neither reaps it. Pause returns once every thread of it has stopped: the kernel
+  // hands a SIGSTOP to one thread, which then stops the others, so on a busy machine the rest
+  // can go on running (answering requests) for a while after kill() returned. etcd_client_test
+  // once got an answer from a member it had just stopped, under ctest -j4.
+  // False when the process is not running or did not stop within 5 s: callers REQUIRE it.
+  [[nodiscard]] bool Pause() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGSTOP);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!EveryThreadStopped(pid_)) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
   }
   void Resume() {
     if (pid_ > 0) ::kill(pid_, SIGCONT);
   }
   pid_t pid() const { return pid_; }
+  // Whether every thread of `pid` shows state T (stopped; t under a debugger) in /proc, or has
+  // ended.
+  static bool EveryThreadStopped(pid_t pid) {
+    std::error_code ec;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (std::filesystem::directory_iterator task(tasks, ec), end; !ec && task != end;
+         task.increment(ec)) {
+      std::ifstream in(task->path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // "tid (comm) S ...": the state follows the last ')' (comm may hold parentheses).
+      size_t close = stat.rfind(')');
+      if (close == std::string::npos || close + 2 >= stat.size()) continue;  // exited meanwhile
+      const char state = stat[close + 2];
+      if (state != 'T' && state != 't' && state != 'Z' && state != 'X') return false;  // Z, X: ended
+    }
+    return true;
+  }
   // Once the process ended (Running() returned false, or Kill/Stop): its exit code, or -N
   // when signal N ended it.
   int ExitCode() const {

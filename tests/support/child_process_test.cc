@@ -1,5 +1,6 @@
 // FreePort's claims among the suites that run side by side (ctest -j4): a port one process
-// claimed cannot be claimed by another until the first exits.
+// claimed cannot be claimed by another until the first exits. Pause: every thread of the child
+// stopped when it returns.
 #include "tests/support/child_process.h"
 
 #include <doctest/doctest.h>
@@ -46,6 +47,31 @@ TEST_CASE("a claim ends with the process that held it") {
 TEST_CASE("FreePort never hands out the same port twice in one process") {
   std::set<int> ports;
   for (int i = 0; i < 50; ++i) CHECK(ports.insert(FreePort()).second);
+}
+
+TEST_CASE("Pause returns once every thread of the child has stopped; Resume lets them run") {
+  // Four threads spinning, as a server's threads would be busy serving.
+  TempDir dir("pause");
+  ChildProcess child(APLUS_PYTHON3,
+                     {"-c",
+                      "import threading\n"
+                      "def spin():\n"
+                      "    while True: pass\n"
+                      "for _ in range(3): threading.Thread(target=spin, daemon=True).start()\n"
+                      "print('spinning', flush=True)\n"
+                      "spin()\n"},
+                     dir.Sub("child.log"));
+  REQUIRE(child.WaitForLog("spinning"));
+  for (int round = 0; round < 20; ++round) {
+    REQUIRE(child.Pause());
+    CHECK(ChildProcess::EveryThreadStopped(child.pid()));
+    child.Resume();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (ChildProcess::EveryThreadStopped(child.pid()) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK_FALSE(ChildProcess::EveryThreadStopped(child.pid()));
+  }
 }
 
 }  // namespace

@@ -75,8 +75,9 @@ class EtcdCluster {
 
   // SIGKILL member i (and reap it).
   void Kill(int i) { members_.at(i).process->Kill(); }
-  // SIGSTOP / SIGCONT member i: it keeps its ports but answers nothing until continued.
-  void Stop(int i) { members_.at(i).process->Pause(); }
+  // SIGSTOP / SIGCONT member i: it keeps its ports but answers nothing until continued. Stop
+  // is true once every thread of the member has stopped (ChildProcess::Pause).
+  [[nodiscard]] bool Stop(int i) { return members_.at(i).process->Pause(); }
   void Cont(int i) { members_.at(i).process->Resume(); }
   // Kills member i if it runs and starts it again on its data directory; true once it answers
   // (which needs a quorum of the cluster running) within `timeout_ms`.

@@ -105,7 +105,7 @@ void RunFencing(const std::string& mode) {
   }
 
   // Frozen: its lease runs out while it cannot notice.
-  pair.node(old_leader).process->Pause();
+  REQUIRE(pair.node(old_leader).process->Pause());
   history.RecordLeaderKilled(old_name);
   // A submission that waits in the frozen leader's socket: once woken it must not accept it.
   Result<wire::Envelope> while_frozen = Status(wire::UNREACHABLE, "not answered yet");
