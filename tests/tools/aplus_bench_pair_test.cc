@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -90,20 +91,40 @@ TEST_CASE("aplus-bench --mode pair measures a pair, then a single broker, and st
 
   CheckCounted(result["single_throughput"]);
   CheckCounted(result["single_latency"]);
-  // Each latency run is followed by the disk's floor on the same file system: records due at the
-  // same rate for as long as the window, appended and fdatasync'ed in groups, each timed.
+  CHECK_FALSE(result["single_throughput"]["broker_stats"].contains("pair"));
   for (const char* run : {"pair_latency", "single_latency"}) {
     INFO(run);
-    const json& floor = result[run]["disk_floor"];
-    CHECK(floor["rate"] == 200.0);
-    CHECK(floor["append_sync"]["samples"] == 200);
-    CHECK(floor["append_sync"]["p50_ms"].get<double>() > 0);
-    CHECK(floor["append_sync"]["p99_ms"].get<double>() >= floor["append_sync"]["p50_ms"].get<double>());
-    CHECK(floor["syncs"].get<uint64_t>() > 0);
-    CHECK(floor["syncs"].get<uint64_t>() <= 200);
-    CHECK(floor["sync_ms_total"].get<double>() > 0);
+    // The broker's own group commits in the window, from its /metrics: at least one per turn
+    // that answered a submission.
+    const json& commits = result[run]["broker_commits"];
+    REQUIRE_FALSE(commits.contains("error"));
+    CHECK(commits["count"].get<uint64_t>() > 0);
+    CHECK(commits["mean_ms"].get<double>() > 0);
+    CHECK_FALSE(commits["p99_ms_at_most"].is_null());
+    CHECK(commits["share_over_ms"].contains("1"));
+    // And each submission's receipt->Accepted inside the broker, one per accepted submission.
+    const json& inside = result[run]["broker_submit_durable"];
+    REQUIRE_FALSE(inside.contains("error"));
+    CHECK(inside["count"].get<uint64_t>() > 0);
+    CHECK(inside["count"].get<uint64_t>() <= result[run]["totals"]["accepted"].get<uint64_t>());
+    // Then the disk alone on the same file system: records due at the same rate for as long as
+    // the window, appended and fdatasync'ed in groups, each timed.
+    const json& probe = result[run]["disk_probe"];
+    REQUIRE_FALSE(probe.contains("error"));
+    CHECK(probe["rate"] == 200.0);
+    CHECK(probe["append_sync"]["samples"] == 200);
+    CHECK(probe["append_sync"]["p50_ms"].get<double>() > 0);
+    CHECK(probe["append_sync"]["p99_ms"].get<double>() >= probe["append_sync"]["p50_ms"].get<double>());
+    CHECK(probe["syncs"].get<uint64_t>() > 0);
+    CHECK(probe["syncs"].get<uint64_t>() <= 200);
+    CHECK(probe["sync_ms_total"].get<double>() > 0);
+    CHECK_FALSE(probe["filesystem"].get<std::string>().empty());
   }
-  CHECK_FALSE(result["single_throughput"]["broker_stats"].contains("pair"));
+  // The probe's file is gone (the data directory is kept: --data-dir).
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.Sub("data"))) {
+    INFO(entry.path());
+    CHECK(entry.path().filename().string().rfind("disk-probe.", 0) == std::string::npos);
+  }
   CHECK(result["ratio_accepted"].get<double>() > 0);
   CHECK(result["targets"].contains("ratio_met"));
   CHECK(result["targets"].contains("p99_met"));

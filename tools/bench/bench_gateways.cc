@@ -21,16 +21,12 @@
 #include "tools/bench/latency_summary.h"
 #include "tools/bench/partner_software.h"
 #include "tools/bench/proc_stats.h"
+#include "tools/bench/steady_clock.h"
 
 namespace aplus::bench {
 namespace {
 
 using nlohmann::json;
-
-void SleepUntil(int64_t when_ns) {
-  int64_t left = when_ns - SteadyNowNs();
-  if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
-}
 
 double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
@@ -179,7 +175,7 @@ Result<json> BenchRunner::RunGateways() {
            }());
   Result<HttpLoadResult> loaded = Status(wire::INTERNAL, "not run");
   std::thread load_thread([&] { loaded = RunHttpLoad(load); });
-  SleepUntil(load.window_start_ns);
+  SleepUntilNs(load.window_start_ns);
   CpuMeter meter(0);
   meter.Start();
   for (auto& program : programs) {
@@ -187,7 +183,7 @@ Result<json> BenchRunner::RunGateways() {
   }
   PartnerSoftwareSnapshot at_start = SumOf(softwares);
   int64_t window_start = SteadyNowNs();
-  SleepUntil(load.window_end_ns);
+  SleepUntilNs(load.window_end_ns);
   PartnerSoftwareSnapshot at_end = SumOf(softwares);
   int64_t window_end = SteadyNowNs();
   double seconds = static_cast<double>(window_end - window_start) / 1e9;

@@ -58,7 +58,9 @@ Status BenchRunner::SetUpPair() {
   }
 
   // Every port at once: two picks in separate calls could name the same port.
-  const int wanted = 2 * kEtcdMembers + 2 * 3;
+  // Per node: requests, alerts, replication, /metrics.
+  constexpr int kNodePorts = 4;
+  const int wanted = 2 * kEtcdMembers + 2 * kNodePorts;
   std::vector<int> ports;
   for (int tries = 0; static_cast<int>(ports.size()) < wanted && tries < 200; ++tries) {
     int port = PickFreeLoopbackPort();
@@ -89,7 +91,7 @@ Status BenchRunner::SetUpPair() {
   std::vector<std::unique_ptr<BrokerProcess>> nodes;
   std::string endpoints;
   for (size_t i = 0; i < names.size(); ++i) {
-    const int* node_ports = &ports[2 * kEtcdMembers + 3 * i];
+    const int* node_ports = &ports[2 * kEtcdMembers + kNodePorts * i];
     std::string endpoint = "tcp://127.0.0.1:" + std::to_string(node_ports[0]);
     std::string alerts_endpoint = "tcp://127.0.0.1:" + std::to_string(node_ports[1]);
     std::string replication = "tcp://127.0.0.1:" + std::to_string(node_ports[2]);
@@ -97,6 +99,7 @@ Status BenchRunner::SetUpPair() {
     nodes.push_back(std::make_unique<BrokerProcess>(
         binary, pair_dir + "/broker-" + names[i], endpoint, alerts_endpoint, options_.config_path,
         pair_dir + "/broker-" + names[i] + ".log"));
+    nodes.back()->set_metrics_port(node_ports[3]);
     nodes.back()->AddArguments({"--key", keys_->KeyFile("broker"), "--keyring",
                                 keys_->keyring_dir(), "--node", names[i], "--etcd", etcd_->urls(),
                                 "--replication-listen", replication, "--peer-key",

@@ -23,9 +23,11 @@
 #include "common/wire.h"
 #include "tools/bench/child_program.h"
 #include "tools/bench/cpu_meter.h"
-#include "tools/bench/disk_floor.h"
+#include "tools/bench/disk_probe.h"
+#include "tools/bench/keep_alive_client.h"
 #include "tools/bench/http_load.h"
 #include "tools/bench/latency_summary.h"
+#include "tools/bench/metrics_histogram.h"
 #include "tools/bench/proc_stats.h"
 
 namespace aplus::bench {
@@ -34,8 +36,14 @@ namespace {
 using nlohmann::json;
 
 constexpr int kConnectTimeoutMs = 15000;
-// The disk floor after a latency window runs as long as the window, at most this long.
-constexpr double kDiskFloorMaxSeconds = 5;
+// The disk probe after a latency window runs as long as the window, at most this long.
+constexpr double kDiskProbeMaxSeconds = 5;
+// The broker's histograms read around a latency window, and their names in the result: its
+// group commits (RocksDB write, WAL and memtable, then fdatasync), and each submission's
+// receipt->Accepted inside the broker.
+constexpr std::pair<const char*, const char*> kWindowHistograms[] = {
+    {"aplus_commit_seconds", "broker_commits"},
+    {"aplus_submit_durable_seconds", "broker_submit_durable"}};
 
 double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
@@ -104,6 +112,45 @@ std::string StatsText(const json& stats) {
             Grouped(pair["committed_sequence"].get<double>());
   }
   return text;
+}
+
+std::string LatencyText(const json& j) {
+  return LatencySummary{j["samples"], j["p50_ms"], j["p90_ms"], j["p99_ms"],
+                        j["p999_ms"], j["max_ms"], j["mean_ms"]}
+      .ToString();
+}
+
+// "<label>: 4,921, mean 0.42 ms; p50 <= 0.50 ms ..." from a window of a broker histogram
+// (RunLatency's "broker_commits", "broker_submit_durable").
+std::string HistogramText(const std::string& label, const json& window) {
+  if (window.contains("error")) return label + ": not read: " + window["error"].get<std::string>();
+  auto at_most = [&](const json& bound) {
+    if (bound.is_null()) return std::string("-");
+    if (bound.is_number()) return "<= " + Fixed(bound.get<double>(), 2) + " ms";
+    return "> " + Fixed(window["last_bound_ms"].get<double>(), 0) + " ms";
+  };
+  std::string text = label + ": " + Grouped(window["count"]) + ", mean " + Fixed(window["mean_ms"], 3) +
+                     " ms; p50 " + at_most(window["p50_ms_at_most"]) + ", p99 " +
+                     at_most(window["p99_ms_at_most"]) + ", p99.9 " +
+                     at_most(window["p999_ms_at_most"]);
+  const json& over = window["share_over_ms"];
+  for (const char* bound : {"1", "2.5", "5", "10"}) {
+    if (over.contains(bound)) text += "; over " + std::string(bound) + " ms " + Fixed(over[bound].get<double>() * 100, 2) + " %";
+  }
+  return text;
+}
+
+// "disk alone ..." from RunLatency's "disk_probe".
+std::string DiskProbeText(const json& probe) {
+  std::string text = "disk alone        ";
+  if (probe.contains("error")) return text + "not measured: " + probe["error"].get<std::string>();
+  return text + LatencyText(probe["append_sync"]) + "\n    (after the window, another moment of the disk: " +
+         std::to_string(probe["record_bytes"].get<size_t>()) + "-byte records due at " +
+         Grouped(probe["rate"]) + "/s for " + Fixed(probe["seconds"], 1) +
+         " s, appended and fdatasync'ed in groups as they fall due, in " +
+         probe["directory"].get<std::string>() + " on " + probe["filesystem"].get<std::string>() +
+         "; " + Grouped(probe["syncs"]) + " syncs" +
+         (probe["preallocated"].get<bool>() ? "" : "; not preallocated") + ")";
 }
 
 // `unit`: what the broker's CPU is counted per ("escalation", or "alert" in sla-catchup).
@@ -240,7 +287,12 @@ Status BenchRunner::SetUpBroker() {
   int port = PickFreeLoopbackPort();
   int alerts_port = PickFreeLoopbackPort();
   for (int tries = 0; alerts_port == port && tries < 10; ++tries) alerts_port = PickFreeLoopbackPort();
-  if (port == 0 || alerts_port == 0 || alerts_port == port) {
+  int metrics_port = PickFreeLoopbackPort();
+  for (int tries = 0; (metrics_port == port || metrics_port == alerts_port) && tries < 10; ++tries) {
+    metrics_port = PickFreeLoopbackPort();
+  }
+  if (port == 0 || alerts_port == 0 || metrics_port == 0 || alerts_port == port ||
+      metrics_port == port || metrics_port == alerts_port) {
     return Status(wire::INTERNAL, "no free loopback port");
   }
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port);
@@ -255,6 +307,7 @@ Status BenchRunner::SetUpBroker() {
   }
   broker_ = std::make_unique<BrokerProcess>(binary, base + "/broker", endpoint_, alerts_endpoint_,
                                             config_path, base + "/broker.log");
+  broker_->set_metrics_port(metrics_port);
   // The measured broker runs as in production: CURVE on every connection.
   auto keys = NetworkKeys::Provision(config_, base + "/keys", base + "/keyring");
   if (!keys.ok()) return keys.status();
@@ -570,12 +623,39 @@ Result<json> BenchRunner::RunLatency() {
   pid_t pid = broker_pid();
   CpuMeter meter(pid);
   for (const auto& [name, program_pid] : metered_) meter.AddProcess(name, program_pid);
+  // The broker's own histograms in the window, where it serves /metrics (a broker the bench
+  // started): scraped as the window opens and as it closes. A first scrape before the load,
+  // outside the window: the broker counts its cases at risk on its loop at the first scrape (a
+  // scan of the store, cached 30 s), which would otherwise stall the window's first turns.
+  std::optional<KeepAliveClient> metrics;
+  if (broker_ && broker_->metrics_port() > 0) {
+    metrics.emplace("127.0.0.1", static_cast<uint16_t>(broker_->metrics_port()), "");
+    (void)ScrapeMetrics(*metrics);
+  }
   SleepUntilNs(window_start);
   LoadTotals before = generator->Totals();
   meter.Start();
+  std::optional<Result<std::string>> metrics_before;
+  if (metrics) metrics_before = ScrapeMetrics(*metrics);
   SleepUntilNs(window_end);
   LoadTotals after = generator->Totals();
   json cpu = meter.Finish(after.accepted - before.accepted);
+  json broker_histograms = json::object();
+  if (metrics) {
+    Result<std::string> metrics_after = ScrapeMetrics(*metrics);
+    for (const auto& [metric, key] : kWindowHistograms) {
+      Result<json> window = [&]() -> Result<json> {
+        if (!metrics_before->ok()) return metrics_before->status();
+        if (!metrics_after.ok()) return metrics_after.status();
+        auto first = ParseHistogram(**metrics_before, metric);
+        if (!first.ok()) return first.status();
+        auto last = ParseHistogram(*metrics_after, metric);
+        if (!last.ok()) return last.status();
+        return HistogramWindow(*first, *last);
+      }();
+      broker_histograms[key] = window.ok() ? *window : json{{"error", window.status().ToString()}};
+    }
+  }
   bool drained = false;
   json drain = Drain(*generator, &drained);
   LoadTotals final_totals = generator->Totals();
@@ -609,22 +689,30 @@ Result<json> BenchRunner::RunLatency() {
     auto memory = ReadProcessMemory(pid);
     if (memory.ok()) result["broker_peak_rss_mb"] = Mb(memory->peak_bytes);
   }
-  // The disk's floor under these figures, right after them on the broker's file system (the
-  // clients stopped, the broker idle): what a WAL append + fdatasync alone takes at this rate.
+  for (auto& [key, window] : broker_histograms.items()) result[key] = window;
+  // The disk alone at this rate, right after the window on the broker's file system (the
+  // clients stopped, the broker idle): a reference taken at another moment, not a bound. A
+  // failed probe is reported in the result and does not cost the window's figures.
   if (broker_) {
-    DiskFloorOptions probe;
-    probe.directory = std::filesystem::path(broker_->data_dir()).parent_path().string();
-    probe.rate = options_.rate;
-    probe.seconds = std::min(options_.seconds, kDiskFloorMaxSeconds);
-    Result<DiskFloor> floor = MeasureDiskFloor(probe);
-    if (!floor.ok()) return floor.status();
-    result["disk_floor"] = {{"directory", probe.directory},
-                            {"rate", probe.rate},
-                            {"seconds", probe.seconds},
-                            {"record_bytes", probe.record_bytes},
-                            {"append_sync", floor->append_sync.ToJson()},
-                            {"syncs", floor->syncs},
-                            {"sync_ms_total", floor->sync_ms_total}};
+    DiskProbeOptions options;
+    options.directory = std::filesystem::path(broker_->data_dir()).parent_path().string();
+    options.rate = options_.rate;
+    options.seconds = std::min(options_.seconds, kDiskProbeMaxSeconds);
+    Result<DiskProbe> probe = ProbeDisk(options);
+    json& out = result["disk_probe"];
+    out = {{"directory", options.directory},
+           {"filesystem", FilesystemType(options.directory)},
+           {"rate", options.rate},
+           {"seconds", options.seconds},
+           {"record_bytes", options.record_bytes}};
+    if (probe.ok()) {
+      out["append_sync"] = probe->append_sync.ToJson();
+      out["syncs"] = probe->syncs;
+      out["sync_ms_total"] = probe->sync_ms_total;
+      out["preallocated"] = probe->preallocated;
+    } else {
+      out["error"] = probe.status().ToString();
+    }
   }
   return result;
 }
@@ -1243,13 +1331,6 @@ void PrintPair(const json& r, std::ostream& out) {
       << Fixed(pair_p99["p99_ms"], 2) << " ms, single node " << Fixed(single_p99["p99_ms"], 2)
       << " ms (target < " << Fixed(targets["p99_ms_under"], 0) << " ms with replication: "
       << (targets["p99_met"].get<bool>() ? "met" : "NOT met") << ")\n";
-  // Each of the pair's Accepted waits for two fdatasyncs in turn, the leader's and the
-  // standby's, on this one disk.
-  if (r["single_latency"].contains("disk_floor")) {
-    out << "disk floor at " << Grouped(r["rate"]) << "/s (WAL appends + fdatasync in groups, same run): p50 "
-        << Fixed(r["single_latency"]["disk_floor"]["append_sync"]["p50_ms"], 2) << " ms, p99 "
-        << Fixed(r["single_latency"]["disk_floor"]["append_sync"]["p99_ms"], 2) << " ms\n";
-  }
   out << "exit statuses " << r["exit_status"].dump() << "\n";
 }
 
@@ -1308,14 +1389,17 @@ void PrintText(const json& r, std::ostream& out) {
         << Grouped(r["sent_in_window"]) << " in the window (timed from scheduled send time)\n"
         << "  submit->Accepted  " << summary(r["submit_to_accepted"]) << "\n"
         << "  submit->Delivery  " << summary(r["submit_to_delivery"]) << "\n";
-    if (r.contains("disk_floor")) {
-      const json& floor = r["disk_floor"];
-      out << "  disk floor        " << summary(floor["append_sync"]) << "\n"
-          << "    (same run, after the window: " << floor["record_bytes"]
-          << "-byte records due at " << Grouped(floor["rate"]) << "/s for "
-          << Fixed(floor["seconds"], 1) << " s, appended and fdatasync'ed in groups as they come in "
-          << floor["directory"].get<std::string>() << "; " << Grouped(floor["syncs"]) << " syncs)\n";
+    if (r.contains("broker_commits")) {
+      out << "  " << HistogramText("broker's group commits in the window (RocksDB write + fdatasync)",
+                                   r["broker_commits"])
+          << "\n";
     }
+    if (r.contains("broker_submit_durable")) {
+      out << "  " << HistogramText("inside the broker, receipt->Accepted sent, per submission",
+                                   r["broker_submit_durable"])
+          << "\n";
+    }
+    if (r.contains("disk_probe")) out << "  " << DiskProbeText(r["disk_probe"]) << "\n";
     out << "  CPU: " << CpuText(r["cpu"]) << "\n";
     if (r.contains("broker_peak_rss_mb")) {
       out << "  broker peak RSS " << Fixed(r["broker_peak_rss_mb"], 1) << " MB\n";

@@ -9,30 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 namespace aplus::bench {
-
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void SleepUntilNs(int64_t deadline_ns) {
-  if (deadline_ns <= SteadyNowNs()) return;
-  // steady_clock is CLOCK_MONOTONIC on Linux.
-  timespec until{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                 static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
-  }
-}
 
 int64_t WallNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -76,11 +59,12 @@ Status BrokerProcess::Start() {
     return Status(wire::INVALID_ARGUMENT, "cannot execute broker binary " + binary_);
   }
   // --alerts always: the default PUB port (7401) would collide with any other broker here;
-  // likewise no metrics listener (default 7402). The counters still count: their cost is in
-  // the figures.
+  // likewise the HTTP listener (default 7402): off, or on a port of the run's. The counters
+  // count either way: their cost is in the figures.
+  std::string http_listen = metrics_port_ > 0 ? "127.0.0.1:" + std::to_string(metrics_port_) : "off";
   std::vector<std::string> args = {binary_,   "--listen",   endpoint_,   "--alerts",
                                    alerts_endpoint_, "--data-dir", data_dir_, "--log-level",
-                                   "info", "--http-listen", "off",
+                                   "info", "--http-listen", http_listen,
                                    // The benchmark is one principal per simulated gateway,
                                    // each far above a real contact point's pace.
                                    "--rate-limit", "0", "--max-open-cases", "0"};

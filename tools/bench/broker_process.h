@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "tools/bench/steady_clock.h"
 
 namespace aplus::bench {
 
@@ -31,6 +32,10 @@ class BrokerProcess {
   void AddArguments(std::vector<std::string> arguments) {
     for (auto& argument : arguments) extra_args_.push_back(std::move(argument));
   }
+  // Serve /metrics on 127.0.0.1:`port` (the default is no HTTP listener at all): the latency
+  // runner reads the broker's own commit times from it. Before Start().
+  void set_metrics_port(int port) { metrics_port_ = port; }
+  int metrics_port() const { return metrics_port_; }
   // Waits until the broker prints its ready line, up to `timeout_ms`. An error when it exits
   // or stays silent; the message quotes the end of its log.
   Status WaitReady(int timeout_ms);
@@ -61,6 +66,7 @@ class BrokerProcess {
   const std::string config_path_;
   const std::string log_path_;
   std::vector<std::string> extra_args_;
+  int metrics_port_ = 0;  // 0: --http-listen off
   pid_t pid_ = -1;
   int64_t exec_ns_ = 0;
   int64_t exec_wall_ms_ = 0;
@@ -69,11 +75,6 @@ class BrokerProcess {
 // A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
 int PickFreeLoopbackPort();
 
-// Steady-clock nanoseconds: the one time base of every measurement in the benchmark.
-int64_t SteadyNowNs();
-// Sleeps until that clock reads `deadline_ns` (an absolute deadline: no drift when called in a
-// loop of due instants); returns at once when it has passed.
-void SleepUntilNs(int64_t deadline_ns);
 // Wall-clock (system_clock) milliseconds since the epoch: only to compare with instants the
 // broker stamped (alert raised_at_ms, deadlines).
 int64_t WallNowMs();

@@ -1,8 +1,5 @@
 #include "tools/bench/http_load.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
@@ -13,18 +10,13 @@
 #include <thread>
 
 #include "tools/bench/broker_process.h"
+#include "tools/bench/keep_alive_client.h"
+#include "tools/bench/steady_clock.h"
 
 namespace aplus::bench {
 namespace {
 
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
-
-void SleepUntil(int64_t steady_ns) {
-  int64_t now = SteadyNowNs();
-  if (steady_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(steady_ns - now));
-}
 
 // One connection's share of the load, merged into the result at the end (no shared state on
 // the hot path but the open loop's ticket counter).
@@ -39,10 +31,9 @@ class Connection {
       uint64_t ticket;
       if (options_.open_loop) {
         ticket = tickets_.fetch_add(1, std::memory_order_relaxed);
-        due = options_.start_ns + static_cast<int64_t>(static_cast<double>(ticket) * 1e9 /
-                                                       options_.rate);
+        due = OpenLoopSchedule(options_.start_ns, options_.rate).DueNs(ticket);
         if (due >= options_.window_end_ns) break;
-        SleepUntil(due);
+        SleepUntilNs(due);
       } else {
         ticket = sequence;
         due = SteadyNowNs();
@@ -73,19 +64,6 @@ class Connection {
   // One request and its answer; nullopt on a transport error (counted, connection reset).
   // With collect_cases, `case_id` gets the answer's caseId.
   std::optional<int> Send(uint64_t ticket, uint64_t sequence, std::string* case_id) {
-    beast::error_code ec;
-    if (!stream_) {
-      stream_.emplace(io_);
-      tcp::endpoint endpoint(boost::asio::ip::make_address(options_.host, ec), options_.port);
-      if (!ec) stream_->socket().connect(endpoint, ec);
-      if (ec) {
-        ++result_.other["connect: " + ec.message()];
-        stream_.reset();
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        return std::nullopt;
-      }
-      stream_->socket().set_option(tcp::no_delay(true), ec);
-    }
     const auto& partner = options_.partners[(ticket + index_) % options_.partners.size()];
     nlohmann::json body = {{"agent", options_.agent},
                            {"partner", partner},
@@ -94,43 +72,33 @@ class Connection {
                            {"body", std::string(options_.body_bytes, 'x')},
                            {"citizen", "Citoyen Bench"},
                            {"consent", true}};
-    http::request<http::string_body> request{http::verb::post, "/v1/cases", 11};
-    request.set(http::field::host, options_.host);
-    request.set(http::field::authorization, "Bearer " + options_.token);
-    request.set(http::field::content_type, "application/json");
-    request.set("Idempotency-Key", options_.run_tag + "-" + std::to_string(index_) + "-" +
-                                       std::to_string(sequence));
-    request.keep_alive(true);
-    request.body() = body.dump();
-    request.prepare_payload();
-    ++result_.sent;
-    stream_->expires_after(std::chrono::seconds(30));
-    http::write(*stream_, request, ec);
-    http::response<http::string_body> response;
-    if (!ec) http::read(*stream_, buffer_, response, ec);
-    if (ec) {
-      ++result_.other["transport: " + ec.message()];
-      stream_.reset();
-      buffer_.clear();
+    std::string error;
+    auto response = client_.Call(http::verb::post, "/v1/cases", body.dump(),
+                                 options_.run_tag + "-" + std::to_string(index_) + "-" +
+                                     std::to_string(sequence),
+                                 &error);
+    if (!response) {
+      ++result_.other[error];
+      // Not sent when the connection could not be made: a pause, not a busy loop.
+      if (error.rfind("connect: ", 0) == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      } else {
+        ++result_.sent;
+      }
       return std::nullopt;
     }
-    if (!response.keep_alive()) {
-      stream_.reset();
-      buffer_.clear();
-    }
-    if (options_.collect_cases && response.result_int() == 201) {
-      auto answer = nlohmann::json::parse(response.body(), nullptr, false);
+    ++result_.sent;
+    if (options_.collect_cases && response->result_int() == 201) {
+      auto answer = nlohmann::json::parse(response->body(), nullptr, false);
       if (answer.is_object()) *case_id = answer.value("caseId", "");
     }
-    return response.result_int();
+    return response->result_int();
   }
 
   const HttpLoadOptions& options_;
   const uint32_t index_;
   std::atomic<uint64_t>& tickets_;
-  boost::asio::io_context io_;
-  std::optional<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
+  KeepAliveClient client_{options_.host, options_.port, options_.token};
   HttpLoadResult result_;
 };
 

@@ -11,6 +11,7 @@
 #include "common/retry_policy.h"
 #include "common/wire.h"
 #include "tools/bench/broker_process.h"
+#include "tools/bench/steady_clock.h"
 
 namespace aplus::bench {
 namespace {
@@ -139,11 +140,10 @@ bool LoadWorker::SendSubmit(Connection& connection, int64_t scheduled_ns) {
 int64_t LoadWorker::NextDueNs(const Connection& connection) const {
   // Connection j of M sends its i-th submit at start + (j + i*M) / rate: together the
   // connections offer exactly `rate` submits per second, evenly spaced.
-  long double slot = static_cast<long double>(connection.agent->index) +
-                     static_cast<long double>(connection.submits_sent) *
-                         static_cast<long double>(workload_.total_agent_connections);
-  return control_.schedule_start_ns.load(std::memory_order_relaxed) +
-         static_cast<int64_t>(slot * 1e9L / static_cast<long double>(workload_.rate));
+  uint64_t slot = connection.agent->index +
+                  connection.submits_sent * static_cast<uint64_t>(workload_.total_agent_connections);
+  return OpenLoopSchedule(control_.schedule_start_ns.load(std::memory_order_relaxed), workload_.rate)
+      .DueNs(slot);
 }
 
 void LoadWorker::SendSubmits(Connection& connection, int64_t now_ns) {

@@ -1,7 +1,5 @@
 #include "tools/bench/partner_software.h"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
@@ -9,69 +7,11 @@
 #include <optional>
 
 #include "tools/bench/broker_process.h"
+#include "tools/bench/keep_alive_client.h"
 
 namespace aplus::bench {
-namespace {
 
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
-
-// One blocking keep-alive HTTP/1.1 connection, reconnected after a transport error.
-class KeepAliveClient {
- public:
-  explicit KeepAliveClient(const PartnerSoftwareOptions& options) : options_(options) {}
-
-  // The answer, or the transport error's message in `error`.
-  std::optional<http::response<http::string_body>> Call(http::verb verb, const std::string& target,
-                                                       const std::string& body,
-                                                       const std::string& idempotency_key,
-                                                       std::string* error) {
-    beast::error_code ec;
-    if (!stream_) {
-      stream_.emplace(io_);
-      tcp::endpoint endpoint(boost::asio::ip::make_address(options_.host, ec), options_.port);
-      if (!ec) stream_->socket().connect(endpoint, ec);
-      if (ec) {
-        *error = "connect: " + ec.message();
-        stream_.reset();
-        return std::nullopt;
-      }
-      stream_->socket().set_option(tcp::no_delay(true), ec);
-    }
-    http::request<http::string_body> request{verb, target, 11};
-    request.set(http::field::host, options_.host);
-    request.set(http::field::authorization, "Bearer " + options_.token);
-    if (!idempotency_key.empty()) request.set("Idempotency-Key", idempotency_key);
-    if (!body.empty()) request.set(http::field::content_type, "application/json");
-    request.keep_alive(true);
-    request.body() = body;
-    request.prepare_payload();
-    stream_->expires_after(std::chrono::seconds(30));
-    http::write(*stream_, request, ec);
-    http::response<http::string_body> response;
-    if (!ec) http::read(*stream_, buffer_, response, ec);
-    if (ec) {
-      *error = "transport: " + ec.message();
-      stream_.reset();
-      buffer_.clear();
-      return std::nullopt;
-    }
-    if (!response.keep_alive()) {
-      stream_.reset();
-      buffer_.clear();
-    }
-    return response;
-  }
-
- private:
-  const PartnerSoftwareOptions& options_;
-  boost::asio::io_context io_;
-  std::optional<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-};
-
-}  // namespace
 
 PartnerSoftware::PartnerSoftware(PartnerSoftwareOptions options) : options_(std::move(options)) {}
 
@@ -103,7 +43,7 @@ void PartnerSoftware::CountError(const std::string& kind) {
 }
 
 void PartnerSoftware::ReadFeed() {
-  KeepAliveClient client(options_);
+  KeepAliveClient client(options_.host, options_.port, options_.token);
   std::string cursor;
   while (running_) {
     std::string error;
@@ -148,7 +88,7 @@ void PartnerSoftware::ReadFeed() {
 }
 
 void PartnerSoftware::AckCases() {
-  KeepAliveClient client(options_);
+  KeepAliveClient client(options_.host, options_.port, options_.token);
   while (true) {
     std::string case_id;
     {

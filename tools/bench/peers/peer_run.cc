@@ -14,20 +14,6 @@ namespace aplus::bench::peers {
 
 using nlohmann::json;
 
-int64_t SteadyNowNs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
-void SleepUntilNs(int64_t deadline_ns) {
-  if (deadline_ns <= SteadyNowNs()) return;
-  timespec until{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                 static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
-  }
-}
-
 void WriteStamp(std::string& payload, uint64_t serial, int64_t stamp_ns) {
   if (payload.size() < 16) payload.resize(16);
   for (int i = 0; i < 8; ++i) {

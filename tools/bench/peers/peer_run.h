@@ -13,28 +13,14 @@
 #include <vector>
 
 #include "tools/bench/peers/peer_bench_options.h"
+#include "tools/bench/steady_clock.h"
 
 namespace aplus::bench::peers {
 
-int64_t SteadyNowNs();
-// Sleeps until the steady clock reaches `deadline_ns` (no-op when past).
-void SleepUntilNs(int64_t deadline_ns);
-
-// When message i is due in an open loop: start + i / rate, evenly spaced, whatever happened to
-// the messages before it (the paces of tools/bench/load_worker.cc). Latency is measured from
-// this time, so a server that stalls the publisher is charged for the stall.
-class OpenLoopSchedule {
- public:
-  OpenLoopSchedule(int64_t start_ns, double rate) : start_ns_(start_ns), rate_(rate) {}
-  int64_t DueNs(uint64_t index) const {
-    return start_ns_ + static_cast<int64_t>(static_cast<long double>(index) * 1e9L /
-                                            static_cast<long double>(rate_));
-  }
-
- private:
-  int64_t start_ns_;
-  double rate_;
-};
+// The benchmarks' one clock (tools/bench/steady_clock.h), under the peers' names too.
+using aplus::bench::OpenLoopSchedule;
+using aplus::bench::SleepUntilNs;
+using aplus::bench::SteadyNowNs;
 
 // The first 16 bytes of every payload: serial number and stamp, little-endian.
 void WriteStamp(std::string& payload, uint64_t serial, int64_t stamp_ns);
