@@ -84,19 +84,7 @@ Result<json> BenchRunner::RunGateways() {
   std::string bin_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
 
   // --- the programs of the path ---
-  auto free_ports = [](int n) -> Result<std::vector<int>> {
-    std::vector<int> ports;
-    for (int tries = 0; static_cast<int>(ports.size()) < n && tries < 100; ++tries) {
-      int port = PickFreeLoopbackPort();
-      if (port != 0 && std::find(ports.begin(), ports.end(), port) == ports.end()) {
-        ports.push_back(port);
-      }
-    }
-    if (static_cast<int>(ports.size()) < n) return Status(wire::INTERNAL, "no free loopback port");
-    return ports;
-  };
-  // Every port at once: two picks in separate calls could name the same port.
-  auto ports = free_ports(2 + 2 * static_cast<int>(partners.size()));
+  auto ports = PickFreeLoopbackPorts(2 + 2 * static_cast<int>(partners.size()));
   if (!ports.ok()) return ports.status();
   const std::vector<int> agent_ports = {(*ports)[0], (*ports)[1]};
   std::string agent_key = KeyNameFor(wire::AGENT_GATEWAY, contact_point.id, "");

@@ -57,18 +57,11 @@ Status BenchRunner::SetUpPair() {
                  .string();
   }
 
-  // Every port at once: two picks in separate calls could name the same port.
   // Per node: requests, alerts, replication, /metrics.
   constexpr int kNodePorts = 4;
-  const int wanted = 2 * kEtcdMembers + 2 * kNodePorts;
-  std::vector<int> ports;
-  for (int tries = 0; static_cast<int>(ports.size()) < wanted && tries < 200; ++tries) {
-    int port = PickFreeLoopbackPort();
-    if (port != 0 && std::find(ports.begin(), ports.end(), port) == ports.end()) {
-      ports.push_back(port);
-    }
-  }
-  if (static_cast<int>(ports.size()) < wanted) return Status(wire::INTERNAL, "no free loopback port");
+  auto picked = PickFreeLoopbackPorts(2 * kEtcdMembers + 2 * kNodePorts);
+  if (!picked.ok()) return picked.status();
+  const std::vector<int>& ports = *picked;
 
   int64_t start = SteadyNowNs();
   Progress("pair: starting " + std::to_string(kEtcdMembers) + " etcd members");

@@ -114,6 +114,7 @@ std::string StatsText(const json& stats) {
   return text;
 }
 
+// "p50 0.61 ms  p99 1.84 ms ..." from a LatencySummary's JSON.
 std::string LatencyText(const json& j) {
   return LatencySummary{j["samples"], j["p50_ms"], j["p90_ms"], j["p99_ms"],
                         j["p999_ms"], j["max_ms"], j["mean_ms"]}
@@ -284,17 +285,9 @@ Status BenchRunner::SetUpBroker() {
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     binary = (self.parent_path() / "aplus-broker").string();
   }
-  int port = PickFreeLoopbackPort();
-  int alerts_port = PickFreeLoopbackPort();
-  for (int tries = 0; alerts_port == port && tries < 10; ++tries) alerts_port = PickFreeLoopbackPort();
-  int metrics_port = PickFreeLoopbackPort();
-  for (int tries = 0; (metrics_port == port || metrics_port == alerts_port) && tries < 10; ++tries) {
-    metrics_port = PickFreeLoopbackPort();
-  }
-  if (port == 0 || alerts_port == 0 || metrics_port == 0 || alerts_port == port ||
-      metrics_port == port || metrics_port == alerts_port) {
-    return Status(wire::INTERNAL, "no free loopback port");
-  }
+  auto ports = PickFreeLoopbackPorts(3);
+  if (!ports.ok()) return ports.status();
+  const int port = (*ports)[0], alerts_port = (*ports)[1], metrics_port = (*ports)[2];
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port);
   broker_endpoints_ = endpoint_;
   alerts_endpoint_ = "tcp://127.0.0.1:" + std::to_string(alerts_port);
@@ -444,11 +437,9 @@ Result<json> BenchRunner::RunHttp() {
     std::string token_dir = base + "/tokens";
     auto token = AddToken(token_dir, "bench", {}, WallNowMs());
     if (!token.ok()) return token.status();
-    int zmq_port = PickFreeLoopbackPort();
-    int http_port = PickFreeLoopbackPort();
-    if (zmq_port == 0 || http_port == 0 || zmq_port == http_port) {
-      return Status(wire::INTERNAL, "no free loopback port");
-    }
+    auto ports = PickFreeLoopbackPorts(2);
+    if (!ports.ok()) return ports.status();
+    const int zmq_port = (*ports)[0], http_port = (*ports)[1];
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     std::string listen = "tcp://127.0.0.1:" + std::to_string(zmq_port);
@@ -1365,12 +1356,7 @@ void PrintText(const json& r, std::ostream& out) {
     out << "  submitted+accepted (durable) " << Grouped(r["accepted_per_second"]) << " /s\n"
         << "  delivered to partners        " << Grouped(r["delivered_per_second"]) << " /s\n"
         << "  acked by partners            " << Grouped(r["acked_per_second"]) << " /s\n"
-        << "  closed-loop submit->Accepted " << LatencySummary{
-               r["closed_loop_accept_latency"]["samples"],
-               r["closed_loop_accept_latency"]["p50_ms"], r["closed_loop_accept_latency"]["p90_ms"],
-               r["closed_loop_accept_latency"]["p99_ms"], r["closed_loop_accept_latency"]["p999_ms"],
-               r["closed_loop_accept_latency"]["max_ms"], r["closed_loop_accept_latency"]["mean_ms"]}
-               .ToString()
+        << "  closed-loop submit->Accepted " << LatencyText(r["closed_loop_accept_latency"])
         << "\n";
     out << "  CPU: " << CpuText(r["cpu"]) << "\n";
     if (r.contains("broker_peak_rss_mb")) {
@@ -1383,15 +1369,10 @@ void PrintText(const json& r, std::ostream& out) {
         << " s warm-up; " << r["agent_connections"] << " agent connections, "
         << r["partner_connections"] << " partner connections (window " << r["window"] << ")\n";
     PrintBroker(r["broker"], out);
-    auto summary = [](const json& j) {
-      return LatencySummary{j["samples"], j["p50_ms"], j["p90_ms"], j["p99_ms"],
-                            j["p999_ms"], j["max_ms"], j["mean_ms"]}
-          .ToString();
-    };
     out << "  offered " << Grouped(r["offered_in_window"]) << ", sent "
         << Grouped(r["sent_in_window"]) << " in the window (timed from scheduled send time)\n"
-        << "  submit->Accepted  " << summary(r["submit_to_accepted"]) << "\n"
-        << "  submit->Delivery  " << summary(r["submit_to_delivery"]) << "\n";
+        << "  submit->Accepted  " << LatencyText(r["submit_to_accepted"]) << "\n"
+        << "  submit->Delivery  " << LatencyText(r["submit_to_delivery"]) << "\n";
     if (r.contains("broker_commits")) {
       out << "  " << HistogramText("broker's group commits in the window (RocksDB write + fdatasync)",
                                    r["broker_commits"])

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -38,6 +39,16 @@ int PickFreeLoopbackPort() {
   }
   ::close(fd);
   return port;
+}
+
+Result<std::vector<int>> PickFreeLoopbackPorts(int count) {
+  std::vector<int> ports;
+  for (int tries = 0; static_cast<int>(ports.size()) < count && tries < 50 * count + 50; ++tries) {
+    int port = PickFreeLoopbackPort();
+    if (port != 0 && std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+  }
+  if (static_cast<int>(ports.size()) < count) return Status(wire::INTERNAL, "no free loopback port");
+  return ports;
 }
 
 BrokerProcess::BrokerProcess(std::string binary, std::string data_dir, std::string endpoint,

@@ -74,6 +74,9 @@ class BrokerProcess {
 
 // A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
 int PickFreeLoopbackPort();
+// `count` such ports, all different (picks made one by one could name the same port twice).
+// INTERNAL "no free loopback port" when they cannot be found.
+Result<std::vector<int>> PickFreeLoopbackPorts(int count);
 
 // Wall-clock (system_clock) milliseconds since the epoch: only to compare with instants the
 // broker stamped (alert raised_at_ms, deadlines).
