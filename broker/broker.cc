@@ -224,6 +224,13 @@ Status Broker::Run(const std::atomic<bool>& stop) {
     }
     Turn(timeout_ms);
   }
+  // Reads of every case not answered yet are answered now: the broker is stopping (or has lost
+  // its leadership, or cannot write). Their answers need a moment to leave as the socket closes.
+  if (case_scanner_->outstanding() > 0) socket_.set(zmq::sockopt::linger, kFailStopLingerMs);
+  case_scanner_->Stop(durability_failure_ ? *durability_failure_
+                                          : Status(wire::UNAVAILABLE, "the broker is stopping"));
+  case_scanner_->Collect();
+  if (durability_failure_) FailPendingAnswers(durability_failure_->message());
   if (!durability_failure_) CommitAndFlush();
   if (!durability_failure_) {
     store_->db().FlushAtCleanStop();
@@ -307,6 +314,8 @@ void Broker::Turn(int timeout_ms) {
   last_read_end_ms_ = SteadyNowMs();
   idle_since_read_ms_ = 0;
   stall_excused_ms_ = 0;
+  // Reads of every case finished off the loop answer with this turn's batch.
+  case_scanner_->Collect();
   // A batch that answers nobody (only DeliveryAcks: they have no answer) waits for the next
   // batch that does, or kUnansweredCommitDelayMs: at a light load this saves one fsync per
   // escalation (its ack rides with the next submission's commit).
@@ -421,20 +430,22 @@ void Broker::HandleFrame(std::string routing_id, const zmq::message_t& payload, 
     // cleared): nothing is written or read. CanAcknowledge() is false only in a pair.
     // Delivery acks have no answer: dropped, the deliveries come again (at least once).
     if (request.body_case() != wire::Envelope::kDeliveryAck) {
-      AnswerError(routing_id, request.request_id(),
-                  Status(wire::UNAVAILABLE,
-                         std::string("the broker's standby holds no copy yet (availability "
-                                     "mode ") +
-                             (options_.pair->availability.mode ==
-                                      AvailabilitySettings::Mode::kDegraded
-                                  ? "degraded, not yet answering alone"
-                                  : "strict") +
-                             "): nothing is acknowledged until it has caught up; retry")
-                      .WithRetryAfterMs(500));
+      AnswerError(routing_id, request.request_id(), NoStandbyCopy());
     }
     return;
   }
   Dispatch(session, routing_id, request, key, fd);
+}
+
+Status Broker::NoStandbyCopy() const {
+  return Status(wire::UNAVAILABLE,
+                std::string("the broker's standby holds no copy yet (availability mode ") +
+                    (options_.pair && options_.pair->availability.mode ==
+                                          AvailabilitySettings::Mode::kDegraded
+                         ? "degraded, not yet answering alone"
+                         : "strict") +
+                    "): nothing is acknowledged until it has caught up; retry")
+      .WithRetryAfterMs(500);
 }
 
 void Broker::Dispatch(Session* session, const std::string& routing_id, wire::Envelope& request,

@@ -41,6 +41,7 @@
 #include "common/progress_log.h"
 #include "common/status.h"
 #include "store/broker_store.h"
+#include "store/case_scanner.h"
 #include "store/purge_compactor.h"
 
 namespace aplus {
@@ -77,6 +78,11 @@ class Broker {
 
   // Fault injection: the next commit fails as a failed fsync would. Any thread may call it.
   void FailNextCommitForTest() { store_->db().FailNextWriteForTest(); }
+  // Reads of every case waiting for the next walk (the ones waiting share it): room for the
+  // console's reports page (a report per week of up to 53 weeks, and two more) and a few more.
+  static constexpr size_t kMaxWaitingCaseScans = 64;
+  // Tests: hold (or release) the reads of every case before they start (store/case_scanner.h).
+  void HoldCaseScansForTest(bool held) { case_scanner_->HoldForTest(held); }
 
   // Serves until `stop` becomes true (returns OK) or a commit fails (returns the UNAVAILABLE
   // status of the failure, promptly: within the turn that failed). After a non-OK return the
@@ -114,10 +120,8 @@ class Broker {
   void ServeMetrics(HttpCall&& call);
   void ServeHealth(HttpCall&& call);
   // The broker's figures, for GetStats and (as gauges) for /metrics: one source for both.
+  // Counters kept as the broker goes, never a scan of the store: a scrape runs on the loop.
   void FillStats(wire::Stats& stats) const;
-  // Open cases warned and not breached, by partner: a scan of the cases, so recomputed at
-  // most every kAtRiskRefreshMs (a scrape every 15 s must not scan a large store each time).
-  const std::map<std::string, uint64_t>& CasesAtRisk();
 
   // Security (broker_security.cc).
   Status SetUpCurve();
@@ -156,6 +160,18 @@ class Broker {
   void OnAckAlert(Session& session, const wire::Envelope& request);
   void OnGetReport(Session& session, const wire::Envelope& request);
   void OnGetSlaBoard(Session& session, const wire::Envelope& request);
+  // Reads every committed case with `visit` off the loop (store/case_scanner.h; `visit` runs
+  // on the scanner's thread: it may touch only what it owns and immutable state), then, at a
+  // later turn, answers `request` with what `finish` builds, or with the error of the read or
+  // of `finish`. RATE_LIMITED at once when kMaxWaitingCaseScans reads wait already. The answer
+  // goes only to the session that asked (same connection, same key), and only while this
+  // broker acknowledges (a pair's leader with its standby's copy: the walk may have read
+  // batches written, not yet copied, when it started).
+  // What a pair's leader without a standby copy answers (CanAcknowledge() false).
+  Status NoStandbyCopy() const;
+  void ScanCases(const Session& session, const wire::Envelope& request,
+                 std::function<bool(const records::CaseRecord&)> visit,
+                 std::function<Status(wire::Envelope& answer)> finish);
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
   void OnGetAudit(Session& session, const wire::Envelope& request);
   // Dead letters (broker_dead_letters.cc): operators and administrators (table of requests).
@@ -344,6 +360,10 @@ class Broker {
   size_t catch_up_alerts_ = 0;
   // Declared after store_: destroyed (cancelled and joined) before the database closes.
   std::unique_ptr<PurgeCompactor> compactor_;
+  // Reads of every case (reports, SLA boards) off the loop; declared after store_, so it is
+  // destroyed (its worker joined, its iterators released) before the store closes.
+  std::unique_ptr<CaseScanner> case_scanner_ = std::make_unique<CaseScanner>(
+      [this] { return store_->CommittedCases(); }, kMaxWaitingCaseScans);
   uint64_t purge_generation_ = 0;         // the last purge pass committed (or owed at start-up)
   std::vector<KeyRange> purge_ranges_;    // rewritten by the purges of the pending batch
   // Mail items with a text, by queue then case: each queue is read once per purge pass (a
@@ -397,8 +417,6 @@ class Broker {
   size_t requests_uncommitted_ = 0;
   const int64_t started_at_ms_;  // wall clock
   BrokerMetrics metrics_;
-  std::map<std::string, uint64_t> at_risk_;
-  std::optional<int64_t> at_risk_computed_ms_;  // steady clock
   // The pair (docs/AVAILABILITY.md); null for a single broker.
   std::unique_ptr<ReplicationLeader> replication_;
   bool alone_ = false;           // degraded mode: the sync key says no standby, we answer alone

@@ -13,9 +13,6 @@
 namespace aplus {
 namespace {
 
-// The at-risk gauge scans the cases: at most this often.
-constexpr int64_t kAtRiskRefreshMs = 30'000;
-
 // Stats.sessions_by_role and the `role` label of aplus_sessions.
 const char* RoleLabel(wire::Role role) {
   switch (role) {
@@ -61,7 +58,7 @@ void Broker::ServeMetrics(HttpCall&& call) {
   FillStats(stats);
   http::HttpResponse response;
   response.content_type = ProgramMetrics::kContentType;
-  response.body = metrics_.Render(stats, CasesAtRisk());
+  response.body = metrics_.Render(stats);
   call.responder.Send(std::move(response));
 }
 
@@ -86,6 +83,12 @@ void Broker::ServeHealth(HttpCall&& call) {
 void Broker::FillStats(wire::Stats& stats) const {
   for (const auto& [state, count] : store_->state_counts()) {
     (*stats.mutable_cases_by_state())[wire::CaseState_Name(state)] = count;
+  }
+  // Every partner of the network, 0 included; a partner since removed from it is left out.
+  const auto& at_risk = store_->cases_at_risk();
+  for (const auto& partner : config_.partners) {
+    auto counted = at_risk.find(partner.id);
+    (*stats.mutable_cases_at_risk())[partner.id] = counted == at_risk.end() ? 0 : counted->second;
   }
   int64_t now_ms = clock_.NowMs();
   uint64_t in_flight = 0, dead = 0;
@@ -131,32 +134,6 @@ void Broker::FillStats(wire::Stats& stats) const {
   stats.mutable_store_memory()->set_memtables_bytes(memory.memtables);
   stats.mutable_store_memory()->set_table_readers_bytes(memory.table_readers);
   stats.mutable_store_memory()->set_block_cache_bytes(memory.block_cache);
-}
-
-const std::map<std::string, uint64_t>& Broker::CasesAtRisk() {
-  int64_t now = SteadyNowMs();
-  if (at_risk_computed_ms_ && now - *at_risk_computed_ms_ < kAtRiskRefreshMs) return at_risk_;
-  std::map<std::string, uint64_t> counted;
-  for (const auto& partner : config_.partners) counted[partner.id] = 0;
-  // The same rule as the report's at_risk (broker_sla_requests.cc): open, warned, not breached.
-  Status read = store_->ForEachCase([&counted](const records::CaseRecord& record) {
-    const auto& summary = record.summary();
-    if (summary.warned() && !summary.breached() && summary.answered_at_ms() == 0 &&
-        summary.state() != wire::CANCELLED && summary.state() != wire::CLOSED) {
-      auto it = counted.find(summary.partner());
-      if (it != counted.end()) ++it->second;
-    }
-    return true;
-  });
-  if (!read.ok()) {
-    // The last good figures stay (and are retried at the next scrape): a gauge cannot carry
-    // an error, the log does.
-    spdlog::error("cases at risk not counted: {}", read.ToString());
-    return at_risk_;
-  }
-  at_risk_ = std::move(counted);
-  at_risk_computed_ms_ = now;
-  return at_risk_;
 }
 
 }  // namespace aplus

@@ -133,8 +133,7 @@ uint64_t BrokerMetrics::AnsweredTotal() const {
   return Sum(partners_, &PartnerCounters::answered);
 }
 
-std::string BrokerMetrics::Render(const wire::Stats& stats,
-                                  const std::map<std::string, uint64_t>& at_risk) {
+std::string BrokerMetrics::Render(const wire::Stats& stats) {
   std::map<std::string, double> ready, unacked, oldest, cases, risk, sessions;
   for (const auto& queue : stats.queues()) {
     ready[queue.queue()] = static_cast<double>(queue.ready());
@@ -142,7 +141,7 @@ std::string BrokerMetrics::Render(const wire::Stats& stats,
     oldest[queue.queue()] = static_cast<double>(queue.oldest_age_ms()) / 1000.0;
   }
   for (const auto& [state, count] : stats.cases_by_state()) cases[state] = count;
-  for (const auto& [partner, count] : at_risk) risk[partner] = static_cast<double>(count);
+  for (const auto& [partner, count] : stats.cases_at_risk()) risk[partner] = static_cast<double>(count);
   for (const auto& [role, count] : stats.sessions_by_role()) sessions[role] = count;
   const auto& store = stats.store_memory();
   std::map<std::string, double> store_memory = {

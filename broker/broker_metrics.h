@@ -69,9 +69,8 @@ class BrokerMetrics {
   uint64_t DeliveredTotal() const;
   uint64_t AnsweredTotal() const;
 
-  // Sets the gauges from `stats` (FillStats) and the at-risk counts by partner, then renders
-  // everything in the text format.
-  std::string Render(const wire::Stats& stats, const std::map<std::string, uint64_t>& at_risk);
+  // Sets the gauges from `stats` (FillStats), then renders everything in the text format.
+  std::string Render(const wire::Stats& stats);
 
  private:
   // The aplus_replication_* gauges, made by RenderPair on a pair's leader only.

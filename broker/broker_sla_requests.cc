@@ -9,6 +9,7 @@
 #include "broker/request_support.h"
 #include "common/wire.h"
 #include "sla/civil_time.h"
+#include "store/cases_at_risk.h"
 
 namespace aplus {
 namespace {
@@ -290,64 +291,91 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
   // One row per partner, or per contact point. A contact point's cases go to partners of
   // different units: its rows speak working days (jours ouvrés, the default policy's unit), the
   // one unit every case can be counted in.
-  std::map<std::string, Figures> by_partner;
+  // Shared by the read of the cases, on the scanner's thread, and the answer built after it on
+  // the loop (store/case_scanner.h): one after the other, never at once.
+  auto by_partner = std::make_shared<std::map<std::string, Figures>>();
   if (by_contact_point) {
     for (const auto& contact_point : config_.contact_points) {
-      auto& figures = by_partner[contact_point.id];
+      auto& figures = (*by_partner)[contact_point.id];
       figures.report.set_contact_point(contact_point.id);
       figures.report.set_reply_unit(std::string(sla::ReplyUnitConfigName(figures.unit)));
     }
   } else {
     for (const auto& partner : config_.partners) {
       if (!filter.partner().empty() && partner.id != filter.partner()) continue;
-      auto& figures = by_partner[partner.id];
+      auto& figures = (*by_partner)[partner.id];
       figures.report.set_partner(partner.id);
       figures.unit = partner.reply_policy.unit;
       figures.report.set_reply_unit(std::string(sla::ReplyUnitConfigName(figures.unit)));
     }
   }
-  // A report reads every case once; it runs on the broker's thread, between turns, and costs
-  // about a second per million cases.
-  Status read = store_->ForEachCase([&](const records::CaseRecord& record) {
+  // A report reads every case once: about a second per million cases, off the loop.
+  auto visit = [this, by_partner, filter, to_ms, by_contact_point](const records::CaseRecord& record) {
     const auto& summary = record.summary();
     if (summary.submitted_at_ms() < filter.from_ms() || summary.submitted_at_ms() >= to_ms) return true;
     if (!filter.territory().empty() && summary.territory() != filter.territory()) return true;
     if (!filter.partner().empty() && summary.partner() != filter.partner()) return true;
-    auto it = by_partner.find(by_contact_point ? summary.contact_point() : summary.partner());
-    if (it == by_partner.end()) return true;
+    auto it = by_partner->find(by_contact_point ? summary.contact_point() : summary.partner());
+    if (it == by_partner->end()) return true;
     auto& report = it->second.report;
     report.set_received(report.received() + 1);
     bool answered = summary.answered_at_ms() > 0;
     if (answered) {
       report.set_answered(report.answered() + 1);
       if (summary.late_by_ms() == 0) report.set_answered_on_time(report.answered_on_time() + 1);
+      // sla_clock_ and config_ are immutable: safe from the scanner's thread.
       it->second.reply_times.push_back(sla_clock_.ReplyTimeInUnit(
           record, summary.answered_at_ms(),
           by_contact_point ? std::optional(it->second.unit) : std::nullopt));
     } else if (summary.state() != wire::CANCELLED && summary.state() != wire::CLOSED) {
       report.set_open(report.open() + 1);
-      if (summary.warned() && !summary.breached()) report.set_at_risk(report.at_risk() + 1);
     }
+    if (IsAtRisk(summary)) report.set_at_risk(report.at_risk() + 1);
     if (summary.breached()) report.set_breached(report.breached() + 1);
     return true;
-  });
-  if (!read.ok()) return AnswerError(session.routing_id, request.request_id(), read);
-  wire::Envelope answer = AnswerTo(request);
-  answer.mutable_report();  // an empty report is still a report
-  for (auto& [id, figures] : by_partner) {
-    auto& report = figures.report;
-    // Rows that received nothing in the period are left out, unless a partner asked for by name.
-    if (report.received() == 0 && (filter.partner().empty() || by_contact_point)) continue;
-    if (report.answered() > 0) {
-      report.set_on_time_percent(100.0 * static_cast<double>(report.answered_on_time()) /
-                                 static_cast<double>(report.answered()));
+  };
+  auto finish = [by_partner, filter, by_contact_point](wire::Envelope& answer) {
+    answer.mutable_report();  // an empty report is still a report
+    for (auto& [id, figures] : *by_partner) {
+      auto& report = figures.report;
+      // Rows that received nothing in the period are left out, unless a partner asked for by name.
+      if (report.received() == 0 && (filter.partner().empty() || by_contact_point)) continue;
+      if (report.answered() > 0) {
+        report.set_on_time_percent(100.0 * static_cast<double>(report.answered_on_time()) /
+                                   static_cast<double>(report.answered()));
+      }
+      report.set_median_reply(Percentile(figures.reply_times, 0.5));
+      report.set_p90_reply(Percentile(figures.reply_times, 0.9));
+      FillReplyTimeBuckets(figures.reply_times, figures.unit, report);
+      *answer.mutable_report()->add_partners() = std::move(report);
     }
-    report.set_median_reply(Percentile(figures.reply_times, 0.5));
-    report.set_p90_reply(Percentile(figures.reply_times, 0.9));
-    FillReplyTimeBuckets(figures.reply_times, figures.unit, report);
-    *answer.mutable_report()->add_partners() = std::move(report);
-  }
-  Answer(session.routing_id, std::move(answer));
+    return Status::Ok();
+  };
+  ScanCases(session, request, std::move(visit), std::move(finish));
+}
+
+void Broker::ScanCases(const Session& session, const wire::Envelope& request,
+                       std::function<bool(const records::CaseRecord&)> visit,
+                       std::function<Status(wire::Envelope& answer)> finish) {
+  const bool needs_commit = current_rule_ == nullptr || current_rule_->after_commit;
+  auto done = [this, routing_id = session.routing_id, key = session.public_key,
+               request_id = request.request_id(), answer = AnswerTo(request),
+               finish = std::move(finish), needs_commit](const Status& read) mutable {
+    // The connection may have gone, and its routing id be another's since: answered only to
+    // the session that asked.
+    auto asker = sessions_.find(routing_id);
+    if (asker == sessions_.end() || asker->second.public_key != key) {
+      spdlog::debug("read of every case for request {}: its session has gone", request_id);
+      return;
+    }
+    if (!read.ok()) return AnswerError(routing_id, request_id, read);
+    if (!CanAcknowledge()) return AnswerError(routing_id, request_id, NoStandbyCopy());
+    Status built = finish(answer);
+    if (!built.ok()) return AnswerError(routing_id, request_id, built);
+    Answer(routing_id, std::move(answer), needs_commit);
+  };
+  Status started = case_scanner_->Start(CaseScanner::Read{std::move(visit), std::move(done)});
+  if (!started.ok()) AnswerError(session.routing_id, request.request_id(), started);
 }
 
 void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
@@ -363,15 +391,22 @@ void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
   constexpr uint32_t kDefaultLimit = 100, kMaxLimit = 1000;
   size_t limit = ask.limit() == 0 ? kDefaultLimit : std::min(ask.limit(), kMaxLimit);
   int64_t now = clock_.NowMs();
-  // The default horizon depends on the case's partner (closures) and contact point (holidays,
-  // zone): computed once per pair.
-  std::map<std::pair<std::string, std::string>, int64_t> horizon_end;
-  auto due_by = [&](const wire::CaseSummary& summary) -> Result<int64_t> {
+  struct Board {
+    std::vector<wire::CaseSummary> due_soon, at_risk, breached;
+    // The default horizon depends on the case's partner (closures) and contact point
+    // (holidays, zone): computed once per pair.
+    std::map<std::pair<std::string, std::string>, int64_t> horizon_end;
+    Status failed = Status::Ok();
+  };
+  // Shared by the read on the scanner's thread and the answer on the loop, one after the other.
+  auto board = std::make_shared<Board>();
+  // sla_clock_ and config_ are immutable: safe from the scanner's thread.
+  auto due_by = [this, board, ask, now](const wire::CaseSummary& summary) -> Result<int64_t> {
     if (ask.horizon_ms() > 0) {
       return ask.horizon_ms() > INT64_MAX - now ? INT64_MAX : now + ask.horizon_ms();
     }
     auto key = std::make_pair(summary.partner(), summary.contact_point());
-    if (auto it = horizon_end.find(key); it != horizon_end.end()) return it->second;
+    if (auto it = board->horizon_end.find(key); it != board->horizon_end.end()) return it->second;
     const Partner* partner = config_.FindPartner(summary.partner());
     const ContactPoint* contact_point = config_.FindContactPoint(summary.contact_point());
     if (!partner || !contact_point) {
@@ -380,13 +415,11 @@ void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
     }
     auto end = sla_clock_.EndOfNextWorkingDay(*partner, *contact_point, now);
     if (!end.ok()) return end.status();
-    return horizon_end[key] = *end;
+    return board->horizon_end[key] = *end;
   };
-  std::vector<wire::CaseSummary> due_soon, at_risk, breached;
-  Status failed = Status::Ok();
-  // A board reads every case once, like a report (store/broker_store.h ForEachCase): a few
-  // hundred ms per million cases, on the broker's thread.
-  Status read = store_->ForEachCase([&](const records::CaseRecord& record) {
+  // A board reads every case once, like a report: a few hundred ms per million cases, off the
+  // loop (store/case_scanner.h).
+  auto visit = [board, ask, due_by](const records::CaseRecord& record) {
     const auto& summary = record.summary();
     // Open for the SLA: the partner has not replied and the case has not ended.
     switch (summary.state()) {
@@ -405,46 +438,48 @@ void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
     if (!ask.territory().empty() && summary.territory() != ask.territory()) return true;
     std::vector<wire::CaseSummary>* list = nullptr;
     if (summary.breached()) {
-      list = &breached;
+      list = &board->breached;
     } else if (summary.warned()) {
-      list = &at_risk;
+      list = &board->at_risk;
     } else if (summary.state() != wire::INFO_REQUESTED) {
       // (A paused case is not due: its clock stands still until the contact point answers.)
       auto by = due_by(summary);
       if (!by.ok()) {
-        failed = by.status();
+        board->failed = by.status();
         return false;
       }
-      if (summary.deadline_ms() <= *by) list = &due_soon;
+      if (summary.deadline_ms() <= *by) list = &board->due_soon;
     }
     if (list) list->push_back(summary);
     return true;
-  });
-  if (!read.ok()) return AnswerError(session.routing_id, request.request_id(), read);
-  if (!failed.ok()) return AnswerError(session.routing_id, request.request_id(), failed);
-  wire::Envelope answer = AnswerTo(request);
-  auto* board = answer.mutable_sla_board();
-  board->set_now_ms(now);
-  auto fill = [&](std::vector<wire::CaseSummary>& list,
-                  google::protobuf::RepeatedPtrField<wire::CaseSummary>* out) {
-    auto soonest = [](const wire::CaseSummary& a, const wire::CaseSummary& b) {
-      return a.deadline_ms() != b.deadline_ms() ? a.deadline_ms() < b.deadline_ms()
-                                                : a.case_id() < b.case_id();
-    };
-    size_t kept = std::min(limit, list.size());
-    std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(kept), list.end(), soonest);
-    for (size_t i = 0; i < kept; ++i) {
-      wire::CaseSummary* summary = out->Add();
-      *summary = std::move(list[i]);
-      // Metadata only, as GetCase shows operators (common/personal_data.h): the subject is
-      // free text typed by the agent.
-      summary->clear_subject();
-    }
   };
-  fill(due_soon, board->mutable_due_soon());
-  fill(at_risk, board->mutable_at_risk());
-  fill(breached, board->mutable_breached());
-  Answer(session.routing_id, std::move(answer));
+  auto finish = [board, limit, now](wire::Envelope& answer) {
+    if (!board->failed.ok()) return board->failed;
+    auto* out = answer.mutable_sla_board();
+    out->set_now_ms(now);
+    auto fill = [&](std::vector<wire::CaseSummary>& list,
+                    google::protobuf::RepeatedPtrField<wire::CaseSummary>* rows) {
+      auto soonest = [](const wire::CaseSummary& a, const wire::CaseSummary& b) {
+        return a.deadline_ms() != b.deadline_ms() ? a.deadline_ms() < b.deadline_ms()
+                                                  : a.case_id() < b.case_id();
+      };
+      size_t kept = std::min(limit, list.size());
+      std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(kept), list.end(),
+                        soonest);
+      for (size_t i = 0; i < kept; ++i) {
+        wire::CaseSummary* summary = rows->Add();
+        *summary = std::move(list[i]);
+        // Metadata only, as GetCase shows operators (common/personal_data.h): the subject is
+        // free text typed by the agent.
+        summary->clear_subject();
+      }
+    };
+    fill(board->due_soon, out->mutable_due_soon());
+    fill(board->at_risk, out->mutable_at_risk());
+    fill(board->breached, out->mutable_breached());
+    return Status::Ok();
+  };
+  ScanCases(session, request, std::move(visit), std::move(finish));
 }
 
 void Broker::OnExplainDeadline(Session& session, const wire::Envelope& request) {

@@ -3,7 +3,9 @@
 // order across broker outages and gateway restarts (the outbox is reloaded).
 //
 // Pipelining: up to Options::window entries are in flight at once on the one broker
-// connection, sent in outbox order (the broker answers a connection's requests in order). An
+// connection, sent in outbox order (the broker answers a connection's requests in order, but
+// for operators' reads of every case, GetReport and GetSlaBoard, answered when their read
+// ends; a gateway sends neither). An
 // entry waits for the answer to an earlier entry it depends on (DependsOn): one about the
 // same case (its case id as stored, or as prepared for sending), or one about a local ref
 // whose submission is still in the outbox. So the order of the requests about one case, and

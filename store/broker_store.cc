@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "store/case_scanner.h"
 #include "store/key_layout.h"
 
 namespace aplus {
@@ -13,12 +14,6 @@ namespace {
 template <typename Message>
 bool ParseSlice(Message& message, const rocksdb::Slice& slice) {
   return message.ParseFromArray(slice.data(), static_cast<int>(slice.size()));
-}
-
-std::string BigEndian64(uint64_t value) {
-  std::string out;
-  AppendBigEndian64(out, value);
-  return out;
 }
 
 // A scan ends either at its bound or because the iterator failed (an I/O error, a corrupt
@@ -159,6 +154,8 @@ Result<std::unique_ptr<BrokerStore>> BrokerStore::Open(const std::string& path,
   if (!migrated.ok()) return migrated;
   migrated = store->MigrateContactPointIndex();
   if (!migrated.ok()) return migrated;
+  Status counted = store->CountCasesAtRiskOnce();
+  if (!counted.ok()) return counted;
   Status indexed = store->BackfillAlertIndex();
   if (!indexed.ok()) return indexed;
   return store;
@@ -212,7 +209,18 @@ Status BrokerStore::LoadCounters() {
     open_cases_[it->key().ToString().substr(open_prefix.size())] =
         ReadBigEndian64(it->value().data());
   }
-  return ScanStatus(*it, "the open-case counters");
+  Status open_scanned = ScanStatus(*it, "the open-case counters");
+  if (!open_scanned.ok()) return open_scanned;
+  std::string at_risk_prefix(keys::kAtRiskPrefix);
+  for (it->Seek(at_risk_prefix); it->Valid() && it->key().starts_with(at_risk_prefix);
+       it->Next()) {
+    if (it->value().size() != 8) {
+      return Status(wire::INTERNAL, "counter '" + it->key().ToString() + "' is malformed");
+    }
+    at_risk_[it->key().ToString().substr(at_risk_prefix.size())] =
+        ReadBigEndian64(it->value().data());
+  }
+  return ScanStatus(*it, "the counters of cases at risk");
 }
 
 Status BrokerStore::MigrateCaseKeys() {
@@ -665,17 +673,7 @@ Result<std::vector<wire::Alert>> BrokerStore::ListAlerts(bool include_acked,
 }
 
 Status BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit) {
-  auto it = db_->NewIterator(cases_);
-  records::CaseRecord record;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (!ParseSlice(record, it->value())) {
-      // The id part of the key: the number before it is binary (store/KEY_LAYOUT.md).
-      std::string id = it->key().size() > 8 ? it->key().ToString().substr(8) : "?";
-      return Status(wire::INTERNAL, "stored record of case " + id + " is unreadable");
-    }
-    if (!visit(record)) return Status::Ok();
-  }
-  return ScanStatus(*it, "the cases");
+  return VisitCases(*CommittedCases(), visit);
 }
 
 Result<std::vector<BrokerStore::QueueEntry>> BrokerStore::MailItemsWithText(
@@ -784,8 +782,13 @@ uint64_t BrokerStore::NextAlertSequence() {
 
 void BrokerStore::PutCase(const records::CaseRecord& record, wire::CaseState previous_state) {
   const std::string& id = record.summary().case_id();
-  staged_.Put(cases_, keys::CaseKey(id), record.SerializeAsString());
-  pending_cases_[id] = record;
+  records::CaseRecord& stored = pending_cases_[id];
+  // Where the case is counted now: as this batch last wrote it, else as the caller read it.
+  std::string counted_before =
+      stored.has_summary() ? stored.at_risk_partner() : record.at_risk_partner();
+  stored = record;
+  CountAtRisk(stored, counted_before);
+  staged_.Put(cases_, keys::CaseKey(id), stored.SerializeAsString());
   ++pending_writes_;
   wire::CaseState state = record.summary().state();
   if (state != previous_state) {
@@ -897,6 +900,10 @@ Status BrokerStore::Commit() {
                BigEndian64(open_cases_[contact_point]));
   }
   open_cases_dirty_.clear();
+  for (const auto& partner : at_risk_dirty_) {
+    staged_.Put(meta_, keys::AtRiskKey(partner), BigEndian64(at_risk_[partner]));
+  }
+  if (at_risk_mark_owed_) staged_.Put(meta_, std::string(keys::kAtRiskCounted), BigEndian64(1));
   for (const auto& [queue, next] : pending_queue_next_) {
     staged_.Put(meta_, std::string(keys::kQueueNextPrefix) + queue, BigEndian64(next));
   }
@@ -909,7 +916,10 @@ Status BrokerStore::Commit() {
   }
   staged_.BuildInto(batch_);
   Status status = db_->Write(batch_);
-  if (status.ok()) KeepRecent();
+  if (status.ok()) {
+    KeepRecent();
+    at_risk_mark_owed_ = false;
+  }
   ClearPending();
   return status;
 }
@@ -956,6 +966,7 @@ void BrokerStore::ClearPending() {
   pending_alert_sequences_.clear();
   pending_audit_.clear();
   open_cases_dirty_.clear();
+  at_risk_dirty_.clear();
 }
 
 }  // namespace aplus

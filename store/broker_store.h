@@ -122,9 +122,13 @@ class BrokerStore {
   // matching dead-letter queues whole: dead letters are few (each one is an operator alert).
   // INTERNAL on a read error or an unreadable item.
   Result<std::vector<DeadLetterEntry>> ReadDeadLetters(const std::string& queue_prefix);
-  // Calls `visit` for every committed case record (reports). Stops when it returns false.
-  // An unparsable record is INTERNAL (a report would silently leave it out otherwise).
+  // Calls `visit` for every committed case record. Stops when it returns false. An unparsable
+  // record is INTERNAL (a report would silently leave it out otherwise). On the caller's
+  // thread: the broker's reads of every case go through CaseScanner instead, off its loop.
   Status ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
+  // An iterator over the committed case records as they are at this instant (its snapshot),
+  // for store/case_scanner.h; it must be released before the store closes.
+  std::unique_ptr<rocksdb::Iterator> CommittedCases() const { return db_->NewIterator(cases_); }
   // The mail items of `queue` that carry a text (committed, with this batch's rewrites and
   // deletes applied), in queue order. Reads the whole queue: for the retention purge, which
   // reads each queue once per pass.
@@ -151,10 +155,15 @@ class BrokerStore {
   // Cases of `contact_point` still waiting for a partner (not answered, closed or cancelled),
   // pending writes included.
   uint64_t open_cases(const std::string& contact_point) const;
+  // Cases at risk (store/cases_at_risk.h) by partner, pending writes included; a partner
+  // with none may be absent or 0. Kept by PutCase: reading it scans nothing.
+  const std::map<std::string, uint64_t>& cases_at_risk() const { return at_risk_; }
 
   // --- writes (pending until Commit) ---
   // Stores the record; `previous_state` (STATE_UNSPECIFIED for a new case) keeps the
-  // per-state counters right.
+  // per-state counters right. The counts of cases at risk follow from the record itself:
+  // `record` must be the stored version (as GetCase read it) changed, or a new case; the
+  // store sets its `at_risk_partner`.
   void PutCase(const records::CaseRecord& record, wire::CaseState previous_state);
   void PutEvent(const std::string& case_id, const wire::Event& event);
   // Written once, at submission; deleted by the retention purge (its compaction range is in
@@ -207,6 +216,12 @@ class BrokerStore {
   // (contact point + `\0` + case id) to their numbered keys, in synced batches, before the
   // store serves. Two seeks per contact point on a store without them: no mark needed.
   Status MigrateContactPointIndex();
+  // Counts the cases at risk from the cases, once: on a store written before the counters
+  // (no `at_risk_counted` mark; store/cases_at_risk.cc). A no-op (one Get) otherwise.
+  Status CountCasesAtRiskOnce();
+  // Moves `record` between the at-risk counts: from `counted_before` (its at_risk_partner as
+  // stored, "" for none) to what the rule says now, and sets its at_risk_partner to that.
+  void CountAtRisk(records::CaseRecord& record, const std::string& counted_before);
   // Clears the batch and every pending map (after each commit, whatever its outcome).
   void ClearPending();
   // After a successful commit: what it wrote of cases, contents and queue items becomes the
@@ -266,6 +281,11 @@ class BrokerStore {
   uint64_t case_counter_ = 0;
   std::map<wire::CaseState, uint64_t> state_counts_;
   std::unordered_map<std::string, uint64_t> open_cases_;    // by contact point
+  std::map<std::string, uint64_t> at_risk_;                 // by partner
+  std::set<std::string> at_risk_dirty_;                     // written at the next Commit
+  bool at_risk_mark_owed_ = false;  // a new store: `at_risk_counted` goes with the first batch
+  inline static const std::string kNotAtRisk;               // at_risk_partner of a case not at risk
+  static constexpr size_t kMigrationBatchBytes = 8 << 20;
   std::unordered_set<std::string> open_cases_dirty_;        // written at the next Commit
 };
 

@@ -36,6 +36,12 @@ inline constexpr std::string_view kStateCountPrefix = "state_count/";
 // open_cases/<contact point>: cases of that contact point still waiting for a partner (the
 // abuse limit on open cases reads it; kept in step by every PutCase).
 inline constexpr std::string_view kOpenCasesPrefix = "open_cases/";
+// at_risk/<partner>: that partner's cases at risk (store/cases_at_risk.h), kept in step by
+// every PutCase, so that a /metrics scrape reads a counter instead of every case.
+inline constexpr std::string_view kAtRiskPrefix = "at_risk/";
+// Present once the at_risk/ counters were counted from the cases (BrokerStore::Open, on a
+// store written before they existed): from then on PutCase keeps them.
+inline constexpr std::string_view kAtRiskCounted = "at_risk_counted";
 inline constexpr std::string_view kDeadLetterPrefix = "dead/";
 inline constexpr std::string_view kQueueNextPrefix = "queue_next/";
 
@@ -150,6 +156,12 @@ inline std::string ByContactPointPrefix(std::string_view contact_point) {
 inline std::string ByContactPointKey(std::string_view contact_point, std::string_view case_id) {
   std::string key = ByContactPointPrefix(contact_point);
   key.append(CaseKey(case_id));
+  return key;
+}
+
+inline std::string AtRiskKey(std::string_view partner) {
+  std::string key(kAtRiskPrefix);
+  key.append(partner);
   return key;
 }
 

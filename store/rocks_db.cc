@@ -271,6 +271,12 @@ void AppendBigEndian32(std::string& out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
 }
 
+std::string BigEndian64(uint64_t value) {
+  std::string out;
+  AppendBigEndian64(out, value);
+  return out;
+}
+
 uint64_t ReadBigEndian64(const char* data) {
   uint64_t value = 0;
   for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>(data[i]);

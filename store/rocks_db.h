@@ -181,6 +181,8 @@ class RocksDb {
 
 // Big-endian encodings keep numeric keys in numeric order under RocksDB's bytewise comparator.
 void AppendBigEndian64(std::string& out, uint64_t value);
+// The 8 bytes of `value` alone (a stored counter).
+std::string BigEndian64(uint64_t value);
 void AppendBigEndian32(std::string& out, uint32_t value);
 uint64_t ReadBigEndian64(const char* data);
 uint32_t ReadBigEndian32(const char* data);

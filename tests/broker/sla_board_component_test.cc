@@ -14,6 +14,9 @@
 // 23:59:59; from Thu 24 it is Mon 28 23:59:59 (Noël and the weekend skipped).
 #include <doctest/doctest.h>
 
+#include <set>
+
+#include "broker/broker.h"
 #include "tests/support/in_process_broker.h"
 #include "tests/support/sla_test_helpers.h"
 
@@ -250,4 +253,66 @@ TEST_CASE("reports by contact point, and the reply-time distribution in each row
   REQUIRE(hotline_points.partners_size() == 1);
   CHECK(hotline_points.partners(0).contact_point() == "fs-mortagne");
   CHECK(hotline_points.partners(0).received() == 1);
+}
+
+TEST_CASE("a board reads the cases off the loop: submissions are answered while it waits, it "
+          "shows the cases as they were when asked, and too many waiting are refused" *
+          doctest::timeout(60)) {
+  InProcessBroker broker("sla-board-off-loop", kWed23, kConfig);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  auto op = broker.Client(wire::OPERATOR, "operator");
+  auto other = broker.Client(wire::OPERATOR, "operator");
+  REQUIRE(OperatorStats(*other).ok());  // its Hello said
+  const std::string a = Submit(*agent, "a", "france-travail");
+  broker.broker().HoldCaseScansForTest(true);
+
+  // Boards asked on one connection (the broker reads a connection in order) wait on the held
+  // scanner up to the bound; the next is refused at once, with a hint.
+  wire::Envelope ask;
+  ask.mutable_get_sla_board()->set_horizon_ms(8 * kDayMs);
+  constexpr uint64_t kBound = Broker::kMaxWaitingCaseScans;
+  for (uint64_t id = 101; id < 101 + kBound; ++id) {
+    wire::Envelope waiting = ask;
+    waiting.set_request_id(id);
+    REQUIRE(other->Send(waiting).ok());
+  }
+  auto refused = other->Call(ask, 5000);
+  REQUIRE_MESSAGE(refused.ok(), refused.status().ToString());
+  CHECK(StatusOf(*refused).code() == wire::RATE_LIMITED);
+  CHECK(StatusOf(*refused).retry_after_ms() > 0);
+
+  // The loop still serves: a submission is accepted, durably, while the boards wait (held
+  // before their walk: they will read it).
+  const std::string b = Submit(*agent, "b", "msa");
+  CHECK_FALSE(other->Receive(200).has_value());
+
+  broker.broker().HoldCaseScansForTest(false);
+  std::set<uint64_t> answered;
+  for (uint64_t i = 0; i < kBound; ++i) {
+    auto answer = other->Receive(10000);
+    REQUIRE(answer.has_value());
+    REQUIRE(answer->has_sla_board());
+    answered.insert(answer->request_id());
+    // The cases as they were when the read started, after B: B (due Monday) first.
+    CHECK(Ids(answer->sla_board().due_soon()) == std::vector<std::string>{b, a});
+  }
+  CHECK(answered.size() == kBound);
+  CHECK(*answered.begin() == 101);
+  CHECK(*answered.rbegin() == 100 + kBound);
+
+  // A board still waiting when the broker stops is answered, not left to the client's timeout.
+  broker.broker().HoldCaseScansForTest(true);
+  wire::Envelope last = ask;
+  last.set_request_id(999);
+  REQUIRE(other->Send(last).ok());
+  REQUIRE(other->CallOk(PingRequest(), 5000).ok());  // same connection: the board was read first
+  // Read as it comes (a client waiting on its answer): once the broker's connection closes,
+  // what the client has not read yet is gone with it.
+  std::optional<wire::Envelope> stopping;
+  std::thread reader([&] { stopping = other->Receive(10000); });
+  broker.Restart();
+  reader.join();
+  REQUIRE(stopping.has_value());
+  CHECK(stopping->request_id() == 999);
+  CHECK(StatusOf(*stopping).code() == wire::UNAVAILABLE);
 }

@@ -110,6 +110,18 @@ std::vector<std::string> StoredTimers(const InProcessBroker& broker, const std::
   return timers;
 }
 
+// The partner's cases at risk as GetStats gives it, checked against the /metrics gauge (one
+// figure, two surfaces); -1 when the partner is missing from the stats.
+int64_t CasesAtRisk(InProcessBroker& broker, SyncClient& operator_client, const std::string& partner) {
+  auto stats = OperatorStats(operator_client);
+  REQUIRE_MESSAGE(stats.ok(), stats.status().ToString());
+  auto it = stats->cases_at_risk().find(partner);
+  int64_t counted = it == stats->cases_at_risk().end() ? -1 : static_cast<int64_t>(it->second);
+  auto gauge = Sample(CurlGet(broker.http_url()), "aplus_cases_at_risk{partner=\"" + partner + "\"}");
+  CHECK(gauge == std::optional<double>(static_cast<double>(counted)));
+  return counted;
+}
+
 // Replaces the stored record of `case_id` (the broker stopped) by `value`; returns the record
 // it held.
 std::string ReplaceCaseRecord(const std::string& data_dir, const std::string& case_id,
@@ -236,6 +248,8 @@ TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then c
     REQUIRE(alerts.ok());
     CHECK(alerts->empty());
     CHECK_FALSE(View(*agent, case_id).summary().warned());
+    CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 0);
+    CHECK(CasesAtRisk(broker, *operator_client, "msa") == 0);  // every partner, 0 included
 
     broker.SetClock(kWarningMs);
     REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
@@ -256,6 +270,10 @@ TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then c
     view = View(*operator_client, case_id);
     CHECK(view.summary().warned());
     CHECK_FALSE(view.summary().breached());
+    CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 1);
+    auto at_risk_report = PartnerReportOf(*operator_client, "france-travail");
+    REQUIRE(at_risk_report.ok());
+    CHECK(at_risk_report->at_risk() == 1);
     auto warning_events = EventsOf(view, "SLA_WARNING");
     REQUIRE(warning_events.size() == 1);
     CHECK(warning_events[0].at_ms() == kWarningMs);
@@ -282,6 +300,7 @@ TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then c
     CHECK(view.summary().breached());
     CHECK(EventsOf(view, "SLA_BREACH").size() == 1);
     CHECK_MESSAGE(SlaTimelineProblem(view).empty(), SlaTimelineProblem(view));
+    CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 0);  // breached instead
 
     // Three hours late, the partner replies: the lateness is recorded and reported.
     broker.SetClock(kDeadlineMs + 3 * kHourMs);
@@ -333,6 +352,21 @@ TEST_CASE("a 4 jours-ouvres window across Christmas warns, then breaches, then c
     REQUIRE(report.ok());
     CHECK(report->open() == 1);
     CHECK(report->breached() == 1);
+  }
+
+  SUBCASE("a reply takes a warned case out of risk, and a restart keeps the count") {
+    broker.SetClock(kWarningMs);
+    REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+    // Submitted now, its own window far from its warning: open, not at risk.
+    REQUIRE(agent->CallOk(SubmitRequest("Dossier at-risk-2", "at-risk-2"), 5000).ok());
+    CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 1);
+    broker.Restart();
+    operator_client = broker.Client(wire::OPERATOR, "operator");
+    partner = broker.Client(wire::PARTNER_GATEWAY, "france-travail");
+    CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 1);
+    auto replied = partner->CallOk(ReplyRequest(case_id, "Dossier régularisé.", "reply-risk"), 5000);
+    REQUIRE_MESSAGE(replied.ok(), replied.status().ToString());
+    CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 0);
   }
 
   SUBCASE("a cancelled case raises nothing") {
@@ -445,6 +479,7 @@ TEST_CASE("a transfer gives the new partner a fresh window and keeps the old dea
 
   broker.SetClock(kWarningMs);
   REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 1));
+  CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 1);
 
   // Wednesday 30 at noon, on the last day of its window, France Travail hands the case to the
   // MSA (2 jours ouvrés): Thu 31 counts, Fri 1 January and the weekend do not, Mon 4 counts.
@@ -467,6 +502,9 @@ TEST_CASE("a transfer gives the new partner a fresh window and keeps the old dea
   CHECK(view.summary().reply_policy() == "2 jours-ouvres");
   CHECK_FALSE(view.summary().warned());
   CHECK_FALSE(view.summary().breached());
+  // The warning belonged to France Travail's window: nobody's case at risk any more.
+  CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 0);
+  CHECK(CasesAtRisk(broker, *operator_client, "msa") == 0);
   auto changed = EventsOf(view, "DEADLINE_CHANGED");
   REQUIRE(changed.size() == 1);
   // Both deadlines stay readable in the timeline, in the contact point's local time.
@@ -491,8 +529,11 @@ TEST_CASE("a transfer gives the new partner a fresh window and keeps the old dea
   CHECK(CountAlerts(*operator_client, case_id, wire::Alert::WARNING) == 1);
   broker.SetClock(new_warning);
   REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::WARNING, 2));
+  CHECK(CasesAtRisk(broker, *operator_client, "msa") == 1);
+  CHECK(CasesAtRisk(broker, *operator_client, "france-travail") == 0);
   broker.SetClock(new_deadline + 1);
   REQUIRE(WaitForAlerts(*operator_client, case_id, wire::Alert::BREACH, 1));
+  CHECK(CasesAtRisk(broker, *operator_client, "msa") == 0);
   auto alerts = AllAlerts(*operator_client);
   REQUIRE(alerts.ok());
   auto warnings = AlertsOf(*alerts, case_id, wire::Alert::WARNING);

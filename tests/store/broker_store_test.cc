@@ -221,7 +221,8 @@ TEST_CASE("a malformed counter makes Open fail with a readable error") {
                          Bad{std::string(keys::kPurgeCompactionOwed), "x"},
                          Bad{keys::StateCountKey("SUBMITTED"), "1"},
                          Bad{keys::StateCountKey("NOT_A_STATE"), std::string(8, '\0')},
-                         Bad{std::string(keys::kOpenCasesPrefix) + "mairie-berdhuis", "12"}}) {
+                         Bad{std::string(keys::kOpenCasesPrefix) + "mairie-berdhuis", "12"},
+                         Bad{keys::AtRiskKey("msa"), std::string(7, '\0')}}) {
     CAPTURE(bad.key);
     testing::TempDir dir("store-bad-counter");
     {

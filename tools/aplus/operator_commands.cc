@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,18 @@ std::string RenderStats(const wire::Stats& stats) {
     }
     rows.push_back({"total", std::to_string(total)});
     out += RenderTable({"STATE", "CASES"}, rows, {false, true}, "  ");
+  }
+
+  // Only the partners with cases at risk: the list of every partner is the network's config.
+  std::map<std::string, uint64_t> at_risk;
+  for (const auto& [partner, count] : stats.cases_at_risk()) {
+    if (count > 0) at_risk[partner] = count;
+  }
+  if (!at_risk.empty()) {
+    out += "\nCases at risk (warned, not breached, not answered)\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [partner, count] : at_risk) rows.push_back({partner, std::to_string(count)});
+    out += RenderTable({"PARTNER", "CASES"}, rows, {false, true}, "  ");
   }
 
   out += "\nQueues\n";

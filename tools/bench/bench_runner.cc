@@ -605,10 +605,9 @@ Result<json> BenchRunner::RunLatency() {
   // The broker's own histograms over the window, where it serves /metrics (a broker the bench
   // started): scraped as the window opens, and again once the window's submissions are all
   // answered (after the drain, so that nothing measured waits behind that scrape). A first
-  // scrape before the load: the broker counts its cases at risk on its loop at the first scrape
-  // (a scan of the whole store, cached 30 s), which stalled the load when it came after the
-  // start (pair mode, after its throughput run: p50 2-4 ms instead of 1). A warm-up of 30 s or
-  // more sees that scan again as the window opens.
+  // scrape before the load: whatever a broker does at its first scrape is done before the
+  // load starts (an earlier broker scanned its whole store there, for the cases at risk, and
+  // stalled the pair mode's latency runs: p50 2-4 ms instead of 1).
   std::optional<KeepAliveClient> metrics;
   if (broker_ && broker_->metrics_port() > 0) {
     metrics.emplace("127.0.0.1", static_cast<uint16_t>(broker_->metrics_port()), "");
