@@ -169,9 +169,12 @@ class Broker {
   // batches written, not yet copied, when it started).
   // What a pair's leader without a standby copy answers (CanAcknowledge() false).
   Status NoStandbyCopy() const;
+  // `after_walk`, if set, runs on the scanner's thread once the walk is complete (the heavy
+  // part of building the answer: sorts).
   void ScanCases(const Session& session, const wire::Envelope& request,
                  std::function<bool(const records::CaseRecord&)> visit,
-                 std::function<Status(wire::Envelope& answer)> finish);
+                 std::function<Status(wire::Envelope& answer)> finish,
+                 std::function<void()> after_walk = {});
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
   void OnGetAudit(Session& session, const wire::Envelope& request);
   // Dead letters (broker_dead_letters.cc): operators and administrators (table of requests).

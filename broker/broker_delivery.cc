@@ -286,6 +286,7 @@ void Broker::ExpireLeasesAndSessions() {
   int64_t now = std::max(last_drained_ms_, SteadyNowMs() - options_.session_timeout_ms);
   std::vector<std::string> silent;
   for (const auto& [id, session] : sessions_) {
+    if (session.reads_waiting > 0) continue;  // waiting on the broker, not silent
     if (now - session.last_seen_ms > options_.session_timeout_ms) silent.push_back(id);
   }
   for (const auto& id : silent) DropSession(id, "silent too long");

@@ -14,6 +14,37 @@
 namespace aplus {
 namespace {
 
+// The `limit` cases with the soonest deadlines (ties: the smaller case id) among those offered:
+// what a board keeps of each list, however many cases its read walks through (a max-heap of
+// at most `limit`: its top is the latest kept, the one a sooner case replaces).
+class SoonestCases {
+ public:
+  explicit SoonestCases(size_t limit) : limit_(limit) {}
+  void Offer(const wire::CaseSummary& summary) {
+    if (kept_.size() < limit_) {
+      kept_.push_back(summary);
+      std::push_heap(kept_.begin(), kept_.end(), Sooner);
+    } else if (limit_ > 0 && Sooner(summary, kept_.front())) {
+      std::pop_heap(kept_.begin(), kept_.end(), Sooner);
+      kept_.back() = summary;
+      std::push_heap(kept_.begin(), kept_.end(), Sooner);
+    }
+  }
+  // Soonest first; leaves this empty.
+  std::vector<wire::CaseSummary> TakeSorted() {
+    std::sort_heap(kept_.begin(), kept_.end(), Sooner);
+    return std::move(kept_);
+  }
+
+ private:
+  static bool Sooner(const wire::CaseSummary& a, const wire::CaseSummary& b) {
+    return a.deadline_ms() != b.deadline_ms() ? a.deadline_ms() < b.deadline_ms()
+                                              : a.case_id() < b.case_id();
+  }
+  size_t limit_;
+  std::vector<wire::CaseSummary> kept_;
+};
+
 double Percentile(std::vector<double>& values, double fraction) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -334,12 +365,11 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
     if (summary.breached()) report.set_breached(report.breached() + 1);
     return true;
   };
-  auto finish = [by_partner, filter, by_contact_point](wire::Envelope& answer) {
-    answer.mutable_report();  // an empty report is still a report
+  // The figures from the reply times (sorts: n log n in the answered cases), on the scanner's
+  // thread too.
+  auto after_walk = [by_partner] {
     for (auto& [id, figures] : *by_partner) {
       auto& report = figures.report;
-      // Rows that received nothing in the period are left out, unless a partner asked for by name.
-      if (report.received() == 0 && (filter.partner().empty() || by_contact_point)) continue;
       if (report.answered() > 0) {
         report.set_on_time_percent(100.0 * static_cast<double>(report.answered_on_time()) /
                                    static_cast<double>(report.answered()));
@@ -347,16 +377,26 @@ void Broker::OnGetReport(Session& session, const wire::Envelope& request) {
       report.set_median_reply(Percentile(figures.reply_times, 0.5));
       report.set_p90_reply(Percentile(figures.reply_times, 0.9));
       FillReplyTimeBuckets(figures.reply_times, figures.unit, report);
+      figures.reply_times = {};
+    }
+  };
+  auto finish = [by_partner, filter, by_contact_point](wire::Envelope& answer) {
+    answer.mutable_report();  // an empty report is still a report
+    for (auto& [id, figures] : *by_partner) {
+      auto& report = figures.report;
+      // Rows that received nothing in the period are left out, unless a partner asked for by name.
+      if (report.received() == 0 && (filter.partner().empty() || by_contact_point)) continue;
       *answer.mutable_report()->add_partners() = std::move(report);
     }
     return Status::Ok();
   };
-  ScanCases(session, request, std::move(visit), std::move(finish));
+  ScanCases(session, request, std::move(visit), std::move(finish), std::move(after_walk));
 }
 
 void Broker::ScanCases(const Session& session, const wire::Envelope& request,
                        std::function<bool(const records::CaseRecord&)> visit,
-                       std::function<Status(wire::Envelope& answer)> finish) {
+                       std::function<Status(wire::Envelope& answer)> finish,
+                       std::function<void()> after_walk) {
   const bool needs_commit = current_rule_ == nullptr || current_rule_->after_commit;
   auto done = [this, routing_id = session.routing_id, key = session.public_key,
                request_id = request.request_id(), answer = AnswerTo(request),
@@ -365,17 +405,26 @@ void Broker::ScanCases(const Session& session, const wire::Envelope& request,
     // the session that asked.
     auto asker = sessions_.find(routing_id);
     if (asker == sessions_.end() || asker->second.public_key != key) {
-      spdlog::debug("read of every case for request {}: its session has gone", request_id);
+      spdlog::info("read of every case for request {}: its session has gone, not answered",
+                   request_id);
       return;
     }
+    if (asker->second.reads_waiting > 0) --asker->second.reads_waiting;
+    asker->second.last_seen_ms = std::max(asker->second.last_seen_ms, SteadyNowMs());
     if (!read.ok()) return AnswerError(routing_id, request_id, read);
+    // Stopping (leadership lost, a failed write): that reason, not a standby's absence.
+    if (durability_failure_) return AnswerError(routing_id, request_id, *durability_failure_);
     if (!CanAcknowledge()) return AnswerError(routing_id, request_id, NoStandbyCopy());
     Status built = finish(answer);
     if (!built.ok()) return AnswerError(routing_id, request_id, built);
     Answer(routing_id, std::move(answer), needs_commit);
   };
-  Status started = case_scanner_->Start(CaseScanner::Read{std::move(visit), std::move(done)});
-  if (!started.ok()) AnswerError(session.routing_id, request.request_id(), started);
+  Status started = case_scanner_->Start(
+      CaseScanner::Read{std::move(visit), std::move(done), std::move(after_walk)});
+  if (!started.ok()) return AnswerError(session.routing_id, request.request_id(), started);
+  if (auto asker = sessions_.find(session.routing_id); asker != sessions_.end()) {
+    ++asker->second.reads_waiting;
+  }
 }
 
 void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
@@ -392,14 +441,15 @@ void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
   size_t limit = ask.limit() == 0 ? kDefaultLimit : std::min(ask.limit(), kMaxLimit);
   int64_t now = clock_.NowMs();
   struct Board {
-    std::vector<wire::CaseSummary> due_soon, at_risk, breached;
+    explicit Board(size_t limit) : due_soon(limit), at_risk(limit), breached(limit) {}
+    SoonestCases due_soon, at_risk, breached;
     // The default horizon depends on the case's partner (closures) and contact point
     // (holidays, zone): computed once per pair.
     std::map<std::pair<std::string, std::string>, int64_t> horizon_end;
     Status failed = Status::Ok();
   };
   // Shared by the read on the scanner's thread and the answer on the loop, one after the other.
-  auto board = std::make_shared<Board>();
+  auto board = std::make_shared<Board>(limit);
   // sla_clock_ and config_ are immutable: safe from the scanner's thread.
   auto due_by = [this, board, ask, now](const wire::CaseSummary& summary) -> Result<int64_t> {
     if (ask.horizon_ms() > 0) {
@@ -436,7 +486,7 @@ void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
     if (summary.answered_at_ms() > 0 || summary.deadline_ms() <= 0) return true;
     if (!ask.partner().empty() && summary.partner() != ask.partner()) return true;
     if (!ask.territory().empty() && summary.territory() != ask.territory()) return true;
-    std::vector<wire::CaseSummary>* list = nullptr;
+    SoonestCases* list = nullptr;
     if (summary.breached()) {
       list = &board->breached;
     } else if (summary.warned()) {
@@ -450,25 +500,17 @@ void Broker::OnGetSlaBoard(Session& session, const wire::Envelope& request) {
       }
       if (summary.deadline_ms() <= *by) list = &board->due_soon;
     }
-    if (list) list->push_back(summary);
+    if (list) list->Offer(summary);
     return true;
   };
-  auto finish = [board, limit, now](wire::Envelope& answer) {
+  auto finish = [board, now](wire::Envelope& answer) {
     if (!board->failed.ok()) return board->failed;
     auto* out = answer.mutable_sla_board();
     out->set_now_ms(now);
-    auto fill = [&](std::vector<wire::CaseSummary>& list,
-                    google::protobuf::RepeatedPtrField<wire::CaseSummary>* rows) {
-      auto soonest = [](const wire::CaseSummary& a, const wire::CaseSummary& b) {
-        return a.deadline_ms() != b.deadline_ms() ? a.deadline_ms() < b.deadline_ms()
-                                                  : a.case_id() < b.case_id();
-      };
-      size_t kept = std::min(limit, list.size());
-      std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(kept), list.end(),
-                        soonest);
-      for (size_t i = 0; i < kept; ++i) {
+    auto fill = [&](SoonestCases& list, google::protobuf::RepeatedPtrField<wire::CaseSummary>* rows) {
+      for (auto& kept : list.TakeSorted()) {
         wire::CaseSummary* summary = rows->Add();
-        *summary = std::move(list[i]);
+        *summary = std::move(kept);
         // Metadata only, as GetCase shows operators (common/personal_data.h): the subject is
         // free text typed by the agent.
         summary->clear_subject();

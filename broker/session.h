@@ -22,6 +22,9 @@ struct Session {
   uint32_t window = 0;             // credit window; 0 = not subscribed
   uint32_t in_flight = 0;          // deliveries sent and not yet acknowledged
   int64_t last_seen_ms = 0;        // steady clock
+  // Reads of every case (reports, boards) started for this session and not answered yet: a
+  // client waiting on one sends nothing meanwhile, and is not silent for that.
+  uint32_t reads_waiting = 0;
   // The connection under the session (CURVE): its key, and its file descriptor and peer
   // address, so that the connection can be cut when the key is removed from the keyring.
   std::string public_key;

@@ -309,8 +309,8 @@ void Console::Reports(HttpCall&& call, const ConsoleSession& session) {
     return SendProblem(call.responder,
                        Status(wire::INVALID_ARGUMENT, "from/to: at most 53 weeks at a time"));
   }
-  // A report reads every case on the broker's loop thread: the console computes one period at
-  // a time, shares it with everyone asking for the same period meanwhile, and keeps it for
+  // A report reads every case (on a thread of the broker's own; those waiting share one pass):
+  // the console computes one period at a time, shares it with everyone asking for the same period meanwhile, and keeps it for
   // kReportCacheMs; a different period asked during a computation is told to retry.
   std::string key = std::to_string(*from) + "/" + std::to_string(*to);
   ReportCache& cache = report_cache_;

@@ -23,11 +23,13 @@
 
 namespace aplus {
 
-// Thread rules: owned and used by the broker's loop thread only.
 // The options of a pair's databases (docs/AVAILABILITY.md): the write-ahead log archived, so a
 // standby can catch up, for at most `log_ttl_seconds` (the retention's compaction interval).
 RocksDbOptions PairedRocksDbOptions(uint64_t log_ttl_seconds);
 
+// Thread rules: owned and used by the broker's loop thread only, but for CommittedCases(),
+// which store/case_scanner.h calls from its worker (it reads what Open set, and RocksDB makes
+// iterators from any thread).
 class BrokerStore {
  public:
   struct QueueEntry {

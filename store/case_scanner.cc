@@ -112,6 +112,11 @@ void CaseScanner::Run() {
       return still_reading > 0;
     }, &cancel_);
     cases.reset();  // the snapshot is released before the answers are built
+    if (status.ok()) {
+      for (auto& read : walking_) {
+        if (read.after_walk) read.after_walk();
+      }
+    }
     lock.lock();
     if (stop_) return;  // cancelled: Stop() answers the reads with its reason
     for (auto& read : walking_) finished_.emplace_back(std::move(read), status);

@@ -46,6 +46,9 @@ class CaseScanner {
     // false: this read has seen enough (the others sharing the walk go on).
     std::function<bool(const records::CaseRecord&)> visit;
     std::function<void(const Status&)> done;  // the outcome of the walk, for this read
+    // On the worker thread, after a walk that ended well (optional): what `done` would
+    // otherwise compute on the owner's thread from what `visit` gathered (sorts).
+    std::function<void()> after_walk;
   };
   // An iterator over the committed case records; called on the worker thread at each walk.
   using OpenCases = std::function<std::unique_ptr<rocksdb::Iterator>()>;

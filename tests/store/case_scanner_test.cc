@@ -127,7 +127,8 @@ TEST_CASE("reads waiting together share one walk; one that has seen enough leave
   CountedScanner counted(*store, 8);
   CaseScanner& scanner = counted.scanner;
   scanner.HoldForTest(true);
-  std::vector<size_t> visited(3, 0);
+  std::vector<size_t> visited(3, 0), seen_after_walk(3, 0);
+  std::vector<std::thread::id> after_walk_on(3);
   int answered = 0;
   for (size_t r = 0; r < 3; ++r) {
     const size_t wanted = r == 0 ? 2 : SIZE_MAX;  // the first stops after two cases
@@ -136,6 +137,10 @@ TEST_CASE("reads waiting together share one walk; one that has seen enough leave
                         [&](const Status& status) {
                           CHECK(status.ok());
                           ++answered;
+                        },
+                        [&, r] {
+                          after_walk_on[r] = std::this_thread::get_id();
+                          seen_after_walk[r] = visited[r];
                         }})
                 .ok());
   }
@@ -143,6 +148,9 @@ TEST_CASE("reads waiting together share one walk; one that has seen enough leave
   REQUIRE(CollectUntil(scanner, [&] { return answered == 3; }));
   CHECK(counted.walks.load() == 1);
   CHECK(visited == std::vector<size_t>{2, 10, 10});
+  // Each read's last step ran on the worker, once its walk was complete.
+  CHECK(seen_after_walk == visited);
+  for (const auto& id : after_walk_on) CHECK(id != std::this_thread::get_id());
 }
 
 TEST_CASE("reads beyond the bound are refused with a hint, and the waiting ones all answer") {
@@ -172,26 +180,32 @@ TEST_CASE("reads beyond the bound are refused with a hint, and the waiting ones 
   REQUIRE(CollectUntil(scanner, [&] { return answered == 3; }));
 }
 
+// A read whose walk stands still at its first case until `go`, then takes 5 ms a case: 2,000
+// cases make a walk of 10 s, which a stop or a destruction must cut short.
+CaseScanner::Read SlowRead(std::atomic<size_t>& visited, std::atomic<bool>& go,
+                           std::function<void(const Status&)> done) {
+  return CaseScanner::Read{[&visited, &go](const records::CaseRecord&) {
+                             ++visited;
+                             while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                             std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                             return true;
+                           },
+                           std::move(done)};
+}
+
 TEST_CASE("a stop answers the reads walking and waiting with its reason, and refuses new ones") {
   testing::TempDir dir("case-scan-stop");
   auto store = StoreWithCases(dir.Sub("db"), 2000);
   CountedScanner counted(*store, 8);
   CaseScanner& scanner = counted.scanner;
   std::atomic<size_t> visited{0};
+  std::atomic<bool> go{false};
   std::vector<Status> outcomes;
-  auto slow_read = [&] {
-    return CaseScanner::Read{[&](const records::CaseRecord&) {
-                               ++visited;
-                               std::this_thread::sleep_for(std::chrono::microseconds(500));
-                               return true;
-                             },
-                             [&](const Status& status) { outcomes.push_back(status); }};
-  };
-  REQUIRE(scanner.Start(slow_read()).ok());
+  auto record = [&](const Status& status) { outcomes.push_back(status); };
+  REQUIRE(scanner.Start(SlowRead(visited, go, record)).ok());
   while (visited.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  scanner.HoldForTest(true);
-  REQUIRE(scanner.Start(slow_read()).ok());  // waits behind the walk in progress
-  // 2,000 cases at 0.5 ms: a walk of a second; the stop cancels it within one case.
+  REQUIRE(scanner.Start(SlowRead(visited, go, record)).ok());  // waits behind the walk
+  go = true;
   scanner.Stop(Status(wire::NOT_LEADER, "leadership lost"));
   CHECK(visited.load() < 2000);
   CHECK(outcomes.empty());  // answered on the owner's thread, at Collect
@@ -202,7 +216,7 @@ TEST_CASE("a stop answers the reads walking and waiting with its reason, and ref
     CHECK(outcome.message() == "leadership lost");
   }
   CHECK(scanner.outstanding() == 0);
-  CHECK(scanner.Start(slow_read()).code() == wire::UNAVAILABLE);
+  CHECK(scanner.Start(SlowRead(visited, go, record)).code() == wire::UNAVAILABLE);
 }
 
 TEST_CASE("a scanner destroyed with reads outstanding answers none of them, and the store then "
@@ -211,21 +225,16 @@ TEST_CASE("a scanner destroyed with reads outstanding answers none of them, and 
   auto store = StoreWithCases(dir.Sub("db"), 2000);
   bool answered = false;
   std::atomic<size_t> visited{0};
+  std::atomic<bool> go{false};
   {
     CountedScanner counted(*store, 8);
     for (int i = 0; i < 3; ++i) {
-      REQUIRE(counted.scanner
-                  .Start({[&](const records::CaseRecord&) {
-                            ++visited;
-                            std::this_thread::sleep_for(std::chrono::microseconds(500));
-                            return true;
-                          },
-                          [&](const Status&) { answered = true; }})
-                  .ok());
+      REQUIRE(counted.scanner.Start(SlowRead(visited, go, [&](const Status&) { answered = true; })).ok());
     }
     while (visited.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     counted.scanner.Collect();
-  }  // cancelled within one case of a walk of a second
+    go = true;
+  }  // cancelled within one case of a walk of 10 s
   CHECK_FALSE(answered);
   CHECK(visited.load() < 3 * 2000);
   store.reset();  // no iterator left open on it
