@@ -14,7 +14,9 @@
 // 23:59:59; from Thu 24 it is Mon 28 23:59:59 (Noël and the weekend skipped).
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "broker/broker.h"
 #include "tests/support/in_process_broker.h"
@@ -315,4 +317,26 @@ TEST_CASE("a board reads the cases off the loop: submissions are answered while 
   REQUIRE(stopping.has_value());
   CHECK(stopping->request_id() == 999);
   CHECK(StatusOf(*stopping).code() == wire::UNAVAILABLE);
+}
+
+TEST_CASE("a client waiting silently on a board keeps its session until it is answered" *
+          doctest::timeout(60)) {
+  // Sessions silent for 300 ms are dropped; the board waits 1.5 s on the held scanner.
+  InProcessBroker broker("sla-board-silent", kWed23, kConfig, /*session_timeout_ms=*/300);
+  auto agent = broker.Client(wire::AGENT_GATEWAY, "mairie-perche-en-noce");
+  const std::string a = Submit(*agent, "a", "france-travail");
+  auto waiting = broker.Client(wire::OPERATOR, "operator");
+  REQUIRE(OperatorStats(*waiting).ok());  // its Hello said
+  broker.broker().HoldCaseScansForTest(true);
+  wire::Envelope ask;
+  ask.set_request_id(500);
+  ask.mutable_get_sla_board()->set_horizon_ms(8 * kDayMs);
+  REQUIRE(waiting->Send(ask).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // silent, as a CLI waits
+  broker.broker().HoldCaseScansForTest(false);
+  auto answer = waiting->Receive(10000);
+  REQUIRE(answer.has_value());
+  CHECK(answer->request_id() == 500);
+  REQUIRE_MESSAGE(answer->has_sla_board(), answer->ShortDebugString());
+  CHECK(Ids(answer->sla_board().due_soon()) == std::vector<std::string>{a});
 }

@@ -37,9 +37,10 @@ class FakeClock final : public Clock {
 
 class InProcessBroker {
  public:
-  // `config_text` is a network config in TOML.
-  InProcessBroker(const std::string& label, int64_t start_ms, std::string_view config_text)
-      : dir_(label), clock_(start_ms) {
+  // `config_text` is a network config in TOML. `session_timeout_ms` 0: the broker's default.
+  InProcessBroker(const std::string& label, int64_t start_ms, std::string_view config_text,
+                  int64_t session_timeout_ms = 0)
+      : dir_(label), clock_(start_ms), session_timeout_ms_(session_timeout_ms) {
     auto parsed = ParseNetworkConfig(config_text, label + ".toml");
     REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
     config_ = std::move(parsed).value();
@@ -103,6 +104,7 @@ class InProcessBroker {
     options.http_listen = "127.0.0.1:0";  // a port the system picks: never one taken meanwhile
     options.token_dir = dir_.Sub("tokens");
     options.insecure = true;
+    if (session_timeout_ms_ > 0) options.session_timeout_ms = session_timeout_ms_;
     auto created = Broker::Create(config_, options, context_, clock_);
     REQUIRE_MESSAGE(created.ok(), created.status().ToString());
     broker_ = std::move(created).value();
@@ -123,6 +125,7 @@ class InProcessBroker {
 
   TempDir dir_;
   FakeClock clock_;
+  int64_t session_timeout_ms_ = 0;
   NetworkConfig config_;
   zmq::context_t context_{1};
   std::unique_ptr<Broker> broker_;
