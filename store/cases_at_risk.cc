@@ -38,15 +38,13 @@ Status BrokerStore::CountCasesAtRiskOnce() {
                                       counted.status().message());
   }
   if (counted->has_value()) return Status::Ok();
-  {
+  auto it = db_->NewIterator(cases_);
+  it->SeekToFirst();
+  if (!it->Valid() && it->status().ok()) {
     // A new store: nothing to count. The mark goes with its first batch (an open writes
     // nothing: a pair's nodes keep their sequences aligned).
-    auto first = db_->NewIterator(cases_);
-    first->SeekToFirst();
-    if (!first->Valid() && first->status().ok()) {
-      at_risk_mark_owed_ = true;
-      return Status::Ok();
-    }
+    at_risk_mark_owed_ = true;
+    return Status::Ok();
   }
   // A store written before the counters: one pass over the cases, at this start only. Records
   // whose mark disagrees with the rule are rewritten (in synced batches of about 8 MB, each
@@ -56,9 +54,8 @@ Status BrokerStore::CountCasesAtRiskOnce() {
   std::map<std::string, uint64_t> counts;
   rocksdb::WriteBatch batch;
   size_t rewritten = 0, cases = 0, unreadable = 0;
-  auto it = db_->NewIterator(cases_);
   records::CaseRecord record;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (; it->Valid(); it->Next()) {
     ++cases;
     if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       // Not counted, and the broker still starts: every request about the case answers
