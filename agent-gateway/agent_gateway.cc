@@ -27,8 +27,6 @@ constexpr int kMaxReadForwardMs = 3000;
 constexpr int kMaxPollMs = 100;               // the stop flag is checked at least this often
 constexpr int kMaxLocalFramesPerTurn = 1000;  // so that a busy client cannot starve the link
 
-bool IsLocalRef(const std::string& id) { return id.rfind("LOC-", 0) == 0; }
-
 // The case id (or local ref) and idempotency key of a request about an existing case (CloseCase,
 // CancelCase, AnswerInfo); null for any other request.
 std::string* MutableCaseId(wire::Envelope& request) {

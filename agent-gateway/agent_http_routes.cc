@@ -48,8 +48,6 @@ const std::vector<JsonField> kEmptyFields = {};
 const std::vector<JsonField> kCancelFields = {{"reason", JsonType::kString, false, 4096}};
 const std::vector<JsonField> kTextFields = {{"text", JsonType::kString, true, 262144}};
 
-bool IsLocalRef(const std::string& id) { return id.rfind("LOC-", 0) == 0; }
-
 std::string CaseLocation(const std::string& id) { return "/v1/cases/" + id; }
 
 // The Idempotency-Key header: nullopt when absent, INVALID_ARGUMENT when malformed.

@@ -167,7 +167,7 @@ Result<std::string> LocalCaseCache::AllocateLocalRef(rocksdb::WriteBatch& batch)
   std::string value;
   AppendBigEndian64(value, next_local_ref_);
   batch.Put(meta_, kNextLocalRefKey, value);
-  return "LOC-" + std::to_string(next);
+  return std::string(kLocalRefPrefix) + std::to_string(next);
 }
 
 Status LocalCaseCache::RecordSubmitAnswer(const std::string& local_ref, const wire::Submit& submit,

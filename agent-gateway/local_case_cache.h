@@ -32,6 +32,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aplus.pb.h"
@@ -53,6 +54,13 @@ inline constexpr const char* kIdempotencyFamily = "http_keys";
 
 // Every column family of an agent gateway database (RocksDB must open them all).
 std::vector<std::string> AgentGatewayFamilies();
+
+// A reference the gateway gave a case it accepted alone ("LOC-<n>", AllocateLocalRef), as
+// opposed to the broker's case id.
+inline constexpr std::string_view kLocalRefPrefix = "LOC-";
+inline bool IsLocalRef(std::string_view id) {
+  return id.substr(0, kLocalRefPrefix.size()) == kLocalRefPrefix;
+}
 
 // Thread rules: used from the gateway's loop thread only. Every mutating method writes one
 // fsynced batch; on error nothing of it is stored.

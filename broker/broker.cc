@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/wire.h"
 #include "http/http_front_door.h"
 #include "store/key_layout.h"
@@ -28,12 +29,6 @@ constexpr char kCannotWriteDurably[] =
 constexpr int64_t kHardFrameLimitBytes = 16 << 20;
 // After a failed commit: how long the closing socket may still send the UNAVAILABLE answers.
 constexpr int kFailStopLingerMs = 300;
-
-int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // When a queue item stored before this start entered its queue, as far as the item says:
 // an alert when it was raised, a mail item when it was posted, an escalation when its case
@@ -243,13 +238,15 @@ Status Broker::Run(const std::atomic<bool>& stop) {
 }
 
 void Broker::Turn(int timeout_ms) {
-  zmq::pollitem_t items[6] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+  // The case scanner's fd only wakes the poll: its reads are collected at every turn below.
+  zmq::pollitem_t items[7] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {alerts_socket_.handle(), 0, ZMQ_POLLIN, 0},
                               {connection_events_.handle(), 0, ZMQ_POLLIN, 0},
+                              {nullptr, case_scanner_->ready_fd(), ZMQ_POLLIN, 0},
                               {nullptr, 0, ZMQ_POLLIN, 0},
                               {nullptr, 0, ZMQ_POLLIN, 0},
                               {nullptr, 0, ZMQ_POLLIN, 0}};
-  size_t polled = 3;
+  size_t polled = 4;
   if (http_) items[polled++] = {nullptr, http_->fd(), ZMQ_POLLIN, 0};
   if (zap_) items[polled++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
   size_t replication_item = 0;

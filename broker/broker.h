@@ -166,15 +166,14 @@ class Broker {
   // of `finish`. RATE_LIMITED at once when kMaxWaitingCaseScans reads wait already. The answer
   // goes only to the session that asked (same connection, same key), and only while this
   // broker acknowledges (a pair's leader with its standby's copy: the walk may have read
-  // batches written, not yet copied, when it started).
-  // What a pair's leader without a standby copy answers (CanAcknowledge() false).
-  Status NoStandbyCopy() const;
-  // `after_walk`, if set, runs on the scanner's thread once the walk is complete (the heavy
-  // part of building the answer: sorts).
+  // batches written, not yet copied, when it started). `after_walk`, if set, runs on the
+  // scanner's thread once the walk is complete (the heavy part of building the answer: sorts).
   void ScanCases(const Session& session, const wire::Envelope& request,
                  std::function<bool(const records::CaseRecord&)> visit,
                  std::function<Status(wire::Envelope& answer)> finish,
                  std::function<void()> after_walk = {});
+  // What a pair's leader without a standby copy answers (CanAcknowledge() false).
+  Status NoStandbyCopy() const;
   void OnExplainDeadline(Session& session, const wire::Envelope& request);
   void OnGetAudit(Session& session, const wire::Envelope& request);
   // Dead letters (broker_dead_letters.cc): operators and administrators (table of requests).

@@ -8,11 +8,6 @@ prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& reg
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
 }
 
-prometheus::Family<prometheus::Gauge>& GaugeFamily(prometheus::Registry& registry,
-                                                   const char* name, const char* help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
-}
-
 prometheus::Histogram* HistogramOf(prometheus::Registry& registry, const char* name,
                                    const char* help, const std::vector<double>& buckets) {
   return &prometheus::BuildHistogram().Name(name).Help(help).Register(registry).Add({}, buckets);

@@ -26,7 +26,7 @@
 namespace aplus {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
 // Who may campaign, decided by the `sync` key (docs/AVAILABILITY.md): the first row whose
@@ -96,7 +96,7 @@ SyncStandby ParseSync(const EtcdKeyValue& kv) {
   return sync;
 }
 
-int64_t Nanos(Clock::time_point t) {
+int64_t Nanos(SteadyClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
@@ -148,7 +148,7 @@ class EtcdLeadership final : public Leadership {
 
   bool IsLeaderNow() const override {
     if (expired_.load() || role_.load() != static_cast<int>(NodeRole::kLeader)) return false;
-    if (Nanos(Clock::now()) < valid_until_ns_.load()) return true;
+    if (Nanos(SteadyClock::now()) < valid_until_ns_.load()) return true;
     // Latched: a keep-alive sent before the validity ran out but answered after it must not
     // make this node a leader again for a caller that already saw it was not (ExtendValidity
     // checks the latch after it stores, the Dekker pattern on sequentially consistent atomics).
@@ -192,19 +192,19 @@ class EtcdLeadership final : public Leadership {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
       lock.unlock();
-      Clock::time_point next = Turn();
+      SteadyClock::time_point next = Turn();
       lock.lock();
       wake_.wait_until(lock, next, [this] { return stop_ || poll_soon_; });
       if (poll_soon_) {
         poll_soon_ = false;
-        next_poll_ = Clock::time_point{};
+        next_poll_ = SteadyClock::time_point{};
       }
     }
   }
 
   // One turn of the thread; returns when the next one is due.
-  Clock::time_point Turn() {
-    const auto now = Clock::now();
+  SteadyClock::time_point Turn() {
+    const auto now = SteadyClock::now();
     if (role_.load() == static_cast<int>(NodeRole::kLeader)) {
       if (expired_.load() || Nanos(now) >= valid_until_ns_.load()) {
         MarkDemoted("no keep-alive answered within the lease's TTL minus the margin");
@@ -216,7 +216,7 @@ class EtcdLeadership final : public Leadership {
       // it may not; the next keep-alive goes first then). Reads still run after every prompt
       // renewal: they are how a leader notices that its `leader` key was deleted.
       if (role_.load() == static_cast<int>(NodeRole::kLeader) &&
-          (keepalive_failing_ || ValidUntil() - Clock::now() <= etcd_timeout_)) {
+          (keepalive_failing_ || ValidUntil() - SteadyClock::now() <= etcd_timeout_)) {
         return next_keepalive_;
       }
     }
@@ -225,7 +225,7 @@ class EtcdLeadership final : public Leadership {
       next_poll_ = now + poll_;
       ReadKeys();
     }
-    Clock::time_point next = next_poll_;
+    SteadyClock::time_point next = next_poll_;
     if (role_.load() == static_cast<int>(NodeRole::kLeader)) {
       next = std::min({next, next_keepalive_,
                        ValidUntil()});
@@ -234,7 +234,7 @@ class EtcdLeadership final : public Leadership {
   }
 
   void KeepAlive() {
-    const auto sent = Clock::now();
+    const auto sent = SteadyClock::now();
     // No longer than the validity left (a later answer could not renew it), nor than one etcd
     // timeout: a fresh try after that sends a newer `sent`, which renews further.
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -248,8 +248,8 @@ class EtcdLeadership final : public Leadership {
       // Again at once, unless etcd answered the failure (not a silence): then a short pause,
       // not a busy loop on an error that repeats.
       next_keepalive_ = ttl.status().code() == wire::UNREACHABLE
-                            ? Clock::now()
-                            : Clock::now() + std::chrono::milliseconds(50);
+                            ? SteadyClock::now()
+                            : SteadyClock::now() + std::chrono::milliseconds(50);
       return;
     }
     keepalive_failing_ = false;
@@ -259,7 +259,7 @@ class EtcdLeadership final : public Leadership {
     }
     // Counted from when the request left, with the shorter of the granted and the answered
     // TTL: etcd's expiry can only be later than this.
-    const auto granted = std::min<Clock::duration>(ttl_, std::chrono::seconds(*ttl));
+    const auto granted = std::min<SteadyClock::duration>(ttl_, std::chrono::seconds(*ttl));
     ExtendValidity(sent + granted - margin_);
     next_keepalive_ = sent + keepalive_;
   }
@@ -303,7 +303,7 @@ class EtcdLeadership final : public Leadership {
   // The campaign transaction of docs/AVAILABILITY.md: `leader` absent and `sync` unchanged
   // since it was read.
   void Campaign(const SyncStandby& sync) {
-    const auto started = Clock::now();  // the lease cannot expire before started + TTL
+    const auto started = SteadyClock::now();  // the lease cannot expire before started + TTL
     auto lease = loop_client_->GrantLease(options_.lease_ttl_s);
     if (!lease.ok()) {
       spdlog::warn("leadership: cannot get a lease: {}", lease.status().ToString());
@@ -340,7 +340,7 @@ class EtcdLeadership final : public Leadership {
     if (!revoked.ok()) spdlog::warn("leadership: cannot revoke lease: {}", revoked.ToString());
   }
 
-  void Won(int64_t epoch, int64_t lease, Clock::time_point started) {
+  void Won(int64_t epoch, int64_t lease, SteadyClock::time_point started) {
     lease_ = lease;
     epoch_.store(epoch);
     next_keepalive_ = started + keepalive_;
@@ -361,14 +361,14 @@ class EtcdLeadership final : public Leadership {
   }
 
   // The end of this node's leadership as last renewed (meaningful while it leads).
-  Clock::time_point ValidUntil() const {
-    return Clock::time_point(std::chrono::nanoseconds(valid_until_ns_.load()));
+  SteadyClock::time_point ValidUntil() const {
+    return SteadyClock::time_point(std::chrono::nanoseconds(valid_until_ns_.load()));
   }
 
   // Only the thread extends the validity, and only while it has not run out: once it has,
   // leadership is lost for good, however late etcd's answer says the lease lives on.
-  void ExtendValidity(Clock::time_point until) {
-    if (Nanos(Clock::now()) >= valid_until_ns_.load()) {
+  void ExtendValidity(SteadyClock::time_point until) {
+    if (Nanos(SteadyClock::now()) >= valid_until_ns_.load()) {
       MarkDemoted("no keep-alive answered within the lease's TTL minus the margin");
       return;
     }
@@ -409,11 +409,11 @@ class EtcdLeadership final : public Leadership {
   const LeadershipOptions options_;
   const std::string leader_key_;
   const std::string sync_key_;
-  const Clock::duration ttl_;
-  const Clock::duration margin_;
-  const Clock::duration keepalive_;
-  const Clock::duration etcd_timeout_;
-  const Clock::duration poll_;
+  const SteadyClock::duration ttl_;
+  const SteadyClock::duration margin_;
+  const SteadyClock::duration keepalive_;
+  const SteadyClock::duration etcd_timeout_;
+  const SteadyClock::duration poll_;
 
   // Any thread.
   std::atomic<int> role_{static_cast<int>(NodeRole::kFollower)};
@@ -432,9 +432,9 @@ class EtcdLeadership final : public Leadership {
   // The thread's own (and the destructor's, after the join).
   std::unique_ptr<EtcdClient> loop_client_;
   int64_t lease_ = 0;
-  Clock::time_point next_keepalive_;
+  SteadyClock::time_point next_keepalive_;
   bool keepalive_failing_ = false;  // the last keep-alive got no live answer
-  Clock::time_point next_poll_;
+  SteadyClock::time_point next_poll_;
 
   // SetSyncStandby's client, guarded by call_mutex_.
   std::mutex call_mutex_;

@@ -5,16 +5,11 @@
 #include <chrono>
 
 #include "broker/zap_authenticator.h"
+#include "common/clock.h"
 #include "store/replication_log.h"
 
 namespace aplus {
 namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The options as the leader keeps them: the checkpoint maker defaulted once, here.
 ReplicationLeaderOptions WithDefaultMaker(ReplicationLeaderOptions options) {
@@ -76,9 +71,9 @@ void ReplicationLeader::Committed(uint64_t sequence) {
 
 bool ReplicationLeader::AwaitApplied(uint64_t sequence, int64_t timeout_ms,
                                      const std::function<void()>& between_polls) {
-  const int64_t deadline = SteadyMs() + timeout_ms;
+  const int64_t deadline = SteadyNowMs() + timeout_ms;
   while (standby_ && standby_->applied < sequence) {
-    int64_t left = deadline - SteadyMs();
+    int64_t left = deadline - SteadyNowMs();
     if (left <= 0) return false;
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     try {
@@ -104,7 +99,7 @@ void ReplicationLeader::OnReadable() {
       return;
     }
     if (!received) {
-      last_drained_ms_ = SteadyMs();
+      last_drained_ms_ = SteadyNowMs();
       return;
     }
     if (!routing_id.more()) return;
@@ -138,7 +133,7 @@ void ReplicationLeader::HandleFrame(const std::string& routing_id, const std::st
     Send(routing_id, refused);
     return;
   }
-  standby_->last_heard_ms = SteadyMs();
+  standby_->last_heard_ms = SteadyNowMs();
   if (frame.has_applied()) {
     const auto& applied = frame.applied();
     if (standby_->awaiting_checkpoint) return;  // a heartbeat's answer while the copy is made
@@ -185,7 +180,7 @@ void ReplicationLeader::OnAttach(const std::string& routing_id, const std::strin
   standby.routing_id = routing_id;
   standby.node = node;
   standby.public_key = user_id;
-  standby.last_heard_ms = SteadyMs();
+  standby.last_heard_ms = SteadyNowMs();
   standby_ = std::move(standby);
   // Resume only a copy of this very leader's history (docs/AVAILABILITY.md, "Node state").
   bool resumable = !attach.was_leader() && attach.applied_epoch() == options_.epoch &&
@@ -376,7 +371,7 @@ void ReplicationLeader::Tick() {
   OnReadable();  // a complete read first: silence is judged as of it
   TakeMadeCheckpoint();
   if (!standby_) return;
-  int64_t now = SteadyMs();
+  int64_t now = SteadyNowMs();
   // Silence as of the last complete read of the socket: a stall of our own loop (a slow
   // commit) leaves the standby's frames unread, which is not the standby's silence.
   if (last_drained_ms_ - standby_->last_heard_ms > options_.silence_ms) {
@@ -401,7 +396,7 @@ int ReplicationLeader::NextTickInMs() const {
   if (making_.valid()) return 10;  // soon enough to stream (or remove) it once made
   if (!standby_) return 1000;
   return static_cast<int>(std::clamp<int64_t>(
-      options_.heartbeat_ms - (SteadyMs() - standby_->last_sent_ms), 1, options_.heartbeat_ms));
+      options_.heartbeat_ms - (SteadyNowMs() - standby_->last_sent_ms), 1, options_.heartbeat_ms));
 }
 
 void ReplicationLeader::DropCheckpoint() {
@@ -443,7 +438,7 @@ bool ReplicationLeader::Send(const std::string& routing_id,
     }
     return false;
   }
-  if (standby_ && standby_->routing_id == routing_id) standby_->last_sent_ms = SteadyMs();
+  if (standby_ && standby_->routing_id == routing_id) standby_->last_sent_ms = SteadyNowMs();
   return true;
 }
 

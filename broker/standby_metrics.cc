@@ -1,14 +1,6 @@
 #include "broker/standby_metrics.h"
 
 namespace aplus {
-namespace {
-
-prometheus::Family<prometheus::Gauge>& GaugeFamily(prometheus::Registry& registry,
-                                                   const char* name, const char* help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
-}
-
-}  // namespace
 
 StandbyMetrics::StandbyMetrics(const std::string& version, int64_t start_unix_ms)
     : program_("aplus-broker", version, start_unix_ms),

@@ -18,12 +18,6 @@
 namespace aplus {
 namespace {
 
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // After a refusal (either way), attach again no sooner than this, doubled at each refusal in a
 // row up to kMaxReattachDelayMs (a standby that cannot take a copy, e.g. on a full disk, must
 // not make the leader build a checkpoint five times a second).
@@ -71,7 +65,7 @@ Result<std::unique_ptr<StandbyNode>> StandbyNode::Create(const NetworkConfig& co
                   o.node, NodeStatePath(o.data_dir), node->state_->epoch);
     node->state_.reset();
   }
-  node->started_ms_ = SteadyMs();
+  node->started_ms_ = SteadyNowMs();
   if (node->state_) node->highest_epoch_ = node->state_->epoch;
   Status opened = node->OpenDatabase();
   if (!opened.ok()) return opened;
@@ -126,7 +120,7 @@ void StandbyNode::FollowPurges() {
       compactor_->Request(generation, std::move(ranges));
     }
   }
-  int64_t now = SteadyMs();
+  int64_t now = SteadyNowMs();
   if (now - last_archive_prune_ms_ >= 1000) {
     last_archive_prune_ms_ = now;
     auto deleted = DeleteArchivedLogs(*db_, db_->raw()->GetLatestSequenceNumber(),
@@ -141,7 +135,7 @@ bool StandbyNode::MayLead(const LeadershipView& view) const {
   // No copy yet: only in a fresh cluster (no sync key: the campaign's transaction checks it is
   // still absent). A node whose database is empty lets one with data go first.
   if (!view.etcd_reachable || view.sync.mod_revision != 0) return false;
-  return AppliedSequence() > 0 || SteadyMs() - started_ms_ > kEmptyNodeCampaignDelayMs;
+  return AppliedSequence() > 0 || SteadyNowMs() - started_ms_ > kEmptyNodeCampaignDelayMs;
 }
 
 uint64_t StandbyNode::AppliedSequence() const {
@@ -186,7 +180,7 @@ Result<StandbyNode::Outcome> StandbyNode::Run(const std::atomic<bool>& stop) {
       leadership_.SetMayCampaign(false);
       return *fatal_;
     }
-    int64_t now = SteadyMs();
+    int64_t now = SteadyNowMs();
     if (now - last_view_ms >= 50) {
       last_view_ms = now;
       LeadershipView view = leadership_.View();
@@ -320,7 +314,7 @@ void StandbyNode::Connect(LeaderInfo leader) {  // a copy: callers pass *followi
   if (peer_key_) {
     const KeyringEntry* peer = zap_ ? zap_->FindPeer(leader.node) : nullptr;
     if (!peer) {
-      int64_t now = SteadyMs();
+      int64_t now = SteadyNowMs();
       if (now - last_missing_key_log_ms_ > 60000) {
         last_missing_key_log_ms_ = now;
         spdlog::error("standby {}: no broker-peer key for leader '{}' in the keyring (add "
@@ -347,7 +341,7 @@ void StandbyNode::Connect(LeaderInfo leader) {  // a copy: callers pass *followi
   last_leader_frame_ms_ = 0;  // following only once the leader's frames come
   spdlog::info("standby {}: following leader {} (epoch {}) at {}", options_.node, leader.node,
                leader.epoch, leader.replication);
-  last_heard_ms_ = SteadyMs();
+  last_heard_ms_ = SteadyNowMs();
   SendAttach();
 }
 
@@ -374,7 +368,7 @@ void StandbyNode::SendAttach() {
     link_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
   }
-  attached_at_ms_ = SteadyMs();
+  attached_at_ms_ = SteadyNowMs();
 }
 
 void StandbyNode::ReadLink() {
@@ -397,10 +391,10 @@ Status StandbyNode::DrainLink() {
       return Status::Ok();
     }
     if (!received) {
-      last_drained_ms_ = SteadyMs();
+      last_drained_ms_ = SteadyNowMs();
       return Status::Ok();
     }
-    last_heard_ms_ = SteadyMs();
+    last_heard_ms_ = SteadyNowMs();
     replication::ReplicationFrame frame;
     if (!frame.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
       spdlog::warn("standby: a frame from the leader does not parse (ignored)");
@@ -438,7 +432,7 @@ Status StandbyNode::HandleFrame(const replication::ReplicationFrame& frame) {
   }
   highest_epoch_ = epoch;
   // Copying from this leader (Following) while its frames come; a refusal says otherwise.
-  last_leader_frame_ms_ = frame.has_refused() ? 0 : SteadyMs();
+  last_leader_frame_ms_ = frame.has_refused() ? 0 : SteadyNowMs();
   if (!frame.has_refused()) last_frame_from_leader_ms_ = last_leader_frame_ms_;
   switch (frame.body_case()) {
     case replication::ReplicationFrame::kBatches: return ApplyBatches(frame.batches());
@@ -572,7 +566,7 @@ Status StandbyNode::OnCheckpointEnd(const replication::CheckpointEnd& end) {
 
 void StandbyNode::NoteRefusal() {
   attached_at_ms_ = 0;
-  refused_at_ms_ = SteadyMs();
+  refused_at_ms_ = SteadyNowMs();
   reattach_delay_ms_ = refusals_in_a_row_++ == 0
                            ? kReattachDelayMs
                            : std::min(reattach_delay_ms_ * 2, kMaxReattachDelayMs);

@@ -25,8 +25,6 @@ constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 constexpr mode_t kSecretFileMode = 0600;
 constexpr mode_t kPublicFileMode = 0644;
 
-Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
-
 // The file's name without its directory, control characters replaced: it goes into a comment
 // line, which a newline would end.
 std::string CommentName(const std::string& prefix) {
@@ -53,11 +51,11 @@ Result<std::string> ReadOpenFile(int fd, const std::string& path) {
   while (true) {
     ssize_t n = ::read(fd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Invalid("cannot read " + path + ": " + std::strerror(errno));
+    if (n < 0) return InvalidArgument("cannot read " + path + ": " + std::strerror(errno));
     if (n == 0) return contents;
     contents.append(buffer, static_cast<size_t>(n));
     if (contents.size() > kMaxKeyFileBytes) {
-      return Invalid(path + " is too large to be a key file");
+      return InvalidArgument(path + " is too large to be a key file");
     }
   }
 }
@@ -66,10 +64,10 @@ Result<std::string> ReadOpenFile(int fd, const std::string& path) {
 // the very file that is read, even if the name is swapped meanwhile).
 Result<int> OpenRegularFile(const std::string& path, struct stat& info) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return Invalid("cannot read " + path + ": " + std::strerror(errno));
+  if (fd < 0) return InvalidArgument("cannot read " + path + ": " + std::strerror(errno));
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
-    return Invalid(path + " is not a regular file");
+    return InvalidArgument(path + " is not a regular file");
   }
   return fd;
 }
@@ -79,8 +77,9 @@ Result<toml::table> ParseKeyFile(const std::string& text, const std::string& pat
     return toml::parse(std::string_view(text), std::string_view(path));
   } catch (const toml::parse_error& error) {
     const auto& where = error.source().begin;
-    return Invalid(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                   ": not a key file: " + std::string(error.description()));
+    return InvalidArgument(path + ":" + std::to_string(where.line) + ":" +
+                           std::to_string(where.column) +
+                           ": not a key file: " + std::string(error.description()));
   }
 }
 
@@ -88,10 +87,10 @@ Result<toml::table> ParseKeyFile(const std::string& text, const std::string& pat
 Result<std::string> KeyValue(const toml::table& table, std::string_view name,
                              const std::string& path) {
   const toml::node* node = table.get(name);
-  if (node == nullptr) return Invalid(path + ": no " + std::string(name));
+  if (node == nullptr) return InvalidArgument(path + ": no " + std::string(name));
   const auto* value = node->as_string();
   if (value == nullptr || !IsZ85Key(value->get())) {
-    return Invalid(path + ": " + std::string(name) + " is not a Z85 key of 40 characters");
+    return InvalidArgument(path + ": " + std::string(name) + " is not a Z85 key of 40 characters");
   }
   return value->get();
 }
@@ -139,10 +138,10 @@ bool IsZ85Key(std::string_view text) {
 
 Status WriteKeyPairFiles(const std::string& prefix, const CurveKeyPair& pair, bool overwrite) {
   if (!IsZ85Key(pair.public_key) || !IsZ85Key(pair.secret_key)) {
-    return Invalid("a key pair to write must be two Z85 keys of 40 characters");
+    return InvalidArgument("a key pair to write must be two Z85 keys of 40 characters");
   }
   if (DerivePublicKey(pair.secret_key) != pair.public_key) {
-    return Invalid("the public key does not belong to the secret key");
+    return InvalidArgument("the public key does not belong to the secret key");
   }
   std::string key_path = prefix + ".key";
   std::string public_path = prefix + ".pub";
@@ -150,7 +149,7 @@ Status WriteKeyPairFiles(const std::string& prefix, const CurveKeyPair& pair, bo
     // Checked up front so that a refusal leaves nothing behind; Commit(false) still refuses
     // a file created after this check.
     for (const std::string* path : {&key_path, &public_path}) {
-      if (Exists(*path)) return Invalid(*path + " already exists");
+      if (Exists(*path)) return InvalidArgument(*path + " already exists");
     }
   }
   std::string name = CommentName(prefix);
@@ -178,8 +177,9 @@ Result<CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
     ::close(*fd);
     char mode[8];
     std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    return Invalid(path + " holds a secret key but is accessible by group or others (mode " + mode +
-                   "); run chmod 600 " + path);
+    return InvalidArgument(path +
+                           " holds a secret key but is accessible by group or others (mode " +
+                           mode + "); run chmod 600 " + path);
   }
   auto text = ReadOpenFile(*fd, path);
   ::close(*fd);
@@ -191,7 +191,7 @@ Result<CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
   auto secret_key = KeyValue(*table, "secret-key", path);
   if (!secret_key.ok()) return secret_key.status();
   if (DerivePublicKey(*secret_key) != *public_key) {
-    return Invalid(path + ": the public key does not belong to the secret key");
+    return InvalidArgument(path + ": the public key does not belong to the secret key");
   }
   return CurveKeyPair{std::move(public_key).value(), std::move(secret_key).value()};
 }
@@ -201,8 +201,8 @@ Result<std::string> ReadPublicKey(const std::string& path_or_key) {
   struct stat info {};
   auto fd = OpenRegularFile(path_or_key, info);
   if (!fd.ok()) {
-    return Invalid(fd.status().message() +
-                   " (expected a Z85 key of 40 characters, a .pub file or a .key file)");
+    return InvalidArgument(fd.status().message() +
+                           " (expected a Z85 key of 40 characters, a .pub file or a .key file)");
   }
   auto text = ReadOpenFile(*fd, path_or_key);
   ::close(*fd);

@@ -2,28 +2,18 @@
 
 #include <algorithm>
 
+#include "common/text.h"
+
 namespace aplus {
-namespace {
-
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kBlanks = " \t\r\n";
-  size_t begin = text.find_first_not_of(kBlanks);
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(kBlanks);
-  return text.substr(begin, end - begin + 1);
-}
-
-}  // namespace
 
 Result<std::vector<std::string>> ParseEndpointList(std::string_view text) {
-  if (Trim(text).empty()) return Status(wire::INVALID_ARGUMENT, "no endpoint given");
+  if (TrimBlanks(text).empty()) return Status(wire::INVALID_ARGUMENT, "no endpoint given");
   std::vector<std::string> endpoints;
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    std::string_view item =
-        Trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                 : comma - start));
+    std::string_view item = TrimBlanks(text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (item.empty()) {
       return Status(wire::INVALID_ARGUMENT,
                     "empty endpoint in the list \"" + std::string(text) + "\"");

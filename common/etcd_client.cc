@@ -27,7 +27,7 @@
 namespace aplus {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
 constexpr size_t kMaxResponseBodyBytes = 4 * 1024 * 1024;
@@ -142,7 +142,7 @@ Json CompareToJson(const EtcdCompare& compare) {
 
 // POST `body` to `target` on `member`, all of it before `deadline`.
 HttpPostResult Post(const Member& member, const std::string& target, const std::string& body,
-                    Clock::time_point deadline) {
+                    SteadyClock::time_point deadline) {
   HttpPostRequest request;
   request.host = member.host;
   request.port = member.port;
@@ -276,15 +276,15 @@ class EtcdGatewayClient final : public EtcdClient {
   }
   Result<Json> Call(const std::string& target, const Json& request,
                     std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = SteadyClock::now() + timeout;
     const std::string body = request.dump();
     std::optional<std::string> etcd_error;  // the last error an etcd member answered
     std::string transport_error;            // the last member that did not answer, and why
     const size_t n = members_.size();
-    while (Clock::now() < deadline) {
+    while (SteadyClock::now() < deadline) {
       const size_t first = preferred_;
       for (size_t tried = 0; tried < n; ++tried) {
-        const auto now = Clock::now();
+        const auto now = SteadyClock::now();
         if (now >= deadline) break;
         const size_t index = (first + tried) % n;
         const auto share = (deadline - now) / static_cast<int64_t>(n - tried);
@@ -310,9 +310,9 @@ class EtcdGatewayClient final : public EtcdClient {
         return answer;
       }
       // Nobody answered well this round: a short pause, not a busy loop on refused ports.
-      const auto pause = std::min<Clock::duration>(std::chrono::milliseconds(50),
-                                                   deadline - Clock::now());
-      if (pause > Clock::duration::zero()) std::this_thread::sleep_for(pause);
+      const auto pause = std::min<SteadyClock::duration>(std::chrono::milliseconds(50),
+                                                         deadline - SteadyClock::now());
+      if (pause > SteadyClock::duration::zero()) std::this_thread::sleep_for(pause);
     }
     if (etcd_error) return Status(wire::UNAVAILABLE, *etcd_error);
     return Status(wire::UNREACHABLE,

@@ -23,18 +23,18 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // Time given to cancelled operations to run their handlers (they refer to the caller's frame).
 constexpr auto kDrainAfterCancel = std::chrono::seconds(1);
 
 // Runs `ioc` until the started operation completed or `deadline` passed; false on the latter
 // (the caller cancels and drains).
-bool RunUntil(asio::io_context& ioc, Clock::time_point deadline, const bool& done) {
+bool RunUntil(asio::io_context& ioc, SteadyClock::time_point deadline, const bool& done) {
   ioc.restart();
   while (!done) {
     if (ioc.run_one_until(deadline) == 0) {
-      if (Clock::now() >= deadline) return false;
+      if (SteadyClock::now() >= deadline) return false;
       if (ioc.stopped()) ioc.restart();
     }
   }
@@ -63,7 +63,7 @@ HttpPostResult FromError(const char* step, const beast::error_code& ec) {
 // handler sets `ec` and `done`; on timeout, `cancel` closes what the operation waits on.
 class Steps {
  public:
-  Steps(asio::io_context& ioc, Clock::time_point deadline) : ioc_(ioc), deadline_(deadline) {}
+  Steps(asio::io_context& ioc, SteadyClock::time_point deadline) : ioc_(ioc), deadline_(deadline) {}
 
   template <class Start, class Cancel>
   std::optional<HttpPostResult> Run(const char* step, Start start, Cancel cancel) {
@@ -75,18 +75,18 @@ class Steps {
     });
     if (!RunUntil(ioc_, deadline_, done_) && !done_) {
       cancel();
-      RunUntil(ioc_, Clock::now() + kDrainAfterCancel, done_);
+      RunUntil(ioc_, SteadyClock::now() + kDrainAfterCancel, done_);
       return Failure(HttpPostFailure::kTimeout, step);
     }
     if (ec_) return FromError(step, ec_);
     return std::nullopt;
   }
 
-  Clock::time_point deadline() const { return deadline_; }
+  SteadyClock::time_point deadline() const { return deadline_; }
 
  private:
   asio::io_context& ioc_;
-  const Clock::time_point deadline_;
+  const SteadyClock::time_point deadline_;
   beast::error_code ec_;
   bool done_ = false;
 };
@@ -104,7 +104,8 @@ struct Lookup {
 // is looked up on a thread of its own: getaddrinfo cannot be interrupted (a cancelled Asio
 // resolver still waits for it when destroyed), so a lookup that outlives the deadline is left
 // to end alone and the caller is answered kTimeout on time.
-std::optional<HttpPostResult> Resolve(const HttpPostRequest& request, Clock::time_point deadline,
+std::optional<HttpPostResult> Resolve(const HttpPostRequest& request,
+                                      SteadyClock::time_point deadline,
                                       tcp::resolver::results_type& out) {
   beast::error_code ec;
   asio::ip::make_address(request.host, ec);
@@ -211,7 +212,7 @@ HttpPostResult Exchange(Steps& steps, Stream& stream, bhttp::request<bhttp::stri
 
 }  // namespace
 
-HttpPostResult PostOnce(const HttpPostRequest& request, Clock::time_point deadline) {
+HttpPostResult PostOnce(const HttpPostRequest& request, SteadyClock::time_point deadline) {
   asio::io_context ioc;
   Steps steps(ioc, deadline);
 

@@ -40,8 +40,6 @@ constexpr RoleSpelling kRoles[] = {{wire::AGENT_GATEWAY, "agent-gateway"},
 
 constexpr std::string_view kKnownKeys[] = {"name", "public-key", "role", "principal", "territory"};
 
-Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
-
 bool IsIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -182,9 +180,10 @@ Result<wire::Role> ParseRoleName(std::string_view name) {
   for (const auto& spelling : kRoles) {
     if (spelling.name == name) return spelling.role;
   }
-  return Invalid("unknown role " + Quoted(name) +
-                  " (expected agent-gateway, partner-gateway, operator, administrator, console or "
-                  "broker-peer)");
+  return InvalidArgument(
+      "unknown role " + Quoted(name) +
+      " (expected agent-gateway, partner-gateway, operator, administrator, console or "
+      "broker-peer)");
 }
 
 std::string RoleName(wire::Role role) {
@@ -203,27 +202,29 @@ std::string DescribeEntry(const KeyringEntry& entry) {
 
 Status ValidateKeyringEntry(const KeyringEntry& entry) {
   if (!IsKeyName(entry.name)) {
-    return Invalid(Quoted(entry.name) +
-                   " is not a key name (letters, digits, '.', '_', '-', starting with a letter "
-                   "or digit, at most 128 characters)");
+    return InvalidArgument(
+        Quoted(entry.name) +
+        " is not a key name (letters, digits, '.', '_', '-', starting with a letter "
+        "or digit, at most 128 characters)");
   }
   if (!IsZ85Key(entry.public_key)) {
-    return Invalid("key " + entry.name + ": the public key is not a Z85 key of 40 characters");
+    return InvalidArgument("key " + entry.name +
+                           ": the public key is not a Z85 key of 40 characters");
   }
   if (RoleName(entry.role) == "unspecified") {
-    return Invalid("key " + entry.name + ": no role");
+    return InvalidArgument("key " + entry.name + ": no role");
   }
   if (!IsId(entry.principal)) {
-    return Invalid("key " + entry.name + ": the principal " + Quoted(entry.principal) +
-                   " is not an id (letters, digits, '.', '_', '-')");
+    return InvalidArgument("key " + entry.name + ": the principal " + Quoted(entry.principal) +
+                           " is not an id (letters, digits, '.', '_', '-')");
   }
   if (!entry.territory.empty()) {
     if (entry.role != wire::PARTNER_GATEWAY) {
-      return Invalid("key " + entry.name + ": only a partner gateway has a territory");
+      return InvalidArgument("key " + entry.name + ": only a partner gateway has a territory");
     }
     if (!IsId(entry.territory)) {
-      return Invalid("key " + entry.name + ": the territory " + Quoted(entry.territory) +
-                     " is not an id (letters, digits, '.', '_', '-')");
+      return InvalidArgument("key " + entry.name + ": the territory " + Quoted(entry.territory) +
+                             " is not an id (letters, digits, '.', '_', '-')");
     }
   }
   return Status::Ok();
@@ -245,22 +246,23 @@ Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& 
       }
       if (entry.territory.empty()) return Status::Ok();
       if (!partner->per_territory) {
-        return Invalid("partner '" + entry.principal +
-                       "' is national (one queue): its gateways take no territory");
+        return InvalidArgument("partner '" + entry.principal +
+                               "' is national (one queue): its gateways take no territory");
       }
       if (config.FindTerritory(entry.territory) == nullptr) {
-        return Invalid("no territory '" + entry.territory + "'" + in_network);
+        return InvalidArgument("no territory '" + entry.territory + "'" + in_network);
       }
       return Status::Ok();
     }
     case wire::OPERATOR:
     case wire::ADMINISTRATOR: {
       const Operator* op = config.FindOperator(entry.principal);
-      if (op == nullptr) return Invalid("no operator '" + entry.principal + "'" + in_network);
+      if (op == nullptr)
+        return InvalidArgument("no operator '" + entry.principal + "'" + in_network);
       // The config is the one source of who reads personal data, for keys as for the console.
       if (entry.role == wire::ADMINISTRATOR && !op->administrator) {
-        return Invalid("operator '" + entry.principal +
-                       "' is not an administrator (administrator = true in [[operators]])");
+        return InvalidArgument("operator '" + entry.principal +
+                               "' is not an administrator (administrator = true in [[operators]])");
       }
       return Status::Ok();
     }
@@ -273,7 +275,7 @@ Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& 
       // the network config does not list (nodes are a deployment's choice, not the network's).
       return Status::Ok();
     default:
-      return Invalid("key " + entry.name + ": no role");
+      return InvalidArgument("key " + entry.name + ": no role");
   }
 }
 
@@ -320,20 +322,21 @@ Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
     std::filesystem::path parent = std::filesystem::path(dir).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, error);
     if (::mkdir(dir.c_str(), kKeyringDirMode) != 0 && errno != EEXIST) {
-      return Invalid("cannot create keyring " + dir + ": " + std::strerror(errno));
+      return InvalidArgument("cannot create keyring " + dir + ": " + std::strerror(errno));
     }
     scan = ScanDirectory(dir);
   }
-  if (!scan.dir_problem.empty()) return Invalid(scan.dir_problem);
+  if (!scan.dir_problem.empty()) return InvalidArgument(scan.dir_problem);
   std::string path = KeyringEntryPath(dir, entry.name);
   for (const auto& file : scan.files) {
     if (file.path == path) {
-      return Invalid("a key named " + entry.name + " already exists in " + dir);
+      return InvalidArgument("a key named " + entry.name + " already exists in " + dir);
     }
     if (file.public_key == entry.public_key) {
       std::string file_name = file.path.substr(dir.size() + 1);
-      return Invalid("public key " + KeyPrefix(entry.public_key) + " is already the key named " +
-                     file_name.substr(0, file_name.size() - kEntrySuffix.size()) + " in " + dir);
+      return InvalidArgument(
+          "public key " + KeyPrefix(entry.public_key) + " is already the key named " +
+          file_name.substr(0, file_name.size() - kEntrySuffix.size()) + " in " + dir);
     }
   }
   // overwrite=false: an entry of that name created since the scan is still refused.
@@ -341,11 +344,11 @@ Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
 }
 
 Status RemoveKeyringEntry(const std::string& dir, const std::string& name) {
-  if (!IsKeyName(name)) return Invalid("no key named " + name.substr(0, 64) + " in " + dir);
+  if (!IsKeyName(name)) return InvalidArgument("no key named " + name.substr(0, 64) + " in " + dir);
   std::string path = KeyringEntryPath(dir, name);
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return Invalid("no key named " + name + " in " + dir);
-    return Invalid("cannot remove " + path + ": " + std::strerror(errno));
+    if (errno == ENOENT) return InvalidArgument("no key named " + name + " in " + dir);
+    return InvalidArgument("cannot remove " + path + ": " + std::strerror(errno));
   }
   return SyncDirectory(dir);
 }

@@ -10,18 +10,29 @@ namespace {
 
 using Unit = RetentionPeriod::Unit;
 
-struct UnitSpelling {
+struct PeriodUnitSpelling {
   std::string_view name;  // lowercase ASCII, accents removed
   Unit unit;
 };
 
-constexpr std::array<UnitSpelling, 17> kSpellings = {{
-    {"months", Unit::kMonths},   {"month", Unit::kMonths},     {"mois", Unit::kMonths},
-    {"days", Unit::kDays},       {"day", Unit::kDays},         {"jours", Unit::kDays},
-    {"jour", Unit::kDays},       {"hours", Unit::kHours},      {"hour", Unit::kHours},
-    {"heures", Unit::kHours},    {"heure", Unit::kHours},      {"minutes", Unit::kMinutes},
-    {"minute", Unit::kMinutes},  {"seconds", Unit::kSeconds},  {"second", Unit::kSeconds},
-    {"secondes", Unit::kSeconds}, {"seconde", Unit::kSeconds},
+constexpr std::array<PeriodUnitSpelling, 17> kPeriodUnitSpellings = {{
+    {"months", Unit::kMonths},
+    {"month", Unit::kMonths},
+    {"mois", Unit::kMonths},
+    {"days", Unit::kDays},
+    {"day", Unit::kDays},
+    {"jours", Unit::kDays},
+    {"jour", Unit::kDays},
+    {"hours", Unit::kHours},
+    {"hour", Unit::kHours},
+    {"heures", Unit::kHours},
+    {"heure", Unit::kHours},
+    {"minutes", Unit::kMinutes},
+    {"minute", Unit::kMinutes},
+    {"seconds", Unit::kSeconds},
+    {"second", Unit::kSeconds},
+    {"secondes", Unit::kSeconds},
+    {"seconde", Unit::kSeconds},
 }};
 
 // At most 100 years in every unit, so that adding a period never overflows.
@@ -76,7 +87,7 @@ Result<RetentionPeriod> ParseRetentionPeriod(std::string_view text) {
       unit_name += static_cast<char>(std::tolower(static_cast<unsigned char>(rest[i])));
     }
   }
-  for (const auto& spelling : kSpellings) {
+  for (const auto& spelling : kPeriodUnitSpellings) {
     if (spelling.name != unit_name) continue;
     if (count < 1) return invalid("the number must be at least 1");
     if (count > MaxCount(spelling.unit)) return invalid("longer than 100 years");

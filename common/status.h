@@ -63,6 +63,11 @@ class [[nodiscard]] Result {
   std::variant<T, Status> value_;
 };
 
+// The error of a parser or a check of input: INVALID_ARGUMENT with `message`.
+inline Status InvalidArgument(std::string message) {
+  return Status(wire::INVALID_ARGUMENT, std::move(message));
+}
+
 inline std::string Status::ToString() const {
   if (ok()) return "OK";
   return wire::ErrorCode_Name(code_) + ": " + message_;

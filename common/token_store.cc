@@ -35,8 +35,6 @@ constexpr mode_t kEntryFileMode = 0600;
 constexpr mode_t kTokenDirMode = 0700;
 constexpr std::string_view kKnownKeys[] = {"name", "sha256", "created-at", "agents"};
 
-Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
-
 bool IsAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -115,15 +113,15 @@ Result<TokenEntry> ReadEntry(const EntryFile& file) {
   const std::string& path = file.path;
   const std::string& file_name = file.file_name;
   const auto& text = file.text;
-  auto problem = [&path](const std::string& why) { return Invalid(path + ": " + why); };
+  auto problem = [&path](const std::string& why) { return InvalidArgument(path + ": " + why); };
   if (!text.ok()) return problem(text.status().message());
   toml::table table;
   try {
     table = toml::parse(std::string_view(*text), std::string_view(path));
   } catch (const toml::parse_error& error) {
     const auto& where = error.source().begin;
-    return Invalid(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                   ": " + std::string(error.description()));
+    return InvalidArgument(path + ":" + std::to_string(where.line) + ":" +
+                           std::to_string(where.column) + ": " + std::string(error.description()));
   }
   // An unknown key is refused, not ignored: "agent" for "agents" ignored would give the token
   // every agent.
@@ -197,20 +195,21 @@ bool TokenIdentity::AllowsAgent(std::string_view agent) const {
 
 Status ValidateTokenEntry(const TokenEntry& entry) {
   if (!IsTokenName(entry.name)) {
-    return Invalid(Quoted(entry.name) +
-                   " is not a token name (letters, digits, '.', '_', '-', starting with a letter "
-                   "or digit, at most 128 characters)");
+    return InvalidArgument(
+        Quoted(entry.name) +
+        " is not a token name (letters, digits, '.', '_', '-', starting with a letter "
+        "or digit, at most 128 characters)");
   }
   if (entry.sha256_hex.size() != 2 * SHA256_DIGEST_LENGTH || !IsLowerHex(entry.sha256_hex)) {
-    return Invalid("token " + entry.name + ": sha256 is not 64 lowercase hex digits");
+    return InvalidArgument("token " + entry.name + ": sha256 is not 64 lowercase hex digits");
   }
   if (entry.agents.size() > kMaxAgents) {
-    return Invalid("token " + entry.name + ": more than 1000 agents");
+    return InvalidArgument("token " + entry.name + ": more than 1000 agents");
   }
   for (const auto& agent : entry.agents) {
     if (!IsAgentId(agent)) {
-      return Invalid("token " + entry.name + ": " + Quoted(agent) +
-                     " is not an agent id (letters, digits, '.', '_', '-', '/', '@', ':')");
+      return InvalidArgument("token " + entry.name + ": " + Quoted(agent) +
+                             " is not an agent id (letters, digits, '.', '_', '-', '/', '@', ':')");
     }
   }
   return Status::Ok();
@@ -259,20 +258,20 @@ Result<std::string> AddToken(const std::string& dir, const std::string& name,
     std::filesystem::path parent = std::filesystem::path(dir).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, error);
     if (::mkdir(dir.c_str(), kTokenDirMode) != 0 && errno != EEXIST) {
-      return Invalid("cannot create token directory " + dir + ": " + std::strerror(errno));
+      return InvalidArgument("cannot create token directory " + dir + ": " + std::strerror(errno));
     }
     scan = ScanDirectory(dir);
   }
-  if (!scan.dir_problem.empty()) return Invalid(scan.dir_problem);
+  if (!scan.dir_problem.empty()) return InvalidArgument(scan.dir_problem);
   std::string path = TokenEntryPath(dir, name);
   if (::access(path.c_str(), F_OK) == 0) {
-    return Invalid("a token named " + name + " already exists in " + dir);
+    return InvalidArgument("a token named " + name + " already exists in " + dir);
   }
   // overwrite=false: a token of that name created since the check is still refused.
   Status written = WriteFileAtomically(path, EntryText(entry), kEntryFileMode, false);
   if (!written.ok()) {
     if (::access(path.c_str(), F_OK) == 0) {
-      return Invalid("a token named " + name + " already exists in " + dir);
+      return InvalidArgument("a token named " + name + " already exists in " + dir);
     }
     return written;
   }
@@ -280,11 +279,12 @@ Result<std::string> AddToken(const std::string& dir, const std::string& name,
 }
 
 Status RemoveToken(const std::string& dir, const std::string& name) {
-  if (!IsTokenName(name)) return Invalid("no token named " + name.substr(0, 64) + " in " + dir);
+  if (!IsTokenName(name))
+    return InvalidArgument("no token named " + name.substr(0, 64) + " in " + dir);
   std::string path = TokenEntryPath(dir, name);
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return Invalid("no token named " + name + " in " + dir);
-    return Invalid("cannot remove " + path + ": " + std::strerror(errno));
+    if (errno == ENOENT) return InvalidArgument("no token named " + name + " in " + dir);
+    return InvalidArgument("cannot remove " + path + ": " + std::strerror(errno));
   }
   return SyncDirectory(dir);
 }

@@ -15,12 +15,6 @@ namespace {
 
 constexpr int kMaxPollMs = 100;
 
-int64_t UnixNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // With CURVE the broker takes the role and principal from the key (the Hello restates
 // nothing, as `aplus` does); a broker run with --insecure takes them from the Hello.
 wire::Hello ConsoleHello(const std::string& console_id, bool curve) {

@@ -17,12 +17,6 @@ constexpr int64_t kWeekMs = 7LL * 24 * 3600 * 1000;
 constexpr int64_t kMaxReportWeeks = 53;
 constexpr int64_t kHourMs = 3600LL * 1000;
 
-int64_t UnixNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // What every answer of the console says to browsers: no framing by other sites, no sniffing,
 // no referrer, scripts and styles from the console only (app.js draws SVG with attributes, not
 // inline styles).

@@ -64,9 +64,7 @@ uint64_t EventFeed::Append(rocksdb::WriteBatch& batch, nlohmann::json event, int
   event["at"] = Rfc3339(at_unix_ms);
   // Trimming goes by when the event was appended (feed order), not by its own instant (a mail
   // delivered late carries an old one).
-  event["at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  event["at_ms"] = UnixNowMs();
   batch.Put(family_, KeyOf(sequence), event.dump());
   batch.Put(family_, kHighWaterKey, KeyOf(sequence));
   return sequence;

@@ -17,8 +17,6 @@ constexpr StateSpelling kStates[] = {{WebhookState::kPending, "pending"},
                                      {WebhookState::kDelivered, "delivered"},
                                      {WebhookState::kFailed, "failed"}};
 
-Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
-
 std::string Prefix(char space, std::string_view partner) {
   std::string key(1, space);
   key.append(partner);
@@ -91,7 +89,7 @@ Result<Webhook> FromJson(std::string_view text) {
 
 Status CheckKeyParts(std::string_view partner) {
   if (partner.empty() || partner.find('\0') != std::string_view::npos) {
-    return Invalid("a webhook needs a partner id without NUL");
+    return InvalidArgument("a webhook needs a partner id without NUL");
   }
   return Status::Ok();
 }
@@ -110,7 +108,7 @@ WebhookQueue::WebhookQueue(RocksDb& db) : db_(db), family_(db.Family(kWebhookFam
 Status WebhookQueue::Enqueue(rocksdb::WriteBatch& batch, const Webhook& webhook) const {
   Status valid = CheckKeyParts(webhook.partner);
   if (!valid.ok()) return valid;
-  if (webhook.id.empty()) return Invalid("a webhook needs an id");
+  if (webhook.id.empty()) return InvalidArgument("a webhook needs an id");
   Webhook pending = webhook;
   pending.state = WebhookState::kPending;
   pending.next_try_ms = webhook.queued_ms;
@@ -205,8 +203,8 @@ Status WebhookQueue::Redeliver(std::string_view partner, std::string_view id, in
     }
     return Record(webhook);
   }
-  return Invalid("no webhook " + std::string(id.substr(0, 64)) + " for partner " +
-                 std::string(partner.substr(0, 64)));
+  return InvalidArgument("no webhook " + std::string(id.substr(0, 64)) + " for partner " +
+                         std::string(partner.substr(0, 64)));
 }
 
 Result<size_t> WebhookQueue::RedeliverFailed(std::string_view partner, int64_t now_ms) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/text.h"
 #include "sla/deadline_calculator.h"
 
 namespace aplus {
@@ -22,7 +23,7 @@ constexpr size_t kMaxDelays = 32;
 constexpr int64_t kMinEveryMs = kSecondMs;
 constexpr double kDefaultJitter = 0.2;
 
-Status Invalid(std::string message) {
+Status InvalidSchedule(std::string message) {
   return Status(wire::INVALID_ARGUMENT, "webhook schedule: " + std::move(message));
 }
 
@@ -63,8 +64,8 @@ Result<int64_t> ParseDuration(std::string_view text) {
     if (count < 0 || count > kMaxDurationMs / unit.ms) break;
     return count * unit.ms;
   }
-  return Invalid("'" + std::string(text.substr(0, 32)) +
-                 "' is not a duration (a whole number and ms, s, m, h or d; at most 30 d)");
+  return InvalidSchedule("'" + std::string(text.substr(0, 32)) +
+                         "' is not a duration (a whole number and ms, s, m, h or d; at most 30 d)");
 }
 
 std::string FormatDuration(int64_t ms) {
@@ -76,17 +77,11 @@ std::string FormatDuration(int64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
-std::string_view Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
-
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
   while (true) {
     size_t at = text.find(separator);
-    parts.push_back(Trim(text.substr(0, at)));
+    parts.push_back(TrimBlanks(text.substr(0, at)));
     if (at == std::string_view::npos) return parts;
     text = text.substr(at + 1);
   }
@@ -119,7 +114,7 @@ std::string_view WebhookVerdictName(WebhookVerdict verdict) {
 }
 
 std::optional<int64_t> ParseRetryAfter(std::string_view header, int64_t now_ms) {
-  header = Trim(header);
+  header = TrimBlanks(header);
   if (header.empty()) return std::nullopt;
   int64_t seconds = 0;
   auto [end, error] = std::from_chars(header.data(), header.data() + header.size(), seconds);
@@ -146,7 +141,7 @@ Result<WebhookSchedule> WebhookSchedule::Parse(std::string_view text) {
   WebhookSchedule schedule{Unset{}};
   std::vector<std::string_view> clauses = Split(text, ';');
   std::vector<std::string_view> delays = Split(clauses[0], ',');
-  if (delays.size() > kMaxDelays) return Invalid("more than 32 delays");
+  if (delays.size() > kMaxDelays) return InvalidSchedule("more than 32 delays");
   for (std::string_view delay : delays) {
     auto ms = ParseDuration(delay);
     if (!ms.ok()) return ms.status();
@@ -161,22 +156,23 @@ Result<WebhookSchedule> WebhookSchedule::Parse(std::string_view text) {
   for (size_t i = 1; i < clauses.size(); ++i) {
     std::string_view clause = clauses[i];
     size_t equals = clause.find('=');
-    std::string_view key = Trim(clause.substr(0, equals));
-    std::string_view value =
-        equals == std::string_view::npos ? std::string_view() : Trim(clause.substr(equals + 1));
+    std::string_view key = TrimBlanks(clause.substr(0, equals));
+    std::string_view value = equals == std::string_view::npos
+                                 ? std::string_view()
+                                 : TrimBlanks(clause.substr(equals + 1));
     auto known = std::find(std::begin(kKeys), std::end(kKeys), key);
     if (known == std::end(kKeys) || equals == std::string_view::npos) {
-      return Invalid("unknown clause '" + std::string(clause.substr(0, 32)) +
-                     "' (expected every=, until=, jitter= or report=)");
+      return InvalidSchedule("unknown clause '" + std::string(clause.substr(0, 32)) +
+                             "' (expected every=, until=, jitter= or report=)");
     }
     size_t index = known - std::begin(kKeys);
-    if (seen[index]) return Invalid("'" + std::string(key) + "' given twice");
+    if (seen[index]) return InvalidSchedule("'" + std::string(key) + "' given twice");
     seen[index] = true;
     if (key == "every" || key == "until") {
       auto ms = ParseDuration(value);
       if (!ms.ok()) return ms.status();
       if (key == "every") {
-        if (*ms < kMinEveryMs) return Invalid("every= is at least 1s");
+        if (*ms < kMinEveryMs) return InvalidSchedule("every= is at least 1s");
         schedule.every_ms_ = *ms;
         every_given = true;
       } else {
@@ -188,12 +184,13 @@ Result<WebhookSchedule> WebhookSchedule::Parse(std::string_view text) {
       char* end = nullptr;
       jitter = std::strtod(copy.c_str(), &end);
       if (copy.empty() || end != copy.c_str() + copy.size() || !(jitter >= 0 && jitter <= 1)) {
-        return Invalid("jitter= is a fraction between 0 and 1, not '" + copy.substr(0, 32) + "'");
+        return InvalidSchedule("jitter= is a fraction between 0 and 1, not '" + copy.substr(0, 32) +
+                               "'");
       }
       schedule.jitter_ = jitter;
     } else {
       auto policy = sla::ParseReplyPolicy(value);
-      if (!policy.ok()) return Invalid("report=: " + policy.status().message());
+      if (!policy.ok()) return InvalidSchedule("report=: " + policy.status().message());
       schedule.report_ = *policy;
     }
   }

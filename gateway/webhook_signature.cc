@@ -8,6 +8,8 @@
 #include <array>
 #include <charconv>
 
+#include "common/text.h"
+
 namespace aplus {
 namespace {
 
@@ -20,16 +22,7 @@ constexpr size_t kMaxSecrets = 2;
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
 Status Denied(std::string message) { return Status(wire::PERMISSION_DENIED, std::move(message)); }
-
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  size_t begin = text.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(kSpace);
-  return text.substr(begin, end - begin + 1);
-}
 
 int AlphabetIndex(char c) {
   size_t at = kAlphabet.find(c);
@@ -83,7 +76,7 @@ std::string EncodeBase64(std::string_view bytes) {
 }
 
 Result<std::string> DecodeBase64(std::string_view text) {
-  if (text.size() % 4 != 0) return Invalid("not base64: its length is not a multiple of 4");
+  if (text.size() % 4 != 0) return InvalidArgument("not base64: its length is not a multiple of 4");
   std::string bytes;
   bytes.reserve(text.size() / 4 * 3);
   for (size_t i = 0; i < text.size(); i += 4) {
@@ -97,13 +90,13 @@ Result<std::string> DecodeBase64(std::string_view text) {
         value = 0;
       } else {
         value = AlphabetIndex(text[i + k]);
-        if (value < 0) return Invalid("not base64: unexpected character");
+        if (value < 0) return InvalidArgument("not base64: unexpected character");
       }
       group = (group << 6) | static_cast<uint32_t>(value);
     }
     // Canonical only: the bits the padding drops must be zero, so one value has one spelling.
     if ((padding == 1 && (group & 0xFF) != 0) || (padding == 2 && (group & 0xFFFF) != 0)) {
-      return Invalid("not base64: non-canonical padding");
+      return InvalidArgument("not base64: non-canonical padding");
     }
     bytes += static_cast<char>((group >> 16) & 0xFF);
     if (padding < 2) bytes += static_cast<char>((group >> 8) & 0xFF);
@@ -113,17 +106,18 @@ Result<std::string> DecodeBase64(std::string_view text) {
 }
 
 Result<WebhookSecret> WebhookSecret::Parse(std::string_view text) {
-  text = Trim(text);
+  text = TrimBlanks(text);
   if (text.substr(0, kSecretPrefix.size()) == kSecretPrefix) {
     text.remove_prefix(kSecretPrefix.size());
   }
   auto key = DecodeBase64(text);
   if (!key.ok()) {
-    return Invalid("webhook secret: " + key.status().message() + " (expected whsec_<base64>)");
+    return InvalidArgument("webhook secret: " + key.status().message() +
+                           " (expected whsec_<base64>)");
   }
   if (key->size() < kMinSecretBytes || key->size() > kMaxSecretBytes) {
-    return Invalid("webhook secret: " + std::to_string(key->size()) +
-                   " bytes; a secret has 24 to 64 random bytes");
+    return InvalidArgument("webhook secret: " + std::to_string(key->size()) +
+                           " bytes; a secret has 24 to 64 random bytes");
   }
   return WebhookSecret(std::move(*key));
 }
@@ -151,21 +145,24 @@ Result<std::vector<WebhookSecret>> ParseWebhookSecrets(std::string_view text) {
   int line_number = 0;
   while (!text.empty()) {
     size_t end = text.find('\n');
-    std::string_view line = Trim(text.substr(0, end));
+    std::string_view line = TrimBlanks(text.substr(0, end));
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     ++line_number;
     if (line.empty() || line[0] == '#') continue;
     auto secret = WebhookSecret::Parse(line);
     if (!secret.ok()) {
-      return Invalid("line " + std::to_string(line_number) + ": " + secret.status().message());
+      return InvalidArgument("line " + std::to_string(line_number) + ": " +
+                             secret.status().message());
     }
     secrets.push_back(std::move(*secret));
   }
-  if (secrets.empty()) return Invalid("no webhook secret (expected one whsec_<base64> per line)");
+  if (secrets.empty())
+    return InvalidArgument("no webhook secret (expected one whsec_<base64> per line)");
   if (secrets.size() > kMaxSecrets) {
-    return Invalid(std::to_string(secrets.size()) +
-                   " webhook secrets; at most two (the current one and the next) are valid at "
-                   "once");
+    return InvalidArgument(
+        std::to_string(secrets.size()) +
+        " webhook secrets; at most two (the current one and the next) are valid at "
+        "once");
   }
   return secrets;
 }
@@ -183,7 +180,7 @@ std::string SignWebhook(const std::vector<WebhookSecret>& secrets, std::string_v
 Status VerifyWebhook(const std::vector<WebhookSecret>& secrets, std::string_view id,
                      std::string_view timestamp_header, std::string_view signature_header,
                      std::string_view body, int64_t now_seconds, int64_t tolerance_seconds) {
-  if (id.empty()) return Invalid("no webhook-id");
+  if (id.empty()) return InvalidArgument("no webhook-id");
   int64_t timestamp = 0;
   const char* end = timestamp_header.data() + timestamp_header.size();
   auto [parsed_end, error] = std::from_chars(timestamp_header.data(), end, timestamp);

@@ -1,8 +1,8 @@
 // The hand-off of HTTP requests to the thread that owns a program's state (a gateway's store is
 // written by its zmq::poll loop only). The HTTP server thread pushes (request, responder); the
-// owner thread polls fd() (an eventfd: put it in a zmq_pollitem_t with socket = nullptr, fd =
-// fd(), events = ZMQ_POLLIN) and, when it is readable, calls Drain() and answers each request
-// through its Responder, at once or later (long polls).
+// owner thread polls fd() (common/wake_signal.h: put it in a zmq_pollitem_t with socket =
+// nullptr, fd = fd(), events = ZMQ_POLLIN) and, when it is readable, calls Drain() and answers
+// each request through its Responder, at once or later (long polls).
 //
 // Thread rules: Push from any thread (normally the server thread); Drain from one owner thread.
 // Nothing pushed is dropped: past `capacity` waiting requests, Push answers 503 UNAVAILABLE
@@ -14,6 +14,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/wake_signal.h"
 #include "http/http_message.h"
 #include "http/http_server.h"
 #include "http/responder.h"
@@ -36,7 +37,7 @@ class RequestQueue {
   RequestQueue& operator=(const RequestQueue&) = delete;
 
   // Readable while requests wait (level-triggered until Drain empties the queue).
-  int fd() const { return event_fd_; }
+  int fd() const { return ready_.fd(); }
 
   void Push(HttpRequest request, Responder responder);
 
@@ -48,7 +49,7 @@ class RequestQueue {
 
  private:
   const size_t capacity_;
-  const int event_fd_;
+  WakeSignal ready_;  // raised while requests wait
   std::mutex mutex_;
   std::deque<PendingRequest> waiting_;  // guarded by mutex_
 };

@@ -13,6 +13,7 @@
 // owns that state just before Text() (the /metrics handler runs on it).
 #pragma once
 
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <cstdint>
@@ -39,5 +40,9 @@ class ProgramMetrics {
 
 // Histogram buckets for durations from 100 µs to 10 s, in seconds.
 const std::vector<double>& LatencyBucketsSeconds();
+
+// Registers the gauge family `name` in `registry` (the family lives as long as the registry).
+prometheus::Family<prometheus::Gauge>& GaugeFamily(prometheus::Registry& registry, const char* name,
+                                                   const char* help);
 
 }  // namespace aplus

@@ -77,7 +77,7 @@ std::string DescribeDelivery(const wire::Delivery& delivery) {
   return "no item";
 }
 
-bool IsBlank(const std::string& text) {
+bool IsAllBlank(const std::string& text) {
   return text.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
@@ -745,24 +745,24 @@ PartnerGateway::MutationFields PartnerGateway::FieldsOf(wire::Envelope& request)
 Status PartnerGateway::CheckArguments(const wire::Envelope& request) const {
   switch (request.body_case()) {
     case wire::Envelope::kReplyCase:
-      if (IsBlank(request.reply_case().text())) {
+      if (IsAllBlank(request.reply_case().text())) {
         return Status(wire::INVALID_ARGUMENT, "the reply text is empty");
       }
       break;
     case wire::Envelope::kAskInfo:
-      if (IsBlank(request.ask_info().question())) {
+      if (IsAllBlank(request.ask_info().question())) {
         return Status(wire::INVALID_ARGUMENT, "the question is empty");
       }
       break;
     case wire::Envelope::kTransferCase: {
       const auto& transfer = request.transfer_case();
-      if (IsBlank(transfer.to_partner())) {
+      if (IsAllBlank(transfer.to_partner())) {
         return Status(wire::INVALID_ARGUMENT, "a transfer needs the partner to transfer to");
       }
       if (transfer.to_partner() == options_.partner) {
         return Status(wire::INVALID_ARGUMENT, "a partner cannot transfer a case to itself");
       }
-      if (IsBlank(transfer.reason())) {
+      if (IsAllBlank(transfer.reason())) {
         return Status(wire::INVALID_ARGUMENT, "a transfer needs a reason");
       }
       break;

@@ -8,8 +8,6 @@ namespace {
 
 constexpr int64_t kMaxScannedDays = 20 * 366;
 
-Status Invalid(std::string message) { return Status(wire::INVALID_ARGUMENT, std::move(message)); }
-
 // Instants A+ can meaningfully handle; bounding them also keeps every sum below far from overflow.
 bool InRange(int64_t ms) {
   static const int64_t kMax = (DaysFromCivil(Date{9999, 12, 31}) + 1) * kMsPerDay;
@@ -180,22 +178,22 @@ Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t s
   Result<TimeZone> zone = TimeZone::FromName(calendar->zone_name());
   if (!zone.ok()) return zone.status();
   if (!InRange(submitted_ms)) {
-    return Invalid("submission time " + std::to_string(submitted_ms) +
-                   " ms is outside years 1970-9999");
+    return InvalidArgument("submission time " + std::to_string(submitted_ms) +
+                           " ms is outside years 1970-9999");
   }
   for (const Date& closure : partner.closures) {
     if (!IsValidDate(closure) || closure.year < 1970 || closure.year > 9999) {
-      return Invalid("partner closure " + FormatDate(closure) + " is not a valid date");
+      return InvalidArgument("partner closure " + FormatDate(closure) + " is not a valid date");
     }
   }
   for (const Pause& pause : pauses) {
     if (!InRange(pause.start_ms) || !InRange(pause.end_ms)) {
-      return Invalid("pause [" + std::to_string(pause.start_ms) + ", " +
-                     std::to_string(pause.end_ms) + ") ms is outside years 1970-9999");
+      return InvalidArgument("pause [" + std::to_string(pause.start_ms) + ", " +
+                             std::to_string(pause.end_ms) + ") ms is outside years 1970-9999");
     }
     if (pause.end_ms < pause.start_ms) {
-      return Invalid("pause ends (" + std::to_string(pause.end_ms) + " ms) before it starts (" +
-                     std::to_string(pause.start_ms) + " ms)");
+      return InvalidArgument("pause ends (" + std::to_string(pause.end_ms) +
+                             " ms) before it starts (" + std::to_string(pause.start_ms) + " ms)");
     }
   }
 
@@ -211,8 +209,8 @@ Result<DeadlineExplanation> ComputeDeadline(const ReplyPolicy& policy, int64_t s
     for (int64_t scanned = 0; static_cast<int64_t>(e.counted_days.size()) < policy.window;
          ++scanned) {
       if (scanned >= kMaxScannedDays) {
-        return Invalid("no " + DescribeReplyPolicy(policy) +
-                       " within 20 years of submission: too many closure days");
+        return InvalidArgument("no " + DescribeReplyPolicy(policy) +
+                               " within 20 years of submission: too many closure days");
       }
       day = AddDays(day, 1);
       if (std::optional<std::string> reason = SkipReason(policy.unit, day, *calendar, partner)) {
@@ -259,13 +257,13 @@ void RebaseDeadline(DeadlineExplanation& e, int64_t base_deadline_ms,
 
 Result<int64_t> WarningAt(const DeadlineExplanation& explanation, const WarningLead& lead) {
   if (lead.value < 0) {
-    return Invalid("warning lead must not be negative, got " + std::to_string(lead.value));
+    return InvalidArgument("warning lead must not be negative, got " + std::to_string(lead.value));
   }
   Result<TimeZone> zone = TimeZone::FromName(explanation.zone);
   if (!zone.ok()) return zone.status();
   if (CountsDays(explanation.policy.unit) &&
       static_cast<int64_t>(explanation.counted_days.size()) != explanation.policy.window) {
-    return Invalid("explanation does not come from ComputeDeadline: counted days missing");
+    return InvalidArgument("explanation does not come from ComputeDeadline: counted days missing");
   }
   return ShiftByPauses(BaseWarning(explanation, *zone, lead), explanation.pauses_applied, nullptr);
 }

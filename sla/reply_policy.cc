@@ -2,17 +2,18 @@
 
 #include <array>
 
+#include "common/text.h"
 #include "sla/civil_time.h"
 
 namespace aplus::sla {
 namespace {
 
-struct UnitSpelling {
+struct ReplyUnitSpelling {
   std::string_view name;  // normalized: lowercase ASCII, '-' separators, no accents
   ReplyUnit unit;
 };
 
-constexpr std::array<UnitSpelling, 24> kSpellings = {{
+constexpr std::array<ReplyUnitSpelling, 24> kReplyUnitSpellings = {{
     {"jours-calendaires", ReplyUnit::kCalendarDays},
     {"jour-calendaire", ReplyUnit::kCalendarDays},
     {"calendar-days", ReplyUnit::kCalendarDays},
@@ -40,14 +41,6 @@ constexpr std::array<UnitSpelling, 24> kSpellings = {{
     {"jours-ouvrable", ReplyUnit::kWorkingDaysWithSaturday},
 }};
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // Lowercase ASCII, "é"/"É" -> 'e', runs of spaces and '_' -> one '-'.
 std::string Normalize(std::string_view text) {
   std::string out;
@@ -56,7 +49,7 @@ std::string Normalize(std::string_view text) {
     if (c == '\xC3' && i + 1 < text.size() && (text[i + 1] == '\xA9' || text[i + 1] == '\x89')) {
       out += 'e';
       ++i;
-    } else if (IsSpace(c) || c == '_' || c == '-') {
+    } else if (IsBlank(c) || c == '_' || c == '-') {
       if (!out.empty() && out.back() != '-') out += '-';
     } else if (c >= 'A' && c <= 'Z') {
       out += static_cast<char>(c - 'A' + 'a');
@@ -129,8 +122,8 @@ std::string_view ReplyUnitLabel(ReplyUnit unit, bool plural) {
 }
 
 Result<ReplyUnit> ParseReplyUnit(std::string_view name) {
-  const std::string normalized = Normalize(Trim(name));
-  for (const UnitSpelling& spelling : kSpellings) {
+  const std::string normalized = Normalize(TrimBlanks(name));
+  for (const ReplyUnitSpelling& spelling : kReplyUnitSpellings) {
     if (spelling.name == normalized) return spelling.unit;
   }
   return Status(wire::INVALID_ARGUMENT, "unknown reply window unit \"" + std::string(name) +
@@ -165,7 +158,7 @@ Result<ReplyPolicy> MakeReplyPolicy(int64_t window, std::string_view unit) {
 }
 
 Result<ReplyPolicy> ParseReplyPolicy(std::string_view text) {
-  const std::string_view trimmed = Trim(text);
+  const std::string_view trimmed = TrimBlanks(text);
   size_t digits = 0;
   while (digits < trimmed.size() && trimmed[digits] >= '0' && trimmed[digits] <= '9') ++digits;
   if (digits == 0) {
@@ -180,7 +173,7 @@ Result<ReplyPolicy> ParseReplyPolicy(std::string_view text) {
   }
   int64_t window = 0;
   for (size_t i = 0; i < digits; ++i) window = window * 10 + (trimmed[i] - '0');
-  const std::string_view unit = Trim(trimmed.substr(digits));
+  const std::string_view unit = TrimBlanks(trimmed.substr(digits));
   if (unit.empty()) {
     return Status(wire::INVALID_ARGUMENT, "invalid reply policy \"" + std::string(text) +
                                               "\": missing unit, expected one of " + kKnownUnits);

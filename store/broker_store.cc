@@ -1,11 +1,10 @@
 #include "store/broker_store.h"
 
-#include <functional>
-
 #include <spdlog/spdlog.h>
 
+#include <functional>
+
 #include "common/clock.h"
-#include "store/case_scanner.h"
 #include "store/key_layout.h"
 
 namespace aplus {
@@ -670,10 +669,6 @@ Result<std::vector<wire::Alert>> BrokerStore::ListAlerts(bool include_acked,
   Status scanned = ScanStatus(*it, "the alerts");
   if (!scanned.ok()) return scanned;
   return alerts;
-}
-
-Status BrokerStore::ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit) {
-  return VisitCases(*CommittedCases(), visit);
 }
 
 Result<std::vector<BrokerStore::QueueEntry>> BrokerStore::MailItemsWithText(

@@ -124,12 +124,9 @@ class BrokerStore {
   // matching dead-letter queues whole: dead letters are few (each one is an operator alert).
   // INTERNAL on a read error or an unreadable item.
   Result<std::vector<DeadLetterEntry>> ReadDeadLetters(const std::string& queue_prefix);
-  // Calls `visit` for every committed case record. Stops when it returns false. An unparsable
-  // record is INTERNAL (a report would silently leave it out otherwise). On the caller's
-  // thread: the broker's reads of every case go through CaseScanner instead, off its loop.
-  Status ForEachCase(const std::function<bool(const records::CaseRecord&)>& visit);
   // An iterator over the committed case records as they are at this instant (its snapshot),
-  // for store/case_scanner.h; it must be released before the store closes.
+  // for store/case_scanner.h (VisitCases walks it); it must be released before the store
+  // closes. The broker reads every case off its loop, through CaseScanner.
   std::unique_ptr<rocksdb::Iterator> CommittedCases() const { return db_->NewIterator(cases_); }
   // The mail items of `queue` that carry a text (committed, with this batch's rewrites and
   // deletes applied), in queue order. Reads the whole queue: for the retention purge, which

@@ -61,6 +61,7 @@ void CaseScanner::Collect() {
   std::deque<std::pair<Read, Status>> finished;
   {
     std::lock_guard lock(mutex_);
+    ready_.Clear();  // under the lock: a read finishing after this raises it again
     finished.swap(finished_);
   }
   for (auto& [read, status] : finished) {
@@ -79,6 +80,7 @@ void CaseScanner::Stop(const Status& why) {
   walking_.clear();
   for (auto& read : waiting_) finished_.emplace_back(std::move(read), why);
   waiting_.clear();
+  if (!finished_.empty()) ready_.Raise();
 }
 
 void CaseScanner::HoldForTest(bool held) {
@@ -121,6 +123,7 @@ void CaseScanner::Run() {
     if (stop_) return;  // cancelled: Stop() answers the reads with its reason
     for (auto& read : walking_) finished_.emplace_back(std::move(read), status);
     walking_.clear();
+    ready_.Raise();
   }
 }
 

@@ -3,7 +3,8 @@
 // delivery and timer for that long (issue 11: flat to 10,000,000 cases). The loop hands each
 // read here with what to do with each record; a worker thread walks the committed records (an
 // iterator made when the walk starts: the state at that instant, after the read was asked);
-// the loop collects the outcomes at its next turns and answers then.
+// the loop collects the outcomes at its next turns and answers then: ready_fd() wakes its poll
+// when a read has finished (a report or board answered at once, not at the poll's timeout).
 //
 // The reads waiting when a walk starts share it (one pass over the cases answers them all):
 // the console asks for a report per week of its period at once, up to 55 reads.
@@ -28,6 +29,7 @@
 #include <rocksdb/iterator.h>
 
 #include "common/status.h"
+#include "common/wake_signal.h"
 #include "records.pb.h"
 
 namespace aplus {
@@ -35,7 +37,7 @@ namespace aplus {
 // Calls `visit` for each case record `cases` yields from its first key, in key order, until it
 // returns false. INTERNAL naming the case for a record that cannot be parsed (a report would
 // silently leave it out otherwise), UNAVAILABLE for an iterator error or when `cancel` is set.
-// The one walk of the cases: BrokerStore::ForEachCase and the scanner share it.
+// The one walk of the cases: the scanner's, and the store's tests'.
 Status VisitCases(rocksdb::Iterator& cases,
                   const std::function<bool(const records::CaseRecord&)>& visit,
                   const std::atomic<bool>* cancel = nullptr);
@@ -64,6 +66,8 @@ class CaseScanner {
   Status Start(Read read);
   // Runs the `done` of every read finished since the last call, in the order they finished.
   void Collect();
+  // Readable while finished reads wait for Collect() (common/wake_signal.h): poll it.
+  int ready_fd() const { return ready_.fd(); }
   // Cancels the walk in progress and joins the worker; every read not answered yet finishes
   // with `why` (the next Collect runs their `done`). Start refuses from then on.
   void Stop(const Status& why);
@@ -83,6 +87,7 @@ class CaseScanner {
   size_t outstanding_ = 0;  // owner's thread only
   bool stopped_ = false;    // owner's thread only
   std::atomic<bool> cancel_{false};
+  WakeSignal ready_;  // raised while finished_ holds reads
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -52,9 +52,9 @@ void PurgeCompactor::Request(uint64_t generation, std::vector<KeyRange> ranges) 
 }
 
 void PurgeCompactor::Run() {
-  using Clock = std::chrono::steady_clock;
+  using SteadyClock = std::chrono::steady_clock;
   // The first run may start at once: nothing ran before it.
-  Clock::time_point next_allowed = Clock::now();
+  SteadyClock::time_point next_allowed = SteadyClock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     wake_.wait(lock, [&] { return stop_ || requested_ > completed_.load(); });
@@ -66,7 +66,7 @@ void PurgeCompactor::Run() {
     for (auto& [family, range] : pending_) ranges.push_back(range);
     pending_.clear();
     lock.unlock();
-    next_allowed = Clock::now() + min_interval_;
+    next_allowed = SteadyClock::now() + min_interval_;
     Status status = Compact(ranges);
     lock.lock();
     if (status.ok()) {
@@ -78,7 +78,7 @@ void PurgeCompactor::Run() {
       if (stop_) return;
       failures_.fetch_add(1);
       // A failing disk is not hammered, whatever the interval.
-      next_allowed = std::max(next_allowed, Clock::now() + std::chrono::seconds(1));
+      next_allowed = std::max(next_allowed, SteadyClock::now() + std::chrono::seconds(1));
       spdlog::error("retention: compaction of purge pass {} failed, retried later: {}", generation,
                     status.ToString());
       // Put the ranges back for the next run.

@@ -1,3 +1,5 @@
+#include "store/broker_store.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -6,7 +8,7 @@
 #include <random>
 
 #include "common/case_id.h"
-#include "store/broker_store.h"
+#include "store/case_scanner.h"
 #include "store/key_layout.h"
 #include "tests/support/child_process.h"
 
@@ -292,7 +294,7 @@ TEST_CASE("an iterator error of a scan is an error value, not the end of the dat
   auto store = BrokerStore::Open(dir.Sub("db"));  // the counters live elsewhere: it opens
   REQUIRE_MESSAGE(store.ok(), store.status().ToString());
   size_t visited = 0;
-  Status scanned = (*store)->ForEachCase([&](const records::CaseRecord&) {
+  Status scanned = VisitCases(*(*store)->CommittedCases(), [&](const records::CaseRecord&) {
     ++visited;
     return true;
   });
@@ -328,10 +330,10 @@ TEST_CASE("case records are keyed by case number: the families grow at their end
   }
   REQUIRE_FALSE(std::is_sorted(ids.begin(), ids.end()));
   std::vector<std::string> visited;
-  REQUIRE(s.ForEachCase([&](const records::CaseRecord& record) {
-    visited.push_back(record.summary().case_id());
-    return true;
-  }).ok());
+  REQUIRE(VisitCases(*s.CommittedCases(), [&](const records::CaseRecord& record) {
+            visited.push_back(record.summary().case_id());
+            return true;
+          }).ok());
   CHECK(visited == ids);  // number order, which is the order of submission
   for (const auto& key : RawKeys(s.db(), keys::kCases)) CHECK(key.substr(8, 3) == "PER");
 }

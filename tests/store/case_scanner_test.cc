@@ -1,14 +1,16 @@
 // Reads of every case off the owner's thread (store/case_scanner.h): the walk, the snapshot a
 // scan reads, the bound on waiting scans, and a stop with scans outstanding.
+#include "store/case_scanner.h"
+
 #include <doctest/doctest.h>
+#include <poll.h>
+#include <rocksdb/write_batch.h>
 
 #include <chrono>
-#include <rocksdb/write_batch.h>
 #include <thread>
 
 #include "common/case_id.h"
 #include "store/broker_store.h"
-#include "store/case_scanner.h"
 #include "store/key_layout.h"
 #include "tests/support/child_process.h"
 
@@ -98,7 +100,8 @@ TEST_CASE("a read walks the cases as they are when its walk starts, and answers 
                       [&](const Status& status) {
                         done_on = std::this_thread::get_id();
                         outcome = status;
-                      }})
+                      },
+                      {}})
               .ok());
   CHECK(scanner.outstanding() == 1);
   // Two more cases committed while the read waits: its walk, which starts later, sees them.
@@ -165,7 +168,8 @@ TEST_CASE("reads beyond the bound are refused with a hint, and the waiting ones 
                              [&](const Status& status) {
                                CHECK(status.ok());
                                ++answered;
-                             }};
+                             },
+                             {}};
   };
   REQUIRE(scanner.Start(read()).ok());
   REQUIRE(scanner.Start(read()).ok());
@@ -180,6 +184,41 @@ TEST_CASE("reads beyond the bound are refused with a hint, and the waiting ones 
   REQUIRE(CollectUntil(scanner, [&] { return answered == 3; }));
 }
 
+bool ReadyWithin(const CaseScanner& scanner, int timeout_ms) {
+  pollfd item{scanner.ready_fd(), POLLIN, 0};
+  return poll(&item, 1, timeout_ms) == 1;
+}
+
+TEST_CASE("the ready fd wakes the owner when a read has finished, and is quiet after Collect") {
+  testing::TempDir dir("case-scan-ready");
+  auto store = StoreWithCases(dir.Sub("db"), 10);
+  CountedScanner counted(*store, 4);
+  CaseScanner& scanner = counted.scanner;
+  scanner.HoldForTest(true);
+  int answered = 0;
+  auto read = [&] {
+    return CaseScanner::Read{[](const records::CaseRecord&) { return true; },
+                             [&](const Status&) { ++answered; },
+                             {}};
+  };
+  REQUIRE(scanner.Start(read()).ok());
+  CHECK_FALSE(ReadyWithin(scanner, 50));  // held: nothing finished
+  scanner.HoldForTest(false);
+  // The owner polls as the broker's loop does, and wakes when the walk ends, not at a timeout.
+  REQUIRE(ReadyWithin(scanner, 10000));
+  scanner.Collect();
+  CHECK(answered == 1);
+  CHECK_FALSE(ReadyWithin(scanner, 0));
+  // A stop's answers wake the owner too.
+  scanner.HoldForTest(true);
+  REQUIRE(scanner.Start(read()).ok());
+  scanner.Stop(Status(wire::UNAVAILABLE, "stopping"));
+  CHECK(ReadyWithin(scanner, 0));
+  scanner.Collect();
+  CHECK(answered == 2);
+  CHECK_FALSE(ReadyWithin(scanner, 0));
+}
+
 // A read whose walk stands still at its first case until `go`, then takes 5 ms a case: 2,000
 // cases make a walk of 10 s, which a stop or a destruction must cut short.
 CaseScanner::Read SlowRead(std::atomic<size_t>& visited, std::atomic<bool>& go,
@@ -190,7 +229,8 @@ CaseScanner::Read SlowRead(std::atomic<size_t>& visited, std::atomic<bool>& go,
                              std::this_thread::sleep_for(std::chrono::milliseconds(5));
                              return true;
                            },
-                           std::move(done)};
+                           std::move(done),
+                           {}};
 }
 
 TEST_CASE("a stop answers the reads walking and waiting with its reason, and refuses new ones") {

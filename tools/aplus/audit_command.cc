@@ -7,7 +7,7 @@
 namespace aplus::cli {
 namespace {
 
-std::string RoleName(wire::Role role) {
+std::string AuditRoleLabel(wire::Role role) {
   switch (role) {
     case wire::AGENT_GATEWAY: return "contact point";
     case wire::PARTNER_GATEWAY: return "partner";
@@ -26,7 +26,8 @@ std::string RenderAuditLog(const wire::AuditLog& log) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& entry : log.entries()) {
     rows.push_back({std::to_string(entry.sequence()), FormatSecond(entry.at_ms()),
-                    OneLine(entry.principal()), RoleName(entry.role()), OneLine(entry.action()),
+                    OneLine(entry.principal()), AuditRoleLabel(entry.role()),
+                    OneLine(entry.action()),
                     entry.detail().empty() ? "-" : Truncate(entry.detail(), 60)});
   }
   return out + RenderTable({"SEQ", "WHEN", "WHO", "ROLE", "ACTION", "DETAIL"}, rows,

@@ -18,11 +18,6 @@ nlohmann::json EntryJson(const KeyringEntry& entry) {
           {"public_key", entry.public_key}};
 }
 
-// Keyring files are read from disk: never let invalid UTF-8 abort the dump.
-std::string Dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 }  // namespace
 
 std::string RenderKeyringTable(const std::vector<KeyringEntry>& entries) {
@@ -51,9 +46,9 @@ int RunKeygen(const GlobalOptions& options, const std::string& prefix, bool forc
     return ReportFailure(options, written);
   }
   if (options.json) {
-    std::cout << Dump({{"public_key", pair->public_key},
-                       {"key_file", key_file},
-                       {"public_file", public_file}})
+    std::cout << DumpJson({{"public_key", pair->public_key},
+                           {"key_file", key_file},
+                           {"public_file", public_file}})
               << std::endl;
   } else {
     std::cout << "public key:  " << pair->public_key << "\n"
@@ -88,7 +83,7 @@ int RunKeyringAdd(const GlobalOptions& options, const KeyringAddArgs& args) {
   if (options.json) {
     nlohmann::json answer = EntryJson(entry);
     answer["file"] = file;
-    std::cout << Dump(answer) << std::endl;
+    std::cout << DumpJson(answer) << std::endl;
   } else {
     std::cout << "added " << DescribeEntry(entry) << " as " << file << "\n" << std::flush;
   }
@@ -101,7 +96,7 @@ int RunKeyringRemove(const GlobalOptions& options, const std::string& keyring_di
   if (!removed.ok()) return ReportFailure(options, removed);
   std::string file = KeyringEntryPath(keyring_dir, name);
   if (options.json) {
-    std::cout << Dump({{"removed", name}, {"file", file}}) << std::endl;
+    std::cout << DumpJson({{"removed", name}, {"file", file}}) << std::endl;
   } else {
     std::cout << "removed key " << name << " (" << file << ")\n" << std::flush;
   }
@@ -113,7 +108,7 @@ int RunKeyringList(const GlobalOptions& options, const std::string& keyring_dir)
   if (options.json) {
     nlohmann::json array = nlohmann::json::array();
     for (const auto& entry : load.entries) array.push_back(EntryJson(entry));
-    std::cout << Dump(array) << std::endl;
+    std::cout << DumpJson(array) << std::endl;
   } else if (load.entries.empty()) {
     std::cout << "no keys in " << keyring_dir << "\n" << std::flush;
   } else {

@@ -136,4 +136,8 @@ std::string ErrorJson(const Status& status) {
                                                nlohmann::json::error_handler_t::replace);
 }
 
+std::string DumpJson(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace aplus::cli

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <google/protobuf/message.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -50,5 +51,9 @@ std::string MessageJson(const google::protobuf::Message& message);
 
 // {"error":{"code":"UNKNOWN_CASE","message":"..."}}
 std::string ErrorJson(const Status& status);
+
+// `value` on one line; text that is not valid UTF-8 (keyring and token files are read from
+// disk) is replaced, never an exception.
+std::string DumpJson(const nlohmann::json& value);
 
 }  // namespace aplus::cli

@@ -27,11 +27,6 @@ std::string AgentsText(const std::vector<std::string>& agents) {
   return text;
 }
 
-// Token files are read from disk: never let invalid UTF-8 abort the dump.
-std::string Dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 }  // namespace
 
 std::string RenderTokenTable(const std::vector<TokenEntry>& entries) {
@@ -49,11 +44,11 @@ int RunTokensAdd(const GlobalOptions& options, const std::string& token_dir,
   if (!token.ok()) return ReportFailure(options, token.status());
   std::string file = TokenEntryPath(token_dir, name);
   if (options.json) {
-    std::cout << Dump({{"name", name},
-                       {"token", *token},
-                       {"agents", agents},
-                       {"created_at", UtcText(now_ms)},
-                       {"file", file}})
+    std::cout << DumpJson({{"name", name},
+                           {"token", *token},
+                           {"agents", agents},
+                           {"created_at", UtcText(now_ms)},
+                           {"file", file}})
               << std::endl;
   } else {
     std::cout << "token:  " << *token << "\n"
@@ -71,7 +66,7 @@ int RunTokensRemove(const GlobalOptions& options, const std::string& token_dir,
   if (!removed.ok()) return ReportFailure(options, removed);
   std::string file = TokenEntryPath(token_dir, name);
   if (options.json) {
-    std::cout << Dump({{"removed", name}, {"file", file}}) << std::endl;
+    std::cout << DumpJson({{"removed", name}, {"file", file}}) << std::endl;
   } else {
     std::cout << "removed token " << name << " (" << file << ")\n" << std::flush;
   }
@@ -87,7 +82,7 @@ int RunTokensList(const GlobalOptions& options, const std::string& token_dir) {
                        {"agents", entry.agents},
                        {"created_at", UtcText(entry.created_ms)}});
     }
-    std::cout << Dump(array) << std::endl;
+    std::cout << DumpJson(array) << std::endl;
   } else if (load.entries.empty()) {
     std::cout << "no tokens in " << token_dir << "\n" << std::flush;
   } else {

@@ -28,8 +28,6 @@ namespace {
 
 using nlohmann::json;
 
-double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-
 // A program of the path, as the report names it, with its pid and CPU seconds at the start of
 // the window.
 struct MeteredProgram {

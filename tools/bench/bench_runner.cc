@@ -45,8 +45,6 @@ constexpr std::pair<const char*, const char*> kWindowHistograms[] = {
     {"aplus_commit_seconds", "broker_commits"},
     {"aplus_submit_durable_seconds", "broker_submit_durable"}};
 
-double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-
 std::string Fixed(double value, int digits) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", digits, value);

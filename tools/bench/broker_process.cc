@@ -16,13 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace aplus::bench {
 
-int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t WallNowMs() { return UnixNowMs(); }
 
 int PickFreeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

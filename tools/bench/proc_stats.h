@@ -11,6 +11,9 @@
 
 namespace aplus::bench {
 
+// Bytes as mebibytes, for the reports.
+inline double Mb(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
 struct ProcessMemory {
   uint64_t rss_bytes = 0;   // VmRSS: resident now
   uint64_t peak_bytes = 0;  // VmHWM: the resident high-water mark since the process started
