@@ -11,7 +11,8 @@ bash deploy/install-deps.sh --build-only
 # of unchanged files is free; the first build compiles everything once. Measured: a cold build
 # of these four targets (clean build dir, CCACHE_DISABLE=1) took 833 s user + 46 s system of CPU,
 # about 7.5 minutes on 2 idle cores, before the unity build; 508 s with it (a fresh clone, this
-# script): the batches of 8 files leave a core idle at the end of the chain of libraries.
+# script), 486 s once the libraries no longer waited for each other's archives: a batch of 8
+# files is one compiler run, so the last batches of the chain run one core at a time.
 echo "[2/3] building the programs into build/bin (the first build takes about 8-9 minutes on 2 cores)"
 build_started=$(date +%s)
 bash deploy/build.sh aplus-broker aplus-agent-gateway aplus-partner-gateway aplus
