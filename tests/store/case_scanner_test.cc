@@ -156,6 +156,17 @@ TEST_CASE("reads waiting together share one walk; one that has seen enough leave
   for (const auto& id : after_walk_on) CHECK(id != std::this_thread::get_id());
 }
 
+// A read that visits every case and counts its answer in `answered`; `expect_ok`: the walk
+// must have ended well.
+CaseScanner::Read CountingRead(int& answered, bool expect_ok) {
+  return CaseScanner::Read{[](const records::CaseRecord&) { return true; },
+                           [&answered, expect_ok](const Status& status) {
+                             if (expect_ok) CHECK(status.ok());
+                             ++answered;
+                           },
+                           {}};
+}
+
 TEST_CASE("reads beyond the bound are refused with a hint, and the waiting ones all answer") {
   testing::TempDir dir("case-scan-bound");
   auto store = StoreWithCases(dir.Sub("db"), 10);
@@ -163,14 +174,7 @@ TEST_CASE("reads beyond the bound are refused with a hint, and the waiting ones 
   CaseScanner& scanner = counted.scanner;
   scanner.HoldForTest(true);
   int answered = 0;
-  auto read = [&] {
-    return CaseScanner::Read{[](const records::CaseRecord&) { return true; },
-                             [&](const Status& status) {
-                               CHECK(status.ok());
-                               ++answered;
-                             },
-                             {}};
-  };
+  auto read = [&] { return CountingRead(answered, /*expect_ok=*/true); };
   REQUIRE(scanner.Start(read()).ok());
   REQUIRE(scanner.Start(read()).ok());
   Status refused = scanner.Start(read());
@@ -196,11 +200,7 @@ TEST_CASE("the ready fd wakes the owner when a read has finished, and is quiet a
   CaseScanner& scanner = counted.scanner;
   scanner.HoldForTest(true);
   int answered = 0;
-  auto read = [&] {
-    return CaseScanner::Read{[](const records::CaseRecord&) { return true; },
-                             [&](const Status&) { ++answered; },
-                             {}};
-  };
+  auto read = [&] { return CountingRead(answered, /*expect_ok=*/false); };
   REQUIRE(scanner.Start(read()).ok());
   CHECK_FALSE(ReadyWithin(scanner, 50));  // held: nothing finished
   scanner.HoldForTest(false);

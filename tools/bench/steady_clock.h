@@ -9,13 +9,13 @@
 #include <chrono>
 #include <cstdint>
 
+#include "common/clock.h"
+
 namespace aplus::bench {
 
-inline int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// The programs' monotonic nanoseconds (common/clock.h), the same clock the broker's histograms
+// use.
+using aplus::SteadyNowNs;
 
 // Sleeps until SteadyNowNs() reads `deadline_ns` (an absolute deadline: no drift when called in
 // a loop of due instants); returns at once when it has passed. steady_clock is CLOCK_MONOTONIC
