@@ -243,7 +243,8 @@ TEST_CASE("a waiting item's age shows in Stats and /metrics, also after a restar
 TEST_CASE("the broker refuses a non-loopback metrics listener without TLS" *
           doctest::timeout(60)) {
   TestNetwork network("broker-metrics-exposed");
-  CHECK_FALSE(network.StartBroker({"--http-listen", "0.0.0.0:" + std::to_string(FreePort())}));
+  CHECK_FALSE(network.StartBroker({"--http-listen", "0.0.0.0:" + std::to_string(FreePort()),
+                                           "--token-dir", network.dir().Sub("tokens")}));
   REQUIRE(WaitUntil([&] { return !network.broker().Running(); }, 10000));
   CHECK(network.broker().ExitCode() == kExitStartupError);
   INFO(network.broker().Log());

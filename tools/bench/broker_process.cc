@@ -77,6 +77,12 @@ Status BrokerProcess::Start() {
                                    // The benchmark is one principal per simulated gateway,
                                    // each far above a real contact point's pace.
                                    "--rate-limit", "0", "--max-open-cases", "0"};
+  if (metrics_port_ > 0) {
+    // The listener's token directory beside the data directory, removed with the run's files
+    // (the broker's default is ./aplus-data/tokens-broker, in whatever directory the bench runs).
+    args.push_back("--token-dir");
+    args.push_back(data_dir_ + ".tokens");
+  }
   if (!config_path_.empty()) {
     args.push_back("--config");
     args.push_back(config_path_);
