@@ -1,26 +1,38 @@
 // A directory of small entry files that grant access — the broker's keyring (common/keyring.h)
-// and the gateways' API tokens (common/token_store.h) — read by one implementation with one set
-// of rules: a directory or a file writable by group or others is refused (anyone could add or
-// change an entry), only regular files named like entries (IsKeyringEntryFileName) are read,
-// each at most max_entry_bytes, in file-name order. What the entries mean is the caller's.
+// and the gateways' API tokens (common/token_store.h) — read and written by one implementation
+// with one set of rules: a directory or a file writable by group or others is refused (anyone
+// could add or change an entry), only regular files named like entries (IsEntryFileName) are
+// read, each at most max_entry_bytes, in file-name order. An entry is "<name>.toml", a TOML table
+// whose `name` is that file name without ".toml" and whose keys are all known to its reader.
+// What the entries mean is the caller's.
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
+#include <toml++/toml.h>
 #include <vector>
 
 #include "common/status.h"
 
 namespace aplus {
 
+// An entry is a few lines; anything bigger is not one, and is not read into memory.
+inline constexpr size_t kMaxEntryFileBytes = 64 * 1024;
+// An entry's name may be this long (it becomes a file name).
+inline constexpr size_t kMaxEntryNameLength = 128;
+inline constexpr std::string_view kEntryFileSuffix = ".toml";
+
 struct EntryDirectoryRules {
   std::string_view label;        // starts directory problems: "keyring", "tokens"
   std::string_view dir_grants;   // "add a key": "... anyone could add a key; ..."
   std::string_view file_grants;  // "change who this key is"
   std::string_view entry_kind;   // "keyring entry": "too large to be a keyring entry"
+  std::string_view dir_noun;     // "keyring": "cannot create keyring DIR: why"
+  std::string_view entry_noun;   // "key": "no key named X in DIR"
   bool follow_symlinks = true;   // false: an entry that is a symbolic link is refused
-  size_t max_entry_bytes = 64 * 1024;
+  size_t max_entry_bytes = kMaxEntryFileBytes;
 };
 
 struct EntryFile {
@@ -36,6 +48,48 @@ struct EntryDirectoryScan {
 };
 
 EntryDirectoryScan ScanEntryDirectory(const std::string& dir, const EntryDirectoryRules& rules);
+
+// Whether a file of an entry directory is an entry: "*.toml" not starting with '.' (temporary
+// files of atomic writes start with '.').
+bool IsEntryFileName(std::string_view file_name);
+
+// Whether `name` may name an entry: letters, digits, '.', '_', '-', at most
+// kMaxEntryNameLength, not starting with '.' or '-'.
+bool IsEntryName(std::string_view name);
+
+// "<dir>/<name>.toml".
+std::string EntryFilePath(const std::string& dir, std::string_view name);
+
+// The entry name a file holds: its name without ".toml" ("caf.toml" -> "caf").
+std::string_view EntryNameOfFile(std::string_view file_name);
+
+// The file's text as a TOML table. INVALID_ARGUMENT "path: why" when the file could not be
+// read, "path:line:column: description" when it is not TOML.
+Result<toml::table> ParseEntryFile(const EntryFile& file);
+
+// "" when `value` suits `key`, else the problem ("'role' must be a string").
+using EntryValueCheck = std::string (*)(std::string_view key, const toml::node& value);
+
+// Refuses, key by key in the table's order, a key not in `known_keys` (INVALID_ARGUMENT "path:
+// unknown key 'x'") or, when `check_value` is given, a value it finds wrong ("path: <problem>").
+// An unknown key is refused, not ignored: misspelt, it would be a restriction silently dropped.
+Status CheckEntryKeys(const EntryFile& file, const toml::table& table,
+                      std::span<const std::string_view> known_keys,
+                      EntryValueCheck check_value = nullptr);
+
+// INVALID_ARGUMENT "path: name 'a' is not the file name 'b'" unless `name` is the file's. A
+// copied file keeps its old name inside: which one the operator meant is unknown.
+Status CheckEntryNameIsFileName(const EntryFile& file, std::string_view name);
+
+// Creates `dir` with mode 0700 (its parents as needed), for the first entry of a directory
+// that does not exist yet. INVALID_ARGUMENT "cannot create <dir_noun> DIR: why".
+Status CreateEntryDirectory(const std::string& dir, const EntryDirectoryRules& rules);
+
+// Removes "<dir>/<name>.toml" and syncs `dir`. INVALID_ARGUMENT "no <entry_noun> named X in
+// DIR" when there is none or `name` is not an entry name (so that it never reaches outside
+// `dir`), "cannot remove PATH: why" when the file stays.
+Status RemoveEntryFile(const std::string& dir, const std::string& name,
+                       const EntryDirectoryRules& rules);
 
 // "0644", for messages about modes.
 std::string ModeText(unsigned mode);

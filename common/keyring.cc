@@ -1,31 +1,20 @@
 #include "common/keyring.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <map>
 #include <toml++/toml.h>
 
 #include "common/atomic_file.h"
 #include "common/curve_keys.h"
 #include "common/entry_directory.h"
+#include "common/text.h"
 
 namespace aplus {
 namespace {
 
-constexpr std::string_view kEntrySuffix = ".toml";
-constexpr size_t kMaxNameLength = 128;
-// An entry is a few lines; anything bigger is not one, and is not read into memory.
-constexpr size_t kMaxEntryBytes = 64 * 1024;
-constexpr mode_t kEntryFileMode = 0644;
-constexpr mode_t kKeyringDirMode = 0700;
+constexpr mode_t kKeyringFileMode = 0644;
 
 struct RoleSpelling {
   wire::Role role;
@@ -38,38 +27,27 @@ constexpr RoleSpelling kRoles[] = {{wire::AGENT_GATEWAY, "agent-gateway"},
                                    {wire::CONSOLE, "console"},
                                    {wire::BROKER_PEER, "broker-peer"}};
 
-constexpr std::string_view kKnownKeys[] = {"name", "public-key", "role", "principal", "territory"};
+constexpr std::string_view kKeyringKnownKeys[] = {"name", "public-key", "role", "principal",
+                                                  "territory"};
 
-bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
+constexpr EntryDirectoryRules kKeyringDirectoryRules{.label = "keyring",
+                                                     .dir_grants = "add a key",
+                                                     .file_grants = "change who this key is",
+                                                     .entry_kind = "keyring entry",
+                                                     .dir_noun = "keyring",
+                                                     .entry_noun = "key",
+                                                     .follow_symlinks = true};
 
 // As network config ids (common/network_config.h).
 bool IsId(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), IsIdChar);
 }
 
-// A name becomes a file name: no '/', and no leading '.' (the loader would take the file for
-// a temporary one and skip it) or '-' (it would read as a flag on a command line).
-bool IsKeyName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength || !IsId(name)) return false;
-  return name[0] != '.' && name[0] != '-';
-}
-
-// 'text', cut to 64 characters: a value echoed in a message stays short.
-std::string Quoted(std::string_view text) {
-  std::string quoted = "'";
-  quoted.append(text.substr(0, 64));
-  quoted += '\'';
-  return quoted;
-}
-
 std::string KeyPrefix(std::string_view key) {
   return std::string(key.substr(0, 8)) + (key.size() > 8 ? "..." : "");
 }
 
-std::string EntryText(const KeyringEntry& entry) {
+std::string KeyringEntryText(const KeyringEntry& entry) {
   // Every value was checked by ValidateKeyringEntry: ids, Z85 and role names have no '"',
   // '\\' or control character, so they go into TOML basic strings unescaped.
   std::string text = "# A+ keyring entry. Written by `aplus keyring add`.\n";
@@ -84,46 +62,35 @@ std::string EntryText(const KeyringEntry& entry) {
 // What one entry file holds, or why it cannot be used. `public_key` is the key the file
 // claims even when the entry is refused for another reason, so that an add never hands out a
 // key some broken file already holds.
-struct FileRead {
+struct KeyringFileRead {
   std::string path;
   KeyringEntry entry;
   std::string problem;     // "" = the entry is good
   std::string public_key;  // as written in the file, "" when unreadable
 };
 
+// Every value of a keyring entry is a string.
+std::string KeyringValueProblem(std::string_view key, const toml::node& value) {
+  return value.is_string() ? std::string() : "'" + std::string(key) + "' must be a string";
+}
+
 // Reads and checks one "<name>.toml". Problems start with the path, or "path:line:column".
-FileRead ReadEntry(const EntryFile& file) {
-  FileRead read;
+KeyringFileRead ReadKeyringFile(const EntryFile& file) {
+  KeyringFileRead read;
   read.path = file.path;
-  const std::string& file_name = file.file_name;
-  const auto& text = file.text;
-  if (!text.ok()) {
-    read.problem = read.path + ": " + text.status().message();
+  Result<toml::table> parsed = ParseEntryFile(file);
+  if (!parsed.ok()) {
+    read.problem = parsed.status().message();
     return read;
   }
-  toml::table table;
-  try {
-    table = toml::parse(std::string_view(*text), std::string_view(read.path));
-  } catch (const toml::parse_error& error) {
-    const auto& where = error.source().begin;
-    read.problem = read.path + ":" + std::to_string(where.line) + ":" +
-                   std::to_string(where.column) + ": " + std::string(error.description());
-    return read;
-  }
+  const toml::table& table = *parsed;
   if (const auto* key = table.get_as<std::string>("public-key")) read.public_key = key->get();
 
-  // An unknown key is refused, not ignored: "teritory" ignored would give a gateway every
-  // territory of its partner.
-  for (const auto& [key, node] : table) {
-    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key.str()) ==
-        std::end(kKnownKeys)) {
-      read.problem = read.path + ": unknown key '" + std::string(key.str()) + "'";
-      return read;
-    }
-    if (!node.is_string()) {
-      read.problem = read.path + ": '" + std::string(key.str()) + "' must be a string";
-      return read;
-    }
+  // "teritory" ignored would give a gateway every territory of its partner.
+  Status keys = CheckEntryKeys(file, table, kKeyringKnownKeys, KeyringValueProblem);
+  if (!keys.ok()) {
+    read.problem = keys.message();
+    return read;
   }
   auto text_of = [&table](std::string_view key) {
     const auto* value = table.get_as<std::string>(key);
@@ -147,30 +114,22 @@ FileRead ReadEntry(const EntryFile& file) {
     read.problem = read.path + ": " + valid.message();
     return read;
   }
-  std::string stem = file_name.substr(0, file_name.size() - kEntrySuffix.size());
-  if (read.entry.name != stem) {
-    // A copied file keeps its old name inside: which one the operator meant is unknown.
-    read.problem =
-        read.path + ": name '" + read.entry.name + "' is not the file name '" + stem + "'";
-  }
+  Status named = CheckEntryNameIsFileName(file, read.entry.name);
+  if (!named.ok()) read.problem = named.message();
   return read;
 }
 
 // The whole directory: every entry file read, plus what is wrong with the directory itself.
-struct DirectoryScan {
+struct KeyringScan {
   bool missing = false;
-  std::string dir_problem;      // "" = the directory is usable
-  std::vector<FileRead> files;  // sorted by file name
+  std::string dir_problem;             // "" = the directory is usable
+  std::vector<KeyringFileRead> files;  // sorted by file name
 };
 
-constexpr EntryDirectoryRules kKeyringDirectoryRules{
-    "keyring", "add a key", "change who this key is", "keyring entry",
-    /*follow_symlinks=*/true, kMaxEntryBytes};
-
-DirectoryScan ScanDirectory(const std::string& dir) {
+KeyringScan ScanKeyring(const std::string& dir) {
   EntryDirectoryScan entries = ScanEntryDirectory(dir, kKeyringDirectoryRules);
-  DirectoryScan scan{entries.missing, std::move(entries.dir_problem), {}};
-  for (const auto& file : entries.files) scan.files.push_back(ReadEntry(file));
+  KeyringScan scan{entries.missing, std::move(entries.dir_problem), {}};
+  for (const auto& file : entries.files) scan.files.push_back(ReadKeyringFile(file));
   return scan;
 }
 
@@ -181,7 +140,7 @@ Result<wire::Role> ParseRoleName(std::string_view name) {
     if (spelling.name == name) return spelling.role;
   }
   return InvalidArgument(
-      "unknown role " + Quoted(name) +
+      "unknown role " + QuotedExcerpt(name) +
       " (expected agent-gateway, partner-gateway, operator, administrator, console or "
       "broker-peer)");
 }
@@ -201,9 +160,9 @@ std::string DescribeEntry(const KeyringEntry& entry) {
 }
 
 Status ValidateKeyringEntry(const KeyringEntry& entry) {
-  if (!IsKeyName(entry.name)) {
+  if (!IsEntryName(entry.name)) {
     return InvalidArgument(
-        Quoted(entry.name) +
+        QuotedExcerpt(entry.name) +
         " is not a key name (letters, digits, '.', '_', '-', starting with a letter "
         "or digit, at most 128 characters)");
   }
@@ -215,7 +174,8 @@ Status ValidateKeyringEntry(const KeyringEntry& entry) {
     return InvalidArgument("key " + entry.name + ": no role");
   }
   if (!IsId(entry.principal)) {
-    return InvalidArgument("key " + entry.name + ": the principal " + Quoted(entry.principal) +
+    return InvalidArgument("key " + entry.name + ": the principal " +
+                           QuotedExcerpt(entry.principal) +
                            " is not an id (letters, digits, '.', '_', '-')");
   }
   if (!entry.territory.empty()) {
@@ -223,7 +183,8 @@ Status ValidateKeyringEntry(const KeyringEntry& entry) {
       return InvalidArgument("key " + entry.name + ": only a partner gateway has a territory");
     }
     if (!IsId(entry.territory)) {
-      return InvalidArgument("key " + entry.name + ": the territory " + Quoted(entry.territory) +
+      return InvalidArgument("key " + entry.name + ": the territory " +
+                             QuotedExcerpt(entry.territory) +
                              " is not an id (letters, digits, '.', '_', '-')");
     }
   }
@@ -279,18 +240,15 @@ Status CheckEntryAgainstNetwork(const KeyringEntry& entry, const NetworkConfig& 
   }
 }
 
-bool IsKeyringEntryFileName(std::string_view file_name) {
-  return file_name.size() > kEntrySuffix.size() && file_name[0] != '.' &&
-         file_name.substr(file_name.size() - kEntrySuffix.size()) == kEntrySuffix;
-}
+bool IsKeyringEntryFileName(std::string_view file_name) { return IsEntryFileName(file_name); }
 
 std::string KeyringEntryPath(const std::string& dir, std::string_view name) {
-  return dir + "/" + std::string(name) + std::string(kEntrySuffix);
+  return EntryFilePath(dir, name);
 }
 
 KeyringLoad LoadKeyringDirectory(const std::string& dir) {
   KeyringLoad load;
-  DirectoryScan scan = ScanDirectory(dir);
+  KeyringScan scan = ScanKeyring(dir);
   if (!scan.dir_problem.empty()) {
     load.problems.push_back(scan.dir_problem);
     return load;
@@ -316,15 +274,11 @@ KeyringLoad LoadKeyringDirectory(const std::string& dir) {
 Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
   Status valid = ValidateKeyringEntry(entry);
   if (!valid.ok()) return valid;
-  DirectoryScan scan = ScanDirectory(dir);
+  KeyringScan scan = ScanKeyring(dir);
   if (scan.missing) {
-    std::error_code error;
-    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent, error);
-    if (::mkdir(dir.c_str(), kKeyringDirMode) != 0 && errno != EEXIST) {
-      return InvalidArgument("cannot create keyring " + dir + ": " + std::strerror(errno));
-    }
-    scan = ScanDirectory(dir);
+    Status created = CreateEntryDirectory(dir, kKeyringDirectoryRules);
+    if (!created.ok()) return created;
+    scan = ScanKeyring(dir);
   }
   if (!scan.dir_problem.empty()) return InvalidArgument(scan.dir_problem);
   std::string path = KeyringEntryPath(dir, entry.name);
@@ -333,24 +287,18 @@ Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
       return InvalidArgument("a key named " + entry.name + " already exists in " + dir);
     }
     if (file.public_key == entry.public_key) {
-      std::string file_name = file.path.substr(dir.size() + 1);
-      return InvalidArgument(
-          "public key " + KeyPrefix(entry.public_key) + " is already the key named " +
-          file_name.substr(0, file_name.size() - kEntrySuffix.size()) + " in " + dir);
+      std::string_view file_name = std::string_view(file.path).substr(dir.size() + 1);
+      return InvalidArgument("public key " + KeyPrefix(entry.public_key) +
+                             " is already the key named " +
+                             std::string(EntryNameOfFile(file_name)) + " in " + dir);
     }
   }
   // overwrite=false: an entry of that name created since the scan is still refused.
-  return WriteFileAtomically(path, EntryText(entry), kEntryFileMode, /*overwrite=*/false);
+  return WriteFileAtomically(path, KeyringEntryText(entry), kKeyringFileMode, /*overwrite=*/false);
 }
 
 Status RemoveKeyringEntry(const std::string& dir, const std::string& name) {
-  if (!IsKeyName(name)) return InvalidArgument("no key named " + name.substr(0, 64) + " in " + dir);
-  std::string path = KeyringEntryPath(dir, name);
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return InvalidArgument("no key named " + name + " in " + dir);
-    return InvalidArgument("cannot remove " + path + ": " + std::strerror(errno));
-  }
-  return SyncDirectory(dir);
+  return RemoveEntryFile(dir, name, kKeyringDirectoryRules);
 }
 
 Keyring::Keyring(std::vector<KeyringEntry> entries) : entries_(std::move(entries)) {

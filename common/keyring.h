@@ -36,7 +36,7 @@ namespace aplus {
 inline constexpr const char* kDefaultKeyringDir = "./aplus-data/keyring";
 
 struct KeyringEntry {
-  std::string name;        // [A-Za-z0-9][A-Za-z0-9._-]*, at most 128 characters
+  std::string name;        // IsEntryName (common/entry_directory.h)
   std::string public_key;  // Z85, 40 characters
   wire::Role role = wire::ROLE_UNSPECIFIED;
   std::string principal;  // contact point id, partner id or operator id

@@ -1,7 +1,5 @@
 #include "common/token_store.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -10,15 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <toml++/toml.h>
 
 #include "common/atomic_file.h"
 #include "common/entry_directory.h"
-#include "common/keyring.h"
+#include "common/text.h"
 
 namespace aplus {
 namespace {
@@ -27,23 +21,21 @@ constexpr std::string_view kTokenPrefix = "aplus_";
 constexpr size_t kTokenRandomBytes = 32;
 // A token is 70 characters; anything much longer is not one and is not hashed.
 constexpr size_t kMaxTokenLength = 256;
-constexpr size_t kMaxNameLength = 128;
 constexpr size_t kMaxAgentLength = 128;
 constexpr size_t kMaxAgents = 1000;
-constexpr size_t kMaxEntryBytes = 64 * 1024;
-constexpr mode_t kEntryFileMode = 0600;
-constexpr mode_t kTokenDirMode = 0700;
-constexpr std::string_view kKnownKeys[] = {"name", "sha256", "created-at", "agents"};
+constexpr mode_t kTokenFileMode = 0600;
+constexpr std::string_view kTokenKnownKeys[] = {"name", "sha256", "created-at", "agents"};
+
+constexpr EntryDirectoryRules kTokenDirectoryRules{.label = "tokens",
+                                                   .dir_grants = "add a token",
+                                                   .file_grants = "grant a token",
+                                                   .entry_kind = "token entry",
+                                                   .dir_noun = "token directory",
+                                                   .entry_noun = "token",
+                                                   .follow_symlinks = false};
 
 bool IsAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-// As the keyring's key names: a file name, no leading '.' or '-'.
-bool IsTokenName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength || !IsAlnum(name[0])) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 // Agent ids as the network config writes them ("mairie-x/agent-1"); none of these characters
@@ -80,8 +72,6 @@ std::string RawSha256(std::string_view text) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
-std::string Quoted(std::string_view text) { return "'" + std::string(text.substr(0, 64)) + "'"; }
-
 std::string UtcText(int64_t ms) {
   time_t seconds = static_cast<time_t>(ms / 1000);
   struct tm parts {};
@@ -91,7 +81,7 @@ std::string UtcText(int64_t ms) {
   return text;
 }
 
-std::string EntryText(const TokenEntry& entry) {
+std::string TokenEntryText(const TokenEntry& entry) {
   // Every value was checked by ValidateTokenEntry: no '"', '\\' or control character.
   std::string text =
       "# A+ API token. Written by `aplus tokens add`; only the token's SHA-256 is kept.\n";
@@ -109,28 +99,15 @@ std::string EntryText(const TokenEntry& entry) {
 }
 
 // Reads and checks one "<name>.toml": the entry, or the problem, starting with the path.
-Result<TokenEntry> ReadEntry(const EntryFile& file) {
+Result<TokenEntry> ReadTokenFile(const EntryFile& file) {
   const std::string& path = file.path;
-  const std::string& file_name = file.file_name;
-  const auto& text = file.text;
   auto problem = [&path](const std::string& why) { return InvalidArgument(path + ": " + why); };
-  if (!text.ok()) return problem(text.status().message());
-  toml::table table;
-  try {
-    table = toml::parse(std::string_view(*text), std::string_view(path));
-  } catch (const toml::parse_error& error) {
-    const auto& where = error.source().begin;
-    return InvalidArgument(path + ":" + std::to_string(where.line) + ":" +
-                           std::to_string(where.column) + ": " + std::string(error.description()));
-  }
-  // An unknown key is refused, not ignored: "agent" for "agents" ignored would give the token
-  // every agent.
-  for (const auto& [key, node] : table) {
-    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key.str()) ==
-        std::end(kKnownKeys)) {
-      return problem("unknown key '" + std::string(key.str()) + "'");
-    }
-  }
+  Result<toml::table> parsed = ParseEntryFile(file);
+  if (!parsed.ok()) return parsed.status();
+  const toml::table& table = *parsed;
+  // "agent" for "agents" ignored would give the token every agent.
+  Status keys = CheckEntryKeys(file, table, kTokenKnownKeys);
+  if (!keys.ok()) return keys;
   TokenEntry entry;
   const auto* name = table.get_as<std::string>("name");
   const auto* sha256 = table.get_as<std::string>("sha256");
@@ -163,27 +140,21 @@ Result<TokenEntry> ReadEntry(const EntryFile& file) {
   }
   Status valid = ValidateTokenEntry(entry);
   if (!valid.ok()) return problem(valid.message());
-  std::string stem = file_name.substr(0, file_name.size() - 5);  // ".toml"
-  if (entry.name != stem) {
-    return problem("name '" + entry.name + "' is not the file name '" + stem + "'");
-  }
+  Status named = CheckEntryNameIsFileName(file, entry.name);
+  if (!named.ok()) return named;
   return entry;
 }
 
-struct DirectoryScan {
+struct TokenScan {
   bool missing = false;
-  std::string dir_problem;  // "" = the directory is usable
+  std::string dir_problem;                // "" = the directory is usable
   std::vector<Result<TokenEntry>> files;  // sorted by file name
 };
 
-constexpr EntryDirectoryRules kTokenDirectoryRules{
-    "tokens", "add a token", "grant a token", "token entry", /*follow_symlinks=*/false,
-    kMaxEntryBytes};
-
-DirectoryScan ScanDirectory(const std::string& dir) {
+TokenScan ScanTokenDirectory(const std::string& dir) {
   EntryDirectoryScan entries = ScanEntryDirectory(dir, kTokenDirectoryRules);
-  DirectoryScan scan{entries.missing, std::move(entries.dir_problem), {}};
-  for (const auto& file : entries.files) scan.files.push_back(ReadEntry(file));
+  TokenScan scan{entries.missing, std::move(entries.dir_problem), {}};
+  for (const auto& file : entries.files) scan.files.push_back(ReadTokenFile(file));
   return scan;
 }
 
@@ -194,9 +165,9 @@ bool TokenIdentity::AllowsAgent(std::string_view agent) const {
 }
 
 Status ValidateTokenEntry(const TokenEntry& entry) {
-  if (!IsTokenName(entry.name)) {
+  if (!IsEntryName(entry.name)) {
     return InvalidArgument(
-        Quoted(entry.name) +
+        QuotedExcerpt(entry.name) +
         " is not a token name (letters, digits, '.', '_', '-', starting with a letter "
         "or digit, at most 128 characters)");
   }
@@ -208,7 +179,7 @@ Status ValidateTokenEntry(const TokenEntry& entry) {
   }
   for (const auto& agent : entry.agents) {
     if (!IsAgentId(agent)) {
-      return InvalidArgument("token " + entry.name + ": " + Quoted(agent) +
+      return InvalidArgument("token " + entry.name + ": " + QuotedExcerpt(agent) +
                              " is not an agent id (letters, digits, '.', '_', '-', '/', '@', ':')");
     }
   }
@@ -216,12 +187,12 @@ Status ValidateTokenEntry(const TokenEntry& entry) {
 }
 
 std::string TokenEntryPath(const std::string& dir, std::string_view name) {
-  return dir + "/" + std::string(name) + ".toml";
+  return EntryFilePath(dir, name);
 }
 
 TokenLoad LoadTokenDirectory(const std::string& dir) {
   TokenLoad load;
-  DirectoryScan scan = ScanDirectory(dir);
+  TokenScan scan = ScanTokenDirectory(dir);
   if (!scan.dir_problem.empty()) {
     load.problems.push_back(scan.dir_problem);
     return load;
@@ -252,15 +223,11 @@ Result<std::string> AddToken(const std::string& dir, const std::string& name,
   TokenEntry entry{name, HashToken(token), now_ms / 1000 * 1000, agents};
   Status valid = ValidateTokenEntry(entry);
   if (!valid.ok()) return valid;
-  DirectoryScan scan = ScanDirectory(dir);
+  TokenScan scan = ScanTokenDirectory(dir);
   if (scan.missing) {
-    std::error_code error;
-    std::filesystem::path parent = std::filesystem::path(dir).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent, error);
-    if (::mkdir(dir.c_str(), kTokenDirMode) != 0 && errno != EEXIST) {
-      return InvalidArgument("cannot create token directory " + dir + ": " + std::strerror(errno));
-    }
-    scan = ScanDirectory(dir);
+    Status created = CreateEntryDirectory(dir, kTokenDirectoryRules);
+    if (!created.ok()) return created;
+    scan = ScanTokenDirectory(dir);
   }
   if (!scan.dir_problem.empty()) return InvalidArgument(scan.dir_problem);
   std::string path = TokenEntryPath(dir, name);
@@ -268,7 +235,7 @@ Result<std::string> AddToken(const std::string& dir, const std::string& name,
     return InvalidArgument("a token named " + name + " already exists in " + dir);
   }
   // overwrite=false: a token of that name created since the check is still refused.
-  Status written = WriteFileAtomically(path, EntryText(entry), kEntryFileMode, false);
+  Status written = WriteFileAtomically(path, TokenEntryText(entry), kTokenFileMode, false);
   if (!written.ok()) {
     if (::access(path.c_str(), F_OK) == 0) {
       return InvalidArgument("a token named " + name + " already exists in " + dir);
@@ -279,14 +246,7 @@ Result<std::string> AddToken(const std::string& dir, const std::string& name,
 }
 
 Status RemoveToken(const std::string& dir, const std::string& name) {
-  if (!IsTokenName(name))
-    return InvalidArgument("no token named " + name.substr(0, 64) + " in " + dir);
-  std::string path = TokenEntryPath(dir, name);
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return InvalidArgument("no token named " + name + " in " + dir);
-    return InvalidArgument("cannot remove " + path + ": " + std::strerror(errno));
-  }
-  return SyncDirectory(dir);
+  return RemoveEntryFile(dir, name, kTokenDirectoryRules);
 }
 
 TokenStore::TokenStore(std::vector<TokenEntry> entries) : entries_(std::move(entries)) {

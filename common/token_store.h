@@ -10,9 +10,9 @@
 //   sha256 = "<64 hex digits>"          # SHA-256 of the whole token text
 //   created-at = 2026-11-29T21:00:00Z   # UTC
 //   agents = ["agent-noce-1"]           # optional: only these agents (agent gateway)
-// File naming is the keyring's (common/keyring.h): files starting with '.' (temporary files of
-// atomic writes) or not ending in ".toml" are not entries, so common/keyring_watcher.h tells
-// cheaply when the directory changed; a server then reloads it with LoadTokenDirectory and
+// File naming is the keyring's (common/entry_directory.h): files starting with '.' (temporary
+// files of atomic writes) or not ending in ".toml" are not entries, so common/keyring_watcher.h
+// tells cheaply when the directory changed; a server then reloads it with LoadTokenDirectory and
 // replaces its TokenStore snapshot whole (common/live_token_store.h does both). Since a file
 // of the directory grants access, the directory and its files must not be writable by group or
 // others (as ssh's StrictModes): such a directory loads no token, such a file is skipped.
@@ -34,7 +34,7 @@ namespace aplus {
 inline constexpr const char* kDefaultTokenDir = "./aplus-data/tokens";
 
 struct TokenEntry {
-  std::string name;           // [A-Za-z0-9][A-Za-z0-9._-]*, at most 128 characters
+  std::string name;           // IsEntryName (common/entry_directory.h)
   std::string sha256_hex;     // 64 lowercase hex digits
   int64_t created_ms = 0;     // Unix milliseconds UTC, whole seconds
   std::vector<std::string> agents;  // empty = every agent; ids of [A-Za-z0-9._/@:-], <= 128
