@@ -155,7 +155,11 @@ Status CheckEntryNameIsFileName(const EntryFile& file, std::string_view name) {
 Status CreateEntryDirectory(const std::string& dir, const EntryDirectoryRules& rules) {
   // The parents' errors show in mkdir's own.
   std::error_code ignored;
-  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  std::filesystem::path path(dir);
+  // "a/tokens/" names "a/tokens": its parent is "a", not "a/tokens" itself (which
+  // create_directories would make with the umask's mode instead of 0700).
+  if (!path.has_filename()) path = path.parent_path();
+  std::filesystem::path parent = path.parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
   if (::mkdir(dir.c_str(), kEntryDirectoryMode) != 0 && errno != EEXIST) {
     int error = errno;

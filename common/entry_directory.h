@@ -1,8 +1,9 @@
 // A directory of small entry files that grant access — the broker's keyring (common/keyring.h)
-// and the gateways' API tokens (common/token_store.h) — read and written by one implementation
-// with one set of rules: a directory or a file writable by group or others is refused (anyone
-// could add or change an entry), only regular files named like entries (IsEntryFileName) are
-// read, each at most max_entry_bytes, in file-name order. An entry is "<name>.toml", a TOML table
+// and the gateways' API tokens (common/token_store.h) — read, created and removed by one
+// implementation with one set of rules (each caller writes its own entries' text): a directory
+// or a file writable by group or others is refused (anyone could add or change an entry), only
+// regular files named like entries (IsEntryFileName) are read, each at most max_entry_bytes, in
+// file-name order. An entry is "<name>.toml", a TOML table
 // whose `name` is that file name without ".toml" and whose keys are all known to its reader.
 // What the entries mean is the caller's.
 #pragma once
@@ -54,8 +55,10 @@ EntryDirectoryScan ScanEntryDirectory(const std::string& dir, const EntryDirecto
 bool IsEntryFileName(std::string_view file_name);
 
 // Whether `name` may name an entry: letters, digits, '.', '_', '-', at most
-// kMaxEntryNameLength, not starting with '.' or '-'.
+// kMaxEntryNameLength, not starting with '.' or '-' (kEntryNameRule says it to users).
 bool IsEntryName(std::string_view name);
+inline constexpr std::string_view kEntryNameRule =
+    "letters, digits, '.', '_', '-', not starting with '.' or '-', at most 128 characters";
 
 // "<dir>/<name>.toml".
 std::string EntryFilePath(const std::string& dir, std::string_view name);

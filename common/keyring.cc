@@ -161,10 +161,8 @@ std::string DescribeEntry(const KeyringEntry& entry) {
 
 Status ValidateKeyringEntry(const KeyringEntry& entry) {
   if (!IsEntryName(entry.name)) {
-    return InvalidArgument(
-        QuotedExcerpt(entry.name) +
-        " is not a key name (letters, digits, '.', '_', '-', starting with a letter "
-        "or digit, at most 128 characters)");
+    return InvalidArgument(QuotedExcerpt(entry.name) + " is not a key name (" +
+                           std::string(kEntryNameRule) + ")");
   }
   if (!IsZ85Key(entry.public_key)) {
     return InvalidArgument("key " + entry.name +

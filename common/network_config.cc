@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "common/endpoint_list.h"
+#include "common/text.h"
 
 namespace aplus {
 namespace {
@@ -166,9 +167,7 @@ class ConfigReader {
   static bool IsValidId(std::string_view id, bool allow_slash) {
     if (id.empty()) return false;
     for (char c : id) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_' || c == '.' || (allow_slash && c == '/');
-      if (!ok) return false;
+      if (!IsIdChar(c) && !(allow_slash && c == '/')) return false;
     }
     return true;
   }

@@ -3,13 +3,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace aplus {
 namespace {
-
-bool IsIdCharacter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.';
-}
 
 // "to <partner>" when `detail` starts with it, followed by nothing or by ": <reason>"; ""
 // otherwise (a gateway's TRANSFERRED event holds the bare reason, all of it free text).
@@ -17,7 +14,7 @@ std::string TransferTarget(const std::string& detail) {
   constexpr std::string_view kTo = "to ";
   if (detail.compare(0, kTo.size(), kTo) != 0) return std::string();
   size_t end = kTo.size();
-  while (end < detail.size() && IsIdCharacter(detail[end])) ++end;
+  while (end < detail.size() && IsIdChar(detail[end])) ++end;
   if (end == kTo.size() || (end < detail.size() && detail[end] != ':')) return std::string();
   return detail.substr(0, end);
 }

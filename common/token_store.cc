@@ -166,10 +166,8 @@ bool TokenIdentity::AllowsAgent(std::string_view agent) const {
 
 Status ValidateTokenEntry(const TokenEntry& entry) {
   if (!IsEntryName(entry.name)) {
-    return InvalidArgument(
-        QuotedExcerpt(entry.name) +
-        " is not a token name (letters, digits, '.', '_', '-', starting with a letter "
-        "or digit, at most 128 characters)");
+    return InvalidArgument(QuotedExcerpt(entry.name) + " is not a token name (" +
+                           std::string(kEntryNameRule) + ")");
   }
   if (entry.sha256_hex.size() != 2 * SHA256_DIGEST_LENGTH || !IsLowerHex(entry.sha256_hex)) {
     return InvalidArgument("token " + entry.name + ": sha256 is not 64 lowercase hex digits");

@@ -165,6 +165,12 @@ TEST_CASE("a missing directory is created with mode 0700, its parents as needed"
   CHECK(ModeOf(dir) == 0700);
   CHECK(CreateEntryDirectory(dir, kRules).ok());  // already there: nothing to do
 
+  // Named with a trailing '/': the directory itself is still made by mkdir, mode 0700 (not by
+  // the parents' creation with the umask's mode).
+  std::string slashed = (base / "slashed" / "things").string() + "/";
+  REQUIRE(CreateEntryDirectory(slashed, kRules).ok());
+  CHECK(ModeOf(base / "slashed" / "things") == 0700);
+
   Write(base / "file", "not a directory");
   std::string below_file = (base / "file" / "things").string();
   Status refused = CreateEntryDirectory(below_file, kRules);
