@@ -34,16 +34,12 @@ constexpr EntryDirectoryRules kTokenDirectoryRules{.label = "tokens",
                                                    .entry_noun = "token",
                                                    .follow_symlinks = false};
 
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 // Agent ids as the network config writes them ("mairie-x/agent-1"); none of these characters
 // needs escaping in a TOML basic string.
 bool IsAgentId(std::string_view agent) {
   if (agent.empty() || agent.size() > kMaxAgentLength) return false;
   return std::all_of(agent.begin(), agent.end(), [](char c) {
-    return IsAlnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == '@' || c == ':';
+    return IsIdChar(c) || c == '/' || c == '@' || c == ':';
   });
 }
 
