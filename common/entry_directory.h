@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <toml++/toml.h>
+#include <type_traits>
 #include <vector>
 
 #include "common/status.h"
@@ -93,6 +94,41 @@ Status CreateEntryDirectory(const std::string& dir, const EntryDirectoryRules& r
 // `dir`), "cannot remove PATH: why" when the file stays.
 Status RemoveEntryFile(const std::string& dir, const std::string& name,
                        const EntryDirectoryRules& rules);
+
+// A directory's entries as a caller reads them: `Entry` is what its reader makes of one file
+// (the entry, or why it cannot be used).
+template <typename Entry>
+struct EntryDirectoryRead {
+  bool missing = false;      // the directory does not exist
+  std::string dir_problem;   // "" = the directory is usable
+  std::vector<Entry> files;  // sorted by file name; empty when dir_problem is set
+};
+
+// ScanEntryDirectory, each file then read by `read(const EntryFile&)`.
+template <typename Read>
+auto ReadEntryDirectory(const std::string& dir, const EntryDirectoryRules& rules, Read&& read) {
+  EntryDirectoryScan scan = ScanEntryDirectory(dir, rules);
+  EntryDirectoryRead<std::invoke_result_t<Read&, const EntryFile&>> result{
+      scan.missing, std::move(scan.dir_problem), {}};
+  for (const auto& file : scan.files) result.files.push_back(read(file));
+  return result;
+}
+
+// What adding an entry reads first: the directory as ReadEntryDirectory gives it, created
+// (CreateEntryDirectory) when missing. INVALID_ARGUMENT when it cannot be created, or with its
+// problem when it is not usable (writable by group or others...).
+template <typename Read>
+auto ReadEntryDirectoryToAdd(const std::string& dir, const EntryDirectoryRules& rules, Read&& read)
+    -> Result<EntryDirectoryRead<std::invoke_result_t<Read&, const EntryFile&>>> {
+  auto entries = ReadEntryDirectory(dir, rules, read);
+  if (entries.missing) {
+    Status created = CreateEntryDirectory(dir, rules);
+    if (!created.ok()) return created;
+    entries = ReadEntryDirectory(dir, rules, read);
+  }
+  if (!entries.dir_problem.empty()) return InvalidArgument(entries.dir_problem);
+  return entries;
+}
 
 // "0644", for messages about modes.
 std::string ModeText(unsigned mode);

@@ -1,6 +1,7 @@
 #include "common/keyring.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -119,20 +120,6 @@ KeyringFileRead ReadKeyringFile(const EntryFile& file) {
   return read;
 }
 
-// The whole directory: every entry file read, plus what is wrong with the directory itself.
-struct KeyringScan {
-  bool missing = false;
-  std::string dir_problem;             // "" = the directory is usable
-  std::vector<KeyringFileRead> files;  // sorted by file name
-};
-
-KeyringScan ScanKeyring(const std::string& dir) {
-  EntryDirectoryScan entries = ScanEntryDirectory(dir, kKeyringDirectoryRules);
-  KeyringScan scan{entries.missing, std::move(entries.dir_problem), {}};
-  for (const auto& file : entries.files) scan.files.push_back(ReadKeyringFile(file));
-  return scan;
-}
-
 }  // namespace
 
 Result<wire::Role> ParseRoleName(std::string_view name) {
@@ -246,7 +233,7 @@ std::string KeyringEntryPath(const std::string& dir, std::string_view name) {
 
 KeyringLoad LoadKeyringDirectory(const std::string& dir) {
   KeyringLoad load;
-  KeyringScan scan = ScanKeyring(dir);
+  auto scan = ReadEntryDirectory(dir, kKeyringDirectoryRules, ReadKeyringFile);
   if (!scan.dir_problem.empty()) {
     load.problems.push_back(scan.dir_problem);
     return load;
@@ -272,15 +259,10 @@ KeyringLoad LoadKeyringDirectory(const std::string& dir) {
 Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
   Status valid = ValidateKeyringEntry(entry);
   if (!valid.ok()) return valid;
-  KeyringScan scan = ScanKeyring(dir);
-  if (scan.missing) {
-    Status created = CreateEntryDirectory(dir, kKeyringDirectoryRules);
-    if (!created.ok()) return created;
-    scan = ScanKeyring(dir);
-  }
-  if (!scan.dir_problem.empty()) return InvalidArgument(scan.dir_problem);
+  auto scan = ReadEntryDirectoryToAdd(dir, kKeyringDirectoryRules, ReadKeyringFile);
+  if (!scan.ok()) return scan.status();
   std::string path = KeyringEntryPath(dir, entry.name);
-  for (const auto& file : scan.files) {
+  for (const auto& file : scan->files) {
     if (file.path == path) {
       return InvalidArgument("a key named " + entry.name + " already exists in " + dir);
     }
@@ -291,8 +273,14 @@ Status AddKeyringEntry(const std::string& dir, const KeyringEntry& entry) {
                              std::string(EntryNameOfFile(file_name)) + " in " + dir);
     }
   }
-  // overwrite=false: an entry of that name created since the scan is still refused.
-  return WriteFileAtomically(path, KeyringEntryText(entry), kKeyringFileMode, /*overwrite=*/false);
+  // overwrite=false: an entry of that name created since the scan is still refused, and said
+  // so as if the scan had seen it.
+  Status written =
+      WriteFileAtomically(path, KeyringEntryText(entry), kKeyringFileMode, /*overwrite=*/false);
+  if (!written.ok() && ::access(path.c_str(), F_OK) == 0) {
+    return InvalidArgument("a key named " + entry.name + " already exists in " + dir);
+  }
+  return written;
 }
 
 Status RemoveKeyringEntry(const std::string& dir, const std::string& name) {

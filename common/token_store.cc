@@ -141,19 +141,6 @@ Result<TokenEntry> ReadTokenFile(const EntryFile& file) {
   return entry;
 }
 
-struct TokenScan {
-  bool missing = false;
-  std::string dir_problem;                // "" = the directory is usable
-  std::vector<Result<TokenEntry>> files;  // sorted by file name
-};
-
-TokenScan ScanTokenDirectory(const std::string& dir) {
-  EntryDirectoryScan entries = ScanEntryDirectory(dir, kTokenDirectoryRules);
-  TokenScan scan{entries.missing, std::move(entries.dir_problem), {}};
-  for (const auto& file : entries.files) scan.files.push_back(ReadTokenFile(file));
-  return scan;
-}
-
 }  // namespace
 
 bool TokenIdentity::AllowsAgent(std::string_view agent) const {
@@ -186,7 +173,7 @@ std::string TokenEntryPath(const std::string& dir, std::string_view name) {
 
 TokenLoad LoadTokenDirectory(const std::string& dir) {
   TokenLoad load;
-  TokenScan scan = ScanTokenDirectory(dir);
+  auto scan = ReadEntryDirectory(dir, kTokenDirectoryRules, ReadTokenFile);
   if (!scan.dir_problem.empty()) {
     load.problems.push_back(scan.dir_problem);
     return load;
@@ -217,13 +204,10 @@ Result<std::string> AddToken(const std::string& dir, const std::string& name,
   TokenEntry entry{name, HashToken(token), now_ms / 1000 * 1000, agents};
   Status valid = ValidateTokenEntry(entry);
   if (!valid.ok()) return valid;
-  TokenScan scan = ScanTokenDirectory(dir);
-  if (scan.missing) {
-    Status created = CreateEntryDirectory(dir, kTokenDirectoryRules);
-    if (!created.ok()) return created;
-    scan = ScanTokenDirectory(dir);
-  }
-  if (!scan.dir_problem.empty()) return InvalidArgument(scan.dir_problem);
+  // The entries themselves are not needed: a name is checked by its file (below).
+  auto usable =
+      ReadEntryDirectoryToAdd(dir, kTokenDirectoryRules, [](const EntryFile&) { return true; });
+  if (!usable.ok()) return usable.status();
   std::string path = TokenEntryPath(dir, name);
   if (::access(path.c_str(), F_OK) == 0) {
     return InvalidArgument("a token named " + name + " already exists in " + dir);

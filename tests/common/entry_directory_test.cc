@@ -199,4 +199,31 @@ TEST_CASE("removing an entry: gone once, then 'no thing named'; never outside th
   std::filesystem::remove_all(base);
 }
 
+TEST_CASE("an entry directory read by its caller's reader; to add, created first when missing") {
+  auto base = FreshDir("read");
+  std::string dir = (base / "things").string();
+  auto file_names = [](const EntryFile& file) { return file.file_name; };
+
+  auto missing = ReadEntryDirectory(dir, kRules, file_names);
+  CHECK(missing.missing);
+  CHECK(missing.files.empty());
+
+  auto to_add = ReadEntryDirectoryToAdd(dir, kRules, file_names);
+  REQUIRE(to_add.ok());
+  CHECK_FALSE(to_add->missing);
+  CHECK(ModeOf(dir) == 0700);
+  Write(std::filesystem::path(dir) / "b.toml", "b");
+  Write(std::filesystem::path(dir) / "a.toml", "a");
+  auto read = ReadEntryDirectory(dir, kRules, file_names);
+  CHECK(read.files == std::vector<std::string>{"a.toml", "b.toml"});
+
+  // A directory anyone in the group could write to is not added to.
+  ::chmod(dir.c_str(), 0770);
+  auto refused = ReadEntryDirectoryToAdd(dir, kRules, file_names);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == wire::INVALID_ARGUMENT);
+  CHECK(ReadEntryDirectory(dir, kRules, file_names).files.empty());
+  std::filesystem::remove_all(base);
+}
+
 }  // namespace aplus
