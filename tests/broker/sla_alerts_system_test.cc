@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "tests/support/alert_subscriber.h"
 #include "tests/support/sla_test_helpers.h"
 
@@ -25,8 +26,6 @@ const std::string kPartnerQueue = "partner/france-travail";
 constexpr int64_t kWindowMs = 8000;
 constexpr int64_t kLeadMs = 4000;
 constexpr int64_t kUrgentWindowMs = 2000;
-
-int64_t WallNowMs() { return SystemClock().NowMs(); }
 
 // A network whose broker serves the short-window config.
 struct SlaNetwork {
@@ -149,7 +148,7 @@ TEST_CASE("a warning and then a breach reach the PUB endpoint, the mailbox and t
   CHECK(warning->second.contact_point() == kContactPoint);
   CHECK(warning->second.deadline_ms() == submitted + kWindowMs);
   CHECK(warning->second.raised_at_ms() >= submitted + kWindowMs - kLeadMs);
-  CHECK(WallNowMs() < submitted + kWindowMs);  // warned before the window lapsed
+  CHECK(UnixNowMs() < submitted + kWindowMs);  // warned before the window lapsed
 
   auto breach = subscriber.Next(kWindowMs + 5000);
   REQUIRE_MESSAGE(breach, "no BREACH published");
@@ -206,7 +205,7 @@ TEST_CASE("a SIGKILL between the warning and the breach loses nothing and double
                     kWindowMs + 5000));
   bool breached_before_kill = CountAlerts(*sla.operator_client, case_id, wire::Alert::BREACH) != 0;
   REQUIRE(sla.Restart());
-  if (breached_before_kill || WallNowMs() >= accepted.deadline_ms()) {
+  if (breached_before_kill || UnixNowMs() >= accepted.deadline_ms()) {
     MESSAGE("the machine was slow: the breach was not due to a live timer after the restart");
   }
   REQUIRE(WaitUntil([&] { return CountAlerts(*sla.operator_client, case_id, wire::Alert::BREACH) >= 1; },
@@ -242,8 +241,8 @@ TEST_CASE("a deadline that passed while the broker was down breaches when it sta
   const std::string case_id = accepted.case_id();
   sla.network->broker().Kill();
   // Down across the deadline (2 s): a wait on the wall clock, which is what is under test.
-  REQUIRE(WaitUntil([&] { return WallNowMs() > accepted.deadline_ms() + 300; }, kUrgentWindowMs + 5000));
-  const int64_t restarted_at = WallNowMs();
+  REQUIRE(WaitUntil([&] { return UnixNowMs() > accepted.deadline_ms() + 300; }, kUrgentWindowMs + 5000));
+  const int64_t restarted_at = UnixNowMs();
   REQUIRE(sla.Restart());
   REQUIRE(WaitUntil([&] { return CountAlerts(*sla.operator_client, case_id, wire::Alert::BREACH) == 1; },
                     5000));
@@ -283,8 +282,8 @@ TEST_CASE("a question pauses the clock: the deadline moves and the old one passe
   CHECK(view.summary().warning_at_ms() == new_deadline - kLeadMs);
 
   // The old deadline passes without a breach...
-  REQUIRE(WaitUntil([&] { return WallNowMs() > old_deadline + 500; }, kWindowMs + 5000));
-  if (WallNowMs() < new_deadline) {
+  REQUIRE(WaitUntil([&] { return UnixNowMs() > old_deadline + 500; }, kWindowMs + 5000));
+  if (UnixNowMs() < new_deadline) {
     CHECK(CountAlerts(*sla.operator_client, case_id, wire::Alert::BREACH) == 0);
     CHECK_FALSE(View(*sla.operator_client, case_id).summary().breached());
   } else {

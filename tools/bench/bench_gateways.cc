@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/clock.h"
 #include "common/token_store.h"
 #include "tools/bench/bench_runner.h"
 #include "tools/bench/child_program.h"
@@ -76,7 +77,7 @@ Result<json> BenchRunner::RunGateways() {
 
   std::string base = std::filesystem::path(broker_->data_dir()).parent_path().string();
   std::string token_dir = base + "/tokens";
-  auto token = AddToken(token_dir, "bench", {}, WallNowMs());
+  auto token = AddToken(token_dir, "bench", {}, UnixNowMs());
   if (!token.ok()) return token.status();
   std::error_code ec;
   std::string bin_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/progress_line.h"
+#include "common/clock.h"
 #include "common/endpoint_list.h"
 #include "common/sync_client.h"
 #include "common/token_store.h"
@@ -433,7 +434,7 @@ Result<json> BenchRunner::RunHttp() {
     }
     std::string base = std::filesystem::path(broker_->data_dir()).parent_path().string();
     std::string token_dir = base + "/tokens";
-    auto token = AddToken(token_dir, "bench", {}, WallNowMs());
+    auto token = AddToken(token_dir, "bench", {}, UnixNowMs());
     if (!token.ok()) return token.status();
     auto ports = PickFreeLoopbackPorts(2);
     if (!ports.ok()) return ports.status();
@@ -869,7 +870,7 @@ Result<json> BenchRunner::RunRestart() {
   if (!probe.error.empty()) restart["error"] = probe.error;
   if (probe.deadline_ms > 0) {
     restart["known_case_deadline_in_hours"] =
-        static_cast<double>(probe.deadline_ms - WallNowMs()) / 3.6e6;
+        static_cast<double>(probe.deadline_ms - UnixNowMs()) / 3.6e6;
   }
   auto memory_ready = ReadProcessMemory(broker_->pid());
   if (memory_ready.ok()) {
@@ -1102,7 +1103,7 @@ Result<json> BenchRunner::RunSlaCatchup() {
   CpuMeter fill_meter(broker_->pid());
   fill_meter.Start();
   int64_t fill_start = SteadyNowNs();
-  int64_t fill_start_wall = WallNowMs();
+  int64_t fill_start_wall = UnixNowMs();
   filler->control().sending = true;
   {
     ProgressLine progress(stderr);  // on a terminal only, as in the throughput fill
@@ -1114,7 +1115,7 @@ Result<json> BenchRunner::RunSlaCatchup() {
     }
   }
   int64_t fill_end = SteadyNowNs();
-  int64_t fill_end_wall = WallNowMs();
+  int64_t fill_end_wall = UnixNowMs();
   bool drained = false;
   json drain = Drain(*filler, &drained);
   LoadTotals fill_totals = filler->Totals();
@@ -1138,7 +1139,7 @@ Result<json> BenchRunner::RunSlaCatchup() {
   // 2. Stop before the first warning falls due (first submit + window - lead).
   int64_t stop_start = SteadyNowNs();
   int exit_status = broker_->Stop(120000);
-  int64_t stopped_wall = WallNowMs();
+  int64_t stopped_wall = UnixNowMs();
   result["stop"] = {{"seconds", static_cast<double>(SteadyNowNs() - stop_start) / 1e9},
                     {"exit_status", exit_status},
                     {"seconds_before_first_warning_due",
@@ -1152,9 +1153,9 @@ Result<json> BenchRunner::RunSlaCatchup() {
 
   // 3. Wait until every deadline has passed (the last case was accepted before fill_end_wall).
   int64_t all_due_wall = fill_end_wall + window_ms + 1000;
-  Progress("stopped; waiting " + Fixed(static_cast<double>(all_due_wall - WallNowMs()) / 1e3, 1) +
+  Progress("stopped; waiting " + Fixed(static_cast<double>(all_due_wall - UnixNowMs()) / 1e3, 1) +
            " s until every deadline has passed");
-  while (WallNowMs() < all_due_wall) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (UnixNowMs() < all_due_wall) std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   // 4. Restart with a subscriber already connected (ZeroMQ reconnects every 5 ms until the PUB
   //    socket binds), and time everything from the exec.

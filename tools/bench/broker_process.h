@@ -78,8 +78,4 @@ int PickFreeLoopbackPort();
 // INTERNAL "no free loopback port" when they cannot be found.
 Result<std::vector<int>> PickFreeLoopbackPorts(int count);
 
-// Wall-clock (system_clock) milliseconds since the epoch: only to compare with instants the
-// broker stamped (alert raised_at_ms, deadlines).
-int64_t WallNowMs();
-
 }  // namespace aplus::bench
